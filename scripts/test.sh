@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# The whole test suite: the README's test command and what .ci/run calls.
+# Installs what is missing (scripts/setup.sh), then runs every group; exits non-zero when any group fails.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh || exit 1
+export PATH="$PWD/.venv/bin:$PATH"
+failed=()
+group() {
+  local name=$1; shift
+  printf '\n\033[1m== %s\033[0m\n' "$name"
+  if ! "$@"; then failed+=("$name"); fi
+}
+# TypeScript: unit and integration tests next to the code they test (compiled to lib/).
+group "typescript" node --test --test-reporter=spec $(find lib -name '*.test.js' | sort)
+# Python: the step runtime, the Jupyter glue, the analysis oracle and the KFP proto validation.
+group "python" .venv/bin/python -m pytest -q python test
+for extra in scripts/test-*.sh; do
+  [ -f "$extra" ] && group "$(basename "$extra" .sh)" bash "$extra"
+done
+if [ ${#failed[@]} -gt 0 ]; then
+  printf '\nFAILED groups: %s\n' "${failed[*]}"
+  exit 1
+fi
+printf '\nall test groups passed\n'

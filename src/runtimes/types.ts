@@ -1,0 +1,95 @@
+/**
+ * One interface for every place a pipeline runs (this machine, Kubeflow), and the run record they all produce.
+ * The UI and the CLI read run records only; they never need to know which runtime made one.
+ */
+import type { JsonValue, StepGraph, StepProgram } from '../core/model.js';
+
+export type RunState = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
+export type StepState = 'pending' | 'running' | 'succeeded' | 'failed' | 'cached' | 'skipped' | 'cancelled';
+
+/** Where a failing step raised, as written by the step runtime's error record. */
+export interface StepError {
+  message: string;
+  /** Exception class, e.g. `ZeroDivisionError`. */
+  type?: string;
+  /** Notebook cell index that raised, its id and first line. */
+  cell?: number;
+  cellId?: string;
+  cellFirstLine?: string;
+  /** 1-based line inside that cell. */
+  line?: number;
+  traceback?: string;
+}
+
+export interface StepRecord {
+  name: string;
+  state: StepState;
+  /** ISO timestamps. */
+  startedAt?: string;
+  finishedAt?: string;
+  exitCode?: number;
+  attempts: number;
+  error?: StepError;
+  outputs: { name: string; bytes: number }[];
+  metrics: Record<string, number | string>;
+  /** Kubernetes pod of the latest attempt (Kubeflow runs). */
+  pod?: string;
+}
+
+export interface RunRecord {
+  id: string;
+  /** Notebook path (as given: relative to the workspace for the backend) and the sha256 of its bytes. */
+  notebook: string;
+  notebookHash: string;
+  specHash: string;
+  runtime: 'local' | 'kubeflow';
+  /** Profile name for Kubeflow runs. */
+  profile?: string;
+  parameters: Record<string, JsonValue>;
+  state: RunState;
+  /** Why a run ended as it did, e.g. `interrupted` when its runner died. */
+  reason?: string;
+  createdAt: string;
+  startedAt?: string;
+  finishedAt?: string;
+  steps: StepRecord[];
+  /** Link to the run in an external UI (Kubeflow). */
+  url?: string;
+  /** Runtime-specific identifiers (e.g. KFP run id). */
+  external?: Record<string, string>;
+}
+
+/** One log line of one step, as stored. */
+export interface LogLine {
+  /** ISO timestamp of arrival. */
+  time: string;
+  stream: 'stdout' | 'stderr' | 'system';
+  text: string;
+}
+
+/** What a runtime needs to start a run: the analysed graph, each step's program and the parameter values. */
+export interface RunRequest {
+  notebookPath: string;
+  notebookHash: string;
+  specHash: string;
+  graph: StepGraph;
+  programs: Record<string, StepProgram>;
+  parameters: Record<string, JsonValue>;
+  /** Reuse outputs of steps whose code, inputs and parameters are unchanged (default true). */
+  cache?: boolean;
+}
+
+export interface LogOptions {
+  /** Keep the stream open and yield new lines until the step ends. */
+  follow?: boolean;
+  /** Skip this many stored lines first (for reconnects). */
+  fromLine?: number;
+}
+
+/** Every runtime implements this; local runs and Kubeflow runs look the same from outside. */
+export interface Runtime {
+  submit(request: RunRequest): Promise<string>;
+  status(runId: string): Promise<RunRecord>;
+  logs(runId: string, step: string, options?: LogOptions): AsyncIterable<LogLine>;
+  cancel(runId: string): Promise<void>;
+}
