@@ -1,0 +1,32 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { formatDuration, isErrorLine, latestRun, stepMarks, isTerminal } from './runs.js';
+
+test('durations read naturally at every scale', () => {
+  assert.equal(formatDuration('2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.850Z'), '850 ms');
+  assert.equal(formatDuration('2026-01-01T00:00:00Z', '2026-01-01T00:00:12.3Z'), '12.3 s');
+  assert.equal(formatDuration('2026-01-01T00:00:00Z', '2026-01-01T00:04:05Z'), '4 min 05 s');
+  assert.equal(formatDuration(undefined), '');
+  assert.equal(formatDuration('2026-01-01T00:00:00Z', undefined, Date.parse('2026-01-01T00:00:02Z')), '2.0 s');
+});
+
+test('the latest run is the newest by creation time', () => {
+  const runs = [{ id: 'a', createdAt: '2026-01-01T00:00:00Z' }, { id: 'b', createdAt: '2026-01-02T00:00:00Z' }, { id: 'c', createdAt: '2025-12-31T00:00:00Z' }];
+  assert.equal(latestRun(runs as never)!.id, 'b');
+  assert.equal(latestRun([]), undefined);
+  assert.equal(isTerminal('running'), false);
+  assert.equal(isTerminal('cancelled'), true);
+});
+
+test('cached and retried steps are marked', () => {
+  assert.deepEqual(stepMarks({ state: 'cached', attempts: 1 } as never), ['cached']);
+  assert.deepEqual(stepMarks({ state: 'succeeded', attempts: 3 } as never), ['retried ×2']);
+});
+
+test('the error line of a failed step is recognised from the structured error or the exception shape', () => {
+  const error = { type: 'ZeroDivisionError', message: 'division by zero' };
+  assert.equal(isErrorLine('ZeroDivisionError: division by zero', error), true);
+  assert.equal(isErrorLine('  File "cell 3", line 2', error), false);
+  assert.equal(isErrorLine('KeyError: \'x\''), true);
+  assert.equal(isErrorLine('all good'), false);
+});

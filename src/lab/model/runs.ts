@@ -1,0 +1,62 @@
+/**
+ * Presenting run records: durations, state colours, the latest run, and the failing line of a step's log.
+ */
+import type { RunRecord, StepRecord, StepState, RunState } from '../../runtimes/types.js';
+
+/** Human duration between two ISO times (or until `now` while running): `850 ms`, `12.3 s`, `4 min 05 s`. */
+export function formatDuration(startedAt?: string, finishedAt?: string, now: number = Date.now()): string {
+  if (!startedAt) return '';
+  const start = Date.parse(startedAt);
+  const end = finishedAt ? Date.parse(finishedAt) : now;
+  if (!Number.isFinite(start) || !Number.isFinite(end)) return '';
+  const ms = Math.max(0, end - start);
+  if (ms < 1000) return `${ms} ms`;
+  if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
+  const min = Math.floor(ms / 60_000);
+  const sec = Math.floor((ms % 60_000) / 1000);
+  return `${min} min ${String(sec).padStart(2, '0')} s`;
+}
+
+/** CSS class suffix per state; one palette for DAG nodes, inline-log headers and the history list. */
+export function stateClass(state: StepState | RunState | undefined): string {
+  return `cp-state-${state ?? 'none'}`;
+}
+
+/** True when a run will not change any more. */
+export function isTerminal(state: RunState): boolean {
+  return state === 'succeeded' || state === 'failed' || state === 'cancelled';
+}
+
+/** True when a step's log will not grow any more. */
+export function isStepDone(state: StepState): boolean {
+  return state !== 'pending' && state !== 'running';
+}
+
+/** The most recent run by creation time (what reopening a notebook shows). */
+export function latestRun(runs: readonly RunRecord[]): RunRecord | undefined {
+  let best: RunRecord | undefined;
+  for (const r of runs) if (!best || r.createdAt > best.createdAt) best = r;
+  return best;
+}
+
+/** Short marks shown after a step's state: `cached`, `retried ×2`. */
+export function stepMarks(step: StepRecord): string[] {
+  const marks: string[] = [];
+  if (step.state === 'cached') marks.push('cached');
+  if (step.attempts > 1) marks.push(`retried ×${step.attempts - 1}`);
+  return marks;
+}
+
+/**
+ * Which log lines to highlight as the error of a failed step: the lines that repeat the error's
+ * `Type: message`, or (without a structured error) stderr lines that look like a Python exception line.
+ */
+export function isErrorLine(text: string, error?: StepRecord['error']): boolean {
+  if (error) {
+    const head = error.type ? `${error.type}: ${error.message}` : error.message;
+    if (head && text.includes(head)) return true;
+    if (error.type && text.startsWith(`${error.type}:`)) return true;
+    return false;
+  }
+  return /^[A-Za-z_][A-Za-z0-9_.]*(Error|Exception|Interrupt|Exit)(: |$)/.test(text);
+}
