@@ -30,10 +30,35 @@ export interface StepRecord {
   exitCode?: number;
   attempts: number;
   error?: StepError;
-  outputs: { name: string; bytes: number }[];
+  outputs: StepOutput[];
   metrics: Record<string, number | string>;
   /** Kubernetes pod of the latest attempt (Kubeflow runs). */
   pod?: string;
+  /** Local runs: pid (= process group id) of the latest attempt and its start time (`/proc` ticks), for cancel
+   *  from another process and orphan clean-up. */
+  pid?: number;
+  pidStart?: string;
+  /** Local runs: the cache key of this step's execution, and the run whose outputs a `cached` step reused. */
+  cacheKey?: string;
+  cachedFrom?: string;
+}
+
+/** One output artifact of a step (extra fields are local-runtime details). */
+export interface StepOutput {
+  name: string;
+  bytes: number;
+  /** sha256 of the artifact's content (files and their relative paths), used for downstream cache keys. */
+  sha256?: string;
+  /** Absolute path of the artifact directory (local runs). */
+  path?: string;
+}
+
+/** The process that executes a run (local runs): used to tell a live run from one whose runner died. */
+export interface RunnerInfo {
+  pid: number;
+  host: string;
+  /** Process start time in clock ticks since boot (`/proc/<pid>/stat` field 22), guards against pid reuse. */
+  startTime?: string;
 }
 
 export interface RunRecord {
@@ -57,6 +82,10 @@ export interface RunRecord {
   url?: string;
   /** Runtime-specific identifiers (e.g. KFP run id). */
   external?: Record<string, string>;
+  /** Local runs: the process executing the run. */
+  runner?: RunnerInfo;
+  /** Set when someone asked to cancel the run (possibly from another process); the runner reacts to it. */
+  cancelRequestedAt?: string;
 }
 
 /** One log line of one step, as stored. */

@@ -1,0 +1,75 @@
+/**
+ * Process identity on this machine: a pid plus its start time, so that a recorded runner or step process is
+ * never confused with an unrelated process that later got the same pid.
+ */
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import type { RunnerInfo } from '../runtimes/types.js';
+
+/**
+ * Start time of a process in clock ticks since boot (`/proc/<pid>/stat` field 22), or undefined where `/proc`
+ * is not available or the process does not exist.
+ */
+export function processStartTime(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Field 2 (comm) is in parentheses and may contain spaces: count fields after the last ')'.
+    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return rest[19];
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether a process with this pid exists (signal 0 probe; EPERM means it exists but belongs to someone else). */
+export function pidExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Whether the process identified by pid (+ start time when recorded) is still the same live process. */
+export function processAlive(pid: number, startTime?: string): boolean {
+  if (!pidExists(pid)) return false;
+  if (startTime === undefined) return true;
+  const now = processStartTime(pid);
+  // Without /proc we cannot check for pid reuse; trust the pid.
+  return now === undefined || now === startTime;
+}
+
+/** Whether a process group still has members. */
+export function groupAlive(pgid: number): boolean {
+  return pidExists(-pgid);
+}
+
+/** The RunnerInfo of the calling process. */
+export function currentRunner(): RunnerInfo {
+  const startTime = processStartTime(process.pid);
+  return { pid: process.pid, host: hostname(), ...(startTime !== undefined ? { startTime } : {}) };
+}
+
+/**
+ * Whether a recorded runner is known to be gone. A runner on another host can't be checked from here and
+ * counts as alive (the store is meant to be used from one machine; a shared disk must not kill runs).
+ */
+export function runnerGone(info: RunnerInfo): boolean {
+  if (info.host !== hostname()) return false;
+  if (info.pid === process.pid) {
+    const mine = processStartTime(process.pid);
+    return info.startTime !== undefined && mine !== undefined && mine !== info.startTime;
+  }
+  return !processAlive(info.pid, info.startTime);
+}
+
+/** Send a signal to a whole process group; false when the group no longer exists. */
+export function signalGroup(pgid: number, signal: NodeJS.Signals): boolean {
+  try {
+    process.kill(-pgid, signal);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,465 @@
+/**
+ * The run store: every run's record and every step's log, on disk, shared by the CLI and the backend.
+ *
+ * Why append-only JSON-lines files (and not SQLite or one JSON document per run):
+ * - **Durable under kill -9.** Every state change is one `write()` of one line to the run's `run.jsonl`, opened
+ *   with `O_APPEND`, followed by `fdatasync`; every log line is one `write()` to the step's `<step>.jsonl`. Once
+ *   the call returned, the bytes are in the kernel: a crash of the runner process cannot lose them, and a state
+ *   change survives a power cut too. Nothing is ever rewritten in place, so there is no half-written document
+ *   to corrupt; a torn last line (power cut mid-write) is skipped by readers.
+ * - **Safe with several processes at once.** The CLI running a pipeline, the JupyterLab backend listing runs
+ *   and a `cellpipe cancel` from another terminal all append to the same files. `O_APPEND` makes each line land
+ *   whole at the end of the file, so writers need no lock; readers fold the lines they have not seen yet.
+ * - **No native module.** SQLite through better-sqlite3 needs a compiled addon matched to the Node version (v13
+ *   crashes on Node 20); plain files work wherever Node does, and stay readable with `cat` and `jq`.
+ * - **Cheap to follow.** A follower remembers its byte offset and reads only what was appended since.
+ *
+ * Layout under the store directory (default `<notebook dir>/.cellpipe`):
+ * ```
+ * runs/<run-id>/run.jsonl          the record: a `create` line, then run-level and step-level patches
+ * runs/<run-id>/logs/<step>.jsonl  one LogLine per line, in arrival order
+ * runs/<run-id>/steps/<step>/      the step's program, outputs, metrics, error record and scratch dir
+ * cache/<key>.json                 step cache entries (local runtime)
+ * ```
+ *
+ * A run is owned by the process that executes it (`record.runner`: pid, host, process start time). When a
+ * reader finds a run that is not finished but whose runner process is gone, it marks the run `failed` with
+ * reason `interrupted` (its running steps failed, its pending steps skipped), kills step processes that
+ * outlived their runner, and keeps every log line already written.
+ */
+import * as fs from 'node:fs';
+import * as fsp from 'node:fs/promises';
+import * as path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import type { LogLine, RunRecord, RunState, StepRecord, StepState } from '../runtimes/types.js';
+import { processAlive, runnerGone, signalGroup } from './process.js';
+
+/** Where runs of a notebook are stored: `<notebook dir>/.cellpipe`, or `$CELLPIPE_STORE` when set. */
+export function storeDirFor(notebookPath: string): string {
+  const override = process.env.CELLPIPE_STORE;
+  if (override) return path.resolve(override);
+  return path.join(path.dirname(path.resolve(notebookPath)), '.cellpipe');
+}
+
+export const TERMINAL_RUN_STATES: readonly RunState[] = ['succeeded', 'failed', 'cancelled'];
+export const TERMINAL_STEP_STATES: readonly StepState[] = ['succeeded', 'failed', 'cached', 'skipped', 'cancelled'];
+
+export function isTerminalRun(state: RunState): boolean {
+  return TERMINAL_RUN_STATES.includes(state);
+}
+export function isTerminalStep(state: StepState): boolean {
+  return TERMINAL_STEP_STATES.includes(state);
+}
+
+/** A new run id: sortable by time, unique enough for one workspace (`20261128-040353-3f9a1c`). */
+export function newRunId(now = new Date()): string {
+  const stamp = now.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
+  return `${stamp}-${randomBytes(3).toString('hex')}`;
+}
+
+/** A fresh step record in state `pending`. */
+export function pendingStep(name: string): StepRecord {
+  return { name, state: 'pending', attempts: 0, outputs: [], metrics: {} };
+}
+
+type Patch<T> = { set: Partial<T>; unset?: string[] };
+type Event =
+  | { t: 'create'; record: RunRecord }
+  | { t: 'run'; set: Partial<RunRecord>; unset?: string[] }
+  | { t: 'step'; step: string; set: Partial<StepRecord>; unset?: string[] };
+
+interface Folded {
+  record: RunRecord | undefined;
+  /** Bytes of run.jsonl folded so far (always at a line boundary). */
+  offset: number;
+  /** Number of events folded: changes whenever the record changes. */
+  version: number;
+}
+
+const RUN_ID = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+const POLL_MS = 100;
+
+/** A file name for a step name (step names are identifiers with `-`, but never trust a name with a path). */
+export function stepFileName(step: string): string {
+  return encodeURIComponent(step).replace(/^\./, '%2E');
+}
+
+function splitPatch<T extends object>(patch: Partial<T>): Patch<T> {
+  const set: Partial<T> = {};
+  const unset: string[] = [];
+  for (const [k, v] of Object.entries(patch)) {
+    if (v === undefined) unset.push(k);
+    else (set as Record<string, unknown>)[k] = v;
+  }
+  return unset.length ? { set, unset } : { set };
+}
+
+function applyPatch<T extends object>(target: T, set: Partial<T>, unset?: string[]): void {
+  Object.assign(target, set);
+  for (const k of unset ?? []) delete (target as Record<string, unknown>)[k];
+}
+
+function clone<T>(v: T): T {
+  return structuredClone(v);
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
+
+export class RunStore {
+  readonly dir: string;
+  private readonly folded = new Map<string, Folded>();
+  private readonly runFds = new Map<string, number>();
+  private readonly logFds = new Map<string, number>();
+  /** fdatasync after each state change (set CELLPIPE_STORE_FSYNC=0 to trade power-cut safety for speed). */
+  private readonly sync: boolean;
+
+  constructor(dir: string) {
+    this.dir = path.resolve(dir);
+    this.sync = process.env.CELLPIPE_STORE_FSYNC !== '0';
+  }
+
+  /** The run's folder: its record, logs and artifacts live under it. */
+  runDir(runId: string): string {
+    if (!RUN_ID.test(runId)) throw new Error(`invalid run id '${runId}'`);
+    return path.join(this.dir, 'runs', runId);
+  }
+
+  /** The step's folder inside the run's folder (program, outputs, metrics, error record, scratch). */
+  stepDir(runId: string, step: string): string {
+    return path.join(this.runDir(runId), 'steps', stepFileName(step));
+  }
+
+  logFile(runId: string, step: string): string {
+    return path.join(this.runDir(runId), 'logs', `${stepFileName(step)}.jsonl`);
+  }
+
+  private recordFile(runId: string): string {
+    return path.join(this.runDir(runId), 'run.jsonl');
+  }
+
+  /** Record a new run. Fails when a run with this id exists. */
+  async create(record: RunRecord): Promise<void> {
+    const dir = this.runDir(record.id);
+    fs.mkdirSync(path.join(dir, 'logs'), { recursive: true });
+    const file = this.recordFile(record.id);
+    // 'wx': exclusive create, so two processes can never both create the same run.
+    const fd = fs.openSync(file, 'wx');
+    try {
+      fs.writeSync(fd, JSON.stringify({ t: 'create', record } satisfies Event) + '\n');
+      if (this.sync) fs.fdatasyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    if (this.sync) this.syncDir(dir);
+    this.refresh(record.id);
+  }
+
+  /** Apply run-level fields (a field set to `undefined` is removed) and return the new record. */
+  async update(runId: string, patch: Partial<RunRecord>): Promise<RunRecord> {
+    const { steps: _ignored, ...rest } = patch;
+    return this.append(runId, { t: 'run', ...splitPatch(rest) });
+  }
+
+  /** Apply fields to one step (created `pending` first if the record has no such step) and return the record. */
+  async updateStep(runId: string, step: string, patch: Partial<StepRecord>): Promise<RunRecord> {
+    const { name: _ignored, ...rest } = patch;
+    const record = this.append(runId, { t: 'step', step, ...splitPatch(rest) });
+    if (patch.state && isTerminalStep(patch.state)) this.closeLog(runId, step);
+    return record;
+  }
+
+  /** The run's current record, or undefined when there is no such run. Marks a run whose runner died `interrupted`. */
+  async get(runId: string): Promise<RunRecord | undefined> {
+    if (!RUN_ID.test(runId)) return undefined;
+    const f = this.refresh(runId);
+    if (!f.record) return undefined;
+    return clone(this.recover(f).record!);
+  }
+
+  /** All runs (optionally of one notebook, path as recorded), newest first. */
+  async list(filter: { notebook?: string } = {}): Promise<RunRecord[]> {
+    let names: string[];
+    try {
+      names = await fsp.readdir(path.join(this.dir, 'runs'));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw err;
+    }
+    const out: RunRecord[] = [];
+    for (const id of names) {
+      if (!RUN_ID.test(id)) continue;
+      const f = this.refresh(id);
+      if (!f.record) continue;
+      if (filter.notebook !== undefined && f.record.notebook !== filter.notebook) continue;
+      out.push(clone(this.recover(f).record!));
+    }
+    out.sort((a, b) => (a.createdAt === b.createdAt ? (a.id < b.id ? 1 : -1) : a.createdAt < b.createdAt ? 1 : -1));
+    return out;
+  }
+
+  /**
+   * Store one log line of a step. The line is in the kernel when this returns (one `write()` on an `O_APPEND`
+   * descriptor kept open until the step ends), so the runner dying right after cannot lose it.
+   */
+  async appendLog(runId: string, step: string, line: LogLine): Promise<void> {
+    this.appendLogSync(runId, step, line);
+  }
+
+  /** Synchronous form of appendLog, for stream handlers that must keep line order without awaiting. */
+  appendLogSync(runId: string, step: string, line: LogLine): void {
+    const file = this.logFile(runId, step);
+    let fd = this.logFds.get(file);
+    if (fd === undefined) {
+      fs.mkdirSync(path.dirname(file), { recursive: true });
+      fd = fs.openSync(file, 'a');
+      this.logFds.set(file, fd);
+    }
+    fs.writeSync(fd, JSON.stringify(line) + '\n');
+  }
+
+  /**
+   * A step's log lines from `fromLine` (0-based). With `follow`, keeps waiting for new lines until the step (or
+   * the run) has ended and everything written is delivered, or until `signal` aborts.
+   */
+  async *readLogs(
+    runId: string,
+    step: string,
+    opts: { fromLine?: number; follow?: boolean; signal?: AbortSignal } = {},
+  ): AsyncIterable<LogLine> {
+    const file = this.logFile(runId, step);
+    const skip = opts.fromLine ?? 0;
+    let lineNo = 0;
+    let offset = 0;
+    let carry = '';
+    let handle: fsp.FileHandle | undefined;
+    const buf = Buffer.alloc(64 * 1024);
+    try {
+      for (;;) {
+        if (opts.signal?.aborted) return;
+        if (!handle) {
+          try {
+            handle = await fsp.open(file, 'r');
+          } catch (err) {
+            if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+          }
+        }
+        let readAny = false;
+        if (handle) {
+          for (;;) {
+            const { bytesRead } = await handle.read(buf, 0, buf.length, offset);
+            if (bytesRead === 0) break;
+            readAny = true;
+            offset += bytesRead;
+            const text = carry + buf.toString('utf8', 0, bytesRead);
+            const parts = text.split('\n');
+            carry = parts.pop() ?? '';
+            for (const part of parts) {
+              if (!part) continue;
+              let line: LogLine;
+              try {
+                line = JSON.parse(part) as LogLine;
+              } catch {
+                continue; // a torn line after a power cut
+              }
+              if (lineNo++ >= skip) yield line;
+              if (opts.signal?.aborted) return;
+            }
+          }
+        }
+        if (!opts.follow) return;
+        if (readAny) continue;
+        // At the end of what is written: stop once the step (or the whole run) can write no more.
+        const rec = await this.get(runId);
+        if (!rec) return;
+        const st = rec.steps.find((s) => s.name === step);
+        const done = isTerminalRun(rec.state) || (st !== undefined && isTerminalStep(st.state));
+        if (done) {
+          // One last read: lines written between our read and the state change.
+          if (handle) {
+            const { bytesRead } = await handle.read(buf, 0, buf.length, offset);
+            if (bytesRead > 0) continue;
+          } else if (fs.existsSync(file)) continue;
+          return;
+        }
+        await sleep(POLL_MS, opts.signal);
+      }
+    } finally {
+      await handle?.close();
+    }
+  }
+
+  /** The record now, then after each change, until the run reaches a terminal state (or `signal` aborts). */
+  async *watch(runId: string, signal?: AbortSignal): AsyncIterable<RunRecord> {
+    let seen = -1;
+    let lastRecoverCheck = 0;
+    for (;;) {
+      if (signal?.aborted) return;
+      let f = this.refresh(runId);
+      if (!f.record) throw new Error(`no run '${runId}' in ${this.dir}`);
+      const now = Date.now();
+      if (now - lastRecoverCheck > 1000 || seen === -1) {
+        lastRecoverCheck = now;
+        f = this.recover(f);
+      }
+      if (f.version !== seen) {
+        seen = f.version;
+        yield clone(f.record!);
+      }
+      if (isTerminalRun(f.record!.state)) return;
+      await sleep(POLL_MS, signal);
+    }
+  }
+
+  /** Close descriptors this store holds open (log files of running steps, run records). */
+  close(): void {
+    for (const fd of this.logFds.values()) fs.closeSync(fd);
+    this.logFds.clear();
+    for (const fd of this.runFds.values()) fs.closeSync(fd);
+    this.runFds.clear();
+  }
+
+  // --- internals ------------------------------------------------------------------------------------------
+
+  private closeLog(runId: string, step: string): void {
+    const file = this.logFile(runId, step);
+    const fd = this.logFds.get(file);
+    if (fd !== undefined) {
+      fs.closeSync(fd);
+      this.logFds.delete(file);
+    }
+  }
+
+  private append(runId: string, event: Event): RunRecord {
+    const before = this.refresh(runId);
+    if (!before.record) throw new Error(`no run '${runId}' in ${this.dir}`);
+    let fd = this.runFds.get(runId);
+    if (fd === undefined) {
+      fd = fs.openSync(this.recordFile(runId), 'a');
+      this.runFds.set(runId, fd);
+    }
+    fs.writeSync(fd, JSON.stringify(event) + '\n');
+    if (this.sync) fs.fdatasyncSync(fd);
+    const after = this.refresh(runId);
+    if (isTerminalRun(after.record!.state)) {
+      fs.closeSync(fd);
+      this.runFds.delete(runId);
+    }
+    return clone(after.record!);
+  }
+
+  /** Fold the lines appended to run.jsonl since the last call (by anyone) into the cached record. */
+  private refresh(runId: string): Folded {
+    let f = this.folded.get(runId);
+    if (!f) {
+      f = { record: undefined, offset: 0, version: 0 };
+      this.folded.set(runId, f);
+    }
+    let fd: number;
+    try {
+      fd = fs.openSync(this.recordFile(runId), 'r');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return f;
+      throw err;
+    }
+    try {
+      const size = fs.fstatSync(fd).size;
+      if (size <= f.offset) return f;
+      const buf = Buffer.alloc(size - f.offset);
+      let got = 0;
+      while (got < buf.length) {
+        const n = fs.readSync(fd, buf, got, buf.length - got, f.offset + got);
+        if (n === 0) break;
+        got += n;
+      }
+      const end = buf.lastIndexOf(0x0a, got - 1);
+      if (end < 0) return f; // only a partial line so far
+      const text = buf.toString('utf8', 0, end);
+      f.offset += end + 1;
+      for (const line of text.split('\n')) {
+        if (!line) continue;
+        let ev: Event;
+        try {
+          ev = JSON.parse(line) as Event;
+        } catch {
+          continue; // torn line (power cut mid-write): skip it, keep the rest
+        }
+        this.apply(f, ev);
+      }
+      return f;
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+
+  private apply(f: Folded, ev: Event): void {
+    f.version++;
+    if (ev.t === 'create') {
+      if (!f.record) f.record = clone(ev.record);
+      return;
+    }
+    if (!f.record) return;
+    if (ev.t === 'run') {
+      applyPatch(f.record, ev.set, ev.unset);
+      return;
+    }
+    let step = f.record.steps.find((s) => s.name === ev.step);
+    if (!step) {
+      step = pendingStep(ev.step);
+      f.record.steps.push(step);
+    }
+    applyPatch(step, ev.set, ev.unset);
+  }
+
+  /** If the run is unfinished and its runner process is gone, record that it was interrupted. */
+  private recover(f: Folded): Folded {
+    const rec = f.record;
+    if (!rec || isTerminalRun(rec.state) || !rec.runner || !runnerGone(rec.runner)) return f;
+    const now = new Date().toISOString();
+    const runnerDesc = `the process running this pipeline (pid ${rec.runner.pid}) is gone`;
+    for (const s of rec.steps) {
+      if (s.state === 'running') {
+        // A step process that outlived its runner would be an orphan: stop it.
+        if (s.pid && processAlive(s.pid, s.pidStart)) {
+          signalGroup(s.pid, 'SIGKILL');
+        }
+        this.append(rec.id, {
+          t: 'step',
+          step: s.name,
+          set: {
+            state: 'failed',
+            finishedAt: now,
+            error: { message: `interrupted: ${runnerDesc}` },
+          },
+        });
+      } else if (s.state === 'pending') {
+        this.append(rec.id, { t: 'step', step: s.name, set: { state: 'skipped', finishedAt: now } });
+      }
+    }
+    this.append(rec.id, { t: 'run', set: { state: 'failed', reason: 'interrupted', finishedAt: now } });
+    return this.refresh(rec.id);
+  }
+
+  private syncDir(dir: string): void {
+    try {
+      const fd = fs.openSync(dir, 'r');
+      try {
+        fs.fsyncSync(fd);
+      } finally {
+        fs.closeSync(fd);
+      }
+    } catch {
+      // Some platforms can't fsync a directory; the file's own fdatasync still holds.
+    }
+  }
+}
