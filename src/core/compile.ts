@@ -1,14 +1,26 @@
+/**
+ * The whole core in one call: notebook text → diagnostics, step graph, step programs, pipeline spec.
+ */
 import type { Diagnostic, Notebook, StepGraph, StepProgram } from './model.js';
+import { parseNotebook, notebookFromJson } from './notebook.js';
+import { buildStepGraph, type CellPlacement } from './graph.js';
+import { stepPrograms } from './programs.js';
+import { pipelineSpec, specYaml } from './ir.js';
+import { sha256Hex } from './hash.js';
+
+export const CELLPIPE_VERSION = '0.1.0';
 
 export interface CompileOptions {
   /** Notebook path as the user knows it (used in messages, programs and the run record). */
   path?: string;
-  /** Image for steps without `image:`; defaults to the notebook's base image setting, else `python:3.11-slim`. */
-  baseImage?: string;
   /** Built images per step (`repo@sha256:…`), from the images stage; they replace the base image. */
   images?: Record<string, string>;
-  /** Where the step programs live inside the images; when unset, each program is inlined in the spec. */
+  /** Where the step programs live inside the images (e.g. `/cellpipe/steps`); when unset, programs are inlined. */
   programDir?: string;
+  /** Working directory inside the images. */
+  workdir?: string;
+  /** Skip emitting YAML (the JupyterLab page only needs the graph and diagnostics while the user types). */
+  graphOnly?: boolean;
 }
 
 export interface CompileResult {
@@ -16,6 +28,8 @@ export interface CompileResult {
   ok: boolean;
   notebook?: Notebook;
   graph?: StepGraph;
+  /** Placement of each code cell (step, prelude, parameters, metrics, skipped). */
+  placement?: Map<number, CellPlacement>;
   diagnostics: Diagnostic[];
   programs: Record<string, StepProgram>;
   /** KFP v2 IR PipelineSpec (plus the Kubernetes platform document when needed), deterministic. */
@@ -24,7 +38,37 @@ export interface CompileResult {
   specHash?: string;
 }
 
-/** Placeholder until the compiler lands: reports that nothing is compiled. */
-export function compileNotebook(_text: string, _options: CompileOptions = {}): CompileResult {
-  return { ok: false, diagnostics: [], programs: {} };
+/** Compiles notebook JSON text (or an already-parsed notebook object). Never throws on bad notebooks. */
+export function compileNotebook(input: string | object, options: CompileOptions = {}): CompileResult {
+  const parsed = typeof input === 'string' ? parseNotebook(input) : notebookFromJson(input);
+  if (!parsed.notebook) return { ok: false, diagnostics: parsed.diagnostics, programs: {} };
+  const notebook = parsed.notebook;
+  const built = buildStepGraph(notebook, options.path);
+  const diagnostics = [...parsed.diagnostics, ...built.diagnostics];
+  const graph = built.graph;
+  if (!graph.steps.length && !diagnostics.some((d) => d.severity === 'error')) {
+    diagnostics.push({
+      severity: 'error', code: 'no-steps', message: 'the notebook has no code to run as a pipeline step',
+      hint: 'add code cells and tag them step:<name>',
+    });
+  }
+  const programs = stepPrograms(notebook, graph, built.placement, options.path ?? '');
+  const result: CompileResult = { ok: false, notebook, graph, placement: built.placement, diagnostics, programs };
+  if (diagnostics.some((d) => d.severity === 'error')) return sortDiagnostics(result);
+  result.ok = true;
+  if (options.graphOnly) return sortDiagnostics(result);
+  const spec = pipelineSpec(graph, programs, {
+    images: options.images, programDir: options.programDir, workdir: options.workdir, sdkVersion: `cellpipe-${CELLPIPE_VERSION}`,
+  });
+  diagnostics.push(...spec.diagnostics);
+  result.yaml = specYaml(spec.docs, graph);
+  result.specHash = sha256Hex(result.yaml);
+  return sortDiagnostics(result);
+}
+
+const SEVERITY_ORDER = { error: 0, warning: 1, info: 2 };
+
+function sortDiagnostics(result: CompileResult): CompileResult {
+  result.diagnostics.sort((a, b) => (a.cell ?? -1) - (b.cell ?? -1) || (a.line ?? 0) - (b.line ?? 0) || SEVERITY_ORDER[a.severity] - SEVERITY_ORDER[b.severity]);
+  return result;
 }

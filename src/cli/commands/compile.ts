@@ -1,0 +1,86 @@
+/**
+ * `cellpipe compile NOTEBOOK [-o FILE] [--graph]`: the pipeline spec (or the step graph as JSON).
+ * Exit 0 on success, 1 when the notebook has errors (printed with cell and line), 2 for usage errors.
+ */
+import { readFile, writeFile } from 'node:fs/promises';
+import { resolve, relative } from 'node:path';
+import type { Command } from '../main.js';
+import { compileNotebook, type CompileResult } from '../../core/compile.js';
+import { parseArgs, UsageError } from '../args.js';
+import { formatDiagnostics } from '../diagnostics.js';
+
+const USAGE = `usage: cellpipe compile NOTEBOOK [-o FILE] [--graph]
+
+  -o, --output FILE   write the pipeline spec (KFP v2 IR YAML) to FILE instead of stdout
+  --graph             print the step graph as JSON instead of the spec`;
+
+const compile: Command = async (argv, io) => {
+  let args;
+  try {
+    args = parseArgs(argv, { output: { short: 'o', value: true }, graph: {}, help: { short: 'h' } });
+    if (args.flags.help) {
+      io.stdout.write(USAGE + '\n');
+      return 0;
+    }
+    if (args.positionals.length !== 1) throw new UsageError('give exactly one notebook');
+  } catch (err) {
+    if (err instanceof UsageError) {
+      io.stderr.write(`cellpipe compile: ${err.message}\n${USAGE}\n`);
+      return 2;
+    }
+    throw err;
+  }
+  const path = resolve(io.cwd, args.positionals[0]);
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    io.stderr.write(`cellpipe compile: cannot read ${args.positionals[0]}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}\n`);
+    return 1;
+  }
+  const shown = relative(io.cwd, path) || path;
+  const result = compileNotebook(text, { path: shown, graphOnly: Boolean(args.flags.graph) });
+  const report = formatDiagnostics(result.diagnostics, shown, { color: Boolean(io.stderr.isTTY) });
+  if (report) io.stderr.write(report + '\n');
+  if (args.flags.graph) {
+    io.stdout.write(JSON.stringify(graphJson(result), null, 2) + '\n');
+    return result.ok ? 0 : 1;
+  }
+  if (!result.ok || !result.yaml) return 1;
+  if (typeof args.flags.output === 'string') await writeFile(resolve(io.cwd, args.flags.output), result.yaml);
+  else io.stdout.write(result.yaml);
+  return 0;
+};
+
+/** The `--graph` JSON: steps with their cells, data and options, edges, parameters, metrics, diagnostics. */
+export function graphJson(result: CompileResult): unknown {
+  const graph = result.graph;
+  return {
+    ok: result.ok,
+    pipeline: graph?.pipeline,
+    steps: (graph?.steps ?? []).map((s) => ({
+      name: s.name,
+      cells: s.cells,
+      inputs: s.inputs,
+      inputSources: s.inputSources,
+      outputs: s.outputs,
+      parameters: s.parameters,
+      metrics: s.metrics,
+      image: s.image ?? graph!.pipeline.baseImage,
+      resources: s.limits,
+      cache: s.cache,
+      retries: s.retries,
+      timeout: s.timeout,
+      requirements: s.requirements,
+      secrets: s.secrets,
+      labels: s.labels,
+      annotations: s.annotations,
+    })),
+    edges: graph?.edges ?? [],
+    parameters: (graph?.parameters ?? []).map((p) => ({ name: p.name, type: p.type, default: p.default })),
+    metrics: graph?.metrics ?? [],
+    diagnostics: result.diagnostics,
+  };
+}
+
+export default compile;

@@ -1,0 +1,197 @@
+/**
+ * Step graph → Kubeflow Pipelines v2 IR (PipelineSpec YAML), shaped as `kfp` 2.x's compiler emits it:
+ * one component and executor per task, typed parameters, variables passed as `system.Artifact`s, metrics as
+ * `system.Metrics`, caching and retry options per task, and the Kubernetes platform document for secrets,
+ * pod labels/annotations, volumes and timeouts.
+ */
+import { stringify } from 'yaml';
+import type { Diagnostic, ParameterType, Step, StepGraph, StepProgram } from './model.js';
+import { taskName } from './graph.js';
+
+export const SCHEMA_VERSION = '2.1.0';
+export const METRICS_ARTIFACT = 'mlpipeline_metrics';
+/** The step runtime, as every executor starts it. */
+export const RUNTIME_COMMAND = ['python3', '-m', 'cellpipe_runtime'];
+
+const IR_TYPES: Record<ParameterType, string> = {
+  int: 'NUMBER_INTEGER',
+  float: 'NUMBER_DOUBLE',
+  str: 'STRING',
+  bool: 'BOOLEAN',
+  list: 'LIST',
+  dict: 'STRUCT',
+};
+
+export interface IrOptions {
+  /** Image per step (built images by digest); else `step.image`, else the pipeline's base image. */
+  images?: Record<string, string>;
+  /** Directory holding `<step>.json` programs inside the image; when unset the program is inlined in the args. */
+  programDir?: string;
+  /** Working directory inside the image (the notebook's directory recreated). */
+  workdir?: string;
+  sdkVersion: string;
+}
+
+type Doc = Record<string, unknown>;
+const artifactType = (schemaTitle: string) => ({ artifactType: { schemaTitle, schemaVersion: '0.0.1' } });
+
+export function pipelineSpec(graph: StepGraph, programs: Record<string, StepProgram>, options: IrOptions): { docs: Doc[]; diagnostics: Diagnostic[] } {
+  const diagnostics: Diagnostic[] = [];
+  const components: Doc = {};
+  const executors: Doc = {};
+  const tasks: Doc = {};
+  const platform: Doc = {};
+  const types = new Map(graph.parameters.map((p) => [p.name, IR_TYPES[p.type]]));
+  const parents = (s: string) => graph.edges.filter(([, b]) => b === s).map(([a]) => taskName(a)).sort();
+
+  for (const step of graph.steps) {
+    const task = taskName(step.name);
+    const inputDefinitions: Doc = {};
+    if (step.parameters.length) {
+      inputDefinitions.parameters = Object.fromEntries(step.parameters.map((p) => [p, { parameterType: types.get(p) }]));
+    }
+    if (step.inputs.length) inputDefinitions.artifacts = Object.fromEntries(step.inputs.map((v) => [v, artifactType('system.Artifact')]));
+    const outputArtifacts: Doc = Object.fromEntries(step.outputs.map((v) => [v, artifactType('system.Artifact')]));
+    if (step.metrics.length) outputArtifacts[METRICS_ARTIFACT] = artifactType('system.Metrics');
+    const component: Doc = { executorLabel: `exec-${task}` };
+    if (Object.keys(inputDefinitions).length) component.inputDefinitions = inputDefinitions;
+    if (Object.keys(outputArtifacts).length) component.outputDefinitions = { artifacts: outputArtifacts };
+    components[`comp-${task}`] = component;
+
+    const program = options.programDir ? `${options.programDir.replace(/\/$/, '')}/${step.name}.json` : JSON.stringify(programs[step.name]);
+    const args = ['run', '--program', program];
+    for (const p of step.parameters) args.push('--param', `${p}={{$.inputs.parameters['${p}']}}`);
+    for (const v of step.inputs) args.push('--input', `${v}={{$.inputs.artifacts['${v}'].path}}`);
+    for (const v of step.outputs) args.push('--output', `${v}={{$.outputs.artifacts['${v}'].path}}`);
+    if (step.metrics.length) args.push('--metrics', `{{$.outputs.artifacts['${METRICS_ARTIFACT}'].path}}`);
+    if (options.workdir) args.push('--workdir', options.workdir);
+    const container: Doc = {
+      image: options.images?.[step.name] ?? step.image ?? graph.pipeline.baseImage,
+      command: RUNTIME_COMMAND,
+      args,
+      env: [{ name: 'CELLPIPE_STEP', value: step.name }],
+    };
+    const resources = resourceSpec(step, diagnostics);
+    if (resources) container.resources = resources;
+    executors[`exec-${task}`] = { container };
+
+    const taskSpec: Doc = {
+      cachingOptions: step.cache ? { enableCache: true } : {},
+      componentRef: { name: `comp-${task}` },
+      taskInfo: { name: step.name },
+    };
+    const dependentTasks = parents(step.name);
+    if (dependentTasks.length) taskSpec.dependentTasks = dependentTasks;
+    const taskInputs: Doc = {};
+    if (step.parameters.length) taskInputs.parameters = Object.fromEntries(step.parameters.map((p) => [p, { componentInputParameter: p }]));
+    if (step.inputs.length) {
+      taskInputs.artifacts = Object.fromEntries(step.inputs.map((v) => [v, { taskOutputArtifact: { outputArtifactKey: v, producerTask: taskName(step.inputSources[v]) } }]));
+    }
+    if (Object.keys(taskInputs).length) taskSpec.inputs = taskInputs;
+    if (step.retries > 0) {
+      taskSpec.retryPolicy = { maxRetryCount: step.retries, backoffDuration: '0s', backoffFactor: 2, backoffMaxDuration: '3600s' };
+    }
+    tasks[task] = taskSpec;
+
+    const k8s = kubernetesConfig(step, graph);
+    if (k8s) platform[`exec-${task}`] = k8s;
+  }
+
+  const root: Doc = { dag: { tasks } };
+  if (graph.parameters.length) {
+    root.inputDefinitions = {
+      parameters: Object.fromEntries(graph.parameters.map((p) => [p.name, { defaultValue: p.default, isOptional: true, parameterType: IR_TYPES[p.type] }])),
+    };
+  }
+  const pipelineInfo: Doc = { name: graph.pipeline.name };
+  if (graph.pipeline.description) pipelineInfo.description = graph.pipeline.description;
+  const spec: Doc = {
+    components,
+    deploymentSpec: { executors },
+    pipelineInfo,
+    root,
+    schemaVersion: SCHEMA_VERSION,
+    sdkVersion: options.sdkVersion,
+  };
+  const docs = [spec];
+  if (Object.keys(platform).length) docs.push({ platforms: { kubernetes: { deploymentSpec: { executors: platform } } } });
+  return { docs, diagnostics };
+}
+
+/** YAML as kfp writes it: sorted keys, YAML 1.1-safe quoting, no folding, documents split by `---`. */
+export function specYaml(docs: Doc[], graph: StepGraph): string {
+  const header = [
+    '# PIPELINE DEFINITION',
+    `# Name: ${graph.pipeline.name}`,
+    ...(graph.pipeline.description ? [`# Description: ${graph.pipeline.description.replace(/\s*\n\s*/g, ' ')}`] : []),
+    ...(graph.parameters.length ? ['# Inputs:', ...graph.parameters.map((p) => `#    ${p.name}: ${p.type} [Default: ${JSON.stringify(p.default)}]`)] : []),
+    '# Generated by cellpipe',
+  ].join('\n');
+  const body = docs.map((d) => stringify(d, { version: '1.1', sortMapEntries: true, lineWidth: 0, aliasDuplicateObjects: false })).join('---\n');
+  return `${header}\n${body}`;
+}
+
+function resourceSpec(step: Step, diagnostics: Diagnostic[]): Doc | undefined {
+  const out: Doc = {};
+  for (const [resource, value] of Object.entries(step.limits).sort()) {
+    if (resource === 'cpu') {
+      out.resourceCpuLimit = value;
+      out.cpuLimit = cpuCores(value);
+    } else if (resource === 'memory') {
+      out.resourceMemoryLimit = value;
+      out.memoryLimit = memoryGigabytes(value);
+    } else if (resource.includes('/') || resource.includes('gpu')) {
+      if (out.accelerator) {
+        diagnostics.push({ severity: 'warning', code: 'resource', step: step.name, message: `step '${step.name}': only one accelerator type per step; limit:${resource} is ignored` });
+        continue;
+      }
+      out.accelerator = { count: value, resourceCount: value, resourceType: resource, type: resource };
+    } else {
+      diagnostics.push({
+        severity: 'warning', code: 'resource', step: step.name,
+        message: `step '${step.name}': Kubeflow has no limit for '${resource}'; limit:${resource}:${value} is ignored`,
+        hint: 'use cpu, memory or an accelerator such as nvidia.com/gpu',
+      });
+    }
+  }
+  return Object.keys(out).length ? out : undefined;
+}
+
+function kubernetesConfig(step: Step, graph: StepGraph): Doc | undefined {
+  const k: Doc = {};
+  if (step.secrets.length) {
+    const bySecret = new Map<string, { envVar: string; secretKey: string }[]>();
+    for (const s of step.secrets) bySecret.set(s.secret, [...(bySecret.get(s.secret) ?? []), { envVar: s.env, secretKey: s.key }]);
+    k.secretAsEnv = [...bySecret.entries()].sort().map(([secretName, keyToEnv]) => ({
+      keyToEnv, secretName, secretNameParameter: { runtimeValue: { constant: secretName } },
+    }));
+  }
+  if (Object.keys(step.labels).length || Object.keys(step.annotations).length) {
+    const meta: Doc = {};
+    if (Object.keys(step.labels).length) meta.labels = step.labels;
+    if (Object.keys(step.annotations).length) meta.annotations = step.annotations;
+    k.podMetadata = meta;
+  }
+  if (graph.pipeline.volumes.length) {
+    k.pvcMount = graph.pipeline.volumes.map((v) => ({ constant: v.name, mountPath: v.mountPoint, pvcNameParameter: { runtimeValue: { constant: v.name } } }));
+  }
+  if (step.timeout > 0) k.activeDeadlineSeconds = String(step.timeout);
+  return Object.keys(k).length ? k : undefined;
+}
+
+/** `500m` → 0.5, `2` → 2 (the deprecated double field older backends read). */
+export function cpuCores(quantity: string): number {
+  return quantity.endsWith('m') ? Number(quantity.slice(0, -1)) / 1000 : Number(quantity);
+}
+
+const BINARY: Record<string, number> = { Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50, Ei: 2 ** 60 };
+const DECIMAL: Record<string, number> = { k: 1e3, K: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, E: 1e18, m: 1e-3 };
+
+/** A Kubernetes memory quantity in decimal gigabytes (the deprecated `memoryLimit` double). */
+export function memoryGigabytes(quantity: string): number {
+  const match = /^([0-9.]+(?:[eE][0-9]+)?)([KMGTPE]i|[kKMGTPEm])?$/.exec(quantity);
+  if (!match) return 0;
+  const factor = match[2] ? BINARY[match[2]] ?? DECIMAL[match[2]] : 1;
+  return Number(((Number(match[1]) * factor) / 1e9).toPrecision(12));
+}
+

@@ -1,0 +1,207 @@
+/**
+ * The cell tag grammar: Kale's tags read with Kale's meaning, plus cellpipe's documented extensions
+ * (`-` in step names, `requirements:`, `timeout:`, `retries:`, `step:` continuing an earlier step).
+ */
+import type { CellRole, Diagnostic, NotebookCell, SecretEnv } from './model.js';
+
+/** What one cell's tags say. */
+export interface CellTags {
+  role?: CellRole;
+  /** Step name from `step:` / `block:`. */
+  step?: string;
+  prev: string[];
+  limits: Record<string, string>;
+  image?: string;
+  cache?: boolean;
+  secrets: SecretEnv[];
+  annotations: Record<string, string>;
+  labels: Record<string, string>;
+  requirements: string[];
+  timeout?: number;
+  retries?: number;
+}
+
+/** Step names: a letter, then letters, digits, `_` or `-` (Kale forbids `-`; cellpipe allows it). */
+export const STEP_NAME = /^[A-Za-z][A-Za-z0-9_-]*$/;
+
+const ROLE_TAGS: Record<string, CellRole> = {
+  imports: 'imports',
+  functions: 'functions',
+  'pipeline-parameters': 'pipeline-parameters',
+  'pipeline-metrics': 'pipeline-metrics',
+  skip: 'skip',
+};
+
+/** Every tag form, for "did you mean" suggestions. */
+export const KNOWN_TAG_FORMS = [
+  'imports',
+  'functions',
+  'pipeline-parameters',
+  'pipeline-metrics',
+  'skip',
+  'step:<name>',
+  'block:<name>',
+  'prev:<name>',
+  'limit:<resource>:<value>',
+  'image:<ref>',
+  'cache:enabled',
+  'cache:disabled',
+  'secret:<secret>:<key>:<ENV>',
+  'annotation:<key>:<value>',
+  'label:<key>:<value>',
+  'requirements:<pkg>[,<pkg>…]',
+  'timeout:<seconds>',
+  'retries:<n>',
+];
+
+const PREFIXES = ['step', 'block', 'prev', 'limit', 'image', 'cache', 'secret', 'annotation', 'label', 'requirements', 'timeout', 'retries'];
+
+/**
+ * Reads a cell's tags. Tags that are not cellpipe's (any tag without a known prefix) are reported as
+ * warnings with the nearest known tag, never dropped from the notebook.
+ */
+export function parseCellTags(cell: NotebookCell): { tags: CellTags; diagnostics: Diagnostic[] } {
+  const tags: CellTags = { prev: [], limits: {}, secrets: [], annotations: {}, labels: {}, requirements: [] };
+  const diagnostics: Diagnostic[] = [];
+  const at = { cell: cell.index, ...(cell.id ? { cellId: cell.id } : {}) };
+  const problem = (severity: Diagnostic['severity'], code: string, message: string, hint?: string) =>
+    diagnostics.push({ severity, code, message, ...(hint ? { hint } : {}), ...at });
+  const setRole = (role: CellRole, tag: string) => {
+    if (tags.role && tags.role !== role) {
+      problem('error', 'conflicting-tags', `tag '${tag}' conflicts with the cell's other role '${describeRole(tags)}'`,
+        'a cell has one role: keep one of the tags');
+      return;
+    }
+    tags.role = role;
+  };
+
+  for (const raw of cell.tags) {
+    const tag = raw.trim();
+    if (tag in ROLE_TAGS) {
+      setRole(ROLE_TAGS[tag], tag);
+      continue;
+    }
+    const colon = tag.indexOf(':');
+    const prefix = colon < 0 ? tag : tag.slice(0, colon);
+    const value = colon < 0 ? '' : tag.slice(colon + 1);
+    if (!PREFIXES.includes(prefix)) {
+      const near = nearestTag(tag);
+      problem('warning', 'unknown-tag', `unknown tag '${tag}' is ignored`, near ? `did you mean '${near}'?` : `known tags: ${KNOWN_TAG_FORMS.join(', ')}`);
+      continue;
+    }
+    switch (prefix) {
+      case 'step':
+      case 'block': {
+        if (!STEP_NAME.test(value)) {
+          problem('error', 'invalid-step-name', `'${tag}': step name '${value}' is not valid`,
+            'a step name starts with a letter and has only letters, digits, _ and -');
+          break;
+        }
+        if (tags.step && tags.step !== value) {
+          problem('error', 'conflicting-tags', `cell has two step names, '${tags.step}' and '${value}'`, 'a cell belongs to one step: remove one tag');
+          break;
+        }
+        setRole('step', tag);
+        tags.step = value;
+        break;
+      }
+      case 'prev':
+        if (!STEP_NAME.test(value)) problem('error', 'invalid-step-name', `'${tag}': '${value}' is not a valid step name`, 'write prev:<step name>');
+        else if (!tags.prev.includes(value)) tags.prev.push(value);
+        break;
+      case 'limit': {
+        const cut = value.lastIndexOf(':');
+        const resource = value.slice(0, cut);
+        const amount = value.slice(cut + 1);
+        if (cut <= 0 || !amount || !/^[0-9]+(\.[0-9]+)?([eE][0-9]+|[KMGTPE]i?|m|k)?$/.test(amount)) {
+          problem('error', 'invalid-tag-value', `'${tag}' is not a valid resource limit`, 'write limit:<resource>:<quantity>, e.g. limit:memory:2Gi, limit:cpu:500m, limit:nvidia.com/gpu:1');
+        } else tags.limits[resource] = amount;
+        break;
+      }
+      case 'image':
+        if (!value) problem('error', 'invalid-tag-value', `'${tag}' has no image reference`, 'write image:<registry/repo:tag>');
+        else tags.image = value;
+        break;
+      case 'cache':
+        if (value === 'enabled' || value === 'disabled') tags.cache = value === 'enabled';
+        else problem('error', 'invalid-tag-value', `'${tag}': cache must be 'enabled' or 'disabled'`, 'write cache:enabled or cache:disabled');
+        break;
+      case 'secret': {
+        const parts = value.split(':');
+        if (parts.length !== 3 || parts.some((p) => !p) || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(parts[2])) {
+          problem('error', 'invalid-tag-value', `'${tag}' is not a valid secret reference`, 'write secret:<secret name>:<key>:<ENV_VAR>');
+        } else tags.secrets.push({ secret: parts[0], key: parts[1], env: parts[2] });
+        break;
+      }
+      case 'annotation':
+      case 'label': {
+        const cut = value.indexOf(':');
+        if (cut <= 0) {
+          problem('error', 'invalid-tag-value', `'${tag}' needs a key and a value`, `write ${prefix}:<key>:<value>`);
+          break;
+        }
+        (prefix === 'label' ? tags.labels : tags.annotations)[value.slice(0, cut)] = value.slice(cut + 1);
+        break;
+      }
+      case 'requirements': {
+        const pkgs = value.split(',').map((p) => p.trim()).filter(Boolean);
+        if (!pkgs.length) problem('error', 'invalid-tag-value', `'${tag}' lists no packages`, 'write requirements:pandas==2.2,scikit-learn');
+        for (const p of pkgs) if (!tags.requirements.includes(p)) tags.requirements.push(p);
+        break;
+      }
+      case 'timeout':
+      case 'retries': {
+        const n = Number(value);
+        if (!/^[0-9]+$/.test(value) || (prefix === 'timeout' && n === 0)) {
+          problem('error', 'invalid-tag-value', `'${tag}': ${prefix} must be a ${prefix === 'timeout' ? 'positive' : 'non-negative'} whole number`,
+            prefix === 'timeout' ? 'write timeout:<seconds>, e.g. timeout:600' : 'write retries:<n>, e.g. retries:2');
+        } else if (prefix === 'timeout') tags.timeout = n;
+        else tags.retries = n;
+        break;
+      }
+    }
+  }
+  const stepOnly = tags.prev.length || Object.keys(tags.limits).length || tags.image || tags.cache !== undefined ||
+    tags.secrets.length || Object.keys(tags.annotations).length || Object.keys(tags.labels).length ||
+    tags.requirements.length || tags.timeout !== undefined || tags.retries !== undefined;
+  if (stepOnly && tags.role && tags.role !== 'step') {
+    problem('warning', 'misplaced-tag', `step options on a '${tags.role}' cell are ignored`, 'put prev:/limit:/image:/… tags on the cell with the step: tag');
+  }
+  return { tags, diagnostics };
+}
+
+function describeRole(tags: CellTags): string {
+  return tags.role === 'step' ? `step:${tags.step}` : String(tags.role);
+}
+
+/** The known tag form closest to a mistyped tag, when it is close enough to be a likely typo. */
+export function nearestTag(tag: string): string | undefined {
+  const colon = tag.indexOf(':');
+  const head = colon < 0 ? tag : tag.slice(0, colon);
+  const candidates = [...Object.keys(ROLE_TAGS), ...PREFIXES];
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const c of candidates) {
+    const d = editDistance(head.toLowerCase(), c);
+    if (d < bestDistance) {
+      bestDistance = d;
+      best = c;
+    }
+  }
+  if (best === undefined || bestDistance > Math.max(2, Math.floor(head.length / 3))) return undefined;
+  return best in ROLE_TAGS ? best : `${best}:${colon < 0 ? '…' : tag.slice(colon + 1)}`;
+}
+
+function editDistance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let diagonal = row[0];
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const above = row[j];
+      row[j] = Math.min(row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] === b[j - 1] ? 0 : 1));
+      diagonal = above;
+    }
+  }
+  return row[b.length];
+}
