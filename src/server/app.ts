@@ -1,0 +1,366 @@
+/**
+ * cellpipe's backend: the HTTP/JSON API the JupyterLab extension talks to (through jupyter-server-proxy,
+ * so behind Jupyter's own authentication). It compiles notebooks on disk, starts local runs, lists them and
+ * streams their status and logs as Server-Sent Events. Every route lives under `/api`.
+ *
+ * | route | answer |
+ * | --- | --- |
+ * | `GET /api/health` | `{version}` |
+ * | `POST /api/compile {path}` | `{ok, graph, diagnostics, specHash, yaml}` |
+ * | `POST /api/runs {path, parameters, target: "local", cache?}` | 201 `{runId, run}` |
+ * | `GET /api/runs?notebook=PATH` | `{runs}`, newest first |
+ * | `GET /api/runs/:id[?notebook=PATH]` | the RunRecord |
+ * | `GET /api/runs/:id/events` | SSE: `run` (RunRecord) per change, then `end` |
+ * | `GET /api/runs/:id/logs/:step?from=N&follow=1` | SSE: `line` (LogLine, `id:` = lines sent so far), then `end` |
+ * | `GET /api/runs/:id/logs/:step?format=text\|json` | the whole log as text, or `{lines}` |
+ * | `POST /api/runs/:id/cancel` | 202 with the RunRecord |
+ * | `POST /api/build {path}` | 501 for now |
+ *
+ * Runs are kept by the run store next to each notebook (`<notebook dir>/.cellpipe`), the same place the CLI
+ * writes, so runs started from a terminal show up in the page and the other way round.
+ */
+import { createHash } from 'node:crypto';
+import { readFile, realpath } from 'node:fs/promises';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import path from 'node:path';
+import type { CompileOptions, CompileResult } from '../core/compile.js';
+import { compileNotebook } from '../core/compile.js';
+import { RunStore, storeDirFor as defaultStoreDirFor, isTerminalRun } from '../runs/store.js';
+import type { RunRecord, Runtime } from '../runtimes/types.js';
+import { HttpError, readJsonObject, requireString, sendError, sendJson } from './http.js';
+import { bindParameters } from './parameters.js';
+import { resolveNotebook, type ResolvedNotebook } from './paths.js';
+import { EventStream } from './sse.js';
+
+/** The runs of one store directory: the store to read them from and the runtime that executes new ones. */
+export interface RunBackend {
+  store: RunStore;
+  runtime: Runtime;
+}
+
+export interface BackendOptions {
+  /** Jupyter's root directory: every notebook path is relative to it and must stay inside it. */
+  root: string;
+  /** Reported by `/api/health`. */
+  version: string;
+  /** The compiler (defaults to core `compileNotebook`). */
+  compile?: (text: string, options: CompileOptions) => CompileResult;
+  /** Where runs of a notebook (absolute path) are stored; defaults to the run store's `storeDirFor`. */
+  storeDirFor?: (notebookAbsPath: string) => string;
+  /** Store + local runtime for a store directory; called once per directory. */
+  localBackend: (storeDir: string) => RunBackend | Promise<RunBackend>;
+}
+
+type Handler = (req: IncomingMessage, res: ServerResponse, params: string[], url: URL) => Promise<void>;
+
+interface Route {
+  method: string;
+  pattern: RegExp;
+  handler: Handler;
+}
+
+function hashBytes(bytes: Buffer | string): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+function flag(value: string | null): boolean {
+  return value !== null && ['1', 'true', 'yes', ''].includes(value.toLowerCase());
+}
+
+export class Backend {
+  private readonly routes: Route[];
+  private readonly backends = new Map<string, Promise<RunBackend>>();
+  /** Which store holds each run this backend has seen (started or listed). */
+  private readonly runIndex = new Map<string, string>();
+  /** Runs started by this process and not seen finished: cancelled on shutdown so no step outlives us. */
+  private readonly started = new Set<string>();
+  private readonly compile: (text: string, options: CompileOptions) => CompileResult;
+  private readonly storeDirFor: (notebookAbsPath: string) => string;
+
+  private constructor(
+    private readonly options: BackendOptions,
+    private readonly realRoot: string,
+  ) {
+    this.compile = options.compile ?? compileNotebook;
+    this.storeDirFor = options.storeDirFor ?? defaultStoreDirFor;
+    const r = (method: string, pattern: RegExp, handler: Handler): Route => ({ method, pattern, handler });
+    const seg = '([^/]+)';
+    this.routes = [
+      r('GET', /^\/api\/health$/, async (_q, res) => sendJson(res, 200, { version: this.options.version })),
+      r('POST', /^\/api\/compile$/, (q, s) => this.compileRoute(q, s)),
+      r('POST', /^\/api\/build$/, async () => {
+        throw new HttpError(501, 'building step images from JupyterLab is not available yet', 'Use `cellpipe build NOTEBOOK` in a terminal for now.');
+      }),
+      r('POST', /^\/api\/runs$/, (q, s) => this.startRun(q, s)),
+      r('GET', /^\/api\/runs$/, (q, s, p, u) => this.listRuns(q, s, p, u)),
+      r('GET', new RegExp(`^/api/runs/${seg}$`), (q, s, p, u) => this.getRun(q, s, p, u)),
+      r('GET', new RegExp(`^/api/runs/${seg}/events$`), (q, s, p, u) => this.runEvents(q, s, p, u)),
+      r('GET', new RegExp(`^/api/runs/${seg}/logs/${seg}$`), (q, s, p, u) => this.stepLogs(q, s, p, u)),
+      r('POST', new RegExp(`^/api/runs/${seg}/cancel$`), (q, s, p, u) => this.cancelRun(q, s, p, u)),
+    ];
+  }
+
+  /** A backend for `options.root` (which must be an existing directory). */
+  static async create(options: BackendOptions): Promise<Backend> {
+    const root = path.resolve(options.root);
+    const realRoot = await realpath(root);
+    return new Backend({ ...options, root }, realRoot);
+  }
+
+  get root(): string {
+    return this.options.root;
+  }
+
+  /** The node:http request listener. Never throws: every failure becomes a JSON error response. */
+  readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
+    this.dispatch(req, res).catch((err) => sendError(res, err));
+  };
+
+  private async dispatch(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://cellpipe.invalid');
+    const pathname = url.pathname.length > 1 ? url.pathname.replace(/\/+$/, '') : url.pathname;
+    let allowed: string[] = [];
+    for (const route of this.routes) {
+      const m = route.pattern.exec(pathname);
+      if (!m) continue;
+      if (route.method !== req.method) {
+        allowed.push(route.method);
+        continue;
+      }
+      let params: string[];
+      try {
+        params = m.slice(1).map((p) => decodeURIComponent(p));
+      } catch {
+        throw new HttpError(400, `malformed URL '${pathname}'`);
+      }
+      await route.handler(req, res, params, url);
+      return;
+    }
+    if (allowed.length) {
+      res.setHeader('allow', allowed.join(', '));
+      throw new HttpError(405, `${req.method} is not supported on ${pathname}; use ${allowed.join(' or ')}`);
+    }
+    throw new HttpError(404, `no such API route: ${req.method} ${pathname}`, 'The cellpipe frontend and backend versions may not match; reinstall cellpipe.');
+  }
+
+  /** Cancels the runs this process started that are still going (their steps are our children). */
+  async shutdown(): Promise<void> {
+    const pending: Promise<unknown>[] = [];
+    for (const runId of this.started) {
+      pending.push(
+        (async () => {
+          const { runtime, store } = await this.backendForRun(runId);
+          const rec = await store.get(runId);
+          if (rec && !isTerminalRun(rec.state)) await runtime.cancel(runId);
+        })().catch(() => undefined),
+      );
+    }
+    await Promise.all(pending);
+  }
+
+  // --- helpers --------------------------------------------------------------------------------------------
+
+  private resolve(given: string): Promise<ResolvedNotebook> {
+    return resolveNotebook(this.options.root, this.realRoot, given);
+  }
+
+  private backendFor(storeDir: string): Promise<RunBackend> {
+    let b = this.backends.get(storeDir);
+    if (!b) {
+      b = Promise.resolve().then(() => this.options.localBackend(storeDir));
+      b.catch(() => this.backends.delete(storeDir));
+      this.backends.set(storeDir, b);
+    }
+    return b;
+  }
+
+  private async backendForRun(runId: string): Promise<RunBackend> {
+    const dir = this.runIndex.get(runId);
+    if (!dir) throw new HttpError(404, `run '${runId}' not found`);
+    return this.backendFor(dir);
+  }
+
+  /**
+   * The store holding `runId`: the one of `?notebook=` when given, else the one it was seen in, else any store
+   * this backend has opened. 404 (with a hint to pass the notebook) when none has it.
+   */
+  private async locateRun(runId: string, url: URL): Promise<{ backend: RunBackend; record: RunRecord }> {
+    const notebook = url.searchParams.get('notebook');
+    const candidates: string[] = [];
+    if (notebook) candidates.push(this.storeDirFor((await this.resolve(notebook)).abs));
+    const known = this.runIndex.get(runId);
+    if (known) candidates.push(known);
+    if (!notebook) candidates.push(...this.backends.keys());
+    for (const dir of new Set(candidates)) {
+      const backend = await this.backendFor(dir);
+      const record = await backend.store.get(runId);
+      if (record) {
+        this.runIndex.set(runId, dir);
+        return { backend, record };
+      }
+    }
+    throw new HttpError(
+      404,
+      `run '${runId}' not found${notebook ? ` for notebook '${notebook}'` : ''}`,
+      notebook ? undefined : 'Add ?notebook=PATH (the notebook the run belongs to).',
+    );
+  }
+
+  private async compileFile(nb: ResolvedNotebook): Promise<{ result: CompileResult; bytes: Buffer }> {
+    const bytes = await readFile(nb.real);
+    let result: CompileResult;
+    try {
+      result = this.compile(bytes.toString('utf8'), { path: nb.rel });
+    } catch (err) {
+      throw new HttpError(500, `compiling '${nb.rel}' failed unexpectedly: ${(err as Error).message}`, 'This is a bug in cellpipe; please report it with the notebook.');
+    }
+    return { result, bytes };
+  }
+
+  // --- routes ---------------------------------------------------------------------------------------------
+
+  private async compileRoute(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const body = await readJsonObject(req);
+    const nb = await this.resolve(requireString(body, 'path'));
+    const { result } = await this.compileFile(nb);
+    sendJson(res, 200, {
+      ok: result.ok,
+      path: nb.rel,
+      graph: result.graph ?? null,
+      diagnostics: result.diagnostics,
+      specHash: result.specHash ?? null,
+      yaml: result.yaml ?? null,
+    });
+  }
+
+  private async startRun(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const body = await readJsonObject(req);
+    const given = requireString(body, 'path');
+    const target = body.target ?? 'local';
+    if (target === 'kubeflow') {
+      throw new HttpError(501, 'running on Kubeflow from JupyterLab is not available yet', 'Choose the Local target, or use `cellpipe submit` in a terminal.');
+    }
+    if (target !== 'local') throw new HttpError(400, `unknown target ${JSON.stringify(target)}`, "Use \"local\".");
+    if (body.cache !== undefined && typeof body.cache !== 'boolean') {
+      throw new HttpError(400, "field 'cache' must be true or false");
+    }
+    const nb = await this.resolve(given);
+    const { result, bytes } = await this.compileFile(nb);
+    if (!result.ok || !result.graph) {
+      const errors = result.diagnostics.filter((d) => d.severity === 'error');
+      const first = errors[0];
+      const where = first?.cell !== undefined ? ` (cell ${first.cell}${first.line !== undefined ? `, line ${first.line}` : ''})` : '';
+      throw new HttpError(
+        422,
+        first ? `the notebook does not compile: ${first.message}${where}` : 'the notebook does not compile',
+        first?.hint ?? (errors.length > 1 ? `${errors.length} errors; they are shown on the cells.` : undefined),
+        { diagnostics: result.diagnostics },
+      );
+    }
+    const parameters = bindParameters(result.graph.parameters, body.parameters);
+    const storeDir = this.storeDirFor(nb.abs);
+    const { runtime, store } = await this.backendFor(storeDir);
+    const runId = await runtime.submit({
+      notebookPath: nb.rel,
+      notebookHash: hashBytes(bytes),
+      specHash: result.specHash ?? hashBytes(result.yaml ?? JSON.stringify(result.graph)),
+      graph: result.graph,
+      programs: result.programs,
+      parameters,
+      cache: body.cache ?? true,
+    });
+    this.runIndex.set(runId, storeDir);
+    this.started.add(runId);
+    const run = await store.get(runId);
+    sendJson(res, 201, { runId, run: run ?? null });
+  }
+
+  private async listRuns(_req: IncomingMessage, res: ServerResponse, _p: string[], url: URL): Promise<void> {
+    const notebook = url.searchParams.get('notebook');
+    if (!notebook) throw new HttpError(400, "query parameter 'notebook' is required", 'GET /api/runs?notebook=PATH');
+    const nb = await this.resolve(notebook);
+    const storeDir = this.storeDirFor(nb.abs);
+    const { store } = await this.backendFor(storeDir);
+    // Runs record the notebook path as they were given (the CLI's may differ from ours: `nb.ipynb` vs
+    // `dir/nb.ipynb`); one store directory belongs to one notebook directory, so the file name identifies it.
+    const base = path.posix.basename(nb.rel);
+    const runs = (await store.list()).filter((r) => path.basename(r.notebook) === base);
+    for (const r of runs) this.runIndex.set(r.id, storeDir);
+    sendJson(res, 200, { runs });
+  }
+
+  private async getRun(_req: IncomingMessage, res: ServerResponse, [runId]: string[], url: URL): Promise<void> {
+    const { record } = await this.locateRun(runId, url);
+    sendJson(res, 200, record);
+  }
+
+  private async runEvents(_req: IncomingMessage, res: ServerResponse, [runId]: string[], url: URL): Promise<void> {
+    const { backend } = await this.locateRun(runId, url);
+    const stream = new EventStream(res);
+    let last: RunRecord | undefined;
+    try {
+      for await (const record of backend.store.watch(runId, stream.signal)) {
+        last = record;
+        if (!stream.send('run', record)) break;
+      }
+      if (last && isTerminalRun(last.state)) stream.send('end', { state: last.state });
+    } finally {
+      stream.close();
+    }
+  }
+
+  private async stepLogs(req: IncomingMessage, res: ServerResponse, [runId, step]: string[], url: URL): Promise<void> {
+    const { backend, record } = await this.locateRun(runId, url);
+    if (!record.steps.some((s) => s.name === step)) {
+      const names = record.steps.map((s) => s.name).join(', ');
+      throw new HttpError(404, `run '${runId}' has no step '${step}'`, `Its steps are: ${names || 'none'}.`);
+    }
+    const follow = flag(url.searchParams.get('follow'));
+    const format = url.searchParams.get('format') ?? 'sse';
+    const fromText = (req.headers['last-event-id'] as string | undefined) ?? url.searchParams.get('from') ?? '0';
+    if (!/^\d+$/.test(fromText)) throw new HttpError(400, `'from' must be a line count (0 or more), got '${fromText}'`);
+    const fromLine = Number(fromText);
+    if (format !== 'sse' && format !== 'text' && format !== 'json') {
+      throw new HttpError(400, `unknown format '${format}'`, 'Use format=text or format=json, or leave it out for an event stream.');
+    }
+    if (format !== 'sse' && follow) throw new HttpError(400, `follow=1 needs the event stream; leave out format=${format}`);
+
+    if (format === 'json') {
+      const lines = [];
+      for await (const line of backend.store.readLogs(runId, step, { fromLine })) lines.push(line);
+      sendJson(res, 200, { lines, from: fromLine });
+      return;
+    }
+    if (format === 'text') {
+      res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' });
+      for await (const line of backend.store.readLogs(runId, step, { fromLine })) {
+        if (!res.write(line.text + '\n')) await new Promise((r) => res.once('drain', r));
+      }
+      res.end();
+      return;
+    }
+    const stream = new EventStream(res);
+    let sent = fromLine;
+    try {
+      for await (const line of backend.store.readLogs(runId, step, { fromLine, follow, signal: stream.signal })) {
+        if (!stream.send('line', line, ++sent)) break;
+      }
+      if (!stream.closed) {
+        const now = await backend.store.get(runId);
+        stream.send('end', { lines: sent, state: now?.steps.find((s) => s.name === step)?.state ?? null });
+      }
+    } finally {
+      stream.close();
+    }
+  }
+
+  private async cancelRun(_req: IncomingMessage, res: ServerResponse, [runId]: string[], url: URL): Promise<void> {
+    const { backend, record } = await this.locateRun(runId, url);
+    if (isTerminalRun(record.state)) {
+      throw new HttpError(409, `run '${runId}' already ${record.state}; there is nothing to cancel`);
+    }
+    await backend.runtime.cancel(runId);
+    const after = await backend.store.get(runId);
+    sendJson(res, 202, after ?? record);
+  }
+}

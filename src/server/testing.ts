@@ -1,0 +1,222 @@
+/**
+ * Test helpers for the backend (used by the *.test.ts files only): an HTTP client over a Unix socket,
+ * a Server-Sent Events reader, and a scripted Runtime that records its runs in a real RunStore.
+ */
+import { request, type IncomingHttpHeaders } from 'node:http';
+import type { RunStore } from '../runs/store.js';
+import type { LogLine, LogOptions, RunRecord, RunRequest, Runtime } from '../runtimes/types.js';
+
+export interface Reply {
+  status: number;
+  headers: IncomingHttpHeaders;
+  text: string;
+  json: any;
+}
+
+/** One HTTP request to the backend on `socketPath`; JSON bodies are serialised. */
+export function call(
+  socketPath: string,
+  method: string,
+  urlPath: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const payload = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
+    const req = request(
+      {
+        socketPath,
+        method,
+        path: urlPath,
+        headers: { ...(payload !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          let json: unknown;
+          try {
+            json = JSON.parse(text);
+          } catch {
+            json = undefined;
+          }
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json });
+        });
+      },
+    );
+    req.on('error', reject);
+    req.end(payload);
+  });
+}
+
+export interface SseEvent {
+  event: string;
+  id?: string;
+  data: any;
+}
+
+/**
+ * Reads an event stream until the server ends it (or `until` returns true, then the connection is dropped).
+ * Resolves with the events and the response status.
+ */
+export function readEvents(
+  socketPath: string,
+  urlPath: string,
+  options: { headers?: Record<string, string>; until?: (e: SseEvent, all: SseEvent[]) => boolean; onEvent?: (e: SseEvent) => void } = {},
+): Promise<{ status: number; contentType: string; events: SseEvent[] }> {
+  return new Promise((resolve, reject) => {
+    const events: SseEvent[] = [];
+    const req = request({ socketPath, method: 'GET', path: urlPath, headers: options.headers }, (res) => {
+      const contentType = String(res.headers['content-type'] ?? '');
+      let buffer = '';
+      let finished = false;
+      const finish = () => {
+        if (finished) return;
+        finished = true;
+        resolve({ status: res.statusCode ?? 0, contentType, events });
+      };
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        buffer += chunk;
+        let end: number;
+        while ((end = buffer.indexOf('\n\n')) >= 0) {
+          const frame = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          const e: Partial<SseEvent> & { dataText?: string } = {};
+          for (const line of frame.split('\n')) {
+            if (line.startsWith(':')) continue;
+            const colon = line.indexOf(':');
+            const field = colon < 0 ? line : line.slice(0, colon);
+            const value = colon < 0 ? '' : line.slice(colon + 1).replace(/^ /, '');
+            if (field === 'event') e.event = value;
+            else if (field === 'id') e.id = value;
+            else if (field === 'data') e.dataText = (e.dataText ? e.dataText + '\n' : '') + value;
+          }
+          if (e.dataText === undefined) continue;
+          let data: unknown = e.dataText;
+          try {
+            data = JSON.parse(e.dataText);
+          } catch {
+            // keep the text
+          }
+          const ev: SseEvent = { event: e.event ?? 'message', id: e.id, data };
+          events.push(ev);
+          options.onEvent?.(ev);
+          if (options.until?.(ev, events)) {
+            finish();
+            req.destroy();
+            return;
+          }
+        }
+      });
+      res.on('end', finish);
+      res.on('close', finish);
+    });
+    req.on('error', (err) => {
+      if (events.length) resolve({ status: 200, contentType: 'text/event-stream', events });
+      else reject(err);
+    });
+    req.end();
+  });
+}
+
+/** What one step of a scripted run does. */
+export interface StepScript {
+  /** Log lines printed, one per `intervalMs`. */
+  lines: number;
+  /** Keep printing (one line per interval) until the run is cancelled. */
+  untilCancelled?: boolean;
+  fail?: boolean;
+}
+
+/**
+ * A Runtime that executes no code: it walks the graph's steps in order, writing states and log lines into a
+ * real RunStore exactly as a runtime does. It stands in for the local runtime in tests of the HTTP layer.
+ */
+export class ScriptedRuntime implements Runtime {
+  readonly submitted: RunRequest[] = [];
+  private readonly cancelled = new Set<string>();
+  private readonly done = new Map<string, Promise<void>>();
+  private seq = 0;
+
+  constructor(
+    readonly store: RunStore,
+    private readonly script: (step: string) => StepScript = () => ({ lines: 3 }),
+    private readonly intervalMs = 5,
+  ) {}
+
+  async submit(request: RunRequest): Promise<string> {
+    this.submitted.push(request);
+    const id = `20261128-000000-${String(++this.seq).padStart(6, '0')}${Math.random().toString(16).slice(2, 6)}`;
+    const record: RunRecord = {
+      id,
+      notebook: request.notebookPath,
+      notebookHash: request.notebookHash,
+      specHash: request.specHash,
+      runtime: 'local',
+      parameters: request.parameters,
+      state: 'queued',
+      createdAt: new Date().toISOString(),
+      steps: request.graph.steps.map((s) => ({ name: s.name, state: 'pending', attempts: 0, outputs: [], metrics: {} })),
+    };
+    await this.store.create(record);
+    this.done.set(id, this.execute(id, request));
+    return id;
+  }
+
+  /** Resolves when the scripted run has finished writing. */
+  finished(runId: string): Promise<void> {
+    return this.done.get(runId) ?? Promise.resolve();
+  }
+
+  private async execute(id: string, request: RunRequest): Promise<void> {
+    const sleep = () => new Promise((r) => setTimeout(r, this.intervalMs));
+    await this.store.update(id, { state: 'running', startedAt: new Date().toISOString() });
+    let failed = false;
+    for (const step of request.graph.steps) {
+      if (this.cancelled.has(id)) break;
+      if (failed) {
+        await this.store.updateStep(id, step.name, { state: 'skipped' });
+        continue;
+      }
+      const script = this.script(step.name);
+      await this.store.updateStep(id, step.name, { state: 'running', startedAt: new Date().toISOString(), attempts: 1 });
+      for (let i = 1; (i <= script.lines || script.untilCancelled) && !this.cancelled.has(id); i++) {
+        await this.store.appendLog(id, step.name, { time: new Date().toISOString(), stream: 'stdout', text: `${step.name} line ${i}` });
+        await sleep();
+      }
+      if (this.cancelled.has(id)) break;
+      failed = !!script.fail;
+      await this.store.updateStep(id, step.name, {
+        state: failed ? 'failed' : 'succeeded',
+        finishedAt: new Date().toISOString(),
+        exitCode: failed ? 1 : 0,
+      });
+    }
+    if (this.cancelled.has(id)) {
+      const rec = (await this.store.get(id))!;
+      for (const s of rec.steps) {
+        if (s.state === 'running' || s.state === 'pending') await this.store.updateStep(id, s.name, { state: 'cancelled' });
+      }
+      await this.store.update(id, { state: 'cancelled', finishedAt: new Date().toISOString() });
+      return;
+    }
+    await this.store.update(id, { state: failed ? 'failed' : 'succeeded', finishedAt: new Date().toISOString() });
+  }
+
+  async status(runId: string): Promise<RunRecord> {
+    const rec = await this.store.get(runId);
+    if (!rec) throw new Error(`no run ${runId}`);
+    return rec;
+  }
+
+  logs(runId: string, step: string, options: LogOptions = {}): AsyncIterable<LogLine> {
+    return this.store.readLogs(runId, step, options);
+  }
+
+  async cancel(runId: string): Promise<void> {
+    this.cancelled.add(runId);
+    await this.finished(runId);
+  }
+}
