@@ -32,6 +32,9 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   log "pip install (python/requirements-dev.txt)"
   $py -m pip install -q --upgrade pip
   $py -m pip install -q -r python/requirements-dev.txt
+  # kfp-kubernetes only for its generated KubernetesExecutorConfig proto (spec validation); --no-deps keeps the
+  # kfp SDK out of the environment — cellpipe never depends on it.
+  $py -m pip install -q --no-deps kfp-kubernetes==2.17.3
   echo "$want" > "$stamp"
 fi
 

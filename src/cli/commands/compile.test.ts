@@ -1,0 +1,59 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { parse } from 'yaml';
+
+const repo = fileURLToPath(new URL('../../../', import.meta.url));
+const cli = (...args: string[]) =>
+  promisify(execFile)('node', ['bin/cellpipe.js', ...args], { cwd: repo }).then(
+    (r) => ({ code: 0, ...r }),
+    (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, stdout: e.stdout, stderr: e.stderr }),
+  );
+
+test('cellpipe compile prints the spec of a corpus notebook and exits 0', async () => {
+  const r = await cli('compile', '../shared/corpus/kale/candies_sharing.ipynb');
+  assert.equal(r.code, 0, r.stderr);
+  const spec = parse(r.stdout.split('\n---\n')[0]);
+  assert.equal(spec.pipelineInfo.name, 'candies-sharing');
+  assert.deepEqual(Object.keys(spec.root.dag.tasks).sort(), ['kid1', 'kid2', 'kid3', 'sack']);
+});
+
+test('cellpipe compile --graph prints steps, edges, parameters, metrics and diagnostics as JSON', async () => {
+  const r = await cli('compile', '../shared/corpus/kale/pipeline_parameters_and_metrics.ipynb', '--graph');
+  assert.equal(r.code, 0, r.stderr);
+  const graph = JSON.parse(r.stdout);
+  assert.deepEqual(graph.steps.map((s: { name: string }) => s.name), ['create_matrix', 'sum_matrix']);
+  assert.deepEqual(graph.edges, [['create_matrix', 'sum_matrix']]);
+  assert.deepEqual(graph.parameters.map((p: { name: string }) => p.name), ['d1', 'd2', 'booltest', 'strtest']);
+  assert.deepEqual(graph.metrics, ['d1', 'd2', 'sum_result']);
+  assert.deepEqual(graph.steps[0].resources, { 'nvidia.com/gpu': '2' });
+  assert.ok(Array.isArray(graph.diagnostics));
+});
+
+test('errors are printed with notebook, cell and line, and exit 1', async () => {
+  const r = await cli('compile', 'test/fixtures/notebooks/broken.ipynb');
+  assert.equal(r.code, 1);
+  assert.equal(r.stdout, '');
+  assert.match(r.stderr, /broken\.ipynb, cell 2, line 1: error: .*syntax/i);
+  assert.match(r.stderr, /hint:/);
+});
+
+test('usage errors exit 2; a missing file exits 1 with a message', async () => {
+  assert.equal((await cli('compile')).code, 2);
+  assert.equal((await cli('compile', '--bogus', 'x.ipynb')).code, 2);
+  assert.equal((await cli('frobnicate')).code, 2);
+  const missing = await cli('compile', 'nope.ipynb');
+  assert.equal(missing.code, 1);
+  assert.match(missing.stderr, /cannot read nope\.ipynb: no such file/);
+});
+
+test('-o writes the spec to a file', async () => {
+  const { mkdtemp, readFile } = await import('node:fs/promises');
+  const { tmpdir } = await import('node:os');
+  const dir = await mkdtemp(`${tmpdir()}/cellpipe-`);
+  const r = await cli('compile', 'test/fixtures/notebooks/all_options.ipynb', '-o', `${dir}/spec.yaml`);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(await readFile(`${dir}/spec.yaml`, 'utf8'), /^# PIPELINE DEFINITION/);
+});

@@ -1,0 +1,61 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseCellTags, nearestTag } from './tags.js';
+import type { NotebookCell } from './model.js';
+
+const cell = (tags: string[]): NotebookCell => ({ index: 3, id: 'abc', type: 'code', source: 'x = 1', tags });
+
+test('Kale role tags give the cell its role', () => {
+  for (const role of ['imports', 'functions', 'pipeline-parameters', 'pipeline-metrics', 'skip'] as const) {
+    assert.equal(parseCellTags(cell([role])).tags.role, role);
+  }
+});
+
+test('step: and the old block: spelling name a step; names may contain -', () => {
+  assert.deepEqual(parseCellTags(cell(['step:load-data'])).tags.step, 'load-data');
+  assert.deepEqual(parseCellTags(cell(['block:train_model'])).tags.step, 'train_model');
+});
+
+test('every step option is read with its value', () => {
+  const { tags, diagnostics } = parseCellTags(cell([
+    'step:train', 'prev:load', 'prev:clean', 'limit:nvidia.com/gpu:2', 'limit:memory:4Gi', 'image:repo/img:1',
+    'cache:disabled', 'secret:db:password:DB_PASS', 'annotation:owner:ana', 'label:team:ml',
+    'requirements:pandas==2.2,scikit-learn', 'timeout:600', 'retries:3',
+  ]));
+  assert.deepEqual(diagnostics, []);
+  assert.deepEqual(tags.prev, ['load', 'clean']);
+  assert.deepEqual(tags.limits, { 'nvidia.com/gpu': '2', memory: '4Gi' });
+  assert.equal(tags.image, 'repo/img:1');
+  assert.equal(tags.cache, false);
+  assert.deepEqual(tags.secrets, [{ secret: 'db', key: 'password', env: 'DB_PASS' }]);
+  assert.deepEqual(tags.annotations, { owner: 'ana' });
+  assert.deepEqual(tags.labels, { team: 'ml' });
+  assert.deepEqual(tags.requirements, ['pandas==2.2', 'scikit-learn']);
+  assert.equal(tags.timeout, 600);
+  assert.equal(tags.retries, 3);
+});
+
+test('an unknown tag is a warning that suggests the nearest known tag, on the cell', () => {
+  const { diagnostics } = parseCellTags(cell(['step:a', 'limt:cpu:1']));
+  assert.equal(diagnostics.length, 1);
+  assert.equal(diagnostics[0].severity, 'warning');
+  assert.equal(diagnostics[0].code, 'unknown-tag');
+  assert.equal(diagnostics[0].cell, 3);
+  assert.equal(diagnostics[0].cellId, 'abc');
+  assert.match(diagnostics[0].hint!, /limit:cpu:1/);
+  assert.equal(nearestTag('improts'), 'imports');
+  assert.equal(nearestTag('completely-unrelated-words'), undefined);
+});
+
+test('bad values are errors that say how to write the tag', () => {
+  for (const bad of ['step:1abc', 'step:has space', 'limit:cpu', 'cache:maybe', 'secret:a:b', 'timeout:soon', 'timeout:0', 'retries:-1', 'requirements:']) {
+    const { diagnostics } = parseCellTags(cell([bad]));
+    assert.equal(diagnostics[0]?.severity, 'error', bad);
+    assert.ok(diagnostics[0].hint, bad);
+  }
+});
+
+test('two roles or two step names on one cell are an error', () => {
+  assert.equal(parseCellTags(cell(['imports', 'step:a'])).diagnostics[0].code, 'conflicting-tags');
+  assert.equal(parseCellTags(cell(['step:a', 'step:b'])).diagnostics[0].code, 'conflicting-tags');
+});
