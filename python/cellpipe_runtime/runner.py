@@ -1,0 +1,219 @@
+"""``python3 -m cellpipe_runtime run``: one pipeline step, start to finish.
+
+bind parameters (declared types) → load inputs → run the cells in order in one fresh ``__main__`` namespace →
+save outputs → write metrics → exit 0. Any failure: a traceback naming the notebook cell on stderr, the error
+record (``--error-record``), exit 1. Command-line misuse exits 2.
+"""
+from __future__ import annotations
+
+import argparse
+import builtins
+import os
+import sys
+import time
+import types
+from typing import Any, Dict, List, Optional, Tuple
+
+from . import artifacts, magics, metrics
+from .errors import StepError, error_record, format_traceback, register_cell_source, where_raised, write_error_record
+from .program import Program, bind_parameters, load_program, parse_pairs
+
+
+def _say(text: str) -> None:
+    magics.note(text)
+
+
+def _plural(n: int, word: str) -> str:
+    return "%d %s%s" % (n, word, "" if n == 1 else "s")
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return ("%d %s" % (n, unit)) if unit == "B" else ("%.1f %s" % (n, unit))
+        n /= 1024.0  # type: ignore[assignment]
+    return str(n)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python3 -m cellpipe_runtime run",
+                                description="Run one cellpipe pipeline step.")
+    p.add_argument("--program", required=True, help="step program: a JSON file, or the JSON text itself")
+    p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE")
+    p.add_argument("--input", action="append", default=[], metavar="NAME=DIR")
+    p.add_argument("--output", action="append", default=[], metavar="NAME=DIR")
+    p.add_argument("--metrics", metavar="FILE")
+    p.add_argument("--error-record", metavar="FILE")
+    p.add_argument("--workdir", metavar="DIR")
+    return p
+
+
+def _check_names(program: Program, option: str, given: Dict[str, str], declared: List[str]) -> None:
+    missing = [n for n in declared if n not in given]
+    if missing:
+        raise StepError("step %s needs %s %s=DIR for %s" % (program.step, option, missing[0], ", ".join(missing)),
+                        kind="UsageError")
+    extra = [n for n in given if n not in declared]
+    if extra:
+        raise StepError("%s %s: step %s has no such %s (it declares: %s)"
+                        % (option, extra[0], program.step, option.lstrip("-"), ", ".join(declared) or "none"),
+                        kind="UsageError")
+
+
+def fresh_namespace() -> Tuple[types.ModuleType, Dict[str, Any]]:
+    """A new ``__main__`` module, installed as ``sys.modules['__main__']`` (pickle finds notebook names there)."""
+    module = types.ModuleType("__main__")
+    module.__dict__.update({"__builtins__": builtins, "__doc__": None, "__package__": None, "__spec__": None,
+                            "__loader__": None})
+    sys.modules["__main__"] = module
+    return module, module.__dict__
+
+
+def compile_cells(program: Program, ctx: artifacts.Context) -> List[Tuple[Any, Any, str, str]]:
+    """Transforms (magics) and compiles every cell before anything runs: syntax errors fail fast."""
+    compiled = []
+    for cell in program.cells:
+        if cell.role in ("pipeline-parameters", "skip"):
+            _say("cell %d (%s) is not run: %s" % (cell.index, cell.role,
+                 "its parameters are bound from --param" if cell.role == "pipeline-parameters" else "tagged skip"))
+            continue
+        register_cell_source(cell.filename, cell.source, cell.first_line, cell.id)
+        plain, notes = magics.transform_cell(cell.source, cell.index, cell.first_line, cell.id)
+        for n in notes:
+            _say(str(n))
+        try:
+            code = compile(plain, cell.filename, "exec", dont_inherit=True)
+        except SyntaxError as err:
+            if err.lineno:
+                original = cell.source.split("\n")
+                if 0 < err.lineno <= len(original):
+                    err.text = original[err.lineno - 1] + "\n"
+            raise
+        compiled.append((cell, code, plain, cell.source))
+    return compiled
+
+
+def run(args: argparse.Namespace) -> int:
+    started = time.monotonic()
+    record_path = os.path.abspath(args.error_record) if args.error_record else None
+    metrics_path = os.path.abspath(args.metrics) if args.metrics else None
+    step = "?"
+    try:
+        program = load_program(args.program)
+        step = program.step
+        values = bind_parameters(program, args.param)
+        inputs = parse_pairs("--input", args.input)
+        outputs = parse_pairs("--output", args.output)
+        _check_names(program, "--input", inputs, program.inputs)
+        _check_names(program, "--output", outputs, program.outputs)
+        workdir = os.path.abspath(args.workdir) if args.workdir else os.getcwd()
+        try:
+            os.chdir(workdir)
+        except OSError as err:
+            raise StepError("--workdir %s: %s" % (workdir, err.strerror or err), kind="UsageError") from None
+        sys.path.insert(0, workdir)  # modules next to the notebook import as they do in Jupyter
+        sys.argv = [program.notebook or program.step]
+        os.environ.setdefault("MPLBACKEND", "Agg")
+
+        module, ns = fresh_namespace()
+        ctx = artifacts.Context(ns)
+        artifacts.set_context(ctx)
+        ns["__cellpipe__"] = magics.Shell()
+        compiled = compile_cells(program, ctx)
+
+        ns.update(values)
+        loaded = []
+        for name in program.inputs:
+            ns[name] = artifacts.load(name, inputs[name])
+            loaded.append(name)
+        _say("step %s: %s, %s%s, %s" % (
+            step, _plural(len(values), "parameter"), _plural(len(loaded), "input"),
+            (" (" + ", ".join(loaded) + ")") if loaded else "", _plural(len(compiled), "cell")))
+
+        for cell, code, plain, original in compiled:
+            ctx.add_cell(cell.filename, plain, original)
+            try:
+                exec(code, ns)
+            except SystemExit as stop:
+                if stop.code in (None, 0):
+                    _say("cell %d called exit(%s): the step's remaining cells are not run"
+                         % (cell.index, "" if stop.code is None else stop.code))
+                    break
+                raise StepError("cell %d (\"%s\") called exit(%r)" % (cell.index, cell.first_line, stop.code),
+                                kind="SystemExit", cell=cell.index, line=where_raised(stop)[1],
+                                cell_id=cell.id, cell_first_line=cell.first_line) from stop
+
+        saved = []
+        for name in program.outputs:
+            if name not in ns:
+                raise StepError("step %s should pass the variable '%s' to later steps, but it is not defined after "
+                                "the step's cells ran" % (step, name), kind="OutputError")
+            meta = artifacts.save(name, ns[name], outputs[name])
+            saved.append("%s (%s, %s)" % (name, meta["format"], _size(meta["bytes"])))
+
+        if metrics_path:
+            for n in metrics.write(metrics_path, metrics.collect(program.metrics, ns, step)):
+                _say(n)
+        _say("step %s: done in %.2fs%s" % (step, time.monotonic() - started,
+                                           ("; saved " + ", ".join(saved)) if saved else ""))
+        _flush()
+        return 0
+    except BaseException as exc:  # the user's code can raise anything, KeyboardInterrupt included
+        return _fail(exc, step, record_path)
+
+
+def _flush() -> None:
+    for s in (sys.stdout, sys.stderr):
+        try:
+            s.flush()
+        except Exception:
+            pass
+
+
+def _fail(exc: BaseException, step: str, record_path: Optional[str]) -> int:
+    _flush()
+    record = error_record(exc, step)
+    where = ""
+    if record.get("cell") is not None:
+        where = ' in cell %s ("%s")' % (record["cell"], record.get("cellFirstLine", ""))
+        if record.get("line") is not None:
+            where += ", line %s" % record["line"]
+    if isinstance(exc, StepError):
+        if record.get("traceback"):
+            sys.stderr.write(record["traceback"])
+        sys.stderr.write("[cellpipe] step %s failed%s: %s\n" % (step, where, exc.message))
+    else:
+        sys.stderr.write(record.get("traceback") or format_traceback(exc))
+        sys.stderr.write("[cellpipe] step %s failed%s: %s\n" % (step, where, record["message"]))
+    _flush()
+    if record_path:
+        try:
+            write_error_record(record_path, record)
+        except OSError as err:
+            sys.stderr.write("[cellpipe] could not write the error record %s: %s\n" % (record_path, err))
+    return 130 if isinstance(exc, KeyboardInterrupt) else 1
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.reconfigure(line_buffering=True)  # type: ignore[attr-defined]
+        except Exception:
+            pass
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    from . import version
+
+    if not argv or argv[0] in ("-h", "--help"):
+        sys.stdout.write("usage: python3 -m cellpipe_runtime run --program PROGRAM [--param NAME=VALUE]... "
+                         "[--input NAME=DIR]... [--output NAME=DIR]... [--metrics FILE] [--error-record FILE] "
+                         "[--workdir DIR]\n       python3 -m cellpipe_runtime --version\n")
+        return 0 if argv else 2
+    if argv[0] in ("--version", "-V", "version"):
+        sys.stdout.write(version() + "\n")
+        return 0
+    if argv[0] != "run":
+        sys.stderr.write("cellpipe_runtime: unknown command %r (expected 'run' or '--version')\n" % argv[0])
+        return 2
+    args = parser().parse_args(argv[1:])
+    return run(args)
