@@ -1,0 +1,164 @@
+/**
+ * The one client of cellpipe's backend, reached through Jupyter at `<baseUrl>cellpipe/api/…` (jupyter-server-proxy),
+ * so every request carries Jupyter's token and XSRF cookie via `ServerConnection.makeRequest`.
+ * Log and run streams are Server-Sent Events read with fetch streaming (same auth headers).
+ */
+import { URLExt } from '@jupyterlab/coreutils';
+import { ServerConnection } from '@jupyterlab/services';
+import type { RunRecord, LogLine } from '../runtimes/types.js';
+import type { CompileResult } from '../core/compile.js';
+import { SSEParser } from './model/sse.js';
+
+/** An error from the backend with the message (and hint) the user should read. */
+export class ResponseError extends Error {
+  constructor(
+    message: string,
+    readonly status: number,
+    readonly hint?: string,
+  ) {
+    super(message);
+    this.name = 'ResponseError';
+  }
+}
+
+/** Raised when `/api/health` is missing: the Python part of cellpipe is not installed in this Jupyter server. */
+export const NOT_INSTALLED =
+  'the cellpipe server part is not installed in this Jupyter server (GET cellpipe/api/health → 404)';
+export const NOT_INSTALLED_HINT = 'install it where Jupyter runs: pip install -e python/ (or the cellpipe wheel), then restart JupyterLab';
+
+export interface StartRunRequest {
+  path: string;
+  parameters: Record<string, unknown>;
+  target: 'local';
+  cache?: boolean;
+}
+
+/** Typed methods over the backend's HTTP API. */
+export class CellpipeAPI {
+  constructor(readonly settings: ServerConnection.ISettings = ServerConnection.makeSettings()) {}
+
+  /** Absolute URL of an API path, e.g. `runs/abc/logs/sack`. */
+  url(path: string, query: Record<string, string | number | undefined> = {}): string {
+    const q = Object.entries(query)
+      .filter(([, v]) => v !== undefined)
+      .map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(String(v))}`)
+      .join('&');
+    return URLExt.join(this.settings.baseUrl, 'cellpipe', 'api', path) + (q ? `?${q}` : '');
+  }
+
+  health(): Promise<{ version: string }> {
+    return this.request('health');
+  }
+
+  compile(path: string): Promise<CompileResult> {
+    return this.request('compile', { method: 'POST', body: JSON.stringify({ path }) });
+  }
+
+  startRun(req: StartRunRequest): Promise<{ runId: string }> {
+    return this.request('runs', { method: 'POST', body: JSON.stringify(req) });
+  }
+
+  async listRuns(notebook: string): Promise<RunRecord[]> {
+    const out = await this.request<{ runs: RunRecord[] }>(`runs?notebook=${encodeURIComponent(notebook)}`);
+    return out.runs;
+  }
+
+  getRun(id: string): Promise<RunRecord> {
+    return this.request(`runs/${encodeURIComponent(id)}`);
+  }
+
+  cancel(id: string): Promise<unknown> {
+    return this.request(`runs/${encodeURIComponent(id)}/cancel`, { method: 'POST' });
+  }
+
+  /** The whole stored log of a step as text (for the "full log" tab). */
+  async fullLog(id: string, step: string): Promise<string> {
+    const url = this.url(`runs/${encodeURIComponent(id)}/logs/${encodeURIComponent(step)}`, { format: 'text' });
+    const res = await ServerConnection.makeRequest(url, {}, this.settings);
+    if (!res.ok) throw await toError(res);
+    return res.text();
+  }
+
+  /** Follows a run's state changes until it ends (or `signal` aborts). */
+  watchRun(id: string, onRun: (run: RunRecord) => void, signal: AbortSignal): Promise<void> {
+    return this.stream(this.url(`runs/${encodeURIComponent(id)}/events`), signal, (ev) => {
+      if (ev.event === 'run') onRun(JSON.parse(ev.data) as RunRecord);
+    });
+  }
+
+  /**
+   * Follows a step's log from line `from` until the step ends (or `signal` aborts). Resumes after a dropped
+   * connection from the last line id seen, so no line is lost or repeated.
+   */
+  async followLog(id: string, step: string, from: number, onLines: (lines: { n: number; line: LogLine }[]) => void, signal: AbortSignal): Promise<void> {
+    let next = from;
+    for (let attempt = 0; attempt < 20 && !signal.aborted; attempt++) {
+      let ended = false;
+      try {
+        const url = this.url(`runs/${encodeURIComponent(id)}/logs/${encodeURIComponent(step)}`, { from: next, follow: 1 });
+        await this.stream(url, signal, (ev) => {
+          if (ev.event === 'line') {
+            const n = ev.id !== undefined ? Number(ev.id) : next;
+            if (n < next) return;
+            next = n + 1;
+            onLines([{ n, line: JSON.parse(ev.data) as LogLine }]);
+          } else if (ev.event === 'end') ended = true;
+        });
+        if (ended) return;
+      } catch (err) {
+        if (signal.aborted) return;
+        if (err instanceof ResponseError && err.status < 500) throw err;
+      }
+      await new Promise((r) => setTimeout(r, Math.min(5000, 250 * 2 ** attempt)));
+    }
+  }
+
+  private async stream(
+    url: string,
+    signal: AbortSignal,
+    onEvent: (ev: { event: string; data: string; id?: string }) => void,
+  ): Promise<void> {
+    const res = await ServerConnection.makeRequest(url, { signal, headers: { Accept: 'text/event-stream' } }, this.settings);
+    if (!res.ok) throw await toError(res);
+    if (!res.body) throw new ResponseError('the server sent no event stream', res.status);
+    const reader = res.body.getReader();
+    const decoder = new TextDecoder();
+    const parser = new SSEParser();
+    try {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        for (const ev of parser.push(decoder.decode(value, { stream: true }))) onEvent(ev);
+      }
+    } finally {
+      reader.releaseLock();
+    }
+  }
+
+  private async request<T>(path: string, init: RequestInit = {}): Promise<T> {
+    const url = URLExt.join(this.settings.baseUrl, 'cellpipe', 'api', path);
+    let res: Response;
+    try {
+      res = await ServerConnection.makeRequest(url, { ...init, headers: { 'Content-Type': 'application/json', ...(init.headers ?? {}) } }, this.settings);
+    } catch (err) {
+      throw new ResponseError(`cannot reach the cellpipe server: ${String(err)}`, 0, 'check that JupyterLab is still running');
+    }
+    if (!res.ok) throw await toError(res, path);
+    return (await res.json()) as T;
+  }
+}
+
+async function toError(res: Response, path = ''): Promise<ResponseError> {
+  if (res.status === 404 && path === 'health') return new ResponseError(NOT_INSTALLED, 404, NOT_INSTALLED_HINT);
+  let body: unknown;
+  const text = await res.text().catch(() => '');
+  try {
+    body = JSON.parse(text);
+  } catch {
+    body = undefined;
+  }
+  const err = (body as { error?: { message?: string; hint?: string } } | undefined)?.error;
+  if (err?.message) return new ResponseError(err.message, res.status, err.hint);
+  if (res.status === 404 && !text.includes('{')) return new ResponseError(NOT_INSTALLED, 404, NOT_INSTALLED_HINT);
+  return new ResponseError(`cellpipe server answered ${res.status} ${res.statusText}`, res.status);
+}

@@ -1,0 +1,257 @@
+/**
+ * The state of one open notebook's pipeline: the in-browser compile (debounced while typing), the parameter
+ * values for the next run, the run history, the run being shown and its steps' log lines.
+ * Views (cell decorations, sidebar, inline logs) listen to its Lumino signals and never talk to the server.
+ */
+import { Signal, type ISignal } from '@lumino/signaling';
+import type { NotebookPanel } from '@jupyterlab/notebook';
+import type { ICellModel } from '@jupyterlab/cells';
+import { compileNotebook, type CompileResult } from '../core/compile.js';
+import type { Diagnostic } from '../core/model.js';
+import type { LogLine, RunRecord } from '../runtimes/types.js';
+import { CellpipeAPI, ResponseError } from './api.js';
+import { diagnosticsByCell, placeCells, type CellInfo, type CellPlace } from './model/cells.js';
+import { isStepDone, isTerminal, latestRun } from './model/runs.js';
+
+/** How long typing must pause before the notebook is recompiled. */
+export const COMPILE_DEBOUNCE_MS = 250;
+
+/** One step's log as the page holds it. */
+export interface StepLog {
+  lines: LogLine[];
+  /** True once the server said the log ended. */
+  ended: boolean;
+}
+
+export class PipelineModel {
+  constructor(
+    readonly panel: NotebookPanel,
+    readonly api: CellpipeAPI,
+  ) {
+    const model = panel.content.model;
+    if (model) {
+      model.contentChanged.connect(this.scheduleCompile, this);
+      model.cells.changed.connect(this.scheduleCompile, this);
+      model.metadataChanged.connect(this.scheduleCompile, this);
+    }
+    panel.content.modelChanged.connect(this.scheduleCompile, this);
+    void panel.context.ready.then(() => {
+      this.compileNow();
+      void this.loadHistory();
+    });
+  }
+
+  /** Emitted after every compile. */
+  get compiled(): ISignal<this, CompileResult> {
+    return this._compiled;
+  }
+  /** Emitted when the run history or the shown run changes (state, steps). */
+  get runChanged(): ISignal<this, RunRecord | undefined> {
+    return this._runChanged;
+  }
+  /** Emitted for every batch of new log lines of a step of the shown run. */
+  get logLines(): ISignal<this, { step: string; lines: LogLine[]; start: number }> {
+    return this._logLines;
+  }
+  /** Emitted when a message should reach the user (errors, "not installed"). */
+  get message(): ISignal<this, { text: string; hint?: string; kind: 'error' | 'info' }> {
+    return this._message;
+  }
+
+  get path(): string {
+    return this.panel.context.path;
+  }
+  get result(): CompileResult | undefined {
+    return this._result;
+  }
+  /** Diagnostics grouped by cell index (`-1`: about no cell). */
+  get diagnostics(): Map<number, Diagnostic[]> {
+    return this._diagnostics;
+  }
+  /** Milliseconds the last compile (including the diagnostics mapping) took. */
+  get lastCompileMs(): number {
+    return this._lastCompileMs;
+  }
+  get runs(): RunRecord[] {
+    return this._runs;
+  }
+  get run(): RunRecord | undefined {
+    return this._run;
+  }
+  get busy(): boolean {
+    return this._starting || (!!this._run && !isTerminal(this._run.state));
+  }
+  logOf(step: string): StepLog | undefined {
+    return this._logs.get(step);
+  }
+
+  /** The notebook's cells as the pure models see them. */
+  cells(): CellInfo[] {
+    const model = this.panel.content.model;
+    if (!model) return [];
+    const out: CellInfo[] = [];
+    for (let i = 0; i < model.cells.length; i++) {
+      const c: ICellModel = model.cells.get(i);
+      const tags = c.getMetadata('tags');
+      out.push({ id: c.id, type: c.type as CellInfo['type'], tags: Array.isArray(tags) ? (tags as string[]) : [] });
+    }
+    return out;
+  }
+
+  places(): CellPlace[] {
+    return placeCells(this.cells());
+  }
+
+  /** Parameter values for the next run: what the user typed, else the notebook's defaults. */
+  parameterValues(): Record<string, unknown> {
+    const out: Record<string, unknown> = {};
+    for (const p of this._result?.graph?.parameters ?? []) out[p.name] = this._params.has(p.name) ? this._params.get(p.name) : p.default;
+    return out;
+  }
+  setParameter(name: string, value: unknown): void {
+    this._params.set(name, value);
+    this._runChanged.emit(this._run);
+  }
+
+  scheduleCompile(): void {
+    if (this._timer !== undefined) clearTimeout(this._timer);
+    this._timer = setTimeout(() => {
+      this._timer = undefined;
+      this.compileNow();
+    }, COMPILE_DEBOUNCE_MS);
+  }
+
+  /** Compiles the notebook as it is in the editor (not as saved) and publishes the diagnostics. */
+  compileNow(): CompileResult {
+    const t0 = performance.now();
+    const model = this.panel.content.model;
+    let result: CompileResult;
+    try {
+      result = compileNotebook(JSON.stringify(model?.toJSON() ?? {}), { path: this.path });
+    } catch (err) {
+      result = { ok: false, programs: {}, diagnostics: [{ severity: 'error', code: 'internal', message: `cellpipe could not analyse this notebook: ${String(err)}`, hint: 'please report this with the notebook' }] };
+    }
+    this._result = result;
+    this._diagnostics = diagnosticsByCell(result.diagnostics, this.cells());
+    this._lastCompileMs = performance.now() - t0;
+    this._compiled.emit(result);
+    return result;
+  }
+
+  /** Loads the notebook's run history and shows the latest run (with its logs). */
+  async loadHistory(): Promise<void> {
+    try {
+      this._runs = await this.api.listRuns(this.path);
+    } catch (err) {
+      this.report(err);
+      return;
+    }
+    const latest = latestRun(this._runs);
+    if (latest && !this._run) await this.select(latest.id);
+    else this._runChanged.emit(this._run);
+  }
+
+  /** Saves the notebook (the backend compiles the file on disk), then starts a local run and shows it. */
+  async start(): Promise<string | undefined> {
+    if (this.busy) return undefined;
+    this._starting = true;
+    this._runChanged.emit(this._run);
+    try {
+      await this.panel.context.save();
+      const { runId } = await this.api.startRun({ path: this.path, parameters: this.parameterValues(), target: 'local' });
+      await this.select(runId);
+      return runId;
+    } catch (err) {
+      this.report(err);
+      return undefined;
+    } finally {
+      this._starting = false;
+      this._runChanged.emit(this._run);
+    }
+  }
+
+  async cancel(): Promise<void> {
+    if (!this._run || isTerminal(this._run.state)) return;
+    try {
+      await this.api.cancel(this._run.id);
+    } catch (err) {
+      this.report(err);
+    }
+  }
+
+  /** Shows a run: its record, live state changes and every started step's log. */
+  async select(runId: string): Promise<void> {
+    this._watch?.abort();
+    const watch = (this._watch = new AbortController());
+    this._logs = new Map();
+    let run: RunRecord;
+    try {
+      run = await this.api.getRun(runId);
+    } catch (err) {
+      this.report(err);
+      return;
+    }
+    if (watch.signal.aborted) return;
+    this.update(run, watch.signal);
+    if (!isTerminal(run.state)) {
+      void this.api
+        .watchRun(runId, (r) => this.update(r, watch.signal), watch.signal)
+        .then(async () => {
+          // The event stream ended: read the final record once more (it may have ended between events).
+          if (!watch.signal.aborted) this.update(await this.api.getRun(runId), watch.signal);
+        })
+        .catch((err) => !watch.signal.aborted && this.report(err));
+    }
+  }
+
+  dispose(): void {
+    this._watch?.abort();
+    if (this._timer !== undefined) clearTimeout(this._timer);
+    Signal.clearData(this);
+  }
+
+  private update(run: RunRecord, signal: AbortSignal): void {
+    if (signal.aborted) return;
+    this._run = run;
+    const i = this._runs.findIndex((r) => r.id === run.id);
+    if (i >= 0) this._runs[i] = run;
+    else this._runs = [run, ...this._runs];
+    for (const step of run.steps) {
+      if (step.state === 'pending' || this._logs.has(step.name)) continue;
+      const log: StepLog = { lines: [], ended: false };
+      this._logs.set(step.name, log);
+      void this.api
+        .followLog(run.id, step.name, 0, (batch) => {
+          const start = log.lines.length;
+          for (const { line } of batch) log.lines.push(line);
+          this._logLines.emit({ step: step.name, lines: batch.map((b) => b.line), start });
+        }, signal)
+        .then(() => {
+          log.ended = true;
+        })
+        .catch((err) => !signal.aborted && !isStepDone(step.state) && this.report(err));
+    }
+    this._runChanged.emit(run);
+  }
+
+  private report(err: unknown): void {
+    const text = err instanceof Error ? err.message : String(err);
+    const hint = err instanceof ResponseError ? err.hint : undefined;
+    this._message.emit({ text, hint, kind: 'error' });
+  }
+
+  private _compiled = new Signal<this, CompileResult>(this);
+  private _runChanged = new Signal<this, RunRecord | undefined>(this);
+  private _logLines = new Signal<this, { step: string; lines: LogLine[]; start: number }>(this);
+  private _message = new Signal<this, { text: string; hint?: string; kind: 'error' | 'info' }>(this);
+  private _result: CompileResult | undefined;
+  private _diagnostics = new Map<number, Diagnostic[]>();
+  private _lastCompileMs = 0;
+  private _timer: ReturnType<typeof setTimeout> | undefined;
+  private _params = new Map<string, unknown>();
+  private _runs: RunRecord[] = [];
+  private _run: RunRecord | undefined;
+  private _logs = new Map<string, StepLog>();
+  private _watch: AbortController | undefined;
+  private _starting = false;
+}

@@ -1,0 +1,41 @@
+/**
+ * Identifiers shared by cellpipe's plugins: command ids, plugin ids, the settings' shape.
+ */
+
+/** Plugin ids follow `<npm name>:<schema file name>`. */
+export const PLUGIN_ID = 'cellpipe:plugin';
+
+export namespace CommandIDs {
+  /** Open the tag editor for a cell (arg `cellIndex`, default the active cell). */
+  export const editTags = 'cellpipe:edit-tags';
+  /** Make the active cell the first cell of a new step (asks for its name). */
+  export const newStep = 'cellpipe:new-step';
+  /** Remove the active cell's role so it joins the step above. */
+  export const joinAbove = 'cellpipe:join-step-above';
+  /** Tag the active cell `skip`. */
+  export const skipCell = 'cellpipe:skip-cell';
+  /** Set the active cell's role (arg `role`). */
+  export const setRole = 'cellpipe:set-role';
+  export const run = 'cellpipe:run';
+  export const cancel = 'cellpipe:cancel';
+  export const openSidebar = 'cellpipe:open-sidebar';
+  /** Open a step's whole log in a main-area tab (args `runId`, `step`, `path`). */
+  export const fullLog = 'cellpipe:open-full-log';
+}
+
+/** The user settings (schema/plugin.json). */
+export interface CellpipeSettings {
+  profiles: { name: string; type: 'local' | 'kubeflow'; [key: string]: unknown }[];
+  runsDir: string;
+  concurrency: number;
+  defaultBaseImage: string;
+  inlineLogs: boolean;
+}
+
+export const DEFAULT_SETTINGS: CellpipeSettings = {
+  profiles: [{ name: 'local', type: 'local' }],
+  runsDir: '',
+  concurrency: 2,
+  defaultBaseImage: 'python:3.11-slim',
+  inlineLogs: true,
+};

@@ -1,0 +1,218 @@
+/**
+ * What cellpipe draws on the notebook itself: a chip bar above each code cell (role or step, colour, deps,
+ * diagnostics icon) and, under each step's last cell, the step's inline log.
+ *
+ * Everything is plain DOM owned by cellpipe and attached to the cell widgets' nodes; nothing is written into the
+ * notebook model (the inline logs never become saved outputs).
+ */
+import type { NotebookPanel } from '@jupyterlab/notebook';
+import type { Cell } from '@jupyterlab/cells';
+import type { LogLine, RunRecord, StepRecord } from '../../runtimes/types.js';
+import type { PipelineModel } from '../pipeline.js';
+import { chipLabel, diagnosticTooltip, logAnchors, stepColor, worstSeverity } from '../model/cells.js';
+import { formatDuration, isErrorLine, stateClass, stepMarks } from '../model/runs.js';
+
+/** What the decorations need from the plugin: open the editor, open the full log, jump to a cell. */
+export interface DecorationActions {
+  editTags(cellIndex: number): void;
+  openFullLog(runId: string, step: string): void;
+  goToCell(cellIndex: number, line?: number): void;
+  /** Whether inline logs are shown (setting). */
+  inlineLogs(): boolean;
+}
+
+const BAR = 'cp-cell-bar';
+const LOG = 'cp-inline-log';
+
+export class NotebookDecorations {
+  constructor(
+    readonly panel: NotebookPanel,
+    readonly model: PipelineModel,
+    readonly actions: DecorationActions,
+  ) {
+    model.compiled.connect(this.renderCells, this);
+    model.runChanged.connect(this.renderLogs, this);
+    model.logLines.connect(this.onLines, this);
+    panel.content.model?.cells.changed.connect(() => requestAnimationFrame(() => this.renderAll()));
+    this.renderAll();
+  }
+
+  renderAll(): void {
+    this.renderCells();
+    this.renderLogs();
+  }
+
+  /** Chips, colours and diagnostics on every code cell. */
+  renderCells(): void {
+    const places = this.model.places();
+    const widgets = this.panel.content.widgets;
+    widgets.forEach((cell, i) => {
+      const place = places[i];
+      let bar = cell.node.querySelector<HTMLElement>(`:scope > .${BAR}`);
+      if (!place || cell.model.type !== 'code') {
+        bar?.remove();
+        cell.node.classList.remove('cp-step-cell');
+        return;
+      }
+      if (!bar) {
+        bar = document.createElement('div');
+        bar.className = BAR;
+        const input = cell.node.querySelector(':scope > .jp-Cell-inputWrapper');
+        cell.node.insertBefore(bar, input ?? cell.node.firstChild);
+      }
+      const label = chipLabel(place);
+      const color = place.step ? stepColor(place.step) : '';
+      bar.replaceChildren();
+      const chip = document.createElement('button');
+      chip.className = `cp-chip ${label ? '' : 'cp-chip-empty'} ${place.role ? `cp-role-${place.role}` : ''}`.trim();
+      chip.textContent = label ?? '+ pipeline tag';
+      chip.title = 'cellpipe: edit this cell\'s pipeline tags';
+      chip.dataset.cellIndex = String(i);
+      if (color && (place.role === 'step' || place.inherited)) chip.style.setProperty('--cp-step-color', color);
+      chip.addEventListener('click', (ev) => {
+        ev.stopPropagation();
+        this.actions.editTags(this.panel.content.widgets.indexOf(cell));
+      });
+      bar.appendChild(chip);
+      if (place.prev.length) {
+        const deps = document.createElement('span');
+        deps.className = 'cp-deps';
+        deps.textContent = `after ${place.prev.join(', ')}`;
+        bar.appendChild(deps);
+      }
+      const diags = this.model.diagnostics.get(i) ?? [];
+      const worst = worstSeverity(diags);
+      if (worst) {
+        const icon = document.createElement('span');
+        icon.className = `cp-diag cp-diag-${worst}`;
+        icon.textContent = worst === 'error' ? '✖' : worst === 'warning' ? '▲' : 'ℹ';
+        icon.title = diagnosticTooltip(diags);
+        icon.setAttribute('aria-label', icon.title);
+        const text = document.createElement('span');
+        text.className = 'cp-diag-text';
+        text.textContent = diags[0].message + (diags.length > 1 ? ` (+${diags.length - 1})` : '');
+        text.title = icon.title;
+        bar.append(icon, text);
+      }
+      if (color) {
+        cell.node.classList.add('cp-step-cell');
+        cell.node.style.setProperty('--cp-step-color', color);
+      } else {
+        cell.node.classList.remove('cp-step-cell');
+        cell.node.style.removeProperty('--cp-step-color');
+      }
+    });
+    this.renderLogs();
+  }
+
+  /** Inline log areas under each step's last cell, for the run the model shows. */
+  renderLogs(): void {
+    const run = this.model.run;
+    const widgets = this.panel.content.widgets;
+    const anchors = run && this.actions.inlineLogs() ? logAnchors(this.model.cells(), this.model.result?.graph) : new Map<string, number>();
+    const wanted = new Set<string>();
+    for (const step of run?.steps ?? []) {
+      const at = anchors.get(step.name);
+      if (at === undefined || !widgets[at]) continue;
+      wanted.add(step.name);
+      const area = this.logArea(widgets[at], step.name, run!);
+      this.renderHeader(area, step, run!);
+    }
+    for (const el of this.panel.content.node.querySelectorAll<HTMLElement>(`.${LOG}`)) {
+      if (!run || el.dataset.runId !== run.id || !wanted.has(el.dataset.step ?? '') || !el.parentElement || !anchors.has(el.dataset.step ?? '') ||
+        widgets[anchors.get(el.dataset.step ?? '')!]?.node !== el.parentElement) {
+        el.remove();
+        this.areas.delete(el.dataset.step ?? '');
+      }
+    }
+  }
+
+  dispose(): void {
+    for (const el of this.panel.content.node.querySelectorAll(`.${LOG}, .${BAR}`)) el.remove();
+    this.areas.clear();
+  }
+
+  private logArea(cell: Cell, step: string, run: RunRecord): HTMLElement {
+    const existing = this.areas.get(step);
+    if (existing && existing.dataset.runId === run.id && existing.parentElement === cell.node) return existing;
+    existing?.remove();
+    const area = document.createElement('div');
+    area.className = LOG;
+    area.dataset.step = step;
+    area.dataset.runId = run.id;
+    area.style.setProperty('--cp-step-color', stepColor(step));
+    const header = document.createElement('div');
+    header.className = 'cp-log-header';
+    const pre = document.createElement('pre');
+    pre.className = 'cp-log-lines';
+    area.append(header, pre);
+    cell.node.appendChild(area);
+    this.areas.set(step, area);
+    const log = this.model.logOf(step);
+    if (log) this.appendLines(area, log.lines, run.steps.find((s) => s.name === step));
+    return area;
+  }
+
+  private renderHeader(area: HTMLElement, step: StepRecord, run: RunRecord): void {
+    const header = area.querySelector<HTMLElement>('.cp-log-header')!;
+    area.dataset.state = step.state;
+    header.replaceChildren();
+    const toggle = document.createElement('button');
+    toggle.className = 'cp-log-toggle';
+    toggle.textContent = area.classList.contains('cp-collapsed') ? '▸' : '▾';
+    toggle.title = 'show/hide this step\'s log';
+    toggle.addEventListener('click', () => {
+      area.classList.toggle('cp-collapsed');
+      toggle.textContent = area.classList.contains('cp-collapsed') ? '▸' : '▾';
+    });
+    const name = document.createElement('span');
+    name.className = 'cp-log-step';
+    name.textContent = step.name;
+    const state = document.createElement('span');
+    state.className = `cp-log-state ${stateClass(step.state)}`;
+    state.textContent = step.state;
+    const meta = document.createElement('span');
+    meta.className = 'cp-log-meta';
+    meta.textContent = [formatDuration(step.startedAt, step.finishedAt), ...stepMarks(step)].filter(Boolean).join(' · ');
+    header.append(toggle, name, state, meta);
+    if (step.state === 'failed' && step.error) {
+      const err = document.createElement('button');
+      err.className = 'cp-log-error-link';
+      const where = step.error.cell !== undefined ? `cell ${step.error.cell}${step.error.line ? `, line ${step.error.line}` : ''}` : '';
+      err.textContent = `${step.error.type ? `${step.error.type}: ` : ''}${step.error.message}${where ? ` — go to ${where}` : ''}`;
+      if (step.error.cell !== undefined) {
+        const cellIndex = step.error.cell;
+        err.addEventListener('click', () => this.actions.goToCell(cellIndex, step.error?.line));
+      }
+      header.appendChild(err);
+    }
+    const full = document.createElement('button');
+    full.className = 'cp-log-full';
+    full.textContent = 'full log';
+    full.addEventListener('click', () => this.actions.openFullLog(run.id, step.name));
+    header.appendChild(full);
+  }
+
+  private onLines(_: PipelineModel, ev: { step: string; lines: LogLine[] }): void {
+    const area = this.areas.get(ev.step);
+    if (!area) return;
+    this.appendLines(area, ev.lines, this.model.run?.steps.find((s) => s.name === ev.step));
+  }
+
+  private appendLines(area: HTMLElement, lines: readonly LogLine[], step?: StepRecord): void {
+    const pre = area.querySelector<HTMLElement>('.cp-log-lines')!;
+    const frag = document.createDocumentFragment();
+    for (const line of lines) {
+      const el = document.createElement('div');
+      el.className = `cp-log-line cp-stream-${line.stream}`;
+      if (line.stream !== 'stdout' && isErrorLine(line.text, step?.error)) el.classList.add('cp-log-error');
+      el.textContent = line.text;
+      frag.appendChild(el);
+    }
+    const atBottom = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 4;
+    pre.appendChild(frag);
+    if (atBottom) pre.scrollTop = pre.scrollHeight;
+  }
+
+  private areas = new Map<string, HTMLElement>();
+}

@@ -1,0 +1,245 @@
+/**
+ * The pipeline sidebar (left): for the active notebook, its name and description, editable parameters, the step
+ * graph with run states, the diagnostics list, the target, Run/Cancel, and the run history.
+ */
+import React, { useEffect, useState } from 'react';
+import { ReactWidget } from '@jupyterlab/ui-components';
+import { Signal, type ISignal } from '@lumino/signaling';
+import type { JsonValue, Parameter } from '../../core/model.js';
+import type { RunRecord, StepState } from '../../runtimes/types.js';
+import type { PipelineModel } from '../pipeline.js';
+import { DagView } from './dag.js';
+import { formatDuration, isTerminal, stateClass } from '../model/runs.js';
+
+/** Actions the sidebar asks the plugin to do. */
+export interface SidebarActions {
+  goToStep(model: PipelineModel, step: string): void;
+  goToCell(model: PipelineModel, cell: number, line?: number): void;
+}
+
+/** Re-renders on any of the model's signals. */
+function useModelVersion(model: PipelineModel | null): number {
+  const [version, setVersion] = useState(0);
+  useEffect(() => {
+    if (!model) return;
+    const bump = () => setVersion((v) => v + 1);
+    const signals: ISignal<PipelineModel, unknown>[] = [model.compiled, model.runChanged];
+    signals.forEach((s) => s.connect(bump));
+    const timer = setInterval(() => model.busy && bump(), 1000);
+    return () => {
+      signals.forEach((s) => s.disconnect(bump));
+      clearInterval(timer);
+    };
+  }, [model]);
+  return version;
+}
+
+function parseValue(p: Parameter, text: string): JsonValue {
+  switch (p.type) {
+    case 'int':
+    case 'float': {
+      const n = Number(text);
+      return text.trim() !== '' && Number.isFinite(n) ? n : text;
+    }
+    case 'bool':
+      return text === 'true';
+    case 'list':
+    case 'dict':
+      try {
+        return JSON.parse(text) as JsonValue;
+      } catch {
+        return text;
+      }
+    default:
+      return text;
+  }
+}
+
+function show(value: unknown): string {
+  return typeof value === 'string' ? value : JSON.stringify(value);
+}
+
+function Parameters(props: { model: PipelineModel }) {
+  const params = props.model.result?.graph?.parameters ?? [];
+  const values = props.model.parameterValues();
+  if (!params.length) return <div className="cp-empty">No pipeline parameters (tag a cell <code>pipeline-parameters</code>).</div>;
+  return (
+    <table className="cp-params">
+      <tbody>
+        {params.map((p) => (
+          <tr key={p.name}>
+            <td className="cp-param-name" title={`${p.type}, default ${show(p.default)}`}>{p.name}</td>
+            <td>
+              {p.type === 'bool' ? (
+                <input type="checkbox" name={`param-${p.name}`} checked={values[p.name] === true} onChange={(e) => props.model.setParameter(p.name, e.target.checked)} />
+              ) : (
+                <input className="jp-mod-styled cp-input" name={`param-${p.name}`} value={show(values[p.name])} onChange={(e) => props.model.setParameter(p.name, parseValue(p, e.target.value))} />
+              )}
+            </td>
+            <td className="cp-param-type">{p.type}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+function History(props: { model: PipelineModel }) {
+  const runs = [...props.model.runs].sort((a, b) => (a.createdAt < b.createdAt ? 1 : -1));
+  if (!runs.length) return <div className="cp-empty">No runs yet.</div>;
+  return (
+    <ul className="cp-history">
+      {runs.slice(0, 30).map((r: RunRecord) => (
+        <li key={r.id} className={`cp-history-item ${props.model.run?.id === r.id ? 'cp-selected' : ''}`} data-run-id={r.id} onClick={() => void props.model.select(r.id)}
+          title={`run ${r.id}`}>
+          <span className={`cp-run-state ${stateClass(r.state)}`}>{r.state}</span>
+          <span className="cp-run-start">{new Date(r.startedAt ?? r.createdAt).toLocaleString()}</span>
+          <span className="cp-run-duration">{formatDuration(r.startedAt, r.finishedAt)}</span>
+          <span className="cp-run-runtime">{r.runtime}</span>
+        </li>
+      ))}
+    </ul>
+  );
+}
+
+function RunSteps(props: { run: RunRecord; model: PipelineModel; actions: SidebarActions }) {
+  return (
+    <ul className="cp-run-steps">
+      {props.run.steps.map((s) => (
+        <li key={s.name} onClick={() => props.actions.goToStep(props.model, s.name)}>
+          <span className={`cp-run-state ${stateClass(s.state)}`}>{s.state}</span> {s.name}{' '}
+          <span className="cp-run-duration">{formatDuration(s.startedAt, s.finishedAt)}</span>
+        </li>
+      ))}
+    </ul>
+  );
+}
+
+function Panel(props: { model: PipelineModel | null; actions: SidebarActions; status: { text: string; hint?: string } | null; targets: string[] }) {
+  const { model, actions } = props;
+  useModelVersion(model);
+  const [target, setTarget] = useState(props.targets[0] ?? 'local');
+  if (!model) return <div className="cp-sidebar cp-empty">Open a notebook to see its pipeline.</div>;
+  const result = model.result;
+  const graph = result?.graph;
+  const run = model.run;
+  const states: Record<string, StepState> = {};
+  for (const s of run?.steps ?? []) states[s.name] = s.state;
+  const diagnostics = result?.diagnostics ?? [];
+  const errors = diagnostics.filter((d) => d.severity === 'error').length;
+  return (
+    <div className="cp-sidebar">
+      <header className="cp-section">
+        <h2 className="cp-title">{graph?.pipeline.name || model.path.split('/').pop()}</h2>
+        {graph?.pipeline.description ? <p className="cp-description">{graph.pipeline.description}</p> : null}
+        {props.status ? (
+          <div className="cp-status cp-status-error" role="alert">
+            {props.status.text}
+            {props.status.hint ? <div className="cp-hint">{props.status.hint}</div> : null}
+          </div>
+        ) : null}
+      </header>
+      <section className="cp-section">
+        <div className="cp-run-bar">
+          <label>
+            Target{' '}
+            <select className="jp-mod-styled" name="target" value={target} onChange={(e) => setTarget(e.target.value)}>
+              {props.targets.map((t) => (
+                <option key={t} value={t} disabled={t !== 'local'}>
+                  {t === 'local' ? 'Local (this machine)' : `${t} (Kubeflow, coming)`}
+                </option>
+              ))}
+            </select>
+          </label>
+          <button className="jp-mod-styled jp-mod-accept cp-run-button" disabled={model.busy || errors > 0 || !graph} title={errors ? 'fix the errors below first' : 'save the notebook and run its pipeline'}
+            onClick={() => void model.start()}>
+            Run
+          </button>
+          <button className="jp-mod-styled jp-mod-warn cp-cancel-button" disabled={!run || isTerminal(run.state)} onClick={() => void model.cancel()}>
+            Cancel
+          </button>
+        </div>
+        {run ? (
+          <div className="cp-current-run" data-run-id={run.id} data-state={run.state}>
+            run <code>{run.id.slice(0, 12)}</code> <span className={`cp-run-state ${stateClass(run.state)}`}>{run.state}</span>{' '}
+            {formatDuration(run.startedAt ?? run.createdAt, run.finishedAt)}
+            {run.reason ? ` (${run.reason})` : ''}
+          </div>
+        ) : null}
+      </section>
+      <section className="cp-section">
+        <h3>Parameters</h3>
+        <Parameters model={model} />
+      </section>
+      <section className="cp-section">
+        <h3>Steps</h3>
+        {graph ? <DagView graph={graph} states={states} onSelect={(s) => actions.goToStep(model, s)} /> : <div className="cp-empty">The pipeline has errors; see below.</div>}
+      </section>
+      <section className="cp-section">
+        <h3>Diagnostics {diagnostics.length ? `(${diagnostics.length})` : ''}</h3>
+        {diagnostics.length ? (
+          <ul className="cp-diagnostics">
+            {diagnostics.map((d, i) => (
+              <li key={i} className={`cp-diag-item cp-diag-${d.severity}`} onClick={() => d.cell !== undefined && actions.goToCell(model, d.cell, d.line)}
+                title={d.hint ?? ''}>
+                <span className="cp-diag-where">{d.cell !== undefined ? `cell ${d.cell}${d.line ? `:${d.line}` : ''}` : 'notebook'}</span> {d.message}
+                {d.hint ? <div className="cp-hint">{d.hint}</div> : null}
+              </li>
+            ))}
+          </ul>
+        ) : (
+          <div className="cp-empty">No problems found.</div>
+        )}
+      </section>
+      <section className="cp-section">
+        <h3>Runs</h3>
+        {run ? <RunSteps run={run} model={model} actions={actions} /> : null}
+        <History model={model} />
+      </section>
+    </div>
+  );
+}
+
+/** The Lumino widget the shell holds; `setModel` follows the active notebook. */
+export class PipelineSidebar extends ReactWidget {
+  constructor(
+    private actions: SidebarActions,
+    private targets: () => string[],
+  ) {
+    super();
+    this.id = 'cellpipe-sidebar';
+    this.addClass('cp-sidebar-widget');
+  }
+
+  setModel(model: PipelineModel | null): void {
+    if (this.model === model) return;
+    this.model?.message.disconnect(this.onMessage, this);
+    this.model = model;
+    this.status = null;
+    model?.message.connect(this.onMessage, this);
+    this.update();
+    this._modelChanged.emit(model);
+  }
+
+  get modelChanged(): ISignal<this, PipelineModel | null> {
+    return this._modelChanged;
+  }
+
+  /** Shows a problem at the top of the panel (e.g. "server part not installed"). */
+  setStatus(status: { text: string; hint?: string } | null): void {
+    this.status = status;
+    this.update();
+  }
+
+  render() {
+    return <Panel key={this.model?.path ?? ''} model={this.model} actions={this.actions} status={this.status} targets={this.targets()} />;
+  }
+
+  private onMessage(_: PipelineModel, msg: { text: string; hint?: string }): void {
+    this.setStatus(msg);
+  }
+
+  private model: PipelineModel | null = null;
+  private status: { text: string; hint?: string } | null = null;
+  private _modelChanged = new Signal<this, PipelineModel | null>(this);
+}
