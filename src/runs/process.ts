@@ -2,7 +2,7 @@
  * Process identity on this machine: a pid plus its start time, so that a recorded runner or step process is
  * never confused with an unrelated process that later got the same pid.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { hostname } from 'node:os';
 import type { RunnerInfo } from '../runtimes/types.js';
 
@@ -21,14 +21,26 @@ export function processStartTime(pid: number): string | undefined {
   }
 }
 
-/** Whether a process with this pid exists (signal 0 probe; EPERM means it exists but belongs to someone else). */
+/**
+ * Whether a live process with this pid exists (signal 0 probe; EPERM means it exists but belongs to someone
+ * else). A zombie — dead, waiting for a parent that never reaps it — does not count. A negative pid asks about
+ * a process group.
+ */
 export function pidExists(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
   }
+  if (pid > 0) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      if (stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z') return false;
+    } catch {
+      // no /proc (or the process just went): the signal probe's answer stands
+    }
+  }
+  return true;
 }
 
 /** Whether the process identified by pid (+ start time when recorded) is still the same live process. */
@@ -40,9 +52,25 @@ export function processAlive(pid: number, startTime?: string): boolean {
   return now === undefined || now === startTime;
 }
 
-/** Whether a process group still has members. */
+/** Whether a process group still has live (non-zombie) members. */
 export function groupAlive(pgid: number): boolean {
-  return pidExists(-pgid);
+  let names: string[];
+  try {
+    names = readdirSync('/proc');
+  } catch {
+    return pidExists(-pgid);
+  }
+  for (const name of names) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(rest[2]) === pgid && rest[0] !== 'Z') return true;
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return false;
 }
 
 /** The RunnerInfo of the calling process. */

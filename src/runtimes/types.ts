@@ -106,6 +106,9 @@ export interface RunRequest {
   parameters: Record<string, JsonValue>;
   /** Reuse outputs of steps whose code, inputs and parameters are unchanged (default true). */
   cache?: boolean;
+  /** Directory the steps run in (local runs); default: the notebook's directory, `notebookPath` resolved
+   *  against the runner's working directory. */
+  workdir?: string;
 }
 
 export interface LogOptions {

@@ -1,0 +1,104 @@
+/**
+ * The local step cache: a step whose program, input contents, parameter values and step-runtime version are
+ * unchanged reuses the outputs of the run that last produced them, without starting a process.
+ * Entries live in `<store>/cache/<key>.json` and point at the producing run's output directories.
+ */
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { StepProgram } from '../../core/model.js';
+import type { StepOutput } from '../types.js';
+
+export interface CacheEntry {
+  key: string;
+  runId: string;
+  step: string;
+  outputs: StepOutput[];
+  metrics: Record<string, number | string>;
+  createdAt: string;
+}
+
+/** sha256 of a canonical JSON form (object keys sorted) of `value`. */
+export function canonicalHash(value: unknown): string {
+  return createHash('sha256').update(canonicalJson(value)).digest('hex');
+}
+
+function canonicalJson(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
+  if (v && typeof v === 'object') {
+    const keys = Object.keys(v as object).filter((k) => (v as Record<string, unknown>)[k] !== undefined).sort();
+    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson((v as Record<string, unknown>)[k])}`).join(',')}}`;
+  }
+  return JSON.stringify(v);
+}
+
+/** The cache key of one step execution. */
+export function stepCacheKey(parts: {
+  program: StepProgram;
+  inputs: Record<string, string>;
+  parameters: Record<string, string>;
+  runtimeVersion: string;
+}): string {
+  return canonicalHash({ v: 1, ...parts });
+}
+
+/**
+ * Size and content hash of an artifact (a directory, or a file): the hash covers every file's relative path
+ * and bytes, in sorted order, so equal content gives an equal hash wherever it lives.
+ */
+export function hashArtifact(p: string): { bytes: number; sha256: string } {
+  const h = createHash('sha256');
+  let bytes = 0;
+  const buf = Buffer.alloc(1 << 20);
+  const visit = (abs: string, rel: string): void => {
+    const st = fs.lstatSync(abs);
+    if (st.isDirectory()) {
+      for (const name of fs.readdirSync(abs).sort()) visit(path.join(abs, name), rel ? `${rel}/${name}` : name);
+    } else if (st.isSymbolicLink()) {
+      h.update(`L ${rel}\0${fs.readlinkSync(abs)}\0`);
+    } else if (st.isFile()) {
+      h.update(`F ${rel}\0${st.size}\0`);
+      bytes += st.size;
+      const fd = fs.openSync(abs, 'r');
+      try {
+        for (;;) {
+          const n = fs.readSync(fd, buf, 0, buf.length, null);
+          if (n === 0) break;
+          h.update(buf.subarray(0, n));
+        }
+      } finally {
+        fs.closeSync(fd);
+      }
+    }
+  };
+  visit(p, '');
+  return { bytes, sha256: h.digest('hex') };
+}
+
+export class StepCache {
+  constructor(private readonly dir: string) {}
+
+  private file(key: string): string {
+    return path.join(this.dir, `${key}.json`);
+  }
+
+  /** The entry for `key` whose outputs all still exist, else undefined. */
+  lookup(key: string): CacheEntry | undefined {
+    let entry: CacheEntry;
+    try {
+      entry = JSON.parse(fs.readFileSync(this.file(key), 'utf8')) as CacheEntry;
+    } catch {
+      return undefined;
+    }
+    for (const o of entry.outputs) if (!o.path || !fs.existsSync(o.path)) return undefined;
+    return entry;
+  }
+
+  /** Record an entry (atomically: write a temporary file, then rename). */
+  save(entry: CacheEntry): void {
+    fs.mkdirSync(this.dir, { recursive: true });
+    const tmp = `${this.file(entry.key)}.${process.pid}.tmp`;
+    fs.writeFileSync(tmp, JSON.stringify(entry));
+    fs.renameSync(tmp, this.file(entry.key));
+  }
+}

@@ -1,0 +1,583 @@
+/**
+ * The local runtime: runs a compiled pipeline on this machine. Every step is one process of the step runtime
+ * (`python -m cellpipe_runtime run …`) in its own process group, started as soon as the steps it depends on
+ * have finished, at most `concurrency` at a time. Everything the run produces goes to the run store: the
+ * record, each step's state, every stdout/stderr line as it arrives, outputs under `<store>/runs/<id>/steps/`.
+ *
+ * `submit` returns once the run is recorded; the run goes on in the background of this Node process
+ * (`wait(runId)` to await it). `cancel` works from any process: it records the request in the store, which the
+ * runner polls, and stops the step process groups itself if the runner does not answer.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { EventEmitter } from 'node:events';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import type { JsonValue, Step, StepProgram } from '../../core/model.js';
+import type { LogLine, LogOptions, RunRecord, RunRequest, Runtime, StepError, StepOutput, StepRecord, StepState } from '../types.js';
+import { RunStore, isTerminalRun, newRunId, pendingStep } from '../../runs/store.js';
+import { currentRunner, processAlive, processStartTime, runnerGone, signalGroup } from '../../runs/process.js';
+import { StepCache, canonicalHash, hashArtifact, stepCacheKey } from './cache.js';
+import { paramText } from './params.js';
+
+export interface LocalRuntimeOptions {
+  store: RunStore;
+  /** Steps running at once; default: the number of CPUs. */
+  concurrency?: number;
+  /** Python interpreter for steps; default `$CELLPIPE_PYTHON`, else `python3` (the user's own Python). */
+  python?: string;
+  /** Directory holding the `cellpipe_runtime` package; default `$CELLPIPE_RUNTIME_PATH`, else `<package>/python`. */
+  runtimePath?: string;
+  /** Time between SIGTERM and SIGKILL when stopping a step (cancel, timeout); default 5000 ms. */
+  killGraceMs?: number;
+  /** Environment for step processes; default this process's. */
+  env?: NodeJS.ProcessEnv;
+}
+
+/** Events: `log` (runId, step, LogLine) for every stored line, `change` (RunRecord) after every state change. */
+export interface LocalRuntimeEvents {
+  log: [runId: string, step: string, line: LogLine];
+  change: [record: RunRecord];
+}
+
+/** The `python/` folder of this package: two levels above `lib/runtimes/local/`. */
+export function defaultRuntimePath(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.CELLPIPE_RUNTIME_PATH) return path.resolve(env.CELLPIPE_RUNTIME_PATH);
+  return fileURLToPath(new URL('../../../python', import.meta.url));
+}
+
+const DONE_OK: readonly StepState[] = ['succeeded', 'cached'];
+const DONE_BAD: readonly StepState[] = ['failed', 'skipped', 'cancelled'];
+
+interface ActiveRun {
+  request: RunRequest;
+  aborted: boolean;
+  children: Set<ChildProcess>;
+  done: Promise<RunRecord>;
+  stop: (reason: string) => void;
+}
+
+export class LocalRuntime extends EventEmitter<LocalRuntimeEvents> implements Runtime {
+  readonly store: RunStore;
+  readonly concurrency: number;
+  readonly python: string;
+  readonly runtimePath: string;
+  readonly killGraceMs: number;
+  private readonly env: NodeJS.ProcessEnv;
+  private readonly cache: StepCache;
+  private readonly active = new Map<string, ActiveRun>();
+  private versionMemo?: string;
+
+  constructor(options: LocalRuntimeOptions) {
+    super();
+    const env = options.env ?? process.env;
+    this.store = options.store;
+    this.concurrency = Math.max(1, options.concurrency ?? os.availableParallelism());
+    this.python = options.python ?? env.CELLPIPE_PYTHON ?? 'python3';
+    this.runtimePath = options.runtimePath ?? defaultRuntimePath(env);
+    this.killGraceMs = options.killGraceMs ?? 5000;
+    this.env = env;
+    this.cache = new StepCache(path.join(this.store.dir, 'cache'));
+  }
+
+  /**
+   * Version of the step runtime as far as caching is concerned: a hash of the runtime package's source files
+   * and of the interpreter, so a changed runtime never reuses outputs made by the old one.
+   */
+  runtimeVersion(): string {
+    if (this.versionMemo) return this.versionMemo;
+    const pkg = path.join(this.runtimePath, 'cellpipe_runtime');
+    if (!fs.existsSync(pkg)) {
+      throw new Error(
+        `the cellpipe step runtime is not at ${pkg}: reinstall cellpipe, or set CELLPIPE_RUNTIME_PATH to the folder that contains cellpipe_runtime`,
+      );
+    }
+    const files: Record<string, string> = {};
+    const visit = (dir: string, rel: string): void => {
+      for (const name of fs.readdirSync(dir).sort()) {
+        const abs = path.join(dir, name);
+        const st = fs.statSync(abs);
+        if (st.isDirectory() && name !== '__pycache__') visit(abs, `${rel}${name}/`);
+        else if (st.isFile() && name.endsWith('.py')) files[rel + name] = canonicalHash(fs.readFileSync(abs, 'utf8'));
+      }
+    };
+    visit(pkg, '');
+    this.versionMemo = canonicalHash({ files, python: this.python });
+    return this.versionMemo;
+  }
+
+  /** Record the run (state `queued`) and start it in the background; returns its id. */
+  async submit(request: RunRequest): Promise<string> {
+    const problems: string[] = [];
+    for (const s of request.graph.steps) if (!request.programs[s.name]) problems.push(`step '${s.name}' has no program`);
+    if (problems.length) throw new Error(`cannot run: ${problems.join('; ')}`);
+    this.runtimeVersion(); // fail now, not in the background, when the step runtime is missing
+
+    const parameters: Record<string, JsonValue> = {};
+    for (const p of request.graph.parameters) parameters[p.name] = p.default;
+    Object.assign(parameters, request.parameters);
+
+    const id = newRunId();
+    const record: RunRecord = {
+      id,
+      notebook: request.notebookPath,
+      notebookHash: request.notebookHash,
+      specHash: request.specHash,
+      runtime: 'local',
+      parameters,
+      state: 'queued',
+      createdAt: new Date().toISOString(),
+      steps: request.graph.steps.map((s) => pendingStep(s.name)),
+      runner: currentRunner(),
+    };
+    await this.store.create(record);
+    this.emit('change', structuredClone(record));
+
+    let stop: (reason: string) => void = () => {};
+    const run: ActiveRun = {
+      request: { ...request, parameters },
+      aborted: false,
+      children: new Set(),
+      done: Promise.resolve(record),
+      stop: (reason) => stop(reason),
+    };
+    this.active.set(id, run);
+    run.done = new Promise<RunRecord>((resolve) => {
+      stop = (reason) => {
+        if (run.aborted) return;
+        run.aborted = true;
+        this.log(id, undefined, `cancelling: ${reason}`);
+        for (const child of run.children) this.stopChild(child);
+      };
+      // Start on the next tick so that submit() returns first.
+      setImmediate(() => {
+        this.execute(id, run)
+          .catch(async (err) => {
+            const message = err instanceof Error ? err.message : String(err);
+            return this.update(id, { state: 'failed', reason: `runner error: ${message}`, finishedAt: new Date().toISOString() });
+          })
+          .then((final) => {
+            this.active.delete(id);
+            resolve(final);
+          });
+      });
+    });
+    return id;
+  }
+
+  /** Resolves with the final record when a run started by this runtime ends (or at once for a finished run). */
+  async wait(runId: string): Promise<RunRecord> {
+    const run = this.active.get(runId);
+    if (run) return run.done;
+    for await (const rec of this.store.watch(runId)) if (isTerminalRun(rec.state)) return rec;
+    return this.status(runId);
+  }
+
+  async status(runId: string): Promise<RunRecord> {
+    const rec = await this.store.get(runId);
+    if (!rec) throw new Error(`no run '${runId}' in ${this.store.dir}`);
+    return rec;
+  }
+
+  logs(runId: string, step: string, options: LogOptions & { signal?: AbortSignal } = {}): AsyncIterable<LogLine> {
+    return this.store.readLogs(runId, step, options);
+  }
+
+  /** Cancel a run, whichever process runs it; resolves once it has ended. */
+  async cancel(runId: string): Promise<void> {
+    const run = this.active.get(runId);
+    if (run) {
+      await this.store.update(runId, { cancelRequestedAt: new Date().toISOString() });
+      run.stop('cancel requested');
+      await run.done;
+      return;
+    }
+    await cancelRun(this.store, runId, { graceMs: this.killGraceMs });
+  }
+
+  // --- execution ------------------------------------------------------------------------------------------
+
+  private async update(runId: string, patch: Partial<RunRecord>): Promise<RunRecord> {
+    const rec = await this.store.update(runId, patch);
+    this.emit('change', rec);
+    return rec;
+  }
+
+  private async updateStep(runId: string, step: string, patch: Partial<StepRecord>): Promise<RunRecord> {
+    const rec = await this.store.updateStep(runId, step, patch);
+    this.emit('change', rec);
+    return rec;
+  }
+
+  /** Store (and announce) a line of the runner's own about a step; `step` undefined = every running step. */
+  private log(runId: string, step: string | undefined, text: string): void {
+    const line: LogLine = { time: new Date().toISOString(), stream: 'system', text };
+    const steps = step ? [step] : [];
+    for (const s of steps) {
+      this.store.appendLogSync(runId, s, line);
+      this.emit('log', runId, s, line);
+    }
+  }
+
+  private async execute(runId: string, run: ActiveRun): Promise<RunRecord> {
+    const { graph } = run.request;
+    await this.update(runId, { state: 'running', startedAt: new Date().toISOString() });
+
+    const deps = new Map<string, Set<string>>(graph.steps.map((s) => [s.name, new Set<string>()]));
+    for (const [from, to] of graph.edges) deps.get(to)?.add(from);
+    for (const s of graph.steps) for (const src of Object.values(s.inputSources)) if (src !== s.name) deps.get(s.name)?.add(src);
+
+    const state = new Map<string, StepState>(graph.steps.map((s) => [s.name, 'pending']));
+    const outputs = new Map<string, StepOutput[]>();
+    const running = new Map<string, Promise<void>>();
+
+    // Another process may ask to cancel through the store: look for it while the run goes on.
+    const poll = setInterval(() => {
+      this.store.get(runId).then(
+        (rec) => {
+          if (rec?.cancelRequestedAt) run.stop('cancel requested');
+        },
+        () => {},
+      );
+    }, 250);
+
+    try {
+      for (;;) {
+        let progressed = false;
+        for (const s of graph.steps) {
+          if (state.get(s.name) !== 'pending') continue;
+          const upstream = [...(deps.get(s.name) ?? [])];
+          if (run.aborted) {
+            state.set(s.name, 'cancelled');
+            await this.updateStep(runId, s.name, { state: 'cancelled', finishedAt: new Date().toISOString() });
+            progressed = true;
+            continue;
+          }
+          const badDep = upstream.find((d) => DONE_BAD.includes(state.get(d) ?? 'failed'));
+          if (badDep) {
+            state.set(s.name, 'skipped');
+            this.log(runId, s.name, `skipped: upstream step '${badDep}' ${state.get(badDep)}`);
+            await this.updateStep(runId, s.name, { state: 'skipped', finishedAt: new Date().toISOString() });
+            progressed = true;
+            continue;
+          }
+          if (running.size >= this.concurrency) continue;
+          if (!upstream.every((d) => DONE_OK.includes(state.get(d) ?? 'pending'))) continue;
+          state.set(s.name, 'running');
+          progressed = true;
+          const p = this.runStep(runId, run, s, outputs)
+            .catch(async (err): Promise<StepState> => {
+              const message = err instanceof Error ? err.message : String(err);
+              await this.updateStep(runId, s.name, { state: 'failed', error: { message }, finishedAt: new Date().toISOString() });
+              return 'failed';
+            })
+            .then((final) => {
+              state.set(s.name, final);
+              running.delete(s.name);
+            });
+          running.set(s.name, p);
+        }
+        if (running.size === 0 && ![...state.values()].includes('pending')) break;
+        if (!progressed || running.size >= this.concurrency) {
+          if (running.size === 0) break; // nothing can start (a dependency on an unknown step)
+          await Promise.race(running.values());
+        }
+      }
+    } finally {
+      clearInterval(poll);
+    }
+
+    for (const s of graph.steps) {
+      if (state.get(s.name) === 'pending') {
+        state.set(s.name, 'skipped');
+        await this.updateStep(runId, s.name, { state: 'skipped', finishedAt: new Date().toISOString() });
+      }
+    }
+    const states = [...state.values()];
+    const final: Partial<RunRecord> = { finishedAt: new Date().toISOString() };
+    if (run.aborted) Object.assign(final, { state: 'cancelled', reason: 'cancelled' });
+    else if (states.some((s) => s === 'failed' || s === 'skipped' || s === 'cancelled')) {
+      const failed = graph.steps.filter((s) => state.get(s.name) === 'failed').map((s) => s.name);
+      Object.assign(final, { state: 'failed', reason: failed.length ? `step ${failed.map((f) => `'${f}'`).join(', ')} failed` : 'steps were skipped' });
+    } else Object.assign(final, { state: 'succeeded' });
+    return this.update(runId, final);
+  }
+
+  /** Run one step to its final state: from the cache, or as a process with retries and a timeout. */
+  private async runStep(runId: string, run: ActiveRun, step: Step, produced: Map<string, StepOutput[]>): Promise<StepState> {
+    const { request } = run;
+    const program: StepProgram = request.programs[step.name];
+    const dir = this.store.stepDir(runId, step.name);
+    const scratch = path.join(dir, 'scratch');
+    fs.mkdirSync(scratch, { recursive: true });
+    const programFile = path.join(dir, 'program.json');
+    fs.writeFileSync(programFile, JSON.stringify(program, null, 1));
+
+    // Inputs: the producer's output artifacts (possibly in an earlier run's folder, when it was cached).
+    const inputArgs: string[] = [];
+    const inputHashes: Record<string, string> = {};
+    for (const name of program.inputs) {
+      const src = step.inputSources[name];
+      const out = produced.get(src)?.find((o) => o.name === name);
+      if (!out?.path) throw new Error(`input '${name}' of step '${step.name}': step '${src ?? '?'}' did not produce it`);
+      inputArgs.push('--input', `${name}=${out.path}`);
+      inputHashes[name] = out.sha256 ?? '';
+    }
+    const paramArgs: string[] = [];
+    const paramTexts: Record<string, string> = {};
+    for (const p of program.parameters) {
+      const value = request.parameters[p.name] ?? request.graph.parameters.find((d) => d.name === p.name)?.default ?? null;
+      paramTexts[p.name] = paramText(p.type, value);
+      paramArgs.push('--param', `${p.name}=${paramTexts[p.name]}`);
+    }
+    const cacheKey = stepCacheKey({ program, inputs: inputHashes, parameters: paramTexts, runtimeVersion: this.runtimeVersion() });
+
+    if (request.cache !== false && step.cache) {
+      const hit = this.cache.lookup(cacheKey);
+      if (hit) {
+        produced.set(step.name, hit.outputs);
+        const now = new Date().toISOString();
+        this.log(runId, step.name, `cached: reusing the outputs of run ${hit.runId}`);
+        await this.updateStep(runId, step.name, {
+          state: 'cached',
+          startedAt: now,
+          finishedAt: now,
+          outputs: hit.outputs,
+          metrics: hit.metrics,
+          cacheKey,
+          cachedFrom: hit.runId,
+        });
+        return 'cached';
+      }
+    }
+
+    const outDir = path.join(dir, 'outputs');
+    const metricsFile = path.join(dir, 'metrics.json');
+    const errorFile = path.join(dir, 'error.json');
+    const workdir = request.workdir ?? path.dirname(path.resolve(request.notebookPath));
+    const maxAttempts = Math.max(0, step.retries) + 1;
+    let lastError: StepError | undefined;
+    let exitCode: number | undefined;
+    for (let attempt = 1; attempt <= maxAttempts; attempt++) {
+      if (run.aborted) break;
+      fs.rmSync(outDir, { recursive: true, force: true });
+      fs.rmSync(errorFile, { force: true });
+      fs.rmSync(metricsFile, { force: true });
+      fs.rmSync(`${metricsFile}.values.json`, { force: true });
+      const outputArgs: string[] = [];
+      for (const name of program.outputs) {
+        const p = path.join(outDir, name);
+        fs.mkdirSync(p, { recursive: true });
+        outputArgs.push('--output', `${name}=${p}`);
+      }
+      const args = [
+        '-m', 'cellpipe_runtime', 'run',
+        '--program', programFile,
+        ...paramArgs, ...inputArgs, ...outputArgs,
+        '--metrics', metricsFile,
+        '--error-record', errorFile,
+        '--workdir', workdir,
+      ];
+      if (attempt > 1) this.log(runId, step.name, `attempt ${attempt} of ${maxAttempts}`);
+      const result = await this.spawnStep(runId, run, step, attempt, args, scratch);
+      exitCode = result.exitCode;
+      // Killed by a `cellpipe cancel` from another process before our poll saw the request?
+      if (!run.aborted && result.exitCode !== 0 && (await this.store.get(runId))?.cancelRequestedAt) run.stop('cancel requested');
+      if (run.aborted) {
+        await this.updateStep(runId, step.name, { state: 'cancelled', exitCode, finishedAt: new Date().toISOString(), pid: undefined, pidStart: undefined });
+        return 'cancelled';
+      }
+      if (result.exitCode === 0 && !result.timedOut) {
+        const outs: StepOutput[] = program.outputs.map((name) => {
+          const p = path.join(outDir, name);
+          const { bytes, sha256 } = hashArtifact(p);
+          return { name, bytes, sha256, path: p };
+        });
+        const metrics = readMetrics(metricsFile);
+        produced.set(step.name, outs);
+        await this.updateStep(runId, step.name, {
+          state: 'succeeded',
+          exitCode: 0,
+          finishedAt: new Date().toISOString(),
+          outputs: outs,
+          metrics,
+          cacheKey,
+          error: undefined,
+          pid: undefined,
+          pidStart: undefined,
+        });
+        if (step.cache) {
+          this.cache.save({ key: cacheKey, runId, step: step.name, outputs: outs, metrics, createdAt: new Date().toISOString() });
+        }
+        return 'succeeded';
+      }
+      lastError = result.timedOut
+        ? { message: `step '${step.name}' timed out after ${step.timeout} s (its timeout tag); it was stopped` }
+        : readErrorRecord(errorFile) ?? {
+            message: `step '${step.name}' exited with code ${result.exitCode}${result.signal ? ` (signal ${result.signal})` : ''}${result.lastStderr ? `: ${result.lastStderr}` : ''}`,
+          };
+      if (attempt < maxAttempts) {
+        this.log(runId, step.name, `attempt ${attempt} failed: ${lastError.message}; retrying`);
+        await this.updateStep(runId, step.name, { error: lastError, exitCode });
+      }
+    }
+    await this.updateStep(runId, step.name, {
+      state: run.aborted ? 'cancelled' : 'failed',
+      exitCode,
+      error: lastError,
+      finishedAt: new Date().toISOString(),
+      pid: undefined,
+      pidStart: undefined,
+    });
+    return run.aborted ? 'cancelled' : 'failed';
+  }
+
+  private spawnStep(
+    runId: string,
+    run: ActiveRun,
+    step: Step,
+    attempt: number,
+    args: string[],
+    scratch: string,
+  ): Promise<{ exitCode?: number; signal?: string; timedOut: boolean; lastStderr?: string }> {
+    return new Promise((resolve) => {
+      const env: NodeJS.ProcessEnv = {
+        ...this.env,
+        PYTHONPATH: [this.runtimePath, this.env.PYTHONPATH].filter(Boolean).join(path.delimiter),
+        PYTHONUNBUFFERED: '1',
+        PYTHONDONTWRITEBYTECODE: this.env.PYTHONDONTWRITEBYTECODE ?? '1',
+        TMPDIR: scratch,
+        CELLPIPE_RUN_ID: runId,
+        CELLPIPE_STEP: step.name,
+      };
+      let child: ChildProcess;
+      try {
+        child = spawn(this.python, args, { cwd: scratch, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+      } catch (err) {
+        resolve({ exitCode: 127, timedOut: false, lastStderr: (err as Error).message });
+        return;
+      }
+      run.children.add(child);
+      let timedOut = false;
+      let lastStderr = '';
+      let spawnError: string | undefined;
+      const started = new Date().toISOString();
+      if (child.pid !== undefined) {
+        const pid = child.pid;
+        void this.updateStep(runId, step.name, {
+          state: 'running',
+          attempts: attempt,
+          ...(attempt === 1 ? { startedAt: started } : {}),
+          pid,
+          pidStart: processStartTime(pid),
+        });
+      }
+      const onLine = (stream: 'stdout' | 'stderr') => (text: string) => {
+        const line: LogLine = { time: new Date().toISOString(), stream, text };
+        this.store.appendLogSync(runId, step.name, line);
+        this.emit('log', runId, step.name, line);
+        if (stream === 'stderr' && text.trim()) lastStderr = text.trim();
+      };
+      createInterface({ input: child.stdout!, crlfDelay: Infinity }).on('line', onLine('stdout'));
+      createInterface({ input: child.stderr!, crlfDelay: Infinity }).on('line', onLine('stderr'));
+      const timer =
+        step.timeout > 0
+          ? setTimeout(() => {
+              timedOut = true;
+              this.log(runId, step.name, `timed out after ${step.timeout} s: stopping the step`);
+              this.stopChild(child);
+            }, step.timeout * 1000)
+          : undefined;
+      child.on('error', (err) => {
+        spawnError =
+          (err as NodeJS.ErrnoException).code === 'ENOENT'
+            ? `Python interpreter '${this.python}' not found: install Python 3 or set CELLPIPE_PYTHON`
+            : err.message;
+      });
+      child.on('exit', () => {
+        // Whatever the step left behind in its process group (background `!cmd &`) goes with it.
+        if (child.pid) signalGroup(child.pid, 'SIGKILL');
+      });
+      child.on('close', (code, signal) => {
+        if (timer) clearTimeout(timer);
+        run.children.delete(child);
+        if (spawnError) {
+          this.log(runId, step.name, spawnError);
+          resolve({ exitCode: 127, timedOut: false, lastStderr: spawnError });
+          return;
+        }
+        resolve({ exitCode: code ?? undefined, signal: signal ?? undefined, timedOut, lastStderr });
+      });
+    });
+  }
+
+  /** SIGTERM to the step's process group, SIGKILL after the grace period if anything is left. */
+  private stopChild(child: ChildProcess): void {
+    const pid = child.pid;
+    if (!pid) return;
+    signalGroup(pid, 'SIGTERM');
+    const t = setTimeout(() => signalGroup(pid, 'SIGKILL'), this.killGraceMs);
+    t.unref();
+    child.once('close', () => clearTimeout(t));
+  }
+}
+
+function readMetrics(file: string): Record<string, number | string> {
+  try {
+    const v = JSON.parse(fs.readFileSync(`${file}.values.json`, 'utf8')) as Record<string, unknown>;
+    const out: Record<string, number | string> = {};
+    for (const [k, x] of Object.entries(v)) out[k] = typeof x === 'number' || typeof x === 'string' ? x : JSON.stringify(x);
+    return out;
+  } catch {
+    return {};
+  }
+}
+
+function readErrorRecord(file: string): StepError | undefined {
+  try {
+    const v = JSON.parse(fs.readFileSync(file, 'utf8')) as StepError & { step?: string };
+    if (!v || typeof v.message !== 'string') return undefined;
+    const { step: _step, ...rest } = v;
+    for (const k of Object.keys(rest) as (keyof StepError)[]) if (rest[k] === null) delete rest[k];
+    return rest;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Cancel a run from any process. Records the request in the store (the runner polls for it and stops its
+ * steps: SIGTERM, then SIGKILL after the grace period); if the runner is gone or does not finish the run in
+ * time, stops the recorded step process groups here and records the run as cancelled.
+ * Returns the final record. Throws for an unknown run.
+ */
+export async function cancelRun(store: RunStore, runId: string, opts: { graceMs?: number } = {}): Promise<RunRecord> {
+  const graceMs = opts.graceMs ?? 5000;
+  let rec = await store.get(runId);
+  if (!rec) throw new Error(`no run '${runId}' in ${store.dir}`);
+  if (isTerminalRun(rec.state)) return rec;
+  await store.update(runId, { cancelRequestedAt: new Date().toISOString() });
+  if (rec.runner && !runnerGone(rec.runner) && rec.runner.pid !== process.pid) {
+    const deadline = Date.now() + graceMs + 3000;
+    while (Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 100));
+      rec = (await store.get(runId))!;
+      if (isTerminalRun(rec.state)) return rec;
+    }
+  }
+  // The runner did not answer: stop the step processes ourselves.
+  rec = (await store.get(runId))!;
+  if (isTerminalRun(rec.state)) return rec;
+  const live = rec.steps.filter((s) => s.state === 'running' && s.pid && processAlive(s.pid, s.pidStart));
+  for (const s of live) signalGroup(s.pid!, 'SIGTERM');
+  const until = Date.now() + graceMs;
+  while (Date.now() < until && live.some((s) => processAlive(s.pid!, s.pidStart))) await new Promise((r) => setTimeout(r, 50));
+  for (const s of live) signalGroup(s.pid!, 'SIGKILL');
+  const now = new Date().toISOString();
+  for (const s of rec.steps) {
+    if (s.state === 'running' || s.state === 'pending') await store.updateStep(runId, s.name, { state: 'cancelled', finishedAt: now });
+  }
+  return store.update(runId, { state: 'cancelled', reason: 'cancelled', finishedAt: now });
+}
