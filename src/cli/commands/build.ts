@@ -1,0 +1,164 @@
+/**
+ * `cellpipe build NOTEBOOK --registry HOST[:PORT]/REPO [--base IMAGE] [--insecure] [--ca-file PEM] …`:
+ * packages every step into an image (base + cellpipe runtime + the step's program + declared files), pushes it,
+ * and prints `step → host/repo@sha256:…` per step (`unchanged` when that exact image was already there).
+ * Exit 0 on success, 1 when the notebook has errors or the build fails, 2 for usage errors.
+ */
+import { readFile } from 'node:fs/promises';
+import { dirname, relative, resolve } from 'node:path';
+import type { Command } from '../main.js';
+import { compileNotebook } from '../../core/compile.js';
+import { parseArgs, UsageError } from '../args.js';
+import { formatDiagnostics } from '../diagnostics.js';
+import { buildStepImages, type BuildProgress } from '../../images/build.js';
+import { defaultCredentialSource, dockerConfigFromSecret, dockerConfigSource } from '../../images/credentials.js';
+import { parseRepository } from '../../images/ref.js';
+
+const USAGE = `usage: cellpipe build NOTEBOOK --registry HOST[:PORT]/REPO [options]
+
+  --registry HOST/REPO   repository the step images are pushed to (required)
+  --base IMAGE           base image (default: the notebook's base image setting)
+  --insecure             talk plain http to the registry (only for registries you trust on your network)
+  --ca-file FILE         trust this PEM CA certificate for the registry's TLS
+  --auth-file FILE       credentials: a Docker config.json or a Kubernetes dockerconfigjson secret (JSON)
+                         (default: $DOCKER_CONFIG/config.json or ~/.docker/config.json)
+  --platform OS/ARCH     platform to pick from a multi-arch base (default linux/amd64)
+  --layout per-step|single   one small layer per step on a shared layer (default), or one image for all steps
+  --json                 print {step: image} as JSON instead of lines`;
+
+function human(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KB`;
+  return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+}
+
+const build: Command = async (argv, io) => {
+  let args;
+  try {
+    args = parseArgs(argv, {
+      registry: { value: true }, base: { value: true }, insecure: {}, 'ca-file': { value: true }, 'auth-file': { value: true },
+      platform: { value: true }, layout: { value: true }, json: {}, help: { short: 'h' },
+    });
+    if (args.flags.help) {
+      io.stdout.write(USAGE + '\n');
+      return 0;
+    }
+    if (args.positionals.length !== 1) throw new UsageError('give exactly one notebook');
+    if (typeof args.flags.registry !== 'string') throw new UsageError('--registry HOST[:PORT]/REPO is required');
+    parseRepository(args.flags.registry);
+    const layout = args.flags.layout;
+    if (layout !== undefined && layout !== 'per-step' && layout !== 'single') throw new UsageError('--layout is per-step or single');
+    if (typeof args.flags.platform === 'string' && !/^[a-z0-9]+\/[a-z0-9]+(\/[a-z0-9]+)?$/.test(args.flags.platform)) {
+      throw new UsageError(`--platform ${args.flags.platform}: write OS/ARCH, e.g. linux/arm64`);
+    }
+  } catch (err) {
+    if (err instanceof UsageError || /--registry/.test((err as Error).message)) {
+      io.stderr.write(`cellpipe build: ${(err as Error).message}\n${USAGE}\n`);
+      return 2;
+    }
+    throw err;
+  }
+  const flags = args.flags;
+  const path = resolve(io.cwd, args.positionals[0]);
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    io.stderr.write(`cellpipe build: cannot read ${args.positionals[0]}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}\n`);
+    return 1;
+  }
+  const shown = relative(io.cwd, path) || path;
+  const result = compileNotebook(text, { path: shown, graphOnly: true });
+  const errors = result.diagnostics.filter((d) => d.severity === 'error');
+  if (!result.ok || !result.graph) {
+    const report = formatDiagnostics(errors.length ? errors : result.diagnostics, shown, { color: Boolean(io.stderr.isTTY) });
+    io.stderr.write((report || `cellpipe build: ${shown} did not compile`) + '\n');
+    return 1;
+  }
+  const graph = result.graph;
+  const notebookDir = dirname(path);
+  const cellpipeMeta = (result.notebook?.metadata?.cellpipe ?? {}) as { files?: unknown };
+  if (cellpipeMeta.files !== undefined && !(Array.isArray(cellpipeMeta.files) && cellpipeMeta.files.every((f) => typeof f === 'string'))) {
+    io.stderr.write(`cellpipe build: ${shown}: metadata.cellpipe.files must be a list of paths relative to the notebook\n`);
+    return 1;
+  }
+  const files = (cellpipeMeta.files as string[] | undefined) ?? [];
+  let requirements: string[] | undefined;
+  try {
+    requirements = (await readFile(resolve(notebookDir, 'requirements.txt'), 'utf8')).split('\n');
+  } catch {
+    requirements = undefined;
+  }
+
+  const env = io.env;
+  let credentials = defaultCredentialSource(env);
+  let ca: string | undefined;
+  try {
+    if (typeof flags['auth-file'] === 'string') {
+      const raw = await readFile(resolve(io.cwd, flags['auth-file']), 'utf8');
+      credentials = dockerConfigSource(dockerConfigFromSecret(raw), env);
+    }
+    if (typeof flags['ca-file'] === 'string') ca = await readFile(resolve(io.cwd, flags['ca-file']), 'utf8');
+  } catch (err) {
+    io.stderr.write(`cellpipe build: ${(err as Error).message}\n`);
+    return 1;
+  }
+
+  const tty = Boolean(io.stderr.isTTY);
+  let progressShown = false;
+  const onProgress = (e: BuildProgress) => {
+    if (e.kind === 'bytes' && tty) {
+      io.stderr.write(`\r\x1b[Kuploading… ${human(e.uploaded)}`);
+      progressShown = true;
+    } else if (e.kind === 'requirements') {
+      if (progressShown) io.stderr.write('\r\x1b[K');
+      const what = { cached: 'already built', building: 'building with buildah (pip install)…', built: 'built and pushed' }[e.state];
+      io.stderr.write(`requirements for ${e.steps.join(', ')}: ${what}\n`);
+    } else if (e.kind === 'log' && tty) {
+      io.stderr.write(`  ${e.line}\n`);
+    }
+  };
+  const started = Date.now();
+  let built;
+  try {
+    const stepBases: Record<string, string> = {};
+    const stepRequirements: Record<string, string[]> = {};
+    for (const s of graph.steps) {
+      if (s.image) stepBases[s.name] = s.image;
+      if (s.requirements.length) stepRequirements[s.name] = s.requirements;
+    }
+    built = await buildStepImages({
+      programs: result.programs,
+      notebookDir,
+      files,
+      requirements,
+      stepRequirements,
+      stepBases,
+      registry: flags.registry as string,
+      base: typeof flags.base === 'string' ? flags.base : graph.pipeline.baseImage,
+      insecure: Boolean(flags.insecure),
+      ca,
+      credentials,
+      platform: typeof flags.platform === 'string' ? flags.platform : undefined,
+      layout: flags.layout as 'per-step' | 'single' | undefined,
+      onProgress,
+    });
+  } catch (err) {
+    if (progressShown) io.stderr.write('\r\x1b[K');
+    io.stderr.write(`cellpipe build: ${(err as Error).message}\n`);
+    return 1;
+  }
+  if (progressShown) io.stderr.write('\r\x1b[K');
+  if (flags.json) {
+    io.stdout.write(JSON.stringify(built.images, null, 2) + '\n');
+  } else {
+    const width = Math.max(...Object.keys(built.steps).map((s) => s.length));
+    for (const [step, s] of Object.entries(built.steps).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+      io.stdout.write(`${step.padEnd(width)} → ${s.reference}${s.unchanged ? '  unchanged' : ''}\n`);
+    }
+  }
+  io.stderr.write(`pushed ${human(built.stats.bytesUp)} in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+  return 0;
+};
+
+export default build;
