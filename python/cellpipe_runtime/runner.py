@@ -1,8 +1,9 @@
 """``python3 -m cellpipe_runtime run``: one pipeline step, start to finish.
 
-bind parameters (declared types) → load inputs → run the cells in order in one fresh ``__main__`` namespace →
-save outputs → write metrics → exit 0. Any failure: a traceback naming the notebook cell on stderr, the error
-record (``--error-record``), exit 1. Command-line misuse exits 2.
+bind parameters (declared types) → run the prelude (imports, functions cells) → load inputs → run the step's cells,
+all in one fresh ``__main__`` namespace → save outputs → write metrics → exit 0. (Inputs load after the prelude
+because unpickling one may need the classes and imports it defines.) Any failure: a traceback naming the notebook
+cell on stderr, the error record (``--error-record``), exit 1. Command-line misuse exits 2.
 """
 from __future__ import annotations
 
@@ -93,6 +94,31 @@ def compile_cells(program: Program, ctx: artifacts.Context) -> List[Tuple[Any, A
     return compiled
 
 
+def _load_inputs(program: Program, inputs: Dict[str, str], ns: Dict[str, Any], loaded: List[str],
+                 n_values: int, n_cells: int) -> None:
+    for name in program.inputs:
+        ns[name] = artifacts.load(name, inputs[name])
+        loaded.append(name)
+    _say("step %s: %s, %s%s, %s" % (
+        program.step, _plural(n_values, "parameter"), _plural(len(loaded), "input"),
+        (" (" + ", ".join(loaded) + ")") if loaded else "", _plural(n_cells, "cell")))
+
+
+def _run_cell(cell: Any, code: Any, ns: Dict[str, Any]) -> bool:
+    """Runs one cell; False when it asked to stop the step early (``exit()`` / ``sys.exit(0)``)."""
+    try:
+        exec(code, ns)
+    except SystemExit as stop:
+        if stop.code in (None, 0):
+            _say("cell %d called exit(%s): the step's remaining cells are not run"
+                 % (cell.index, "" if stop.code is None else stop.code))
+            return False
+        raise StepError("cell %d (\"%s\") called exit(%r)" % (cell.index, cell.first_line, stop.code),
+                        kind="SystemExit", cell=cell.index, line=where_raised(stop)[1],
+                        cell_id=cell.id, cell_first_line=cell.first_line) from stop
+    return True
+
+
 def run(args: argparse.Namespace) -> int:
     started = time.monotonic()
     record_path = os.path.abspath(args.error_record) if args.error_record else None
@@ -122,26 +148,19 @@ def run(args: argparse.Namespace) -> int:
         compiled = compile_cells(program, ctx)
 
         ns.update(values)
-        loaded = []
-        for name in program.inputs:
-            ns[name] = artifacts.load(name, inputs[name])
-            loaded.append(name)
-        _say("step %s: %s, %s%s, %s" % (
-            step, _plural(len(values), "parameter"), _plural(len(loaded), "input"),
-            (" (" + ", ".join(loaded) + ")") if loaded else "", _plural(len(compiled), "cell")))
-
-        for cell, code, plain, original in compiled:
+        # The prelude (imports, functions) runs first: unpickling an input may need its imports and classes.
+        n_prelude = 0
+        while n_prelude < len(compiled) and compiled[n_prelude][0].role in ("imports", "functions"):
+            n_prelude += 1
+        loaded: List[str] = []
+        for k, (cell, code, plain, original) in enumerate(compiled):
+            if k == n_prelude:
+                _load_inputs(program, inputs, ns, loaded, len(values), len(compiled))
             ctx.add_cell(cell.filename, plain, original)
-            try:
-                exec(code, ns)
-            except SystemExit as stop:
-                if stop.code in (None, 0):
-                    _say("cell %d called exit(%s): the step's remaining cells are not run"
-                         % (cell.index, "" if stop.code is None else stop.code))
-                    break
-                raise StepError("cell %d (\"%s\") called exit(%r)" % (cell.index, cell.first_line, stop.code),
-                                kind="SystemExit", cell=cell.index, line=where_raised(stop)[1],
-                                cell_id=cell.id, cell_first_line=cell.first_line) from stop
+            if not _run_cell(cell, code, ns):
+                break
+        if len(compiled) == n_prelude:
+            _load_inputs(program, inputs, ns, loaded, len(values), len(compiled))
 
         saved = []
         for name in program.outputs:
