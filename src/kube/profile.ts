@@ -1,0 +1,120 @@
+/**
+ * cellpipe profiles: where to run (cluster, namespace) and where images go (registry), by name.
+ *
+ * File: YAML at `$CELLPIPE_PROFILES`, else `~/.config/cellpipe/profiles.yaml`:
+ *
+ * ```yaml
+ * profiles:
+ *   prod:                          # the name used by `--profile prod`
+ *     kubeconfig: ~/.kube/config   # optional; default: $KUBECONFIG, then ~/.kube/config
+ *     context: my-cluster          # optional; default: the kubeconfig's current context
+ *     inCluster: false             # optional; true inside a pod: use the pod's service account
+ *     namespace: kubeflow-user     # required: where jobs and pods are created and read
+ *     registry: registry.example.com/team   # where step images are pushed
+ *     insecureRegistry: false      # plain HTTP / self-signed registry
+ *     baseImage: python:3.12-slim  # default base image of the steps
+ *     kfp: { host: https://kubeflow.example.com/pipeline }   # Kubeflow Pipelines settings, read by the kubeflow runtime
+ * ```
+ */
+import { readFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parse } from 'yaml';
+
+export interface Profile {
+  name: string;
+  kubeconfig?: string;
+  context?: string;
+  inCluster?: boolean;
+  namespace: string;
+  registry?: string;
+  insecureRegistry?: boolean;
+  baseImage?: string;
+  kfp?: Record<string, unknown>;
+}
+
+/** Where the profiles file is, given the environment. */
+export function profilesPath(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.CELLPIPE_PROFILES) return env.CELLPIPE_PROFILES;
+  return join(env.HOME || homedir(), '.config', 'cellpipe', 'profiles.yaml');
+}
+
+function expandHome(path: string, env: NodeJS.ProcessEnv): string {
+  return path === '~' || path.startsWith('~/') ? join(env.HOME || homedir(), path.slice(1)) : path;
+}
+
+/** Reads every profile from the profiles file; throws with the file and field at fault. */
+export async function loadProfiles(env: NodeJS.ProcessEnv = process.env): Promise<Map<string, Profile>> {
+  const path = profilesPath(env);
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+      throw new Error(`no profiles file at ${path}: create it (see 'cellpipe doctor --help' for the format) or set CELLPIPE_PROFILES`);
+    }
+    throw err;
+  }
+  let doc: unknown;
+  try {
+    doc = parse(text);
+  } catch (err) {
+    throw new Error(`${path}: not valid YAML: ${(err as Error).message}`);
+  }
+  const profiles = (doc as { profiles?: unknown } | null)?.profiles;
+  if (!profiles || typeof profiles !== 'object' || Array.isArray(profiles)) {
+    throw new Error(`${path}: expected a top-level 'profiles:' mapping of profile names to settings`);
+  }
+  const out = new Map<string, Profile>();
+  for (const [name, raw] of Object.entries(profiles as Record<string, unknown>)) {
+    out.set(name, checkProfile(name, raw, path, env));
+  }
+  return out;
+}
+
+/** Reads one profile by name. */
+export async function loadProfile(name: string, env: NodeJS.ProcessEnv = process.env): Promise<Profile> {
+  const all = await loadProfiles(env);
+  const p = all.get(name);
+  if (!p) {
+    const known = [...all.keys()];
+    throw new Error(`no profile '${name}' in ${profilesPath(env)}${known.length ? ` (known: ${known.join(', ')})` : ''}`);
+  }
+  return p;
+}
+
+function checkProfile(name: string, raw: unknown, path: string, env: NodeJS.ProcessEnv): Profile {
+  const where = `${path}: profiles.${name}`;
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new Error(`${where}: expected a mapping of settings`);
+  const r = raw as Record<string, unknown>;
+  const str = (key: string): string | undefined => {
+    const v = r[key];
+    if (v === undefined || v === null) return undefined;
+    if (typeof v !== 'string' || v === '') throw new Error(`${where}.${key}: expected a non-empty string`);
+    return v;
+  };
+  const bool = (key: string): boolean | undefined => {
+    const v = r[key];
+    if (v === undefined || v === null) return undefined;
+    if (typeof v !== 'boolean') throw new Error(`${where}.${key}: expected true or false`);
+    return v;
+  };
+  const namespace = str('namespace');
+  if (!namespace) throw new Error(`${where}.namespace: missing; set the Kubernetes namespace cellpipe works in`);
+  const kubeconfig = str('kubeconfig');
+  const kfp = r.kfp;
+  if (kfp !== undefined && (typeof kfp !== 'object' || kfp === null || Array.isArray(kfp))) {
+    throw new Error(`${where}.kfp: expected a mapping`);
+  }
+  return {
+    name,
+    kubeconfig: kubeconfig ? resolve(expandHome(kubeconfig, env)) : undefined,
+    context: str('context'),
+    inCluster: bool('inCluster'),
+    namespace,
+    registry: str('registry'),
+    insecureRegistry: bool('insecureRegistry'),
+    baseImage: str('baseImage'),
+    kfp: kfp as Record<string, unknown> | undefined,
+  };
+}
