@@ -1,0 +1,53 @@
+// Compile-time benchmark (not a test): cellpipe's compiler vs Kale's, measured in the same run.
+//   (a) ../shared/corpus/kale/candies_sharing.ipynb — cellpipe warm median vs Kale's notebook→KFP compile
+//   (b) a generated notebook of 1,000 code cells in 100 steps — cellpipe warm median (target < 50 ms)
+// Usage: node bench/compile.mjs            (builds nothing: run `npm run build` first)
+import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { performance } from 'node:perf_hooks';
+import { compileNotebook } from '../lib/core/compile.js';
+import { generateNotebook } from './generate-notebook.mjs';
+
+const here = (p) => fileURLToPath(new URL(p, import.meta.url));
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+function time(fn, repeats) {
+  const first = performance.now();
+  fn();
+  const cold = performance.now() - first;
+  const runs = [];
+  for (let i = 0; i < repeats; i++) {
+    const t = performance.now();
+    fn();
+    runs.push(performance.now() - t);
+  }
+  return { cold, warm: median(runs), p95: [...runs].sort((a, b) => a - b)[Math.floor(runs.length * 0.95)] };
+}
+
+const candiesPath = here('../../shared/corpus/kale/candies_sharing.ipynb');
+const candies = readFileSync(candiesPath, 'utf8');
+const a = time(() => {
+  const r = compileNotebook(candies, { path: 'candies_sharing.ipynb' });
+  if (!r.ok) throw new Error('candies_sharing did not compile');
+}, 200);
+const generated = JSON.stringify(generateNotebook(100, 10));
+const check = compileNotebook(generated, { path: 'generated.ipynb' });
+if (!check.ok) throw new Error('generated notebook did not compile: ' + JSON.stringify(check.diagnostics.slice(0, 3)));
+const b = time(() => compileNotebook(generated, { path: 'generated.ipynb' }), 30);
+
+console.log(`cellpipe  (a) candies_sharing          cold ${a.cold.toFixed(1)} ms, warm median ${a.warm.toFixed(2)} ms (p95 ${a.p95.toFixed(2)})`);
+console.log(`cellpipe  (b) 1,000 cells / 100 steps  cold ${b.cold.toFixed(1)} ms, warm median ${b.warm.toFixed(1)} ms (p95 ${b.p95.toFixed(1)}) — target < 50 ms`);
+console.log(`          (b) ${check.graph.steps.length} steps, ${check.graph.edges.length} edges, ${check.yaml.length} bytes of YAML`);
+
+let kale;
+try {
+  const python = execFileSync('bash', [here('setup-baselines.sh'), 'kale'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim();
+  const out = execFileSync(python, [here('kale_compile.py'), candiesPath, '6'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  kale = JSON.parse(out.trim().split('\n').pop());
+} catch (err) {
+  console.log(`Kale baseline unavailable: ${err.message.split('\n')[0]}`);
+}
+if (kale) {
+  console.log(`Kale 2.3 (a) candies_sharing           cold ${kale.first_ms.toFixed(0)} ms, warm median ${kale.median_ms.toFixed(0)} ms`);
+  console.log(`ratio (a): cellpipe is ${(kale.median_ms / a.warm).toFixed(0)}× faster than Kale warm (target ≥ 50×), ${(kale.first_ms / a.cold).toFixed(0)}× cold`);
+}
