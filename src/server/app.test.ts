@@ -192,15 +192,15 @@ describe('backend API over a Unix socket', () => {
     const logs = await readEvents(socket, `/api/runs/${runId}/logs/kid2`);
     const lines = logs.events.filter((e) => e.event === 'line');
     assert.deepEqual(lines.map((e) => e.data.text), ['kid2 line 1', 'kid2 line 2', 'kid2 line 3', 'kid2 line 4']);
-    assert.deepEqual(lines.map((e) => e.id), ['1', '2', '3', '4']);
+    assert.deepEqual(lines.map((e) => e.id), ['0', '1', '2', '3'], 'each line carries its 0-based index as event id');
     assert.equal(lines[0].data.stream, 'stdout');
     assert.deepEqual(logs.events.at(-1)!.data, { lines: 4, state: 'succeeded' });
 
     // A reconnecting EventSource sends Last-Event-ID: the stream resumes after that line.
-    const resumed = await readEvents(socket, `/api/runs/${runId}/logs/kid2`, { headers: { 'last-event-id': '3' } });
-    assert.deepEqual(resumed.events.filter((e) => e.event === 'line').map((e) => [e.id, e.data.text]), [['4', 'kid2 line 4']]);
+    const resumed = await readEvents(socket, `/api/runs/${runId}/logs/kid2`, { headers: { 'last-event-id': '2' } });
+    assert.deepEqual(resumed.events.filter((e) => e.event === 'line').map((e) => [e.id, e.data.text]), [['3', 'kid2 line 4']]);
     const fromQuery = await readEvents(socket, `/api/runs/${runId}/logs/kid2?from=2`);
-    assert.equal(fromQuery.events.filter((e) => e.event === 'line').length, 2);
+    assert.deepEqual(fromQuery.events.filter((e) => e.event === 'line').map((e) => e.id), ['2', '3']);
 
     const text = await call(socket, 'GET', `/api/runs/${runId}/logs/sack?format=text`);
     assert.equal(text.status, 200);
@@ -241,7 +241,7 @@ describe('backend API over a Unix socket', () => {
     const followed = await readEvents(socket, `/api/runs/${runId}/logs/kid1?follow=1`, {
       onEvent: (e) => {
         // Once five lines arrived live, cancel the run from another request.
-        if (e.event === 'line' && e.id === '5') cancelSent = call(socket, 'POST', `/api/runs/${runId}/cancel`);
+        if (e.event === 'line' && e.id === '4') cancelSent = call(socket, 'POST', `/api/runs/${runId}/cancel`);
       },
     });
     const cancel = (await cancelSent) as { status: number; json: { state: string } };

@@ -11,7 +11,7 @@
  * | `GET /api/runs?notebook=PATH` | `{runs}`, newest first |
  * | `GET /api/runs/:id[?notebook=PATH]` | the RunRecord |
  * | `GET /api/runs/:id/events` | SSE: `run` (RunRecord) per change, then `end` |
- * | `GET /api/runs/:id/logs/:step?from=N&follow=1` | SSE: `line` (LogLine, `id:` = lines sent so far), then `end` |
+ * | `GET /api/runs/:id/logs/:step?from=N&follow=1` | SSE: `line` (LogLine, `id:` = its 0-based line index), then `end` `{lines, state}` |
  * | `GET /api/runs/:id/logs/:step?format=text\|json` | the whole log as text, or `{lines}` |
  * | `POST /api/runs/:id/cancel` | 202 with the RunRecord |
  * | `POST /api/build {path}` | 501 for now |
@@ -268,6 +268,8 @@ export class Backend {
       programs: result.programs,
       parameters,
       cache: body.cache ?? true,
+      // Steps run where the notebook is, as they would in the notebook's kernel.
+      workdir: path.dirname(nb.abs),
     });
     this.runIndex.set(runId, storeDir);
     this.started.add(runId);
@@ -317,8 +319,11 @@ export class Backend {
     }
     const follow = flag(url.searchParams.get('follow'));
     const format = url.searchParams.get('format') ?? 'sse';
-    const fromText = (req.headers['last-event-id'] as string | undefined) ?? url.searchParams.get('from') ?? '0';
-    if (!/^\d+$/.test(fromText)) throw new HttpError(400, `'from' must be a line count (0 or more), got '${fromText}'`);
+    // Line numbers are 0-based indexes into the step's log; an event's id is its line's index, so a client
+    // reconnecting with Last-Event-ID: N resumes at line N + 1 (the same as asking for from=N+1).
+    const lastId = req.headers['last-event-id'] as string | undefined;
+    const fromText = lastId !== undefined && /^\d+$/.test(lastId) ? String(Number(lastId) + 1) : (url.searchParams.get('from') ?? '0');
+    if (!/^\d+$/.test(fromText)) throw new HttpError(400, `'from' must be a line index (0 or more), got '${fromText}'`);
     const fromLine = Number(fromText);
     if (format !== 'sse' && format !== 'text' && format !== 'json') {
       throw new HttpError(400, `unknown format '${format}'`, 'Use format=text or format=json, or leave it out for an event stream.');
@@ -340,14 +345,14 @@ export class Backend {
       return;
     }
     const stream = new EventStream(res);
-    let sent = fromLine;
+    let next = fromLine;
     try {
       for await (const line of backend.store.readLogs(runId, step, { fromLine, follow, signal: stream.signal })) {
-        if (!stream.send('line', line, ++sent)) break;
+        if (!stream.send('line', line, next++)) break;
       }
       if (!stream.closed) {
         const now = await backend.store.get(runId);
-        stream.send('end', { lines: sent, state: now?.steps.find((s) => s.name === step)?.state ?? null });
+        stream.send('end', { lines: next, state: now?.steps.find((s) => s.name === step)?.state ?? null });
       }
     } finally {
       stream.close();

@@ -42,7 +42,7 @@ export async function localRunBackend(storeDir: string): Promise<RunBackend> {
   const { RunStore } = await import('../runs/store.js');
   const store: RunBackend['store'] = new RunStore(storeDir);
   // The local runtime is loaded on first use only (and only if this build has it).
-  const spec = '../runtimes/local/index.js';
+  const spec = '../runtimes/local/runtime.js';
   let mod: Record<string, unknown>;
   try {
     mod = (await import(spec)) as Record<string, unknown>;
@@ -52,8 +52,8 @@ export async function localRunBackend(storeDir: string): Promise<RunBackend> {
     }
     throw err;
   }
-  const LocalRuntime = mod.LocalRuntime as new (store: RunBackend['store']) => RunBackend['runtime'];
-  return { store, runtime: new LocalRuntime(store) };
+  const LocalRuntime = mod.LocalRuntime as new (options: { store: RunBackend['store'] }) => RunBackend['runtime'];
+  return { store, runtime: new LocalRuntime({ store }) };
 }
 
 /** Is something already accepting connections on this Unix socket? */
