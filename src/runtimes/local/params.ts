@@ -14,7 +14,7 @@ function where(p: Parameter): string {
 export function parseParamValue(p: Parameter, text: string): JsonValue {
   const bad = (what: string): never => {
     throw new ParameterError(
-      `--param ${p.name}=${text}: ${p.name} is a ${p.type} parameter (${where(p)}); ${what}`,
+      `--param ${p.name}=${text}: ${p.name} is ${p.type === 'int' ? 'an' : 'a'} ${p.type} parameter (${where(p)}); ${what}`,
     );
   };
   switch (p.type) {

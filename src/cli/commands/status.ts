@@ -1,0 +1,48 @@
+/**
+ * `cellpipe status RUN [--json] [--store DIR]`: one run — state, timings, parameters, and per step its state,
+ * attempts, outputs, metrics and, for a failed step, the cell and line that raised. RUN may be an id prefix
+ * or `latest`. Exit 0 when the run exists.
+ */
+import type { Command } from '../main.js';
+import { parseArgs, UsageError } from '../args.js';
+import { RunStore } from '../../runs/store.js';
+import { findRun, noSuchRun, storeDirFromArgs } from '../../runs/locate.js';
+import { formatStatus } from '../../runs/format.js';
+
+const USAGE = `usage: cellpipe status RUN [--json] [--store DIR]
+
+  RUN           a run id (or a unique prefix of one, or 'latest')
+  --json        the run record as JSON
+  --store DIR   where runs are kept (default: $CELLPIPE_STORE, else ./.cellpipe)`;
+
+const status: Command = async (argv, io) => {
+  let args;
+  try {
+    args = parseArgs(argv, { json: {}, store: { value: true }, help: { short: 'h' } });
+    if (args.flags.help) {
+      io.stdout.write(USAGE + '\n');
+      return 0;
+    }
+    if (args.positionals.length !== 1) throw new UsageError('give exactly one run id');
+  } catch (err) {
+    if (err instanceof UsageError) {
+      io.stderr.write(`cellpipe status: ${err.message}\n${USAGE}\n`);
+      return 2;
+    }
+    throw err;
+  }
+  const store = new RunStore(storeDirFromArgs(args.flags.store, io.cwd, io.env));
+  const rec = await findRun(store, args.positionals[0]);
+  if (rec === 'ambiguous') {
+    io.stderr.write(`cellpipe status: '${args.positionals[0]}' matches several runs; give more of the id\n`);
+    return 1;
+  }
+  if (!rec) {
+    io.stderr.write(`cellpipe status: ${noSuchRun(args.positionals[0], store)}\n`);
+    return 1;
+  }
+  io.stdout.write((args.flags.json ? JSON.stringify(rec, null, 2) : formatStatus(rec)) + '\n');
+  return 0;
+};
+
+export default status;
