@@ -155,3 +155,17 @@ def test_a_rerun_replaces_the_previous_artifact(tmp_path):
     assert run_step(tmp_path, program("s", [(1, "v = [1, 2]")], outputs=["v"]), outputs=arts).code == 0
     assert read_meta(arts["v"])["format"] == "json"
     assert sorted(os.listdir(arts["v"])) == ["cellpipe.json", "data.json"]
+
+
+@pytest.mark.skipif(importlib.util.find_spec("sklearn") is None or importlib.util.find_spec("joblib") is None,
+                    reason="scikit-learn / joblib not installed")
+def test_scikit_learn_estimators_travel_with_joblib_unless_they_hold_notebook_code(tmp_path):
+    up_code = ("from sklearn.linear_model import LinearRegression\nfrom sklearn.preprocessing import FunctionTransformer\n"
+               "model = LinearRegression().fit([[0], [1], [2]], [1, 3, 5])\n"
+               "def plus_one(X):\n    return X + 1\nshift = FunctionTransformer(plus_one)\n")
+    check = ("import numpy as np\nassert abs(model.predict([[10]])[0] - 21) < 1e-9\n"
+             "assert (shift.fit_transform(np.array([[1.0]])) == 2.0).all()\nprint('models work')")
+    _, down, arts = pipe(tmp_path, [(1, up_code)], [(2, check)], ["model", "shift"])
+    assert down.code == 0, down
+    assert read_meta(arts["model"])["format"] == "joblib"
+    assert read_meta(arts["shift"])["format"] == "pickle"  # plus_one must travel by value

@@ -188,7 +188,7 @@ def test_the_namespace_is_a_fresh_main_module(tmp_path):
 
 
 def test_metrics_are_written_in_kfp_format_and_as_plain_values(tmp_path):
-    code = ("import numpy as np\nsum_result = np.float64(12.5)\nd1 = 5\nAccuracy_Top1 = 0.75\nok = True\n"
+    code = ("from fractions import Fraction\nsum_result = Fraction(25, 2)\nd1 = 5\nAccuracy_Top1 = 0.75\nok = True\n"
             "note = 'text'\nratio = float('nan')")
     names = ["sum_result", "d1", "Accuracy_Top1", "ok", "note", "ratio"]
     mfile = str(tmp_path / "out" / "metrics.json")
