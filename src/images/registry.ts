@@ -11,7 +11,8 @@
  * (realm/service/scope, extra `repository:<from>:pull` scope for mounts, OAuth2 refresh-token grant for identity
  * tokens) and Basic auth; manifests (Docker v2 schema 2, OCI manifest, OCI index / Docker manifest list → one
  * platform, default linux/amd64); blob HEAD/GET, monolithic and chunked upload (a dropped chunk resumes from the
- * registry's reported Range), cross-repository mount; http only when `insecure`; extra CA for TLS; retries with
+ * registry's reported Range where the registry keeps the session — distribution 2.8 invalidates it, so the upload
+ * restarts in a new session), cross-repository mount; http only when `insecure`; extra CA for TLS; retries with
  * exponential backoff on 5xx/429 and connection errors; sha256 verified on every blob and manifest read or written.
  */
 import { createHash } from 'node:crypto';
