@@ -45,6 +45,13 @@ function expandHome(path: string, env: NodeJS.ProcessEnv): string {
 
 /** Reads every profile from the profiles file; throws with the file and field at fault. */
 export async function loadProfiles(env: NodeJS.ProcessEnv = process.env): Promise<Map<string, Profile>> {
+  const raw = await readProfiles(env);
+  const out = new Map<string, Profile>();
+  for (const [name, value] of Object.entries(raw)) out.set(name, checkProfile(name, value, profilesPath(env), env));
+  return out;
+}
+
+async function readProfiles(env: NodeJS.ProcessEnv): Promise<Record<string, unknown>> {
   const path = profilesPath(env);
   let text: string;
   try {
@@ -65,22 +72,17 @@ export async function loadProfiles(env: NodeJS.ProcessEnv = process.env): Promis
   if (!profiles || typeof profiles !== 'object' || Array.isArray(profiles)) {
     throw new Error(`${path}: expected a top-level 'profiles:' mapping of profile names to settings`);
   }
-  const out = new Map<string, Profile>();
-  for (const [name, raw] of Object.entries(profiles as Record<string, unknown>)) {
-    out.set(name, checkProfile(name, raw, path, env));
-  }
-  return out;
+  return profiles as Record<string, unknown>;
 }
 
-/** Reads one profile by name. */
+/** Reads one profile by name (mistakes in other profiles do not matter). */
 export async function loadProfile(name: string, env: NodeJS.ProcessEnv = process.env): Promise<Profile> {
-  const all = await loadProfiles(env);
-  const p = all.get(name);
-  if (!p) {
-    const known = [...all.keys()];
+  const all = await readProfiles(env);
+  if (!Object.hasOwn(all, name)) {
+    const known = Object.keys(all);
     throw new Error(`no profile '${name}' in ${profilesPath(env)}${known.length ? ` (known: ${known.join(', ')})` : ''}`);
   }
-  return p;
+  return checkProfile(name, all[name], profilesPath(env), env);
 }
 
 function checkProfile(name: string, raw: unknown, path: string, env: NodeJS.ProcessEnv): Profile {
