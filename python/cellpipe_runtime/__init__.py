@@ -14,7 +14,6 @@ Standard library only (Python >= 3.9); numpy, pandas, pyarrow and joblib are use
 * IPython syntax (``!cmd``, line and cell magics): see ``magics.py``.
 * Failures: see ``errors.py`` (traceback naming ``cell N ("first line"), line L``; the error record JSON).
 """
-import hashlib
 import os
 
 __version__ = "0.1.0"
@@ -22,6 +21,8 @@ __version__ = "0.1.0"
 
 def version() -> str:
     """``0.1.0+<hash of this package's sources>``: changes whenever the runtime's code does (cache keys use it)."""
+    import hashlib
+
     here = os.path.dirname(os.path.abspath(__file__))
     digest = hashlib.sha256()
     for name in sorted(os.listdir(here)):

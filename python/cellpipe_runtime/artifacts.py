@@ -33,25 +33,16 @@ A class defined identically in the loading step (e.g. in a ``functions`` cell) i
 """
 from __future__ import annotations
 
-import ast
-import importlib.util
-import io
 import json
-import marshal
 import math
 import os
-import pickle
 import sys
-import textwrap
-import types
-import weakref
 from typing import Any, Dict, List, Optional, Tuple
 
-from .errors import CELL_INFO, StepError, register_cell_source
+from .errors import StepError
 
 ARTIFACT = "cellpipe.artifact/v1"
 META = "cellpipe.json"
-PROTOCOL = 5
 SERIES_COLUMN = "__cellpipe_series__"
 
 
@@ -65,6 +56,8 @@ def _available(module: str) -> bool:
     if module in sys.modules:
         return True
     try:
+        import importlib.util
+
         return importlib.util.find_spec(module) is not None
     except (ImportError, ValueError):
         return False
@@ -86,9 +79,9 @@ class Context:
         # (filename, plain-Python source) of the cells run so far, in order: where class statements are found.
         self.cells: List[Tuple[str, str]] = []
         self.originals: Dict[str, str] = {}  # filename -> the cell's source as the user wrote it
-        self.class_sources: "weakref.WeakKeyDictionary[type, Tuple[str, int, str]]" = weakref.WeakKeyDictionary()
+        self.class_sources: Dict[type, Tuple[str, int, str]] = {}  # classes rebuilt from upstream steps
         self._rebuilt: Dict[Tuple[str, int, str], type] = {}
-        self._parsed: Dict[str, Optional[ast.Module]] = {}
+        self._parsed: Dict[str, Any] = {}
 
     def add_cell(self, filename: str, plain_source: str, original: str) -> None:
         self.cells.append((filename, plain_source))
@@ -96,6 +89,9 @@ class Context:
 
     def class_source(self, cls: type) -> Optional[Tuple[str, int, str]]:
         """(cell filename, first line, source text) of the ``class`` statement that made ``cls``."""
+        import ast
+        import textwrap
+
         known = self.class_sources.get(cls)
         if known is not None:
             return known
@@ -116,7 +112,9 @@ class Context:
             return result
         return None
 
-    def _parse(self, filename: str, source: str) -> Optional[ast.Module]:
+    def _parse(self, filename: str, source: str) -> Any:
+        import ast
+
         if filename not in self._parsed:
             try:
                 self._parsed[filename] = ast.parse(source, filename)
@@ -127,6 +125,8 @@ class Context:
     def sources_for(self, filename: str) -> Dict[str, Tuple[str, str, Optional[str]]]:
         """The original source of a notebook cell, so tracebacks in other steps can show its lines."""
         if filename in self.originals:
+            from .errors import CELL_INFO
+
             first, cid = CELL_INFO.get(filename, ("", None))
             return {filename: (self.originals[filename], first, cid)}
         return {}
@@ -140,142 +140,15 @@ def set_context(ctx: Context) -> None:
     _CONTEXT = ctx
 
 
+def current_context() -> Optional[Context]:
+    return _CONTEXT
+
+
 def _context() -> Context:
     if _CONTEXT is None:  # loading outside a step run (e.g. inspecting an artifact): a private namespace
         set_context(Context({"__name__": "__main__", "__builtins__": __builtins__}))
     assert _CONTEXT is not None
     return _CONTEXT
-
-
-# --------------------------------------------------------------------------------------------------------------
-# Functions and classes by value.
-
-class _Empty:
-    """Marks a closure cell that had no value."""
-
-
-def _is_notebook_function(fn: types.FunctionType) -> bool:
-    ctx = _CONTEXT
-    return fn.__module__ == "__main__" or (ctx is not None and fn.__globals__ is ctx.globals)
-
-
-def _reduce_function(fn: types.FunctionType) -> tuple:
-    ctx = _context()
-    closure = fn.__closure__ or ()
-    values = []
-    for c in closure:
-        try:
-            values.append(c.cell_contents)
-        except ValueError:
-            values.append(_Empty)
-    sources = ctx.sources_for(fn.__code__.co_filename)
-    args = (marshal.dumps(fn.__code__), fn.__name__, fn.__qualname__, len(closure),
-            "%d.%d" % sys.version_info[:2], sources)
-    state = (fn.__defaults__, fn.__kwdefaults__, tuple(values), dict(fn.__dict__) or None, fn.__doc__,
-             dict(getattr(fn, "__annotations__", {}) or {}) or None)
-    return (_rebuild_function, args, state, None, None, _set_function_state)
-
-
-def _rebuild_function(code: bytes, name: str, qualname: str, ncells: int, python: str,
-                      sources: Dict[str, Tuple[str, str, Optional[str]]]) -> types.FunctionType:
-    here = "%d.%d" % sys.version_info[:2]
-    if python != here:
-        raise StepError("function %s was saved by Python %s and can't be loaded by Python %s; run every step "
-                        "with the same Python version (same base image)" % (qualname, python, here),
-                        kind="ArtifactError")
-    for filename, (source, first, cid) in sources.items():
-        if filename not in CELL_INFO:
-            register_cell_source(filename, source, first, cid)
-    closure = tuple(types.CellType() for _ in range(ncells)) if ncells else None
-    fn = types.FunctionType(marshal.loads(code), _context().globals, name, None, closure)
-    fn.__qualname__ = qualname
-    return fn
-
-
-def _set_function_state(fn: types.FunctionType, state: tuple) -> None:
-    defaults, kwdefaults, values, attrs, doc, annotations = state
-    fn.__defaults__ = defaults
-    fn.__kwdefaults__ = kwdefaults
-    for cell, value in zip(fn.__closure__ or (), values):
-        if value is not _Empty:
-            cell.cell_contents = value
-    if attrs:
-        fn.__dict__.update(attrs)
-    fn.__doc__ = doc
-    if annotations:
-        fn.__annotations__ = annotations
-
-
-def _reduce_class(cls: type) -> tuple:
-    if "." in cls.__qualname__:
-        raise pickle.PicklingError(
-            "class %s is defined inside a function or another class; define it at the top level of a cell "
-            "(a functions cell is best) so other steps can rebuild it" % cls.__qualname__)
-    ctx = _context()
-    found = ctx.class_source(cls)
-    if found is None:
-        raise pickle.PicklingError(
-            "class %s was defined in the notebook, but its class statement isn't in this step's cells; "
-            "define it in a functions cell so every step has it" % cls.__name__)
-    filename, lineno, text = found
-    bases = {b.__name__: b for b in cls.__bases__ if getattr(b, "__module__", None) == "__main__"}
-    return (_rebuild_class, (cls.__name__, filename, lineno, text, bases, ctx.sources_for(filename)))
-
-
-def _rebuild_class(name: str, filename: str, lineno: int, text: str, bases: Dict[str, type],
-                   sources: Dict[str, Tuple[str, str, Optional[str]]]) -> type:
-    ctx = _context()
-    key = (filename, lineno, text)
-    if key in ctx._rebuilt:
-        return ctx._rebuilt[key]
-    g = ctx.globals
-    existing = g.get(name)
-    if isinstance(existing, type) and existing.__module__ == "__main__" and ctx.class_source(existing) == key:
-        ctx._rebuilt[key] = existing
-        return existing
-    for fname, (source, first, cid) in sources.items():
-        if fname not in CELL_INFO:
-            register_cell_source(fname, source, first, cid)
-    names = set(bases) | {name}
-    saved = {k: g[k] for k in names if k in g}
-    g.update(bases)
-    try:
-        exec(compile("\n" * (lineno - 1) + text, filename, "exec"), g)
-        cls = g[name]
-    finally:
-        for k in names:
-            if k in saved:
-                g[k] = saved[k]
-            else:
-                g.pop(k, None)
-    ctx.class_sources[cls] = key
-    ctx._rebuilt[key] = cls
-    return cls
-
-
-class NotebookPickler(pickle.Pickler):
-    """Pickles notebook-defined functions and classes by value (everything else as pickle does)."""
-
-    def __init__(self, file: Any):
-        super().__init__(file, protocol=PROTOCOL)
-        self.by_value = 0
-
-    def reducer_override(self, obj: Any) -> Any:
-        if type(obj) is types.FunctionType:
-            if _is_notebook_function(obj):
-                self.by_value += 1
-                return _reduce_function(obj)
-            return NotImplemented
-        if isinstance(obj, type) and getattr(obj, "__module__", None) == "__main__":
-            self.by_value += 1
-            return _reduce_class(obj)
-        return NotImplemented
-
-
-def dumps(value: Any) -> bytes:
-    buf = io.BytesIO()
-    NotebookPickler(buf).dump(value)
-    return buf.getvalue()
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -394,11 +267,11 @@ def _write(value: Any, directory: str, extra: Dict[str, Any]) -> Tuple[str, str]
             except Exception:
                 extra.pop("series_name", None)  # mixed-type object columns etc.: pickle keeps them exactly
         extra.pop("series_name", None)
+    from .byvalue import dumps, uses_notebook_code
+
     data = dumps(value)
     if _sklearn_estimator(value) and _available("joblib"):
-        probe = NotebookPickler(io.BytesIO())
-        probe.dump(value)
-        if probe.by_value == 0:
+        if not uses_notebook_code(value):
             import joblib  # type: ignore
 
             return _commit(directory, "joblib", "joblib", lambda path: joblib.dump(value, path))
@@ -451,6 +324,10 @@ def load(name: str, directory: str) -> Any:
 
             return joblib.load(path)
         if fmt == "pickle":
+            import pickle
+
+            from . import byvalue  # noqa: F401 - the pickle refers to its rebuild functions
+
             with open(path, "rb") as fh:
                 return pickle.load(fh)
     except StepError as err:

@@ -10,10 +10,9 @@ left out. The error record (``--error-record FILE``) is the JSON the local runti
 from __future__ import annotations
 
 import json
-import linecache
 import os
 import re
-import traceback
+import sys
 from typing import Any, Dict, List, Optional, Tuple
 
 _CELL_FILE = re.compile(r"^<cell (\d+)>$")
@@ -21,6 +20,8 @@ _RUNTIME_DIR = os.path.dirname(os.path.abspath(__file__))
 
 # filename "<cell N>" -> (first line, cell id); filled as cells are compiled or functions arrive from upstream.
 CELL_INFO: Dict[str, Tuple[str, Optional[str]]] = {}
+# filename -> source lines, for linecache (imported only when needed: it is slow to import, steps start often).
+_SOURCES: Dict[str, list] = {}
 
 
 class StepError(Exception):
@@ -44,8 +45,18 @@ def register_cell_source(filename: str, source: str, first: str, cell_id: Option
     lines = source.splitlines(True)
     if lines and not lines[-1].endswith("\n"):
         lines[-1] += "\n"
-    linecache.cache[filename] = (len(source), None, lines, filename)
+    _SOURCES[filename] = lines
     CELL_INFO[filename] = (first, cell_id)
+    if "linecache" in sys.modules:
+        install_sources()
+
+
+def install_sources() -> None:
+    """Puts the cells' sources into ``linecache`` so tracebacks (ours and the user's own) show their lines."""
+    import linecache
+
+    for filename, lines in _SOURCES.items():
+        linecache.cache[filename] = (sum(len(l) for l in lines), None, lines, filename)
 
 
 def cell_of(filename: str) -> Optional[int]:
@@ -57,7 +68,7 @@ def _is_runtime_frame(filename: str) -> bool:
     return os.path.dirname(os.path.abspath(filename)) == _RUNTIME_DIR if not filename.startswith("<") else False
 
 
-def _frame_label(fs: traceback.FrameSummary) -> str:
+def _frame_label(fs: Any) -> str:
     cell = cell_of(fs.filename)
     if cell is not None:
         first = CELL_INFO.get(fs.filename, ("", None))[0]
@@ -67,7 +78,9 @@ def _frame_label(fs: traceback.FrameSummary) -> str:
     return "  %s, in %s\n" % (where, fs.name)
 
 
-def _frames(tb: Any) -> List[traceback.FrameSummary]:
+def _frames(tb: Any) -> List[Any]:
+    import traceback
+
     frames = list(traceback.extract_tb(tb))
     # Drop the runtime's own frames that lead into the notebook code (exec, loaders); keep the user's frames.
     while frames and _is_runtime_frame(frames[0].filename):
@@ -76,6 +89,9 @@ def _frames(tb: Any) -> List[traceback.FrameSummary]:
 
 
 def _format_one(exc: BaseException) -> List[str]:
+    import linecache
+    import traceback
+
     out: List[str] = []
     frames = _frames(exc.__traceback__)
     if frames:
@@ -99,6 +115,7 @@ def _format_one(exc: BaseException) -> List[str]:
 
 def format_traceback(exc: BaseException) -> str:
     """The whole chain (causes and contexts), oldest first, as Python prints it, with frames named by cell."""
+    install_sources()
     chain: List[BaseException] = []  # newest first
     cur: Optional[BaseException] = exc
     while cur is not None and all(cur is not c for c in chain):
@@ -125,6 +142,8 @@ def _link(newer: BaseException, older: BaseException) -> str:
 
 def where_raised(exc: BaseException) -> Tuple[Optional[int], Optional[int]]:
     """The innermost notebook cell frame of the exception: (cell index, 1-based line)."""
+    import traceback
+
     if isinstance(exc, SyntaxError) and exc.filename and cell_of(exc.filename) is not None:
         return cell_of(exc.filename), exc.lineno
     cell = line = None
@@ -143,6 +162,8 @@ def error_record(exc: BaseException, step: str) -> Dict[str, Any]:
         if exc.__cause__ is not None and exc.__cause__.__traceback__ is not None:
             record["traceback"] = format_traceback(exc.__cause__)
     else:
+        import traceback
+
         text = traceback.format_exception_only(type(exc), exc)[-1].strip()
         record = {"message": text, "type": type(exc).__name__, "step": step,
                   "traceback": format_traceback(exc)}

@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import os
 import re
-import shlex
-import subprocess
 import sys
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -337,6 +335,8 @@ class Shell:
         ns, glb = _caller_ns()
         command = expand(cmd, ns)
         _flush()
+        import subprocess
+
         code = subprocess.call([SHELL, "-c", command])
         glb["_exit_code"] = code
         if code != 0:
@@ -346,6 +346,8 @@ class Shell:
         ns, _ = _caller_ns()
         command = expand(cmd, ns)
         _flush()
+        import subprocess
+
         done = subprocess.run([SHELL, "-c", command], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         return SList(done.stdout.decode("utf-8", "replace").splitlines())
 
@@ -355,12 +357,16 @@ class Shell:
             raise StepError("cell %d: %%%%bash needs /bin/bash, which this image doesn't have; use %%%%sh" % cell,
                             kind="MagicError", cell=cell, line=1)
         _flush()
+        import subprocess
+
         code = subprocess.run([program], input=body.encode("utf-8")).returncode
         if code != 0:
             raise subprocess.CalledProcessError(code, "%%%%%s script of cell %d" % (shell, cell))
 
     def writefile(self, args: str, body: str) -> None:
         ns, _ = _caller_ns()
+        import shlex
+
         words = shlex.split(expand(args, ns))
         append = False
         names = []
@@ -379,6 +385,8 @@ class Shell:
 
     def cd(self, args: str) -> None:
         ns, _ = _caller_ns()
+        import shlex
+
         target = expand(args, ns).strip()
         target = os.path.expanduser(shlex.split(target)[0] if target else "~")
         os.chdir(target)
@@ -412,6 +420,7 @@ class Shell:
 
     def run(self, args: str) -> None:
         import runpy
+        import shlex
 
         ns, glb = _caller_ns()
         words = shlex.split(expand(args, ns))

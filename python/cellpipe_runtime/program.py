@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import math
 import os
-from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
 from .errors import StepError
@@ -18,12 +17,12 @@ PARAMETER_TYPES = ("int", "float", "str", "bool", "list", "dict")
 CELL_ROLES = ("imports", "functions", "pipeline-parameters", "pipeline-metrics", "skip", "step")
 
 
-@dataclass
 class Cell:
-    index: int
-    role: str
-    source: str
-    id: Optional[str] = None
+    def __init__(self, index: int, role: str, source: str, id: Optional[str] = None):
+        self.index = index
+        self.role = role
+        self.source = source
+        self.id = id
 
     @property
     def filename(self) -> str:
@@ -35,17 +34,18 @@ class Cell:
         return first_line(self.source)
 
 
-@dataclass
 class Program:
-    pipeline: str
-    step: str
-    notebook: str
-    cells: List[Cell]
-    parameters: Dict[str, str]  # name -> declared type, in declaration order
-    inputs: List[str]
-    outputs: List[str]
-    metrics: List[str]
-    extra: Dict[str, Any] = field(default_factory=dict)
+    def __init__(self, pipeline: str, step: str, notebook: str, cells: List[Cell], parameters: Dict[str, str],
+                 inputs: List[str], outputs: List[str], metrics: List[str], extra: Optional[Dict[str, Any]] = None):
+        self.pipeline = pipeline
+        self.step = step
+        self.notebook = notebook
+        self.cells = cells
+        self.parameters = parameters  # name -> declared type, in declaration order
+        self.inputs = inputs
+        self.outputs = outputs
+        self.metrics = metrics
+        self.extra = extra or {}
 
 
 def cell_filename(index: int) -> str:

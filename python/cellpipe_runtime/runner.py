@@ -7,7 +7,6 @@ cell on stderr, the error record (``--error-record``), exit 1. Command-line misu
 """
 from __future__ import annotations
 
-import argparse
 import builtins
 import os
 import sys
@@ -15,7 +14,7 @@ import time
 import types
 from typing import Any, Dict, List, Optional, Tuple
 
-from . import artifacts, magics, metrics
+from . import artifacts, magics
 from .errors import StepError, error_record, format_traceback, register_cell_source, where_raised, write_error_record
 from .program import Program, bind_parameters, load_program, parse_pairs
 
@@ -36,17 +35,41 @@ def _size(n: int) -> str:
     return str(n)
 
 
-def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python3 -m cellpipe_runtime run",
-                                description="Run one cellpipe pipeline step.")
-    p.add_argument("--program", required=True, help="step program: a JSON file, or the JSON text itself")
-    p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE")
-    p.add_argument("--input", action="append", default=[], metavar="NAME=DIR")
-    p.add_argument("--output", action="append", default=[], metavar="NAME=DIR")
-    p.add_argument("--metrics", metavar="FILE")
-    p.add_argument("--error-record", metavar="FILE")
-    p.add_argument("--workdir", metavar="DIR")
-    return p
+USAGE = ("usage: python3 -m cellpipe_runtime run --program PROGRAM [--param NAME=VALUE]... [--input NAME=DIR]...\n"
+         "           [--output NAME=DIR]... [--metrics FILE] [--error-record FILE] [--workdir DIR]\n"
+         "       python3 -m cellpipe_runtime --version\n")
+_REPEATED = {"--param": "param", "--input": "input", "--output": "output"}
+_SINGLE = {"--program": "program", "--metrics": "metrics", "--error-record": "error_record", "--workdir": "workdir"}
+
+
+class UsageError(Exception):
+    pass
+
+
+def parse_args(argv: List[str]) -> types.SimpleNamespace:
+    """The ``run`` options (argparse is not used: it costs more to import than the rest of a trivial step)."""
+    args = types.SimpleNamespace(param=[], input=[], output=[], program=None, metrics=None, error_record=None,
+                                 workdir=None)
+    i = 0
+    while i < len(argv):
+        option, eq, value = argv[i].partition("=")
+        if option not in _REPEATED and option not in _SINGLE:
+            raise UsageError("unknown option %r" % argv[i])
+        if not eq:
+            if i + 1 >= len(argv):
+                raise UsageError("%s needs a value" % option)
+            i += 1
+            value = argv[i]
+        if option in _REPEATED:
+            getattr(args, _REPEATED[option]).append(value)
+        elif getattr(args, _SINGLE[option]) is not None:
+            raise UsageError("%s is given twice" % option)
+        else:
+            setattr(args, _SINGLE[option], value)
+        i += 1
+    if args.program is None:
+        raise UsageError("--program is required")
+    return args
 
 
 def _check_names(program: Program, option: str, given: Dict[str, str], declared: List[str]) -> None:
@@ -119,7 +142,7 @@ def _run_cell(cell: Any, code: Any, ns: Dict[str, Any]) -> bool:
     return True
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: types.SimpleNamespace) -> int:
     started = time.monotonic()
     record_path = os.path.abspath(args.error_record) if args.error_record else None
     metrics_path = os.path.abspath(args.metrics) if args.metrics else None
@@ -171,6 +194,8 @@ def run(args: argparse.Namespace) -> int:
             saved.append("%s (%s, %s)" % (name, meta["format"], _size(meta["bytes"])))
 
         if metrics_path:
+            from . import metrics
+
             for n in metrics.write(metrics_path, metrics.collect(program.metrics, ns, step)):
                 _say(n)
         _say("step %s: done in %.2fs%s" % (step, time.monotonic() - started,
@@ -224,15 +249,20 @@ def main(argv: Optional[List[str]] = None) -> int:
     from . import version
 
     if not argv or argv[0] in ("-h", "--help"):
-        sys.stdout.write("usage: python3 -m cellpipe_runtime run --program PROGRAM [--param NAME=VALUE]... "
-                         "[--input NAME=DIR]... [--output NAME=DIR]... [--metrics FILE] [--error-record FILE] "
-                         "[--workdir DIR]\n       python3 -m cellpipe_runtime --version\n")
+        (sys.stdout if argv else sys.stderr).write(USAGE)
         return 0 if argv else 2
     if argv[0] in ("--version", "-V", "version"):
         sys.stdout.write(version() + "\n")
         return 0
     if argv[0] != "run":
-        sys.stderr.write("cellpipe_runtime: unknown command %r (expected 'run' or '--version')\n" % argv[0])
+        sys.stderr.write("cellpipe_runtime: unknown command %r\n%s" % (argv[0], USAGE))
         return 2
-    args = parser().parse_args(argv[1:])
+    if any(a in ("-h", "--help") for a in argv[1:]):
+        sys.stdout.write(USAGE)
+        return 0
+    try:
+        args = parse_args(argv[1:])
+    except UsageError as err:
+        sys.stderr.write("cellpipe_runtime run: %s\n%s" % (err, USAGE))
+        return 2
     return run(args)
