@@ -27,6 +27,7 @@ a function defined upstream: a function is stored as its marshalled code object,
 attributes, and rebuilt with ``types.FunctionType`` against the loading step's globals (the same Python minor version
 is required — marshal is version specific); a class is stored as the source of its ``class`` statement (found in the
 notebook cell that defined it) and re-executed in the loading step's namespace; instances of such classes follow.
+Modules (``import re`` in a step cell, used downstream) are stored by name and imported again.
 A class defined identically in the loading step (e.g. in a ``functions`` cell) is reused, so ``isinstance`` holds.
 
 ``CELLPIPE_NO_SERIALIZERS=pyarrow,joblib`` turns the optional libraries off (artifacts then need only numpy/pandas).

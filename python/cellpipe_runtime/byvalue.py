@@ -5,6 +5,7 @@ are referenced by name from the pickles: keep their names stable.
 """
 from __future__ import annotations
 
+import importlib
 import io
 import marshal
 import pickle
@@ -132,6 +133,9 @@ class NotebookPickler(pickle.Pickler):
         self.by_value = 0
 
     def reducer_override(self, obj: Any) -> Any:
+        if type(obj) is types.ModuleType and obj.__name__ != "__main__":
+            # `import pandas as pd` in a step cell makes `pd` an output like any other name: import it again.
+            return (importlib.import_module, (obj.__name__,))
         if type(obj) is types.FunctionType:
             if _is_notebook_function(obj):
                 self.by_value += 1

@@ -120,6 +120,7 @@ def test_classes_defined_in_the_notebook_travel_with_their_instances(tmp_path):
 @pytest.mark.parametrize("code, name, type_name", [
     ("f = open(__file__ if '__file__' in globals() else 'data.txt', 'w')", "f", "_io.TextIOWrapper"),
     ("g = (i for i in range(3))", "g", "builtins.generator"),
+    ("def make():\n    class Local:\n        pass\n    return Local()\nobj = make()", "obj", "__main__.make.<locals>.Local"),
 ])
 def test_an_output_that_cant_be_saved_names_the_variable_and_its_type(tmp_path, code, name, type_name):
     arts = outputs_for(tmp_path, name)
@@ -128,7 +129,7 @@ def test_an_output_that_cant_be_saved_names_the_variable_and_its_type(tmp_path, 
     record = result.record
     assert record["type"] == "OutputError"
     assert record["message"].startswith("output variable '%s' (a %s) can't be saved" % (name, type_name))
-    assert "cannot pickle" in record["message"]
+    assert "cannot pickle" in record["message"] or "define it at the top level of a cell" in record["message"]
     assert record["message"] in result.stderr
     assert not os.path.exists(os.path.join(arts[name], "cellpipe.json"))
 
@@ -169,3 +170,12 @@ def test_scikit_learn_estimators_travel_with_joblib_unless_they_hold_notebook_co
     assert down.code == 0, down
     assert read_meta(arts["model"])["format"] == "joblib"
     assert read_meta(arts["shift"])["format"] == "pickle"  # plus_one must travel by value
+
+
+def test_modules_imported_in_a_step_travel_by_name(tmp_path):
+    up_code = "import json as js\nimport os.path\ndef clean(s):\n    return js.dumps(s.strip())"
+    check = "print(js.loads('[1]'), os.path.basename('/a/b'), clean(' x '))"
+    _, down, arts = pipe(tmp_path, [(1, up_code)], [(2, check)], ["js", "os", "clean"])
+    assert down.code == 0, down
+    assert down.stdout == '[1] b "x"\n'
+    assert read_meta(arts["js"])["python_type"] == "builtins.module"

@@ -222,3 +222,24 @@ def test_version_identifies_the_runtime_code():
     import cellpipe_runtime
     assert out == cellpipe_runtime.version()
     assert out.startswith(cellpipe_runtime.__version__ + "+") and len(out.split("+")[1]) == 12
+
+
+def test_output_streams_while_the_step_runs(tmp_path):
+    """The local runtime shows log lines as they come: stdout must not wait for the process to end."""
+    import subprocess
+    import sys
+    import time
+
+    from test_runtime_support import PYTHON_DIR
+    prog = json.dumps(program("slow", [(1, "import time\nprint('first', flush=False)\ntime.sleep(30)\nprint('late')")]))
+    proc = subprocess.Popen([sys.executable, "-m", "cellpipe_runtime", "run", "--program", prog],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=str(tmp_path),
+                            env=dict(os.environ, PYTHONPATH=PYTHON_DIR))
+    try:
+        started = time.monotonic()
+        assert proc.stdout.readline() == "first\n"
+        assert proc.poll() is None  # still sleeping: the line arrived before the step ended
+        assert time.monotonic() - started < 25
+    finally:
+        proc.kill()
+        proc.wait()
