@@ -125,6 +125,12 @@ def _rebuild_class(name: str, filename: str, lineno: int, text: str, bases: Dict
     return cls
 
 
+def _rebuild_lru_cache(fn: types.FunctionType, maxsize: Optional[int], typed: bool) -> Any:
+    import functools
+
+    return functools.lru_cache(maxsize=maxsize, typed=typed)(fn)
+
+
 class NotebookPickler(pickle.Pickler):
     """Pickles notebook-defined functions and classes by value (everything else as pickle does)."""
 
@@ -136,6 +142,11 @@ class NotebookPickler(pickle.Pickler):
         if type(obj) is types.ModuleType and obj.__name__ != "__main__":
             # `import pandas as pd` in a step cell makes `pd` an output like any other name: import it again.
             return (importlib.import_module, (obj.__name__,))
+        if type(obj).__name__ == "_lru_cache_wrapper" and type(obj.__wrapped__) is types.FunctionType \
+                and _is_notebook_function(obj.__wrapped__):
+            # @functools.lru_cache / @cache on a notebook function: rebuild the cache around the function.
+            params = obj.cache_parameters()
+            return (_rebuild_lru_cache, (obj.__wrapped__, params["maxsize"], params["typed"]))
         if type(obj) is types.FunctionType:
             if _is_notebook_function(obj):
                 self.by_value += 1

@@ -159,8 +159,9 @@ def error_record(exc: BaseException, step: str) -> Dict[str, Any]:
         record: Dict[str, Any] = {"message": exc.message, "type": exc.kind, "step": step}
         cell, line = exc.cell, exc.line
         cell_id, first = exc.cell_id, exc.cell_first_line
-        if exc.__cause__ is not None and exc.__cause__.__traceback__ is not None:
-            record["traceback"] = format_traceback(exc.__cause__)
+        cause = exc.__cause__
+        if cause is not None and where_raised(cause)[0] is not None:  # the user's code raised it: show where
+            record["traceback"] = format_traceback(cause)
     else:
         import traceback
 

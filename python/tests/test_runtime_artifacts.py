@@ -87,15 +87,17 @@ def test_functions_defined_upstream_can_be_called_downstream(tmp_path):
                "add3 = make_adder(3)\n"
                "def fact(n):\n    return 1 if n <= 1 else n * fact(n - 1)\n"
                "square = lambda v: v * v\n"
-               "table = {'sq': square, 'fns': [area]}\n")
+               "table = {'sq': square, 'fns': [area]}\n"
+               "import functools\n@functools.lru_cache(maxsize=8)\ndef twice(v):\n    return 2 * v\n")
     # `math` comes from the downstream step's own imports cell: functions run against the loading step's globals.
     prelude = [(0, "import math", "imports")]
     check = ("assert round(area(1), 5) == 3.14159 and area(1, scale=2) == 2 * area(1)\n"
              "assert area.__doc__ == 'circle area' and area.__name__ == 'area'\n"
              "assert add3(4) == 7\nassert fact(5) == 120\nassert table['sq'](9) == 81\n"
-             "assert table['fns'][0] is not None\nprint('functions work')")
+             "assert table['fns'][0] is not None\nassert twice(4) == 8 and twice.cache_info().maxsize == 8\n"
+             "print('functions work')")
     _, down, arts = pipe(tmp_path, [(3, up_code)], [(4, check)],
-                         ["area", "add3", "fact", "table"], prelude=prelude)
+                         ["area", "add3", "fact", "table", "twice"], prelude=prelude)
     assert down.code == 0, down
     assert down.stdout == "functions work\n"
     assert read_meta(arts["area"])["format"] == "pickle"
