@@ -1,0 +1,347 @@
+/**
+ * A small Kubeflow Pipelines v2beta1 REST client: healthz, experiments, pipeline upload (or a new version, or reuse
+ * of the version holding a byte-identical spec), runs (create, get, list, terminate, retry).
+ *
+ * JSON follows the API's proto names (snake_case). Requests carry only fields the v2beta1 swagger defines; current
+ * backends reject unknown fields. Every failure is a `KfpError` (./errors.ts) naming the action and the endpoint.
+ */
+import http from 'node:http';
+import https from 'node:https';
+import { randomBytes } from 'node:crypto';
+import type { JsonValue } from '../core/model.js';
+import { KfpError, httpError, unreachable, type KfpRequestContext } from './errors.js';
+import type { KfpEndpoint } from './endpoint.js';
+
+export type KfpRuntimeState =
+  | 'RUNTIME_STATE_UNSPECIFIED' | 'PENDING' | 'RUNNING' | 'SUCCEEDED' | 'SKIPPED' | 'FAILED' | 'CANCELING' | 'CANCELED' | 'PAUSED';
+
+export interface KfpStatus {
+  code?: number;
+  message?: string;
+}
+
+export interface KfpExperiment {
+  experiment_id: string;
+  display_name: string;
+  description?: string;
+  namespace?: string;
+  created_at?: string;
+  storage_state?: string;
+}
+
+export interface KfpPipeline {
+  pipeline_id: string;
+  name?: string;
+  display_name?: string;
+  description?: string;
+  namespace?: string;
+  created_at?: string;
+}
+
+export interface KfpPipelineVersion {
+  pipeline_id: string;
+  pipeline_version_id: string;
+  name?: string;
+  display_name?: string;
+  description?: string;
+  created_at?: string;
+}
+
+export interface KfpTaskDetail {
+  run_id?: string;
+  task_id?: string;
+  display_name?: string;
+  create_time?: string;
+  start_time?: string;
+  end_time?: string;
+  state?: KfpRuntimeState;
+  error?: KfpStatus;
+  parent_task_id?: string;
+  pod_name?: string;
+  child_tasks?: { task_id?: string; pod_name?: string }[];
+}
+
+export interface KfpRun {
+  run_id: string;
+  experiment_id?: string;
+  display_name?: string;
+  description?: string;
+  pipeline_version_reference?: { pipeline_id?: string; pipeline_version_id?: string };
+  runtime_config?: { parameters?: Record<string, JsonValue>; pipeline_root?: string };
+  service_account?: string;
+  created_at?: string;
+  scheduled_at?: string;
+  finished_at?: string;
+  state?: KfpRuntimeState;
+  error?: KfpStatus;
+  run_details?: { task_details?: KfpTaskDetail[] };
+  state_history?: { update_time?: string; state?: KfpRuntimeState; error?: KfpStatus }[];
+}
+
+export interface KfpHealth {
+  multi_user?: boolean;
+  pipeline_store?: string;
+  commit_sha?: string;
+  tag_name?: string;
+}
+
+export interface CreateRunInput {
+  displayName: string;
+  description?: string;
+  experimentId: string;
+  pipelineId: string;
+  pipelineVersionId: string;
+  parameters: Record<string, JsonValue>;
+  pipelineRoot?: string;
+  serviceAccount?: string;
+}
+
+/** What `ensurePipelineVersion` did. */
+export interface PipelineVersionResult {
+  pipelineId: string;
+  pipelineVersionId: string;
+  /** `pipeline`: a new pipeline (with its first version) was uploaded; `version`: a new version; `reused`: the spec was there. */
+  action: 'pipeline' | 'version' | 'reused';
+}
+
+export interface KfpClientOptions {
+  /** Per-request timeout (default 30 s). */
+  timeoutMs?: number;
+}
+
+/** The marker cellpipe writes into a version's description and name to find a byte-identical spec again. */
+export function specMarker(specHash: string): string {
+  return `cellpipe-spec-sha256:${specHash}`;
+}
+
+/** Version name for a spec: `<pipeline>-<first 12 hex of the spec hash>` (names are unique per pipeline). */
+export function versionName(pipeline: string, specHash: string): string {
+  return `${pipeline}-${specHash.slice(0, 12)}`;
+}
+
+const API = '/apis/v2beta1';
+
+export class KfpClient {
+  readonly endpoint: KfpEndpoint;
+  private readonly timeoutMs: number;
+
+  constructor(endpoint: KfpEndpoint, options: KfpClientOptions = {}) {
+    this.endpoint = endpoint;
+    this.timeoutMs = options.timeoutMs ?? 30_000;
+  }
+
+  private ctx(action: string, namespace?: string): KfpRequestContext {
+    return {
+      action,
+      endpoint: this.endpoint.describe,
+      auth: this.endpoint.authLabel,
+      namespace: namespace ?? this.endpoint.namespace,
+      profile: this.endpoint.profile,
+      viaKube: this.endpoint.viaKube,
+    };
+  }
+
+  /** One HTTP request; resolves the parsed JSON body of a 2xx answer. */
+  private async request<T>(
+    method: string,
+    path: string,
+    ctx: KfpRequestContext,
+    options: { query?: Record<string, string | number | undefined>; json?: unknown; multipart?: { field: string; filename: string; data: Buffer } } = {},
+  ): Promise<T> {
+    const url = new URL(this.endpoint.baseUrl + path);
+    for (const [k, v] of Object.entries(options.query ?? {})) if (v !== undefined && v !== '') url.searchParams.set(k, String(v));
+    const auth = await this.endpoint.auth();
+    const headers: Record<string, string> = { Accept: 'application/json', ...auth.headers };
+    let body: Buffer | undefined;
+    if (options.json !== undefined) {
+      body = Buffer.from(JSON.stringify(options.json));
+      headers['Content-Type'] = 'application/json';
+    } else if (options.multipart) {
+      const boundary = `cellpipe-${randomBytes(12).toString('hex')}`;
+      const m = options.multipart;
+      body = Buffer.concat([
+        Buffer.from(
+          `--${boundary}\r\nContent-Disposition: form-data; name="${m.field}"; filename="${m.filename}"\r\n` +
+            'Content-Type: application/octet-stream\r\n\r\n',
+        ),
+        m.data,
+        Buffer.from(`\r\n--${boundary}--\r\n`),
+      ]);
+      headers['Content-Type'] = `multipart/form-data; boundary=${boundary}`;
+    }
+    if (body) headers['Content-Length'] = String(body.length);
+    const lib = url.protocol === 'https:' ? https : http;
+    const { status, text } = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+      const req = lib.request(
+        url,
+        { method, headers, timeout: this.timeoutMs, ...(url.protocol === 'https:' ? auth.tls : {}) },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+          res.on('error', reject);
+        },
+      );
+      req.on('timeout', () => req.destroy(new Error(`request timed out after ${this.timeoutMs} ms`)));
+      req.on('error', reject);
+      req.end(body);
+    }).catch((err: unknown) => {
+      throw unreachable(err, ctx);
+    });
+    if (status < 200 || status >= 300) throw httpError(status, text, ctx);
+    if (!text.trim()) return {} as T;
+    try {
+      return JSON.parse(text) as T;
+    } catch {
+      throw new KfpError(
+        'api',
+        `${ctx.action}: ${this.endpoint.describe} answered with something that is not JSON (${text.slice(0, 120).replace(/\s+/g, ' ')}…)`,
+        "the URL probably points at a login page or another service, not the KFP API: check 'kfp.host' (the API is under <host>/apis/v2beta1)",
+        { status },
+      );
+    }
+  }
+
+  /** `GET /healthz`: proves the endpoint is KFP and says whether it runs multi-user. */
+  healthz(): Promise<KfpHealth> {
+    return this.request('GET', `${API}/healthz`, this.ctx('check the Kubeflow Pipelines API health'));
+  }
+
+  /** Finds the experiment by display name in the namespace, or creates it. */
+  async ensureExperiment(name: string, namespace?: string): Promise<KfpExperiment> {
+    const filter = JSON.stringify({ predicates: [{ operation: 'EQUALS', key: 'display_name', string_value: name }] });
+    const list = await this.request<{ experiments?: KfpExperiment[] }>('GET', `${API}/experiments`, this.ctx(`look up experiment '${name}'`, namespace), {
+      query: { filter, namespace, page_size: 10 },
+    });
+    const found = (list.experiments ?? []).find((e) => e.display_name === name);
+    if (found) return found;
+    try {
+      return await this.request<KfpExperiment>('POST', `${API}/experiments`, this.ctx(`create experiment '${name}'`, namespace), {
+        json: { display_name: name, description: 'created by cellpipe', ...(namespace ? { namespace } : {}) },
+      });
+    } catch (err) {
+      // Another submit created it meanwhile.
+      if (err instanceof KfpError && err.kind === 'conflict') return this.ensureExperiment(name, namespace);
+      throw err;
+    }
+  }
+
+  /** The pipeline with this name in the namespace (or shared), or undefined. */
+  async findPipeline(name: string, namespace?: string): Promise<KfpPipeline | undefined> {
+    try {
+      return await this.request<KfpPipeline>('GET', `${API}/pipelines/names/${encodeURIComponent(name)}`, this.ctx(`look up pipeline '${name}'`, namespace), {
+        query: { namespace },
+      });
+    } catch (err) {
+      if (err instanceof KfpError && err.kind === 'not-found') return undefined;
+      throw err;
+    }
+  }
+
+  /** Every version of a pipeline, newest first. */
+  async listPipelineVersions(pipelineId: string): Promise<KfpPipelineVersion[]> {
+    const out: KfpPipelineVersion[] = [];
+    let token: string | undefined;
+    do {
+      const page = await this.request<{ pipeline_versions?: KfpPipelineVersion[]; next_page_token?: string }>(
+        'GET', `${API}/pipelines/${encodeURIComponent(pipelineId)}/versions`, this.ctx(`list the versions of pipeline ${pipelineId}`),
+        { query: { page_size: 100, sort_by: 'created_at desc', page_token: token } },
+      );
+      out.push(...(page.pipeline_versions ?? []));
+      token = page.next_page_token || undefined;
+    } while (token && out.length < 10_000);
+    return out;
+  }
+
+  /** Multipart upload of a new pipeline (KFP creates its first version from the same file). */
+  uploadPipeline(yaml: string, opts: { name: string; description: string; namespace?: string }): Promise<KfpPipeline> {
+    return this.request('POST', `${API}/pipelines/upload`, this.ctx(`upload pipeline '${opts.name}'`, opts.namespace), {
+      query: { name: opts.name, display_name: opts.name, description: opts.description, namespace: opts.namespace },
+      multipart: { field: 'uploadfile', filename: 'pipeline.yaml', data: Buffer.from(yaml) },
+    });
+  }
+
+  /** Multipart upload of a new version of an existing pipeline. */
+  uploadPipelineVersion(pipelineId: string, yaml: string, opts: { name: string; description: string }): Promise<KfpPipelineVersion> {
+    return this.request('POST', `${API}/pipelines/upload_version`, this.ctx(`upload version '${opts.name}' of pipeline ${pipelineId}`), {
+      query: { pipelineid: pipelineId, name: opts.name, display_name: opts.name, description: opts.description },
+      multipart: { field: 'uploadfile', filename: 'pipeline.yaml', data: Buffer.from(yaml) },
+    });
+  }
+
+  /**
+   * The pipeline version holding exactly this spec: reused when a version's name or description carries the spec's
+   * hash, else uploaded as a new version, or as a new pipeline when none has this name.
+   */
+  async ensurePipelineVersion(yaml: string, specHash: string, opts: { name: string; description?: string; namespace?: string }): Promise<PipelineVersionResult> {
+    const marker = specMarker(specHash);
+    const vname = versionName(opts.name, specHash);
+    const description = `${opts.description ? `${opts.description}\n` : ''}${marker}`;
+    const carries = (v: KfpPipelineVersion) => v.name === vname || (v.description ?? '').includes(marker);
+    let pipeline = await this.findPipeline(opts.name, opts.namespace);
+    if (!pipeline) {
+      try {
+        pipeline = await this.uploadPipeline(yaml, { name: opts.name, description, namespace: opts.namespace });
+        const versions = await this.listPipelineVersions(pipeline.pipeline_id);
+        const first = versions.find(carries) ?? versions[0];
+        if (!first) throw new KfpError('api', `uploaded pipeline '${opts.name}' but it has no version`, 'retry the submit');
+        return { pipelineId: pipeline.pipeline_id, pipelineVersionId: first.pipeline_version_id, action: 'pipeline' };
+      } catch (err) {
+        if (!(err instanceof KfpError && err.kind === 'conflict')) throw err;
+        pipeline = await this.findPipeline(opts.name, opts.namespace);
+        if (!pipeline) throw err;
+      }
+    }
+    const existing = (await this.listPipelineVersions(pipeline.pipeline_id)).find(carries);
+    if (existing) return { pipelineId: pipeline.pipeline_id, pipelineVersionId: existing.pipeline_version_id, action: 'reused' };
+    try {
+      const v = await this.uploadPipelineVersion(pipeline.pipeline_id, yaml, { name: vname, description });
+      return { pipelineId: pipeline.pipeline_id, pipelineVersionId: v.pipeline_version_id, action: 'version' };
+    } catch (err) {
+      if (err instanceof KfpError && err.kind === 'conflict') {
+        const again = (await this.listPipelineVersions(pipeline.pipeline_id)).find(carries);
+        if (again) return { pipelineId: pipeline.pipeline_id, pipelineVersionId: again.pipeline_version_id, action: 'reused' };
+      }
+      throw err;
+    }
+  }
+
+  createRun(input: CreateRunInput): Promise<KfpRun> {
+    const runtime_config: Record<string, unknown> = { parameters: input.parameters };
+    if (input.pipelineRoot) runtime_config.pipeline_root = input.pipelineRoot;
+    return this.request('POST', `${API}/runs`, this.ctx(`create run '${input.displayName}'`), {
+      json: {
+        display_name: input.displayName,
+        ...(input.description ? { description: input.description } : {}),
+        experiment_id: input.experimentId,
+        pipeline_version_reference: { pipeline_id: input.pipelineId, pipeline_version_id: input.pipelineVersionId },
+        runtime_config,
+        ...(input.serviceAccount ? { service_account: input.serviceAccount } : {}),
+      },
+    });
+  }
+
+  getRun(runId: string): Promise<KfpRun> {
+    return this.request('GET', `${API}/runs/${encodeURIComponent(runId)}`, this.ctx(`get run ${runId}`));
+  }
+
+  async listRuns(opts: { namespace?: string; experimentId?: string; pageSize?: number; pageToken?: string } = {}): Promise<{ runs: KfpRun[]; nextPageToken?: string }> {
+    const page = await this.request<{ runs?: KfpRun[]; next_page_token?: string }>('GET', `${API}/runs`, this.ctx('list runs', opts.namespace), {
+      query: { namespace: opts.namespace, experiment_id: opts.experimentId, page_size: opts.pageSize ?? 50, page_token: opts.pageToken, sort_by: 'created_at desc' },
+    });
+    return { runs: page.runs ?? [], nextPageToken: page.next_page_token || undefined };
+  }
+
+  async terminateRun(runId: string): Promise<void> {
+    await this.request('POST', `${API}/runs/${encodeURIComponent(runId)}:terminate`, this.ctx(`terminate run ${runId}`));
+  }
+
+  async retryRun(runId: string): Promise<void> {
+    await this.request('POST', `${API}/runs/${encodeURIComponent(runId)}:retry`, this.ctx(`retry run ${runId}`));
+  }
+
+  /** Link to a run in the KFP UI (`<ui>/#/runs/details/<id>`), when the UI's URL is known. */
+  runUrl(runId: string): string | undefined {
+    return this.endpoint.uiUrl ? `${this.endpoint.uiUrl}/#/runs/details/${encodeURIComponent(runId)}` : undefined;
+  }
+}

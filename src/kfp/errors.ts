@@ -1,0 +1,155 @@
+/**
+ * Kubeflow Pipelines failures in the user's words: every error the KFP client throws is a `KfpError` whose message
+ * says what failed (with the endpoint and namespace) and whose `hint` says what to do. Tokens never appear in them.
+ */
+
+export type KfpErrorKind =
+  | 'unreachable'
+  | 'unauthorized'
+  | 'forbidden'
+  | 'namespace'
+  | 'not-found'
+  | 'invalid'
+  | 'conflict'
+  | 'config'
+  | 'api';
+
+export class KfpError extends Error {
+  readonly kind: KfpErrorKind;
+  readonly hint: string;
+  /** HTTP status, when KFP (or the Kubernetes API proxy) answered. */
+  readonly status?: number;
+
+  constructor(kind: KfpErrorKind, message: string, hint: string, extra: { status?: number; cause?: unknown } = {}) {
+    super(message, extra.cause === undefined ? undefined : { cause: extra.cause });
+    this.name = 'KfpError';
+    this.kind = kind;
+    this.hint = hint;
+    this.status = extra.status;
+  }
+
+  /** Message and hint on two lines, as the CLI prints them. */
+  describe(): string {
+    return `${this.message}\n  fix: ${this.hint}`;
+  }
+
+  /** Transient: worth retrying later (KFP or the cluster is down or overloaded). */
+  get transient(): boolean {
+    return this.kind === 'unreachable' || (this.kind === 'api' && (this.status === undefined || this.status >= 500 || this.status === 429));
+  }
+}
+
+/** What the failing request was, to phrase messages. */
+export interface KfpRequestContext {
+  /** e.g. `create the experiment 'x'`, `upload pipeline 'y'`. */
+  action: string;
+  /** Where KFP was reached, for messages (never holds credentials). */
+  endpoint: string;
+  /** How the client authenticates, for hints (`none`, `token-file /path`, `kubeconfig`, `token from $VAR`). */
+  auth: string;
+  namespace?: string;
+  profile?: string;
+  /** Set when going through the Kubernetes API service proxy. */
+  viaKube?: boolean;
+}
+
+/** The message inside a KFP error body: grpc-gateway `google.rpc.Status` or the upload handler's `error_message`. */
+export function errorMessageOf(body: string): string {
+  const text = body.trim();
+  if (text.startsWith('{')) {
+    try {
+      const j = JSON.parse(text) as Record<string, unknown>;
+      for (const key of ['message', 'error_message', 'error']) {
+        if (typeof j[key] === 'string' && j[key]) {
+          const details = typeof j.error_details === 'string' && j.error_details !== j[key] ? `: ${j.error_details}` : '';
+          return `${j[key] as string}${details}`;
+        }
+      }
+    } catch {
+      /* not JSON after all */
+    }
+  }
+  return text.slice(0, 500) || '(empty response)';
+}
+
+const NETWORK = /ECONNREFUSED|ECONNRESET|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|EPIPE|socket hang up|timed out|certificate|self[- ]signed|TLS/i;
+
+/** A network-level failure (no HTTP answer). */
+export function unreachable(err: unknown, ctx: KfpRequestContext): KfpError {
+  const what = (err as Error)?.message ?? String(err);
+  const profile = ctx.profile ? `profile '${ctx.profile}'` : 'the cellpipe profile';
+  return new KfpError(
+    'unreachable',
+    `cannot reach Kubeflow Pipelines at ${ctx.endpoint} (${NETWORK.test(what) ? what : `network error: ${what}`}) while trying to ${ctx.action}`,
+    ctx.viaKube
+      ? `check that the cluster of ${profile} is running and reachable (kubectl get ns), then retry`
+      : `check 'kfp.host' of ${profile} (is the URL right, is KFP running, is a port-forward/VPN needed?), then retry`,
+    { cause: err },
+  );
+}
+
+/** An HTTP error answer. */
+export function httpError(status: number, body: string, ctx: KfpRequestContext): KfpError {
+  const message = errorMessageOf(body);
+  const profile = ctx.profile ? `profile '${ctx.profile}'` : 'the cellpipe profile';
+  const ns = ctx.namespace ? ` in namespace '${ctx.namespace}'` : '';
+  if (status === 401) {
+    return new KfpError(
+      'unauthorized',
+      `Kubeflow Pipelines at ${ctx.endpoint} rejected the credentials (401 Unauthorized) while trying to ${ctx.action} (auth: ${ctx.auth})`,
+      ctx.viaKube
+        ? `the kubeconfig credentials of ${profile} are missing or expired: log in to the cluster again`
+        : `give a valid token: set 'kfp.auth' of ${profile} (token-file, or a token in $CELLPIPE_KFP_TOKEN / 'kfp.tokenFile'); tokens expire, get a fresh one`,
+      { status },
+    );
+  }
+  if (status === 403) {
+    // KFP multi-user: "... is not authorized with reason: ... (request: &ResourceAttributes{Namespace:team-a,Verb:create,...,Resource:experiments,...})"
+    const verb = /Verb:([a-z]+)/.exec(message)?.[1];
+    const resource = /Resource:([a-z]+)/.exec(message)?.[1];
+    const namespace = /Namespace:([a-z0-9-]*)/.exec(message)?.[1] || ctx.namespace;
+    const denied = verb && resource ? `may not ${verb} ${resource}` : `may not ${ctx.action}`;
+    return new KfpError(
+      'forbidden',
+      `permission denied by Kubeflow Pipelines: this account ${denied}${namespace ? ` in namespace '${namespace}'` : ''} (403: ${message})`,
+      namespace
+        ? `check 'namespace' of ${profile} is your Kubeflow profile namespace, or ask its owner to add you as a contributor (edit access to ${resource ?? 'pipelines, experiments and runs'})`
+        : `use an account with access to Kubeflow Pipelines, or set 'namespace' of ${profile}`,
+      { status },
+    );
+  }
+  if ((status === 400 || status === 404) && /namespace/i.test(message) && !/with name/i.test(message) && /(not found|does not exist|invalid|required|empty|cannot be|must)/i.test(message)) {
+    return new KfpError(
+      'namespace',
+      `Kubeflow Pipelines refused the namespace${ctx.namespace ? ` '${ctx.namespace}'` : ''} while trying to ${ctx.action}: ${message}`,
+      `set 'namespace' of ${profile} to your Kubeflow profile namespace (multi-user installs need one; single-user installs ignore it)`,
+      { status },
+    );
+  }
+  if (status === 404) {
+    if (ctx.viaKube && /services?\b.*not found|"ml-pipeline"/i.test(message)) {
+      return new KfpError(
+        'not-found',
+        `the Kubeflow Pipelines API service was not found through the Kubernetes API (${message})`,
+        `check 'kfp.kfpNamespace' and 'kfp.service' of ${profile} (default kubeflow / ml-pipeline:8888), or set 'kfp.host'`,
+        { status },
+      );
+    }
+    return new KfpError('not-found', `${ctx.action}: not found${ns} (${message})`, 'check the name or id; it may have been deleted', { status });
+  }
+  if (status === 503 && ctx.viaKube) {
+    return new KfpError(
+      'unreachable',
+      `the Kubernetes API cannot reach the Kubeflow Pipelines service (503: ${message}) while trying to ${ctx.action}`,
+      'the ml-pipeline pods are not ready; wait and retry (kubectl -n kubeflow get pods)',
+      { status },
+    );
+  }
+  if (status === 409) {
+    return new KfpError('conflict', `${ctx.action}: ${message}`, 'it already exists or changed meanwhile; retry', { status });
+  }
+  if (status === 400 || status === 422) {
+    return new KfpError('invalid', `Kubeflow Pipelines rejected the request to ${ctx.action}: ${message}`, 'fix what the message names; if cellpipe made the request, please report it', { status });
+  }
+  return new KfpError('api', `${ctx.action} failed (HTTP ${status}): ${message}`, 'retry; if it persists, check the Kubeflow Pipelines API server logs', { status });
+}

@@ -1,0 +1,134 @@
+/**
+ * Runtime parameter values for a KFP run, matching the spec's root `inputDefinitions` exactly — as the KFP backend
+ * checks them (every required input given, the JSON kind of each value matching its `parameterType`, no extras) —
+ * so a wrong `--param` fails here with the parameter's name instead of inside KFP.
+ */
+import { parseAllDocuments } from 'yaml';
+import type { JsonValue } from '../core/model.js';
+
+export type IrParameterType = 'NUMBER_DOUBLE' | 'NUMBER_INTEGER' | 'STRING' | 'BOOLEAN' | 'LIST' | 'STRUCT';
+
+export interface RootParameter {
+  name: string;
+  type: IrParameterType;
+  default?: JsonValue;
+  optional: boolean;
+}
+
+export class ParameterError extends Error {
+  constructor(message: string, readonly hint: string) {
+    super(message);
+    this.name = 'ParameterError';
+  }
+}
+
+/** The first YAML document of a compiled spec (the PipelineSpec itself). */
+export function specDocument(yaml: string): Record<string, unknown> {
+  const docs = parseAllDocuments(yaml);
+  const list = Array.isArray(docs) ? docs : [docs];
+  const first = list[0];
+  if (!first || first.errors.length) throw new Error(`the pipeline spec is not valid YAML: ${first?.errors[0]?.message ?? 'empty'}`);
+  return first.toJS() as Record<string, unknown>;
+}
+
+/** The root input parameters declared by a spec. */
+export function rootParameters(spec: Record<string, unknown>): RootParameter[] {
+  const root = spec.root as { inputDefinitions?: { parameters?: Record<string, { parameterType: IrParameterType; defaultValue?: JsonValue; isOptional?: boolean }> } } | undefined;
+  return Object.entries(root?.inputDefinitions?.parameters ?? {}).map(([name, p]) => ({
+    name,
+    type: p.parameterType,
+    default: p.defaultValue,
+    optional: p.isOptional === true || p.defaultValue !== undefined,
+  }));
+}
+
+function kindOk(type: IrParameterType, v: JsonValue): boolean {
+  switch (type) {
+    case 'NUMBER_INTEGER':
+      return typeof v === 'number' && Number.isInteger(v);
+    case 'NUMBER_DOUBLE':
+      return typeof v === 'number';
+    case 'STRING':
+      return typeof v === 'string';
+    case 'BOOLEAN':
+      return typeof v === 'boolean';
+    case 'LIST':
+      return Array.isArray(v);
+    case 'STRUCT':
+      return v !== null && typeof v === 'object' && !Array.isArray(v);
+  }
+  return false;
+}
+
+const TYPE_WORDS: Record<IrParameterType, string> = {
+  NUMBER_INTEGER: 'an integer', NUMBER_DOUBLE: 'a number', STRING: 'a string', BOOLEAN: 'true or false', LIST: 'a JSON list', STRUCT: 'a JSON object',
+};
+
+/** Turns a command-line `--param NAME=TEXT` value into the parameter's type. */
+export function parseParameterText(p: RootParameter, text: string): JsonValue {
+  const bad = () => new ParameterError(`--param ${p.name}=${text}: ${p.name} is ${TYPE_WORDS[p.type]}`, `give ${p.name} as ${TYPE_WORDS[p.type]}, e.g. ${example(p.type)}`);
+  switch (p.type) {
+    case 'STRING':
+      return text;
+    case 'NUMBER_INTEGER': {
+      if (!/^[-+]?\d+$/.test(text.trim())) throw bad();
+      return Number(text);
+    }
+    case 'NUMBER_DOUBLE': {
+      const n = Number(text);
+      if (!text.trim() || !Number.isFinite(n)) throw bad();
+      return n;
+    }
+    case 'BOOLEAN': {
+      const t = text.trim().toLowerCase();
+      if (t === 'true' || t === '1') return true;
+      if (t === 'false' || t === '0') return false;
+      throw bad();
+    }
+    default: {
+      let v: JsonValue;
+      try {
+        v = JSON.parse(text) as JsonValue;
+      } catch {
+        throw bad();
+      }
+      if (!kindOk(p.type, v)) throw bad();
+      return v;
+    }
+  }
+}
+
+function example(type: IrParameterType): string {
+  return { NUMBER_INTEGER: '3', NUMBER_DOUBLE: '0.5', STRING: 'text', BOOLEAN: 'true', LIST: '[1,2]', STRUCT: '{"a":1}' }[type];
+}
+
+/**
+ * `runtime_config.parameters` for a run: every declared parameter with its default, overridden by `values`
+ * (already typed) or `texts` (command-line text, converted by type). Throws `ParameterError` naming the parameter.
+ */
+export function runtimeParameters(
+  params: RootParameter[],
+  overrides: { values?: Record<string, JsonValue>; texts?: Record<string, string> } = {},
+): Record<string, JsonValue> {
+  const byName = new Map(params.map((p) => [p.name, p]));
+  const known = params.map((p) => p.name).join(', ') || '(none)';
+  const out: Record<string, JsonValue> = {};
+  for (const p of params) if (p.default !== undefined) out[p.name] = p.default;
+  for (const [name, text] of Object.entries(overrides.texts ?? {})) {
+    const p = byName.get(name);
+    if (!p) throw new ParameterError(`--param ${name}: the pipeline has no parameter '${name}'`, `parameters are the names assigned in the pipeline-parameters cell: ${known}`);
+    out[name] = parseParameterText(p, text);
+  }
+  for (const [name, value] of Object.entries(overrides.values ?? {})) {
+    const p = byName.get(name);
+    if (!p) throw new ParameterError(`parameter '${name}' is not declared by the pipeline`, `parameters are the names assigned in the pipeline-parameters cell: ${known}`);
+    if (!kindOk(p.type, value)) throw new ParameterError(`parameter '${name}' = ${JSON.stringify(value)} is not ${TYPE_WORDS[p.type]}`, `give ${name} as ${TYPE_WORDS[p.type]}`);
+    out[name] = value;
+  }
+  for (const p of params) {
+    if (!(p.name in out) && !p.optional) {
+      throw new ParameterError(`parameter '${p.name}' has no value`, `give it with --param ${p.name}=<value>`);
+    }
+  }
+  return out;
+}

@@ -1,0 +1,562 @@
+/**
+ * A fake Kubeflow Pipelines API server (v2beta1) for tests and the benchmark, on 127.0.0.1.
+ *
+ * It is contract-checked, not trusted: every request is matched to an operation of KFP's published swagger
+ * documents and its query, path and JSON body are checked against them strictly (./swagger.ts); every response it
+ * sends is checked against the operation's response schema too. Violations are answered with HTTP 400 (requests)
+ * or 500 (responses) and collected in `violations` so a test can assert there were none. Uploaded pipeline specs
+ * are parsed by KFP's real protos in Python (`test/fakes/kfp/validate_spec.py`), and run creation applies the
+ * backend's runtime-parameter rules (required inputs, JSON kinds, no extra names).
+ *
+ * Behaviour modelled on the KFP backend (2.x): upload = pipeline + first version named like the pipeline;
+ * 409 on duplicate pipeline or version names; multi-user mode needs namespaces and checks them against the
+ * caller's token; run state goes PENDING → RUNNING → SUCCEEDED/FAILED, tasks in DAG order, with Argo-like
+ * `task_details` (root, drivers, DAG node per task, `executor` child); terminate → CANCELING → FAILED.
+ * The one documented deviation from the swagger: the multipart upload handler's error bodies are
+ * `{"error_message", "error_details"}` (`pipeline_upload_server.go: writeErrorToResponse`), not `googleRpcStatus`.
+ */
+import http from 'node:http';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { parseAllDocuments } from 'yaml';
+import type { JsonValue } from '../../core/model.js';
+import type { KfpRun, KfpRuntimeState, KfpTaskDetail } from '../client.js';
+import { SwaggerContract } from './swagger.js';
+
+export interface FakeKfpOptions {
+  /** Multi-user mode: namespaces required, experiments and runs namespaced. */
+  multiUser?: boolean;
+  /** When set, requests need `Authorization: Bearer <token>`; the value lists the namespaces the token may use. */
+  tokens?: Record<string, string[]>;
+  /** Validate uploaded specs with the real protos (default true). */
+  validateSpecs?: boolean;
+  /** Python with kfp-pipeline-spec (default `<repo>/.venv/bin/python`). */
+  python?: string;
+  /** `auto` (default): each GET of a run advances it one tick; `manual`: only `advance()` does. */
+  progress?: 'auto' | 'manual';
+  /** Tasks that fail when they run. */
+  failTasks?: string[];
+  /** Tasks reported as cache hits (SKIPPED). */
+  cachedTasks?: string[];
+  /** Fixed port (default: any free one). */
+  port?: number;
+}
+
+interface StoredVersion {
+  version: { pipeline_id: string; pipeline_version_id: string; name: string; display_name: string; description?: string; created_at: string };
+  yaml: string;
+  spec: Record<string, unknown>;
+}
+
+interface StoredRun {
+  run: KfpRun;
+  namespace: string;
+  order: string[];
+  deps: Record<string, string[]>;
+  tasks: Record<string, KfpRuntimeState>;
+  tick: number;
+  terminating: boolean;
+}
+
+const here = fileURLToPath(new URL('.', import.meta.url));
+const REPO = fileURLToPath(new URL('../../../', import.meta.url));
+
+/** One request as the fake saw it (for tests that assert what the client sent). */
+export interface SeenRequest {
+  method: string;
+  path: string;
+  operation?: string;
+  query: Record<string, string>;
+  authorization?: string;
+  status: number;
+}
+
+export class FakeKfpServer {
+  readonly contract = new SwaggerContract();
+  readonly violations: string[] = [];
+  readonly requests: SeenRequest[] = [];
+  readonly options: FakeKfpOptions;
+  readonly experiments = new Map<string, { experiment_id: string; display_name: string; description?: string; namespace?: string; created_at: string; storage_state: string }>();
+  readonly pipelines = new Map<string, { pipeline: { pipeline_id: string; name: string; display_name: string; description?: string; namespace?: string; created_at: string }; versions: StoredVersion[] }>();
+  readonly runs = new Map<string, StoredRun>();
+  /** Number of specs the proto validator accepted. */
+  specsValidated = 0;
+  private server?: http.Server;
+  private port = 0;
+  private python?: ChildProcessWithoutNullStreams;
+  private pending = new Map<number, (r: { ok: boolean; error?: string }) => void>();
+  private nextId = 1;
+  private clock = Date.UTC(2026, 0, 1);
+
+  constructor(options: FakeKfpOptions = {}) {
+    this.options = { validateSpecs: true, progress: 'auto', ...options };
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  /** Starts listening (again, on the same port after `stop()`; state is kept). */
+  async start(): Promise<string> {
+    const server = http.createServer((req, res) => {
+      void this.handle(req, res).catch((err: unknown) => {
+        this.violations.push(`fake crashed on ${req.method} ${req.url}: ${(err as Error).stack}`);
+        if (!res.headersSent) res.writeHead(500).end();
+      });
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.port || this.options.port || 0, '127.0.0.1', () => resolve());
+    });
+    this.port = (server.address() as { port: number }).port;
+    this.server = server;
+    return this.url;
+  }
+
+  /** Stops listening (KFP "goes away"); state is kept for a later `start()`. */
+  async stop(): Promise<void> {
+    const s = this.server;
+    this.server = undefined;
+    if (!s) return;
+    s.closeAllConnections();
+    await new Promise<void>((resolve) => s.close(() => resolve()));
+  }
+
+  /** Stops listening and the spec validator. */
+  async close(): Promise<void> {
+    await this.stop();
+    this.python?.stdin.end();
+    this.python?.kill();
+    this.python = undefined;
+  }
+
+  private now(): string {
+    this.clock += 1000;
+    return new Date(this.clock).toISOString().replace('.000Z', 'Z');
+  }
+
+  private async validateSpec(yaml: string): Promise<{ ok: boolean; error?: string }> {
+    if (!this.options.validateSpecs) return { ok: true };
+    if (!this.python) {
+      const py = spawn(this.options.python ?? `${REPO}.venv/bin/python`, [`${REPO}test/fakes/kfp/validate_spec.py`], { stdio: ['pipe', 'pipe', 'pipe'] });
+      py.on('error', (err) => this.violations.push(`spec validator did not start: ${err.message}`));
+      createInterface({ input: py.stdout }).on('line', (line) => {
+        const r = JSON.parse(line) as { id: number; ok: boolean; error?: string };
+        this.pending.get(r.id)?.(r);
+        this.pending.delete(r.id);
+      });
+      let errText = '';
+      py.stderr.on('data', (c: Buffer) => (errText += c.toString()));
+      py.on('exit', (code) => {
+        for (const f of this.pending.values()) f({ ok: false, error: `spec validator exited (${code}): ${errText.slice(-500)}` });
+        this.pending.clear();
+      });
+      this.python = py;
+    }
+    const id = this.nextId++;
+    return new Promise((resolve) => {
+      this.pending.set(id, resolve);
+      this.python!.stdin.write(JSON.stringify({ id, yaml }) + '\n');
+    });
+  }
+
+  // ---------------------------------------------------------------- HTTP plumbing
+
+  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://x');
+    const method = req.method ?? 'GET';
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    const raw = Buffer.concat(chunks);
+    const match = this.contract.match(method, url.pathname);
+    const seen: SeenRequest = {
+      method, path: url.pathname, operation: match?.op.operationId, query: Object.fromEntries(url.searchParams),
+      authorization: req.headers.authorization ? 'Bearer ***' : undefined, status: 0,
+    };
+    this.requests.push(seen);
+    const isUpload = match?.op.operationId === 'UploadPipeline' || match?.op.operationId === 'UploadPipelineVersion';
+    const send = (status: number, body: unknown) => {
+      seen.status = status;
+      if (match && !(isUpload && status >= 400)) {
+        const problems = this.contract.checkResponse(match.op, status, body);
+        if (problems.length) {
+          this.violations.push(`response of ${match.op.operationId} violates the swagger: ${problems.join('; ')}`);
+          status = 500;
+          body = { code: 13, message: `fake produced an invalid response: ${problems.join('; ')}`, details: [] };
+        }
+      }
+      res.writeHead(status, { 'Content-Type': 'application/json' }).end(JSON.stringify(body));
+    };
+    const fail = (status: number, code: number, message: string) =>
+      isUpload ? send(status, { error_message: message, error_details: message }) : send(status, { code, message, details: [] });
+
+    if (!match) {
+      this.violations.push(`no swagger operation for ${method} ${url.pathname}`);
+      return fail(404, 5, `Not Found: ${method} ${url.pathname}`);
+    }
+    const problems = this.contract.checkQuery(match.op, url.searchParams);
+    let body: unknown;
+    let upload: { filename: string; data: Buffer } | undefined;
+    const type = req.headers['content-type'] ?? '';
+    if (isUpload) {
+      upload = parseMultipart(type, raw, 'uploadfile');
+      if (!upload) problems.push("multipart form field 'uploadfile' with a filename is missing");
+    } else if (raw.length) {
+      if (!type.startsWith('application/json')) problems.push(`Content-Type must be application/json, got '${type}'`);
+      try {
+        body = JSON.parse(raw.toString('utf8'));
+      } catch {
+        problems.push('the body is not JSON');
+      }
+    }
+    if (!isUpload) problems.push(...this.contract.checkBody(match.op, body));
+    if (problems.length) {
+      this.violations.push(`request ${match.op.operationId} violates the swagger: ${problems.join('; ')}`);
+      return fail(400, 3, `Invalid input error: ${problems.join('; ')}`);
+    }
+    // Authentication (TokenReview in real KFP).
+    let allowed: string[] | undefined;
+    if (this.options.tokens && match.op.operationId !== 'HealthzService_GetHealthz') {
+      const m = /^Bearer (.+)$/.exec(req.headers.authorization ?? '');
+      allowed = m ? this.options.tokens[m[1]] : undefined;
+      if (!allowed) return fail(401, 16, 'Unauthenticated: Request header error: there is no user identity header.: Failed to authenticate token review');
+    }
+    const authorize = (namespace: string | undefined, verb: string, resource: string): boolean => {
+      if (!allowed || !namespace) return true;
+      if (allowed.includes(namespace)) return true;
+      fail(403, 7,
+        `Failed to authorize with API: PermissionDenied: User 'system:serviceaccount:x:y' is not authorized with reason:  ` +
+          `(request: &ResourceAttributes{Namespace:${namespace},Verb:${verb},Group:pipelines.kubeflow.org,Version:v1beta1,Resource:${resource},Subresource:,Name:,})`);
+      return false;
+    };
+    const q = url.searchParams;
+    const p = match.params;
+    const multi = this.options.multiUser === true;
+    switch (match.op.operationId) {
+      case 'HealthzService_GetHealthz':
+        return send(200, { multi_user: multi, pipeline_store: 'database' });
+      case 'ExperimentService_ListExperiments': {
+        const ns = q.get('namespace') ?? '';
+        if (multi && !ns) return fail(400, 3, 'Invalid input error: ListExperiments must filter by resource reference in multi-user mode.');
+        if (!authorize(ns, 'list', 'experiments')) return;
+        let list = [...this.experiments.values()].filter((e) => !multi || e.namespace === ns);
+        list = applyFilter(list, q.get('filter'));
+        return send(200, list.length ? { experiments: list, total_size: list.length } : {});
+      }
+      case 'ExperimentService_CreateExperiment': {
+        const b = body as { display_name?: string; description?: string; namespace?: string };
+        if (!b.display_name) return fail(400, 3, 'Invalid input error: Experiment name is empty. Please specify a valid experiment name');
+        const ns = multi ? b.namespace ?? '' : '';
+        if (multi && !ns) return fail(400, 3, 'Invalid input error: In multi-user mode, experiment namespace cannot be empty');
+        if (!authorize(ns, 'create', 'experiments')) return;
+        if ([...this.experiments.values()].some((e) => e.display_name === b.display_name && (e.namespace ?? '') === ns)) {
+          return fail(409, 6, `Already exist error: Failed to create a new experiment. The name ${b.display_name} already exists`);
+        }
+        const e = { experiment_id: randomUUID(), display_name: b.display_name, ...(b.description ? { description: b.description } : {}), ...(ns ? { namespace: ns } : {}), created_at: this.now(), storage_state: 'AVAILABLE' };
+        this.experiments.set(e.experiment_id, e);
+        return send(200, e);
+      }
+      case 'ExperimentService_GetExperiment': {
+        const e = this.experiments.get(p.experiment_id);
+        return e ? send(200, e) : fail(404, 5, `Experiment ${p.experiment_id} not found`);
+      }
+      case 'PipelineService_GetPipelineByName': {
+        const ns = multi ? q.get('namespace') ?? '' : '';
+        if (!authorize(ns, 'get', 'pipelines')) return;
+        const found = [...this.pipelines.values()].find((x) => x.pipeline.name === p.name && (x.pipeline.namespace ?? '') === ns);
+        return found ? send(200, found.pipeline) : fail(404, 5, `Not found: Pipeline with name ${p.name} and namespace '${ns}' not found`);
+      }
+      case 'PipelineService_GetPipeline': {
+        const x = this.pipelines.get(p.pipeline_id);
+        return x ? send(200, x.pipeline) : fail(404, 5, `Pipeline ${p.pipeline_id} not found`);
+      }
+      case 'PipelineService_ListPipelineVersions': {
+        const x = this.pipelines.get(p.pipeline_id);
+        if (!x) return fail(404, 5, `Pipeline ${p.pipeline_id} not found`);
+        let versions = x.versions.map((v) => v.version);
+        if (q.get('sort_by') === 'created_at desc') versions = versions.slice().reverse();
+        versions = applyFilter(versions, q.get('filter'));
+        const size = Number(q.get('page_size') ?? '20') || 20;
+        const start = Number(q.get('page_token') ?? '0') || 0;
+        const page = versions.slice(start, start + size);
+        return send(200, { ...(page.length ? { pipeline_versions: page } : {}), total_size: versions.length, ...(start + size < versions.length ? { next_page_token: String(start + size) } : {}) });
+      }
+      case 'PipelineService_GetPipelineVersion': {
+        const v = this.pipelines.get(p.pipeline_id)?.versions.find((x) => x.version.pipeline_version_id === p.pipeline_version_id);
+        return v ? send(200, { ...v.version, pipeline_spec: v.spec }) : fail(404, 5, `Pipeline version ${p.pipeline_version_id} not found`);
+      }
+      case 'UploadPipeline':
+      case 'UploadPipelineVersion': {
+        if (!/\.ya?ml$|\.json$/.test(upload!.filename)) return fail(400, 3, 'Failed to read a pipeline spec file');
+        const yaml = upload!.data.toString('utf8');
+        const checked = await this.validateSpec(yaml);
+        if (!checked.ok) {
+          this.violations.push(`uploaded spec rejected by the KFP protos: ${checked.error}`);
+          return fail(400, 3, `Failed to create a pipeline: invalid pipeline spec: ${checked.error}`);
+        }
+        this.specsValidated++;
+        const spec = (parseAllDocuments(yaml) as unknown as { toJS(): Record<string, unknown> }[])[0].toJS();
+        const name = q.get('name') || q.get('display_name') || upload!.filename;
+        const description = q.get('description') || undefined;
+        if (match.op.operationId === 'UploadPipeline') {
+          const ns = multi ? q.get('namespace') ?? '' : '';
+          if (!authorize(ns, 'create', 'pipelines')) return;
+          if ([...this.pipelines.values()].some((x) => x.pipeline.name === name && (x.pipeline.namespace ?? '') === ns)) {
+            return fail(409, 6, 'Failed to create a pipeline and a pipeline version');
+          }
+          const pipeline = { pipeline_id: randomUUID(), name, display_name: q.get('display_name') || name, ...(description ? { description } : {}), ...(ns ? { namespace: ns } : {}), created_at: this.now() };
+          const version = { pipeline_id: pipeline.pipeline_id, pipeline_version_id: randomUUID(), name, display_name: pipeline.display_name, ...(description ? { description } : {}), created_at: pipeline.created_at };
+          this.pipelines.set(pipeline.pipeline_id, { pipeline, versions: [{ version, yaml, spec }] });
+          return send(200, pipeline);
+        }
+        const x = this.pipelines.get(q.get('pipelineid') ?? '');
+        if (!x) return fail(400, 3, 'Failed to create a pipeline version');
+        if (!authorize(x.pipeline.namespace, 'create', 'pipelines')) return;
+        if (x.versions.some((v) => v.version.name === name)) return fail(409, 6, 'Failed to create a pipeline version');
+        const version = { pipeline_id: x.pipeline.pipeline_id, pipeline_version_id: randomUUID(), name, display_name: q.get('display_name') || name, ...(description ? { description } : {}), created_at: this.now() };
+        x.versions.push({ version, yaml, spec });
+        return send(200, version);
+      }
+      case 'RunService_CreateRun':
+        return this.createRun(body as KfpRun, send, fail, authorize);
+      case 'RunService_GetRun': {
+        const r = this.runs.get(p.run_id);
+        if (!r) return fail(404, 5, `Run ${p.run_id} not found`);
+        if (!authorize(r.namespace, 'get', 'runs')) return;
+        if (this.options.progress === 'auto') this.advance(p.run_id);
+        return send(200, this.runs.get(p.run_id)!.run);
+      }
+      case 'RunService_ListRuns': {
+        const ns = q.get('namespace') ?? '';
+        if (multi && !ns && !q.get('experiment_id')) return fail(400, 3, 'Invalid input error: ListRuns must filter by namespace or experiment in multi-user mode');
+        if (!authorize(ns, 'list', 'runs')) return;
+        let list = [...this.runs.values()].filter((r) => (!ns || !multi || r.namespace === ns) && (!q.get('experiment_id') || r.run.experiment_id === q.get('experiment_id'))).map((r) => r.run);
+        if (q.get('sort_by') === 'created_at desc') list = list.slice().reverse();
+        return send(200, list.length ? { runs: list, total_size: list.length } : {});
+      }
+      case 'RunService_TerminateRun': {
+        const r = this.runs.get(p.run_id);
+        if (!r) return fail(404, 5, `Run ${p.run_id} not found`);
+        if (!authorize(r.namespace, 'terminate', 'runs')) return;
+        if (!['PENDING', 'RUNNING', 'PAUSED', 'RUNTIME_STATE_UNSPECIFIED'].includes(r.run.state ?? '')) {
+          return fail(400, 9, `Failed to terminate run ${p.run_id}: run is in state ${r.run.state}`);
+        }
+        r.terminating = true;
+        this.setState(r, 'CANCELING');
+        return send(200, {});
+      }
+      case 'RunService_RetryRun': {
+        const r = this.runs.get(p.run_id);
+        if (!r) return fail(404, 5, `Run ${p.run_id} not found`);
+        if (!authorize(r.namespace, 'retry', 'runs')) return;
+        if (r.run.state !== 'FAILED') return fail(400, 9, `Failed to retry run ${p.run_id}: run is not in a failed state`);
+        for (const t of r.order) if (r.tasks[t] === 'FAILED' || r.tasks[t] === 'CANCELED') r.tasks[t] = 'PENDING';
+        this.options.failTasks = [];
+        r.terminating = false;
+        delete r.run.finished_at;
+        delete r.run.error;
+        this.setState(r, 'RUNNING');
+        this.render(r);
+        return send(200, {});
+      }
+      default:
+        return fail(501, 12, `the fake does not implement ${match.op.operationId}`);
+    }
+  }
+
+  private createRun(
+    b: KfpRun,
+    send: (s: number, body: unknown) => void,
+    fail: (s: number, code: number, m: string) => void,
+    authorize: (ns: string | undefined, verb: string, resource: string) => boolean,
+  ): void {
+    if (!b.display_name) return fail(400, 3, 'Invalid input error: The run name is empty. Please specify a valid name');
+    const ref = b.pipeline_version_reference;
+    const x = ref?.pipeline_id ? this.pipelines.get(ref.pipeline_id) : undefined;
+    if (!x) return fail(400, 3, `Invalid input error: pipeline ${ref?.pipeline_id ?? '(none)'} not found`);
+    const v = ref?.pipeline_version_id ? x.versions.find((y) => y.version.pipeline_version_id === ref.pipeline_version_id) : x.versions.at(-1);
+    if (!v) return fail(400, 3, `Invalid input error: pipeline version ${ref?.pipeline_version_id} not found`);
+    const exp = b.experiment_id ? this.experiments.get(b.experiment_id) : undefined;
+    if (this.options.multiUser && !exp) return fail(400, 3, 'Invalid input error: Experiment id is required in multi-user mode');
+    if (b.experiment_id && !exp) return fail(404, 5, `Experiment ${b.experiment_id} not found`);
+    const namespace = exp?.namespace ?? '';
+    if (!authorize(namespace, 'create', 'runs')) return;
+    const problem = checkRuntimeParameters(v.spec, b.runtime_config?.parameters ?? {});
+    if (problem) return fail(400, 3, `Invalid input error: ${problem}`);
+    const tasks = ((v.spec.root as { dag: { tasks: Record<string, { dependentTasks?: string[] }> } }).dag.tasks);
+    const deps = Object.fromEntries(Object.entries(tasks).map(([t, s]) => [t, s.dependentTasks ?? []]));
+    const order = topo(deps);
+    const run: KfpRun = {
+      run_id: randomUUID(),
+      experiment_id: exp?.experiment_id,
+      display_name: b.display_name,
+      ...(b.description ? { description: b.description } : {}),
+      pipeline_version_reference: { pipeline_id: x.pipeline.pipeline_id, pipeline_version_id: v.version.pipeline_version_id },
+      runtime_config: b.runtime_config ?? {},
+      service_account: b.service_account ?? (this.options.multiUser ? 'default-editor' : 'pipeline-runner'),
+      created_at: this.now(),
+      scheduled_at: this.now(),
+      state: 'PENDING',
+      state_history: [],
+    };
+    (run as { storage_state?: string }).storage_state = 'AVAILABLE';
+    const stored: StoredRun = { run, namespace, order, deps, tasks: Object.fromEntries(order.map((t) => [t, 'PENDING'])), tick: 0, terminating: false };
+    this.setState(stored, 'PENDING');
+    this.runs.set(run.run_id, stored);
+    send(200, run);
+  }
+
+  private setState(r: StoredRun, state: KfpRuntimeState): void {
+    r.run.state = state;
+    r.run.state_history = [...(r.run.state_history ?? []), { update_time: this.now(), state }];
+  }
+
+  /** Advances a run one tick: PENDING → RUNNING → each ready task runs → ends → … → the run ends. */
+  advance(runId: string): KfpRun {
+    const r = this.runs.get(runId);
+    if (!r) throw new Error(`no run ${runId}`);
+    const s = r.run.state!;
+    if (['SUCCEEDED', 'FAILED', 'CANCELED', 'SKIPPED'].includes(s)) return r.run;
+    r.tick++;
+    if (r.terminating) {
+      for (const t of r.order) if (r.tasks[t] === 'RUNNING') r.tasks[t] = 'FAILED';
+      this.finish(r, 'FAILED', 'Run terminated by the user');
+    } else if (s === 'PENDING') {
+      this.setState(r, 'RUNNING');
+    } else {
+      const running = r.order.filter((t) => r.tasks[t] === 'RUNNING');
+      if (running.length) {
+        for (const t of running) r.tasks[t] = this.options.failTasks?.includes(t) ? 'FAILED' : 'SUCCEEDED';
+      } else {
+        const ready = r.order.filter((t) => r.tasks[t] === 'PENDING' && r.deps[t].every((d) => ['SUCCEEDED', 'SKIPPED'].includes(r.tasks[d])));
+        for (const t of ready) r.tasks[t] = this.options.cachedTasks?.includes(t) ? 'SKIPPED' : 'RUNNING';
+        if (!ready.length) {
+          const failed = r.order.some((t) => r.tasks[t] === 'FAILED');
+          this.finish(r, failed ? 'FAILED' : 'SUCCEEDED', failed ? 'a task failed' : undefined);
+        }
+      }
+    }
+    this.render(r);
+    return r.run;
+  }
+
+  /** Sets a run's state directly (manual mode). */
+  setRunState(runId: string, state: KfpRuntimeState, tasks: Record<string, KfpRuntimeState> = {}): void {
+    const r = this.runs.get(runId);
+    if (!r) throw new Error(`no run ${runId}`);
+    Object.assign(r.tasks, tasks);
+    if (['SUCCEEDED', 'FAILED', 'CANCELED', 'SKIPPED'].includes(state)) this.finish(r, state, state === 'FAILED' ? 'failed' : undefined);
+    else this.setState(r, state);
+    this.render(r);
+  }
+
+  private finish(r: StoredRun, state: KfpRuntimeState, message?: string): void {
+    this.setState(r, state);
+    r.run.finished_at = this.now();
+    if (state === 'FAILED' && message) r.run.error = { code: 2, message };
+  }
+
+  /** Argo-like task details: root driver and DAG, and per task a driver, a DAG node and an executor. */
+  private render(r: StoredRun): void {
+    const t0 = r.run.created_at!;
+    const details: KfpTaskDetail[] = [];
+    const rootId = `${r.run.run_id}-root`;
+    if (r.run.state === 'PENDING') {
+      r.run.run_details = {};
+      return;
+    }
+    details.push({ run_id: r.run.run_id, task_id: `${rootId}-driver`, display_name: 'root-driver', create_time: t0, start_time: t0, end_time: t0, state: 'SUCCEEDED' });
+    details.push({ run_id: r.run.run_id, task_id: rootId, display_name: 'root', create_time: t0, start_time: t0, state: r.run.state === 'CANCELING' ? 'RUNNING' : r.run.state });
+    for (const t of r.order) {
+      const st = r.tasks[t];
+      if (st === 'PENDING') continue;
+      const id = `${r.run.run_id}-${t}`;
+      const end = ['SUCCEEDED', 'FAILED', 'SKIPPED', 'CANCELED'].includes(st) ? t0 : undefined;
+      details.push({ run_id: r.run.run_id, task_id: `${id}-driver`, display_name: `${t}-driver`, parent_task_id: rootId, create_time: t0, start_time: t0, end_time: t0, state: 'SUCCEEDED' });
+      const node: KfpTaskDetail = { run_id: r.run.run_id, task_id: id, display_name: t, parent_task_id: rootId, create_time: t0, start_time: t0, state: st, child_tasks: [{ pod_name: `${id}-executor` }] };
+      if (end) node.end_time = end;
+      if (st === 'FAILED') node.error = { code: 2, message: `task ${t} failed: exit code 1` };
+      details.push(node);
+      if (st !== 'SKIPPED') {
+        details.push({ run_id: r.run.run_id, task_id: `${id}-executor`, display_name: 'executor', parent_task_id: id, create_time: t0, start_time: t0, ...(end ? { end_time: end } : {}), state: st });
+      }
+    }
+    r.run.run_details = { task_details: details };
+  }
+}
+
+/** The `uploadfile` part of a multipart body. */
+function parseMultipart(contentType: string, body: Buffer, field: string): { filename: string; data: Buffer } | undefined {
+  const boundary = /boundary=(?:"([^"]+)"|([^;]+))/.exec(contentType);
+  if (!contentType.startsWith('multipart/form-data') || !boundary) return undefined;
+  const delim = Buffer.from(`--${boundary[1] ?? boundary[2]}`);
+  let pos = body.indexOf(delim);
+  while (pos >= 0) {
+    const next = body.indexOf(delim, pos + delim.length);
+    if (next < 0) break;
+    const part = body.subarray(pos + delim.length + 2, next - 2);
+    const headerEnd = part.indexOf('\r\n\r\n');
+    const headers = part.subarray(0, headerEnd).toString('utf8');
+    const name = /name="([^"]*)"/.exec(headers)?.[1];
+    const filename = /filename="([^"]*)"/.exec(headers)?.[1];
+    if (name === field && filename) return { filename, data: part.subarray(headerEnd + 4) };
+    pos = next;
+  }
+  return undefined;
+}
+
+/** KFP list filters: `{"predicates":[{"operation":"EQUALS","key":"display_name","string_value":"x"}]}`. */
+function applyFilter<T extends object>(list: T[], filter: string | null): T[] {
+  if (!filter) return list;
+  const f = JSON.parse(filter) as { predicates?: { operation: string | number; key: string; string_value?: string; stringValue?: string }[] };
+  return list.filter((item) =>
+    (f.predicates ?? []).every((p) => {
+      const v = String((item as Record<string, unknown>)[p.key] ?? '');
+      const want = p.string_value ?? p.stringValue ?? '';
+      if (p.operation === 'EQUALS' || p.operation === 1) return v === want;
+      if (p.operation === 'IS_SUBSTRING' || p.operation === 9) return v.includes(want);
+      throw new Error(`fake: filter operation ${p.operation} not modelled`);
+    }),
+  );
+}
+
+function topo(deps: Record<string, string[]>): string[] {
+  const out: string[] = [];
+  const seen = new Set<string>();
+  const visit = (t: string) => {
+    if (seen.has(t)) return;
+    seen.add(t);
+    for (const d of deps[t] ?? []) visit(d);
+    out.push(t);
+  };
+  for (const t of Object.keys(deps).sort()) visit(t);
+  return out;
+}
+
+/** The backend's `validatePipelineJobInputs`: required inputs present, JSON kinds right, no extras. */
+export function checkRuntimeParameters(spec: Record<string, unknown>, given: Record<string, JsonValue>): string | undefined {
+  const defs = ((spec.root as { inputDefinitions?: { parameters?: Record<string, { parameterType: string; defaultValue?: unknown; isOptional?: boolean }> } }).inputDefinitions?.parameters) ?? {};
+  const extra = Object.keys(given).filter((k) => !(k in defs));
+  if (extra.length) return `parameter(s) provided are not required by pipeline: ${extra.join(', ')}`;
+  for (const [name, d] of Object.entries(defs)) {
+    if (!(name in given)) {
+      if (d.isOptional || d.defaultValue !== undefined) continue;
+      return `input parameter ${name} is required`;
+    }
+    const v = given[name];
+    const ok = {
+      NUMBER_INTEGER: typeof v === 'number',
+      NUMBER_DOUBLE: typeof v === 'number',
+      STRING: typeof v === 'string',
+      BOOLEAN: typeof v === 'boolean',
+      LIST: Array.isArray(v),
+      STRUCT: v !== null && typeof v === 'object' && !Array.isArray(v),
+    }[d.parameterType];
+    if (!ok) return `input parameter ${name} requires type ${d.parameterType}, got ${JSON.stringify(v)}`;
+  }
+  return undefined;
+}
+
+export { here as fakeDir };

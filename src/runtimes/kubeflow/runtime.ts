@@ -1,0 +1,503 @@
+/**
+ * The Kubeflow runtime: a notebook submitted to Kubeflow Pipelines and watched into the run store, so a Kubeflow
+ * run looks like a local run from outside (same RunRecord, per-step states, per-step logs).
+ *
+ * submit: validate (compile) → build step images (content-addressed: unchanged steps are found, not rebuilt) →
+ * compile the spec with the images by digest → find/create the experiment → reuse the pipeline version holding
+ * this exact spec, or upload a new version (or pipeline) → create the run → record it (runtime `kubeflow`,
+ * `external.kfpRunId`, `url` to the KFP UI) → watch.
+ *
+ * watch: polls the run with backoff (fast while things change, slower while they don't), maps run and task
+ * states into the record, and streams the step pods' `main` container logs through the Kubernetes layer into the
+ * store. When KFP or the cluster goes away the record is left as it was and polling backs off (up to 30 s) until
+ * they answer again; `resume()` restarts watching unfinished runs after a restart of this process.
+ */
+import { EventEmitter } from 'node:events';
+import { readFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import type { V1Pod } from '@kubernetes/client-node';
+import type { JsonValue } from '../../core/model.js';
+import { compileNotebook, type CompileResult } from '../../core/compile.js';
+import { taskName } from '../../core/graph.js';
+import { sha256Hex } from '../../core/hash.js';
+import type { LogLine, LogOptions, RunRecord, RunRequest, Runtime, StepRecord } from '../types.js';
+import { RunStore, isTerminalRun, newRunId, pendingStep } from '../../runs/store.js';
+import type { Profile } from '../../kube/profile.js';
+import { connect, type KubeConnection } from '../../kube/connect.js';
+import { streamPodLogs, type PodLogStream } from '../../kube/logs.js';
+import { KfpClient, type KfpRun, type PipelineVersionResult } from '../../kfp/client.js';
+import { KfpError } from '../../kfp/errors.js';
+import { kfpEndpoint, kfpSettings, type KfpSettings } from '../../kfp/endpoint.js';
+import { rootParameters, runtimeParameters, specDocument } from '../../kfp/parameters.js';
+import { TERMINAL_KFP, runState, stepPatches } from '../../kfp/states.js';
+import type { BuildProgress } from '../../images/build.js';
+
+export type SubmitStage = 'validate' | 'build' | 'upload' | 'run';
+
+export interface SubmitProgress {
+  stage: SubmitStage;
+  state: 'start' | 'done';
+  /** e.g. `3 images, 2 unchanged`, `reused version x`. */
+  detail?: string;
+  /** Image build progress (stage `build`). */
+  build?: BuildProgress;
+}
+
+export interface KubeflowRuntimeOptions {
+  store: RunStore;
+  profile: Profile;
+  /** Default: a client for `kfpEndpoint(profile)`. */
+  client?: KfpClient;
+  /** Kubernetes connection for pod logs; `null` disables logs; default: `connect(profile)` when that works. */
+  kube?: KubeConnection | null;
+  /** First poll interval (default 1000 ms); grows ×1.5 while nothing changes, up to `maxPollMs` (default 10 s). */
+  pollMs?: number;
+  maxPollMs?: number;
+  /** Longest wait between attempts while KFP is unreachable (default 30 s). */
+  maxBackoffMs?: number;
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface SubmitOptions {
+  /** Notebook file (absolute, or relative to the process's working directory). */
+  notebookPath: string;
+  /** Path as recorded in the run (default: `notebookPath`). */
+  shownPath?: string;
+  /** Notebook text (default: read from `notebookPath`). */
+  text?: string;
+  /** Typed parameter overrides. */
+  parameters?: Record<string, JsonValue>;
+  /** Command-line parameter overrides (`NAME=TEXT`), converted by the parameter's type. */
+  parameterTexts?: Record<string, string>;
+  /**
+   * Step images: `build` (default) builds and pushes them to the profile's registry; a map gives them directly
+   * (`step → repo@sha256:…`); `inline` runs every step on the base image with its program inlined in the spec.
+   */
+  images?: 'build' | 'inline' | Record<string, string>;
+  /** Start watching in the background (default true). */
+  watch?: boolean;
+  onProgress?: (p: SubmitProgress) => void;
+}
+
+export interface SubmitResult {
+  runId: string;
+  record: RunRecord;
+  upload: PipelineVersionResult;
+  /** Milliseconds per stage. */
+  timings: Record<SubmitStage, number>;
+  yaml: string;
+}
+
+export class SubmitError extends Error {
+  constructor(
+    message: string,
+    readonly compile?: CompileResult,
+  ) {
+    super(message);
+    this.name = 'SubmitError';
+  }
+}
+
+export interface KubeflowRuntimeEvents {
+  change: [record: RunRecord];
+  log: [runId: string, step: string, line: LogLine];
+  /** Problems that do not stop the run: KFP unreachable (retrying), logs unavailable, … */
+  warning: [runId: string, message: string];
+}
+
+const sleep = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((res) => {
+    if (signal?.aborted) return res();
+    const t = setTimeout(done, ms);
+    function done() {
+      clearTimeout(t);
+      signal?.removeEventListener('abort', done);
+      res();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+
+const NODE_NAME = 'workflows.argoproj.io/node-name';
+
+/** The task a KFP executor pod runs, from Argo's node-name annotation (`<wf>.root.<task>.executor[(N)]`). */
+export function podTask(pod: V1Pod): string | undefined {
+  const node = pod.metadata?.annotations?.[NODE_NAME];
+  return node ? /\.([^.]+)\.executor(\(\d+\))?$/.exec(node)?.[1] : undefined;
+}
+
+export class KubeflowRuntime extends EventEmitter<KubeflowRuntimeEvents> implements Runtime {
+  readonly store: RunStore;
+  readonly profile: Profile;
+  readonly client: KfpClient;
+  readonly settings: KfpSettings;
+  private kube: KubeConnection | null | undefined;
+  private readonly pollMs: number;
+  private readonly maxPollMs: number;
+  private readonly maxBackoffMs: number;
+  private readonly env: NodeJS.ProcessEnv;
+  private readonly watchers = new Map<string, { done: Promise<RunRecord>; abort: AbortController }>();
+
+  constructor(o: KubeflowRuntimeOptions) {
+    super();
+    this.store = o.store;
+    this.profile = o.profile;
+    this.env = o.env ?? process.env;
+    this.settings = kfpSettings(o.profile, this.env);
+    this.client = o.client ?? new KfpClient(kfpEndpoint(o.profile, this.env));
+    this.kube = o.kube;
+    this.pollMs = o.pollMs ?? 1000;
+    this.maxPollMs = o.maxPollMs ?? 10_000;
+    this.maxBackoffMs = o.maxBackoffMs ?? 30_000;
+  }
+
+  /** The Kubernetes connection for logs, made on first use; null when there is none (logs then unavailable). */
+  private kubeConnection(runId: string, namespace: string): KubeConnection | null {
+    if (this.kube === undefined) {
+      try {
+        this.kube = connect({ ...this.profile, namespace }, this.env);
+      } catch (err) {
+        this.kube = null;
+        this.emit('warning', runId, `step logs are not available: ${(err as Error).message}`);
+      }
+    }
+    return this.kube;
+  }
+
+  /** Compile, build, upload and run a notebook; see the module comment. */
+  async submitNotebook(o: SubmitOptions): Promise<SubmitResult> {
+    const progress = o.onProgress ?? (() => {});
+    const timings = { validate: 0, build: 0, upload: 0, run: 0 } as Record<SubmitStage, number>;
+    const stage = async <T>(name: SubmitStage, fn: () => Promise<T>, detail?: (v: T) => string): Promise<T> => {
+      const t0 = performance.now();
+      progress({ stage: name, state: 'start' });
+      const v = await fn();
+      timings[name] = performance.now() - t0;
+      progress({ stage: name, state: 'done', detail: detail?.(v) });
+      return v;
+    };
+    const path = resolve(o.notebookPath);
+    const shown = o.shownPath ?? o.notebookPath;
+    const text = o.text ?? (await readFile(path, 'utf8'));
+
+    const checked = await stage('validate', async () => {
+      const r = compileNotebook(text, { path: shown, graphOnly: true });
+      if (!r.ok || !r.graph) {
+        const first = r.diagnostics.find((d) => d.severity === 'error');
+        throw new SubmitError(
+          `${shown} does not compile${first ? `: ${first.cell !== undefined ? `cell ${first.cell}: ` : ''}${first.message}` : ''}`,
+          r,
+        );
+      }
+      return r;
+    });
+    const graph = checked.graph!;
+
+    const imageMode = o.images ?? 'build';
+    const built = await stage('build', async () => {
+      if (imageMode === 'inline') return { images: undefined as Record<string, string> | undefined, unchanged: 0 };
+      if (typeof imageMode === 'object') return { images: imageMode, unchanged: Object.keys(imageMode).length };
+      return this.buildImages(checked, dirname(path), (b) => progress({ stage: 'build', state: 'start', build: b }));
+    }, (b) => (b.images ? `${Object.keys(b.images).length} images, ${b.unchanged} unchanged` : 'no images (programs inlined)'));
+
+    const compiled = compileNotebook(text, {
+      path: shown,
+      ...(built.images ? { images: built.images, programDir: '/cellpipe/steps', workdir: '/cellpipe/work' } : {}),
+    });
+    if (!compiled.ok || !compiled.yaml || !compiled.specHash) throw new SubmitError(`${shown} does not compile with the built images`, compiled);
+    const yaml = compiled.yaml;
+    const specHash = compiled.specHash;
+    const spec = specDocument(yaml);
+    const parameters = runtimeParameters(rootParameters(spec), { values: o.parameters, texts: o.parameterTexts });
+    const pipelineName = String((spec.pipelineInfo as { name: string }).name);
+    const namespace = this.profile.namespace;
+
+    const { experiment, upload } = await stage('upload', async () => {
+      const health = await this.client.healthz();
+      const ns = health.multi_user === false ? undefined : namespace;
+      const experimentName = this.settings.experiment ?? (graph.pipeline.experiment || 'Default');
+      const [experiment, upload] = await Promise.all([
+        this.client.ensureExperiment(experimentName, ns),
+        this.client.ensurePipelineVersion(yaml, specHash, { name: pipelineName, description: graph.pipeline.description, namespace: ns }),
+      ]);
+      return { experiment, upload };
+    }, (u) => `${u.upload.action === 'reused' ? 'reused the version with this spec' : u.upload.action === 'version' ? 'uploaded a new version' : 'uploaded a new pipeline'}`);
+
+    const id = newRunId();
+    const kfpRun = await stage('run', () =>
+      this.client.createRun({
+        displayName: `${pipelineName} ${id}`,
+        description: `cellpipe run ${id} of ${shown}`,
+        experimentId: experiment.experiment_id,
+        pipelineId: upload.pipelineId,
+        pipelineVersionId: upload.pipelineVersionId,
+        parameters,
+        pipelineRoot: this.settings.pipelineRoot,
+        serviceAccount: this.settings.serviceAccount,
+      }),
+    (r) => r.run_id);
+
+    const record: RunRecord = {
+      id,
+      notebook: shown,
+      notebookHash: sha256Hex(text),
+      specHash,
+      runtime: 'kubeflow',
+      profile: this.profile.name,
+      parameters,
+      state: 'queued',
+      createdAt: new Date().toISOString(),
+      steps: graph.steps.map((s) => pendingStep(s.name)),
+      url: this.client.runUrl(kfpRun.run_id),
+      external: {
+        kfpRunId: kfpRun.run_id,
+        experimentId: experiment.experiment_id,
+        namespace: experiment.namespace || namespace,
+        pipelineId: upload.pipelineId,
+        pipelineVersionId: upload.pipelineVersionId,
+        tasks: JSON.stringify(Object.fromEntries(graph.steps.map((s) => [s.name, taskName(s.name)]))),
+      },
+    };
+    await this.store.create(record);
+    this.emit('change', structuredClone(record));
+    if (o.watch !== false) void this.watch(id);
+    return { runId: id, record, upload, timings, yaml };
+  }
+
+  private async buildImages(r: CompileResult, notebookDir: string, onProgress: (b: BuildProgress) => void) {
+    if (!this.profile.registry) {
+      throw new SubmitError(`profile '${this.profile.name}' has no 'registry': set where step images are pushed (e.g. registry.example.com/team/pipelines)`);
+    }
+    const { buildStepImages } = await import('../../images/build.js');
+    const graph = r.graph!;
+    const meta = (r.notebook?.metadata?.cellpipe ?? {}) as { files?: unknown };
+    if (meta.files !== undefined && !(Array.isArray(meta.files) && meta.files.every((f) => typeof f === 'string'))) {
+      throw new SubmitError('metadata.cellpipe.files must be a list of paths relative to the notebook');
+    }
+    let requirements: string[] | undefined;
+    try {
+      requirements = (await readFile(resolve(notebookDir, 'requirements.txt'), 'utf8')).split('\n');
+    } catch {
+      requirements = undefined;
+    }
+    const stepBases: Record<string, string> = {};
+    const stepRequirements: Record<string, string[]> = {};
+    for (const s of graph.steps) {
+      if (s.image) stepBases[s.name] = s.image;
+      if (s.requirements.length) stepRequirements[s.name] = s.requirements;
+    }
+    const result = await buildStepImages({
+      programs: r.programs,
+      notebookDir,
+      files: (meta.files as string[] | undefined) ?? [],
+      requirements,
+      stepRequirements,
+      stepBases,
+      registry: this.profile.registry,
+      base: this.profile.baseImage ?? graph.pipeline.baseImage,
+      insecure: this.profile.insecureRegistry,
+      onProgress,
+    });
+    return { images: result.images, unchanged: Object.values(result.steps).filter((s) => s.unchanged).length };
+  }
+
+  /** RunRequest form (the Runtime interface): reads the notebook named by the request and submits it. */
+  async submit(request: RunRequest): Promise<string> {
+    const base = request.workdir ? resolve(request.workdir) : process.cwd();
+    const path = resolve(base, request.notebookPath);
+    const r = await this.submitNotebook({ notebookPath: path, shownPath: request.notebookPath, parameters: request.parameters });
+    return r.runId;
+  }
+
+  /** Watches a run until it ends (one watcher per run; a second call returns the same promise). */
+  watch(runId: string, signal?: AbortSignal): Promise<RunRecord> {
+    const existing = this.watchers.get(runId);
+    if (existing) return existing.done;
+    const abort = new AbortController();
+    signal?.addEventListener('abort', () => abort.abort(), { once: true });
+    const done = this.watchLoop(runId, abort.signal).finally(() => this.watchers.delete(runId));
+    this.watchers.set(runId, { done, abort });
+    return done;
+  }
+
+  /** Stops every watcher (the runs go on in Kubeflow; `resume` picks them up again). */
+  stopWatching(): void {
+    for (const w of this.watchers.values()) w.abort.abort();
+  }
+
+  /** Restarts watching every unfinished Kubeflow run of this profile in the store; returns their ids. */
+  async resume(): Promise<string[]> {
+    const ids: string[] = [];
+    for (const r of await this.store.list()) {
+      if (r.runtime !== 'kubeflow' || r.profile !== this.profile.name || isTerminalRun(r.state) || !r.external?.kfpRunId) continue;
+      ids.push(r.id);
+      void this.watch(r.id);
+    }
+    return ids;
+  }
+
+  private stepTasks(record: RunRecord): { name: string; task: string }[] {
+    let tasks: Record<string, string> = {};
+    try {
+      tasks = JSON.parse(record.external?.tasks ?? '{}') as Record<string, string>;
+    } catch {
+      /* older record: derive below */
+    }
+    return record.steps.map((s) => ({ name: s.name, task: tasks[s.name] ?? taskName(s.name) }));
+  }
+
+  /** Writes what a KFP run says into the record; returns the new record. */
+  private async apply(record: RunRecord, run: KfpRun): Promise<{ record: RunRecord; changed: boolean }> {
+    const terminated = record.cancelRequestedAt !== undefined;
+    let changed = false;
+    const patches = stepPatches(run, this.stepTasks(record), terminated);
+    let current = record;
+    for (const s of record.steps) {
+      const patch = patches[s.name];
+      if (!patch) continue;
+      const diff: Partial<StepRecord> = {};
+      for (const [k, v] of Object.entries(patch) as [keyof StepRecord, unknown][]) {
+        if (JSON.stringify(s[k]) !== JSON.stringify(v)) (diff as Record<string, unknown>)[k] = v;
+      }
+      if (Object.keys(diff).length) {
+        current = await this.store.updateStep(record.id, s.name, diff);
+        changed = true;
+      }
+    }
+    const state = runState(run.state, terminated);
+    const runPatch: Partial<RunRecord> = {};
+    if (state !== current.state) runPatch.state = state;
+    if (!current.startedAt && state !== 'queued') {
+      const started = run.state_history?.find((h) => h.state === 'RUNNING')?.update_time;
+      runPatch.startedAt = started ?? new Date().toISOString();
+    }
+    if (isTerminalRun(state) && !current.finishedAt) {
+      runPatch.finishedAt = run.finished_at && !run.finished_at.startsWith('1970') ? run.finished_at : new Date().toISOString();
+      if (state === 'failed' && run.error?.message) runPatch.reason = run.error.message;
+      if (state === 'cancelled') runPatch.reason = 'terminated';
+    }
+    if (Object.keys(runPatch).length) {
+      current = await this.store.update(record.id, runPatch);
+      changed = true;
+    }
+    if (changed) this.emit('change', structuredClone(current));
+    return { record: current, changed };
+  }
+
+  private async watchLoop(runId: string, signal: AbortSignal): Promise<RunRecord> {
+    let record = await this.store.get(runId);
+    if (!record) throw new Error(`no run ${runId} in ${this.store.dir}`);
+    const kfpRunId = record.external?.kfpRunId;
+    if (!kfpRunId) throw new Error(`run ${runId} is not a Kubeflow run (no KFP run id)`);
+    let delay = this.pollMs;
+    let outage: string | undefined;
+    let logs: PodLogStream | undefined;
+    const podOf = new Map<string, string>();
+    try {
+      while (!signal.aborted && !isTerminalRun(record.state)) {
+        let run: KfpRun | undefined;
+        try {
+          run = await this.client.getRun(kfpRunId);
+          if (outage) {
+            this.emit('warning', runId, `Kubeflow Pipelines answers again; watching run ${kfpRunId} resumed`);
+            outage = undefined;
+            delay = this.pollMs;
+          }
+        } catch (err) {
+          const e = err instanceof KfpError ? err : new KfpError('api', (err as Error).message, 'retry');
+          if (e.kind === 'not-found') {
+            record = await this.store.update(runId, { state: 'failed', reason: `the run ${kfpRunId} no longer exists in Kubeflow Pipelines`, finishedAt: new Date().toISOString() });
+            this.emit('change', structuredClone(record));
+            break;
+          }
+          // Unreachable, 5xx, or credentials that may be refreshed: keep the record as it is and try again later.
+          if (!outage) this.emit('warning', runId, `${e.message} — will keep trying (the run goes on in Kubeflow)`);
+          outage = e.message;
+          delay = Math.min(Math.max(delay, this.pollMs) * 2, this.maxBackoffMs);
+          await sleep(delay, signal);
+          continue;
+        }
+        const applied = await this.apply(record, run);
+        record = applied.record;
+        delay = applied.changed ? this.pollMs : Math.min(delay * 1.5, this.maxPollMs);
+        if (!logs && record.state !== 'queued' && this.kube !== null) {
+          logs = this.startLogs(record, kfpRunId, podOf);
+        }
+        if (run.state && TERMINAL_KFP.includes(run.state)) break;
+        await sleep(delay, signal);
+      }
+    } finally {
+      if (logs) {
+        // Let the streams read what the finished pods wrote, then stop.
+        if (!signal.aborted) await Promise.race([logs.done.catch(() => {}), sleep(5000, signal)]);
+        logs.stop();
+        await logs.done.catch(() => {});
+      }
+    }
+    return record;
+  }
+
+  private startLogs(record: RunRecord, kfpRunId: string, podOf: Map<string, string>): PodLogStream | undefined {
+    const conn = this.kubeConnection(record.id, record.external?.namespace ?? this.profile.namespace);
+    if (!conn) return undefined;
+    const byTask = new Map(this.stepTasks(record).map((s) => [s.task, s.name]));
+    const runId = record.id;
+    const stream = streamPodLogs({
+      conn,
+      selector: `pipeline/runid=${kfpRunId}`,
+      stepOf: (pod) => {
+        const task = podTask(pod);
+        const step = task ? byTask.get(task) : undefined;
+        const name = pod.metadata?.name;
+        if (step && name && podOf.get(step) !== name) {
+          podOf.set(step, name);
+          void this.store.updateStep(runId, step, { pod: name }).then((r) => this.emit('change', structuredClone(r)), () => {});
+        }
+        return step;
+      },
+      containersOf: () => ['main'],
+      stopWhenDone: true,
+      sink: async (step, line) => {
+        await this.store.appendLog(runId, step, line);
+        this.emit('log', runId, step, line);
+      },
+      onWarning: (m) => this.emit('warning', runId, m),
+    });
+    stream.done.catch((err: unknown) => this.emit('warning', runId, `step logs stopped: ${(err as Error).message}`));
+    return stream;
+  }
+
+  /** The stored record, refreshed once from KFP when the run is unfinished and nobody watches it. */
+  async status(runId: string): Promise<RunRecord> {
+    const record = await this.store.get(runId);
+    if (!record) throw new Error(`no run ${runId}`);
+    if (isTerminalRun(record.state) || this.watchers.has(runId) || !record.external?.kfpRunId) return record;
+    try {
+      return (await this.apply(record, await this.client.getRun(record.external.kfpRunId))).record;
+    } catch {
+      return record;
+    }
+  }
+
+  logs(runId: string, step: string, options: LogOptions = {}): AsyncIterable<LogLine> {
+    return this.store.readLogs(runId, step, { fromLine: options.fromLine, follow: options.follow });
+  }
+
+  /** Asks KFP to terminate the run; the watcher records the end (`cancelled`). */
+  async cancel(runId: string): Promise<void> {
+    const record = await this.store.get(runId);
+    if (!record?.external?.kfpRunId) throw new Error(`no Kubeflow run ${runId}`);
+    if (isTerminalRun(record.state)) return;
+    await this.store.update(runId, { cancelRequestedAt: new Date().toISOString() });
+    await this.client.terminateRun(record.external.kfpRunId);
+  }
+
+  /** Retries the failed steps of a finished run in KFP and watches it again. */
+  async retry(runId: string): Promise<void> {
+    const record = await this.store.get(runId);
+    if (!record?.external?.kfpRunId) throw new Error(`no Kubeflow run ${runId}`);
+    await this.client.retryRun(record.external.kfpRunId);
+    const r = await this.store.update(runId, { state: 'running', finishedAt: undefined, reason: undefined, cancelRequestedAt: undefined });
+    this.emit('change', structuredClone(r));
+    void this.watch(runId);
+  }
+}
