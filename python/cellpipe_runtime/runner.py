@@ -37,9 +37,12 @@ def _size(n: int) -> str:
 
 USAGE = ("usage: python3 -m cellpipe_runtime run --program PROGRAM [--param NAME=VALUE]... [--input NAME=DIR]...\n"
          "           [--output NAME=DIR]... [--metrics FILE] [--error-record FILE] [--workdir DIR]\n"
+         "           [--dump-variables DIR]\n"
+         "       python3 -m cellpipe_runtime compare EXPECTED DIR [DIR...] [--names a,b]\n"
          "       python3 -m cellpipe_runtime --version\n")
 _REPEATED = {"--param": "param", "--input": "input", "--output": "output"}
-_SINGLE = {"--program": "program", "--metrics": "metrics", "--error-record": "error_record", "--workdir": "workdir"}
+_SINGLE = {"--program": "program", "--metrics": "metrics", "--error-record": "error_record", "--workdir": "workdir",
+           "--dump-variables": "dump_variables"}
 
 
 class UsageError(Exception):
@@ -49,7 +52,7 @@ class UsageError(Exception):
 def parse_args(argv: List[str]) -> types.SimpleNamespace:
     """The ``run`` options (argparse is not used: it costs more to import than the rest of a trivial step)."""
     args = types.SimpleNamespace(param=[], input=[], output=[], program=None, metrics=None, error_record=None,
-                                 workdir=None)
+                                 workdir=None, dump_variables=None)
     i = 0
     while i < len(argv):
         option, eq, value = argv[i].partition("=")
@@ -146,6 +149,7 @@ def run(args: types.SimpleNamespace) -> int:
     started = time.monotonic()
     record_path = os.path.abspath(args.error_record) if args.error_record else None
     metrics_path = os.path.abspath(args.metrics) if args.metrics else None
+    dump_path = os.path.abspath(args.dump_variables) if args.dump_variables else None
     step = "?"
     try:
         program = load_program(args.program)
@@ -198,6 +202,12 @@ def run(args: types.SimpleNamespace) -> int:
 
             for n in metrics.write(metrics_path, metrics.collect(program.metrics, ns, step)):
                 _say(n)
+        if dump_path:
+            from . import variables
+
+            index = variables.dump(ns, dump_path, step)
+            for name, why in index["skipped"].items():
+                _say("--dump-variables: %s not saved: %s" % (name, why))
         _say("step %s: done in %.2fs%s" % (step, time.monotonic() - started,
                                            ("; saved " + ", ".join(saved)) if saved else ""))
         _flush()
@@ -254,6 +264,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     if argv[0] in ("--version", "-V", "version"):
         sys.stdout.write(version() + "\n")
         return 0
+    if argv[0] == "compare":
+        from . import variables
+
+        return variables.main(argv[1:])
     if argv[0] != "run":
         sys.stderr.write("cellpipe_runtime: unknown command %r\n%s" % (argv[0], USAGE))
         return 2
