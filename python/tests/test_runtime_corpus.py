@@ -78,3 +78,23 @@ def test_parameters_and_metrics_notebook(tmp_path):
     assert [m["name"] for m in kfp["metrics"]] == ["d1", "d2", "sum-result"]
     assert kfp["metrics"][0]["numberValue"] == 4 and kfp["metrics"][1]["numberValue"] == 3
     assert kfp["metrics"][2]["numberValue"] == pytest.approx(expected)
+
+
+def test_every_corpus_code_cell_becomes_plain_python_with_the_same_lines():
+    import glob
+
+    from cellpipe_runtime.magics import transform_cell
+
+    checked = 0
+    for path in sorted(glob.glob(os.path.join(CORPUS, "*", "*.ipynb"))):
+        with open(path, encoding="utf-8") as fh:
+            nb = json.load(fh)
+        for i, cell in enumerate(nb["cells"]):
+            if cell["cell_type"] != "code":
+                continue
+            source = "".join(cell["source"])
+            plain, _ = transform_cell(source, i)
+            assert plain.count("\n") == source.count("\n"), (path, i)
+            compile(plain, "<cell %d>" % i, "exec")  # raises SyntaxError with the cell named
+            checked += 1
+    assert checked >= 20

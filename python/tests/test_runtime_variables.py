@@ -4,7 +4,11 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from test_runtime_support import PYTHON_DIR, outputs_for, program
+
+pytest.importorskip("numpy")
 
 IMPORTS = (0, "import statistics\nimport numpy as np", "imports")
 FUNCS = (1, "def normalise(xs):\n    m = max(xs)\n    return [x / m for x in xs]\nclass Box:\n    def __init__(self, v):\n        self.v = v", "functions")
