@@ -49,6 +49,10 @@ def _keepends(lines: list[str]) -> list[str]:
     return [line + "\n" for line in lines[:-1]] + [lines[-1]]
 
 
+def _blank(token) -> bool:
+    return token.type == tokenize.ERRORTOKEN and token.string.isspace()
+
+
 def _find_escape(tokens_by_line) -> Optional[tuple[int, int, str]]:
     """The first `%`/`!` escape (start of a logical line) or `x = %magic` / `x = !cmd`, as (line, col, kind)."""
     found = []
@@ -56,16 +60,22 @@ def _find_escape(tokens_by_line) -> Optional[tuple[int, int, str]]:
         if not line:
             continue
         ix = 0
-        while ix < len(line) and line[ix].type in (tokenize.INDENT, tokenize.DEDENT):
+        # Python 3.11's tokenizer reports the blanks before an unknown character (`!`) as error tokens.
+        while ix < len(line) and (line[ix].type in (tokenize.INDENT, tokenize.DEDENT) or _blank(line[ix])):
             ix += 1
         if ix < len(line) and line[ix].string in ("%", "!"):
             found.append((line[ix].start[0], line[ix].start[1], "escape"))
             continue
         assign = _find_assign_op(line)
-        if assign is None or assign + 1 >= len(line):
+        if assign is None:
             continue
-        nxt = line[assign + 1]
-        if nxt.string == "%" and assign + 2 < len(line) and line[assign + 2].type == tokenize.NAME:
+        ix = assign + 1
+        while ix < len(line) and _blank(line[ix]):
+            ix += 1
+        if ix >= len(line):
+            continue
+        nxt = line[ix]
+        if nxt.string == "%" and ix + 1 < len(line) and line[ix + 1].type == tokenize.NAME:
             found.append((nxt.start[0], nxt.start[1], "assign"))
         elif nxt.string == "!":
             found.append((nxt.start[0], nxt.start[1], "assign"))
@@ -89,7 +99,11 @@ def prepare(source: str) -> Prepared:
         else:
             return Prepared("", list(range(first + 1, len(lines) + 1)), True)
     while True:
-        hit = _find_escape(make_tokens_by_line(_keepends(lines)))
+        try:
+            tokens = make_tokens_by_line(_keepends(lines))
+        except SyntaxError:  # IndentationError from the tokenizer: IPython fails here too; ast will say so
+            break
+        hit = _find_escape(tokens)
         if hit is None:
             break
         row, col, kind = hit

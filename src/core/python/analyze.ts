@@ -113,6 +113,8 @@ class Analyzer {
 
   constructor(
     private readonly code: string,
+    /** The prepared code before trailing-dot floats were rewritten (same offsets as `code`). */
+    private readonly rawCode: string,
     private readonly sourceLines: string[],
     private readonly indentRemoved: number[],
   ) {
@@ -248,6 +250,35 @@ class Analyzer {
     for (let c = parent.firstChild; c !== null; c = c.nextSibling) this.statement(c);
   }
 
+  /**
+   * The statements of the cell or of an indented block. Lezer tolerates indentation Python rejects, so this also
+   * checks that every statement that starts a line is indented like the first one of its block.
+   */
+  block(parent: SyntaxNode): void {
+    let indent: string | null = parent.name === 'Script' ? '' : null;
+    for (let c = parent.firstChild; c !== null; c = c.nextSibling) {
+      if (c.name !== 'Comment' && c.name !== ':' && !c.type.isError) {
+        const ws = this.lineIndent(c.from);
+        if (ws !== null) {
+          if (indent === null) indent = ws;
+          else if (ws !== indent) {
+            this.error(c.from, ws.length > indent.length && ws.startsWith(indent)
+              ? 'unexpected indent'
+              : 'unindent does not match any outer indentation level');
+          }
+        }
+      }
+      this.statement(c);
+    }
+  }
+
+  /** The blanks before `pos` when `pos` is the first token of its line, else null. */
+  private lineIndent(pos: number): string | null {
+    const start = this.lineStarts[this.lineOf(pos)];
+    const ws = this.code.slice(start, pos);
+    return /^[ \t\f]*$/.test(ws) ? ws : null;
+  }
+
   private statement(n: SyntaxNode): void {
     switch (n.name) {
       case 'AssignStatement':
@@ -296,7 +327,7 @@ class Analyzer {
   }
 
   private body(n: SyntaxNode): void {
-    this.statements(n);
+    this.block(n);
   }
 
   private assign(n: SyntaxNode): void {
@@ -313,6 +344,9 @@ class Analyzer {
     if (groups.length === 1) {
       // `x: T` without a value: binds nothing, evaluates T (at module and class level).
       const target = groups[0];
+      if (annotation !== null && target.some((t) => t.name === ',')) {
+        this.error(n.from, 'only a single target (not a tuple) can be annotated');
+      }
       if (target.length === 1 && target[0].name === 'VariableName') {
         if (!s.live) s.bound.add(this.text(target[0]));
       } else this.expressionList(target);
@@ -381,11 +415,6 @@ class Analyzer {
 
   /** Binds one comma-separated target list (`a, *b` or `x`). */
   private targetList(nodes: SyntaxNode[]): void {
-    const stars = nodes.filter((t) => t.name === '*').length;
-    const commas = nodes.some((t) => t.name === ',');
-    if (stars > 0 && !commas) {
-      this.error(nodes[0].from, 'starred assignment target must be in a list or tuple');
-    }
     for (const t of nodes) if (t.name !== ',' && t.name !== '*') this.target(t);
   }
 
@@ -527,15 +556,36 @@ class Analyzer {
     const names: string[] = [];
     const defaults: SyntaxNode[] = [];
     const annots: SyntaxNode[] = [];
-    let afterAssign = false;
-    for (const c of children(list)) {
-      if (c.name === ',') afterAssign = false;
-      else if (c.name === 'AssignOp') afterAssign = true;
-      else if (afterAssign) defaults.push(c);
-      else if (c.name === 'VariableName') names.push(this.text(c));
-      else if (c.name === 'TypeDef') annots.push(c);
-      else if (c.type.isError) defaults.push(c);
+    let seenDefault = false;
+    let afterStar = false;
+    let bareStar: SyntaxNode | null = null;
+    for (const group of splitCommas(children(list).filter((c) => c.name !== '(' && c.name !== ')'))) {
+      const head = group[0];
+      if (head === undefined) continue;
+      const name = group.find((c) => c.name === 'VariableName');
+      const assign = group.findIndex((c) => c.name === 'AssignOp');
+      if (head.name === '*' || head.name === '**') {
+                afterStar = true;
+        if (head.name === '*' && name === undefined) bareStar = head;
+        else if (head.name === '**' && bareStar !== null) {
+          this.error(bareStar.from, 'named arguments must follow bare *');
+          bareStar = null;
+        }
+      } else if (name !== undefined && head.name === 'VariableName') {
+        bareStar = null;
+        if (assign >= 0) seenDefault = true;
+        else if (seenDefault && !afterStar) {
+          this.error(head.from, 'non-default argument follows default argument');
+        }
+      }
+      if (name !== undefined) names.push(this.text(name));
+      for (const c of group) {
+        if (c.name === 'TypeDef') annots.push(c);
+        else if (c.type.isError) defaults.push(c);
+      }
+      if (assign >= 0) defaults.push(...group.slice(assign + 1));
     }
+    if (bareStar !== null) this.error(bareStar.from, 'named arguments must follow bare *');
     for (const d of defaults) this.expression(d);
     if (annotations) for (const a of annots) this.expression(a);
     return names;
@@ -597,8 +647,11 @@ class Analyzer {
     const name = nameNode === null ? null : this.text(nameNode);
     let body: SyntaxNode | null = null;
     for (const c of children(n)) {
-      if (c.name === 'ArgList') this.args(c);
-      else if (c.name === 'Body') body = c;
+      if (c.name === 'ArgList') {
+        const gen = c.getChild('for');
+        if (gen !== null) this.error(gen.from, 'invalid syntax: a class cannot have a generator expression as its base');
+        this.args(c);
+      } else if (c.name === 'Body') body = c;
       else if (c.type.isError) this.expression(c);
     }
     const parent = this.scope;
@@ -655,14 +708,17 @@ class Analyzer {
         }
         return;
       case 'KeywordPattern':
-        for (const k of children(p).slice(2)) this.pattern(k);
+        for (const k of children(p).slice(1)) this.pattern(k);
         return;
       case 'MappingPattern': {
         const kids = children(p);
         for (let i = 0; i < kids.length; i++) {
           const k = kids[i];
-          // A key is followed by `:`; a bare name as a key is not valid Python.
-          if (kids[i + 1]?.name === ':' && k.name === 'VariableName') {
+          // A key is followed by `:`; a bare name as a key is not valid Python, a dotted name is a value.
+          if (k.name === 'VariableName' && kids[i + 1]?.type.isError && DOTTED_TAIL.test(this.text(kids[i + 1]))) {
+            this.load(this.text(k));
+            i++;
+          } else if (kids[i + 1]?.name === ':' && k.name === 'VariableName') {
             this.error(k.from, 'mapping pattern keys may only match literals and attribute lookups');
           } else if (k.name !== ':' && !PUNCTUATION.has(k.name)) this.pattern(k);
         }
@@ -695,6 +751,7 @@ class Analyzer {
         this.load(this.text(n));
         return;
       case 'Number':
+        return this.number(n);
       case 'String':
       case 'PropertyName':
       case 'Comment':
@@ -743,6 +800,18 @@ class Analyzer {
           return;
         }
         for (let c = n.firstChild; c !== null; c = c.nextSibling) this.expression(c);
+    }
+  }
+
+  /** Number forms lezer accepts and Python does not (`0777`, `1__0`, `1_`). */
+  private number(n: SyntaxNode): void {
+    const t = this.rawCode.slice(n.from, n.to);
+    if (/^0[xob]/i.test(t)) {
+      if (/__|_$/.test(t)) this.error(n.from, `invalid literal '${t}'`);
+    } else if (/__|_$|_[.eEjJ+-]|[.eE+-]_/.test(t)) {
+      this.error(n.from, `invalid decimal literal '${t}'`);
+    } else if (/^0[0-9_]*$/.test(t) && /[1-9]/.test(t)) {
+      this.error(n.from, `leading zeros in decimal integer literals are not permitted: '${t}' (use 0o${t.replace(/^[0_]+/, '')} for octal)`);
     }
   }
 
@@ -863,12 +932,56 @@ class Analyzer {
   }
 }
 
+/**
+ * Error nodes that are gaps of @lezer/python 1.1.19's grammar, not errors in Python: bare `yield`, a starred
+ * comprehension target (`for a, *rest in rows`), parenthesized with-items (`with (open(a) as f, open(b) as g):`).
+ * The tree around them is still usable for the analysis.
+ */
+function isGrammarGap(node: SyntaxNode, code: string): boolean {
+  const parent = node.parent;
+  const text = code.slice(node.from, node.to);
+  if (node.from === node.to && node.prevSibling?.name === 'yield') return true;
+  // `case Point():` (a class pattern without arguments)
+  for (let p: SyntaxNode | null = parent; p !== null && p.name !== 'MatchClause'; p = p.parent) {
+    if (p.name === 'PatternArgList') return /^\(\s*\)\s*$/.test(code.slice(p.from, p.to));
+  }
+  // `case {Color.RED: v}:` (a dotted value as a mapping key)
+  if (parent?.name === 'MappingPattern' && node.prevSibling?.name === 'VariableName' && DOTTED_TAIL.test(text)) return true;
+  if (text === '*' && parent !== null && (COMPREHENSIONS.has(parent.name) || parent.name === 'ArgList')) {
+    for (let p = node.prevSibling; p !== null; p = p.prevSibling) {
+      if (p.name === 'for') return true;
+      if (p.name === 'in' || p.name === 'if') return false;
+    }
+    return false;
+  }
+  if (parent?.name === 'ParenthesizedExpression' && node.from === node.to) {
+    return parenthesizedWith(parent.parent) && parent.nextSibling?.name === 'as';
+  }
+  if (parent?.name === 'WithStatement' && text === ')' && node.nextSibling?.name === 'Body') {
+    return parenthesizedWith(parent);
+  }
+  return false;
+}
+
+const DOTTED_TAIL = /^(\s*\.\s*[A-Za-z_\u00a1-\uffff][\w\u00a1-\uffff]*)+$/;
+
+/** `with (a as b, …):` as lezer recovers it: the first item is an unclosed parenthesized expression. */
+function parenthesizedWith(statement: SyntaxNode | null): boolean {
+  if (statement === null || statement.name !== 'WithStatement') return false;
+  let first = statement.firstChild;
+  while (first !== null && (first.name === 'with' || first.name === 'async')) first = first.nextSibling;
+  if (first === null || first.name !== 'ParenthesizedExpression') return false;
+  const last = first.lastChild;
+  return last !== null && last.type.isError && last.from === last.to;
+}
+
 /** Collects the parser's error nodes as syntax problems (one per line: the first is the one worth reading). */
 function syntaxProblems(analyzer: Analyzer, tree: ReturnType<typeof parser.parse>, code: string): void {
   const seen = new Set<number>();
   tree.iterate({
     enter(node) {
       if (!node.type.isError) return;
+      if (isGrammarGap(node.node, code)) return false;
       const line = code.lastIndexOf('\n', node.from - 1);
       if (seen.has(line)) return false;
       seen.add(line);
@@ -891,9 +1004,9 @@ export function analyzeCell(source: string): CellNames {
   }
   const code = neutraliseTrailingDotFloats(prepared.code);
   const tree = parser.parse(code);
-  const analyzer = new Analyzer(code, source.split('\n'), prepared.indentRemoved);
+  const analyzer = new Analyzer(code, prepared.code, source.split('\n'), prepared.indentRemoved);
   syntaxProblems(analyzer, tree, code);
-  analyzer.statements(tree.topNode);
+  analyzer.block(tree.topNode);
   const errors = [...analyzer.errors]
     .sort((a, b) => a.line - b.line || a.column - b.column)
     .filter((e, i, all) => i === 0 || all[i - 1].line !== e.line);
