@@ -101,9 +101,17 @@ class Context:
             if tree is None:
                 continue
             found = None
-            for node in ast.walk(tree):
-                if isinstance(node, ast.ClassDef) and node.name == cls.__name__:
-                    found = node
+            stack = list(tree.body)  # statements at module level, also inside if/for/while/try/with blocks
+            while stack:
+                node = stack.pop(0)
+                if isinstance(node, ast.ClassDef):
+                    if node.name == cls.__name__ and (found is None or node.lineno > found.lineno):
+                        found = node  # the last definition in the cell is the one that ran last
+                    continue
+                if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                    continue
+                for field in ("body", "orelse", "finalbody", "handlers"):
+                    stack.extend(getattr(node, field, None) or [])
             if found is None:
                 continue
             start = min([found.lineno] + [d.lineno for d in found.decorator_list])
