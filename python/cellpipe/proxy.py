@@ -88,10 +88,15 @@ def backend_environment() -> Dict[str, str]:
     return {k: _escape(v) for k, v in env.items()}
 
 
+def _command(unix_socket):
+    # jupyter-server-proxy passes the arguments a callable names (and requires all of them): only the socket.
+    return backend_command(unix_socket)
+
+
 def setup_cellpipe() -> dict:
     """The jupyter-server-proxy server process definition for the cellpipe backend."""
     return {
-        "command": backend_command,
+        "command": _command,
         "environment": backend_environment,
         "unix_socket": True,
         "absolute_url": False,
