@@ -101,11 +101,12 @@ function viewOf(pod: V1Pod | undefined, container: string, init: boolean): Conta
   if (!pod) return { state: 'gone', restartCount: 0 };
   const statuses: V1ContainerStatus[] = (init ? pod.status?.initContainerStatuses : pod.status?.containerStatuses) ?? [];
   const s = statuses.find((c) => c.name === container);
-  if (!s) {
-    const phase = pod.status?.phase;
-    if (phase === 'Succeeded' || phase === 'Failed') return { state: 'terminated', restartCount: 0, reason: phase };
-    return { state: 'waiting', restartCount: 0, reason: phase };
+  const phase = pod.status?.phase;
+  // A finished pod (completed, failed, evicted) runs no container, whatever its last container status says.
+  if (phase === 'Succeeded' || phase === 'Failed') {
+    return { state: 'terminated', restartCount: s?.restartCount ?? 0, reason: pod.status?.reason ?? phase };
   }
+  if (!s) return { state: 'waiting', restartCount: 0, reason: phase };
   if (s.state?.terminated) return { state: 'terminated', restartCount: s.restartCount ?? 0, reason: s.state.terminated.reason };
   if (s.state?.running) return { state: 'running', restartCount: s.restartCount ?? 0 };
   return { state: 'waiting', restartCount: s.restartCount ?? 0, reason: s.state?.waiting?.reason };
@@ -204,7 +205,11 @@ class ContainerFollower {
     const maxDelay = 5000;
     while (!this.signal.aborted) {
       const view = this.view;
-      if (view.state === 'gone') return;
+      if (view.state === 'gone') {
+        // Deleted: what is still readable (e.g. deleted right after it finished) is fetched once; a 404 ends it.
+        if (cursor.last !== undefined) await this.read(cursor, { previous: false, follow: false });
+        return;
+      }
       if (view.state === 'waiting' && view.restartCount === attempt && cursor.last === undefined) {
         await this.changed.wait(2000, this.signal);
         continue;
