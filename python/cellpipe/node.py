@@ -116,9 +116,9 @@ def find_backend(env: Optional[dict] = None) -> Path:
     """The folder of the cellpipe Node package (with ``bin/cellpipe.js`` and a built ``lib/``)."""
     env = os.environ if env is None else env
     explicit = env.get("CELLPIPE_BACKEND")
-    candidates = [Path(explicit)] if explicit else []
     here = Path(__file__).resolve().parent
-    candidates += [here / "backend", here.parent.parent]
+    # An explicit choice is the only candidate: a wrong one is an error, not a reason to look elsewhere.
+    candidates = [Path(explicit)] if explicit else [here / "backend", here.parent.parent]
     for root in candidates:
         if _looks_like_backend(root):
             if not (root / "lib" / "cli" / "main.js").is_file():
