@@ -180,13 +180,15 @@ def run(args: types.SimpleNamespace) -> int:
         while n_prelude < len(compiled) and compiled[n_prelude][0].role in ("imports", "functions"):
             n_prelude += 1
         loaded: List[str] = []
+        inputs_loaded = False
         for k, (cell, code, plain, original) in enumerate(compiled):
             if k == n_prelude:
                 _load_inputs(program, inputs, ns, loaded, len(values), len(compiled))
+                inputs_loaded = True
             ctx.add_cell(cell.filename, plain, original)
             if not _run_cell(cell, code, ns):
                 break
-        if len(compiled) == n_prelude:
+        if not inputs_loaded:  # no step cells (or the prelude stopped early): the inputs are still outputs' sources
             _load_inputs(program, inputs, ns, loaded, len(values), len(compiled))
 
         saved = []
