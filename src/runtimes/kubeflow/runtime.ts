@@ -354,6 +354,8 @@ export class KubeflowRuntime extends EventEmitter<KubeflowRuntimeEvents> impleme
     for (const s of record.steps) {
       const patch = patches[s.name];
       if (!patch) continue;
+      // A step that was running when the user cancelled fails in KFP because it was terminated.
+      if (terminated && patch.state === 'failed' && s.state === 'running') patch.state = 'cancelled';
       const diff: Partial<StepRecord> = {};
       for (const [k, v] of Object.entries(patch) as [keyof StepRecord, unknown][]) {
         if (JSON.stringify(s[k]) !== JSON.stringify(v)) (diff as Record<string, unknown>)[k] = v;
@@ -416,6 +418,8 @@ export class KubeflowRuntime extends EventEmitter<KubeflowRuntimeEvents> impleme
           await sleep(delay, signal);
           continue;
         }
+        // Re-read: another process (or `cancel`) may have changed the record meanwhile.
+        record = (await this.store.get(runId)) ?? record;
         const applied = await this.apply(record, run);
         record = applied.record;
         delay = applied.changed ? this.pollMs : Math.min(delay * 1.5, this.maxPollMs);
