@@ -63,25 +63,26 @@ export class CellpipeAPI {
     return out.runs;
   }
 
-  getRun(id: string): Promise<RunRecord> {
-    return this.request(`runs/${encodeURIComponent(id)}`);
+  /** `notebook` lets the server find runs it has not listed since it started. */
+  getRun(id: string, notebook: string): Promise<RunRecord> {
+    return this.request(`runs/${encodeURIComponent(id)}?notebook=${encodeURIComponent(notebook)}`);
   }
 
-  cancel(id: string): Promise<unknown> {
-    return this.request(`runs/${encodeURIComponent(id)}/cancel`, { method: 'POST' });
+  cancel(id: string, notebook: string): Promise<unknown> {
+    return this.request(`runs/${encodeURIComponent(id)}/cancel?notebook=${encodeURIComponent(notebook)}`, { method: 'POST' });
   }
 
   /** The whole stored log of a step as text (for the "full log" tab). */
-  async fullLog(id: string, step: string): Promise<string> {
-    const url = this.url(`runs/${encodeURIComponent(id)}/logs/${encodeURIComponent(step)}`, { format: 'text' });
+  async fullLog(id: string, step: string, notebook: string): Promise<string> {
+    const url = this.url(`runs/${encodeURIComponent(id)}/logs/${encodeURIComponent(step)}`, { format: 'text', notebook });
     const res = await ServerConnection.makeRequest(url, {}, this.settings);
     if (!res.ok) throw await toError(res);
     return res.text();
   }
 
   /** Follows a run's state changes until it ends (or `signal` aborts). */
-  watchRun(id: string, onRun: (run: RunRecord) => void, signal: AbortSignal): Promise<void> {
-    return this.stream(this.url(`runs/${encodeURIComponent(id)}/events`), signal, (ev) => {
+  watchRun(id: string, notebook: string, onRun: (run: RunRecord) => void, signal: AbortSignal): Promise<void> {
+    return this.stream(this.url(`runs/${encodeURIComponent(id)}/events`, { notebook }), signal, (ev) => {
       if (ev.event === 'run') onRun(JSON.parse(ev.data) as RunRecord);
     });
   }
@@ -90,12 +91,12 @@ export class CellpipeAPI {
    * Follows a step's log from line `from` until the step ends (or `signal` aborts). Resumes after a dropped
    * connection from the last line id seen, so no line is lost or repeated.
    */
-  async followLog(id: string, step: string, from: number, onLines: (lines: { n: number; line: LogLine }[]) => void, signal: AbortSignal): Promise<void> {
+  async followLog(id: string, notebook: string, step: string, from: number, onLines: (lines: { n: number; line: LogLine }[]) => void, signal: AbortSignal): Promise<void> {
     let next = from;
     for (let attempt = 0; attempt < 20 && !signal.aborted; attempt++) {
       let ended = false;
       try {
-        const url = this.url(`runs/${encodeURIComponent(id)}/logs/${encodeURIComponent(step)}`, { from: next, follow: 1 });
+        const url = this.url(`runs/${encodeURIComponent(id)}/logs/${encodeURIComponent(step)}`, { from: next, follow: 1, notebook });
         await this.stream(url, signal, (ev) => {
           if (ev.event === 'line') {
             const n = ev.id !== undefined ? Number(ev.id) : next;

@@ -173,7 +173,7 @@ export class PipelineModel {
   async cancel(): Promise<void> {
     if (!this._run || isTerminal(this._run.state)) return;
     try {
-      await this.api.cancel(this._run.id);
+      await this.api.cancel(this._run.id, this.path);
     } catch (err) {
       this.report(err);
     }
@@ -186,7 +186,7 @@ export class PipelineModel {
     this._logs = new Map();
     let run: RunRecord;
     try {
-      run = await this.api.getRun(runId);
+      run = await this.api.getRun(runId, this.path);
     } catch (err) {
       this.report(err);
       return;
@@ -195,10 +195,10 @@ export class PipelineModel {
     this.update(run, watch.signal);
     if (!isTerminal(run.state)) {
       void this.api
-        .watchRun(runId, (r) => this.update(r, watch.signal), watch.signal)
+        .watchRun(runId, this.path, (r) => this.update(r, watch.signal), watch.signal)
         .then(async () => {
           // The event stream ended: read the final record once more (it may have ended between events).
-          if (!watch.signal.aborted) this.update(await this.api.getRun(runId), watch.signal);
+          if (!watch.signal.aborted) this.update(await this.api.getRun(runId, this.path), watch.signal);
         })
         .catch((err) => !watch.signal.aborted && this.report(err));
     }
@@ -221,7 +221,7 @@ export class PipelineModel {
       const log: StepLog = { lines: [], ended: false };
       this._logs.set(step.name, log);
       void this.api
-        .followLog(run.id, step.name, 0, (batch) => {
+        .followLog(run.id, this.path, step.name, 0, (batch) => {
           const start = log.lines.length;
           for (const { line } of batch) log.lines.push(line);
           this._logLines.emit({ step: step.name, lines: batch.map((b) => b.line), start });

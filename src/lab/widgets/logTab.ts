@@ -16,7 +16,7 @@ export function createLogTab(api: CellpipeAPI, runId: string, step: string, note
   widget.title.label = `${step} log`;
   widget.title.caption = `${notebook} · run ${runId} · step ${step}`;
   widget.title.closable = true;
-  api.fullLog(runId, step).then(
+  api.fullLog(runId, step, notebook).then(
     (text) => (pre.textContent = text || '(empty log)'),
     (err: Error) => (pre.textContent = `could not read the log: ${err.message}`),
   );

@@ -21,11 +21,11 @@ const ROLE_LABELS: Record<string, string> = {
 function Field(props: { label: string; name: keyof TagEdit; errors: FieldError[]; children: React.ReactNode; hint?: string }) {
   const error = props.errors.find((e) => e.field === props.name);
   return (
-    <label className={`cp-field ${error ? 'cp-field-invalid' : ''}`}>
-      <span className="cp-field-label">{props.label}</span>
+    <div className={`cp-field ${error ? 'cp-field-invalid' : ''}`}>
+      <span className="cp-field-label" id={`cp-field-${props.name}`}>{props.label}</span>
       {props.children}
       {error ? <span className="cp-field-error" role="alert">{error.message}</span> : props.hint ? <span className="cp-field-hint">{props.hint}</span> : null}
-    </label>
+    </div>
   );
 }
 
@@ -40,13 +40,13 @@ function TagForm(props: { initial: TagEdit; steps: string[]; onChange: (edit: Ta
   const others = props.steps.filter((s) => s !== edit.step.trim());
   const text = (name: 'image' | 'cpu' | 'memory' | 'gpu' | 'retries' | 'timeout' | 'requirements', label: string, placeholder: string) => (
     <Field label={label} name={name} errors={errors}>
-      <input className="jp-mod-styled cp-input" name={name} value={edit[name]} placeholder={placeholder} onChange={(e) => set({ [name]: e.target.value })} />
+      <input className="jp-mod-styled cp-input" name={name} aria-labelledby={`cp-field-${name}`} value={edit[name]} placeholder={placeholder} onChange={(e) => set({ [name]: e.target.value })} />
     </Field>
   );
   return (
     <div className="cp-tag-form">
       <Field label="Role" name="role" errors={errors}>
-        <select className="jp-mod-styled cp-input" name="role" value={edit.role} onChange={(e) => set({ role: e.target.value as TagEdit['role'] })}>
+        <select className="jp-mod-styled cp-input" name="role" aria-labelledby="cp-field-role" value={edit.role} onChange={(e) => set({ role: e.target.value as TagEdit['role'] })}>
           {ROLE_CHOICES.map((r) => (
             <option key={r} value={r}>
               {ROLE_LABELS[r]}
@@ -57,7 +57,7 @@ function TagForm(props: { initial: TagEdit; steps: string[]; onChange: (edit: Ta
       {edit.role === 'step' && (
         <>
           <Field label="Step name" name="step" errors={errors} hint="letters, digits, _ and -; renaming updates every prev: that names it">
-            <input className="jp-mod-styled cp-input" name="step" value={edit.step} autoFocus onChange={(e) => set({ step: e.target.value })}
+            <input className="jp-mod-styled cp-input" name="step" aria-labelledby="cp-field-step" value={edit.step} autoFocus onChange={(e) => set({ step: e.target.value })}
               style={{ borderLeft: `4px solid ${edit.step ? stepColor(edit.step.trim()) : 'transparent'}` }} />
           </Field>
           <Field label="Depends on" name="prev" errors={errors} hint={others.length ? undefined : 'no other steps yet'}>
@@ -79,7 +79,7 @@ function TagForm(props: { initial: TagEdit; steps: string[]; onChange: (edit: Ta
           </div>
           <div className="cp-field-row">
             <Field label="Cache" name="cache" errors={errors}>
-              <select className="jp-mod-styled cp-input" name="cache" value={edit.cache} onChange={(e) => set({ cache: e.target.value as TagEdit['cache'] })}>
+              <select className="jp-mod-styled cp-input" name="cache" aria-labelledby="cp-field-cache" value={edit.cache} onChange={(e) => set({ cache: e.target.value as TagEdit['cache'] })}>
                 <option value="default">default</option>
                 <option value="enabled">enabled</option>
                 <option value="disabled">disabled</option>

@@ -1,0 +1,152 @@
+/**
+ * What a data scientist does with cellpipe in JupyterLab, in a real JupyterLab + Chromium:
+ * tag a cell through the UI, run the pipeline from the sidebar, watch every step's log inline, cancel a long run,
+ * reload and see the last run again; and the backend refuses requests without Jupyter's token.
+ */
+import { test, expect, type Page } from '@playwright/test';
+import { readFileSync, mkdirSync, copyFileSync, existsSync } from 'node:fs';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const URL = process.env.E2E_URL!;
+const TOKEN = process.env.E2E_TOKEN!;
+const ROOT = process.env.E2E_ROOT!;
+const here = dirname(fileURLToPath(import.meta.url));
+const shots = join(here, '../../test-results/e2e/screenshots');
+const docs = join(here, '../../docs');
+mkdirSync(shots, { recursive: true });
+
+test.describe.configure({ mode: 'serial' });
+
+/** Saves a screenshot as a test artifact, and as the README's picture when CELLPIPE_UPDATE_DOCS=1. */
+async function keep(page: Page, name: string, clip?: { selector: string }) {
+  const file = join(shots, `${name}.png`);
+  if (clip) await page.locator(clip.selector).first().screenshot({ path: file });
+  else await page.screenshot({ path: file });
+  if (process.env.CELLPIPE_UPDATE_DOCS === '1' && existsSync(docs)) copyFileSync(file, join(docs, `${name}.png`));
+}
+
+async function openNotebook(page: Page, name: string) {
+  await page.goto(`${URL}lab/tree/${name}?token=${TOKEN}&reset`);
+  await page.locator('.jp-NotebookPanel .jp-Cell').first().waitFor();
+  // The extension decorates code cells once the notebook is ready.
+  await page.locator('.cp-cell-bar').first().waitFor();
+}
+
+async function openSidebar(page: Page) {
+  const panel = page.locator('#cellpipe-sidebar');
+  if (!(await panel.isVisible())) await page.locator('.jp-SideBar [data-id="cellpipe-sidebar"]').click();
+  await expect(panel).toBeVisible();
+}
+
+function savedTags(name: string): string[][] {
+  const nb = JSON.parse(readFileSync(join(ROOT, name), 'utf8')) as { cells: { metadata: { tags?: string[] } }[] };
+  return nb.cells.map((c) => c.metadata.tags ?? []);
+}
+
+test('chips show each cell\'s role or step, in the step\'s colour', async ({ page }) => {
+  await openNotebook(page, 'candies_sharing.ipynb');
+  for (const step of ['sack', 'kid1', 'kid2', 'kid3']) await expect(page.locator('.cp-chip', { hasText: new RegExp(`^${step}$`) })).toHaveCount(1);
+  await expect(page.locator('.cp-chip', { hasText: /^imports$/ })).toHaveCount(1);
+  await expect(page.locator('.cp-chip', { hasText: /^pipeline-parameters$/ })).toHaveCount(1);
+  const chipColor = await page.locator('.cp-chip', { hasText: /^kid2$/ }).evaluate((el) => getComputedStyle(el).getPropertyValue('--cp-step-color'));
+  const cellColor = await page.locator('.cp-chip', { hasText: /^kid2$/ }).evaluate((el) => getComputedStyle(el.closest('.jp-Cell')!).getPropertyValue('--cp-step-color'));
+  expect(chipColor.trim()).toMatch(/^hsl\(/);
+  expect(cellColor.trim()).toBe(chipColor.trim());
+  await keep(page, 'tagged-notebook');
+});
+
+test('marking a new cell as a step through the editor writes Kale tags to the saved notebook', async ({ page }) => {
+  await openNotebook(page, 'tagging.ipynb');
+  const before = savedTags('tagging.ipynb');
+  // Add a cell at the end with the notebook's own UI: select the last cell, then the toolbar's "insert below".
+  await page.locator('.jp-NotebookPanel .jp-Cell').last().locator('.jp-InputPrompt').click();
+  await page.locator('.jp-NotebookPanel-toolbar [data-command="notebook:insert-cell-below"]').click();
+  await expect(page.locator('.jp-NotebookPanel .jp-Cell')).toHaveCount(before.length + 1);
+  await page.locator('.jp-NotebookPanel .jp-Cell').last().locator('.cm-content').click();
+  await page.keyboard.type('print("kid4 is happy")');
+  await page.keyboard.press('Escape');
+  await expect(page.locator('.jp-NotebookPanel .jp-Cell').last().locator('.cm-content')).toHaveText('print("kid4 is happy")');
+  // Open the tag editor from the new cell's chip.
+  const cell = page.locator('.jp-NotebookPanel .jp-Cell').last();
+  await cell.locator('.cp-chip').click({ force: true });
+  const dialog = page.locator('.jp-Dialog');
+  await expect(dialog).toBeVisible();
+  await dialog.locator('select[name="role"]').selectOption('step');
+  const name = dialog.locator('input[name="step"]');
+  await name.fill('4kid');
+  await expect(dialog.locator('.cp-field-error')).toContainText('not a valid step name');
+  await name.fill('kid4');
+  await expect(dialog.locator('.cp-field-error')).toHaveCount(0);
+  await dialog.locator('input[name="prev:kid3"]').check();
+  await dialog.locator('input[name="cpu"]').fill('500m');
+  await dialog.locator('button', { hasText: 'Save tags' }).click();
+  await expect(cell.locator('.cp-chip')).toHaveText('kid4');
+  await expect(cell.locator('.cp-deps')).toHaveText('after kid3');
+  await page.keyboard.press('Control+s');
+  await expect.poll(() => savedTags('tagging.ipynb').at(-1), { timeout: 15_000 }).toEqual(['step:kid4', 'prev:kid3', 'limit:cpu:500m']);
+  expect(savedTags('tagging.ipynb').slice(0, -1)).toEqual(before);
+
+  // Renaming a step through the editor updates every prev: naming it.
+  await page.locator('.cp-chip', { hasText: /^kid1$/ }).click();
+  await dialog.locator('input[name="step"]').fill('first_kid');
+  await dialog.locator('button', { hasText: 'Save tags' }).click();
+  await page.keyboard.press('Control+s');
+  await expect.poll(() => savedTags('tagging.ipynb').flat().filter((t) => t.includes('kid1')), { timeout: 15_000 }).toEqual([]);
+  expect(savedTags('tagging.ipynb').flat()).toEqual(expect.arrayContaining(['step:first_kid', 'prev:first_kid']));
+});
+
+test('a local run from the sidebar shows every step\'s log inline and turns the DAG nodes green', async ({ page }) => {
+  await openNotebook(page, 'candies_sharing.ipynb');
+  await openSidebar(page);
+  const sidebar = page.locator('#cellpipe-sidebar');
+  await expect(sidebar.locator('.cp-dag-node')).toHaveCount(4);
+  await expect(sidebar.locator('input[name="param-CANDIES"]')).toHaveValue('20');
+  await sidebar.locator('.cp-run-button').click();
+  await expect(sidebar.locator('.cp-current-run')).toHaveAttribute('data-state', 'succeeded', { timeout: 180_000 });
+  for (const step of ['sack', 'kid1', 'kid2', 'kid3']) {
+    await expect(sidebar.locator(`.cp-dag-node[data-step="${step}"]`)).toHaveAttribute('data-state', 'succeeded');
+    const log = page.locator(`.cp-inline-log[data-step="${step}"]`);
+    await expect(log).toHaveAttribute('data-state', 'succeeded');
+    await expect(log.locator('.cp-log-line').first()).toBeVisible();
+  }
+  // The logs are display-only: nothing was written into the notebook's outputs.
+  const nb = JSON.parse(readFileSync(join(ROOT, 'candies_sharing.ipynb'), 'utf8')) as { cells: { outputs?: unknown[] }[] };
+  expect(nb.cells.every((c) => !c.outputs || c.outputs.length === 0 || JSON.stringify(c.outputs).indexOf('cp-inline-log') < 0)).toBe(true);
+  await keep(page, 'sidebar-dag', { selector: '#cellpipe-sidebar' });
+  await page.locator('.cp-inline-log[data-step="kid3"]').scrollIntoViewIfNeeded();
+  await keep(page, 'inline-logs');
+});
+
+test('reloading the page shows the latest run\'s logs again', async ({ page }) => {
+  await openNotebook(page, 'candies_sharing.ipynb');
+  for (const step of ['sack', 'kid1', 'kid2', 'kid3']) {
+    const log = page.locator(`.cp-inline-log[data-step="${step}"]`);
+    await expect(log).toHaveAttribute('data-state', 'succeeded');
+    await expect(log.locator('.cp-log-line').first()).toBeVisible();
+  }
+});
+
+test('a long run can be cancelled from the sidebar', async ({ page }) => {
+  await openNotebook(page, 'long_running.ipynb');
+  await openSidebar(page);
+  const sidebar = page.locator('#cellpipe-sidebar');
+  await sidebar.locator('.cp-run-button').click();
+  const log = page.locator('.cp-inline-log[data-step="slow"]');
+  await expect(log.locator('.cp-log-line', { hasText: 'tick 2' })).toBeVisible({ timeout: 60_000 });
+  await sidebar.locator('.cp-cancel-button').click();
+  await expect(sidebar.locator('.cp-current-run')).toHaveAttribute('data-state', 'cancelled', { timeout: 30_000 });
+  await expect(sidebar.locator('.cp-dag-node[data-step="slow"]')).toHaveAttribute('data-state', /cancelled|failed/);
+  await expect(log.locator('.cp-log-line', { hasText: 'tick 590' })).toHaveCount(0);
+});
+
+test('the backend refuses a request without Jupyter\'s token', async ({ playwright }) => {
+  const anonymous = await playwright.request.newContext();
+  const refused = await anonymous.get(`${URL}cellpipe/api/health`, { maxRedirects: 0 });
+  expect([302, 403, 401]).toContain(refused.status());
+  expect(refused.status()).not.toBe(200);
+  const allowed = await anonymous.get(`${URL}cellpipe/api/health`, { headers: { Authorization: `token ${TOKEN}` } });
+  expect(allowed.status()).toBe(200);
+  expect(await allowed.json()).toHaveProperty('version');
+  await anonymous.dispose();
+});
