@@ -82,7 +82,8 @@ class Jupyter:
         raise AssertionError(f"jupyter server did not start in 90 s:\n{self.logs()}")
 
     def logs(self) -> str:
-        self.log.flush()
+        if not self.log.closed:
+            self.log.flush()
         lines = self.log_path.read_text(errors="replace").splitlines()
         return "\n".join(line[:300] for line in lines[-60:])
 
@@ -224,6 +225,25 @@ def test_a_local_run_streams_status_and_logs_through_the_proxy(jupyter):
     assert [i for event, i, _ in lines if event == "line"] == [str(n) for n in range(len(texts))]
     # The run is stored next to the notebook, inside Jupyter's root.
     assert (jupyter.root / "work" / ".cellpipe" / "runs" / run_id).is_dir()
+
+
+def test_a_crashed_backend_is_started_again(jupyter):
+    assert jupyter.json("GET", "/cellpipe/api/health")[0] == 200
+    (pid,) = jupyter.backend_pids()
+    os.kill(pid, signal.SIGKILL)
+    deadline = time.time() + 60
+    status = None
+    while time.time() < deadline:
+        # jupyter-server-proxy notices the exit and starts a new backend; a request during the restart may fail.
+        status = jupyter.request("GET", "/cellpipe/api/health")[0]
+        if status == 200:
+            break
+        time.sleep(0.5)
+    assert status == 200, jupyter.logs()
+    assert jupyter.backend_pids() not in ([], [pid])
+    # Runs made before the crash are still there: they live in the run store, not in the backend process.
+    status, body = jupyter.json("GET", "/cellpipe/api/runs?notebook=work/candies.ipynb")
+    assert status == 200 and body["runs"], body
 
 
 def test_stopping_jupyter_stops_the_backend(workspace):
