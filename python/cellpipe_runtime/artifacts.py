@@ -38,7 +38,9 @@ import json
 import math
 import os
 import sys
-from typing import Any, Dict, List, Optional, Tuple
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: importing typing costs step start-up time
+    from typing import Any, Dict, List, Optional, Tuple
 
 from .errors import StepError
 

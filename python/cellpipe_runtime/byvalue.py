@@ -11,7 +11,9 @@ import marshal
 import pickle
 import sys
 import types
-from typing import Any, Dict, Optional, Tuple
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: importing typing costs step start-up time
+    from typing import Any, Dict, Optional, Tuple
 
 from .artifacts import _context, current_context
 from .errors import CELL_INFO, StepError, register_cell_source

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import sys
-from typing import Any, Dict, List, Optional, Tuple
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: importing typing costs step start-up time
+    from typing import Any, Dict, List, Optional, Tuple
 
-_CELL_FILE = re.compile(r"^<cell (\d+)>$")
 _RUNTIME_DIR = os.path.dirname(os.path.abspath(__file__))
 
 # filename "<cell N>" -> (first line, cell id); filled as cells are compiled or functions arrive from upstream.
@@ -60,8 +60,10 @@ def install_sources() -> None:
 
 
 def cell_of(filename: str) -> Optional[int]:
-    m = _CELL_FILE.match(filename)
-    return int(m.group(1)) if m else None
+    """The notebook cell index of a ``<cell N>`` file name, else None."""
+    if filename.startswith("<cell ") and filename.endswith(">") and filename[6:-1].isdigit():
+        return int(filename[6:-1])
+    return None
 
 
 def _is_runtime_frame(filename: str) -> bool:

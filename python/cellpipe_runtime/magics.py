@@ -18,9 +18,10 @@ The generated code calls the ``__cellpipe__`` object that the runtime puts in th
 from __future__ import annotations
 
 import os
-import re
 import sys
-from typing import Any, Dict, List, Optional, Tuple
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: importing typing costs step start-up time
+    from typing import Any, Dict, List, Optional, Tuple
 
 from .errors import StepError
 
@@ -41,10 +42,23 @@ ALIASES = {"ls": "ls", "cat": "cat", "cp": "cp", "mv": "mv", "rm": "rm", "rmdir"
            "ll": "ls -F -l", "lf": "ls -F -l", "lx": "ls -F -l", "lk": "ls -F -l", "ldir": "ls -F -l"}
 SUPPORTED_CELL_MAGICS = ("bash", "sh", "writefile")
 
-_ASSIGN_SHELL = re.compile(r"^(?P<lhs>[A-Za-z_][\w\s,.\[\]()'\"]*?)\s*(?<![=<>!])=\s*!(?P<cmd>.*)$", re.S)
-_ASSIGN_MAGIC = re.compile(r"^(?P<lhs>[A-Za-z_][\w\s,.\[\]()'\"]*?)\s*(?<![=<>!])=\s*%(?P<name>\w+)(?P<args>.*)$", re.S)
-_LINE_MAGIC = re.compile(r"^%(?P<name>\w+)(?P<args>.*)$", re.S)
-_CELL_MAGIC = re.compile(r"^%%(?P<name>\w+)(?P<args>.*)$")
+_PATTERNS = {
+    "assign_shell": r"^(?P<lhs>[A-Za-z_][\w\s,.\[\]()'\"]*?)\s*(?<![=<>!])=\s*!(?P<cmd>.*)$",
+    "assign_magic": r"^(?P<lhs>[A-Za-z_][\w\s,.\[\]()'\"]*?)\s*(?<![=<>!])=\s*%(?P<name>\w+)(?P<args>.*)$",
+    "line_magic": r"^%(?P<name>\w+)(?P<args>.*)$",
+    "cell_magic": r"^%%(?P<name>\w+)(?P<args>.*)$",
+    "name": r"[A-Za-z_]\w*",
+}
+_compiled: Dict[str, Any] = {}
+
+
+def _re(name: str) -> Any:
+    """Compiled lazily: most cells have no magics, and ``re`` is slow to import for a step that needs none."""
+    if name not in _compiled:
+        import re
+
+        _compiled[name] = re.compile(_PATTERNS[name], re.S)
+    return _compiled[name]
 
 
 class _Lexer:
@@ -115,7 +129,7 @@ def transform_cell(source: str, cell: int, first_line: str = "", cell_id: Option
     for k, line in enumerate(lines):
         if not line.strip():
             continue
-        m = _CELL_MAGIC.match(line.strip()) if line.startswith("%%") else None
+        m = _re("cell_magic").match(line.strip()) if line.startswith("%%") else None
         if m:
             name, args = m.group("name"), m.group("args").strip()
             body = "\n".join(lines[k + 1:]) + "\n"
@@ -167,7 +181,7 @@ def transform_cell(source: str, cell: int, first_line: str = "", cell_id: Option
 
 
 def _is_magic_start(stripped: str) -> bool:
-    return stripped.startswith(("!", "%")) or bool(_ASSIGN_SHELL.match(stripped) or _ASSIGN_MAGIC.match(stripped))
+    return stripped.startswith(("!", "%")) or bool(_re("assign_shell").match(stripped) or _re("assign_magic").match(stripped))
 
 
 def _transform_statement(text: str, indent: str, cell: int, lineno: int, notes: List[Note], fail: Any
@@ -176,10 +190,10 @@ def _transform_statement(text: str, indent: str, cell: int, lineno: int, notes: 
         return "%s__cellpipe__.getoutput(%r)" % (indent, text[2:].strip())
     if text.startswith("!"):
         return "%s__cellpipe__.system(%r, %d, %d)" % (indent, text[1:].strip(), cell, lineno)
-    m = _ASSIGN_SHELL.match(text)
+    m = _re("assign_shell").match(text)
     if m:
         return "%s%s = __cellpipe__.getoutput(%r)" % (indent, m.group("lhs").strip(), m.group("cmd").strip())
-    m = _ASSIGN_MAGIC.match(text)
+    m = _re("assign_magic").match(text)
     if m:
         name, args = m.group("name"), m.group("args").strip()
         lhs = m.group("lhs").strip()
@@ -197,7 +211,7 @@ def _transform_statement(text: str, indent: str, cell: int, lineno: int, notes: 
         return None
     if text.startswith("%%"):
         raise fail(lineno, "the cell magic %s must be on the first line of the cell" % text.split()[0])
-    m = _LINE_MAGIC.match(text)
+    m = _re("line_magic").match(text)
     if not m:
         return None
     name, args = m.group("name"), m.group("args").strip()
@@ -250,7 +264,6 @@ class SList(list):
         return (list, (list(self),))
 
 
-_NAME = re.compile(r"[A-Za-z_]\w*")
 
 
 def expand(text: str, ns: Dict[str, Any]) -> str:
@@ -265,7 +278,7 @@ def expand(text: str, ns: Dict[str, Any]) -> str:
                 out.append("$")
                 i += 2
                 continue
-            m = _NAME.match(text, i + 1)
+            m = _re("name").match(text, i + 1)
             if m and m.group(0) in ns:
                 out.append(str(ns[m.group(0)]))
                 i = m.end()

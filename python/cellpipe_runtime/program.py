@@ -8,7 +8,9 @@ from __future__ import annotations
 import json
 import math
 import os
-from typing import Any, Dict, List, Optional
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: importing typing costs step start-up time
+    from typing import Any, Dict, List, Optional
 
 from .errors import StepError
 

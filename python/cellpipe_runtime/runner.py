@@ -12,7 +12,9 @@ import os
 import sys
 import time
 import types
-from typing import Any, Dict, List, Optional, Tuple
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: importing typing costs step start-up time
+    from typing import Any, Dict, List, Optional, Tuple
 
 from . import artifacts, magics
 from .errors import StepError, error_record, format_traceback, register_cell_source, where_raised, write_error_record
