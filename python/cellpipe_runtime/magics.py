@@ -189,6 +189,10 @@ def _transform_statement(text: str, indent: str, cell: int, lineno: int, notes: 
     if text.startswith("!!"):
         return "%s__cellpipe__.getoutput(%r)" % (indent, text[2:].strip())
     if text.startswith("!"):
+        words = text[1:].split()
+        if len(words) > 1 and words[0] in ("pip", "pip3", "conda", "mamba") and words[1] == "install":
+            notes.append(Note(cell, lineno, "`%s` installs packages while the step runs; declare them in the "
+                              "step's requirements instead so its image has them" % " ".join(words[:2])))
         return "%s__cellpipe__.system(%r, %d, %d)" % (indent, text[1:].strip(), cell, lineno)
     m = _re("assign_shell").match(text)
     if m:

@@ -149,6 +149,9 @@ def test_the_transform_keeps_line_numbers_and_leaves_python_alone():
     assert plain.split("\n")[6] == "__cellpipe__.system('echo {x}', 1, 7)"
     assert plain.split("\n")[7:] == source.split("\n")[7:]
     assert notes == []
+    _, pip_notes = transform_cell("!pip3 install PyGithub > /dev/null 2>&1", 1)
+    assert [str(n) for n in pip_notes] == ["cell 1, line 1: `pip3 install` installs packages while the step runs; "
+                                           "declare them in the step's requirements instead so its image has them"]
     continued, _ = transform_cell("!echo a \\\n  b\nprint(1)", 1)
     assert continued.split("\n") == ["__cellpipe__.system('echo a b', 1, 1)", "", "print(1)"]
     with pytest.raises(StepError) as err:
