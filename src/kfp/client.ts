@@ -150,7 +150,13 @@ export class KfpClient {
   ): Promise<T> {
     const url = new URL(this.endpoint.baseUrl + path);
     for (const [k, v] of Object.entries(options.query ?? {})) if (v !== undefined && v !== '') url.searchParams.set(k, String(v));
-    const auth = await this.endpoint.auth();
+    let auth;
+    try {
+      auth = await this.endpoint.auth();
+    } catch (err) {
+      if (err instanceof KfpError) throw err;
+      throw new KfpError('config', `cannot prepare credentials for ${this.endpoint.describe}: ${(err as Error).message}`, `fix the kubeconfig or the 'kfp' settings of ${this.endpoint.profile ? `profile '${this.endpoint.profile}'` : 'the profile'}`, { cause: err });
+    }
     const headers: Record<string, string> = { Accept: 'application/json', ...auth.headers };
     let body: Buffer | undefined;
     if (options.json !== undefined) {

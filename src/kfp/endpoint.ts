@@ -141,7 +141,7 @@ export function kfpEndpoint(profile: Profile, env: NodeJS.ProcessEnv = process.e
   if (s.auth === 'kube') {
     const kc = loadKubeConfig(profile, env);
     const server = kc.getCurrentCluster()!.server.replace(/\/+$/, '');
-    const baseUrl = `${server}/api/v1/namespaces/${encodeURIComponent(s.kfpNamespace)}/services/${encodeURIComponent(s.service)}/proxy`;
+    const baseUrl = `${server}/api/v1/namespaces/${encodeURIComponent(s.kfpNamespace)}/services/${encodeURIComponent(s.service).replace(/%3A/gi, ':')}/proxy`;
     return {
       baseUrl,
       describe: `the Kubernetes API ${server} (service ${s.kfpNamespace}/${s.service})`,

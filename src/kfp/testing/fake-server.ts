@@ -239,7 +239,7 @@ export class FakeKfpServer {
         return send(200, { multi_user: multi, pipeline_store: 'database' });
       case 'ExperimentService_ListExperiments': {
         const ns = q.get('namespace') ?? '';
-        if (multi && !ns) return fail(400, 3, 'Invalid input error: ListExperiments must filter by resource reference in multi-user mode.');
+        if (multi && !ns) return fail(400, 3, 'Invalid input error: An experiment cannot have an empty namespace in multi-user mode');
         if (!authorize(ns, 'list', 'experiments')) return;
         let list = [...this.experiments.values()].filter((e) => !multi || e.namespace === ns);
         list = applyFilter(list, q.get('filter'));
@@ -249,7 +249,7 @@ export class FakeKfpServer {
         const b = body as { display_name?: string; description?: string; namespace?: string };
         if (!b.display_name) return fail(400, 3, 'Invalid input error: Experiment name is empty. Please specify a valid experiment name');
         const ns = multi ? b.namespace ?? '' : '';
-        if (multi && !ns) return fail(400, 3, 'Invalid input error: In multi-user mode, experiment namespace cannot be empty');
+        if (multi && !ns) return fail(400, 3, 'Invalid input error: An experiment cannot have an empty namespace in multi-user mode');
         if (!authorize(ns, 'create', 'experiments')) return;
         if ([...this.experiments.values()].some((e) => e.display_name === b.display_name && (e.namespace ?? '') === ns)) {
           return fail(409, 6, `Already exist error: Failed to create a new experiment. The name ${b.display_name} already exists`);
@@ -330,7 +330,7 @@ export class FakeKfpServer {
       }
       case 'RunService_ListRuns': {
         const ns = q.get('namespace') ?? '';
-        if (multi && !ns && !q.get('experiment_id')) return fail(400, 3, 'Invalid input error: ListRuns must filter by namespace or experiment in multi-user mode');
+        if (multi && !ns && !q.get('experiment_id')) return fail(400, 3, 'Invalid input error: A run cannot have an empty namespace in multi-user mode');
         if (!authorize(ns, 'list', 'runs')) return;
         let list = [...this.runs.values()].filter((r) => (!ns || !multi || r.namespace === ns) && (!q.get('experiment_id') || r.run.experiment_id === q.get('experiment_id'))).map((r) => r.run);
         if (q.get('sort_by') === 'created_at desc') list = list.slice().reverse();
