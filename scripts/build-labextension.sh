@@ -80,4 +80,8 @@ if ! plain jupyter server extension list | grep -E '^\s+cellpipe enabled' >/dev/
   echo "build-labextension: the cellpipe server extension is not enabled" >&2
   exit 1
 fi
+if ! $py -c 'from importlib.metadata import entry_points as e; import sys; sys.exit(not any(p.name == "cellpipe" for p in e(group="jupyter_serverproxy_servers")))'; then
+  echo "build-labextension: jupyter-server-proxy does not see the cellpipe server (entry point missing)" >&2
+  exit 1
+fi
 log "cellpipe installed in .venv (labextension + server glue)"
