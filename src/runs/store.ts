@@ -3,10 +3,11 @@
  *
  * Why append-only JSON-lines files (and not SQLite or one JSON document per run):
  * - **Durable under kill -9.** Every state change is one `write()` of one line to the run's `run.jsonl`, opened
- *   with `O_APPEND`, followed by `fdatasync`; every log line is one `write()` to the step's `<step>.jsonl`. Once
- *   the call returned, the bytes are in the kernel: a crash of the runner process cannot lose them, and a state
- *   change survives a power cut too. Nothing is ever rewritten in place, so there is no half-written document
- *   to corrupt; a torn last line (power cut mid-write) is skipped by readers.
+ *   with `O_APPEND`; every log line is one `write()` to the step's `<step>.jsonl`. Once the call returned, the
+ *   bytes are in the kernel: a crash of the runner process cannot lose them. State changes are also flushed to
+ *   the disk (`fdatasync`, off the event loop, one flush covering the changes made while the previous one ran),
+ *   so a power cut loses at most the last few milliseconds of state. Nothing is ever rewritten in place, so
+ *   there is no half-written document to corrupt; a torn last line (power cut mid-write) is skipped by readers.
  * - **Safe with several processes at once.** The CLI running a pipeline, the JupyterLab backend listing runs
  *   and a `cellpipe cancel` from another terminal all append to the same files. `O_APPEND` makes each line land
  *   whole at the end of the file, so writers need no lock; readers fold the lines they have not seen yet.
@@ -76,6 +77,14 @@ interface Folded {
   version: number;
 }
 
+/** An open run record file and the state of its background fdatasync. */
+interface RunFd {
+  fd: number;
+  syncing: boolean;
+  dirty: boolean;
+  close: boolean;
+}
+
 const RUN_ID = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 const POLL_MS = 100;
 
@@ -119,7 +128,7 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 export class RunStore {
   readonly dir: string;
   private readonly folded = new Map<string, Folded>();
-  private readonly runFds = new Map<string, number>();
+  private readonly runFds = new Map<string, RunFd>();
   private readonly logFds = new Map<string, number>();
   /** fdatasync after each state change (set CELLPIPE_STORE_FSYNC=0 to trade power-cut safety for speed). */
   private readonly sync: boolean;
@@ -325,7 +334,10 @@ export class RunStore {
   close(): void {
     for (const fd of this.logFds.values()) fs.closeSync(fd);
     this.logFds.clear();
-    for (const fd of this.runFds.values()) fs.closeSync(fd);
+    for (const h of this.runFds.values()) {
+      if (h.syncing) h.close = true;
+      else fs.closeSync(h.fd);
+    }
     this.runFds.clear();
   }
 
@@ -343,19 +355,41 @@ export class RunStore {
   private append(runId: string, event: Event): RunRecord {
     const before = this.refresh(runId);
     if (!before.record) throw new Error(`no run '${runId}' in ${this.dir}`);
-    let fd = this.runFds.get(runId);
-    if (fd === undefined) {
-      fd = fs.openSync(this.recordFile(runId), 'a');
-      this.runFds.set(runId, fd);
+    let h = this.runFds.get(runId);
+    if (h === undefined) {
+      h = { fd: fs.openSync(this.recordFile(runId), 'a'), syncing: false, dirty: false, close: false };
+      this.runFds.set(runId, h);
     }
-    fs.writeSync(fd, JSON.stringify(event) + '\n');
-    if (this.sync) fs.fdatasyncSync(fd);
+    fs.writeSync(h.fd, JSON.stringify(event) + '\n');
     const after = this.refresh(runId);
     if (isTerminalRun(after.record!.state)) {
-      fs.closeSync(fd);
+      h.close = true;
       this.runFds.delete(runId);
     }
+    this.syncSoon(h);
     return clone(after.record!);
+  }
+
+  /**
+   * fdatasync the record file off the event loop, coalescing the changes made meanwhile into one sync (a burst
+   * of step updates costs one disk flush, not one each). The write() already happened, so a crash of this
+   * process loses nothing; the sync bounds what a power cut can take to the last few milliseconds. Node
+   * waits for the pending sync before it exits.
+   */
+  private syncSoon(h: RunFd): void {
+    if (!this.sync) {
+      if (h.close) fs.closeSync(h.fd);
+      return;
+    }
+    h.dirty = true;
+    if (h.syncing) return;
+    h.syncing = true;
+    h.dirty = false;
+    fs.fdatasync(h.fd, () => {
+      h.syncing = false;
+      if (h.dirty) this.syncSoon(h);
+      else if (h.close) fs.close(h.fd, () => {});
+    });
   }
 
   /** Fold the lines appended to run.jsonl since the last call (by anyone) into the cached record. */

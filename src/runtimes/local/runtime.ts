@@ -8,7 +8,7 @@
  * (`wait(runId)` to await it). `cancel` works from any process: it records the request in the store, which the
  * runner polls, and stops the step process groups itself if the runner does not answer.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -311,9 +311,7 @@ export class LocalRuntime extends EventEmitter<LocalRuntimeEvents> implements Ru
     const program: StepProgram = request.programs[step.name];
     const dir = this.store.stepDir(runId, step.name);
     const scratch = path.join(dir, 'scratch');
-    fs.mkdirSync(scratch, { recursive: true });
     const programFile = path.join(dir, 'program.json');
-    fs.writeFileSync(programFile, JSON.stringify(program, null, 1));
 
     // Inputs: the producer's output artifacts (possibly in an earlier run's folder, when it was cached).
     const inputArgs: string[] = [];
@@ -353,6 +351,8 @@ export class LocalRuntime extends EventEmitter<LocalRuntimeEvents> implements Ru
       }
     }
 
+    fs.mkdirSync(scratch, { recursive: true });
+    fs.writeFileSync(programFile, JSON.stringify(program, null, 1));
     const outDir = path.join(dir, 'outputs');
     const metricsFile = path.join(dir, 'metrics.json');
     const errorFile = path.join(dir, 'error.json');
@@ -381,7 +381,7 @@ export class LocalRuntime extends EventEmitter<LocalRuntimeEvents> implements Ru
         '--workdir', workdir,
       ];
       if (attempt > 1) this.log(runId, step.name, `attempt ${attempt} of ${maxAttempts}`);
-      const result = await this.spawnStep(runId, run, step, attempt, args, scratch);
+      const result = await this.spawnStep(runId, run, step, attempt, args, scratch, workdir);
       exitCode = result.exitCode;
       // Killed by a `cellpipe cancel` from another process before our poll saw the request?
       if (!run.aborted && result.exitCode !== 0 && (await this.store.get(runId))?.cancelRequestedAt) run.stop('cancel requested');
@@ -434,14 +434,37 @@ export class LocalRuntime extends EventEmitter<LocalRuntimeEvents> implements Ru
     return run.aborted ? 'cancelled' : 'failed';
   }
 
-  private spawnStep(
+  private readonly interpreters = new Map<string, Promise<string>>();
+
+  /**
+   * The interpreter's real path, asked once per working directory: a bare name like `python3` may be a
+   * version-manager shim (pyenv's is a shell script) that would otherwise cost every step a shell start.
+   */
+  private resolvePython(workdir: string): Promise<string> {
+    if (this.python.includes('/')) return Promise.resolve(this.python);
+    let p = this.interpreters.get(workdir);
+    if (!p) {
+      p = new Promise((resolve) => {
+        execFile(this.python, ['-c', 'import sys; print(sys.executable)'], { cwd: workdir, env: this.env, timeout: 30_000 }, (err, stdout) => {
+          const exe = stdout?.trim();
+          resolve(!err && exe && path.isAbsolute(exe) ? exe : this.python);
+        });
+      });
+      this.interpreters.set(workdir, p);
+    }
+    return p;
+  }
+
+  private async spawnStep(
     runId: string,
     run: ActiveRun,
     step: Step,
     attempt: number,
     args: string[],
     scratch: string,
+    workdir: string,
   ): Promise<{ exitCode?: number; signal?: string; timedOut: boolean; lastStderr?: string }> {
+    const python = await this.resolvePython(workdir);
     return new Promise((resolve) => {
       const env: NodeJS.ProcessEnv = {
         ...this.env,
@@ -454,7 +477,7 @@ export class LocalRuntime extends EventEmitter<LocalRuntimeEvents> implements Ru
       };
       let child: ChildProcess;
       try {
-        child = spawn(this.python, args, { cwd: scratch, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+        child = spawn(python, args, { cwd: scratch, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
       } catch (err) {
         resolve({ exitCode: 127, timedOut: false, lastStderr: (err as Error).message });
         return;
