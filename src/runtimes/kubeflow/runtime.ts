@@ -50,7 +50,7 @@ export interface KubeflowRuntimeOptions {
   client?: KfpClient;
   /** Kubernetes connection for pod logs; `null` disables logs; default: `connect(profile)` when that works. */
   kube?: KubeConnection | null;
-  /** First poll interval (default 1000 ms); grows ×1.5 while nothing changes, up to `maxPollMs` (default 10 s). */
+  /** First poll interval (default `$CELLPIPE_KFP_POLL_MS`, else 1000 ms); grows ×1.5 while nothing changes, up to `maxPollMs` (default 10 s). */
   pollMs?: number;
   maxPollMs?: number;
   /** Longest wait between attempts while KFP is unreachable (default 30 s). */
@@ -145,7 +145,8 @@ export class KubeflowRuntime extends EventEmitter<KubeflowRuntimeEvents> impleme
     this.settings = kfpSettings(o.profile, this.env);
     this.client = o.client ?? new KfpClient(kfpEndpoint(o.profile, this.env));
     this.kube = o.kube;
-    this.pollMs = o.pollMs ?? 1000;
+    const envPoll = Number(this.env.CELLPIPE_KFP_POLL_MS);
+    this.pollMs = o.pollMs ?? (envPoll > 0 ? envPoll : 1000);
     this.maxPollMs = o.maxPollMs ?? 10_000;
     this.maxBackoffMs = o.maxBackoffMs ?? 30_000;
   }
