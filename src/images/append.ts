@@ -87,15 +87,16 @@ export async function appendImage(o: AppendOptions): Promise<AppendResult> {
   const layerType = oci ? MediaTypes.ociLayer : MediaTypes.dockerLayer;
 
   // Base layers: present → nothing; same registry → mount; other registry → copy through this machine.
-  for (const layer of o.base.manifest.layers) {
-    if (layer.urls?.length) continue; // foreign layers are fetched from their URLs by the runtime.
+  // All blobs (base layers, new layers, config) go in parallel: each is independent until the manifest.
+  const baseLayer = async (layer: Descriptor) => {
+    if (layer.urls?.length) return; // foreign layers are fetched from their URLs by the runtime.
     if ((await target.headBlob(repository, layer.digest)) !== undefined) {
       o.onProgress?.({ kind: 'base-layer', digest: layer.digest, how: 'present' });
-      continue;
+      return;
     }
     if (o.baseClient.registry === target.registry && (await target.mountBlob(repository, layer.digest, o.base.repository))) {
       o.onProgress?.({ kind: 'base-layer', digest: layer.digest, how: 'mounted' });
-      continue;
+      return;
     }
     const data = await o.baseClient.getBlob(o.base.repository, layer.digest);
     await target.uploadBlob(repository, data, {
@@ -103,19 +104,18 @@ export async function appendImage(o: AppendOptions): Promise<AppendResult> {
       onProgress: (sent, total) => o.onProgress?.({ kind: 'upload', digest: layer.digest, sent, total }),
     });
     o.onProgress?.({ kind: 'base-layer', digest: layer.digest, how: 'copied' });
-  }
-
-  for (const layer of o.layers) {
-    await target.uploadBlob(repository, layer.blob, {
-      digest: layer.digest,
-      onProgress: (sent, total) => o.onProgress?.({ kind: 'upload', digest: layer.digest, sent, total }),
-    });
-  }
-
+  };
   const config = appendConfig(o.base.config, o.layers, o.changes);
   const configBytes = Buffer.from(JSON.stringify(config));
   const configDigest = sha256(configBytes);
-  await target.uploadBlob(repository, configBytes, { digest: configDigest });
+  await Promise.all([
+    ...o.base.manifest.layers.map(baseLayer),
+    ...o.layers.map((layer) => target.uploadBlob(repository, layer.blob, {
+      digest: layer.digest,
+      onProgress: (sent, total) => o.onProgress?.({ kind: 'upload', digest: layer.digest, sent, total }),
+    })),
+    target.uploadBlob(repository, configBytes, { digest: configDigest }),
+  ]);
 
   const manifest: ImageManifest = {
     schemaVersion: 2,

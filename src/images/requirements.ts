@@ -68,8 +68,10 @@ export interface LocalBuilderOptions {
   /** PEM CA to trust. */
   ca?: string | Buffer;
   credential?: Credential;
-  /** buildah storage driver (default `vfs`: works as root and in containers without overlay support). */
+  /** buildah storage driver (default: `$CELLPIPE_BUILDAH_STORAGE_DRIVER`, else buildah's own configuration). */
   storageDriver?: string;
+  /** buildah storage root, e.g. a scratch directory (default: buildah's own). */
+  storageRoot?: string;
   onLog?: (line: string) => void;
 }
 
@@ -128,7 +130,11 @@ export async function buildRequirementsImage(o: LocalBuilderOptions): Promise<st
       await writeFile(authfile, JSON.stringify(dockerConfigFor(o.registry, o.credential)), { mode: 0o600 });
       common.push('--authfile', authfile);
     }
-    const driver = ['--storage-driver', o.storageDriver ?? 'vfs'];
+    const driverName = o.storageDriver ?? process.env.CELLPIPE_BUILDAH_STORAGE_DRIVER;
+    const driver = [
+      ...(driverName ? ['--storage-driver', driverName] : []),
+      ...(o.storageRoot ? ['--root', join(o.storageRoot, 'root'), '--runroot', join(o.storageRoot, 'run')] : []),
+    ];
     await run('buildah', [...driver, 'bud', '--isolation=chroot', '--pull', '--layers=false', ...common,
       '-f', join(ctxDir, 'Containerfile'), '-t', o.target, ctxDir], o.onLog);
     const digestFile = join(dir, 'digest');

@@ -138,8 +138,10 @@ export async function startRegistry(mode: RegistryMode = 'open'): Promise<TestRe
  */
 export interface FaultProxy {
   host: string;
-  /** Client→server bytes forwarded. */
+  /** Client→server bytes forwarded (requests: headers and bodies). */
   bytesForwarded: number;
+  /** Server→client bytes forwarded (responses). */
+  bytesReturned: number;
   drops: number;
   dropAfter(bytes: number): void;
   stop(): Promise<void>;
@@ -153,6 +155,7 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
   const proxy: FaultProxy = {
     host: '',
     bytesForwarded: 0,
+    bytesReturned: 0,
     drops: 0,
     dropAfter(bytes) {
       armed = bytes;
@@ -165,6 +168,8 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
   };
   const server = net.createServer((client) => {
     const upstream = net.connect(Number(tport), thost);
+    client.setNoDelay(true);
+    upstream.setNoDelay(true);
     sockets.add(client);
     sockets.add(upstream);
     const cut = () => {
@@ -187,7 +192,10 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
       if (!upstream.write(d)) client.pause();
     });
     upstream.on('drain', () => client.resume());
-    upstream.on('data', (d) => client.write(d));
+    upstream.on('data', (d: Buffer) => {
+      proxy.bytesReturned += d.length;
+      client.write(d);
+    });
     client.on('error', cut);
     upstream.on('error', cut);
     client.on('close', () => { upstream.end(); sockets.delete(client); });
