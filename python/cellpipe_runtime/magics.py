@@ -4,8 +4,9 @@ What a cell may contain besides Python, and what it becomes:
 
 * ``!cmd`` — runs ``cmd`` through ``/bin/sh -c`` with the output streaming to the step's log (as IPython does);
   ``x = !cmd`` binds the output lines (a list with IPython's ``.s``/``.n``/``.l`` views); ``!!cmd`` returns them.
-  ``$name`` and ``{expression}`` are replaced by Python values first (``$$`` is a literal ``$``, ``{{``/``}}`` are
-  literal braces); a name or expression that can't be evaluated is left as written, so ``$HOME`` reaches the shell.
+  ``$name`` (outside single quotes) and ``{expression}`` are replaced by Python values first (``$$`` is a literal
+  ``$``, ``{{``/``}}`` are literal braces); as in IPython, if any of them can't be evaluated the whole line is left as
+  written, so ``$HOME`` reaches the shell.
 * line magics: ``%time stmt`` runs ``stmt``; ``%cd``, ``%env``, ``%set_env``, ``%sx``/``%system``, ``%run``,
   ``%pwd`` and the shell aliases (``%ls``, ``%cat``, ``%mkdir``...) do what they do in IPython; magics with no meaning
   outside IPython (``%matplotlib``, ``%timeit``, ``%load_ext``, ``%config``, ``%pip``...) are skipped with a note in the
@@ -47,7 +48,7 @@ _PATTERNS = {
     "assign_magic": r"^(?P<lhs>[A-Za-z_][\w\s,.\[\]()'\"]*?)\s*(?<![=<>!])=\s*%(?P<name>\w+)(?P<args>.*)$",
     "line_magic": r"^%(?P<name>\w+)(?P<args>.*)$",
     "cell_magic": r"^%%(?P<name>\w+)(?P<args>.*)$",
-    "name": r"[A-Za-z_]\w*",
+    "dollar": r"\$(\$?[\w.]+)",
 }
 _compiled: Dict[str, Any] = {}
 
@@ -270,56 +271,49 @@ class SList(list):
 
 
 
+def _dollar_fields(literal: str) -> List[Tuple[str, Optional[str]]]:
+    """Splits literal text at ``$name`` / ``$a.b`` references: [(text before, field or None)].
+
+    As in IPython, a reference counts only when an even number of single quotes follows it (so it is not inside a
+    '...' string for the shell), and ``$$name`` stands for the text ``$name``."""
+    pieces: List[Tuple[str, Optional[str]]] = []
+    pending = ""
+    pos = 0
+    for m in _re("dollar").finditer(literal):
+        if literal.count("'", m.end()) % 2:
+            continue
+        field = m.group(1)
+        if field.startswith("$"):
+            pending += literal[pos:m.start()] + field
+        else:
+            pieces.append((pending + literal[pos:m.start()], field))
+            pending = ""
+        pos = m.end()
+    pieces.append((pending + literal[pos:], None))
+    return pieces
+
+
 def expand(text: str, ns: Dict[str, Any]) -> str:
-    """IPython-style expansion: ``$name`` and ``{expr}`` from the namespace, ``$$`` → ``$``, ``{{``/``}}`` → braces.
-    Anything that doesn't evaluate is left exactly as written (so shell variables and awk programs pass through)."""
+    """Python values into a shell line, with IPython's rules: ``{expression}`` (with ``!r``/``!s`` conversions) and
+    ``$name`` outside single quotes are replaced, ``{{``/``}}`` and ``$$`` stand for ``{``/``}`` and ``$``. When any
+    of them can't be evaluated, the line is left exactly as written (``$HOME`` then reaches the shell as is)."""
+    import string
+
+    formatter = string.Formatter()
     out: List[str] = []
-    i, n = 0, len(text)
-    while i < n:
-        ch = text[i]
-        if ch == "$":
-            if text.startswith("$$", i):
-                out.append("$")
-                i += 2
-                continue
-            m = _re("name").match(text, i + 1)
-            if m and m.group(0) in ns:
-                out.append(str(ns[m.group(0)]))
-                i = m.end()
-                continue
-            out.append(ch)
-            i += 1
-            continue
-        if ch == "{":
-            if text.startswith("{{", i):
-                out.append("{")
-                i += 2
-                continue
-            depth, j = 0, i
-            while j < n:
-                if text[j] == "{":
-                    depth += 1
-                elif text[j] == "}":
-                    depth -= 1
-                    if depth == 0:
-                        break
-                j += 1
-            if j >= n:
-                out.append(text[i:])
-                break
-            expr = text[i + 1: j]
-            try:
-                out.append(str(eval(expr, {"__builtins__": __builtins__}, ns)))  # the user's own code, as in IPython
-            except Exception:
-                out.append(text[i: j + 1])
-            i = j + 1
-            continue
-        if ch == "}" and text.startswith("}}", i):
-            out.append("}")
-            i += 2
-            continue
-        out.append(ch)
-        i += 1
+    scope = dict(ns)
+    try:
+        for literal, field, spec, conversion in formatter.parse(text):
+            for before, name in _dollar_fields(literal):
+                out.append(before)
+                if name is not None:
+                    out.append(str(eval(name, scope)))  # the user's own code, as IPython evaluates it
+            if field is not None:
+                expression = field + (":" + spec if spec else "")
+                value = formatter.convert_field(eval(expression, scope), conversion)
+                out.append(formatter.format_field(value, ""))
+    except Exception:
+        return text
     return "".join(out)
 
 

@@ -83,13 +83,13 @@ def test_exit_zero_ends_the_step_early_and_exit_nonzero_fails_it(tmp_path):
 # ---- IPython syntax ---------------------------------------------------------------------------------------------
 
 def test_shell_lines_run_with_python_values_expanded(tmp_path):
-    code = ("name = 'world'\nn = 3\n!echo hello $name {n * 2} '$$HOME_LITERAL' {{braces}}\n"
+    code = ("name = 'world'\nn = 3\n!echo hello $name {n * 2} $$HOME_LITERAL {{braces}}\n"
             "!echo shell sees $CELLPIPE_TEST_VAR\n"
             "files = !printf 'a\\nb\\n'\nprint(files, files.s)\n"
             "if n:\n    !echo indented\n!exit 4\nprint('status', _exit_code)")
-    result = run_step(tmp_path, program("s", [(1, code)]), env={"CELLPIPE_TEST_VAR": "from-env"})
+    result = run_step(tmp_path, program("s", [(1, code)]), env={"CELLPIPE_TEST_VAR": "from-env", "HOME_LITERAL": "literal"})
     assert result.code == 0, result
-    assert result.stdout == ("hello world 6 $HOME_LITERAL {braces}\nshell sees from-env\n['a', 'b'] a b\n"
+    assert result.stdout == ("hello world 6 literal {braces}\nshell sees from-env\n['a', 'b'] a b\n"
                              "indented\nstatus 4\n")
     assert "cell 1, line 9: shell command exited with status 4" in result.stderr
 
@@ -160,10 +160,12 @@ def test_the_transform_keeps_line_numbers_and_leaves_python_alone():
 
 
 def test_expansion_follows_ipython():
-    ns = {"f": "a.txt", "n": 2, "d": {"k": "v"}}
-    assert expand("cat $f {n+1} {d['k']}", ns) == "cat a.txt 3 v"
-    assert expand("echo $HOME ${HOME} $$n", ns) == "echo $HOME ${HOME} $n"
-    assert expand("awk '{print $1}' {{x}}", ns) == "awk '{print $1}' {x}"
+    ns = {"f": "a.txt", "n": 2, "d": {"k": "v"}, "p": type("P", (), {"name": "obj"})()}
+    assert expand("cat $f {n+1} {d['k']} {f!r} $p.name", ns) == "cat a.txt 3 v 'a.txt' obj"
+    assert expand("echo $$n {{x}} '$f'", ns) == "echo $n {x} '$f'"  # $ inside '...' is for the shell
+    # anything that doesn't evaluate leaves the whole line as written, for the shell to expand
+    assert expand("echo $f $HOME", ns) == "echo $f $HOME"
+    assert expand("awk '{print $1}' {{x}} $f", ns) == "awk '{print $1}' {{x}} $f"
 
 
 # ---- working directory, namespace, metrics ----------------------------------------------------------------------
