@@ -254,7 +254,7 @@ def _write(value: Any, directory: str, extra: Dict[str, Any]) -> Tuple[str, str]
     if _json_exact(value):
         def write_json(path: str) -> None:
             with open(path, "w", encoding="utf-8") as fh:
-                json.dump(value, fh, allow_nan=False, ensure_ascii=False)
+                json.dump(value, fh, allow_nan=False)  # ASCII escapes: lone surrogates too
         return _commit(directory, "json", "json", write_json)
     if _numpy_array(value) and "numpy" not in _disabled():
         np = sys.modules["numpy"]
