@@ -14,18 +14,18 @@ import type { CellNames, Definition, OpaqueUse, SyntaxProblem } from './names.js
 import { neutraliseTrailingDotFloats, prepareCell } from './prepare.js';
 import { Owner, Scope, resolveLoad } from './scope.js';
 
-const OPAQUE_CALLS: Readonly<Record<string, OpaqueUse['kind']>> = {
-  globals: 'globals',
-  locals: 'locals',
-  vars: 'vars',
-  exec: 'exec',
-  eval: 'eval',
-};
+const OPAQUE_CALLS: ReadonlyMap<string, OpaqueUse['kind']> = new Map([
+  ['globals', 'globals'],
+  ['locals', 'locals'],
+  ['vars', 'vars'],
+  ['exec', 'exec'],
+  ['eval', 'eval'],
+]);
 
-/** Tokens that separate or mark parts of flat child lists; never names. */
+/** A node's children without comments (they may sit anywhere inside brackets). */
 function children(node: SyntaxNode): SyntaxNode[] {
   const out: SyntaxNode[] = [];
-  for (let c = node.firstChild; c !== null; c = c.nextSibling) out.push(c);
+  for (let c = node.firstChild; c !== null; c = c.nextSibling) if (c.name !== 'Comment') out.push(c);
   return out;
 }
 
@@ -149,8 +149,10 @@ class Analyzer {
     this.opaque.push({ line: line + 1, kind, text: (this.sourceLines[line] ?? '').trim().slice(0, 200) });
   }
 
+  /** Source text of a node; identifiers are NFKC-normalised as Python does (`ｗｉｄｔｈ` is `width`). */
   private text(node: SyntaxNode): string {
-    return this.code.slice(node.from, node.to);
+    const t = this.code.slice(node.from, node.to);
+    return /^[\x00-\x7f]*$/.test(t) ? t : t.normalize('NFKC');
   }
 
   // ---- name events ----------------------------------------------------------------------------------------------
@@ -378,7 +380,7 @@ class Analyzer {
   private update(n: SyntaxNode): void {
     const kids = children(n);
     const op = kids.findIndex((k) => k.name === 'UpdateOp');
-    const target = kids.slice(0, op);
+    const target = kids.slice(0, op).map(unparenthesize);
     const value = kids.slice(op + 1);
     if (target.length !== 1 || (target[0].name !== 'VariableName' && target[0].name !== 'MemberExpression')) {
       this.error(n.from, `'${target.length === 1 ? describe(target[0]) : 'tuple'}' is an illegal expression for augmented assignment`);
@@ -819,7 +821,7 @@ class Analyzer {
     const callee = n.firstChild;
     const args = n.lastChild;
     if (callee !== null && callee.name === 'VariableName') {
-      const kind = OPAQUE_CALLS[this.text(callee)];
+      const kind = OPAQUE_CALLS.get(this.text(callee));
       if (kind !== undefined && args !== null && args.name === 'ArgList') {
         const empty = args.firstChild?.nextSibling?.name === ')';
         if (kind !== 'vars' || empty) this.opaqueUse(n, kind);
@@ -829,17 +831,23 @@ class Analyzer {
   }
 
   private args(n: SyntaxNode): void {
-    const inner = children(n).filter((k) => k.name !== '(' && k.name !== ')');
+    let inner = children(n).filter((k) => k.name !== '(' && k.name !== ')');
+    // A generator argument (`f(x for x in xs)`): everything from its element on is the comprehension (its
+    // targets may contain commas). Python allows it only as the sole argument.
+    const forAt = inner.findIndex((k) => k.name === 'for' || (k.name === 'async' && k.nextSibling?.name === 'for'));
+    let generator: SyntaxNode[] | null = null;
+    if (forAt >= 0) {
+      let start = forAt;
+      while (start > 0 && inner[start - 1].name !== ',') start--;
+      generator = inner.slice(start);
+      inner = inner.slice(0, start);
+      if (start > 0) this.error(generator[0].from, 'Generator expression must be parenthesized');
+    }
     const groups = splitCommas(inner);
     let keywordSeen = false;
     let doubleStarSeen = false;
     for (const g of groups) {
       if (g.length === 0) continue;
-      if (g.some((k) => k.name === 'for')) {
-        if (groups.length > 1) this.error(g[0].from, 'Generator expression must be parenthesized');
-        this.comprehension(g);
-        continue;
-      }
       if (g.length >= 2 && g[0].name === 'VariableName' && g[1].name === 'AssignOp') {
         this.expressionList(g.slice(2));
         if (this.text(g[1]) === ':=') {
@@ -860,6 +868,7 @@ class Analyzer {
       }
       this.expressionList(g);
     }
+    if (generator !== null) this.comprehension(generator);
   }
 
   /**
@@ -893,6 +902,11 @@ class Analyzer {
         if (k.type.isError) this.expression(k);
         i++;
       }
+    }
+    for (const c of clauses) {
+      const rest = c.kind === 'for' ? c.iter : c.cond;
+      const comma = rest.find((k) => k.name === ',');
+      if (comma !== undefined) this.error(comma.from, 'invalid syntax: a comprehension clause cannot be followed by a comma (parenthesize the generator)');
     }
     const parent = this.scope;
     const first = clauses[0];
@@ -941,6 +955,10 @@ function isGrammarGap(node: SyntaxNode, code: string): boolean {
   const parent = node.parent;
   const text = code.slice(node.from, node.to);
   if (node.from === node.to && node.prevSibling?.name === 'yield') return true;
+  // `lambda a, /, b: …` (positional-only lambda parameters)
+  if (text === '/' && parent?.name === 'ParamList' && parent.parent?.name === 'LambdaExpression') return true;
+  // `case {}:` (an empty mapping pattern)
+  if (parent?.name === 'MappingPattern' && text === '}' && /^\{\s*\}$/.test(code.slice(parent.from, parent.to))) return true;
   // `case Point():` (a class pattern without arguments)
   for (let p: SyntaxNode | null = parent; p !== null && p.name !== 'MatchClause'; p = p.parent) {
     if (p.name === 'PatternArgList') return /^\(\s*\)\s*$/.test(code.slice(p.from, p.to));
@@ -957,8 +975,10 @@ function isGrammarGap(node: SyntaxNode, code: string): boolean {
   if (parent?.name === 'ParenthesizedExpression' && node.from === node.to) {
     return parenthesizedWith(parent.parent) && parent.nextSibling?.name === 'as';
   }
-  if (parent?.name === 'WithStatement' && text === ')' && node.nextSibling?.name === 'Body') {
-    return parenthesizedWith(parent);
+  // …and the rest of its items: line breaks inside the parentheses, the closing `)` (maybe after a trailing comma).
+  if (parent?.name === 'WithStatement' && /^\s*\)?\s*$/.test(text)) return parenthesizedWith(parent);
+  if (parent?.name === 'TupleExpression' && /^\s*\)\s*$/.test(code.slice(parent.from, parent.to))) {
+    return parenthesizedWith(parent.parent) && parent.nextSibling?.name === 'Body';
   }
   return false;
 }
