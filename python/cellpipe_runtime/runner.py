@@ -2,7 +2,7 @@
 
 bind parameters (declared types) → run the prelude (imports, functions cells) → load inputs → run the step's cells,
 all in one fresh ``__main__`` namespace → save outputs → write metrics → exit 0. (Inputs load after the prelude
-because unpickling one may need the classes and imports it defines.) Any failure: a traceback naming the notebook
+because unpickling one may need the classes and imports it defines.) ``display(...)`` works as in IPython's text mode. Any failure: a traceback naming the notebook
 cell on stderr, the error record (``--error-record``), exit 1. Command-line misuse exits 2.
 """
 from __future__ import annotations
@@ -89,8 +89,16 @@ def _check_names(program: Program, option: str, given: Dict[str, str], declared:
                         kind="UsageError")
 
 
+def _display(*objs: Any, **options: Any) -> None:
+    """``display(...)`` as IPython shows it in text form: the repr of each object on its own line."""
+    for obj in objs:
+        print(obj if options.get("raw") and isinstance(obj, str) else repr(obj))
+
+
 def fresh_namespace() -> Tuple[types.ModuleType, Dict[str, Any]]:
     """A new ``__main__`` module, installed as ``sys.modules['__main__']`` (pickle finds notebook names there)."""
+    if not hasattr(builtins, "display"):  # IPython's builtin, common in notebooks: show the value in the log
+        builtins.display = _display  # type: ignore[attr-defined]
     module = types.ModuleType("__main__")
     module.__dict__.update({"__builtins__": builtins, "__doc__": None, "__package__": None, "__spec__": None,
                             "__loader__": None})

@@ -23,6 +23,7 @@ CELLS = [
     "%env GREETING=hi there\n!echo $GREETING\n%set_env OTHER 2\nimport os\nprint(os.environ['OTHER'])",
     "items = ['x', 'y']\n!echo {items!r} {len(items)} $items",
     "ls_out = !ls\nprint(sorted(ls_out))",
+    "display('text', [1, 2], {'k': None})\nclass Shown:\n    def __repr__(self):\n        return '<Shown>'\ndisplay(Shown())",
 ]
 
 IPYTHON_RUNNER = r"""
