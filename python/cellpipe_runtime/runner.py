@@ -2,8 +2,9 @@
 
 bind parameters (declared types) → run the prelude (imports, functions cells) → load inputs → run the step's cells,
 all in one fresh ``__main__`` namespace → save outputs → write metrics → exit 0. (Inputs load after the prelude
-because unpickling one may need the classes and imports it defines.) ``display(...)`` works as in IPython's text mode. Any failure: a traceback naming the notebook
-cell on stderr, the error record (``--error-record``), exit 1. Command-line misuse exits 2.
+because unpickling one may need the classes and imports it defines.) ``display(...)`` works as in IPython's text
+mode. Any failure: a traceback naming the notebook cell on stderr, the error record (``--error-record``), exit 1.
+Command-line misuse exits 2.
 """
 from __future__ import annotations
 
