@@ -59,11 +59,15 @@ test('chips show each cell\'s role or step, in the step\'s colour', async ({ pag
 test('marking a new cell as a step through the editor writes Kale tags to the saved notebook', async ({ page }) => {
   await openNotebook(page, 'tagging.ipynb');
   const before = savedTags('tagging.ipynb');
-  // Add a cell at the end with the notebook's own UI: select the last cell, then the toolbar's "insert below".
-  await page.locator('.jp-NotebookPanel .jp-Cell').last().locator('.jp-InputPrompt').click();
-  await page.locator('.jp-NotebookPanel-toolbar [data-command="notebook:insert-cell-below"]').click();
+  // Add a cell at the end with the notebook's own keyboard commands: go to the last cell, insert below, type.
+  await page.locator('.jp-NotebookPanel .jp-CodeCell .cm-content').first().click();
+  await page.keyboard.press('Escape');
+  for (let i = 0; i < before.length; i++) await page.keyboard.press('j');
+  await expect(page.locator('.jp-NotebookPanel .jp-Cell').last()).toHaveClass(/jp-mod-active/);
+  await page.keyboard.press('b');
   await expect(page.locator('.jp-NotebookPanel .jp-Cell')).toHaveCount(before.length + 1);
   await page.locator('.jp-NotebookPanel .jp-Cell').last().locator('.cm-content').click();
+  await expect(page.locator('.jp-NotebookPanel .jp-Notebook')).toHaveClass(/jp-mod-editMode/);
   await page.keyboard.type('print("kid4 is happy")');
   await page.keyboard.press('Escape');
   await expect(page.locator('.jp-NotebookPanel .jp-Cell').last().locator('.cm-content')).toHaveText('print("kid4 is happy")');
