@@ -10,7 +10,7 @@ import { pushBaseImage, startRegistry, type RegistryMode, type TestRegistry } fr
 
 const files = [{ path: '/bin/entry', data: '#!/bin/sh\necho base\n', executable: true }, { path: '/etc/base-release', data: 'base 1\n' }];
 
-for (const mode of ['open', 'basic', 'tls'] as RegistryMode[]) {
+for (const mode of ['open', 'basic', 'tls', 'token'] as RegistryMode[]) {
   describe(`registry client, ${mode} registry`, () => {
     let reg: TestRegistry;
     let client: RegistryClient;
@@ -100,6 +100,22 @@ for (const mode of ['open', 'basic', 'tls'] as RegistryMode[]) {
         const wrong = new RegistryClient({ registry: reg.host, insecure: true, credentials: async () => ({ username: 'cellpipe', password: 'wrong' }) });
         await assert.rejects(wrong.headManifest('test/base', 'v1'), /rejected the user name\/password/);
         wrong.close();
+      });
+    }
+    if (mode === 'token') {
+      test('Bearer tokens: asked for the service and scopes of the challenge, plus pull on the source repository of a mount', async () => {
+        const requests = reg.tokenRequests!;
+        assert.ok(requests.length > 0);
+        assert.ok(requests.every((r) => r.service === 'cellpipe-test-registry' && r.authenticated));
+        assert.ok(requests.some((r) => r.scopes.includes('repository:test/mount-to:pull,push') && r.scopes.includes('repository:test/mount-from:pull')),
+          JSON.stringify(requests.map((r) => r.scopes)));
+        // Tokens are cached per scope set: far fewer token requests than registry requests.
+        assert.ok(requests.length < client.stats.requests / 3, `${requests.length} token requests for ${client.stats.requests} requests`);
+      });
+      test('an anonymous user gets a token without access, and an error that says to log in', async () => {
+        const anon = new RegistryClient({ registry: reg.host, insecure: true });
+        await assert.rejects(anon.headManifest('test/base', 'v1'), /401 .*log in first/);
+        anon.close();
       });
     }
     if (mode === 'tls') {

@@ -453,12 +453,12 @@ export class RegistryClient {
           continue;
         }
       }
-      if (!opts.ok.includes(res.status)) throw this.apiError(method, url, res);
+      if (!opts.ok.includes(res.status)) throw this.apiError(method, url, res, await this.getCredential());
       return res;
     }
   }
 
-  private apiError(method: string, url: URL, res: RawResponse): RegistryError {
+  private apiError(method: string, url: URL, res: RawResponse, cred?: Credential): RegistryError {
     let codes: string[] = [];
     let detail = '';
     try {
@@ -469,7 +469,8 @@ export class RegistryClient {
       detail = res.body.toString('utf8').slice(0, 200).trim();
     }
     let hint = '';
-    if (res.status === 401 || res.status === 403) hint = ' — the credentials lack access to this repository (need pull and push)';
+    if ((res.status === 401 || res.status === 403) && !cred) hint = ` — log in first (docker login ${this.registry}) or give a registry secret in the profile`;
+    else if (res.status === 401 || res.status === 403) hint = ' — the credentials lack access to this repository (need pull and push)';
     return new RegistryError(
       `registry ${this.registry}: ${method} ${url.pathname} → ${res.status}${detail ? ` ${detail}` : ''}${hint}`,
       res.status,

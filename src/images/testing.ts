@@ -1,11 +1,14 @@
 /**
  * Real parts for the images tests and the benchmark: Debian's `docker-registry` (distribution 2.8) on 127.0.0.1,
- * open, with htpasswd basic auth, or over TLS with a CA made by openssl; a TCP fault proxy that cuts a connection
+ * open, with htpasswd basic auth, with Bearer token auth (a small RS256 token server here, its certificate in the
+ * registry's rootcertbundle), or over TLS with a CA made by openssl; a TCP fault proxy that cuts a connection
  * mid-upload. Everything started here is stopped by `stop()`.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile, readFile } from 'node:fs/promises';
 import net from 'node:net';
+import http from 'node:http';
+import { createSign } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -14,7 +17,7 @@ import { buildLayer, type LayerFile } from './layer.js';
 
 const exec = promisify(execFile);
 
-export type RegistryMode = 'open' | 'basic' | 'tls';
+export type RegistryMode = 'open' | 'basic' | 'tls' | 'token';
 
 export interface TestRegistry {
   /** `127.0.0.1:<port>`. */
@@ -27,6 +30,8 @@ export interface TestRegistry {
   username?: string;
   password?: string;
   storage: string;
+  /** Token mode: every token request the token server answered (`scope` parameters, whether it had credentials). */
+  tokenRequests?: { scopes: string[]; authenticated: boolean; service: string | null }[];
   /** Registry client options that reach this registry. */
   clientOptions(): RegistryOptions;
   /** skopeo/buildah flags that reach this registry. */
@@ -60,6 +65,23 @@ async function makeCerts(dir: string): Promise<{ ca: string; cert: string; key: 
   return { ca, cert, key };
 }
 
+/** A key and self-signed certificate for signing registry tokens (RS256 JWTs carrying the cert in `x5c`). */
+async function makeTokenSigner(dir: string): Promise<(claims: object) => string> {
+  const key = join(dir, 'token.key');
+  const cert = join(dir, 'token.crt');
+  await exec('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=cellpipe test token issuer',
+    '-keyout', key, '-out', cert]);
+  const keyPem = await readFile(key, 'utf8');
+  const der = (await readFile(cert, 'utf8')).replace(/-----[^-]+-----/g, '').replace(/\s+/g, '');
+  const b64url = (b: Buffer | string) => Buffer.from(b).toString('base64url');
+  return (claims) => {
+    const head = b64url(JSON.stringify({ typ: 'JWT', alg: 'RS256', x5c: [der] }));
+    const body = b64url(JSON.stringify(claims));
+    const sig = createSign('RSA-SHA256').update(`${head}.${body}`).sign(keyPem);
+    return `${head}.${body}.${b64url(sig)}`;
+  };
+}
+
 /** Starts a registry on a free loopback port; resolves once `GET /v2/` answers. */
 export async function startRegistry(mode: RegistryMode = 'open'): Promise<TestRegistry> {
   const dir = await mkdtemp(join(tmpdir(), `cellpipe-registry-${mode}-`));
@@ -91,6 +113,38 @@ export async function startRegistry(mode: RegistryMode = 'open'): Promise<TestRe
     await writeFile(join(dir, 'htpasswd'), stdout);
     lines.push('auth:', '  htpasswd:', '    realm: cellpipe-test', `    path: ${join(dir, 'htpasswd')}`);
   }
+  let tokenServer: http.Server | undefined;
+  const tokenRequests: { scopes: string[]; authenticated: boolean; service: string | null }[] = [];
+  if (mode === 'token') {
+    username = 'cellpipe';
+    password = 'pw-' + Math.random().toString(36).slice(2);
+    const signer = await makeTokenSigner(dir);
+    const service = 'cellpipe-test-registry';
+    const issuer = 'cellpipe-test-issuer';
+    const expected = 'Basic ' + Buffer.from(`${username}:${password}`).toString('base64');
+    tokenServer = http.createServer((req, res) => {
+      const url = new URL(req.url ?? '/', 'http://x');
+      const scopes = url.searchParams.getAll('scope');
+      const authenticated = req.headers.authorization === expected;
+      tokenRequests.push({ scopes, authenticated, service: url.searchParams.get('service') });
+      if (req.headers.authorization && !authenticated) {
+        res.writeHead(401).end('{"details":"wrong credentials"}');
+        return;
+      }
+      // Authenticated users get what they ask for; anonymous users get nothing.
+      const access = authenticated ? scopes.map((sc) => {
+        const [type, name, actions] = sc.split(':');
+        return { type, name, actions: actions.split(',') };
+      }) : [];
+      const now = Math.floor(Date.now() / 1000);
+      const token = signer({ iss: issuer, sub: authenticated ? username : '', aud: service, exp: now + 300, nbf: now - 10, iat: now, jti: Math.random().toString(36).slice(2), access });
+      res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify({ token, expires_in: 300 }));
+    });
+    await new Promise<void>((r) => tokenServer!.listen(0, '127.0.0.1', () => r()));
+    const tport = (tokenServer.address() as net.AddressInfo).port;
+    lines.push('auth:', '  token:', `    realm: http://127.0.0.1:${tport}/token`, `    service: ${service}`, `    issuer: ${issuer}`,
+      `    rootcertbundle: ${join(dir, 'token.crt')}`);
+  }
   const config = join(dir, 'config.yml');
   await writeFile(config, lines.join('\n') + '\n');
   const child: ChildProcess = spawn('/usr/bin/docker-registry', ['serve', config], { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -116,11 +170,14 @@ export async function startRegistry(mode: RegistryMode = 'open'): Promise<TestRe
   return {
     host, mode, ca, certDir, username, password, storage,
     clientOptions: () => ({ registry: host, insecure: mode !== 'tls', ca, credentials }),
+
     toolFlags: () => [
       ...(mode === 'tls' ? ['--cert-dir', certDir!] : ['--tls-verify=false']),
       ...(username ? ['--creds', `${username}:${password}`] : []),
     ],
+    tokenRequests: mode === 'token' ? tokenRequests : undefined,
     async stop() {
+      if (tokenServer) await new Promise<void>((r) => tokenServer!.close(() => r()));
       if (child.exitCode === null) {
         child.kill('SIGTERM');
         const t = setTimeout(() => child.kill('SIGKILL'), 3000);
