@@ -147,6 +147,7 @@ class Jupyter:
         return pids
 
     def stop(self) -> None:
+        """SIGTERM, as Ctrl-C or a service manager would; idempotent."""
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
@@ -154,7 +155,8 @@ class Jupyter:
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(10)
-        self.log.close()
+        if not self.log.closed:
+            self.log.close()
 
 
 @pytest.fixture(scope="module")
@@ -246,16 +248,13 @@ def test_a_crashed_backend_is_started_again(jupyter):
     assert status == 200 and body["runs"], body
 
 
-def test_stopping_jupyter_stops_the_backend(workspace):
-    _installed()
-    base, root = workspace
-    server = Jupyter(root, base / "second")
-    try:
-        assert server.json("GET", "/cellpipe/api/health")[0] == 200
-        pids = server.backend_pids()
-        assert len(pids) == 1, pids
-    finally:
-        server.stop()
+def test_stopping_jupyter_stops_the_backend(jupyter):
+    # Runs last among the tests of the shared server: it stops it.
+    assert jupyter.json("GET", "/cellpipe/api/health")[0] == 200
+    pids = jupyter.backend_pids()
+    assert len(pids) == 1, pids
+    jupyter.stop()
+    assert jupyter.proc.returncode is not None
     deadline = time.time() + 20
     while time.time() < deadline and any(_alive(p) for p in pids):
         time.sleep(0.2)
