@@ -1,0 +1,55 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { formatDuration, formatProgress, formatRunsTable, formatStatus } from './format.js';
+import { pendingStep } from './store.js';
+import type { RunRecord } from '../runtimes/types.js';
+
+function rec(extra: Partial<RunRecord> = {}): RunRecord {
+  return {
+    id: '20261128-040000-abcdef',
+    notebook: 'nb.ipynb',
+    notebookHash: 'h',
+    specHash: 's',
+    runtime: 'local',
+    parameters: { N: 3, NAME: 'x' },
+    state: 'running',
+    createdAt: '2026-11-28T04:00:00.000Z',
+    startedAt: '2026-11-28T04:00:00.000Z',
+    steps: [
+      { ...pendingStep('load'), state: 'cached', cachedFrom: '20261127-000000-000000', outputs: [{ name: 'df', bytes: 2048 }] },
+      { ...pendingStep('train'), state: 'running', attempts: 1, startedAt: '2026-11-28T04:00:01.000Z' },
+      { ...pendingStep('eval'), state: 'failed', attempts: 2, startedAt: '2026-11-28T04:00:01.000Z', finishedAt: '2026-11-28T04:00:03.500Z',
+        error: { message: "KeyError: 'label'", type: 'KeyError', cell: 7, line: 2, cellFirstLine: 'y = df["label"]' } },
+      pendingStep('report'),
+    ],
+    ...extra,
+  };
+}
+
+test('durations read like a person writes them', () => {
+  assert.equal(formatDuration(1234), '1.2s');
+  assert.equal(formatDuration(184_000), '3m04s');
+  assert.equal(formatDuration(3_720_000), '1h02m');
+  assert.equal(formatDuration(-1), '-');
+});
+
+test('the progress line counts done (cached included), running and failed steps', () => {
+  const now = Date.parse('2026-11-28T04:00:12.300Z');
+  assert.equal(formatProgress(rec(), now), '1/4 done · 1 cached · running: train · 1 failed · 12.3s');
+});
+
+test('the runs table shows an interrupted run as such', () => {
+  const table = formatRunsTable([rec({ state: 'failed', reason: 'interrupted', finishedAt: '2026-11-28T04:00:05.000Z' })]);
+  const [head, row] = table.split('\n');
+  assert.match(head, /^RUN\s+STATE\s+STEPS\s+CREATED\s+DURATION\s+NOTEBOOK$/);
+  assert.match(row, /^20261128-040000-abcdef\s+interrupted\s+1\/4 \(1 failed\)\s+2026-11-28 04:00:00\s+5\.0s\s+nb\.ipynb$/);
+  assert.equal(formatRunsTable([]), 'no runs yet');
+});
+
+test('status names the failing cell and line, without repeating the exception type', () => {
+  const text = formatStatus(rec(), Date.parse('2026-11-28T04:00:10.000Z'));
+  assert.match(text, /params\s+N=3 NAME="x"/);
+  assert.match(text, /load\s+cached \(from 20261127-000000-000000\)\s+-\s+0\s+df 2\.0K/);
+  assert.match(text, /eval\s+failed\s+2\.5s\s+2/);
+  assert.match(text, /step eval failed at cell 7, line 2 \(y = df\["label"\]\):\n  KeyError: 'label'$/);
+});
