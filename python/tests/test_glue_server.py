@@ -1,6 +1,6 @@
 """cellpipe inside a real Jupyter server, installed the way a user installs it.
 
-A real ``jupyter server`` (this environment's, 127.0.0.1, a random port, token auth, a temporary root with a
+A real ``jupyter server`` (this environment's, 127.0.0.1, a random port, token auth, a base URL as on JupyterHub, a temporary root with a
 notebook) must serve the Node backend at ``/cellpipe/`` through jupyter-server-proxy: with Jupyter's token
 the API answers; without it Jupyter refuses before the backend sees anything; notebook paths stay inside the
 root; Server-Sent Events stream through the proxy; stopping Jupyter stops the backend.
@@ -45,8 +45,9 @@ def _free_port() -> int:
 class Jupyter:
     """A `jupyter server` process and an HTTP client for it."""
 
-    def __init__(self, root: Path, workdir: Path, env_extra: dict | None = None):
+    def __init__(self, root: Path, workdir: Path, env_extra: dict | None = None, base_url: str = "/"):
         self.root = root
+        self.base_url = base_url
         self.port = _free_port()
         self.token = secrets.token_hex(16)
         env = dict(os.environ)
@@ -65,7 +66,7 @@ class Jupyter:
             [sys.executable, "-m", "jupyter_server", "--no-browser",
              "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={self.port}", "--ServerApp.port_retries=0",
              f"--IdentityProvider.token={self.token}", f"--ServerApp.root_dir={root}",
-             "--ServerApp.allow_root=True"],
+             "--ServerApp.allow_root=True", f"--ServerApp.base_url={base_url}"],
             stdout=self.log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
         )
         deadline = time.time() + 90
@@ -80,6 +81,10 @@ class Jupyter:
             time.sleep(0.3)
         self.stop()
         raise AssertionError(f"jupyter server did not start in 90 s:\n{self.logs()}")
+
+    def url(self, path: str) -> str:
+        """`path` (absolute, as with base_url "/") under this server's base_url."""
+        return self.base_url.rstrip("/") + path
 
     def logs(self) -> str:
         if not self.log.closed:
@@ -97,7 +102,7 @@ class Jupyter:
         if body is not None:
             payload = json.dumps(body).encode()
             h["Content-Type"] = "application/json"
-        conn.request(method, path, body=payload, headers=h)
+        conn.request(method, self.url(path), body=payload, headers=h)
         res = conn.getresponse()
         data = res.read()
         conn.close()
@@ -113,7 +118,7 @@ class Jupyter:
     def events(self, path: str, timeout: float = 120):
         """Reads a Server-Sent Events stream through Jupyter until the server ends it: [(event, id, data)]."""
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
-        conn.request("GET", path, headers={"Authorization": f"token {self.token}", "Accept": "text/event-stream"})
+        conn.request("GET", self.url(path), headers={"Authorization": f"token {self.token}", "Accept": "text/event-stream"})
         res = conn.getresponse()
         assert res.status == 200, (res.status, res.read()[:500])
         assert res.getheader("Content-Type", "").startswith("text/event-stream")
@@ -173,7 +178,8 @@ def workspace(tmp_path_factory):
 def jupyter(workspace):
     _installed()
     base, root = workspace
-    server = Jupyter(root, base)
+    # Under a base URL, as in JupyterHub or a Kubeflow notebook server (/notebook/<ns>/<name>/).
+    server = Jupyter(root, base, base_url="/user/tester/")
     yield server
     server.stop()
 
