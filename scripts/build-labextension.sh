@@ -5,13 +5,23 @@
 #
 # The Python package is installed editable (`pip install -e python/`): the Jupyter glue then runs the Node
 # backend from this checkout (bin/cellpipe.js + lib/). Idempotent: rebuilds and reinstalls only what changed.
+#
+#   bash scripts/build-labextension.sh               build + install into .venv + check
+#   bash scripts/build-labextension.sh --build-only  only build python/cellpipe/labextension, with the JupyterLab
+#                                                    of .venv or else of the python3 on PATH (for wheel builds)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 log() { printf '\033[1m[labextension]\033[0m %s\n' "$*" >&2; }
+build_only=
+[ "${1:-}" = "--build-only" ] && build_only=1
 py=.venv/bin/python
 export PATH="$root/.venv/bin:$PATH"
-[ -x "$py" ] || { echo "build-labextension: .venv is missing; run bash scripts/setup.sh" >&2; exit 1; }
+if [ ! -x "$py" ]; then
+  if [ -n "$build_only" ]; then py=python3; else
+    echo "build-labextension: .venv is missing; run bash scripts/setup.sh" >&2; exit 1
+  fi
+fi
 [ -f lib/lab/index.js ] || { echo "build-labextension: lib/lab/index.js is missing; run npm run build:lib first" >&2; exit 1; }
 
 # --- 1. the labextension (webpack, ~1-2 min): only when its inputs changed ------------------------------------
@@ -40,6 +50,8 @@ if grep -l -E '@kubernetes/client-node|tar-stream' "$out"/static/*.js >/dev/null
   echo "build-labextension: Node-only packages ended up in the browser bundle ($out/static)" >&2
   exit 1
 fi
+
+[ -n "$build_only" ] && exit 0
 
 # --- 2. the Python package, editable, from python/ ----------------------------------------------------------
 stamp=.venv/.cellpipe-package
