@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import json
 import math
-import numbers
 import os
-import re
-from typing import Any, Dict, List, Tuple
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: importing typing costs step start-up time
+    from typing import Any, Dict, List, Tuple
 
 from .errors import StepError
 
@@ -21,6 +21,8 @@ _MAX = 64
 
 def kfp_name(name: str) -> str:
     """KFP v1 metric names match ``^[a-z]([-a-z0-9]{0,62}[a-z0-9])?$``: lowercase, other characters become ``-``."""
+    import re
+
     text = re.sub(r"[^a-z0-9]+", "-", name.lower())
     text = re.sub(r"^[^a-z]+", "", text)
     text = text[:_MAX].rstrip("-")
@@ -29,6 +31,8 @@ def kfp_name(name: str) -> str:
 
 def metric_value(value: Any) -> Tuple[Any, bool]:
     """(value for the record, whether it is a KFP number)."""
+    import numbers
+
     item = getattr(value, "item", None)
     if callable(item) and getattr(value, "shape", None) == ():  # numpy scalars and 0-d arrays
         try:

@@ -17,13 +17,27 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only: importing typing costs step start-up time
     from typing import Any, Dict, List, Optional, Tuple
 
-from . import artifacts, magics
+from . import artifacts
 from .errors import StepError, error_record, format_traceback, register_cell_source, where_raised, write_error_record
 from .program import Program, bind_parameters, load_program, parse_pairs
 
 
 def _say(text: str) -> None:
-    magics.note(text)
+    _flush()
+    sys.stderr.write("[cellpipe] %s\n" % text)
+    sys.stderr.flush()
+
+
+class _LazyShell:
+    """``__cellpipe__`` in the namespace: the magics helper, imported the first time transformed code calls it
+    (most steps have no shell lines; functions from upstream steps may, so the name is always there)."""
+
+    def __getattr__(self, name: str) -> Any:
+        from .magics import Shell
+
+        shell = Shell()
+        self.__dict__.update({k: getattr(shell, k) for k in dir(shell) if not k.startswith("_")})
+        return getattr(shell, name)
 
 
 def _plural(n: int, word: str) -> str:
@@ -116,9 +130,13 @@ def compile_cells(program: Program, ctx: artifacts.Context) -> List[Tuple[Any, A
                  "its parameters are bound from --param" if cell.role == "pipeline-parameters" else "tagged skip"))
             continue
         register_cell_source(cell.filename, cell.source, cell.first_line, cell.id)
-        plain, notes = magics.transform_cell(cell.source, cell.index, cell.first_line, cell.id)
-        for n in notes:
-            _say(str(n))
+        plain = cell.source
+        if "!" in plain or "%" in plain:  # IPython syntax is possible: turn it into plain Python
+            from .magics import transform_cell
+
+            plain, notes = transform_cell(cell.source, cell.index, cell.first_line, cell.id)
+            for n in notes:
+                _say(str(n))
         try:
             code = compile(plain, cell.filename, "exec", dont_inherit=True)
         except SyntaxError as err:
@@ -182,7 +200,7 @@ def run(args: types.SimpleNamespace) -> int:
         module, ns = fresh_namespace()
         ctx = artifacts.Context(ns)
         artifacts.set_context(ctx)
-        ns["__cellpipe__"] = magics.Shell()
+        ns["__cellpipe__"] = _LazyShell()
         compiled = compile_cells(program, ctx)
 
         ns.update(values)

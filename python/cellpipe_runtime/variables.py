@@ -19,7 +19,9 @@ import json
 import os
 import sys
 import types
-from typing import Any, Dict, List, Optional, Tuple
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: importing typing costs step start-up time
+    from typing import Any, Dict, List, Optional, Tuple
 
 from . import artifacts
 from .errors import StepError
