@@ -1014,10 +1014,10 @@ function syntaxProblems(analyzer: Analyzer, tree: ReturnType<typeof parser.parse
 }
 
 /**
- * What a cell binds and reads at module level (see {@link CellNames}). Never throws: what does not parse is
- * reported in `syntaxErrors` and the rest is analysed as far as the parser recovered.
+ * What a cell binds and reads at module level (see {@link CellNames}), without the cache. Never throws: what does
+ * not parse is reported in `syntaxErrors` and the rest is analysed as far as the parser recovered.
  */
-export function analyzeCell(source: string): CellNames {
+export function analyzeCellUncached(source: string): CellNames {
   const prepared = prepareCell(source);
   if (prepared.cellMagic) {
     return { bound: [], reads: [], definitions: [], opaque: [], syntaxErrors: [], magicLines: prepared.magicLines };
@@ -1031,4 +1031,34 @@ export function analyzeCell(source: string): CellNames {
     .sort((a, b) => a.line - b.line || a.column - b.column)
     .filter((e, i, all) => i === 0 || all[i - 1].line !== e.line);
   return { ...analyzer.result(), syntaxErrors: errors, magicLines: prepared.magicLines };
+}
+
+/** Analyses of recent cell sources: the sidebar recompiles on every edit, and most cells did not change. */
+const cache = new Map<string, CellNames>();
+const CACHE_ENTRIES = 4096;
+const CACHE_MAX_SOURCE = 64 * 1024;
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+/**
+ * What a cell binds and reads at module level (see {@link CellNames}). Never throws: what does not parse is
+ * reported in `syntaxErrors` and the rest is analysed as far as the parser recovered.
+ *
+ * Results are memoised by source text and frozen: the same source returns the same (immutable) object.
+ */
+export function analyzeCell(source: string): CellNames {
+  const hit = cache.get(source);
+  if (hit !== undefined) return hit;
+  const result = deepFreeze(analyzeCellUncached(source));
+  if (source.length <= CACHE_MAX_SOURCE) {
+    if (cache.size >= CACHE_ENTRIES) cache.delete(cache.keys().next().value as string);
+    cache.set(source, result);
+  }
+  return result;
 }

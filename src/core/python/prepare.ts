@@ -74,7 +74,8 @@ export function prepareCell(source: string): PreparedCell {
     }
   }
 
-  maskLineMagics(lines, magicLines);
+  // Most cells have no `%` or `!` at all: nothing to scan for.
+  if (source.includes('%') || source.includes('!')) maskLineMagics(lines, magicLines);
   return { code: lines.join('\n'), magicLines, cellMagic: false, indentRemoved };
 }
 
