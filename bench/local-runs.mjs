@@ -34,7 +34,11 @@ const python = execFileSync(process.env.CELLPIPE_PYTHON ?? 'python3', ['-c', 'im
 const venv = path.join(os.homedir(), '.cache/cellpipe/bench-venv');
 const log = (...a) => process.stderr.write(a.join(' ') + '\n');
 
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
 const now = () => performance.now();
 
 // --- the floor: python -c pass once per step, in the pipeline's shape -----------------------------------------
