@@ -70,7 +70,7 @@ export interface LocalBuilderOptions {
   credential?: Credential;
   /** buildah storage driver (default: `$CELLPIPE_BUILDAH_STORAGE_DRIVER`, else buildah's own configuration). */
   storageDriver?: string;
-  /** buildah storage root, e.g. a scratch directory (default: buildah's own). */
+  /** buildah storage root, e.g. a scratch directory (default: `$CELLPIPE_BUILDAH_ROOT`, else buildah's own). */
   storageRoot?: string;
   onLog?: (line: string) => void;
 }
@@ -131,9 +131,10 @@ export async function buildRequirementsImage(o: LocalBuilderOptions): Promise<st
       common.push('--authfile', authfile);
     }
     const driverName = o.storageDriver ?? process.env.CELLPIPE_BUILDAH_STORAGE_DRIVER;
+    const storageRoot = o.storageRoot ?? process.env.CELLPIPE_BUILDAH_ROOT;
     const driver = [
       ...(driverName ? ['--storage-driver', driverName] : []),
-      ...(o.storageRoot ? ['--root', join(o.storageRoot, 'root'), '--runroot', join(o.storageRoot, 'run')] : []),
+      ...(storageRoot ? ['--root', join(storageRoot, 'root'), '--runroot', join(storageRoot, 'run')] : []),
     ];
     await run('buildah', [...driver, 'bud', '--isolation=chroot', '--pull', '--layers=false', ...common,
       '-f', join(ctxDir, 'Containerfile'), '-t', o.target, ctxDir], o.onLog);
