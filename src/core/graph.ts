@@ -142,7 +142,7 @@ export function buildStepGraph(notebook: Notebook, path?: string): GraphResult {
     let result = names.get(index);
     if (!result) {
       const cell = cellAt.get(index)!;
-      result = analyzeCell(cell.source);
+      result = analyzeCached(cell.source);
       names.set(index, result);
       for (const e of result.syntaxErrors) {
         diagnostics.push({
@@ -205,8 +205,9 @@ export function buildStepGraph(notebook: Notebook, path?: string): GraphResult {
   }
 
   // 5. Explicit edges, checked: unknown steps, self edges, steps that come later, cycles.
-  const edges = new Set<string>();
-  const key = (a: string, b: string) => `${a}\u0000${b}`;
+  // parentsOf.get(step) = the steps it depends on; kept as adjacency so data resolution stays linear.
+  const parentsOf = new Map<string, Set<string>>(stepList.map((s) => [s.name, new Set()]));
+  const edgeList = () => [...parentsOf.entries()].flatMap(([to, from]) => [...from].map((f) => [f, to] as [string, string]));
   const explicit: [string, string, NotebookCell][] = [];
   for (const draft of stepList) {
     draft.tags.forEach((tags, i) => {
@@ -232,10 +233,10 @@ export function buildStepGraph(notebook: Notebook, path?: string): GraphResult {
           hint: `steps run in an order the notebook could run in: move '${from}' above '${to}' or drop the tag`,
         });
       }
-      edges.add(key(from, to));
+      parentsOf.get(to)!.add(from);
     }
   }
-  const cycle = findCycle([...drafts.keys()], [...edges].map((e) => e.split('\u0000') as [string, string]));
+  const cycle = findCycle([...drafts.keys()], edgeList());
   if (cycle) {
     const cell = cellAt.get(drafts.get(cycle[0])!.cells[0])!;
     diagnostics.push({
@@ -243,10 +244,7 @@ export function buildStepGraph(notebook: Notebook, path?: string): GraphResult {
       message: `the steps form a cycle: ${[...cycle, cycle[0]].join(' → ')}`, hint: 'remove one of the prev: tags in the cycle',
     });
     // Keep only backward edges so the rest of the analysis runs on a DAG.
-    for (const e of [...edges]) {
-      const [a, b] = e.split('\u0000');
-      if (order.get(a)! >= order.get(b)!) edges.delete(e);
-    }
+    for (const [a, b] of edgeList()) if (order.get(a)! >= order.get(b)!) parentsOf.get(b)!.delete(a);
   }
 
   // 6. Data: each free read comes from the nearest ancestor that binds it; missing edges are implied by data.
@@ -254,13 +252,12 @@ export function buildStepGraph(notebook: Notebook, path?: string): GraphResult {
   const outputs = new Map<string, Set<string>>(stepList.map((s) => [s.name, new Set()]));
   const stepParameters = new Map<string, Set<string>>(stepList.map((s) => [s.name, new Set(preludeParameters)]));
   const reported = new Set<string>();
-  const parents = (s: string) => [...edges].map((e) => e.split('\u0000')).filter(([, b]) => b === s).map(([a]) => a);
   const nearestAncestorBinding = (step: string, name: string): string | undefined => {
     let frontier = [step];
     const seen = new Set([step]);
     while (frontier.length) {
       const next: string[] = [];
-      for (const s of frontier) for (const p of parents(s)) if (!seen.has(p)) { seen.add(p); next.push(p); }
+      for (const s of frontier) for (const p of parentsOf.get(s)!) if (!seen.has(p)) { seen.add(p); next.push(p); }
       const binders = next.filter((p) => bound.get(p)!.has(name)).sort((a, b) => order.get(b)! - order.get(a)!);
       if (binders.length) return binders[0];
       frontier = next;
@@ -283,7 +280,7 @@ export function buildStepGraph(notebook: Notebook, path?: string): GraphResult {
         const earlier = stepList.filter((s) => order.get(s.name)! < order.get(step)! && bound.get(s.name)!.has(name));
         producer = earlier.length ? earlier[earlier.length - 1].name : undefined;
         if (producer) {
-          edges.add(key(producer, step));
+          parentsOf.get(step)!.add(producer);
           const cell = readingCell(draft, name);
           diagnostics.push({
             severity: 'info', code: 'implied-edge', ...where(cell), step, line: nameLine(cell.source, name),
@@ -388,7 +385,7 @@ export function buildStepGraph(notebook: Notebook, path?: string): GraphResult {
   const graph: StepGraph = {
     pipeline: { name: settings.name, description: settings.description, experiment: settings.experiment, baseImage: settings.baseImage, volumes: settings.volumes },
     steps,
-    edges: [...edges].map((e) => e.split('\u0000') as [string, string]).sort((a, b) => (a[0] + '\u0000' + a[1]).localeCompare(b[0] + '\u0000' + b[1])),
+    edges: edgeList().sort((a, b) => (a[0] === b[0] ? (a[1] < b[1] ? -1 : 1) : a[0] < b[0] ? -1 : 1)),
     parameters,
     metrics: metricNames.map((m) => m.name),
     prelude,
@@ -410,6 +407,28 @@ export function buildStepGraph(notebook: Notebook, path?: string): GraphResult {
     }
     return false;
   }
+}
+
+// Analysis is pure, so results are kept by source text: recompiling while the user types re-parses only the cell
+// that changed (JupyterLab recompiles the whole notebook on every edit, debounced).
+const ANALYSIS_CACHE_SIZE = 8192;
+const analysisCache = new Map<string, CellNames>();
+
+function analyzeCached(source: string): CellNames {
+  let result = analysisCache.get(source);
+  if (result) {
+    analysisCache.delete(source);
+  } else {
+    result = analyzeCell(source);
+    if (analysisCache.size >= ANALYSIS_CACHE_SIZE) analysisCache.delete(analysisCache.keys().next().value!);
+  }
+  analysisCache.set(source, result);
+  return result;
+}
+
+/** Forgets cached cell analyses (benchmarks measure the cold path with it). */
+export function clearAnalysisCache(): void {
+  analysisCache.clear();
 }
 
 /** Kubeflow's task name for a step: lowercase, runs of other characters become `-`. */

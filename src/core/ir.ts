@@ -42,7 +42,9 @@ export function pipelineSpec(graph: StepGraph, programs: Record<string, StepProg
   const tasks: Doc = {};
   const platform: Doc = {};
   const types = new Map(graph.parameters.map((p) => [p.name, IR_TYPES[p.type]]));
-  const parents = (s: string) => graph.edges.filter(([, b]) => b === s).map(([a]) => taskName(a)).sort();
+  const parentTasks = new Map<string, string[]>();
+  for (const [from, to] of graph.edges) parentTasks.set(to, [...(parentTasks.get(to) ?? []), taskName(from)]);
+  const parents = (s: string) => (parentTasks.get(s) ?? []).sort();
 
   for (const step of graph.steps) {
     const task = taskName(step.name);
