@@ -998,19 +998,27 @@ function parenthesizedWith(statement: SyntaxNode | null): boolean {
 /** Collects the parser's error nodes as syntax problems (one per line: the first is the one worth reading). */
 function syntaxProblems(analyzer: Analyzer, tree: ReturnType<typeof parser.parse>, code: string): void {
   const seen = new Set<number>();
-  tree.iterate({
-    enter(node) {
-      if (!node.type.isError) return;
-      if (isGrammarGap(node.node, code)) return false;
+  const cursor = tree.cursor();
+  for (;;) {
+    let descend = true;
+    if (cursor.type.isError) {
+      descend = false;
+      const node = cursor.node;
       const line = code.lastIndexOf('\n', node.from - 1);
-      if (seen.has(line)) return false;
-      seen.add(line);
-      let near = code.slice(node.from, node.to).trim();
-      if (near === '') near = /^[^\s]*/.exec(code.slice(node.from, node.from + 40).replace(/^[ \t]+/, ''))![0];
-      analyzer.error(node.from, near === '' ? 'invalid syntax (the statement is incomplete)' : `invalid syntax near '${near.slice(0, 40)}'`);
-      return false;
-    },
-  });
+      if (!seen.has(line) && !isGrammarGap(node, code)) {
+        seen.add(line);
+        let near = code.slice(node.from, node.to).trim();
+        if (near === '') near = /^[^\s]*/.exec(code.slice(node.from, node.from + 40).replace(/^[ \t]+/, ''))![0];
+        analyzer.error(node.from, near === ''
+          ? 'invalid syntax (the statement is incomplete)'
+          : `invalid syntax near '${near.slice(0, 40)}'`);
+      }
+    }
+    if (descend && cursor.firstChild()) continue;
+    while (!cursor.nextSibling()) {
+      if (!cursor.parent()) return;
+    }
+  }
 }
 
 /**
