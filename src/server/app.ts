@@ -31,6 +31,7 @@ import { HttpError, readJsonObject, requireString, sendError, sendJson } from '.
 import { bindParameters } from './parameters.js';
 import { resolveNotebook, type ResolvedNotebook } from './paths.js';
 import { EventStream } from './sse.js';
+import { tailLog } from './tail.js';
 
 /** The runs of one store directory: the store to read them from and the runtime that executes new ones. */
 export interface RunBackend {
@@ -347,7 +348,10 @@ export class Backend {
     const stream = new EventStream(res);
     let next = fromLine;
     try {
-      for await (const line of backend.store.readLogs(runId, step, { fromLine, follow, signal: stream.signal })) {
+      const lines = follow
+        ? tailLog(backend.store, backend.runtime, runId, step, fromLine, stream.signal)
+        : backend.store.readLogs(runId, step, { fromLine, signal: stream.signal });
+      for await (const line of lines) {
         if (!stream.send('line', line, next++)) break;
       }
       if (!stream.closed) {
