@@ -127,7 +127,7 @@ export async function appendImage(o: AppendOptions): Promise<AppendResult> {
     ],
   };
   if (o.base.manifest.annotations) manifest.annotations = o.base.manifest.annotations;
-  const bytes = Buffer.from(JSON.stringify(manifest, null, 2));
+  const bytes = Buffer.from(JSON.stringify(manifest));
   const digest = await target.putManifest(repository, o.tag, bytes, manifest.mediaType!);
   o.onProgress?.({ kind: 'manifest', digest });
   return { reference: `${target.registry}/${repository}@${digest}`, digest, tag: o.tag, unchanged: false };
