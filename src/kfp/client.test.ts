@@ -89,7 +89,7 @@ describe('KFP client against the swagger-checked fake (multi-user, token auth)',
   test('token from a file (as mounted in a Kubeflow notebook pod) is read on every request, so a rotated token is used', async () => {
     const file = join(dir, 'token');
     writeFileSync(file, TOKEN_A + '\n');
-    const client = new KfpClient(kfpEndpoint(profile({ auth: 'token-file', tokenFile: file })));
+    const client = new KfpClient(await kfpEndpoint(profile({ auth: 'token-file', tokenFile: file })));
     const e = await client.ensureExperiment('exp-file', 'team-a');
     assert.equal(e.namespace, 'team-a');
     assert.equal((await client.ensureExperiment('exp-file', 'team-a')).experiment_id, e.experiment_id, 'found, not created twice');
@@ -106,10 +106,10 @@ describe('KFP client against the swagger-checked fake (multi-user, token auth)',
   test('a user token from the environment; missing → a message naming the variable; no auth → 401 explained', async () => {
     const env = { CELLPIPE_KFP_TOKEN: TOKEN_A };
     assert.equal(kfpSettings(profile({}), env).auth, 'token', 'the token variable selects token auth by default');
-    const client = new KfpClient(kfpEndpoint(profile({ auth: 'token' }), env));
+    const client = new KfpClient(await kfpEndpoint(profile({ auth: 'token' }), env));
     assert.ok((await client.ensureExperiment('exp-env', 'team-a')).experiment_id);
-    await rejectsKfp(new KfpClient(kfpEndpoint(profile({ auth: 'token' }), {})).healthz(), 'config', (e) => assert.match(e.message, /\$CELLPIPE_KFP_TOKEN is empty/));
-    await rejectsKfp(new KfpClient(kfpEndpoint(profile({ auth: 'none' }), {})).ensureExperiment('x', 'team-a'), 'unauthorized', (e) =>
+    await rejectsKfp(new KfpClient(await kfpEndpoint(profile({ auth: 'token' }), {})).healthz(), 'config', (e) => assert.match(e.message, /\$CELLPIPE_KFP_TOKEN is empty/));
+    await rejectsKfp(new KfpClient(await kfpEndpoint(profile({ auth: 'none' }), {})).ensureExperiment('x', 'team-a'), 'unauthorized', (e) =>
       assert.match(e.message, /auth: none/));
   });
 
@@ -144,7 +144,7 @@ describe('KFP client: unreachable and wrong endpoints', () => {
   test('nothing listening → "cannot reach", with the URL and what to check', async () => {
     const gone = await listen(() => {});
     await gone.close();
-    const client = new KfpClient(kfpEndpoint({ name: 'kf', namespace: 'a', kfp: { host: gone.url, auth: 'none' } }));
+    const client = new KfpClient(await kfpEndpoint({ name: 'kf', namespace: 'a', kfp: { host: gone.url, auth: 'none' } }));
     await rejectsKfp(client.healthz(), 'unreachable', (e) => {
       assert.match(e.message, new RegExp(`cannot reach Kubeflow Pipelines at ${gone.url}.*ECONNREFUSED`));
       assert.match(e.hint, /kfp\.host/);
@@ -210,7 +210,7 @@ describe('KFP through the Kubernetes API service proxy (kubeconfig credentials)'
   };
 
   test('no kfp.host → the ml-pipeline service proxy path with the kubeconfig token; a pipeline uploads and runs', async () => {
-    const endpoint = kfpEndpoint({ name: 'kube', namespace: 'team-a', kubeconfig: kubeconfig('kube-admin-token') });
+    const endpoint = await kfpEndpoint({ name: 'kube', namespace: 'team-a', kubeconfig: kubeconfig('kube-admin-token') });
     assert.equal(endpoint.baseUrl, `${apiserver.url}/api/v1/namespaces/kubeflow/services/ml-pipeline:8888/proxy`);
     const client = new KfpClient(endpoint);
     assert.equal((await client.healthz()).multi_user, false);
@@ -224,12 +224,12 @@ describe('KFP through the Kubernetes API service proxy (kubeconfig credentials)'
   });
 
   test('expired kubeconfig credentials → 401 explained as a cluster login problem', async () => {
-    const client = new KfpClient(kfpEndpoint({ name: 'kube', namespace: 'team-a', kubeconfig: kubeconfig('stale') }));
+    const client = new KfpClient(await kfpEndpoint({ name: 'kube', namespace: 'team-a', kubeconfig: kubeconfig('stale') }));
     await rejectsKfp(client.healthz(), 'unauthorized', (e) => assert.match(e.hint, /kubeconfig credentials of profile 'kube'.*log in/));
   });
 
   test('KFP not installed where the profile says → the service is named, with the settings to fix', async () => {
-    const client = new KfpClient(kfpEndpoint({ name: 'kube', namespace: 'team-a', kubeconfig: kubeconfig('kube-admin-token'), kfp: { kfpNamespace: 'pipelines' } }));
+    const client = new KfpClient(await kfpEndpoint({ name: 'kube', namespace: 'team-a', kubeconfig: kubeconfig('kube-admin-token'), kfp: { kfpNamespace: 'pipelines' } }));
     await rejectsKfp(client.healthz(), 'not-found', (e) => {
       assert.match(e.message, /Kubeflow Pipelines API service was not found/);
       assert.match(e.hint, /kfp\.kfpNamespace/);

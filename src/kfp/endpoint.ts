@@ -28,7 +28,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import type { Agent } from 'node:https';
 import type { Profile } from '../kube/profile.js';
-import { loadKubeConfig } from '../kube/connect.js';
 import { KfpError } from './errors.js';
 
 export const DEFAULT_TOKEN_FILE = '/var/run/secrets/kubeflow/pipelines/token';
@@ -134,11 +133,15 @@ function readToken(path: string, profile: string): string {
   return token;
 }
 
-/** Resolves a profile into a KFP endpoint (no network yet). */
-export function kfpEndpoint(profile: Profile, env: NodeJS.ProcessEnv = process.env): KfpEndpoint {
+/**
+ * Resolves a profile into a KFP endpoint (no network yet). The Kubernetes client is loaded only for `auth: kube`
+ * (importing it costs seconds), so a submit to a KFP URL never pays for it.
+ */
+export async function kfpEndpoint(profile: Profile, env: NodeJS.ProcessEnv = process.env): Promise<KfpEndpoint> {
   const s = kfpSettings(profile, env);
   const ca = s.caFile ? readFileSync(s.caFile) : undefined;
   if (s.auth === 'kube') {
+    const { loadKubeConfig } = await import('../kube/connect.js');
     const kc = loadKubeConfig(profile, env);
     const server = kc.getCurrentCluster()!.server.replace(/\/+$/, '');
     const baseUrl = `${server}/api/v1/namespaces/${encodeURIComponent(s.kfpNamespace)}/services/${encodeURIComponent(s.service).replace(/%3A/gi, ':')}/proxy`;

@@ -23,8 +23,8 @@ import { sha256Hex } from '../../core/hash.js';
 import type { LogLine, LogOptions, RunRecord, RunRequest, Runtime, StepRecord } from '../types.js';
 import { RunStore, isTerminalRun, newRunId, pendingStep } from '../../runs/store.js';
 import type { Profile } from '../../kube/profile.js';
-import { connect, type KubeConnection } from '../../kube/connect.js';
-import { streamPodLogs, type PodLogStream } from '../../kube/logs.js';
+import type { KubeConnection } from '../../kube/connect.js';
+import type { PodLogStream } from '../../kube/logs.js';
 import { KfpClient, type KfpRun, type PipelineVersionResult } from '../../kfp/client.js';
 import { KfpError } from '../../kfp/errors.js';
 import { kfpEndpoint, kfpSettings, type KfpSettings } from '../../kfp/endpoint.js';
@@ -128,7 +128,7 @@ export function podTask(pod: V1Pod): string | undefined {
 export class KubeflowRuntime extends EventEmitter<KubeflowRuntimeEvents> implements Runtime {
   readonly store: RunStore;
   readonly profile: Profile;
-  readonly client: KfpClient;
+  private clientPromise?: Promise<KfpClient>;
   readonly settings: KfpSettings;
   private kube: KubeConnection | null | undefined;
   private readonly pollMs: number;
@@ -143,7 +143,7 @@ export class KubeflowRuntime extends EventEmitter<KubeflowRuntimeEvents> impleme
     this.profile = o.profile;
     this.env = o.env ?? process.env;
     this.settings = kfpSettings(o.profile, this.env);
-    this.client = o.client ?? new KfpClient(kfpEndpoint(o.profile, this.env));
+    if (o.client) this.clientPromise = Promise.resolve(o.client);
     this.kube = o.kube;
     const envPoll = Number(this.env.CELLPIPE_KFP_POLL_MS);
     this.pollMs = o.pollMs ?? (envPoll > 0 ? envPoll : 1000);
@@ -151,10 +151,17 @@ export class KubeflowRuntime extends EventEmitter<KubeflowRuntimeEvents> impleme
     this.maxBackoffMs = o.maxBackoffMs ?? 30_000;
   }
 
+  /** The KFP client (made on first use from the profile, unless one was given). */
+  kfp(): Promise<KfpClient> {
+    this.clientPromise ??= kfpEndpoint(this.profile, this.env).then((e) => new KfpClient(e));
+    return this.clientPromise;
+  }
+
   /** The Kubernetes connection for logs, made on first use; null when there is none (logs then unavailable). */
-  private kubeConnection(runId: string, namespace: string): KubeConnection | null {
+  private async kubeConnection(runId: string, namespace: string): Promise<KubeConnection | null> {
     if (this.kube === undefined) {
       try {
+        const { connect } = await import('../../kube/connect.js');
         this.kube = connect({ ...this.profile, namespace }, this.env);
       } catch (err) {
         this.kube = null;
@@ -211,21 +218,22 @@ export class KubeflowRuntime extends EventEmitter<KubeflowRuntimeEvents> impleme
     const parameters = runtimeParameters(rootParameters(spec), { values: o.parameters, texts: o.parameterTexts });
     const pipelineName = String((spec.pipelineInfo as { name: string }).name);
     const namespace = this.profile.namespace;
+    const client = await this.kfp();
 
     const { experiment, upload } = await stage('upload', async () => {
-      const health = await this.client.healthz();
+      const health = await client.healthz();
       const ns = health.multi_user === false ? undefined : namespace;
       const experimentName = this.settings.experiment ?? (graph.pipeline.experiment || 'Default');
       const [experiment, upload] = await Promise.all([
-        this.client.ensureExperiment(experimentName, ns),
-        this.client.ensurePipelineVersion(yaml, specHash, { name: pipelineName, description: graph.pipeline.description, namespace: ns }),
+        client.ensureExperiment(experimentName, ns),
+        client.ensurePipelineVersion(yaml, specHash, { name: pipelineName, description: graph.pipeline.description, namespace: ns }),
       ]);
       return { experiment, upload };
     }, (u) => `${u.upload.action === 'reused' ? 'reused the version with this spec' : u.upload.action === 'version' ? 'uploaded a new version' : 'uploaded a new pipeline'}`);
 
     const id = newRunId();
     const kfpRun = await stage('run', () =>
-      this.client.createRun({
+      client.createRun({
         displayName: `${pipelineName} ${id}`,
         description: `cellpipe run ${id} of ${shown}`,
         experimentId: experiment.experiment_id,
@@ -248,7 +256,7 @@ export class KubeflowRuntime extends EventEmitter<KubeflowRuntimeEvents> impleme
       state: 'queued',
       createdAt: new Date().toISOString(),
       steps: graph.steps.map((s) => pendingStep(s.name)),
-      url: this.client.runUrl(kfpRun.run_id),
+      url: client.runUrl(kfpRun.run_id),
       external: {
         kfpRunId: kfpRun.run_id,
         experimentId: experiment.experiment_id,
@@ -399,7 +407,7 @@ export class KubeflowRuntime extends EventEmitter<KubeflowRuntimeEvents> impleme
       while (!signal.aborted && !isTerminalRun(record.state)) {
         let run: KfpRun | undefined;
         try {
-          run = await this.client.getRun(kfpRunId);
+          run = await (await this.kfp()).getRun(kfpRunId);
           if (outage) {
             this.emit('warning', runId, `Kubeflow Pipelines answers again; watching run ${kfpRunId} resumed`);
             outage = undefined;
@@ -425,7 +433,7 @@ export class KubeflowRuntime extends EventEmitter<KubeflowRuntimeEvents> impleme
         record = applied.record;
         delay = applied.changed ? this.pollMs : Math.min(delay * 1.5, this.maxPollMs);
         if (!logs && record.state !== 'queued' && this.kube !== null) {
-          logs = this.startLogs(record, kfpRunId, podOf);
+          logs = await this.startLogs(record, kfpRunId, podOf);
         }
         if (run.state && TERMINAL_KFP.includes(run.state)) break;
         await sleep(delay, signal);
@@ -441,9 +449,10 @@ export class KubeflowRuntime extends EventEmitter<KubeflowRuntimeEvents> impleme
     return record;
   }
 
-  private startLogs(record: RunRecord, kfpRunId: string, podOf: Map<string, string>): PodLogStream | undefined {
-    const conn = this.kubeConnection(record.id, record.external?.namespace ?? this.profile.namespace);
+  private async startLogs(record: RunRecord, kfpRunId: string, podOf: Map<string, string>): Promise<PodLogStream | undefined> {
+    const conn = await this.kubeConnection(record.id, record.external?.namespace ?? this.profile.namespace);
     if (!conn) return undefined;
+    const { streamPodLogs } = await import('../../kube/logs.js');
     const byTask = new Map(this.stepTasks(record).map((s) => [s.task, s.name]));
     const runId = record.id;
     const stream = streamPodLogs({
@@ -477,7 +486,7 @@ export class KubeflowRuntime extends EventEmitter<KubeflowRuntimeEvents> impleme
     if (!record) throw new Error(`no run ${runId}`);
     if (isTerminalRun(record.state) || this.watchers.has(runId) || !record.external?.kfpRunId) return record;
     try {
-      return (await this.apply(record, await this.client.getRun(record.external.kfpRunId))).record;
+      return (await this.apply(record, await (await this.kfp()).getRun(record.external.kfpRunId))).record;
     } catch {
       return record;
     }
@@ -493,14 +502,14 @@ export class KubeflowRuntime extends EventEmitter<KubeflowRuntimeEvents> impleme
     if (!record?.external?.kfpRunId) throw new Error(`no Kubeflow run ${runId}`);
     if (isTerminalRun(record.state)) return;
     await this.store.update(runId, { cancelRequestedAt: new Date().toISOString() });
-    await this.client.terminateRun(record.external.kfpRunId);
+    await (await this.kfp()).terminateRun(record.external.kfpRunId);
   }
 
   /** Retries the failed steps of a finished run in KFP and watches it again. */
   async retry(runId: string): Promise<void> {
     const record = await this.store.get(runId);
     if (!record?.external?.kfpRunId) throw new Error(`no Kubeflow run ${runId}`);
-    await this.client.retryRun(record.external.kfpRunId);
+    await (await this.kfp()).retryRun(record.external.kfpRunId);
     const r = await this.store.update(runId, { state: 'running', finishedAt: undefined, reason: undefined, cancelRequestedAt: undefined });
     this.emit('change', structuredClone(r));
     void this.watch(runId);

@@ -1,0 +1,96 @@
+/**
+ * Step logs of a Kubeflow run, streamed from the step pods of the real test cluster (kube-apiserver + KWOK serving
+ * the containers' logs from files) into the run store, while the fake KFP API server reports the task states.
+ * The pods carry what KFP's API server and Argo put on executor pods: label `pipeline/runid=<run id>` and
+ * annotation `workflows.argoproj.io/node-name=<workflow>.root.<task>.executor`, container `main`.
+ * Skipped without a cluster (run through `bash scripts/test-k8s.sh`, or with `eval "$(bash scripts/k8s/cluster.sh env)"`).
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { FakeKfpServer } from '../../kfp/testing/fake-server.js';
+import { KfpClient } from '../../kfp/client.js';
+import { staticEndpoint } from '../../kfp/endpoint.js';
+import { RunStore } from '../../runs/store.js';
+import { SKIP_NO_CLUSTER, annotatePod, appendLines, createPod, freshNamespace, newLogFile, serveLogsFromFile, testCluster, waitFor } from '../../kube/testing.js';
+import { KubeflowRuntime } from './runtime.js';
+
+const cluster = testCluster();
+const CANDIES = fileURLToPath(new URL('../../../../shared/corpus/kale/candies_sharing.ipynb', import.meta.url));
+
+describe('Kubeflow runs: step logs from the pods into the run store', { skip: cluster ? false : SKIP_NO_CLUSTER }, () => {
+  const c = cluster!;
+  let ns: Awaited<ReturnType<typeof freshNamespace>>;
+  let fake: FakeKfpServer;
+  let dir: string;
+  before(async () => {
+    ns = await freshNamespace(c, 'kfp');
+    fake = new FakeKfpServer({ progress: 'manual' });
+    await fake.start();
+    dir = mkdtempSync(join(tmpdir(), 'cellpipe-kfp-logs-'));
+  });
+  after(async () => {
+    await fake?.close();
+    await ns?.dispose();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('every step\'s log reaches the store while the run goes, the step records name their pods, and the logs outlive the pods', async () => {
+    const store = new RunStore(dir);
+    const runtime = new KubeflowRuntime({
+      store,
+      profile: { name: 'k', namespace: ns.name },
+      client: new KfpClient(staticEndpoint(fake.url, { namespace: ns.name })),
+      kube: ns.conn,
+      pollMs: 20,
+      maxPollMs: 50,
+    });
+    const warnings: string[] = [];
+    runtime.on('warning', (_id, m) => warnings.push(m));
+    const r = await runtime.submitNotebook({ notebookPath: CANDIES, images: 'inline', watch: false });
+    const kfpId = r.record.external!.kfpRunId;
+    fake.setRunState(kfpId, 'RUNNING');
+    const watching = runtime.watch(r.runId);
+    const wf = `candies-sharing-${kfpId.slice(0, 5)}`;
+    // A driver pod of the same run: not a step, its log must not land anywhere.
+    const driverLog = await newLogFile(c, 'driver');
+    await appendLines(driverLog, [{ text: 'driver output' }]);
+    await serveLogsFromFile(c, ns.name, driverLog, [`${wf}-system-container-driver-1`]);
+    await createPod(ns.conn, c, `${wf}-system-container-driver-1`, {
+      labels: { 'pipeline/runid': kfpId }, annotations: { 'workflows.argoproj.io/node-name': `${wf}.root.sack-driver`, 'kwok.cellpipe.dev/exit-code': '0' },
+    });
+    const pods: Record<string, string> = {};
+    for (const [i, task] of ['sack', 'kid1', 'kid2', 'kid3'].entries()) {
+      const pod = `${wf}-system-container-impl-${i}`;
+      pods[task] = pod;
+      const file = await newLogFile(c, task);
+      await serveLogsFromFile(c, ns.name, file, [pod]);
+      await createPod(ns.conn, c, pod, { labels: { 'pipeline/runid': kfpId }, annotations: { 'workflows.argoproj.io/node-name': `${wf}.root.${task}.executor` } });
+      fake.setRunState(kfpId, 'RUNNING', { [task]: 'RUNNING' });
+      await appendLines(file, [{ text: `${task}: started` }, { text: `${task}: working` }]);
+      await waitFor(`${task} log lines in the store`, async () => {
+        const lines: string[] = [];
+        for await (const l of store.readLogs(r.runId, task)) lines.push(l.text);
+        return lines.includes(`${task}: working`);
+      });
+      await appendLines(file, [{ text: `${task}: done` }]);
+      await annotatePod(ns.conn, pod, { 'kwok.cellpipe.dev/exit-code': '0' });
+      fake.setRunState(kfpId, 'RUNNING', { [task]: 'SUCCEEDED' });
+    }
+    fake.setRunState(kfpId, 'SUCCEEDED');
+    const final = await watching;
+    assert.equal(final.state, 'succeeded');
+    for (const s of final.steps) assert.equal(s.pod, pods[s.name], `step ${s.name} names its pod`);
+    // The pods go away (as after KFP's garbage collection); the logs stay readable.
+    for (const pod of Object.values(pods)) await ns.conn.core.deleteNamespacedPod({ name: pod, namespace: ns.name, gracePeriodSeconds: 0 });
+    for (const task of Object.keys(pods)) {
+      const lines: string[] = [];
+      for await (const l of runtime.logs(r.runId, task)) if (l.stream !== 'system') lines.push(l.text);
+      assert.deepEqual(lines, [`${task}: started`, `${task}: working`, `${task}: done`]);
+    }
+    assert.ok(!warnings.some((w) => /logs stopped|not available/.test(w)), warnings.join('\n'));
+  });
+});
