@@ -122,6 +122,35 @@ test('a local run from the sidebar shows every step\'s log inline and turns the 
   await keep(page, 'inline-logs');
 });
 
+test('"full log" opens the step\'s whole log in a tab; a DAG node scrolls to its step', async ({ page }) => {
+  await openNotebook(page, 'candies_sharing.ipynb');
+  await page.locator('.cp-inline-log[data-step="kid1"] .cp-log-full').click();
+  const tab = page.locator('.jp-MainAreaWidget .cp-full-log pre');
+  await expect(tab).toContainText('I got');
+  await expect(page.locator('.lm-TabBar-tabLabel', { hasText: 'kid1 log' })).toBeVisible();
+  await page.locator('.lm-TabBar-tab', { hasText: 'candies_sharing.ipynb' }).click();
+  await openSidebar(page);
+  await page.locator('#cellpipe-sidebar .cp-dag-node[data-step="sack"]').click();
+  await expect(page.locator('.jp-NotebookPanel .jp-Cell.jp-mod-active .cp-chip')).toHaveText('sack');
+});
+
+test('a failing step highlights the error and links to the cell and line that raised', async ({ page }) => {
+  await openNotebook(page, 'failing.ipynb');
+  await openSidebar(page);
+  const sidebar = page.locator('#cellpipe-sidebar');
+  await sidebar.locator('.cp-run-button').click();
+  await expect(sidebar.locator('.cp-current-run')).toHaveAttribute('data-state', 'failed', { timeout: 120_000 });
+  const log = page.locator('.cp-inline-log[data-step="divide"]');
+  await expect(log).toHaveAttribute('data-state', 'failed');
+  await expect(log.locator('.cp-log-line.cp-log-error').first()).toContainText('ZeroDivisionError');
+  const link = log.locator('.cp-log-error-link');
+  await expect(link).toContainText('ZeroDivisionError');
+  await expect(link).toContainText('cell 1, line 2');
+  await link.click();
+  await expect(page.locator('.jp-NotebookPanel .jp-Cell').nth(1)).toHaveClass(/jp-mod-active/);
+  await keep(page, 'failed-step');
+});
+
 test('reloading the page shows the latest run\'s logs again', async ({ page }) => {
   await openNotebook(page, 'candies_sharing.ipynb');
   for (const step of ['sack', 'kid1', 'kid2', 'kid3']) {
