@@ -77,6 +77,19 @@ for (const mode of ['open', 'basic', 'tls'] as RegistryMode[]) {
       assert.match(second.err, /pushed 0 B/);
     });
 
+    test('-o writes the pipeline spec that runs the programs inside the built images, by digest', async () => {
+      const res = await cellpipe(['four_steps.ipynb', ...flags, '-o', 'spec.yaml'], work, env);
+      assert.equal(res.code, 0, res.err);
+      const images = Object.fromEntries(res.out.trim().split('\n').map((l) => [l.split(' ')[0], l.split('→ ')[1].split(' ')[0]]));
+      const spec = (await import('yaml')).parse(await readFile(join(work, 'spec.yaml'), 'utf8'));
+      for (const step of ['load', 'clean', 'train', 'report']) {
+        const container = spec.deploymentSpec.executors[`exec-${step}`].container;
+        assert.equal(container.image, images[step]);
+        assert.deepEqual(container.args.slice(0, 3), ['run', '--program', `/cellpipe/steps/${step}.json`]);
+        assert.ok(container.args.includes('/cellpipe/work'));
+      }
+    });
+
     if (mode === 'basic') {
       test('credentials can come from a Kubernetes dockerconfigjson secret; none gives a clear error', async () => {
         const config = await readFile(join(work, 'config.json'), 'utf8');

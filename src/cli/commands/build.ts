@@ -4,13 +4,13 @@
  * and prints `step → host/repo@sha256:…` per step (`unchanged` when that exact image was already there).
  * Exit 0 on success, 1 when the notebook has errors or the build fails, 2 for usage errors.
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { dirname, relative, resolve } from 'node:path';
 import type { Command } from '../main.js';
 import { compileNotebook } from '../../core/compile.js';
 import { parseArgs, UsageError } from '../args.js';
 import { formatDiagnostics } from '../diagnostics.js';
-import { buildStepImages, type BuildProgress } from '../../images/build.js';
+import { buildStepImages, STEPS_DIR, WORK_DIR, type BuildProgress } from '../../images/build.js';
 import { defaultCredentialSource, dockerConfigFromSecret, dockerConfigSource } from '../../images/credentials.js';
 import { parseRepository } from '../../images/ref.js';
 
@@ -24,7 +24,8 @@ const USAGE = `usage: cellpipe build NOTEBOOK --registry HOST[:PORT]/REPO [optio
                          (default: $DOCKER_CONFIG/config.json or ~/.docker/config.json)
   --platform OS/ARCH     platform to pick from a multi-arch base (default linux/amd64)
   --layout per-step|single   one small layer per step on a shared layer (default), or one image for all steps
-  --json                 print {step: image} as JSON instead of lines`;
+  --json                 print {step: image} as JSON instead of lines
+  -o, --spec FILE        also write the pipeline spec (KFP v2 IR YAML) that runs these images`;
 
 function human(bytes: number): string {
   if (bytes < 1024) return `${bytes} B`;
@@ -37,7 +38,7 @@ const build: Command = async (argv, io) => {
   try {
     args = parseArgs(argv, {
       registry: { value: true }, base: { value: true }, insecure: {}, 'ca-file': { value: true }, 'auth-file': { value: true },
-      platform: { value: true }, layout: { value: true }, json: {}, help: { short: 'h' },
+      platform: { value: true }, layout: { value: true }, json: {}, spec: { short: 'o', value: true }, help: { short: 'h' },
     });
     if (args.flags.help) {
       io.stdout.write(USAGE + '\n');
@@ -158,6 +159,16 @@ const build: Command = async (argv, io) => {
     }
   }
   io.stderr.write(`pushed ${human(built.stats.bytesUp)} in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+  if (typeof flags.spec === 'string') {
+    // The spec that runs the programs packaged in the images, by digest.
+    const spec = compileNotebook(text, { path: shown, images: built.images, programDir: STEPS_DIR, workdir: WORK_DIR });
+    if (!spec.ok || !spec.yaml) {
+      io.stderr.write(formatDiagnostics(spec.diagnostics, shown, { color: tty }) + '\n');
+      return 1;
+    }
+    await writeFile(resolve(io.cwd, flags.spec), spec.yaml);
+    io.stderr.write(`wrote ${flags.spec}\n`);
+  }
   return 0;
 };
 
