@@ -31,7 +31,7 @@ import { HttpError, readJsonObject, requireString, sendError, sendJson } from '.
 import { bindParameters } from './parameters.js';
 import { resolveNotebook, type ResolvedNotebook } from './paths.js';
 import { EventStream } from './sse.js';
-import { tailLog } from './tail.js';
+import { tailLog, watchRun } from './tail.js';
 
 /** The runs of one store directory: the store to read them from and the runtime that executes new ones. */
 export interface RunBackend {
@@ -302,7 +302,7 @@ export class Backend {
     const stream = new EventStream(res);
     let last: RunRecord | undefined;
     try {
-      for await (const record of backend.store.watch(runId, stream.signal)) {
+      for await (const record of watchRun(backend.store, backend.runtime, runId, stream.signal)) {
         last = record;
         if (!stream.send('run', record)) break;
       }

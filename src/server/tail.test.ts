@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { RunStore } from '../runs/store.js';
 import type { LogLine, RunRecord } from '../runtimes/types.js';
-import { tailLog, POLL_MS } from './tail.js';
+import { tailLog, watchRun, POLL_MS } from './tail.js';
 
 function record(id: string): RunRecord {
   return {
@@ -98,6 +98,31 @@ describe('tailLog', () => {
       await sleep(POLL_MS);
       ac.abort();
       assert.deepEqual(await got, ['only']);
+      assert.equal(runtime.listenerCount('change'), 0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('watchRun: the record now, then each change as the runtime announces it, until the run ends', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'cellpipe-tail-'));
+    try {
+      const store = new RunStore(dir);
+      await store.create(record('r4'));
+      const runtime = new EventEmitter();
+      const seen: { state: string; step: string; at: number }[] = [];
+      const ac = new AbortController();
+      const done = (async () => {
+        for await (const r of watchRun(store, runtime, 'r4', ac.signal)) seen.push({ state: r.state, step: r.steps[0].state, at: Date.now() });
+      })();
+      await sleep(POLL_MS * 2);
+      const changedAt = Date.now();
+      runtime.emit('change', await store.updateStep('r4', 'train', { state: 'succeeded' }));
+      await sleep(POLL_MS * 2);
+      runtime.emit('change', await store.update('r4', { state: 'succeeded' }));
+      await done;
+      assert.deepEqual(seen.map((s) => [s.state, s.step]), [['running', 'running'], ['running', 'succeeded'], ['succeeded', 'succeeded']]);
+      assert.ok(seen[1].at - changedAt < 250, `the change took ${seen[1].at - changedAt} ms to arrive`);
       assert.equal(runtime.listenerCount('change'), 0);
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -131,3 +131,45 @@ export async function* tailLog(
     await handle?.close();
   }
 }
+
+/**
+ * The run's record now, then after each change, until it reaches a terminal state (or `signal` aborts).
+ * Woken by the runtime's `change` events for runs of this process, polled otherwise.
+ */
+export async function* watchRun(store: RunStore, runtime: unknown, runId: string, signal: AbortSignal): AsyncIterable<RunRecord> {
+  let wake: (() => void) | undefined;
+  const poke = () => {
+    const w = wake;
+    wake = undefined;
+    w?.();
+  };
+  const onChange = (record: RunRecord) => {
+    if (record.id === runId) poke();
+  };
+  const live = isLive(runtime);
+  if (live) runtime.on('change', onChange);
+  signal.addEventListener('abort', poke);
+  let last = '';
+  try {
+    for (;;) {
+      if (signal.aborted) return;
+      const record = await store.get(runId);
+      if (!record) return;
+      const text = JSON.stringify(record);
+      if (text !== last) {
+        last = text;
+        yield record;
+      }
+      if (isTerminalRun(record.state)) return;
+      let timer: NodeJS.Timeout | undefined;
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+        timer = setTimeout(poke, live ? POLL_MS * 5 : POLL_MS);
+      });
+      clearTimeout(timer);
+    }
+  } finally {
+    if (live) runtime.off('change', onChange);
+    signal.removeEventListener('abort', poke);
+  }
+}
