@@ -108,6 +108,8 @@ class Analyzer {
   private readonly opaque: OpaqueUse[] = [];
   readonly errors: SyntaxProblem[] = [];
   private readonly lineStarts: number[] = [0];
+  /** Placeholders for complex `with … as` targets (see {@link rewriteWithTargets}), by offset. */
+  withTargets: Map<number, string> | null = null;
   /** A lambda that is the whole value of `name = lambda …` at module level, and who owns its reads. */
   private namedLambda: { from: number; owner: Owner } | null = null;
 
@@ -529,10 +531,32 @@ class Analyzer {
       if (k.name === 'Body') this.body(k);
       else if (k.name === 'as') {
         const name = kids[i + 1];
-        if (name !== undefined && name.name === 'VariableName') this.store(this.text(name));
+        if (name !== undefined && name.name === 'VariableName') {
+          const complex = this.withTargets?.get(name.from);
+          if (complex !== undefined) this.withTarget(complex);
+          else this.store(this.text(name));
+        }
         i++;
       } else if (k.name !== 'with' && k.name !== 'async' && k.name !== ',') this.expression(k);
     }
+  }
+
+  /** A `with … as` target that is not a plain name (`(a, *b)`, `self.x`, `d[k]`), from its source text. */
+  private withTarget(text: string): void {
+    const loads = (t: string) => {
+      const base = /^[A-Za-z_]\w*/.exec(t);
+      if (base !== null) this.load(base[0]);
+      for (const sub of t.matchAll(/\[([^\]]*)\]/g)) {
+        for (const m of sub[1].matchAll(/(?<![.\w'"])[A-Za-z_]\w*(?![\w'"])/g)) this.load(m[0]);
+      }
+    };
+    if (text.startsWith('(') || text.startsWith('[')) {
+      for (const item of text.slice(1, -1).split(',')) {
+        const t = item.trim().replace(/^\*\s*/, '');
+        if (/^[A-Za-z_]\w*$/.test(t)) this.store(t);
+        else if (t !== '') loads(t);
+      }
+    } else loads(text);
   }
 
   private decorated(n: SyntaxNode): void {
@@ -995,6 +1019,25 @@ function parenthesizedWith(statement: SyntaxNode | null): boolean {
   return last !== null && last.type.isError && last.from === last.to;
 }
 
+/** `as <target>` in a with statement where the target is a tuple/list, attribute or subscript, on one line. */
+const WITH_COMPLEX_TARGET =
+  /\bas([ \t]+)(\([^()\n]*\)|\[[^[\]\n]*\]|[A-Za-z_]\w*(?:[ \t]*\.[ \t]*[A-Za-z_]\w*|\[[^[\]\n]*\])+)(?=[ \t]*[:,)])/g;
+
+/**
+ * Replaces complex `with … as` targets by a same-length placeholder name (`___`), so lezer parses the statement;
+ * the analysis binds the original target from its text. Null when there is none.
+ */
+function rewriteWithTargets(code: string): { code: string; targets: Map<number, string> } | null {
+  const targets = new Map<number, string>();
+  const out = code.replace(WITH_COMPLEX_TARGET, (match: string, blanks: string, target: string, offset: number) => {
+    const lineStart = code.lastIndexOf('\n', offset) + 1;
+    if (!/^[ \t]*(async[ \t]+)?with\b/.test(code.slice(lineStart, offset))) return match;
+    targets.set(offset + 2 + blanks.length, target);
+    return `as${blanks}${'_'.repeat(target.length)}`;
+  });
+  return targets.size > 0 ? { code: out, targets } : null;
+}
+
 /** Collects the parser's error nodes as syntax problems (one per line: the first is the one worth reading). */
 function syntaxProblems(analyzer: Analyzer, tree: ReturnType<typeof parser.parse>, code: string): void {
   const seen = new Set<number>();
@@ -1030,10 +1073,23 @@ export function analyzeCellUncached(source: string): CellNames {
   if (prepared.cellMagic) {
     return { bound: [], reads: [], definitions: [], opaque: [], syntaxErrors: [], magicLines: prepared.magicLines };
   }
-  const code = neutraliseTrailingDotFloats(prepared.code);
-  const tree = parser.parse(code);
-  const analyzer = new Analyzer(code, prepared.code, source.split('\n'), prepared.indentRemoved);
+  let code = neutraliseTrailingDotFloats(prepared.code);
+  let raw = prepared.code;
+  let tree = parser.parse(code);
+  let analyzer = new Analyzer(code, raw, source.split('\n'), prepared.indentRemoved);
   syntaxProblems(analyzer, tree, code);
+  if (analyzer.errors.length > 0) {
+    // lezer accepts only a name after `with … as`: retry with complex targets replaced by placeholders.
+    const rewritten = rewriteWithTargets(code);
+    if (rewritten !== null) {
+      code = rewritten.code;
+      raw = rewriteWithTargets(raw)?.code ?? raw;
+      tree = parser.parse(code);
+      analyzer = new Analyzer(code, raw, source.split('\n'), prepared.indentRemoved);
+      analyzer.withTargets = rewritten.targets;
+      syntaxProblems(analyzer, tree, code);
+    }
+  }
   analyzer.block(tree.topNode);
   const errors = [...analyzer.errors]
     .sort((a, b) => a.line - b.line || a.column - b.column)
