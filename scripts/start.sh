@@ -11,5 +11,7 @@ printf '\n\033[1m== headless run: cellpipe run examples/quickstart.ipynb\033[0m\
 node bin/cellpipe.js run examples/quickstart.ipynb
 [ -n "${CELLPIPE_NO_LAB:-}" ] && exit 0
 printf '\n\033[1m== JupyterLab with cellpipe (Ctrl-C to stop)\033[0m\n'
-exec jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.port="${PORT:-8888}" --no-browser \
+root_flag=()
+[ "$(id -u)" = 0 ] && root_flag=(--allow-root)
+exec jupyter lab "${root_flag[@]}" --ServerApp.ip=127.0.0.1 --ServerApp.port="${PORT:-8888}" --no-browser \
   --ServerApp.root_dir="$PWD/examples" quickstart.ipynb
