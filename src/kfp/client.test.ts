@@ -219,6 +219,11 @@ describe('KFP through the Kubernetes API service proxy (kubeconfig credentials)'
     assert.equal(v.action, 'pipeline');
     const run = await client.createRun({ displayName: 'r', experimentId: exp.experiment_id, pipelineId: v.pipelineId, pipelineVersionId: v.pipelineVersionId, parameters: {} });
     assert.equal((await client.getRun(run.run_id)).run_id, run.run_id);
+    const listed = await client.listRuns({ experimentId: exp.experiment_id });
+    assert.deepEqual(listed.runs.map((r) => r.run_id), [run.run_id]);
+    await client.terminateRun(run.run_id);
+    assert.equal((await client.getRun(run.run_id)).state, 'FAILED', 'a terminated run ends FAILED, as in KFP');
+    await client.retryRun(run.run_id);
     assert.ok(forwarded.some((u) => u?.endsWith('/apis/v2beta1/pipelines/upload?name=p&display_name=p&description=cellpipe-spec-sha256%3A' + 'ab'.repeat(32))));
     assert.deepEqual(fake.violations, []);
   });
