@@ -88,7 +88,8 @@ export async function appendImage(o: AppendOptions): Promise<AppendResult> {
 
   // Base layers: present → nothing; same registry → mount; other registry → copy through this machine.
   // All blobs (base layers, new layers, config) go in parallel: each is independent until the manifest.
-  const baseLayer = async (layer: Descriptor) => {
+  const baseLayer = (layer: Descriptor) => target.once(`base ${repository}@${layer.digest}`, () => ensureBaseLayer(layer));
+  const ensureBaseLayer = async (layer: Descriptor) => {
     if (layer.urls?.length) return; // foreign layers are fetched from their URLs by the runtime.
     if ((await target.headBlob(repository, layer.digest)) !== undefined) {
       o.onProgress?.({ kind: 'base-layer', digest: layer.digest, how: 'present' });

@@ -6,7 +6,7 @@
  *   base (or base + pip requirements)  ─┬─ shared layer: /cellpipe/runtime/cellpipe_runtime/*.py
  *                                       │                /cellpipe/work/<declared files>
  *                                       └─ step layer:   /cellpipe/steps/<step>.json
- * The shared layer is identical for every step, so it is uploaded once and then found by HEAD; each step's own
+ * The shared layer is identical for every step, so it is uploaded once (concurrent steps share the upload); each step's own
  * layer is a few KB. A one-line change in one step changes only that step's layer, config and manifest, and the
  * other steps keep their image digests, so Kubeflow's cache (keyed on the image) still hits for them.
  * `layout: 'single'` puts everything into one layer and one image for all steps (the step is chosen at run time by
@@ -309,10 +309,8 @@ export async function buildStepImages(o: BuildOptions): Promise<BuildResult> {
       const sharedLayer = await buildLayer(shared);
       const stepLayers = new Map<string, Layer>();
       for (const s of steps) stepLayers.set(s, await buildLayer([programFile(o.programs[s])]));
-      // The first step uploads the shared layer; the others then find it by HEAD and run in parallel.
-      const [first, ...rest] = steps;
-      await push([first], [sharedLayer, stepLayers.get(first)!], baseOf.get(first)!);
-      await Promise.all(rest.map((s) => push([s], [sharedLayer, stepLayers.get(s)!], baseOf.get(s)!)));
+      // All steps in parallel; the client turns concurrent uploads/mounts of the shared blobs into one each.
+      await Promise.all(steps.map((s) => push([s], [sharedLayer, stepLayers.get(s)!], baseOf.get(s)!)));
     }
     return result;
   } finally {

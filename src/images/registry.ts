@@ -209,6 +209,7 @@ export class RegistryClient {
   private readonly tokens = new Map<string, { token: string; expires: number }>();
   /** Blobs seen in a repository during this client's life (`repo@digest` → size): not asked for again. */
   private readonly knownBlobs = new Map<string, number>();
+  private readonly inflight = new Map<string, Promise<unknown>>();
 
   constructor(private readonly options: RegistryOptions) {
     this.registry = options.registry;
@@ -632,6 +633,25 @@ export class RegistryClient {
   ): Promise<{ digest: string; size: number; uploaded: boolean }> {
     const digest = sha256(data);
     if (options.digest && options.digest !== digest) throw new Error(`blob content hashes to ${digest}, expected ${options.digest}`);
+    // Concurrent uploads of the same blob (steps built in parallel share layers) become one.
+    return this.once(`upload ${repository}@${digest}`, () => this.uploadBlobOnce(repository, data, digest, options));
+  }
+
+  /** Runs `fn` once for concurrent callers with the same key (the result is shared while it is in flight). */
+  once<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const running = this.inflight.get(key) as Promise<T> | undefined;
+    if (running) return running;
+    const p = fn().finally(() => this.inflight.delete(key));
+    this.inflight.set(key, p);
+    return p;
+  }
+
+  private async uploadBlobOnce(
+    repository: string,
+    data: Buffer,
+    digest: string,
+    options: { onProgress?: (sent: number, total: number) => void },
+  ): Promise<{ digest: string; size: number; uploaded: boolean }> {
     if ((await this.headBlob(repository, digest)) !== undefined) {
       this.stats.blobsSkipped++;
       options.onProgress?.(data.length, data.length);
