@@ -115,7 +115,8 @@ export async function appendImage(o: AppendOptions): Promise<AppendResult> {
       digest: layer.digest,
       onProgress: (sent, total) => o.onProgress?.({ kind: 'upload', digest: layer.digest, sent, total }),
     })),
-    target.uploadBlob(repository, configBytes, { digest: configDigest }),
+    // The config names every layer, so it is new whenever the tag is: no existence check.
+    target.uploadBlob(repository, configBytes, { digest: configDigest, assumeNew: true }),
   ]);
 
   const manifest: ImageManifest = {

@@ -629,7 +629,12 @@ export class RegistryClient {
   async uploadBlob(
     repository: string,
     data: Buffer,
-    options: { digest?: string; onProgress?: (sent: number, total: number) => void } = {},
+    options: {
+      digest?: string;
+      onProgress?: (sent: number, total: number) => void;
+      /** Skip the existence check (one round trip) for blobs that are almost surely new, e.g. a fresh image config. */
+      assumeNew?: boolean;
+    } = {},
   ): Promise<{ digest: string; size: number; uploaded: boolean }> {
     const digest = sha256(data);
     if (options.digest && options.digest !== digest) throw new Error(`blob content hashes to ${digest}, expected ${options.digest}`);
@@ -650,9 +655,9 @@ export class RegistryClient {
     repository: string,
     data: Buffer,
     digest: string,
-    options: { onProgress?: (sent: number, total: number) => void },
+    options: { onProgress?: (sent: number, total: number) => void; assumeNew?: boolean },
   ): Promise<{ digest: string; size: number; uploaded: boolean }> {
-    if ((await this.headBlob(repository, digest)) !== undefined) {
+    if (!options.assumeNew && (await this.headBlob(repository, digest)) !== undefined) {
       this.stats.blobsSkipped++;
       options.onProgress?.(data.length, data.length);
       return { digest, size: data.length, uploaded: false };
