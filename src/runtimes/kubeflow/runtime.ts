@@ -119,6 +119,13 @@ const sleep = (ms: number, signal?: AbortSignal) =>
 
 const NODE_NAME = 'workflows.argoproj.io/node-name';
 
+/** Step pods of a run: the latest pod per step, every pod seen, and pods whose logs are completely stored. */
+interface PodTracking {
+  podOf: Map<string, string>;
+  seen: Set<string>;
+  done: Set<string>;
+}
+
 /** The task a KFP executor pod runs, from Argo's node-name annotation (`<wf>.root.<task>.executor[(N)]`). */
 export function podTask(pod: V1Pod): string | undefined {
   const node = pod.metadata?.annotations?.[NODE_NAME];
@@ -402,7 +409,9 @@ export class KubeflowRuntime extends EventEmitter<KubeflowRuntimeEvents> impleme
     let delay = this.pollMs;
     let outage: string | undefined;
     let logs: PodLogStream | undefined;
-    const podOf = new Map<string, string>();
+    let logsEnded = false;
+    let logsFailed = false;
+    const pods: PodTracking = { podOf: new Map(), seen: new Set(), done: new Set() };
     try {
       while (!signal.aborted && !isTerminalRun(record.state)) {
         let run: KfpRun | undefined;
@@ -432,8 +441,17 @@ export class KubeflowRuntime extends EventEmitter<KubeflowRuntimeEvents> impleme
         const applied = await this.apply(record, run);
         record = applied.record;
         delay = applied.changed ? this.pollMs : Math.min(delay * 1.5, this.maxPollMs);
-        if (!logs && record.state !== 'queued' && this.kube !== null) {
-          logs = await this.startLogs(record, kfpRunId, podOf);
+        if (logs && logsEnded && !isTerminalRun(record.state)) {
+          // Every pod seen so far ended and its log is stored; later steps' pods need a new stream, which must
+          // not read the finished pods again.
+          for (const p of pods.seen) pods.done.add(p);
+          logs = undefined;
+        }
+        if (!logs && !logsFailed && record.state !== 'queued' && this.kube !== null) {
+          logsEnded = false;
+          logs = await this.startLogs(record, kfpRunId, pods);
+          // A fatal stream error (e.g. no permission to read pods) is reported once and not retried.
+          void logs?.done.then(() => (logsEnded = true), () => (logsFailed = true));
         }
         if (run.state && TERMINAL_KFP.includes(run.state)) break;
         await sleep(delay, signal);
@@ -449,7 +467,7 @@ export class KubeflowRuntime extends EventEmitter<KubeflowRuntimeEvents> impleme
     return record;
   }
 
-  private async startLogs(record: RunRecord, kfpRunId: string, podOf: Map<string, string>): Promise<PodLogStream | undefined> {
+  private async startLogs(record: RunRecord, kfpRunId: string, pods: PodTracking): Promise<PodLogStream | undefined> {
     const conn = await this.kubeConnection(record.id, record.external?.namespace ?? this.profile.namespace);
     if (!conn) return undefined;
     const { streamPodLogs } = await import('../../kube/logs.js');
@@ -462,8 +480,10 @@ export class KubeflowRuntime extends EventEmitter<KubeflowRuntimeEvents> impleme
         const task = podTask(pod);
         const step = task ? byTask.get(task) : undefined;
         const name = pod.metadata?.name;
-        if (step && name && podOf.get(step) !== name) {
-          podOf.set(step, name);
+        if (!step || !name || pods.done.has(name)) return undefined;
+        pods.seen.add(name);
+        if (pods.podOf.get(step) !== name) {
+          pods.podOf.set(step, name);
           void this.store.updateStep(runId, step, { pod: name }).then((r) => this.emit('change', structuredClone(r)), () => {});
         }
         return step;
