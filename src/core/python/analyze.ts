@@ -981,6 +981,9 @@ function isGrammarGap(node: SyntaxNode, code: string): boolean {
   if (node.from === node.to && node.prevSibling?.name === 'yield') return true;
   // `lambda a, /, b: …` (positional-only lambda parameters)
   if (text === '/' && parent?.name === 'ParamList' && parent.parent?.name === 'LambdaExpression') return true;
+  // `case []:` / `case ():` (an empty sequence pattern)
+  if (parent?.name === 'LiteralPattern' && node.from === node.to && parent.parent?.name === 'SequencePattern' &&
+    /^[[(]\s*[\])]$/.test(code.slice(parent.parent.from, parent.parent.to))) return true;
   // `case {}:` (an empty mapping pattern)
   if (parent?.name === 'MappingPattern' && text === '}' && /^\{\s*\}$/.test(code.slice(parent.from, parent.to))) return true;
   // `case Point():` (a class pattern without arguments)
@@ -1023,6 +1026,24 @@ function parenthesizedWith(statement: SyntaxNode | null): boolean {
 const WITH_COMPLEX_TARGET =
   /\bas([ \t]+)(\([^()\n]*\)|\[[^[\]\n]*\]|[A-Za-z_]\w*(?:[ \t]*\.[ \t]*[A-Za-z_]\w*|\[[^[\]\n]*\])+)(?=[ \t]*[:,)])/g;
 
+/** Whether `offset` is in the header of a with statement (which may span lines inside brackets). */
+function inWithHeader(code: string, offset: number): boolean {
+  let start = code.lastIndexOf('\n', offset - 1) + 1;
+  for (;;) {
+    const head = code.slice(start, offset);
+    if (/^[ \t]*(async[ \t]+)?with\b/.test(head)) return true;
+    let depth = 0;
+    for (let i = 0; i < head.length; i++) {
+      const c = head[i];
+      if (c === '(' || c === '[' || c === '{') depth++;
+      else if (c === ')' || c === ']' || c === '}') depth--;
+    }
+    // Brackets closed here were opened on an earlier line: the statement starts there.
+    if (depth >= 0 || start === 0) return false;
+    start = code.lastIndexOf('\n', start - 2) + 1;
+  }
+}
+
 /**
  * Replaces complex `with … as` targets by a same-length placeholder name (`___`), so lezer parses the statement;
  * the analysis binds the original target from its text. Null when there is none.
@@ -1030,8 +1051,7 @@ const WITH_COMPLEX_TARGET =
 function rewriteWithTargets(code: string): { code: string; targets: Map<number, string> } | null {
   const targets = new Map<number, string>();
   const out = code.replace(WITH_COMPLEX_TARGET, (match: string, blanks: string, target: string, offset: number) => {
-    const lineStart = code.lastIndexOf('\n', offset) + 1;
-    if (!/^[ \t]*(async[ \t]+)?with\b/.test(code.slice(lineStart, offset))) return match;
+    if (!inWithHeader(code, offset)) return match;
     targets.set(offset + 2 + blanks.length, target);
     return `as${blanks}${'_'.repeat(target.length)}`;
   });
