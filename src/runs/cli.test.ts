@@ -228,3 +228,26 @@ test('two cellpipe run processes at once on one notebook both succeed with separ
   assert.equal(runs.length, 2);
   assert.ok(runs.every((r) => r.state === 'succeeded'));
 });
+
+test('on a terminal, cellpipe run keeps a live progress line under the step lines', async () => {
+  if (!fs.existsSync('/usr/bin/script')) return; // util-linux `script` gives the command a pseudo-terminal
+  const ws = workspace(path.join(fixtures, 'wordcount.ipynb'));
+  fs.cpSync(path.join(fixtures, 'data'), path.join(ws, 'data'), { recursive: true });
+  const cmd = [process.execPath, bin, 'run', 'wordcount.ipynb'].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
+  const r = await new Promise<Result>((resolve) => {
+    const c = spawn('/usr/bin/script', ['-qec', cmd, '/dev/null'], {
+      cwd: ws,
+      env: { ...process.env, CELLPIPE_PYTHON: python, CELLPIPE_STORE: '' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    c.stdout.on('data', (d) => (stdout += d));
+    c.stderr.on('data', (d) => (stderr += d));
+    c.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /\r\x1b\[K\x1b\[2m2\/5 done · running: [a-z, ]+ · [\d.]+s\x1b\[0m/, 'a progress line is drawn and redrawn in place');
+  assert.match(r.stdout, /\x1b\[36mtop\s*\x1b\[0m │ top \['the', 'dog', 'fox'\]/, 'step lines carry a coloured step column');
+  assert.match(r.stdout, /cellpipe: run \S+ succeeded/);
+});

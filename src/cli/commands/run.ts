@@ -169,7 +169,8 @@ const run: Command = async (argv, io) => {
     io.stdout.write(`\ncellpipe: run ${id} succeeded\n`);
     return 0;
   }
-  io.stderr.write(`cellpipe: run ${id} ${final.state}${final.reason && final.reason !== final.state ? ` (${final.reason})` : ''} — \`cellpipe logs ${id} --step NAME\` shows a step's log\n`);
+  const storeArg = storeDir === resolve(io.cwd, '.cellpipe') ? '' : ` --store ${relative(io.cwd, storeDir) || '.'}`;
+  io.stderr.write(`cellpipe: run ${id} ${final.state}${final.reason && final.reason !== final.state ? ` (${final.reason})` : ''} — \`cellpipe logs ${id} --step NAME${storeArg}\` shows a step's log\n`);
   return interrupted ? 130 : 1;
 };
 
