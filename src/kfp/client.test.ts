@@ -246,5 +246,9 @@ describe('KFP through the Kubernetes API service proxy (kubeconfig credentials)'
     assert.throws(() => kfpSettings({ name: 'p', kfp: { host: 'http://x', auth: 'kube' } }), /takes no 'host'/);
     assert.throws(() => kfpSettings({ name: 'p', kfp: { host: 'kubeflow.example.com' } }), /must be an http:\/\/ or https:\/\/ URL/);
     assert.equal(kfpSettings({ name: 'p', kfp: { host: 'http://x' } }, { KF_PIPELINES_SA_TOKEN_PATH: '/nonexistent' }).auth, 'none');
+    const tokenFile = join(dir, 'pod-token');
+    writeFileSync(tokenFile, 'projected');
+    const inPod = kfpSettings({ name: 'p' }, { KUBERNETES_SERVICE_HOST: '10.0.0.1', KF_PIPELINES_SA_TOKEN_PATH: tokenFile });
+    assert.deepEqual([inPod.host, inPod.auth], ['http://ml-pipeline.kubeflow.svc.cluster.local:8888', 'token-file'], 'in a Kubeflow notebook pod');
   });
 });

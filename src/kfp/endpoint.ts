@@ -21,6 +21,8 @@
  *       insecureSkipTlsVerify: false
  *       caFile: /path/ca.pem
  * ```
+ * Inside a Kubeflow notebook pod (a Kubernetes pod with the projected KFP token file) without `host`, the API service
+ * `http://ml-pipeline.<kfpNamespace>.svc.cluster.local:8888` is used with that token.
  * Default auth: `kube` without `host`; with `host`, `token` when the token variable is set, else `token-file` when
  * the token file exists (inside a Kubeflow notebook pod), else `none`. Tokens are read on every request (projected
  * tokens rotate) and are never written anywhere.
@@ -90,13 +92,18 @@ export function kfpSettings(profile: Pick<Profile, 'name' | 'kfp'>, env: NodeJS.
     if (typeof v !== 'string' || !v) throw settingError(profile.name, key, 'must be a non-empty string');
     return v;
   };
-  const host = str('host')?.replace(/\/+$/, '');
+  let host = str('host')?.replace(/\/+$/, '');
   if (host && !/^https?:\/\/[^/]+/.test(host)) throw settingError(profile.name, 'host', `'${host}' must be an http:// or https:// URL`);
   const tokenFile = str('tokenFile') ?? env.KF_PIPELINES_SA_TOKEN_PATH ?? DEFAULT_TOKEN_FILE;
   const tokenEnv = str('tokenEnv') ?? DEFAULT_TOKEN_ENV;
   let auth = str('auth') as KfpAuth | undefined;
   if (auth && !['none', 'token-file', 'token', 'kube'].includes(auth)) {
     throw settingError(profile.name, 'auth', `'${auth}' is not one of none, token-file, token, kube`);
+  }
+  const kfpNamespace = str('kfpNamespace') ?? 'kubeflow';
+  if (!host && !auth && env.KUBERNETES_SERVICE_HOST && existsSync(tokenFile)) {
+    // Inside a Kubeflow notebook pod: the API service directly, with the projected token (what kfp.Client does).
+    host = `http://ml-pipeline.${kfpNamespace}.svc.cluster.local:8888`;
   }
   if (!auth) auth = !host ? 'kube' : env[tokenEnv] ? 'token' : existsSync(tokenFile) ? 'token-file' : 'none';
   if (auth === 'kube' && host) throw settingError(profile.name, 'auth', "is 'kube' (the Kubernetes API service proxy), which takes no 'host': remove one of them");
@@ -107,7 +114,7 @@ export function kfpSettings(profile: Pick<Profile, 'name' | 'kfp'>, env: NodeJS.
     auth,
     tokenFile,
     tokenEnv,
-    kfpNamespace: str('kfpNamespace') ?? 'kubeflow',
+    kfpNamespace,
     service: str('service') ?? 'ml-pipeline:8888',
     uiUrl: str('uiUrl')?.replace(/\/+$/, '') ?? host,
     experiment: str('experiment'),
