@@ -86,7 +86,8 @@ try {
   console.log(`cellpipe  unchanged re-submit, CLI process end to end: median ${median(cli).toFixed(0)} ms of ${cli.length} (target < 2000 ms)`);
 
   let elyra;
-  try {
+  if (process.env.BENCH_SKIP_ELYRA) console.log('Elyra baseline skipped (BENCH_SKIP_ELYRA)');
+  else try {
     const python = execFileSync('bash', [here('setup-baselines.sh'), 'elyra'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim();
     const out = execFileSync(python, [here('submit_elyra.py'), notebookPath, String(REPEATS)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
     elyra = JSON.parse(out.trim().split('\n').pop());
