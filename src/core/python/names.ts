@@ -8,11 +8,14 @@ export interface OpaqueUse {
   /** 1-based line within the cell. */
   line: number;
   kind: 'star-import' | 'globals' | 'locals' | 'vars' | 'exec' | 'eval';
+  /** The cell's source line, trimmed (for messages). */
   text: string;
 }
 
 export interface SyntaxProblem {
+  /** 1-based line within the cell. */
   line: number;
+  /** 1-based column within the cell's line. */
   column: number;
   message: string;
 }
@@ -20,20 +23,31 @@ export interface SyntaxProblem {
 /** A function, lambda-assigned name or class bound at module level, with the module names its body reads. */
 export interface Definition {
   name: string;
-  /** Global (module-level) names read inside the body, excluding builtins, sorted. */
+  /**
+   * Global (module-level) names read inside the body, excluding builtins, sorted. For a class: its body and its
+   * methods (and anything nested). For `name = lambda …`: the lambda's body.
+   */
   freeNames: string[];
 }
 
 export interface CellNames {
   /** Names bound at module level (assignment, augmented, walrus, for/with/except targets, def, class, import, `global` in a function), sorted. */
   bound: string[];
-  /** Names read at module level before the cell binds them (evaluation order), excluding builtins, sorted. */
+  /**
+   * Names read at module level before the cell binds them (evaluation order), excluding builtins, sorted.
+   * Includes names read by class bodies and comprehensions (they run now), `del x` of a name the cell did not
+   * bind, and the global names of anonymous lambdas (`rows.sort(key=lambda r: r[col])` reads `col`).
+   * Function bodies are not included: see `definitions`.
+   */
   reads: string[];
   /** Definitions bound at module level and the module names their bodies read. */
   definitions: Definition[];
   opaque: OpaqueUse[];
   syntaxErrors: SyntaxProblem[];
-  /** 1-based lines that are IPython magics (`%`, `%%`) or shell escapes (`!`): kept for the runtime, opaque here. */
+  /**
+   * 1-based lines that are IPython magics (`%`, `%%`) or shell escapes (`!`), including `\`-continued lines:
+   * kept for the runtime, opaque here. A cell magic (other than `%%time`) lists every line from the `%%` line on.
+   */
   magicLines: number[];
 }
 
