@@ -15,9 +15,9 @@ import { pushBaseImage, startRegistry, tool, type RegistryMode, type TestRegistr
 
 const repoRoot = resolve(fileURLToPath(new URL('.', import.meta.url)), '../..');
 
-async function cellpipe(args: string[], cwd: string, env: NodeJS.ProcessEnv = {}): Promise<{ code: number; out: string; err: string }> {
+async function cellpipe(args: string[], cwd: string, env: NodeJS.ProcessEnv = {}, tty = false): Promise<{ code: number; out: string; err: string }> {
   const stdout = new PassThrough();
-  const stderr = new PassThrough();
+  const stderr = Object.assign(new PassThrough(), { isTTY: tty });
   let out = '';
   let err = '';
   stdout.on('data', (d) => (out += d));
@@ -75,6 +75,15 @@ for (const mode of ['open', 'basic', 'tls'] as RegistryMode[]) {
       assert.equal(second.code, 0, second.err);
       assert.deepEqual(second.out.trim().split('\n'), lines.map((l) => `${l}  unchanged`));
       assert.match(second.err, /pushed 0 B/);
+    });
+
+    test('on a terminal, bytes uploaded are shown as they go and cleared before the result lines', async () => {
+      await writeFile(join(work, 'data/train.csv'), `id,value\n1,${mode.length}\n`);
+      const res = await cellpipe(['four_steps.ipynb', ...flags], work, env, true);
+      assert.equal(res.code, 0, res.err);
+      assert.match(res.err, /\r\x1b\[Kuploading… \d+(\.\d)? (B|KB)/);
+      assert.match(res.err, /\r\x1b\[Kpushed /);
+      assert.equal(res.out.trim().split('\n').length, 4);
     });
 
     test('-o writes the pipeline spec that runs the programs inside the built images, by digest', async () => {
