@@ -551,7 +551,7 @@ class Analyzer {
       }
     };
     if (text.startsWith('(') || text.startsWith('[')) {
-      for (const item of text.slice(1, -1).split(',')) {
+      for (const item of text.slice(1, -1).replace(/#[^\n]*/g, '').split(',')) {
         const t = item.trim().replace(/^\*\s*/, '');
         if (/^[A-Za-z_]\w*$/.test(t)) this.store(t);
         else if (t !== '') loads(t);
@@ -1022,9 +1022,9 @@ function parenthesizedWith(statement: SyntaxNode | null): boolean {
   return last !== null && last.type.isError && last.from === last.to;
 }
 
-/** `as <target>` in a with statement where the target is a tuple/list, attribute or subscript, on one line. */
+/** `as <target>` in a with statement where the target is a tuple/list (maybe over several lines), attribute or subscript. */
 const WITH_COMPLEX_TARGET =
-  /\bas([ \t]+)(\([^()\n]*\)|\[[^[\]\n]*\]|[A-Za-z_]\w*(?:[ \t]*\.[ \t]*[A-Za-z_]\w*|\[[^[\]\n]*\])+)(?=[ \t]*[:,)])/g;
+  /\bas([ \t]+)(\([^()]*\)|\[[^[\]\n]*\]|[A-Za-z_]\w*(?:[ \t]*\.[ \t]*[A-Za-z_]\w*|\[[^[\]\n]*\])+)(?=[ \t]*[:,)])/g;
 
 /** Whether `offset` is in the header of a with statement (which may span lines inside brackets). */
 function inWithHeader(code: string, offset: number): boolean {
@@ -1050,10 +1050,17 @@ function inWithHeader(code: string, offset: number): boolean {
  */
 function rewriteWithTargets(code: string): { code: string; targets: Map<number, string> } | null {
   const targets = new Map<number, string>();
+  let shift = 0; // multi-line targets grow by their ` \` continuations: later offsets move
   const out = code.replace(WITH_COMPLEX_TARGET, (match: string, blanks: string, target: string, offset: number) => {
     if (!inWithHeader(code, offset)) return match;
-    targets.set(offset + 2 + blanks.length, target);
-    return `as${blanks}${'_'.repeat(target.length)}`;
+    targets.set(offset + shift + 2 + blanks.length, target);
+    // A target over several lines (`as (\n a,\n b,\n)`): keep the lines, joined by `\` continuations.
+    const lines = target.split('\n');
+    const replacement = `as${blanks}` + lines
+      .map((l, i) => (i === 0 ? '_'.repeat(Math.max(1, l.length)) : ' '.repeat(l.length)) + (i < lines.length - 1 ? ' \\' : ''))
+      .join('\n');
+    shift += replacement.length - match.length;
+    return replacement;
   });
   return targets.size > 0 ? { code: out, targets } : null;
 }
