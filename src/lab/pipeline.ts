@@ -15,6 +15,8 @@ import { isStepDone, isTerminal, latestRun } from './model/runs.js';
 
 /** How long typing must pause before the notebook is recompiled. */
 export const COMPILE_DEBOUNCE_MS = 250;
+/** Log lines kept per step in the page. */
+export const MAX_KEPT_LINES = 5000;
 
 /** One step's log as the page holds it. */
 export interface StepLog {
@@ -224,6 +226,8 @@ export class PipelineModel {
         .followLog(run.id, this.path, step.name, 0, (batch) => {
           const start = log.lines.length;
           for (const { line } of batch) log.lines.push(line);
+          // Bounded memory: the page keeps the newest lines; the run store keeps them all.
+          if (log.lines.length > 2 * MAX_KEPT_LINES) log.lines.splice(0, log.lines.length - MAX_KEPT_LINES);
           this._logLines.emit({ step: step.name, lines: batch.map((b) => b.line), start });
         }, signal)
         .then(() => {

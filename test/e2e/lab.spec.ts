@@ -49,10 +49,13 @@ test('chips show each cell\'s role or step, in the step\'s colour', async ({ pag
   for (const step of ['sack', 'kid1', 'kid2', 'kid3']) await expect(page.locator('.cp-chip', { hasText: new RegExp(`^${step}$`) })).toHaveCount(1);
   await expect(page.locator('.cp-chip', { hasText: /^imports$/ })).toHaveCount(1);
   await expect(page.locator('.cp-chip', { hasText: /^pipeline-parameters$/ })).toHaveCount(1);
-  const chipColor = await page.locator('.cp-chip', { hasText: /^kid2$/ }).evaluate((el) => getComputedStyle(el).getPropertyValue('--cp-step-color'));
-  const cellColor = await page.locator('.cp-chip', { hasText: /^kid2$/ }).evaluate((el) => getComputedStyle(el.closest('.jp-Cell')!).getPropertyValue('--cp-step-color'));
-  expect(chipColor.trim()).toMatch(/^hsl\(/);
-  expect(cellColor.trim()).toBe(chipColor.trim());
+  const colors = () => page.locator('.cp-chip', { hasText: /^kid2$/ }).evaluate((el) => [
+    getComputedStyle(el).getPropertyValue('--cp-step-color').trim(),
+    getComputedStyle(el.closest('.jp-Cell')!).getPropertyValue('--cp-step-color').trim(),
+  ]);
+  await expect.poll(async () => (await colors())[0]).toMatch(/^hsl\(/);
+  const [chipColor, cellColor] = await colors();
+  expect(cellColor).toBe(chipColor);
   await keep(page, 'tagged-notebook');
 });
 

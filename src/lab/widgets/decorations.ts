@@ -22,6 +22,8 @@ export interface DecorationActions {
 }
 
 const BAR = 'cp-cell-bar';
+/** Inline logs keep the newest lines only, so a 100k-line log cannot slow the notebook; "full log" has them all. */
+export const MAX_INLINE_LINES = 5000;
 const LOG = 'cp-inline-log';
 
 export class NotebookDecorations {
@@ -54,45 +56,37 @@ export class NotebookDecorations {
         cell.node.classList.remove('cp-step-cell');
         return;
       }
-      if (!bar) {
-        bar = document.createElement('div');
-        bar.className = BAR;
-        const input = cell.node.querySelector(':scope > .jp-Cell-inputWrapper');
-        cell.node.insertBefore(bar, input ?? cell.node.firstChild);
-      }
+      if (!bar) bar = this.createBar(cell);
       const label = chipLabel(place);
       const color = place.step ? stepColor(place.step) : '';
-      bar.replaceChildren();
-      const chip = document.createElement('button');
+      // Update the bar's elements in place: a compile never replaces what the user may be pointing at.
+      const chip = bar.querySelector<HTMLElement>('.cp-chip')!;
       chip.className = `cp-chip ${label ? '' : 'cp-chip-empty'} ${place.role ? `cp-role-${place.role}` : ''}`.trim();
       chip.textContent = label ?? '+ pipeline tag';
-      chip.title = 'cellpipe: edit this cell\'s pipeline tags';
       chip.dataset.cellIndex = String(i);
       if (color && (place.role === 'step' || place.inherited)) chip.style.setProperty('--cp-step-color', color);
-      chip.addEventListener('click', (ev) => {
-        ev.stopPropagation();
-        this.actions.editTags(this.panel.content.widgets.indexOf(cell));
-      });
-      bar.appendChild(chip);
-      if (place.prev.length) {
-        const deps = document.createElement('span');
-        deps.className = 'cp-deps';
-        deps.textContent = `after ${place.prev.join(', ')}`;
-        bar.appendChild(deps);
-      }
+      else chip.style.removeProperty('--cp-step-color');
+      const deps = bar.querySelector<HTMLElement>('.cp-deps')!;
+      deps.textContent = place.prev.length ? `after ${place.prev.join(', ')}` : '';
       const diags = this.model.diagnostics.get(i) ?? [];
       const worst = worstSeverity(diags);
+      const icon = bar.querySelector<HTMLElement>('.cp-diag')!;
+      const text = bar.querySelector<HTMLElement>('.cp-diag-text')!;
       if (worst) {
-        const icon = document.createElement('span');
+        const tip = diagnosticTooltip(diags);
         icon.className = `cp-diag cp-diag-${worst}`;
         icon.textContent = worst === 'error' ? '✖' : worst === 'warning' ? '▲' : 'ℹ';
-        icon.title = diagnosticTooltip(diags);
-        icon.setAttribute('aria-label', icon.title);
-        const text = document.createElement('span');
-        text.className = 'cp-diag-text';
+        icon.title = tip;
+        icon.setAttribute('aria-label', tip);
         text.textContent = diags[0].message + (diags.length > 1 ? ` (+${diags.length - 1})` : '');
-        text.title = icon.title;
-        bar.append(icon, text);
+        text.title = tip;
+      } else {
+        icon.className = 'cp-diag';
+        icon.textContent = '';
+        icon.removeAttribute('title');
+        icon.removeAttribute('aria-label');
+        text.textContent = '';
+        text.removeAttribute('title');
       }
       if (color) {
         cell.node.classList.add('cp-step-cell');
@@ -125,6 +119,29 @@ export class NotebookDecorations {
         this.areas.delete(el.dataset.step ?? '');
       }
     }
+  }
+
+  /** The bar of one cell: chip (opens the editor), dependencies, diagnostics icon and first message. */
+  private createBar(cell: Cell): HTMLElement {
+    const bar = document.createElement('div');
+    bar.className = BAR;
+    const chip = document.createElement('button');
+    chip.className = 'cp-chip';
+    chip.title = "cellpipe: edit this cell's pipeline tags";
+    chip.addEventListener('click', (ev) => {
+      ev.stopPropagation();
+      this.actions.editTags(this.panel.content.widgets.indexOf(cell));
+    });
+    const deps = document.createElement('span');
+    deps.className = 'cp-deps';
+    const icon = document.createElement('span');
+    icon.className = 'cp-diag';
+    const text = document.createElement('span');
+    text.className = 'cp-diag-text';
+    bar.append(chip, deps, icon, text);
+    const input = cell.node.querySelector(':scope > .jp-Cell-inputWrapper');
+    cell.node.insertBefore(bar, input ?? cell.node.firstChild);
+    return bar;
   }
 
   dispose(): void {
@@ -211,6 +228,15 @@ export class NotebookDecorations {
     }
     const atBottom = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 4;
     pre.appendChild(frag);
+    let dropped = Number(area.dataset.dropped ?? 0);
+    while (pre.childElementCount > MAX_INLINE_LINES && pre.firstElementChild) {
+      pre.firstElementChild.remove();
+      dropped++;
+    }
+    if (dropped) {
+      area.dataset.dropped = String(dropped);
+      area.title = `${dropped} earlier lines are not shown here: open the full log`;
+    }
     if (atBottom) pre.scrollTop = pre.scrollHeight;
   }
 
