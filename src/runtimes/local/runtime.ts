@@ -54,7 +54,8 @@ const DONE_BAD: readonly StepState[] = ['failed', 'skipped', 'cancelled'];
 interface ActiveRun {
   request: RunRequest;
   aborted: boolean;
-  children: Set<ChildProcess>;
+  /** Step processes running now, by the step they run. */
+  children: Map<ChildProcess, string>;
   done: Promise<RunRecord>;
   stop: (reason: string) => void;
 }
@@ -139,7 +140,7 @@ export class LocalRuntime extends EventEmitter<LocalRuntimeEvents> implements Ru
     const run: ActiveRun = {
       request: { ...request, parameters },
       aborted: false,
-      children: new Set(),
+      children: new Map(),
       done: Promise.resolve(record),
       stop: (reason) => stop(reason),
     };
@@ -148,8 +149,10 @@ export class LocalRuntime extends EventEmitter<LocalRuntimeEvents> implements Ru
       stop = (reason) => {
         if (run.aborted) return;
         run.aborted = true;
-        this.log(id, undefined, `cancelling: ${reason}`);
-        for (const child of run.children) this.stopChild(child);
+        for (const [child, step] of run.children) {
+          this.log(id, step, `cancelling (${reason}): stopping the step`);
+          this.stopChild(child);
+        }
       };
       // Start on the next tick so that submit() returns first.
       setImmediate(() => {
@@ -211,14 +214,11 @@ export class LocalRuntime extends EventEmitter<LocalRuntimeEvents> implements Ru
     return rec;
   }
 
-  /** Store (and announce) a line of the runner's own about a step; `step` undefined = every running step. */
-  private log(runId: string, step: string | undefined, text: string): void {
+  /** Store (and announce) a line of the runner's own about a step. */
+  private log(runId: string, step: string, text: string): void {
     const line: LogLine = { time: new Date().toISOString(), stream: 'system', text };
-    const steps = step ? [step] : [];
-    for (const s of steps) {
-      this.store.appendLogSync(runId, s, line);
-      this.emit('log', runId, s, line);
-    }
+    this.store.appendLogSync(runId, step, line);
+    this.emit('log', runId, step, line);
   }
 
   private async execute(runId: string, run: ActiveRun): Promise<RunRecord> {
@@ -482,7 +482,7 @@ export class LocalRuntime extends EventEmitter<LocalRuntimeEvents> implements Ru
         resolve({ exitCode: 127, timedOut: false, lastStderr: (err as Error).message });
         return;
       }
-      run.children.add(child);
+      run.children.set(child, step.name);
       let timedOut = false;
       let lastStderr = '';
       let spawnError: string | undefined;
