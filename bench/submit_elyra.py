@@ -5,6 +5,14 @@ one-node `.pipeline` file and a Kubeflow Pipelines runtime configuration. Elyra 
 dependency archive and compiles the pipeline with the kfp compiler; the archive's upload to object storage (MinIO/S3)
 is replaced by a local file copy (`CosClient` patched), so no network is involved on Elyra's side.
 
+Install note: `pip install elyra==4.1.1` (bench/setup-baselines.sh) spent >25 min in pip's resolver here (its
+jupyter-ai / python-lsp-server extras). What export needs installs in ~2 min instead:
+  pip install --no-deps elyra==4.1.1
+  pip install "kfp>=2.0.0,<2.15" kfp-kubernetes click==8.1.8 jinja2 minio nbformat networkx pyyaml jupyter_core \
+      jupyter_server traitlets entrypoints deprecation colorama yaspin jsonschema requests "urllib3>=2.5.0" autopep8 \
+      watchdog websocket-client jupyter-events jupyter_client nbconvert nbclient papermill rfc3986-validator \
+      typing-extensions "black~=26.1"
+
 Usage: python submit_elyra.py NOTEBOOK REPEATS → prints one JSON line {first_ms, median_ms, what}
 """
 import json
@@ -21,6 +29,10 @@ os.environ["JUPYTER_DATA_DIR"] = os.path.join(work, "jupyter-data")
 os.environ["JUPYTER_CONFIG_DIR"] = os.path.join(work, "jupyter-config")
 runtimes = os.path.join(os.environ["JUPYTER_DATA_DIR"], "metadata", "runtimes")
 os.makedirs(runtimes)
+# Elyra's component cache watches these folders; they must exist.
+os.makedirs(os.path.join(os.environ["JUPYTER_DATA_DIR"], "metadata", "component-catalogs"))
+os.environ["JUPYTER_RUNTIME_DIR"] = os.path.join(work, "jupyter-runtime")  # watched for component manifests
+os.makedirs(os.environ["JUPYTER_RUNTIME_DIR"])
 with open(os.path.join(runtimes, "bench_kfp.json"), "w") as f:
     json.dump({
         "display_name": "bench", "schema_name": "kfp",
@@ -34,7 +46,7 @@ shutil.copy(notebook, os.path.join(work, "notebook.ipynb"))
 node = {
     "id": "node-1", "type": "execution_node", "op": "execute-notebook-node",
     "app_data": {
-        "component_parameters": {"filename": "notebook.ipynb", "runtime_image": "python:3.12-slim", "dependencies": [],
+        "component_parameters": {"filename": "notebook.ipynb", "runtime_image": "docker.io/library/python:3.12-slim", "dependencies": [],
                                  "include_subdirectories": False, "outputs": [], "env_vars": []},
         "label": "", "ui_data": {"label": "notebook.ipynb"},
     },
@@ -94,7 +106,7 @@ def export_once(i):
 
 devnull = open(os.devnull, "w")
 real_stdout = sys.stdout
-sys.stdout = devnull
+sys.stdout = devnull if not os.environ.get("ELYRA_BENCH_VERBOSE") else real_stdout
 try:
     export_once(0)
     first_ms = (time.perf_counter() - t0) * 1000
