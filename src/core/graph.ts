@@ -147,13 +147,13 @@ export function buildStepGraph(notebook: Notebook, path?: string): GraphResult {
       for (const e of result.syntaxErrors) {
         diagnostics.push({
           severity: 'error', code: 'syntax-error', ...where(cell), line: e.line, column: e.column,
-          message: `cell ${cell.index}, line ${e.line}: ${e.message}`, hint: 'fix the Python syntax (the cell would not run either)',
+          message: `syntax error: ${e.message}`, hint: 'fix the Python syntax (the cell would not run either)',
         });
       }
       for (const o of result.opaque) {
         diagnostics.push({
           severity: 'warning', code: 'opaque-code', ...where(cell), line: o.line,
-          message: `cell ${cell.index}, line ${o.line}: cellpipe can't see through ${o.text}`,
+          message: `cellpipe can't see through ${o.text}`,
           hint: o.kind === 'star-import'
             ? 'import the names you use explicitly, or put this import in the imports cell'
             : 'names set or read this way are not passed between steps; assign them explicitly',

@@ -32,7 +32,7 @@ export function readParameters(cell: NotebookCell): { parameters: Parameter[]; d
     if (!simple || !target || !value) {
       diagnostics.push({
         severity: 'error', code: 'invalid-parameter', ...at(node.from),
-        message: `pipeline-parameters cell, line ${lineOf(lines, node.from)}: '${text}' is not a simple assignment`,
+        message: `'${text}' is not a simple assignment (pipeline-parameters cell)`,
         hint: 'this cell holds only NAME = value lines with int, float, str, bool, list or dict literals; move other code to a step',
       });
       continue;
@@ -48,7 +48,7 @@ export function readParameters(cell: NotebookCell): { parameters: Parameter[]; d
       if (!(err instanceof LiteralError)) throw err;
       diagnostics.push({
         severity: 'error', code: 'invalid-parameter', ...at(err.node.from),
-        message: `parameter '${name}' (line ${lineOf(lines, node.from)}): ${err.message}`,
+        message: `parameter '${name}': ${err.message}`,
         hint: 'a pipeline parameter is an int, float, str, bool, or a list/dict of such literals; compute other values in a step',
       });
     }
@@ -67,7 +67,7 @@ export function readMetrics(cell: NotebookCell): { metrics: { name: string; line
     if (!match) {
       diagnostics.push({
         severity: 'error', code: 'invalid-metric', cell: cell.index, ...(cell.id ? { cellId: cell.id } : {}), line: i + 1,
-        message: `pipeline-metrics cell, line ${i + 1}: '${line}' is not print(<variable>)`,
+        message: `'${line}' is not print(<variable>) (pipeline-metrics cell)`,
         hint: 'list one metric per line as print(name); compute the value in a step',
       });
       return;
