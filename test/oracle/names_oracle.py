@@ -16,7 +16,8 @@ Semantics (module level = the notebook's global namespace), shared with the Type
   inside), resolved with CPython's scoping rules; methods and nested bodies belong to the module-level class.
 - opaque: `from m import *`, calls of globals(), locals(), vars() (no arguments), exec(...), eval(...).
 - magics: `%`/`!` at the start of a logical line and `x = %magic` / `x = !cmd` are replaced (`pass` / `x = None`);
-  `%%` cell magics make the whole cell opaque except `%%time`, whose body is Python.
+  `%%` cell magics make the whole cell opaque except `%%time` and `%%capture [name]`, whose bodies are Python
+  (`%%capture out` also binds `out`).
 """
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ from IPython.core.inputtransformer2 import _find_assign_op, find_end_of_continue
 IPYTHON_BUILTINS = {"__IPYTHON__", "display", "get_ipython"}
 BUILTINS = set(dir(builtins)) | IPYTHON_BUILTINS
 
-PYTHON_BODY_CELL_MAGICS = {"time"}
+PYTHON_BODY_CELL_MAGICS = {"time", "capture"}  # body is Python; %%capture [opts] [name] binds name
 OPAQUE_CALLS = {"globals", "locals", "vars", "exec", "eval"}
 
 
@@ -43,6 +44,7 @@ class Prepared:
     code: str
     magic_lines: list[int]
     cell_magic: bool
+    magic_binds: list[str] = field(default_factory=list)
 
 
 def _keepends(lines: list[str]) -> list[str]:
@@ -91,9 +93,15 @@ def prepare(source: str) -> Prepared:
     indent = lines[first][: len(lines[first]) - len(lines[first].lstrip(" \t"))]
     if indent:
         lines = lines[:first] + [l[len(indent):] if l.startswith(indent) else l for l in lines[first:]]
+    magic_binds: list[str] = []
     if lines[first].startswith("%%"):
-        name = lines[first][2:].split(" ", 1)[0].strip()
+        name, _, args = lines[first][2:].partition(" ")
+        name = name.strip()
         if name in PYTHON_BODY_CELL_MAGICS:
+            if name == "capture":
+                positional = [a for a in args.split() if not a.startswith("-")]
+                if positional and positional[0].isidentifier() and positional[0].isascii():
+                    magic_binds.append(positional[0])
             magic_lines.append(first + 1)
             lines[first] = ""
         else:
@@ -113,7 +121,7 @@ def prepare(source: str) -> Prepared:
         for j in range(start + 1, end + 1):
             lines[j] = ""
         magic_lines.extend(range(start + 1, end + 2))
-    return Prepared("\n".join(lines), sorted(magic_lines), False)
+    return Prepared("\n".join(lines), sorted(magic_lines), False, magic_binds)
 
 
 # ---- scopes -------------------------------------------------------------------------------------------------------
@@ -547,7 +555,7 @@ def analyze(source: str) -> dict:
     a = Analysis()
     a.stmts(tree.body)
     return {
-        "bound": sorted(a.module_bound | a.global_stores),
+        "bound": sorted(a.module_bound | a.global_stores | set(prepared.magic_binds)),
         "reads": sorted(a.reads),
         "definitions": [{"name": k, "freeNames": sorted(v)} for k, v in sorted(a.definitions.items())],
         "opaque": sorted(a.opaque),

@@ -156,11 +156,13 @@ describe('analyzeCell: IPython magics and shell escapes', () => {
     assert.deepEqual(names.magicLines, [1, 2]);
   });
 
-  it('makes a cell magic opaque as a whole, except %%time whose body is Python', () => {
+  it('makes a cell magic opaque as a whole, except %%time and %%capture whose bodies are Python', () => {
     const bash = analyzeCell(cell('%%bash', 'x=1', 'echo $x'));
     assert.deepEqual([bash.bound, bash.reads, bash.magicLines], [[], [], [1, 2, 3]]);
     const timed = analyzeCell(cell('%%time', 'result = slow(x)'));
     assert.deepEqual([timed.bound, timed.reads, timed.magicLines], [['result'], ['slow', 'x'], [1]]);
+    const captured = analyzeCell(cell('%%capture --no-stderr out', '!pip install x', 'import x'));
+    assert.deepEqual([captured.bound, captured.magicLines], [['out', 'x'], [1, 2]]);
   });
 
   it('does not mistake % or ! inside strings or brackets for magics', () => {

@@ -1121,7 +1121,9 @@ export function analyzeCellUncached(source: string): CellNames {
   const errors = [...analyzer.errors]
     .sort((a, b) => a.line - b.line || a.column - b.column)
     .filter((e, i, all) => i === 0 || all[i - 1].line !== e.line);
-  return { ...analyzer.result(), syntaxErrors: errors, magicLines: prepared.magicLines };
+  const result = analyzer.result();
+  if (prepared.magicBinds.length > 0) result.bound = [...new Set([...result.bound, ...prepared.magicBinds])].sort();
+  return { ...result, syntaxErrors: errors, magicLines: prepared.magicLines };
 }
 
 /** Analyses of recent cell sources: the sidebar recompiles on every edit, and most cells did not change. */

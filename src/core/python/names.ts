@@ -46,7 +46,7 @@ export interface CellNames {
   syntaxErrors: SyntaxProblem[];
   /**
    * 1-based lines that are IPython magics (`%`, `%%`) or shell escapes (`!`), including `\`-continued lines:
-   * kept for the runtime, opaque here. A cell magic (other than `%%time`) lists every line from the `%%` line on.
+   * kept for the runtime, opaque here. A cell magic (other than `%%time` and `%%capture`, whose bodies are Python) lists every line from its `%%` line on.
    */
   magicLines: number[];
 }

@@ -9,8 +9,11 @@
  * only the first token of a logical line (not inside brackets, a string or after a `\` continuation) is an escape.
  */
 
-/** IPython cell magics whose body is ordinary Python run in the notebook's namespace. */
-const PYTHON_BODY_CELL_MAGICS: ReadonlySet<string> = new Set(['time']);
+/**
+ * IPython cell magics whose body is ordinary Python run in the notebook's namespace: `%%time` and
+ * `%%capture [--no-stdout] [--no-stderr] [--no-display] [name]` (which also binds `name` to the captured output).
+ */
+const PYTHON_BODY_CELL_MAGICS: ReadonlySet<string> = new Set(['time', 'capture']);
 
 export interface PreparedCell {
   /** Python text with magics replaced; same number of lines as the source. */
@@ -19,6 +22,8 @@ export interface PreparedCell {
   magicLines: number[];
   /** True when the cell is a cell magic (`%%bash`, `%%writefile`, …): nothing in it is Python. */
   cellMagic: boolean;
+  /** Names the cell magic binds after its body ran (`%%capture out` binds `out`). */
+  magicBinds: string[];
   /** Columns removed from the start of each line by IPython's leading-indent cleanup (to map columns back). */
   indentRemoved: number[];
 }
@@ -50,7 +55,7 @@ export function prepareCell(source: string): PreparedCell {
   let first = 0;
   while (first < lines.length && isBlank(lines[first])) first++;
   if (first === lines.length) {
-    return { code: lines.join('\n'), magicLines, cellMagic: false, indentRemoved };
+    return { code: lines.join('\n'), magicLines, cellMagic: false, magicBinds: [], indentRemoved };
   }
   const indent = /^[ \t]*/.exec(lines[first])![0];
   if (indent.length > 0) {
@@ -63,20 +68,25 @@ export function prepareCell(source: string): PreparedCell {
   }
 
   // A cell magic: the whole cell belongs to the magic.
+  const magicBinds: string[] = [];
   if (lines[first].startsWith('%%')) {
-    const name = /^%%(\w*)/.exec(lines[first])![1];
+    const [, name, args] = /^%%(\w*)(.*)$/.exec(lines[first])!;
     if (PYTHON_BODY_CELL_MAGICS.has(name)) {
+      if (name === 'capture') {
+        const output = args.trim().split(/\s+/).filter((a) => a !== '' && !a.startsWith('-'));
+        if (output.length > 0 && /^[A-Za-z_]\w*$/.test(output[0])) magicBinds.push(output[0]);
+      }
       magicLines.push(first + 1);
       lines[first] = '';
     } else {
       for (let i = first; i < lines.length; i++) magicLines.push(i + 1);
-      return { code: '', magicLines, cellMagic: true, indentRemoved };
+      return { code: '', magicLines, cellMagic: true, magicBinds, indentRemoved };
     }
   }
 
   // Most cells have no `%` or `!` at all: nothing to scan for.
   if (source.includes('%') || source.includes('!')) maskLineMagics(lines, magicLines);
-  return { code: lines.join('\n'), magicLines, cellMagic: false, indentRemoved };
+  return { code: lines.join('\n'), magicLines, cellMagic: false, magicBinds, indentRemoved };
 }
 
 /**
