@@ -46,7 +46,8 @@ export interface CellNames {
   syntaxErrors: SyntaxProblem[];
   /**
    * 1-based lines that are IPython magics (`%`, `%%`) or shell escapes (`!`), including `\`-continued lines:
-   * kept for the runtime, opaque here. A cell magic (other than `%%time` and `%%capture`, whose bodies are Python) lists every line from its `%%` line on.
+   * kept for the runtime, opaque here. A cell magic lists every line from its `%%` line on, except `%%time` and
+   * `%%capture`, whose bodies are Python (only the `%%` line is listed).
    */
   magicLines: number[];
 }
