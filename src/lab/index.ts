@@ -293,10 +293,10 @@ const plugin: JupyterFrontEndPlugin<void> = {
       model: (path: string) => Array.from(models.values()).find((m) => m.model.path === path)?.model,
       rediagnose: (path: string) => {
         const entry = Array.from(models.values()).find((m) => m.model.path === path);
-        if (!entry) return -1;
+        if (!entry) return undefined;
         const t0 = performance.now();
         entry.model.compileNow();
-        return performance.now() - t0;
+        return { total: performance.now() - t0, compile: entry.model.lastCompileMs };
       },
     };
   },

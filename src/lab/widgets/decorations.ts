@@ -22,6 +22,14 @@ export interface DecorationActions {
 }
 
 const BAR = 'cp-cell-bar';
+
+/** Sets a text only when it changed: a recompile of 300 cells then touches the DOM only where something moved. */
+function setText(el: HTMLElement, text: string): void {
+  if (el.textContent !== text) el.textContent = text;
+}
+function setClass(el: HTMLElement, name: string): void {
+  if (el.className !== name) el.className = name;
+}
 /** Inline logs keep the newest lines only, so a 100k-line log cannot slow the notebook; "full log" has them all. */
 export const MAX_INLINE_LINES = 5000;
 const LOG = 'cp-inline-log';
@@ -61,13 +69,13 @@ export class NotebookDecorations {
       const color = place.step ? stepColor(place.step) : '';
       // Update the bar's elements in place: a compile never replaces what the user may be pointing at.
       const chip = bar.querySelector<HTMLElement>('.cp-chip')!;
-      chip.className = `cp-chip ${label ? '' : 'cp-chip-empty'} ${place.role ? `cp-role-${place.role}` : ''}`.trim();
-      chip.textContent = label ?? '+ pipeline tag';
+      setClass(chip, `cp-chip ${label ? '' : 'cp-chip-empty'} ${place.role ? `cp-role-${place.role}` : ''}`.trim());
+      setText(chip, label ?? '+ pipeline tag');
       chip.dataset.cellIndex = String(i);
       if (color && (place.role === 'step' || place.inherited)) chip.style.setProperty('--cp-step-color', color);
       else chip.style.removeProperty('--cp-step-color');
       const deps = bar.querySelector<HTMLElement>('.cp-deps')!;
-      deps.textContent = place.prev.length ? `after ${place.prev.join(', ')}` : '';
+      setText(deps, place.prev.length ? `after ${place.prev.join(', ')}` : '');
       const diags = this.model.diagnostics.get(i) ?? [];
       const worst = worstSeverity(diags);
       const icon = bar.querySelector<HTMLElement>('.cp-diag')!;
@@ -80,7 +88,7 @@ export class NotebookDecorations {
         icon.setAttribute('aria-label', tip);
         text.textContent = diags[0].message + (diags.length > 1 ? ` (+${diags.length - 1})` : '');
         text.title = tip;
-      } else {
+      } else if (icon.textContent) {
         icon.className = 'cp-diag';
         icon.textContent = '';
         icon.removeAttribute('title');
@@ -90,7 +98,7 @@ export class NotebookDecorations {
       }
       if (color) {
         cell.node.classList.add('cp-step-cell');
-        cell.node.style.setProperty('--cp-step-color', color);
+        if (cell.node.style.getPropertyValue('--cp-step-color') !== color) cell.node.style.setProperty('--cp-step-color', color);
       } else {
         cell.node.classList.remove('cp-step-cell');
         cell.node.style.removeProperty('--cp-step-color');
@@ -139,8 +147,8 @@ export class NotebookDecorations {
     const text = document.createElement('span');
     text.className = 'cp-diag-text';
     bar.append(chip, deps, icon, text);
-    const input = cell.node.querySelector(':scope > .jp-Cell-inputWrapper');
-    cell.node.insertBefore(bar, input ?? cell.node.firstChild);
+    // Under the cell's input and outputs (and above its inline log, if any): one stable place for every cell.
+    cell.node.insertBefore(bar, cell.node.querySelector(`:scope > .${LOG}`));
     return bar;
   }
 
@@ -196,7 +204,9 @@ export class NotebookDecorations {
       const err = document.createElement('button');
       err.className = 'cp-log-error-link';
       const where = step.error.cell !== undefined ? `cell ${step.error.cell}${step.error.line ? `, line ${step.error.line}` : ''}` : '';
-      err.textContent = `${step.error.type ? `${step.error.type}: ` : ''}${step.error.message}${where ? ` — go to ${where}` : ''}`;
+      const { type, message } = step.error;
+      const head = type && !message.startsWith(`${type}:`) ? `${type}: ${message}` : message;
+      err.textContent = `${head}${where ? ` — go to ${where}` : ''}`;
       if (step.error.cell !== undefined) {
         const cellIndex = step.error.cell;
         err.addEventListener('click', () => this.actions.goToCell(cellIndex, step.error?.line));
