@@ -10,7 +10,8 @@ import type { Command } from '../main.js';
 import { compileNotebook } from '../../core/compile.js';
 import { parseArgs, UsageError } from '../args.js';
 import { formatDiagnostics } from '../diagnostics.js';
-import { buildStepImages, STEPS_DIR, WORK_DIR, type BuildProgress } from '../../images/build.js';
+import { STEPS_DIR, WORK_DIR, type BuildProgress } from '../../images/build.js';
+import { buildNotebookImages, declaredFileList } from '../../images/notebook.js';
 import { defaultCredentialSource, dockerConfigFromSecret, dockerConfigSource } from '../../images/credentials.js';
 import { parseRepository } from '../../images/ref.js';
 
@@ -76,19 +77,12 @@ const build: Command = async (argv, io) => {
     io.stderr.write((report || `cellpipe build: ${shown} did not compile`) + '\n');
     return 1;
   }
-  const graph = result.graph;
   const notebookDir = dirname(path);
-  const cellpipeMeta = (result.notebook?.metadata?.cellpipe ?? {}) as { files?: unknown };
-  if (cellpipeMeta.files !== undefined && !(Array.isArray(cellpipeMeta.files) && cellpipeMeta.files.every((f) => typeof f === 'string'))) {
-    io.stderr.write(`cellpipe build: ${shown}: metadata.cellpipe.files must be a list of paths relative to the notebook\n`);
-    return 1;
-  }
-  const files = (cellpipeMeta.files as string[] | undefined) ?? [];
-  let requirements: string[] | undefined;
   try {
-    requirements = (await readFile(resolve(notebookDir, 'requirements.txt'), 'utf8')).split('\n');
-  } catch {
-    requirements = undefined;
+    declaredFileList(result);
+  } catch (err) {
+    io.stderr.write(`cellpipe build: ${shown}: ${(err as Error).message}\n`);
+    return 1;
   }
 
   const env = io.env;
@@ -122,21 +116,9 @@ const build: Command = async (argv, io) => {
   const started = Date.now();
   let built;
   try {
-    const stepBases: Record<string, string> = {};
-    const stepRequirements: Record<string, string[]> = {};
-    for (const s of graph.steps) {
-      if (s.image) stepBases[s.name] = s.image;
-      if (s.requirements.length) stepRequirements[s.name] = s.requirements;
-    }
-    built = await buildStepImages({
-      programs: result.programs,
-      notebookDir,
-      files,
-      requirements,
-      stepRequirements,
-      stepBases,
+    built = await buildNotebookImages(result, notebookDir, {
       registry: flags.registry as string,
-      base: typeof flags.base === 'string' ? flags.base : graph.pipeline.baseImage,
+      base: typeof flags.base === 'string' ? flags.base : undefined,
       insecure: Boolean(flags.insecure),
       ca,
       credentials,

@@ -283,36 +283,19 @@ export class KubeflowRuntime extends EventEmitter<KubeflowRuntimeEvents> impleme
     if (!this.profile.registry) {
       throw new SubmitError(`profile '${this.profile.name}' has no 'registry': set where step images are pushed (e.g. registry.example.com/team/pipelines)`);
     }
-    const { buildStepImages } = await import('../../images/build.js');
-    const graph = r.graph!;
-    const meta = (r.notebook?.metadata?.cellpipe ?? {}) as { files?: unknown };
-    if (meta.files !== undefined && !(Array.isArray(meta.files) && meta.files.every((f) => typeof f === 'string'))) {
-      throw new SubmitError('metadata.cellpipe.files must be a list of paths relative to the notebook');
-    }
-    let requirements: string[] | undefined;
+    const { buildNotebookImages, NotebookBuildError } = await import('../../images/notebook.js');
+    let result;
     try {
-      requirements = (await readFile(resolve(notebookDir, 'requirements.txt'), 'utf8')).split('\n');
-    } catch {
-      requirements = undefined;
+      result = await buildNotebookImages(r, notebookDir, {
+        registry: this.profile.registry,
+        base: this.profile.baseImage,
+        insecure: this.profile.insecureRegistry,
+        onProgress,
+      });
+    } catch (err) {
+      if (err instanceof NotebookBuildError) throw new SubmitError(err.message);
+      throw err;
     }
-    const stepBases: Record<string, string> = {};
-    const stepRequirements: Record<string, string[]> = {};
-    for (const s of graph.steps) {
-      if (s.image) stepBases[s.name] = s.image;
-      if (s.requirements.length) stepRequirements[s.name] = s.requirements;
-    }
-    const result = await buildStepImages({
-      programs: r.programs,
-      notebookDir,
-      files: (meta.files as string[] | undefined) ?? [],
-      requirements,
-      stepRequirements,
-      stepBases,
-      registry: this.profile.registry,
-      base: this.profile.baseImage ?? graph.pipeline.baseImage,
-      insecure: this.profile.insecureRegistry,
-      onProgress,
-    });
     return { images: result.images, unchanged: Object.values(result.steps).filter((s) => s.unchanged).length };
   }
 
