@@ -131,11 +131,12 @@ cmd_start() {
   local etcd_port api_port
   etcd_port=$(cat "$state/ports/etcd"); api_port=$(cat "$state/ports/api")
 
-  # Static tokens: admin, controller-manager and scheduler (their RBAC comes from the apiserver's bootstrap policy).
+  # Static tokens: admin and controller-manager (system:masters: one identity for all controllers, as without
+  # --use-service-account-credentials), scheduler (RBAC from the bootstrap policy).
   for u in admin kcm sched; do head -c 24 /dev/urandom | base64 | tr -d '/+=' >"$state/$u.token"; done
   {
     echo "$(cat "$state/admin.token"),admin,admin-uid,system:masters"
-    echo "$(cat "$state/kcm.token"),system:kube-controller-manager,kcm-uid"
+    echo "$(cat "$state/kcm.token"),system:kube-controller-manager,kcm-uid,system:masters"
     echo "$(cat "$state/sched.token"),system:kube-scheduler,sched-uid"
   } >"$state/pki/tokens.csv"
   chmod 600 "$state/pki/tokens.csv" "$state"/*.token
@@ -170,7 +171,6 @@ cmd_start() {
     --authorization-kubeconfig "$state/kcm.kubeconfig" \
     --bind-address 127.0.0.1 --secure-port "$(cat "$state/ports/kcm")" --leader-elect=false \
     --service-account-private-key-file "$state/pki/sa.key" --root-ca-file "$state/pki/ca.crt" \
-    --controllers '*,-nodeipam,-nodelifecycle,-service-lb-controller,-cloud-node-lifecycle-controller' \
     --concurrent-job-syncs 5 --v 1
   launch kube-scheduler "$bin/kube-scheduler" \
     --kubeconfig "$state/sched.kubeconfig" --authentication-kubeconfig "$state/sched.kubeconfig" \
@@ -229,7 +229,10 @@ EOF
     node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>process.stdout.write(JSON.parse(s).status.token))')
   kubeconfig "$state/restricted.kubeconfig" "system:serviceaccount:$NS:cellpipe-restricted" "$token"
 
-  node_ready() { api GET "/api/v1/nodes/$NODE" | grep -q '"type": "Ready",[[:space:]]*"status": "True"'; }
+  node_ready() {
+    api GET "/api/v1/nodes/$NODE" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{
+      const c=(JSON.parse(s).status?.conditions??[]).find(c=>c.type==="Ready");process.exit(c?.status==="True"?0:1)})'
+  }
   sa_ready() { api GET "/api/v1/namespaces/$NS/serviceaccounts/default"; }
   wait_for 60 "KWOK node $NODE" node_ready
   wait_for 60 "default service account in $NS" sa_ready

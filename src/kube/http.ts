@@ -33,8 +33,8 @@ export async function streamGet(
   for (const [k, v] of Object.entries(query)) if (v !== undefined) url.searchParams.set(k, String(v));
   const opts: https.RequestOptions = { method: 'GET', headers: { Accept: '*/*' } };
   await kc.applyToHTTPSOptions(opts);
-  // applyToHTTPSOptions builds an agent for fetch; node:https takes the TLS fields directly instead.
-  delete opts.agent;
+  // The agent it builds carries the TLS settings (and the kubeconfig's proxy-url); it only fits https.
+  if (url.protocol === 'http:') delete opts.agent;
   const lib = url.protocol === 'http:' ? http : https;
   return new Promise((resolve, reject) => {
     const req = lib.request(url, { ...opts, signal }, (res) => {

@@ -65,7 +65,7 @@ test('the build Job mounts the context parts and the registry secret only when c
   assert.deepEqual(JSON.parse(dockerConfigJson([{ registry: 'r.io', username: 'u', password: 'p' }])), { auths: { 'r.io': { auth: 'dTpw' } } });
 });
 
-describe('kaniko builds in the real cluster', { skip: cluster ? false : SKIP_NO_CLUSTER }, () => {
+describe('kaniko builds in the real cluster', { skip: cluster ? false : SKIP_NO_CLUSTER, timeout: 120_000 }, () => {
   const c = cluster!;
   let ns: Awaited<ReturnType<typeof freshNamespace>>;
   before(async () => {

@@ -45,7 +45,7 @@ describe('log positions (no cluster needed)', () => {
   });
 });
 
-describe('pod logs from the real API server', { skip: cluster ? false : SKIP_NO_CLUSTER }, () => {
+describe('pod logs from the real API server', { skip: cluster ? false : SKIP_NO_CLUSTER, timeout: 120_000 }, () => {
   const c = cluster!;
   let ns: Awaited<ReturnType<typeof freshNamespace>>;
   before(async () => {
@@ -135,7 +135,7 @@ describe('pod logs from the real API server', { skip: cluster ? false : SKIP_NO_
   });
 });
 
-describe('logs outlive pods and stay bounded', { skip: cluster ? false : SKIP_NO_CLUSTER }, () => {
+describe('logs outlive pods and stay bounded', { skip: cluster ? false : SKIP_NO_CLUSTER, timeout: 120_000 }, () => {
   const c = cluster!;
   let ns: Awaited<ReturnType<typeof freshNamespace>>;
   before(async () => {
