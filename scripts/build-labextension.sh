@@ -77,7 +77,10 @@ fi
 # An editable install does not copy shared data: link the labextension and the server config into .venv.
 prefix=$($py -c 'import sys; print(sys.prefix)')
 mkdir -p "$prefix/share/jupyter/labextensions" "$prefix/etc/jupyter/jupyter_server_config.d"
-ln -sfn "$root/$out" "$prefix/share/jupyter/labextensions/cellpipe"
+# (pip may have copied a real directory there earlier; a link inside it would leave the stale copy served)
+target="$prefix/share/jupyter/labextensions/cellpipe"
+[ -L "$target" ] || rm -rf "$target"
+ln -sfn "$root/$out" "$target"
 cp python/jupyter-config/server-config/cellpipe.json "$prefix/etc/jupyter/jupyter_server_config.d/cellpipe.json"
 
 # --- 3. check what a user would check -----------------------------------------------------------------------
