@@ -359,6 +359,7 @@ export function streamPodLogs(opts: PodLogOptions): PodLogStream {
     labelSelector: opts.selector,
     onEvent: onPod,
     signal: controller.signal,
+    onWarning: opts.onWarning,
   });
   watching.catch((err) => {
     fatal ??= err;

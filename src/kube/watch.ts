@@ -22,6 +22,8 @@ export interface WatchOptions<T> {
   signal: AbortSignal;
   /** Server-side watch timeout per connection (default 240 s); the watch is re-opened after it. */
   timeoutSeconds?: number;
+  /** Transport problems that were retried. */
+  onWarning?: (message: string) => void;
   /** Called each time a watch connection opens (for tests: counts re-watches). */
   onWatchStart?: (resourceVersion: string) => void;
 }
@@ -114,8 +116,11 @@ export async function watchObjects<T extends KubernetesObject>(o: WatchOptions<T
         const kerr = toKubeError(err, ctx, err);
         if (kerr.kind === 'unauthorized' || kerr.kind === 'forbidden' || kerr.status === 404) throw kerr;
         if (err.status === 410) rv = undefined;
-      } else if (!networkCode(err) && !(err instanceof KubeError)) {
-        throw toKubeError(err, ctx);
+      } else if (err instanceof KubeError) {
+        throw err;
+      } else if (!networkCode(err)) {
+        // Not an HTTP answer: a transport problem (closed early, reset, timeout); retried with backoff.
+        o.onWarning?.(`watch of ${o.resource} interrupted (${(err as Error).message}); re-watching`);
       }
       await sleep(delay);
       delay = Math.min(delay * 2, 5000);
