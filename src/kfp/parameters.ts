@@ -4,7 +4,8 @@
  * so a wrong `--param` fails here with the parameter's name instead of inside KFP.
  */
 import { parseAllDocuments } from 'yaml';
-import type { JsonValue } from '../core/model.js';
+import type { JsonValue, ParameterType } from '../core/model.js';
+import { parameterFromText, valueFits } from '../core/parameter-values.js';
 
 export type IrParameterType = 'NUMBER_DOUBLE' | 'NUMBER_INTEGER' | 'STRING' | 'BOOLEAN' | 'LIST' | 'STRUCT';
 
@@ -42,22 +43,13 @@ export function rootParameters(spec: Record<string, unknown>): RootParameter[] {
   }));
 }
 
+/** IR parameter types and the notebook's Python types they come from. */
+const PYTHON_TYPE: Record<IrParameterType, ParameterType> = {
+  NUMBER_INTEGER: 'int', NUMBER_DOUBLE: 'float', STRING: 'str', BOOLEAN: 'bool', LIST: 'list', STRUCT: 'dict',
+};
+
 function kindOk(type: IrParameterType, v: JsonValue): boolean {
-  switch (type) {
-    case 'NUMBER_INTEGER':
-      return typeof v === 'number' && Number.isInteger(v);
-    case 'NUMBER_DOUBLE':
-      return typeof v === 'number';
-    case 'STRING':
-      return typeof v === 'string';
-    case 'BOOLEAN':
-      return typeof v === 'boolean';
-    case 'LIST':
-      return Array.isArray(v);
-    case 'STRUCT':
-      return v !== null && typeof v === 'object' && !Array.isArray(v);
-  }
-  return false;
+  return valueFits(PYTHON_TYPE[type], v);
 }
 
 const TYPE_WORDS: Record<IrParameterType, string> = {
@@ -67,35 +59,9 @@ const TYPE_WORDS: Record<IrParameterType, string> = {
 /** Turns a command-line `--param NAME=TEXT` value into the parameter's type. */
 export function parseParameterText(p: RootParameter, text: string): JsonValue {
   const bad = () => new ParameterError(`--param ${p.name}=${text}: ${p.name} is ${TYPE_WORDS[p.type]}`, `give ${p.name} as ${TYPE_WORDS[p.type]}, e.g. ${example(p.type)}`);
-  switch (p.type) {
-    case 'STRING':
-      return text;
-    case 'NUMBER_INTEGER': {
-      if (!/^[-+]?\d+$/.test(text.trim())) throw bad();
-      return Number(text);
-    }
-    case 'NUMBER_DOUBLE': {
-      const n = Number(text);
-      if (!text.trim() || !Number.isFinite(n)) throw bad();
-      return n;
-    }
-    case 'BOOLEAN': {
-      const t = text.trim().toLowerCase();
-      if (t === 'true' || t === '1') return true;
-      if (t === 'false' || t === '0') return false;
-      throw bad();
-    }
-    default: {
-      let v: JsonValue;
-      try {
-        v = JSON.parse(text) as JsonValue;
-      } catch {
-        throw bad();
-      }
-      if (!kindOk(p.type, v)) throw bad();
-      return v;
-    }
-  }
+  const value = parameterFromText(PYTHON_TYPE[p.type], text);
+  if (value === undefined) throw bad();
+  return value;
 }
 
 function example(type: IrParameterType): string {

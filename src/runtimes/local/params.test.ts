@@ -35,7 +35,7 @@ test('bad values and unknown names are errors that say which parameter, where it
   assert.match(err(['ON=maybe']), /'maybe' is not true or false/);
   assert.match(err(['IDS={"a": 1}']), /give it as a JSON array/);
   assert.match(err(['CFG=[1]']), /give it as a JSON object/);
-  assert.match(err(['CFG=nope']), /give it as JSON/);
+  assert.match(err(['CFG=nope']), /give it as a JSON object, e\.g\. \{"a": 1\}/);
   assert.match(err(['M=1']), /no pipeline parameter 'M' \(its parameters are: N, RATE, ON, NAME, IDS, CFG\)/);
   assert.match(err(['N']), /write it as NAME=VALUE/);
   assert.match(resolveParametersError([], ['X=1']), /declares none; tag a cell pipeline-parameters/);

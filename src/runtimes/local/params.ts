@@ -3,6 +3,7 @@
  * text for the step runtime (`str` raw, numbers decimal, `bool` true/false, `list`/`dict` JSON).
  */
 import type { JsonValue, Parameter, ParameterType } from '../../core/model.js';
+import { PARAMETER_EXAMPLES, parameterFromText } from '../../core/parameter-values.js';
 
 export class ParameterError extends Error {}
 
@@ -17,41 +18,17 @@ export function parseParamValue(p: Parameter, text: string): JsonValue {
       `--param ${p.name}=${text}: ${p.name} is ${p.type === 'int' ? 'an' : 'a'} ${p.type} parameter (${where(p)}); ${what}`,
     );
   };
+  const value = parameterFromText(p.type, text);
+  if (value !== undefined) return value;
   switch (p.type) {
-    case 'str':
-      return text;
-    case 'int': {
-      if (!/^[+-]?\d+$/.test(text.trim())) bad(`'${text}' is not an integer`);
-      const n = Number(text);
-      if (!Number.isSafeInteger(n)) bad(`${text} is too large`);
-      return n;
-    }
-    case 'float': {
-      const n = Number(text);
-      if (text.trim() === '' || !Number.isFinite(n)) bad(`'${text}' is not a number`);
-      return n;
-    }
-    case 'bool': {
-      const t = text.trim().toLowerCase();
-      if (['true', '1', 'yes'].includes(t)) return true;
-      if (['false', '0', 'no'].includes(t)) return false;
+    case 'int':
+      return bad(/^[+-]?\d+$/.test(text.trim()) ? `${text} is too large` : `'${text}' is not an integer`);
+    case 'float':
+      return bad(`'${text}' is not a number`);
+    case 'bool':
       return bad(`'${text}' is not true or false`);
-    }
-    case 'list':
-    case 'dict': {
-      let v: unknown;
-      try {
-        v = JSON.parse(text);
-      } catch {
-        return bad(`give it as JSON, e.g. ${p.type === 'list' ? '[1, 2]' : '{"a": 1}'}`);
-      }
-      const isList = Array.isArray(v);
-      const isDict = typeof v === 'object' && v !== null && !isList;
-      if ((p.type === 'list' && !isList) || (p.type === 'dict' && !isDict)) {
-        bad(`give it as a JSON ${p.type === 'list' ? 'array, e.g. [1, 2]' : 'object, e.g. {"a": 1}'}`);
-      }
-      return v as JsonValue;
-    }
+    default:
+      return bad(`give it as a JSON ${p.type === 'list' ? 'array' : 'object'}, e.g. ${PARAMETER_EXAMPLES[p.type]}`);
   }
 }
 
