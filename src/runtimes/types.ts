@@ -86,7 +86,17 @@ export interface RunRecord {
   runner?: RunnerInfo;
   /** Set when someone asked to cancel the run (possibly from another process); the runner reacts to it. */
   cancelRequestedAt?: string;
+  /**
+   * Kubeflow runs made before they are submitted (the backend does this so a UI can show the submission):
+   * the stage reached, validate → build → upload → run, and what it is doing (e.g. `uploaded 1.2 MB`,
+   * `4 images, 3 unchanged`). `run` means the run exists in Kubeflow; from then on `state` and `steps` tell the rest.
+   */
+  stage?: SubmitStage;
+  stageDetail?: string;
 }
+
+/** The stages of submitting a notebook to Kubeflow. */
+export type SubmitStage = 'validate' | 'build' | 'upload' | 'run';
 
 /** One log line of one step, as stored. */
 export interface LogLine {

@@ -50,6 +50,7 @@ describe('backend API over a Unix socket', () => {
       root: ws.root,
       socket,
       backend: {
+        kubeflow: { loadProfiles: async () => new Map(), stateFile: path.join(ws.base, 'kubeflow-runs.json') },
         localBackend: (dir) => {
           const store = new RunStore(dir);
           const runtime = new ScriptedRuntime(store, (s) => script(s));
@@ -140,10 +141,12 @@ describe('backend API over a Unix socket', () => {
     assert.equal(method.status, 405);
     assert.match(String(method.headers.allow), /GET/);
     const build = await call(socket, 'POST', '/api/build', { path: 'work/candies.ipynb' });
-    assert.equal(build.status, 501);
-    assert.match(build.json.error.hint, /cellpipe build/);
+    assert.equal(build.status, 400);
+    assert.match(build.json.error.message, /'profile'/);
     const kubeflow = await call(socket, 'POST', '/api/runs', { path: 'work/candies.ipynb', target: 'kubeflow' });
-    assert.equal(kubeflow.status, 501);
+    assert.equal(kubeflow.status, 400);
+    assert.match(kubeflow.json.error.message, /unknown target 'kubeflow': no such profile/);
+    assert.match(kubeflow.json.error.hint, /Use "local" \(no profiles are defined\)/);
     const noNotebook = await call(socket, 'GET', '/api/runs');
     assert.equal(noNotebook.status, 400);
   });

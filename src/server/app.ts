@@ -7,14 +7,15 @@
  * | --- | --- |
  * | `GET /api/health` | `{version}` |
  * | `POST /api/compile {path}` | `{ok, graph, diagnostics, specHash, yaml}` |
- * | `POST /api/runs {path, parameters, target: "local", cache?}` | 201 `{runId, run}` |
+ * | `GET /api/profiles` | `{profiles: [{name, kind: "kubeflow", namespace, registry?, kfpUi?, error?}], file?, error?}` |
+ * | `POST /api/runs {path, parameters, target: "local" \| PROFILE, cache?}` | 201 `{runId, run}` (Kubeflow: submitted in the background, `run.stage` shows how far) |
  * | `GET /api/runs?notebook=PATH` | `{runs}`, newest first |
  * | `GET /api/runs/:id[?notebook=PATH]` | the RunRecord |
  * | `GET /api/runs/:id/events` | SSE: `run` (RunRecord) per change, then `end` |
  * | `GET /api/runs/:id/logs/:step?from=N&follow=1` | SSE: `line` (LogLine, `id:` = its 0-based line index), then `end` `{lines, state}` |
  * | `GET /api/runs/:id/logs/:step?format=text\|json` | the whole log as text, or `{lines}` |
  * | `POST /api/runs/:id/cancel` | 202 with the RunRecord |
- * | `POST /api/build {path}` | 501 for now |
+ * | `POST /api/build {path, profile}` | SSE: `progress` (a BuildProgress: `bytes` {uploaded}, `step` {step, reference, unchanged}, `requirements`, `base`, `log`), then `result` `{images, steps, bytesUp}` or `error` `{error, hint?}` |
  *
  * Runs are kept by the run store next to each notebook (`<notebook dir>/.cellpipe`), the same place the CLI
  * writes, so runs started from a terminal show up in the page and the other way round.
@@ -26,12 +27,19 @@ import path from 'node:path';
 import type { CompileOptions, CompileResult } from '../core/compile.js';
 import { compileNotebook } from '../core/compile.js';
 import { RunStore, storeDirFor as defaultStoreDirFor, isTerminalRun } from '../runs/store.js';
-import type { RunRecord, Runtime } from '../runtimes/types.js';
+import type { JsonValue } from '../core/model.js';
+import type { Profile } from '../kube/profile.js';
+import type { LogLine, RunRecord, Runtime } from '../runtimes/types.js';
 import { HttpError, readJsonObject, requireString, sendError, sendJson } from './http.js';
 import { bindParameters } from './parameters.js';
 import { resolveNotebook, type ResolvedNotebook } from './paths.js';
 import { EventStream } from './sse.js';
 import { tailLog, watchRun } from './tail.js';
+import { human, KubeflowTargets, type KubeflowOptions } from './kubeflow.js';
+import type { SubmitProgress } from '../runtimes/kubeflow/runtime.js';
+import type { BuildProgress } from '../images/build.js';
+import type { NotebookBuildOptions } from '../images/notebook.js';
+import { newRunId, pendingStep } from '../runs/store.js';
 
 /** The runs of one store directory: the store to read them from and the runtime that executes new ones. */
 export interface RunBackend {
@@ -50,6 +58,10 @@ export interface BackendOptions {
   storeDirFor?: (notebookAbsPath: string) => string;
   /** Store + local runtime for a store directory; called once per directory. */
   localBackend: (storeDir: string) => RunBackend | Promise<RunBackend>;
+  /** Profiles, Kubeflow runtimes and the remembered Kubeflow runs (defaults: the real ones). */
+  kubeflow?: KubeflowOptions;
+  /** Extra image build settings for `POST /api/build` (credentials, CA, registry client tuning). */
+  build?: Partial<NotebookBuildOptions>;
 }
 
 type Handler = (req: IncomingMessage, res: ServerResponse, params: string[], url: URL) => Promise<void>;
@@ -77,6 +89,7 @@ export class Backend {
   private readonly started = new Set<string>();
   private readonly compile: (text: string, options: CompileOptions) => CompileResult;
   private readonly storeDirFor: (notebookAbsPath: string) => string;
+  readonly kubeflow: KubeflowTargets;
 
   private constructor(
     private readonly options: BackendOptions,
@@ -84,14 +97,14 @@ export class Backend {
   ) {
     this.compile = options.compile ?? compileNotebook;
     this.storeDirFor = options.storeDirFor ?? defaultStoreDirFor;
+    this.kubeflow = new KubeflowTargets(options.kubeflow);
     const r = (method: string, pattern: RegExp, handler: Handler): Route => ({ method, pattern, handler });
     const seg = '([^/]+)';
     this.routes = [
       r('GET', /^\/api\/health$/, async (_q, res) => sendJson(res, 200, { version: this.options.version })),
       r('POST', /^\/api\/compile$/, (q, s) => this.compileRoute(q, s)),
-      r('POST', /^\/api\/build$/, async () => {
-        throw new HttpError(501, 'building step images from JupyterLab is not available yet', 'Use `cellpipe build NOTEBOOK` in a terminal for now.');
-      }),
+      r('GET', /^\/api\/profiles$/, async (_q, res) => sendJson(res, 200, await this.kubeflow.summaries())),
+      r('POST', /^\/api\/build$/, (q, s) => this.buildRoute(q, s)),
       r('POST', /^\/api\/runs$/, (q, s) => this.startRun(q, s)),
       r('GET', /^\/api\/runs$/, (q, s, p, u) => this.listRuns(q, s, p, u)),
       r('GET', new RegExp(`^/api/runs/${seg}$`), (q, s, p, u) => this.getRun(q, s, p, u)),
@@ -105,8 +118,14 @@ export class Backend {
   static async create(options: BackendOptions): Promise<Backend> {
     const root = path.resolve(options.root);
     const realRoot = await realpath(root);
-    return new Backend({ ...options, root }, realRoot);
+    const backend = new Backend({ ...options, root }, realRoot);
+    // Kubeflow runs this backend submitted before it stopped are watched again.
+    backend.resumed = await backend.kubeflow.resume(async (dir) => (await backend.backendFor(dir)).store);
+    return backend;
   }
+
+  /** Runs watched again at start, by store directory. */
+  resumed: Record<string, string[]> = {};
 
   get root(): string {
     return this.options.root;
@@ -157,6 +176,8 @@ export class Backend {
       );
     }
     await Promise.all(pending);
+    // Kubeflow runs go on in Kubeflow; only the watching stops.
+    await this.kubeflow.close();
   }
 
   // --- helpers --------------------------------------------------------------------------------------------
@@ -197,7 +218,7 @@ export class Backend {
       const record = await backend.store.get(runId);
       if (record) {
         this.runIndex.set(runId, dir);
-        return { backend, record };
+        return { backend: await this.runtimeForRecord(backend, record), record };
       }
     }
     throw new HttpError(
@@ -205,6 +226,14 @@ export class Backend {
       `run '${runId}' not found${notebook ? ` for notebook '${notebook}'` : ''}`,
       notebook ? undefined : 'Add ?notebook=PATH (the notebook the run belongs to).',
     );
+  }
+
+  /** Kubeflow records are served by their profile's runtime (live events, cancel in KFP); others by the local one. */
+  private async runtimeForRecord(backend: RunBackend, record: RunRecord): Promise<RunBackend> {
+    if (record.runtime !== 'kubeflow') return backend;
+    const runtime = await this.kubeflow.runtimeFor(record.profile, backend.store).catch(() => undefined);
+    if (runtime) return { store: backend.store, runtime };
+    return { store: backend.store, runtime: new ProfileGone(record.profile) };
   }
 
   private async compileFile(nb: ResolvedNotebook): Promise<{ result: CompileResult; bytes: Buffer }> {
@@ -234,18 +263,8 @@ export class Backend {
     });
   }
 
-  private async startRun(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const body = await readJsonObject(req);
-    const given = requireString(body, 'path');
-    const target = body.target ?? 'local';
-    if (target === 'kubeflow') {
-      throw new HttpError(501, 'running on Kubeflow from JupyterLab is not available yet', 'Choose the Local target, or use `cellpipe submit` in a terminal.');
-    }
-    if (target !== 'local') throw new HttpError(400, `unknown target ${JSON.stringify(target)}`, "Use \"local\".");
-    if (body.cache !== undefined && typeof body.cache !== 'boolean') {
-      throw new HttpError(400, "field 'cache' must be true or false");
-    }
-    const nb = await this.resolve(given);
+  /** Compiles the notebook; a 422 naming the first error (cell, line) when it does not compile. */
+  private async compiled(nb: ResolvedNotebook): Promise<{ result: CompileResult & { graph: NonNullable<CompileResult['graph']> }; bytes: Buffer }> {
     const { result, bytes } = await this.compileFile(nb);
     if (!result.ok || !result.graph) {
       const errors = result.diagnostics.filter((d) => d.severity === 'error');
@@ -258,9 +277,31 @@ export class Backend {
         { diagnostics: result.diagnostics },
       );
     }
+    return { result: result as CompileResult & { graph: NonNullable<CompileResult['graph']> }, bytes };
+  }
+
+  private async startRun(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const body = await readJsonObject(req);
+    const given = requireString(body, 'path');
+    const target = body.target ?? 'local';
+    if (typeof target !== 'string' || !target) {
+      throw new HttpError(400, `field 'target' must be "local" or a profile name, got ${JSON.stringify(target)}`);
+    }
+    if (body.cache !== undefined && typeof body.cache !== 'boolean') {
+      throw new HttpError(400, "field 'cache' must be true or false");
+    }
+    const profile = target === 'local' ? undefined : await this.kubeflow.profile(target);
+    const nb = await this.resolve(given);
+    const { result, bytes } = await this.compiled(nb);
     const parameters = bindParameters(result.graph.parameters, body.parameters);
     const storeDir = this.storeDirFor(nb.abs);
     const { runtime, store } = await this.backendFor(storeDir);
+    if (profile) {
+      const runId = await this.submitToKubeflow(nb, result, bytes, parameters, profile, storeDir, store);
+      const run = await store.get(runId);
+      sendJson(res, 201, { runId, run: run ?? null });
+      return;
+    }
     const runId = await runtime.submit({
       notebookPath: nb.rel,
       notebookHash: hashBytes(bytes),
@@ -276,6 +317,115 @@ export class Backend {
     this.started.add(runId);
     const run = await store.get(runId);
     sendJson(res, 201, { runId, run: run ?? null });
+  }
+
+  /**
+   * Records a Kubeflow run right away (state `queued`, `stage` validate) and submits it in the background; each
+   * stage and the build's upload progress land in the record, so `/events` shows them. A failed submission ends
+   * the record `failed` with the reason.
+   */
+  private async submitToKubeflow(
+    nb: ResolvedNotebook,
+    result: CompileResult & { graph: NonNullable<CompileResult['graph']> },
+    bytes: Buffer,
+    parameters: Record<string, JsonValue>,
+    profile: Profile,
+    storeDir: string,
+    store: RunStore,
+  ): Promise<string> {
+    const runtime = await this.kubeflow.runtime(profile, store);
+    const runId = newRunId();
+    await store.create({
+      id: runId,
+      notebook: nb.rel,
+      notebookHash: hashBytes(bytes),
+      specHash: result.specHash ?? hashBytes(result.yaml ?? JSON.stringify(result.graph)),
+      runtime: 'kubeflow',
+      profile: profile.name,
+      parameters,
+      state: 'queued',
+      stage: 'validate',
+      createdAt: new Date().toISOString(),
+      steps: result.graph.steps.map((s) => pendingStep(s.name)),
+    });
+    this.runIndex.set(runId, storeDir);
+    await this.kubeflow.remember(runId, storeDir, profile.name);
+
+    // Record updates go one after another; upload progress at most every 250 ms.
+    let writes: Promise<unknown> = Promise.resolve();
+    const write = (patch: Partial<RunRecord>) => {
+      writes = writes.then(() => store.update(runId, patch)).catch(() => undefined);
+    };
+    let lastBytes = 0;
+    const ready = new Set<string>();
+    const total = result.graph.steps.length;
+    const onProgress = (p: SubmitProgress) => {
+      if (!p.build) {
+        write({ stage: p.stage, stageDetail: p.state === 'done' ? p.detail : undefined });
+        return;
+      }
+      const b = p.build;
+      if (b.kind === 'bytes') {
+        const now = Date.now();
+        if (now - lastBytes < 250) return;
+        lastBytes = now;
+        write({ stageDetail: `uploaded ${human(b.uploaded)}` });
+      } else if (b.kind === 'step') {
+        ready.add(b.step);
+        write({ stageDetail: `${ready.size} of ${total} step images ready` });
+      } else if (b.kind === 'requirements' && b.state === 'building') {
+        write({ stageDetail: `installing requirements for ${b.steps.join(', ')}` });
+      }
+    };
+    void runtime
+      .submitNotebook({ notebookPath: nb.real, shownPath: nb.rel, parameters, runId, onProgress })
+      .catch(async (err: unknown) => {
+        await writes;
+        const now = await store.get(runId);
+        if (!now || now.external?.kfpRunId || isTerminalRun(now.state)) return;
+        const cancelled = now.cancelRequestedAt !== undefined;
+        await store.update(runId, {
+          state: cancelled ? 'cancelled' : 'failed',
+          reason: cancelled ? 'cancelled before it was submitted to Kubeflow' : `${now.stage ?? 'submit'} failed: ${(err as Error).message}`,
+          finishedAt: new Date().toISOString(),
+        });
+        await this.kubeflow.forget(runId);
+      });
+    return runId;
+  }
+
+  private async buildRoute(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const body = await readJsonObject(req);
+    const nb = await this.resolve(requireString(body, 'path'));
+    const profile = await this.kubeflow.profile(requireString(body, 'profile'));
+    if (!profile.registry) {
+      throw new HttpError(400, `profile '${profile.name}' has no 'registry'`, 'Set where step images are pushed in the profiles file (e.g. registry: registry.example.com/team/pipelines).');
+    }
+    const { result } = await this.compiled(nb);
+    const { buildNotebookImages } = await import('../images/notebook.js');
+    const stream = new EventStream(res);
+    let lastBytes = 0;
+    try {
+      const built = await buildNotebookImages(result, path.dirname(nb.real), {
+        ...this.options.build,
+        registry: profile.registry,
+        base: profile.baseImage,
+        insecure: profile.insecureRegistry,
+        onProgress: (e: BuildProgress) => {
+          if (e.kind === 'bytes') {
+            const now = Date.now();
+            if (now - lastBytes < 100) return;
+            lastBytes = now;
+          }
+          stream.send('progress', e);
+        },
+      });
+      stream.send('result', { images: built.images, steps: built.steps, bytesUp: built.stats.bytesUp });
+    } catch (err) {
+      stream.send('error', { error: (err as Error).message, hint: `Check that ${profile.registry} is reachable and that your credentials for it are set up (docker login).` });
+    } finally {
+      stream.close();
+    }
   }
 
   private async listRuns(_req: IncomingMessage, res: ServerResponse, _p: string[], url: URL): Promise<void> {
@@ -371,5 +521,26 @@ export class Backend {
     await backend.runtime.cancel(runId);
     const after = await backend.store.get(runId);
     sendJson(res, 202, after ?? record);
+  }
+}
+
+/** A Kubeflow run whose profile is no longer defined: readable from the store, not controllable. */
+class ProfileGone implements Runtime {
+  constructor(private readonly profile: string | undefined) {}
+  private fail(): never {
+    throw new HttpError(409, `the run's profile '${this.profile ?? '?'}' is no longer in the profiles file`, 'Add the profile back to control this run.');
+  }
+  submit(): Promise<string> {
+    this.fail();
+  }
+  status(): Promise<RunRecord> {
+    this.fail();
+  }
+  // eslint-disable-next-line require-yield
+  async *logs(): AsyncIterable<LogLine> {
+    this.fail();
+  }
+  cancel(): Promise<void> {
+    this.fail();
   }
 }

@@ -63,11 +63,20 @@ export interface SseEvent {
 export function readEvents(
   socketPath: string,
   urlPath: string,
-  options: { headers?: Record<string, string>; until?: (e: SseEvent, all: SseEvent[]) => boolean; onEvent?: (e: SseEvent) => void } = {},
+  options: {
+    headers?: Record<string, string>;
+    until?: (e: SseEvent, all: SseEvent[]) => boolean;
+    onEvent?: (e: SseEvent) => void;
+    /** POST this JSON body instead of a GET. */
+    body?: unknown;
+  } = {},
 ): Promise<{ status: number; contentType: string; events: SseEvent[] }> {
   return new Promise((resolve, reject) => {
     const events: SseEvent[] = [];
-    const req = request({ socketPath, method: 'GET', path: urlPath, headers: options.headers }, (res) => {
+    const payload = options.body === undefined ? undefined : JSON.stringify(options.body);
+    const method = payload === undefined ? 'GET' : 'POST';
+    const headers = { ...(payload !== undefined ? { 'content-type': 'application/json' } : {}), ...options.headers };
+    const req = request({ socketPath, method, path: urlPath, headers }, (res) => {
       const contentType = String(res.headers['content-type'] ?? '');
       let buffer = '';
       let finished = false;
@@ -117,7 +126,7 @@ export function readEvents(
       if (events.length) resolve({ status: 200, contentType: 'text/event-stream', events });
       else reject(err);
     });
-    req.end();
+    req.end(payload);
   });
 }
 

@@ -20,7 +20,7 @@ import type { JsonValue } from '../../core/model.js';
 import { compileNotebook, type CompileResult } from '../../core/compile.js';
 import { taskName } from '../../core/graph.js';
 import { sha256Hex } from '../../core/hash.js';
-import type { LogLine, LogOptions, RunRecord, RunRequest, Runtime, StepRecord } from '../types.js';
+import type { LogLine, LogOptions, RunRecord, RunRequest, Runtime, StepRecord, SubmitStage } from '../types.js';
 import { RunStore, isTerminalRun, newRunId, pendingStep } from '../../runs/store.js';
 import type { Profile } from '../../kube/profile.js';
 import type { KubeConnection } from '../../kube/connect.js';
@@ -32,7 +32,7 @@ import { rootParameters, runtimeParameters, specDocument } from '../../kfp/param
 import { TERMINAL_KFP, runState, stepPatches } from '../../kfp/states.js';
 import type { BuildProgress } from '../../images/build.js';
 
-export type SubmitStage = 'validate' | 'build' | 'upload' | 'run';
+export type { SubmitStage } from '../types.js';
 
 export interface SubmitProgress {
   stage: SubmitStage;
@@ -76,6 +76,12 @@ export interface SubmitOptions {
   images?: 'build' | 'inline' | Record<string, string>;
   /** Start watching in the background (default true). */
   watch?: boolean;
+  /**
+   * Id of a record the caller made before submitting (runtime `kubeflow`, state `queued`, e.g. to show the stages
+   * in a UI): it is completed instead of a new one being created. A cancel asked meanwhile (`cancelRequestedAt`)
+   * stops the submission before the KFP run is created, or terminates that run right after.
+   */
+  runId?: string;
   onProgress?: (p: SubmitProgress) => void;
 }
 
@@ -182,7 +188,13 @@ export class KubeflowRuntime extends EventEmitter<KubeflowRuntimeEvents> impleme
   async submitNotebook(o: SubmitOptions): Promise<SubmitResult> {
     const progress = o.onProgress ?? (() => {});
     const timings = { validate: 0, build: 0, upload: 0, run: 0 } as Record<SubmitStage, number>;
+    const cancelled = async () => {
+      if (o.runId === undefined) return;
+      const r = await this.store.get(o.runId);
+      if (r?.cancelRequestedAt) throw new SubmitError(`run ${o.runId} was cancelled before it was submitted to Kubeflow`);
+    };
     const stage = async <T>(name: SubmitStage, fn: () => Promise<T>, detail?: (v: T) => string): Promise<T> => {
+      await cancelled();
       const t0 = performance.now();
       progress({ stage: name, state: 'start' });
       const v = await fn();
@@ -192,6 +204,8 @@ export class KubeflowRuntime extends EventEmitter<KubeflowRuntimeEvents> impleme
     };
     const path = resolve(o.notebookPath);
     const shown = o.shownPath ?? o.notebookPath;
+    const made = o.runId !== undefined ? await this.store.get(o.runId) : undefined;
+    if (o.runId !== undefined && !made) throw new SubmitError(`no run ${o.runId} in ${this.store.dir} to submit into`);
     const text = o.text ?? (await readFile(path, 'utf8'));
 
     const checked = await stage('validate', async () => {
@@ -238,7 +252,7 @@ export class KubeflowRuntime extends EventEmitter<KubeflowRuntimeEvents> impleme
       return { experiment, upload };
     }, (u) => `${u.upload.action === 'reused' ? 'reused the version with this spec' : u.upload.action === 'version' ? 'uploaded a new version' : 'uploaded a new pipeline'}`);
 
-    const id = newRunId();
+    const id = made?.id ?? newRunId();
     const kfpRun = await stage('run', () =>
       client.createRun({
         displayName: `${pipelineName} ${id}`,
@@ -273,8 +287,20 @@ export class KubeflowRuntime extends EventEmitter<KubeflowRuntimeEvents> impleme
         tasks: JSON.stringify(Object.fromEntries(graph.steps.map((s) => [s.name, taskName(s.name)]))),
       },
     };
-    await this.store.create(record);
-    this.emit('change', structuredClone(record));
+    let stored = record;
+    if (made) {
+      const now = await this.store.get(id);
+      if (now?.cancelRequestedAt) {
+        // Cancelled while the run was being created: keep the request, end the KFP run; the watcher records it.
+        record.cancelRequestedAt = now.cancelRequestedAt;
+        await client.terminateRun(kfpRun.run_id).catch((err: unknown) => this.emit('warning', id, `terminating ${kfpRun.run_id}: ${(err as Error).message}`));
+      }
+      stored = await this.store.update(id, { ...record, steps: undefined, createdAt: made.createdAt, finishedAt: undefined, reason: undefined });
+      record.createdAt = made.createdAt;
+    } else {
+      await this.store.create(record);
+    }
+    this.emit('change', structuredClone(stored));
     if (o.watch !== false) void this.watch(id);
     return { runId: id, record, upload, timings, yaml };
   }
@@ -502,9 +528,11 @@ export class KubeflowRuntime extends EventEmitter<KubeflowRuntimeEvents> impleme
   /** Asks KFP to terminate the run; the watcher records the end (`cancelled`). */
   async cancel(runId: string): Promise<void> {
     const record = await this.store.get(runId);
-    if (!record?.external?.kfpRunId) throw new Error(`no Kubeflow run ${runId}`);
+    if (!record || record.runtime !== 'kubeflow') throw new Error(`no Kubeflow run ${runId}`);
     if (isTerminalRun(record.state)) return;
     await this.store.update(runId, { cancelRequestedAt: new Date().toISOString() });
+    // Still being submitted (see SubmitOptions.runId): the submission stops at its next stage.
+    if (!record.external?.kfpRunId) return;
     await (await this.kfp()).terminateRun(record.external.kfpRunId);
   }
 

@@ -1,0 +1,213 @@
+/**
+ * The backend's Kubeflow routes over real HTTP on a Unix socket: profiles (without secrets), a run on a profile
+ * submitted in the background with its stages in the record and the event stream, cancel before and after the KFP
+ * run exists, a restarted backend watching its unfinished runs again, and `POST /api/build` streaming a real
+ * build into a real registry (docker-registry). Kubeflow Pipelines is the swagger-checked fake server; the real
+ * profiles file, the real KFP client and the real KubeflowRuntime talk to it.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { stringify } from 'yaml';
+import { FakeKfpServer } from '../kfp/testing/fake-server.js';
+import { RegistryClient } from '../images/registry.js';
+import { pushBaseImage, startRegistry, type TestRegistry } from '../images/testing.js';
+import { KubeflowRuntime } from '../runtimes/kubeflow/runtime.js';
+import type { RunRecord } from '../runtimes/types.js';
+import { startServer, type RunningServer } from './index.js';
+import { call, readEvents, type SseEvent } from './testing.js';
+
+const repo = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
+const corpus = path.resolve(repo, '../shared/corpus/kale');
+const NB = 'work/candies.ipynb';
+
+describe('backend: Kubeflow targets', () => {
+  let base: string;
+  let root: string;
+  let reg: TestRegistry;
+  let fake: FakeKfpServer;
+  let slow: FakeKfpServer;
+  let env: NodeJS.ProcessEnv;
+  let stateFile: string;
+  const warnings: string[] = [];
+  let server: RunningServer;
+  let socket: string;
+
+  const start = async () => {
+    socket = path.join(base, `backend-${Date.now()}.sock`);
+    return startServer({
+      root,
+      socket,
+      backend: {
+        kubeflow: {
+          env,
+          stateFile,
+          warn: (m) => warnings.push(m),
+          makeRuntime: (profile, store) => new KubeflowRuntime({ store, profile, env, kube: null, pollMs: 20, maxPollMs: 60, maxBackoffMs: 100 }),
+        },
+      },
+    });
+  };
+
+  before(async () => {
+    base = mkdtempSync(path.join(tmpdir(), 'cellpipe-server-kf-'));
+    root = path.join(base, 'root');
+    mkdirSync(path.join(root, 'work'), { recursive: true });
+    copyFileSync(path.join(corpus, 'candies_sharing.ipynb'), path.join(root, NB));
+    reg = await startRegistry('open');
+    const client = new RegistryClient(reg.clientOptions());
+    await pushBaseImage(client, 'base/python', '3.12', [{ path: '/usr/bin/python3', data: '#!/bin/sh\n', executable: true }]);
+    client.close();
+    fake = new FakeKfpServer({ multiUser: true });
+    await fake.start();
+    slow = new FakeKfpServer({ multiUser: true, progress: 'manual' });
+    await slow.start();
+    const images = { registry: `${reg.host}/team/steps`, baseImage: `${reg.host}/base/python:3.12`, insecureRegistry: true };
+    const profiles = {
+      profiles: {
+        kf: { namespace: 'team-a', ...images, kfp: { host: fake.url, auth: 'none' } },
+        slow: { namespace: 'team-a', ...images, kfp: { host: slow.url, auth: 'none' } },
+        secure: { namespace: 'team-b', kfp: { host: 'https://kubeflow.example.com/pipeline', auth: 'token', tokenEnv: 'TEAM_B_TOKEN', tokenFile: '/secret/token-file', uiUrl: 'https://kubeflow.example.com/ui' } },
+        broken: { namespace: 'team-c', kfp: { hots: 'typo' } },
+      },
+    };
+    const file = path.join(base, 'profiles.yaml');
+    writeFileSync(file, stringify(profiles));
+    stateFile = path.join(base, 'state', 'runs.json');
+    env = { ...process.env, CELLPIPE_PROFILES: file, TEAM_B_TOKEN: 'tok-s3cret-value' };
+    server = await start();
+  });
+
+  after(async () => {
+    await server?.close();
+    await fake?.close();
+    await slow?.close();
+    await reg?.stop();
+    rmSync(base, { recursive: true, force: true });
+  });
+
+  /** The run's record changes until it ends (or `until` holds). */
+  const follow = (runId: string, until?: (r: RunRecord) => boolean) =>
+    readEvents(socket, `/api/runs/${runId}/events`, { until: (e: SseEvent) => e.event === 'end' || (e.event === 'run' && !!until?.(e.data as RunRecord)) });
+
+  test('GET /api/profiles lists names, kinds, namespaces and UI links — never tokens or token files', async () => {
+    const r = await call(socket, 'GET', '/api/profiles');
+    assert.equal(r.status, 200);
+    const byName = Object.fromEntries((r.json.profiles as { name: string; error?: string }[]).map((p) => [p.name, p]));
+    assert.deepEqual(Object.keys(byName), ['broken', 'kf', 'secure', 'slow']);
+    assert.deepEqual(byName.kf, { name: 'kf', kind: 'kubeflow', namespace: 'team-a', registry: `${reg.host}/team/steps`, kfpUi: fake.url });
+    assert.deepEqual(byName.secure, { name: 'secure', kind: 'kubeflow', namespace: 'team-b', kfpUi: 'https://kubeflow.example.com/ui' });
+    assert.match(byName.broken.error!, /kfp\.hots.*not a known setting/);
+    assert.doesNotMatch(r.text, /s3cret|TEAM_B_TOKEN|token-file|\/secret\//);
+  });
+
+  test('POST /api/runs on a profile: 201 at once, then validate → build → upload → run in the record, then KFP states to the end', async () => {
+    const r = await call(socket, 'POST', '/api/runs', { path: NB, target: 'kf' });
+    assert.equal(r.status, 201, r.text);
+    const runId = r.json.runId as string;
+    assert.equal(r.json.run.runtime, 'kubeflow');
+    assert.equal(r.json.run.profile, 'kf');
+    assert.equal(r.json.run.state, 'queued');
+    assert.equal(r.json.run.stage, 'validate');
+    const { events } = await follow(runId);
+    const runs = events.filter((e) => e.event === 'run').map((e) => e.data as RunRecord);
+    const stages = [...new Set(runs.map((x) => x.stage))];
+    assert.deepEqual(stages.filter((s) => s !== undefined).slice(-1), ['run']);
+    assert.ok(runs.some((x) => x.stage === 'build' || /images/.test(x.stageDetail ?? '')), `the build stage shows: ${JSON.stringify(stages)}`);
+    const last = runs.at(-1)!;
+    assert.equal(events.at(-1)!.event, 'end');
+    assert.equal(last.state, 'succeeded', JSON.stringify(last));
+    assert.ok(last.steps.length > 1 && last.steps.every((s) => s.state === 'succeeded'), JSON.stringify(last.steps));
+    const kfpRunId = last.external!.kfpRunId;
+    assert.ok(fake.runs.has(kfpRunId), 'the run exists in KFP');
+    assert.equal(last.url, `${fake.url}/#/runs/details/${kfpRunId}`);
+    assert.equal(last.createdAt, r.json.run.createdAt, 'the record made at once is the one completed');
+    // Same routes as a local run.
+    const got = await call(socket, 'GET', `/api/runs/${runId}`);
+    assert.deepEqual(got.json, last);
+    const listed = await call(socket, 'GET', `/api/runs?notebook=${encodeURIComponent(NB)}`);
+    assert.ok(listed.json.runs.some((x: RunRecord) => x.id === runId));
+    const logs = await call(socket, 'GET', `/api/runs/${runId}/logs/${last.steps[0].name}?format=json`);
+    assert.equal(logs.status, 200);
+    assert.deepEqual(fake.violations, []);
+  });
+
+  test('an unknown target is a 400 naming the profiles', async () => {
+    const r = await call(socket, 'POST', '/api/runs', { path: NB, target: 'kubeflow' });
+    assert.equal(r.status, 400);
+    assert.match(r.json.error.message, /unknown target 'kubeflow'/);
+    assert.match(r.json.error.hint, /kf, slow/);
+  });
+
+  test('cancel while the run is being submitted: nothing is created in KFP, the run ends cancelled', async () => {
+    const before = slow.runs.size;
+    const r = await call(socket, 'POST', '/api/runs', { path: NB, target: 'slow' });
+    assert.equal(r.status, 201);
+    const c = await call(socket, 'POST', `/api/runs/${r.json.runId}/cancel`);
+    assert.equal(c.status, 202, c.text);
+    const { events } = await follow(r.json.runId);
+    const last = events.filter((e) => e.event === 'run').at(-1)!.data as RunRecord;
+    // Either the submission stopped at a stage boundary, or it had just created the run and terminated it.
+    assert.equal(last.state, 'cancelled', JSON.stringify(last));
+    if (!last.external?.kfpRunId) {
+      assert.equal(slow.runs.size, before);
+      assert.match(last.reason!, /cancelled before it was submitted/);
+    }
+  });
+
+  test('cancel a running KFP run: terminated in KFP, steps that ran are cancelled', async () => {
+    const r = await call(socket, 'POST', '/api/runs', { path: NB, target: 'slow' });
+    const { events } = await follow(r.json.runId, (x) => !!x.external?.kfpRunId);
+    const kfpRunId = (events.at(-1)!.data as RunRecord).external!.kfpRunId;
+    slow.advance(kfpRunId); // RUNNING
+    slow.advance(kfpRunId); // first task running
+    await follow(r.json.runId, (x) => x.state === 'running' && x.steps.some((s) => s.state === 'running'));
+    const c = await call(socket, 'POST', `/api/runs/${r.json.runId}/cancel`);
+    assert.equal(c.status, 202);
+    assert.ok(c.json.cancelRequestedAt);
+    slow.advance(kfpRunId); // terminating → FAILED
+    const end = await follow(r.json.runId);
+    const last = end.events.filter((e) => e.event === 'run').at(-1)!.data as RunRecord;
+    assert.equal(last.state, 'cancelled');
+    assert.equal(last.reason, 'terminated');
+    assert.ok(last.steps.some((s) => s.state === 'cancelled'), JSON.stringify(last.steps));
+    assert.equal(slow.runs.get(kfpRunId)!.run.state, 'FAILED');
+  });
+
+  test('a restarted backend watches its unfinished Kubeflow runs again', async () => {
+    const r = await call(socket, 'POST', '/api/runs', { path: NB, target: 'slow' });
+    const runId = r.json.runId as string;
+    const { events } = await follow(runId, (x) => !!x.external?.kfpRunId);
+    const kfpRunId = (events.at(-1)!.data as RunRecord).external!.kfpRunId;
+    await server.close();
+    // While no backend watches, the run finishes in Kubeflow.
+    for (let i = 0; i < 50 && slow.runs.get(kfpRunId)!.run.state !== 'SUCCEEDED'; i++) slow.advance(kfpRunId);
+    server = await start();
+    const resumed = Object.values(server.backend.resumed).flat();
+    assert.ok(resumed.includes(runId), JSON.stringify(server.backend.resumed));
+    const end = await follow(runId);
+    assert.equal((end.events.filter((e) => e.event === 'run').at(-1)!.data as RunRecord).state, 'succeeded');
+  });
+
+  test('POST /api/build streams upload progress and ends with step → image by digest', async () => {
+    const { status, contentType, events } = await readEvents(socket, '/api/build', { body: { path: NB, profile: 'kf' } });
+    assert.equal(status, 200);
+    assert.match(contentType, /text\/event-stream/);
+    const result = events.find((e) => e.event === 'result');
+    assert.ok(result, JSON.stringify(events.filter((e) => e.event === 'error')));
+    const images = result.data.images as Record<string, string>;
+    assert.ok(Object.keys(images).length > 1);
+    for (const ref of Object.values(images)) assert.match(ref, new RegExp(`^${reg.host}/team/steps@sha256:[0-9a-f]{64}$`));
+    const steps = events.filter((e) => e.event === 'progress' && e.data.kind === 'step').map((e) => e.data.step).sort();
+    assert.deepEqual(steps, Object.keys(images).sort(), 'one step event per image');
+    assert.equal(events.at(-1)!.event, 'result');
+  });
+
+  test('POST /api/build on a profile without a registry is a 400 saying what to set', async () => {
+    const r = await call(socket, 'POST', '/api/build', { path: NB, profile: 'secure' });
+    assert.equal(r.status, 400);
+    assert.match(r.json.error.message, /profile 'secure' has no 'registry'/);
+  });
+});

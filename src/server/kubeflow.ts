@@ -1,0 +1,245 @@
+/**
+ * The backend's Kubeflow side: the profiles a user can run on, one `KubeflowRuntime` per profile and run store
+ * (made on first use — the runtime writes into the store that holds the notebook's runs), and the list of Kubeflow
+ * runs this backend submitted, so a restarted backend watches the unfinished ones again.
+ *
+ * Nothing here is loaded until a Kubeflow route is used: the runtime module (and through it the Kubernetes client)
+ * is imported lazily, so a backend used for local runs only never pays for it.
+ */
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import path from 'node:path';
+import type { Profile } from '../kube/profile.js';
+import type { RunStore } from '../runs/store.js';
+import { isTerminalRun } from '../runs/store.js';
+import type { KubeflowRuntime } from '../runtimes/kubeflow/runtime.js';
+import { HttpError } from './http.js';
+
+export interface KubeflowOptions {
+  /** Reads the profiles (default: the profiles file, see kube/profile.ts). */
+  loadProfiles?: () => Promise<Map<string, Profile>>;
+  /** Makes the runtime of a profile writing into `store` (default: `new KubeflowRuntime({store, profile})`). */
+  makeRuntime?: (profile: Profile, store: RunStore) => KubeflowRuntime | Promise<KubeflowRuntime>;
+  /** JSON file remembering the Kubeflow runs this backend submitted (default: `$XDG_STATE_HOME/cellpipe/backend-kubeflow-runs.json`). */
+  stateFile?: string;
+  /** Where warnings go (KFP unreachable, logs unavailable …); default: stderr. */
+  warn?: (message: string) => void;
+  env?: NodeJS.ProcessEnv;
+}
+
+/** What `GET /api/profiles` tells about a profile: never tokens, token files or other credentials. */
+export interface ProfileSummary {
+  name: string;
+  kind: 'kubeflow';
+  namespace: string;
+  /** Where step images are pushed; absent when the profile cannot build images. */
+  registry?: string;
+  /** Base URL of the Kubeflow Pipelines UI (`<kfpUi>/#/runs/details/<kfp run id>`), when known. */
+  kfpUi?: string;
+  /** A mistake in the profile's `kfp:` section; the profile cannot be used until it is fixed. */
+  error?: string;
+}
+
+interface Remembered {
+  dir: string;
+  profile: string;
+}
+
+export function defaultStateFile(env: NodeJS.ProcessEnv = process.env): string {
+  const base = env.XDG_STATE_HOME || path.join(env.HOME || homedir(), '.local', 'state');
+  return path.join(base, 'cellpipe', 'backend-kubeflow-runs.json');
+}
+
+export class KubeflowTargets {
+  private readonly runtimes = new Map<string, Promise<KubeflowRuntime>>();
+  private readonly env: NodeJS.ProcessEnv;
+  private readonly stateFile: string;
+  private stateWrite: Promise<void> = Promise.resolve();
+
+  constructor(private readonly o: KubeflowOptions = {}) {
+    this.env = o.env ?? process.env;
+    this.stateFile = o.stateFile ?? defaultStateFile(this.env);
+  }
+
+  private warn(message: string): void {
+    (this.o.warn ?? ((m: string) => process.stderr.write(`cellpipe backend: ${m}\n`)))(message);
+  }
+
+  async profiles(): Promise<Map<string, Profile>> {
+    if (this.o.loadProfiles) return this.o.loadProfiles();
+    const { loadProfiles } = await import('../kube/profile.js');
+    return loadProfiles(this.env);
+  }
+
+  /** Every profile, for the target picker. A missing profiles file is no error: there are just no profiles. */
+  async summaries(): Promise<{ profiles: ProfileSummary[]; file?: string; error?: string }> {
+    const { profilesPath } = await import('../kube/profile.js');
+    const file = this.o.loadProfiles ? undefined : profilesPath(this.env);
+    let all: Map<string, Profile>;
+    try {
+      all = await this.profiles();
+    } catch (err) {
+      const message = (err as Error).message;
+      // No file yet: only the local target exists; say where profiles would go.
+      if (/^no profiles file/.test(message)) return { profiles: [], file };
+      return { profiles: [], file, error: message };
+    }
+    const { kfpSettings } = await import('../kfp/endpoint.js');
+    const out: ProfileSummary[] = [];
+    for (const p of all.values()) {
+      const s: ProfileSummary = { name: p.name, kind: 'kubeflow', namespace: p.namespace };
+      if (p.registry) s.registry = p.registry;
+      try {
+        const settings = kfpSettings(p, this.env);
+        if (settings.uiUrl) s.kfpUi = settings.uiUrl;
+      } catch (err) {
+        s.error = (err as Error).message;
+      }
+      out.push(s);
+    }
+    out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    return { profiles: out, file };
+  }
+
+  /** A profile by name, or a 400 naming the known ones. */
+  async profile(name: string): Promise<Profile> {
+    let all: Map<string, Profile>;
+    try {
+      all = await this.profiles();
+    } catch (err) {
+      throw new HttpError(400, `target '${name}': ${(err as Error).message}`, 'Choose the Local target, or add the profile to the profiles file.');
+    }
+    const p = all.get(name);
+    if (!p) {
+      const known = [...all.keys()];
+      throw new HttpError(400, `unknown target '${name}': no such profile`, `Use "local"${known.length ? ` or one of the profiles: ${known.join(', ')}` : ' (no profiles are defined)'}.`);
+    }
+    return p;
+  }
+
+  /** The runtime of `profile` over `store` (one per profile and store directory). */
+  runtime(profile: Profile, store: RunStore): Promise<KubeflowRuntime> {
+    const key = `${profile.name}\0${store.dir}`;
+    let r = this.runtimes.get(key);
+    if (!r) {
+      r = (async () => {
+        const rt = this.o.makeRuntime
+          ? await this.o.makeRuntime(profile, store)
+          : new (await import('../runtimes/kubeflow/runtime.js')).KubeflowRuntime({ store, profile, env: this.env });
+        rt.on('warning', (runId, message) => this.warn(`run ${runId}: ${message}`));
+        rt.on('change', (record) => {
+          if (isTerminalRun(record.state)) void this.forget(record.id);
+        });
+        return rt;
+      })();
+      r.catch(() => this.runtimes.delete(key));
+      this.runtimes.set(key, r);
+    }
+    return r;
+  }
+
+  /** The runtime for a stored Kubeflow record, or undefined when its profile is no longer defined. */
+  async runtimeFor(profileName: string | undefined, store: RunStore): Promise<KubeflowRuntime | undefined> {
+    if (!profileName) return undefined;
+    let p: Profile | undefined;
+    try {
+      p = (await this.profiles()).get(profileName);
+    } catch {
+      p = undefined;
+    }
+    return p ? this.runtime(p, store) : undefined;
+  }
+
+  // --- runs this backend submitted ---------------------------------------------------------------------
+
+  private async readState(): Promise<Record<string, Remembered>> {
+    try {
+      const doc = JSON.parse(await readFile(this.stateFile, 'utf8')) as { runs?: Record<string, Remembered> };
+      return doc.runs && typeof doc.runs === 'object' ? doc.runs : {};
+    } catch {
+      return {};
+    }
+  }
+
+  private change(fn: (runs: Record<string, Remembered>) => void): Promise<void> {
+    this.stateWrite = this.stateWrite.then(async () => {
+      const runs = await this.readState();
+      fn(runs);
+      await mkdir(path.dirname(this.stateFile), { recursive: true });
+      const tmp = `${this.stateFile}.${process.pid}.tmp`;
+      await writeFile(tmp, JSON.stringify({ runs }, null, 1) + '\n', { mode: 0o600 });
+      await rename(tmp, this.stateFile);
+    }).catch((err: unknown) => this.warn(`cannot update ${this.stateFile}: ${(err as Error).message}`));
+    return this.stateWrite;
+  }
+
+  remember(runId: string, dir: string, profile: string): Promise<void> {
+    return this.change((runs) => {
+      runs[runId] = { dir, profile };
+    });
+  }
+
+  forget(runId: string): Promise<void> {
+    return this.change((runs) => {
+      delete runs[runId];
+    });
+  }
+
+  /**
+   * After a restart: watches again every unfinished run this backend submitted. A run whose submission was cut
+   * short (no KFP run id) is marked failed. Returns the run ids watched again, by store directory.
+   */
+  async resume(openStore: (dir: string) => Promise<RunStore>): Promise<Record<string, string[]>> {
+    const runs = await this.readState();
+    const out: Record<string, string[]> = {};
+    for (const [runId, { dir, profile }] of Object.entries(runs)) {
+      try {
+        const store = await openStore(dir);
+        const record = await store.get(runId);
+        if (!record || isTerminalRun(record.state)) {
+          await this.forget(runId);
+          continue;
+        }
+        if (!record.external?.kfpRunId) {
+          await store.update(runId, {
+            state: 'failed',
+            reason: `interrupted: the backend stopped during the '${record.stage ?? 'validate'}' stage, before the run was created in Kubeflow; start it again`,
+            finishedAt: new Date().toISOString(),
+          });
+          await this.forget(runId);
+          continue;
+        }
+        const rt = await this.runtimeFor(profile, store);
+        if (!rt) {
+          this.warn(`run ${runId}: profile '${profile}' is no longer in the profiles file; it is not watched`);
+          continue;
+        }
+        if (!out[dir]) out[dir] = [];
+        out[dir].push(runId);
+        void rt.watch(runId).catch((err: unknown) => this.warn(`run ${runId}: ${(err as Error).message}`));
+      } catch (err) {
+        this.warn(`resuming run ${runId}: ${(err as Error).message}`);
+      }
+    }
+    return out;
+  }
+
+  /** Stops watching (the runs go on in Kubeflow; the next backend resumes them). */
+  async close(): Promise<void> {
+    for (const r of this.runtimes.values()) {
+      try {
+        (await r).stopWatching();
+      } catch {
+        // a runtime that could not be made watches nothing
+      }
+    }
+    await this.stateWrite;
+  }
+}
+
+/** `1.2 MB` style sizes for stage details. */
+export function human(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KB`;
+  return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+}
