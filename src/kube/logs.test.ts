@@ -16,6 +16,7 @@ import {
   appendLines,
   connectThrough,
   createPod,
+  customObjects,
   freshNamespace,
   newLogFile,
   nowNs,
@@ -137,6 +138,64 @@ describe('pod logs from the real API server', { skip: cluster ? false : SKIP_NO_
     const texts = got.filter((l) => l.stream !== 'system').map((l) => l.text);
     assert.equal(texts.length, before + 2);
     assert.deepEqual(texts.slice(-2), ['late 1', 'late 2']);
+  });
+});
+
+describe('restarted containers', { skip: cluster ? false : SKIP_NO_CLUSTER, timeout: 120_000 }, () => {
+  test("a restarted container's previous log is finished before the new attempt's log", async () => {
+    const c = cluster!;
+    const ns = await freshNamespace(c, 'restart');
+    try {
+      const first = await newLogFile(c, 'attempt0');
+      const second = await newLogFile(c, 'attempt1');
+      await appendLines(first, [{ text: 'attempt 0: start' }, { text: 'attempt 0: working' }]);
+      const logs = { group: 'kwok.x-k8s.io', version: 'v1alpha1', namespace: ns.name, plural: 'logs' };
+      const custom = customObjects(c);
+      await custom.createNamespacedCustomObject({
+        ...logs,
+        body: { apiVersion: 'kwok.x-k8s.io/v1alpha1', kind: 'Logs', metadata: { name: 'step-flaky' }, spec: { logs: [{ logsFile: first, follow: true }] } },
+      });
+      await new Promise((r) => setTimeout(r, 300));
+      await createPod(ns.conn, c, 'step-flaky', { labels: { run: 'r5', step: 'flaky' } });
+      const got: LogLine[] = [];
+      const stream = streamPodLogs({
+        conn: ns.conn,
+        selector: 'run=r5',
+        stepOf: (p) => p.metadata?.labels?.step,
+        sink: async (_s, l) => void got.push(l),
+        stopWhenDone: true,
+      });
+      await waitFor('attempt 0 lines', async () => got.length >= 2);
+      // The container crashes: its last words land in the (now previous) log; the new attempt logs elsewhere.
+      await appendLines(first, [{ text: 'attempt 0: Traceback (most recent call last)' }]);
+      await appendLines(second, [{ text: 'attempt 1: start' }]);
+      const current = await custom.getNamespacedCustomObject({ ...logs, name: 'step-flaky' });
+      await custom.replaceNamespacedCustomObject({
+        ...logs,
+        name: 'step-flaky',
+        body: { ...current, spec: { logs: [{ logsFile: second, previousLogsFile: first, follow: true }] } },
+      });
+      await new Promise((r) => setTimeout(r, 500));
+      await annotatePod(ns.conn, 'step-flaky', { 'kwok.cellpipe.dev/restart': 'once' });
+      await waitFor('attempt 1 line', async () => got.some((l) => l.text === 'attempt 1: start'));
+      await appendLines(second, [{ text: 'attempt 1: done' }]);
+      await waitFor('attempt 1 end', async () => got.some((l) => l.text === 'attempt 1: done'));
+      await annotatePod(ns.conn, 'step-flaky', { 'kwok.cellpipe.dev/exit-code': '0' });
+      await stream.done;
+      assert.deepEqual(
+        got.map((l) => (l.stream === 'system' ? `[${l.text}]` : l.text)),
+        [
+          'attempt 0: start',
+          'attempt 0: working',
+          'attempt 0: Traceback (most recent call last)',
+          "[container 'main' restarted (restart 1)]",
+          'attempt 1: start',
+          'attempt 1: done',
+        ],
+      );
+    } finally {
+      await ns.dispose();
+    }
   });
 });
 

@@ -226,7 +226,7 @@ class ContainerFollower {
       const outcome = await this.read(cursor, { previous: false, follow: !terminated });
       if (this.signal.aborted) return;
       if (outcome === 'gone') return;
-      if (outcome === 'ok' && terminated && this.view.restartCount === attempt) return;
+      if (outcome === 'ok' && terminated && !(this.view.restartCount > attempt)) return;
       if (outcome === 'ok') {
         delay = this.opts.retryDelayMs ?? 200;
         if (this.view.state === 'terminated' || this.view.restartCount > attempt || this.view.state === 'gone') continue;

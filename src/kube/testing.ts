@@ -57,7 +57,8 @@ export async function freshNamespace(c: TestCluster, prefix: string): Promise<{ 
   };
 }
 
-function customObjects(c: TestCluster): CustomObjectsApi {
+/** KWOK's Logs / ClusterLogs objects and other custom resources, as admin. */
+export function customObjects(c: TestCluster): CustomObjectsApi {
   const kc = new KubeConfig();
   kc.loadFromFile(c.kubeconfig);
   return kc.makeApiClient(CustomObjectsApi);
