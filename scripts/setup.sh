@@ -9,7 +9,7 @@ root=$(pwd)
 log() { printf '\033[1m[setup]\033[0m %s\n' "$*" >&2; }
 
 # --- Debian packages: the real components the tests and the local tools use -------------------------------
-apt_packages=(chromium docker-registry skopeo umoci buildah etcd-server apache2-utils openssl git ca-certificates)
+apt_packages=(chromium docker-registry skopeo umoci buildah etcd-server apache2-utils openssl git ca-certificates curl)
 if [ -z "${CELLPIPE_SKIP_APT:-}" ] && command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
   missing=()
   for p in "${apt_packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
