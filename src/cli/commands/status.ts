@@ -1,11 +1,13 @@
 /**
  * `cellpipe status RUN [--json] [--store DIR]`: one run — state, timings, parameters, and per step its state,
  * attempts, outputs, metrics and, for a failed step, the cell and line that raised. RUN may be an id prefix
- * or `latest`. Exit 0 when the run exists.
+ * or `latest`. An unfinished Kubeflow run is refreshed from Kubeflow Pipelines first (and the store updated);
+ * when KFP does not answer, the stored record is shown with a note on stderr that it may be stale.
+ * Exit 0 when the run exists.
  */
 import type { Command } from '../main.js';
 import { parseArgs, UsageError } from '../args.js';
-import { RunStore } from '../../runs/store.js';
+import { RunStore, isTerminalRun } from '../../runs/store.js';
 import { findRun, noSuchRun, storeDirFromArgs } from '../../runs/locate.js';
 import { formatStatus } from '../../runs/format.js';
 
@@ -41,7 +43,22 @@ const status: Command = async (argv, io) => {
     io.stderr.write(`cellpipe status: ${noSuchRun(args.positionals[0], store)}\n`);
     return 1;
   }
-  io.stdout.write((args.flags.json ? JSON.stringify(rec, null, 2) : formatStatus(rec)) + '\n');
+  let shown = rec;
+  let stale: string | undefined;
+  if (rec.runtime === 'kubeflow' && !isTerminalRun(rec.state)) {
+    try {
+      const { runtimeForRecord } = await import('../../runtimes/kubeflow/records.js');
+      const runtime = await runtimeForRecord(rec, store, io.env, { kube: null });
+      const r = await runtime.refresh(rec.id);
+      shown = r.record;
+      if (!r.fresh) stale = r.error;
+    } catch (err) {
+      stale = (err as Error).message;
+    }
+  }
+  io.stdout.write((args.flags.json ? JSON.stringify(shown, null, 2) : formatStatus(shown)) + '\n');
+  if (stale) io.stderr.write(`cellpipe status: this is the stored record and may be stale — could not refresh it from Kubeflow: ${stale}\n`);
+  store.close();
   return 0;
 };
 

@@ -521,6 +521,23 @@ export class KubeflowRuntime extends EventEmitter<KubeflowRuntimeEvents> impleme
     }
   }
 
+  /**
+   * Asks KFP once for the run's state and writes it into the record. `fresh` is false (and `error` says why) when
+   * KFP did not answer, or the run is not in KFP yet; the stored record is returned then.
+   */
+  async refresh(runId: string): Promise<{ record: RunRecord; fresh: boolean; error?: string }> {
+    const record = await this.store.get(runId);
+    if (!record) throw new Error(`no run ${runId}`);
+    const kfpRunId = record.external?.kfpRunId;
+    if (!kfpRunId) return { record, fresh: false, error: `the run has not been created in Kubeflow yet (stage: ${record.stage ?? 'unknown'})` };
+    try {
+      const run = await (await this.kfp()).getRun(kfpRunId);
+      return { record: (await this.apply((await this.store.get(runId)) ?? record, run)).record, fresh: true };
+    } catch (err) {
+      return { record, fresh: false, error: (err as Error).message };
+    }
+  }
+
   logs(runId: string, step: string, options: LogOptions = {}): AsyncIterable<LogLine> {
     return this.store.readLogs(runId, step, { fromLine: options.fromLine, follow: options.follow });
   }

@@ -1,0 +1,141 @@
+/**
+ * `cellpipe status / logs --follow / cancel / runs` on Kubeflow runs, as a user runs them: the real CLI process,
+ * a profiles file, a run store, and the swagger-checked fake KFP API server in manual mode (the test moves the
+ * runs along). The runs are submitted by the KubeflowRuntime itself (no watcher), as another process would.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { FakeKfpServer } from '../../kfp/testing/fake-server.js';
+import { loadProfile } from '../../kube/profile.js';
+import { RunStore } from '../../runs/store.js';
+import { KubeflowRuntime } from './runtime.js';
+
+const BIN = fileURLToPath(new URL('../../../bin/cellpipe.js', import.meta.url));
+const CANDIES = fileURLToPath(new URL('../../../../shared/corpus/kale/candies_sharing.ipynb', import.meta.url));
+
+function cellpipe(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [BIN, ...args], { env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env }, timeout: 60_000 }, (err, stdout, stderr) =>
+      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+const until = async (what: string, check: () => boolean | Promise<boolean>, ms = 20_000) => {
+  const end = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+};
+
+describe('cellpipe runs/status/logs/cancel on Kubeflow runs', () => {
+  let fake: FakeKfpServer;
+  let dir: string;
+  let env: NodeJS.ProcessEnv;
+  let store: RunStore;
+  let runtime: KubeflowRuntime;
+
+  /** A run submitted to the fake KFP (nobody watches it); returns the cellpipe and KFP run ids. */
+  const submit = async () => {
+    const r = await runtime.submitNotebook({ notebookPath: CANDIES, images: 'inline', watch: false });
+    return { id: r.runId, kfp: r.record.external!.kfpRunId };
+  };
+
+  before(async () => {
+    fake = new FakeKfpServer({ multiUser: true, progress: 'manual' });
+    await fake.start();
+    dir = mkdtempSync(join(tmpdir(), 'cellpipe-kf-runs-cli-'));
+    writeFileSync(join(dir, 'profiles.yaml'), `profiles:\n  kf:\n    namespace: team-a\n    kfp:\n      host: ${fake.url}\n      auth: none\n`);
+    // No cluster for pod logs: the kubeconfig points nowhere.
+    env = {
+      CELLPIPE_PROFILES: join(dir, 'profiles.yaml'),
+      CELLPIPE_STORE: join(dir, 'store'),
+      CELLPIPE_KFP_POLL_MS: '20',
+      KUBECONFIG: join(dir, 'no-kubeconfig'),
+      CELLPIPE_CANCEL_WAIT_MS: '20000',
+    };
+    store = new RunStore(join(dir, 'store'));
+    runtime = new KubeflowRuntime({ store, profile: await loadProfile('kf', env), env, kube: null });
+  });
+  after(async () => {
+    await fake.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('status refreshes an unfinished run from KFP and stores what it learned', async () => {
+    const { id, kfp } = await submit();
+    fake.advance(kfp); // RUNNING
+    fake.advance(kfp); // the first task runs
+    const r = await cellpipe(['status', id], env);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stderr, '');
+    assert.match(r.stdout, /runtime\s+kubeflow \(profile kf\)/);
+    assert.match(r.stdout, new RegExp(`${fake.url}/#/runs/details/${kfp}`));
+    const stored = (await store.get(id))!;
+    assert.equal(stored.state, 'running', 'the refresh was written to the store');
+    assert.ok(stored.steps.some((s) => s.state === 'running'), JSON.stringify(stored.steps));
+    const json = JSON.parse((await cellpipe(['status', id, '--json'], env)).stdout);
+    assert.deepEqual(json.steps.map((s: { state: string }) => s.state), stored.steps.map((s) => s.state));
+  });
+
+  test('status with KFP unreachable shows the stored record and says it may be stale', async () => {
+    const { id } = await submit();
+    await fake.stop();
+    try {
+      const r = await cellpipe(['status', id], env);
+      assert.equal(r.code, 0);
+      assert.match(r.stdout, /queued/);
+      assert.match(r.stderr, /stored record and may be stale — could not refresh it from Kubeflow: .*127\.0\.0\.1/);
+    } finally {
+      await fake.start();
+    }
+  });
+
+  test('logs --follow watches the run itself and ends when it ends', async () => {
+    const { id, kfp } = await submit();
+    const following = cellpipe(['logs', id, '--follow'], env);
+    // Move the run along while the CLI watches; it alone writes the states into the store.
+    await until('the follower to start watching', () => fake.requests.some((q) => q.method === 'GET' && q.path.includes(kfp)));
+    for (let i = 0; i < 50 && fake.runs.get(kfp)!.run.state !== 'SUCCEEDED'; i++) {
+      fake.advance(kfp);
+      await new Promise((r) => setTimeout(r, 30));
+    }
+    const r = await following;
+    assert.equal(r.code, 0, r.stderr);
+    const final = (await store.get(id))!;
+    assert.equal(final.state, 'succeeded');
+    assert.ok(final.steps.every((s) => s.state === 'succeeded'));
+  });
+
+  test('cancel terminates the run in KFP and waits until KFP reports it ended', async () => {
+    const { id, kfp } = await submit();
+    fake.advance(kfp);
+    fake.advance(kfp);
+    const cancelling = cellpipe(['cancel', id], env);
+    await until('KFP to be asked to terminate', () => fake.runs.get(kfp)!.terminating);
+    fake.advance(kfp); // terminated → FAILED
+    const r = await cancelling;
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.trim(), `run ${id} cancelled`);
+    const final = (await store.get(id))!;
+    assert.equal(final.state, 'cancelled');
+    assert.equal(final.reason, 'terminated');
+    const again = await cellpipe(['cancel', id], env);
+    assert.match(again.stdout, /already cancelled \(terminated\); nothing to cancel/);
+  });
+
+  test('runs lists Kubeflow runs with the local ones; --json carries runtime and profile', async () => {
+    const r = await cellpipe(['runs', '--json'], env);
+    assert.equal(r.code, 0);
+    const list = JSON.parse(r.stdout) as { runtime: string; profile: string }[];
+    assert.ok(list.length >= 4);
+    assert.ok(list.every((x) => x.runtime === 'kubeflow' && x.profile === 'kf'));
+    assert.deepEqual(fake.violations, []);
+  });
+});
