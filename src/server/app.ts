@@ -448,9 +448,18 @@ export class Backend {
   }
 
   private async runEvents(_req: IncomingMessage, res: ServerResponse, [runId]: string[], url: URL): Promise<void> {
-    const { backend } = await this.locateRun(runId, url);
+    const { backend, record } = await this.locateRun(runId, url);
     const stream = new EventStream(res);
     let last: RunRecord | undefined;
+    // A Kubeflow run nobody in this process watches (e.g. `cellpipe submit` without --watch): its state is asked
+    // from KFP every few seconds while someone listens (no-op for runs this backend watches). Logs come only
+    // from a watcher.
+    let refresh: NodeJS.Timeout | undefined;
+    if (record.runtime === 'kubeflow' && !isTerminalRun(record.state)) {
+      const ask = () => void backend.runtime.status(runId).catch(() => undefined);
+      ask();
+      refresh = setInterval(ask, this.kubeflow.refreshMs);
+    }
     try {
       for await (const record of watchRun(backend.store, backend.runtime, runId, stream.signal)) {
         last = record;
@@ -458,6 +467,7 @@ export class Backend {
       }
       if (last && isTerminalRun(last.state)) stream.send('end', { state: last.state });
     } finally {
+      clearInterval(refresh);
       stream.close();
     }
   }

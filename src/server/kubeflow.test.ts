@@ -15,6 +15,8 @@ import { FakeKfpServer } from '../kfp/testing/fake-server.js';
 import { RegistryClient } from '../images/registry.js';
 import { pushBaseImage, startRegistry, type TestRegistry } from '../images/testing.js';
 import { KubeflowRuntime } from '../runtimes/kubeflow/runtime.js';
+import { loadProfile } from '../kube/profile.js';
+import { RunStore, storeDirFor } from '../runs/store.js';
 import type { RunRecord } from '../runtimes/types.js';
 import { startServer, type RunningServer } from './index.js';
 import { call, readEvents, type SseEvent } from './testing.js';
@@ -44,6 +46,7 @@ describe('backend: Kubeflow targets', () => {
         kubeflow: {
           env,
           stateFile,
+          refreshMs: 50,
           warn: (m) => warnings.push(m),
           makeRuntime: (profile, store) => new KubeflowRuntime({ store, profile, env, kube: null, pollMs: 20, maxPollMs: 60, maxBackoffMs: 100 }),
         },
@@ -189,6 +192,18 @@ describe('backend: Kubeflow targets', () => {
     assert.ok(resumed.includes(runId), JSON.stringify(server.backend.resumed));
     const end = await follow(runId);
     assert.equal((end.events.filter((e) => e.event === 'run').at(-1)!.data as RunRecord).state, 'succeeded');
+  });
+
+  test('a Kubeflow run submitted elsewhere (nobody watching) is refreshed from KFP while its events are followed', async () => {
+    const store = new RunStore(storeDirFor(path.join(root, NB)));
+    const profile = await loadProfile('kf', env);
+    const other = new KubeflowRuntime({ store, profile, env, kube: null });
+    const submitted = await other.submitNotebook({ notebookPath: path.join(root, NB), shownPath: NB, images: 'inline', watch: false });
+    const { events } = await readEvents(socket, `/api/runs/${submitted.runId}/events?notebook=${encodeURIComponent(NB)}`, { until: (e) => e.event === 'end' });
+    const runs = events.filter((e) => e.event === 'run').map((e) => e.data as RunRecord);
+    assert.equal(runs[0].state, 'queued');
+    assert.equal(runs.at(-1)!.state, 'succeeded');
+    assert.equal(events.at(-1)!.event, 'end');
   });
 
   test('POST /api/build streams upload progress and ends with step → image by digest', async () => {

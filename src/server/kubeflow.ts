@@ -22,6 +22,8 @@ export interface KubeflowOptions {
   makeRuntime?: (profile: Profile, store: RunStore) => KubeflowRuntime | Promise<KubeflowRuntime>;
   /** JSON file remembering the Kubeflow runs this backend submitted (default: `$XDG_STATE_HOME/cellpipe/backend-kubeflow-runs.json`). */
   stateFile?: string;
+  /** How often `/events` asks KFP about a Kubeflow run this backend does not watch (default 2000 ms). */
+  refreshMs?: number;
   /** Where warnings go (KFP unreachable, logs unavailable …); default: stderr. */
   warn?: (message: string) => void;
   env?: NodeJS.ProcessEnv;
@@ -55,6 +57,11 @@ export class KubeflowTargets {
   private readonly env: NodeJS.ProcessEnv;
   private readonly stateFile: string;
   private stateWrite: Promise<void> = Promise.resolve();
+
+  /** How often `/events` asks KFP about a Kubeflow run this backend does not watch. */
+  get refreshMs(): number {
+    return this.o.refreshMs ?? 2000;
+  }
 
   constructor(private readonly o: KubeflowOptions = {}) {
     this.env = o.env ?? process.env;
