@@ -194,6 +194,26 @@ describe('backend: Kubeflow targets', () => {
     assert.equal((end.events.filter((e) => e.event === 'run').at(-1)!.data as RunRecord).state, 'succeeded');
   });
 
+  test('at start, a submission cut short is marked failed; one another live backend is making is left to it', async () => {
+    const dir = storeDirFor(path.join(root, NB));
+    const store = new RunStore(dir);
+    const make = async (id: string) =>
+      store.create({ id, notebook: NB, notebookHash: 'x', specHash: 'y', runtime: 'kubeflow', profile: 'slow', parameters: {}, state: 'queued', stage: 'build', createdAt: new Date().toISOString(), steps: [] });
+    await make('20260101-000000-aaaaaa');
+    await make('20260101-000000-bbbbbb');
+    await server.close();
+    const { existsSync, readFileSync } = await import('node:fs');
+    const doc = existsSync(stateFile) ? JSON.parse(readFileSync(stateFile, 'utf8')) : { runs: {} };
+    doc.runs['20260101-000000-aaaaaa'] = { dir, profile: 'slow' };
+    doc.runs['20260101-000000-bbbbbb'] = { dir, profile: 'slow', pid: process.ppid };
+    writeFileSync(stateFile, JSON.stringify(doc));
+    server = await start();
+    const cut = (await store.get('20260101-000000-aaaaaa'))!;
+    assert.equal(cut.state, 'failed');
+    assert.match(cut.reason!, /interrupted: the backend stopped during the 'build' stage/);
+    assert.equal((await store.get('20260101-000000-bbbbbb'))!.state, 'queued');
+  });
+
   test('a Kubeflow run submitted elsewhere (nobody watching) is refreshed from KFP while its events are followed', async () => {
     const store = new RunStore(storeDirFor(path.join(root, NB)));
     const profile = await loadProfile('kf', env);

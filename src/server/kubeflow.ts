@@ -45,6 +45,17 @@ export interface ProfileSummary {
 interface Remembered {
   dir: string;
   profile: string;
+  /** The backend process watching it (another live backend's runs are left to it). */
+  pid?: number;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 export function defaultStateFile(env: NodeJS.ProcessEnv = process.env): string {
@@ -182,7 +193,7 @@ export class KubeflowTargets {
 
   remember(runId: string, dir: string, profile: string): Promise<void> {
     return this.change((runs) => {
-      runs[runId] = { dir, profile };
+      runs[runId] = { dir, profile, pid: process.pid };
     });
   }
 
@@ -199,7 +210,9 @@ export class KubeflowTargets {
   async resume(openStore: (dir: string) => Promise<RunStore>): Promise<Record<string, string[]>> {
     const runs = await this.readState();
     const out: Record<string, string[]> = {};
-    for (const [runId, { dir, profile }] of Object.entries(runs)) {
+    for (const [runId, { dir, profile, pid }] of Object.entries(runs)) {
+      // Another backend that is still running (e.g. a second JupyterLab) watches its own runs.
+      if (pid !== undefined && pid !== process.pid && alive(pid)) continue;
       try {
         const store = await openStore(dir);
         const record = await store.get(runId);
@@ -223,6 +236,7 @@ export class KubeflowTargets {
         }
         if (!out[dir]) out[dir] = [];
         out[dir].push(runId);
+        await this.remember(runId, dir, profile);
         void rt.watch(runId).catch((err: unknown) => this.warn(`run ${runId}: ${(err as Error).message}`));
       } catch (err) {
         this.warn(`resuming run ${runId}: ${(err as Error).message}`);
