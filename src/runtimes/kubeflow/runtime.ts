@@ -297,6 +297,11 @@ export class KubeflowRuntime extends EventEmitter<KubeflowRuntimeEvents> impleme
       }
       stored = await this.store.update(id, { ...record, steps: undefined, createdAt: made.createdAt, finishedAt: undefined, reason: undefined });
       record.createdAt = made.createdAt;
+      if (stored.cancelRequestedAt && !record.cancelRequestedAt) {
+        // A cancel that came in between the check above and this update saw no KFP run yet: end it now.
+        record.cancelRequestedAt = stored.cancelRequestedAt;
+        await client.terminateRun(kfpRun.run_id).catch((err: unknown) => this.emit('warning', id, `terminating ${kfpRun.run_id}: ${(err as Error).message}`));
+      }
     } else {
       await this.store.create(record);
     }
