@@ -1,7 +1,8 @@
 /**
  * cellpipe's backend: the HTTP/JSON API the JupyterLab extension talks to (through jupyter-server-proxy,
- * so behind Jupyter's own authentication). It compiles notebooks on disk, starts local runs, lists them and
- * streams their status and logs as Server-Sent Events. Every route lives under `/api`.
+ * so behind Jupyter's own authentication). It compiles notebooks on disk, starts runs — locally or on Kubeflow
+ * through a profile (see ./kubeflow.ts) —, lists them, streams their status and logs as Server-Sent Events, and
+ * builds step images. Every route lives under `/api`.
  *
  * | route | answer |
  * | --- | --- |
@@ -11,10 +12,10 @@
  * | `POST /api/runs {path, parameters, target: "local" \| PROFILE, cache?}` | 201 `{runId, run}` (Kubeflow: submitted in the background, `run.stage` shows how far) |
  * | `GET /api/runs?notebook=PATH` | `{runs}`, newest first |
  * | `GET /api/runs/:id[?notebook=PATH]` | the RunRecord |
- * | `GET /api/runs/:id/events` | SSE: `run` (RunRecord) per change, then `end` |
+ * | `GET /api/runs/:id/events` | SSE: `run` (RunRecord) per change, then `end` (Kubeflow runs: `stage`/`stageDetail` while submitted) |
  * | `GET /api/runs/:id/logs/:step?from=N&follow=1` | SSE: `line` (LogLine, `id:` = its 0-based line index), then `end` `{lines, state}` |
  * | `GET /api/runs/:id/logs/:step?format=text\|json` | the whole log as text, or `{lines}` |
- * | `POST /api/runs/:id/cancel` | 202 with the RunRecord |
+ * | `POST /api/runs/:id/cancel` | 202 with the RunRecord (Kubeflow: terminated in KFP, or its submission stopped) |
  * | `POST /api/build {path, profile}` | SSE: `progress` (a BuildProgress: `bytes` {uploaded}, `step` {step, reference, unchanged}, `requirements`, `base`, `log`), then `result` `{images, steps, bytesUp}` or `error` `{error, hint?}` |
  *
  * Runs are kept by the run store next to each notebook (`<notebook dir>/.cellpipe`), the same place the CLI
@@ -26,7 +27,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import path from 'node:path';
 import type { CompileOptions, CompileResult } from '../core/compile.js';
 import { compileNotebook } from '../core/compile.js';
-import { RunStore, storeDirFor as defaultStoreDirFor, isTerminalRun } from '../runs/store.js';
+import { RunStore, storeDirFor as defaultStoreDirFor, isTerminalRun, newRunId, pendingStep } from '../runs/store.js';
 import type { JsonValue } from '../core/model.js';
 import type { Profile } from '../kube/profile.js';
 import type { LogLine, RunRecord, Runtime } from '../runtimes/types.js';
@@ -39,7 +40,6 @@ import { human, KubeflowTargets, type KubeflowOptions } from './kubeflow.js';
 import type { SubmitProgress } from '../runtimes/kubeflow/runtime.js';
 import type { BuildProgress } from '../images/build.js';
 import type { NotebookBuildOptions } from '../images/notebook.js';
-import { newRunId, pendingStep } from '../runs/store.js';
 
 /** The runs of one store directory: the store to read them from and the runtime that executes new ones. */
 export interface RunBackend {
