@@ -48,7 +48,9 @@ const status: Command = async (argv, io) => {
   if (rec.runtime === 'kubeflow' && !isTerminalRun(rec.state)) {
     try {
       const { runtimeForRecord } = await import('../../runtimes/kubeflow/records.js');
-      const runtime = await runtimeForRecord(rec, store, io.env, { kube: null });
+      // A quick look: a KFP that does not answer within 10 s (or $CELLPIPE_KFP_TIMEOUT_MS) is reported as such.
+      const timeout = Number(io.env.CELLPIPE_KFP_TIMEOUT_MS);
+      const runtime = await runtimeForRecord(rec, store, io.env, { kube: null, timeoutMs: timeout > 0 ? timeout : 10_000 });
       const r = await runtime.refresh(rec.id);
       shown = r.record;
       if (!r.fresh) stale = r.error;

@@ -12,7 +12,10 @@ export async function runtimeForRecord(
   record: RunRecord,
   store: RunStore,
   env: NodeJS.ProcessEnv,
-  options: Partial<Pick<KubeflowRuntimeOptions, 'kube' | 'pollMs' | 'maxPollMs' | 'maxBackoffMs'>> = {},
+  options: Partial<Pick<KubeflowRuntimeOptions, 'kube' | 'pollMs' | 'maxPollMs' | 'maxBackoffMs'>> & {
+    /** Per-request timeout of the KFP client (default: the client's 30 s). */
+    timeoutMs?: number;
+  } = {},
 ): Promise<KubeflowRuntime> {
   if (record.runtime !== 'kubeflow') throw new Error(`run ${record.id} is a ${record.runtime} run, not a Kubeflow run`);
   if (!record.profile) throw new Error(`run ${record.id} does not say which profile it was submitted with`);
@@ -23,5 +26,11 @@ export async function runtimeForRecord(
   } catch (err) {
     throw new Error(`run ${record.id} was submitted with profile '${record.profile}': ${(err as Error).message}`);
   }
-  return new KubeflowRuntime({ store, profile, env, ...options });
+  const { timeoutMs, ...rest } = options;
+  let client;
+  if (timeoutMs !== undefined) {
+    const [{ kfpEndpoint }, { KfpClient }] = await Promise.all([import('../../kfp/endpoint.js'), import('../../kfp/client.js')]);
+    client = new KfpClient(await kfpEndpoint(profile, env), { timeoutMs });
+  }
+  return new KubeflowRuntime({ store, profile, env, client, ...rest });
 }

@@ -97,6 +97,26 @@ describe('cellpipe runs/status/logs/cancel on Kubeflow runs', () => {
     }
   });
 
+  test('status does not hang on a KFP that accepts connections and never answers', async () => {
+    const { createServer } = await import('node:net');
+    const held: import('node:net').Socket[] = [];
+    const silent = createServer((c) => held.push(c));
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', () => r()));
+    const port = (silent.address() as { port: number }).port;
+    writeFileSync(join(dir, 'hang.yaml'), `profiles:\n  kf:\n    namespace: team-a\n    kfp:\n      host: http://127.0.0.1:${port}\n      auth: none\n`);
+    try {
+      const { id } = await submit();
+      const t0 = Date.now();
+      const r = await cellpipe(['status', id], { ...env, CELLPIPE_PROFILES: join(dir, 'hang.yaml'), CELLPIPE_KFP_TIMEOUT_MS: '300' });
+      assert.equal(r.code, 0);
+      assert.match(r.stderr, /may be stale/);
+      assert.ok(Date.now() - t0 < 5_000, `took ${Date.now() - t0} ms`);
+    } finally {
+      for (const c of held) c.destroy();
+      silent.close();
+    }
+  });
+
   test('logs --follow watches the run itself and ends when it ends', async () => {
     const { id, kfp } = await submit();
     const following = cellpipe(['logs', id, '--follow'], env);
