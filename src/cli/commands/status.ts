@@ -58,7 +58,12 @@ const status: Command = async (argv, io) => {
       stale = (err as Error).message;
     }
   }
-  io.stdout.write((args.flags.json ? JSON.stringify(shown, null, 2) : formatStatus(shown)) + '\n');
+  let text = args.flags.json ? JSON.stringify(shown, null, 2) : formatStatus(shown);
+  if (!args.flags.json && shown.stage && !shown.external?.kfpRunId && !isTerminalRun(shown.state)) {
+    // Being submitted to Kubeflow by another process (JupyterLab): how far it got.
+    text += `\nsubmitting: ${shown.stage}${shown.stageDetail ? ` (${shown.stageDetail})` : ''}`;
+  }
+  io.stdout.write(text + '\n');
   if (stale) io.stderr.write(`cellpipe status: this is the stored record and may be stale — could not refresh it from Kubeflow: ${stale}\n`);
   store.close();
   return 0;

@@ -117,6 +117,15 @@ describe('cellpipe runs/status/logs/cancel on Kubeflow runs', () => {
     }
   });
 
+  test('status of a run JupyterLab is still submitting shows its stage and says KFP has no run yet', async () => {
+    const id = '20260101-000000-cccccc';
+    await store.create({ id, notebook: 'nb.ipynb', notebookHash: 'x', specHash: 'y', runtime: 'kubeflow', profile: 'kf', parameters: {}, state: 'queued', stage: 'build', stageDetail: 'uploaded 1.2 MB', createdAt: new Date().toISOString(), steps: [] });
+    const r = await cellpipe(['status', id], env);
+    assert.equal(r.code, 0);
+    assert.match(r.stdout, /submitting: build \(uploaded 1\.2 MB\)/);
+    assert.match(r.stderr, /has not been created in Kubeflow yet \(stage: build\)/);
+  });
+
   test('logs --follow watches the run itself and ends when it ends', async () => {
     const { id, kfp } = await submit();
     const following = cellpipe(['logs', id, '--follow'], env);
