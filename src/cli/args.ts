@@ -41,3 +41,34 @@ export function keyValues(values: string | boolean | string[] | undefined, optio
     return [item.slice(0, eq), item.slice(eq + 1)];
   });
 }
+
+/**
+ * A sub-command's arguments, or the exit code to return at once: 0 after printing `usage` for `--help`, 2 after
+ * printing a usage error. `positionals` says how many positional arguments the command takes.
+ */
+export function commandArgs(
+  command: string,
+  argv: string[],
+  options: Record<string, OptionSpec>,
+  usage: string,
+  io: { stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream },
+  positionals: { exactly: number; what: string },
+): ParsedArgs | number {
+  try {
+    const args = parseArgs(argv, { ...options, help: { short: 'h' } });
+    if (args.flags.help) {
+      io.stdout.write(usage + '\n');
+      return 0;
+    }
+    if (args.positionals.length !== positionals.exactly) {
+      throw new UsageError(positionals.exactly === 0 ? `unexpected argument '${args.positionals[0]}'` : `give exactly ${positionals.what}`);
+    }
+    return args;
+  } catch (err) {
+    if (err instanceof UsageError) {
+      io.stderr.write(`cellpipe ${command}: ${err.message}\n${usage}\n`);
+      return 2;
+    }
+    throw err;
+  }
+}

@@ -4,7 +4,7 @@
  */
 import { resolve } from 'node:path';
 import type { RunRecord } from '../runtimes/types.js';
-import type { RunStore } from './store.js';
+import { RunStore } from './store.js';
 
 export function storeDirFromArgs(flag: unknown, cwd: string, env: NodeJS.ProcessEnv): string {
   if (typeof flag === 'string') return resolve(cwd, flag);
@@ -25,4 +25,27 @@ export async function findRun(store: RunStore, idOrPrefix: string): Promise<RunR
   const matches = (await store.list()).filter((r) => r.id.startsWith(idOrPrefix));
   if (matches.length > 1) return 'ambiguous';
   return matches[0];
+}
+
+/**
+ * The store named by `--store` (or the default) and the run named by `idOrPrefix`, or exit code 1 after saying
+ * on stderr why there is no single such run.
+ */
+export async function openRun(
+  command: string,
+  storeFlag: unknown,
+  idOrPrefix: string,
+  io: { cwd: string; env: NodeJS.ProcessEnv; stderr: NodeJS.WritableStream },
+): Promise<{ store: RunStore; rec: RunRecord } | number> {
+  const store = new RunStore(storeDirFromArgs(storeFlag, io.cwd, io.env));
+  const rec = await findRun(store, idOrPrefix);
+  if (rec === 'ambiguous') {
+    io.stderr.write(`cellpipe ${command}: '${idOrPrefix}' matches several runs; give more of the id\n`);
+    return 1;
+  }
+  if (!rec) {
+    io.stderr.write(`cellpipe ${command}: ${noSuchRun(idOrPrefix, store)}\n`);
+    return 1;
+  }
+  return { store, rec };
 }

@@ -6,9 +6,9 @@
  * 30 s) until KFP reports it ended and prints its final state.
  */
 import type { Command } from '../main.js';
-import { parseArgs, UsageError } from '../args.js';
+import { commandArgs } from '../args.js';
 import { RunStore, isTerminalRun } from '../../runs/store.js';
-import { findRun, noSuchRun, storeDirFromArgs } from '../../runs/locate.js';
+import { openRun } from '../../runs/locate.js';
 import { cancelRun } from '../../runtimes/local/runtime.js';
 import type { RunRecord } from '../../runtimes/types.js';
 
@@ -18,31 +18,11 @@ const USAGE = `usage: cellpipe cancel RUN [--store DIR]
   --store DIR   where runs are kept (default: $CELLPIPE_STORE, else ./.cellpipe)`;
 
 const cancel: Command = async (argv, io) => {
-  let args;
-  try {
-    args = parseArgs(argv, { store: { value: true }, help: { short: 'h' } });
-    if (args.flags.help) {
-      io.stdout.write(USAGE + '\n');
-      return 0;
-    }
-    if (args.positionals.length !== 1) throw new UsageError('give exactly one run id');
-  } catch (err) {
-    if (err instanceof UsageError) {
-      io.stderr.write(`cellpipe cancel: ${err.message}\n${USAGE}\n`);
-      return 2;
-    }
-    throw err;
-  }
-  const store = new RunStore(storeDirFromArgs(args.flags.store, io.cwd, io.env));
-  const rec = await findRun(store, args.positionals[0]);
-  if (rec === 'ambiguous') {
-    io.stderr.write(`cellpipe cancel: '${args.positionals[0]}' matches several runs; give more of the id\n`);
-    return 1;
-  }
-  if (!rec) {
-    io.stderr.write(`cellpipe cancel: ${noSuchRun(args.positionals[0], store)}\n`);
-    return 1;
-  }
+  const args = commandArgs('cancel', argv, { store: { value: true } }, USAGE, io, { exactly: 1, what: 'one run id' });
+  if (typeof args === 'number') return args;
+  const opened = await openRun('cancel', args.flags.store, args.positionals[0], io);
+  if (typeof opened === 'number') return opened;
+  const { store, rec } = opened;
   if (isTerminalRun(rec.state)) {
     io.stdout.write(`run ${rec.id} already ${rec.state}${rec.reason && rec.reason !== rec.state ? ` (${rec.reason})` : ''}; nothing to cancel\n`);
     return 0;

@@ -6,7 +6,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { resolve, relative } from 'node:path';
 import type { Command } from '../main.js';
 import { compileNotebook, type CompileResult } from '../../core/compile.js';
-import { parseArgs, UsageError } from '../args.js';
+import { commandArgs } from '../args.js';
 import { formatDiagnostics } from '../diagnostics.js';
 
 const USAGE = `usage: cellpipe compile NOTEBOOK [-o FILE] [--graph]
@@ -15,21 +15,8 @@ const USAGE = `usage: cellpipe compile NOTEBOOK [-o FILE] [--graph]
   --graph             print the step graph as JSON instead of the spec`;
 
 const compile: Command = async (argv, io) => {
-  let args;
-  try {
-    args = parseArgs(argv, { output: { short: 'o', value: true }, graph: {}, help: { short: 'h' } });
-    if (args.flags.help) {
-      io.stdout.write(USAGE + '\n');
-      return 0;
-    }
-    if (args.positionals.length !== 1) throw new UsageError('give exactly one notebook');
-  } catch (err) {
-    if (err instanceof UsageError) {
-      io.stderr.write(`cellpipe compile: ${err.message}\n${USAGE}\n`);
-      return 2;
-    }
-    throw err;
-  }
+  const args = commandArgs('compile', argv, { output: { short: 'o', value: true }, graph: {} }, USAGE, io, { exactly: 1, what: 'one notebook' });
+  if (typeof args === 'number') return args;
   const path = resolve(io.cwd, args.positionals[0]);
   let text: string;
   try {

@@ -5,9 +5,9 @@
  * the step pods' logs into the store), so the lines come even when nothing else watches it.
  */
 import type { Command } from '../main.js';
-import { parseArgs, UsageError } from '../args.js';
-import { RunStore, isTerminalRun } from '../../runs/store.js';
-import { findRun, noSuchRun, storeDirFromArgs } from '../../runs/locate.js';
+import { commandArgs } from '../args.js';
+import { isTerminalRun } from '../../runs/store.js';
+import { openRun } from '../../runs/locate.js';
 import type { LogLine } from '../../runtimes/types.js';
 
 const USAGE = `usage: cellpipe logs RUN [--step NAME] [--follow] [--timestamps] [--store DIR]
@@ -19,37 +19,16 @@ const USAGE = `usage: cellpipe logs RUN [--step NAME] [--follow] [--timestamps] 
   --store DIR       where runs are kept (default: $CELLPIPE_STORE, else ./.cellpipe)`;
 
 const logs: Command = async (argv, io) => {
-  let args;
-  try {
-    args = parseArgs(argv, {
-      step: { short: 's', value: true },
-      follow: { short: 'f' },
-      timestamps: { short: 't' },
-      store: { value: true },
-      help: { short: 'h' },
-    });
-    if (args.flags.help) {
-      io.stdout.write(USAGE + '\n');
-      return 0;
-    }
-    if (args.positionals.length !== 1) throw new UsageError('give exactly one run id');
-  } catch (err) {
-    if (err instanceof UsageError) {
-      io.stderr.write(`cellpipe logs: ${err.message}\n${USAGE}\n`);
-      return 2;
-    }
-    throw err;
-  }
-  const store = new RunStore(storeDirFromArgs(args.flags.store, io.cwd, io.env));
-  const rec = await findRun(store, args.positionals[0]);
-  if (rec === 'ambiguous') {
-    io.stderr.write(`cellpipe logs: '${args.positionals[0]}' matches several runs; give more of the id\n`);
-    return 1;
-  }
-  if (!rec) {
-    io.stderr.write(`cellpipe logs: ${noSuchRun(args.positionals[0], store)}\n`);
-    return 1;
-  }
+  const args = commandArgs('logs', argv, {
+    step: { short: 's', value: true },
+    follow: { short: 'f' },
+    timestamps: { short: 't' },
+    store: { value: true },
+  }, USAGE, io, { exactly: 1, what: 'one run id' });
+  if (typeof args === 'number') return args;
+  const opened = await openRun('logs', args.flags.store, args.positionals[0], io);
+  if (typeof opened === 'number') return opened;
+  const { store, rec } = opened;
   const only = typeof args.flags.step === 'string' ? args.flags.step : undefined;
   if (only !== undefined && !rec.steps.some((s) => s.name === only)) {
     io.stderr.write(`cellpipe logs: run ${rec.id} has no step '${only}'; its steps are: ${rec.steps.map((s) => s.name).join(', ')}\n`);

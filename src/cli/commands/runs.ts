@@ -3,7 +3,7 @@
  */
 import { resolve } from 'node:path';
 import type { Command } from '../main.js';
-import { parseArgs, UsageError } from '../args.js';
+import { commandArgs } from '../args.js';
 import { RunStore } from '../../runs/store.js';
 import { storeDirFromArgs } from '../../runs/locate.js';
 import { formatRunsTable } from '../../runs/format.js';
@@ -15,21 +15,8 @@ const USAGE = `usage: cellpipe runs [--json] [--notebook NB] [--store DIR]
   --store DIR     where runs are kept (default: $CELLPIPE_STORE, else ./.cellpipe)`;
 
 const runs: Command = async (argv, io) => {
-  let args;
-  try {
-    args = parseArgs(argv, { json: {}, notebook: { value: true }, store: { value: true }, help: { short: 'h' } });
-    if (args.flags.help) {
-      io.stdout.write(USAGE + '\n');
-      return 0;
-    }
-    if (args.positionals.length) throw new UsageError(`unexpected argument '${args.positionals[0]}'`);
-  } catch (err) {
-    if (err instanceof UsageError) {
-      io.stderr.write(`cellpipe runs: ${err.message}\n${USAGE}\n`);
-      return 2;
-    }
-    throw err;
-  }
+  const args = commandArgs('runs', argv, { json: {}, notebook: { value: true }, store: { value: true } }, USAGE, io, { exactly: 0, what: '' });
+  if (typeof args === 'number') return args;
   const store = new RunStore(storeDirFromArgs(args.flags.store, io.cwd, io.env));
   let list = await store.list();
   const nb = args.flags.notebook;

@@ -6,9 +6,9 @@
  * Exit 0 when the run exists.
  */
 import type { Command } from '../main.js';
-import { parseArgs, UsageError } from '../args.js';
-import { RunStore, isTerminalRun } from '../../runs/store.js';
-import { findRun, noSuchRun, storeDirFromArgs } from '../../runs/locate.js';
+import { commandArgs } from '../args.js';
+import { isTerminalRun } from '../../runs/store.js';
+import { openRun } from '../../runs/locate.js';
 import { formatStatus } from '../../runs/format.js';
 
 const USAGE = `usage: cellpipe status RUN [--json] [--store DIR]
@@ -18,31 +18,11 @@ const USAGE = `usage: cellpipe status RUN [--json] [--store DIR]
   --store DIR   where runs are kept (default: $CELLPIPE_STORE, else ./.cellpipe)`;
 
 const status: Command = async (argv, io) => {
-  let args;
-  try {
-    args = parseArgs(argv, { json: {}, store: { value: true }, help: { short: 'h' } });
-    if (args.flags.help) {
-      io.stdout.write(USAGE + '\n');
-      return 0;
-    }
-    if (args.positionals.length !== 1) throw new UsageError('give exactly one run id');
-  } catch (err) {
-    if (err instanceof UsageError) {
-      io.stderr.write(`cellpipe status: ${err.message}\n${USAGE}\n`);
-      return 2;
-    }
-    throw err;
-  }
-  const store = new RunStore(storeDirFromArgs(args.flags.store, io.cwd, io.env));
-  const rec = await findRun(store, args.positionals[0]);
-  if (rec === 'ambiguous') {
-    io.stderr.write(`cellpipe status: '${args.positionals[0]}' matches several runs; give more of the id\n`);
-    return 1;
-  }
-  if (!rec) {
-    io.stderr.write(`cellpipe status: ${noSuchRun(args.positionals[0], store)}\n`);
-    return 1;
-  }
+  const args = commandArgs('status', argv, { json: {}, store: { value: true } }, USAGE, io, { exactly: 1, what: 'one run id' });
+  if (typeof args === 'number') return args;
+  const opened = await openRun('status', args.flags.store, args.positionals[0], io);
+  if (typeof opened === 'number') return opened;
+  const { store, rec } = opened;
   let shown = rec;
   let stale: string | undefined;
   if (rec.runtime === 'kubeflow' && !isTerminalRun(rec.state)) {
