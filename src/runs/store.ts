@@ -35,6 +35,25 @@ import { randomBytes } from 'node:crypto';
 import type { LogLine, RunRecord, RunState, StepRecord, StepState } from '../runtimes/types.js';
 import { processAlive, runnerGone, signalGroup } from './process.js';
 
+/**
+ * Log lines in a chunk read from a `<step>.jsonl` file: `carry` is the unfinished last line of the previous chunk,
+ * and the unfinished end of this one comes back as the new carry. A torn line (power cut mid-write) is skipped.
+ */
+export function decodeLogLines(carry: string, text: string): { lines: LogLine[]; carry: string } {
+  const parts = (carry + text).split('\n');
+  const rest = parts.pop() ?? '';
+  const lines: LogLine[] = [];
+  for (const part of parts) {
+    if (!part) continue;
+    try {
+      lines.push(JSON.parse(part) as LogLine);
+    } catch {
+      // a torn line after a power cut
+    }
+  }
+  return { lines, carry: rest };
+}
+
 /** Where runs of a notebook are stored: `<notebook dir>/.cellpipe`, or `$CELLPIPE_STORE` when set. */
 export function storeDirFor(notebookPath: string): string {
   const override = process.env.CELLPIPE_STORE;
@@ -270,17 +289,9 @@ export class RunStore {
             if (bytesRead === 0) break;
             readAny = true;
             offset += bytesRead;
-            const text = carry + buf.toString('utf8', 0, bytesRead);
-            const parts = text.split('\n');
-            carry = parts.pop() ?? '';
-            for (const part of parts) {
-              if (!part) continue;
-              let line: LogLine;
-              try {
-                line = JSON.parse(part) as LogLine;
-              } catch {
-                continue; // a torn line after a power cut
-              }
+            const chunk = decodeLogLines(carry, buf.toString('utf8', 0, bytesRead));
+            carry = chunk.carry;
+            for (const line of chunk.lines) {
               if (lineNo++ >= skip) yield line;
               if (opts.signal?.aborted) return;
             }

@@ -9,7 +9,7 @@
  */
 import { open, type FileHandle } from 'node:fs/promises';
 import type { RunStore } from '../runs/store.js';
-import { isTerminalRun, isTerminalStep } from '../runs/store.js';
+import { decodeLogLines, isTerminalRun, isTerminalStep } from '../runs/store.js';
 import type { LogLine, RunRecord } from '../runtimes/types.js';
 
 /** How often the file is looked at when no event says so. */
@@ -88,18 +88,9 @@ export async function* tailLog(
       const { bytesRead } = await handle.read(buf, 0, buf.length, offset);
       if (bytesRead === 0) break;
       offset += bytesRead;
-      const parts = (carry + buf.toString('utf8', 0, bytesRead)).split('\n');
-      carry = parts.pop() ?? '';
-      for (const part of parts) {
-        if (!part) continue;
-        let line: LogLine;
-        try {
-          line = JSON.parse(part) as LogLine;
-        } catch {
-          continue; // a torn line after a power cut: the store skips it too
-        }
-        if (index++ >= fromLine) out.push(line);
-      }
+      const chunk = decodeLogLines(carry, buf.toString('utf8', 0, bytesRead));
+      carry = chunk.carry;
+      for (const line of chunk.lines) if (index++ >= fromLine) out.push(line);
     }
     return out;
   };
