@@ -1,0 +1,48 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { targetOptions, validTarget, runButtonLabel, showsSubmitStages, submitStages, runtimeLabel } from './targets.js';
+
+test('the picker offers Local first, then each profile; a broken profile is disabled with its error as tooltip', () => {
+  const opts = targetOptions({
+    profiles: [
+      { name: 'dev', kind: 'kubeflow', namespace: 'team-a', registry: '127.0.0.1:5000' },
+      { name: 'prod', kind: 'kubeflow', namespace: 'prod', error: 'field "registry" is missing' },
+    ],
+  });
+  assert.deepEqual(opts.map((o) => [o.value, o.disabled]), [['local', false], ['dev', false], ['prod', true]]);
+  assert.equal(opts[0]!.label, 'Local (this machine)');
+  assert.match(opts[1]!.label, /team-a/);
+  assert.equal(opts[2]!.title, 'field "registry" is missing');
+});
+
+test('without a profiles file only Local is offered, and a vanished or broken selection falls back to Local', () => {
+  assert.deepEqual(targetOptions(undefined).map((o) => o.value), ['local']);
+  assert.deepEqual(targetOptions({ profiles: [], error: 'cannot read profiles' }).map((o) => o.value), ['local']);
+  const opts = targetOptions({ profiles: [{ name: 'dev', kind: 'kubeflow' }, { name: 'bad', kind: 'kubeflow', error: 'x' }] });
+  assert.equal(validTarget(opts, 'dev'), 'dev');
+  assert.equal(validTarget(opts, 'bad'), 'local');
+  assert.equal(validTarget(opts, 'gone'), 'local');
+});
+
+test('the run button says Build & Submit for a profile', () => {
+  assert.equal(runButtonLabel('local'), 'Run');
+  assert.equal(runButtonLabel('dev'), 'Build & Submit');
+});
+
+test('submit stages show until KFP has a run id, with the failing stage marked', () => {
+  assert.equal(showsSubmitStages({ runtime: 'local' }), false);
+  assert.equal(showsSubmitStages({ runtime: 'kubeflow', stage: 'build' }), true);
+  assert.equal(showsSubmitStages({ runtime: 'kubeflow', external: { kfpRunId: 'abc' } }), false);
+  assert.deepEqual(submitStages({ runtime: 'kubeflow', state: 'running', stage: 'build', stageDetail: 'step 2/3' }), [
+    { name: 'validate', state: 'done' },
+    { name: 'build', state: 'current', detail: 'step 2/3' },
+    { name: 'upload', state: 'pending' },
+    { name: 'run', state: 'pending' },
+  ]);
+  assert.equal(submitStages({ runtime: 'kubeflow', state: 'failed', stage: 'upload', reason: 'upload failed: 403' })[2]!.state, 'failed');
+});
+
+test('history entries name the runtime and profile', () => {
+  assert.equal(runtimeLabel({}), 'local');
+  assert.equal(runtimeLabel({ runtime: 'kubeflow', target: 'dev' }), 'kubeflow · dev');
+});

@@ -1,0 +1,89 @@
+/** Pure logic for run targets (Local + Kubeflow profiles) and the Kubeflow submit stages. */
+
+export interface ProfileInfo {
+  name: string;
+  kind: string;
+  namespace?: string;
+  registry?: string;
+  kfpUi?: string;
+  error?: string;
+}
+
+export interface ProfilesResponse {
+  profiles?: ProfileInfo[];
+  file?: string;
+  error?: string;
+}
+
+export interface TargetOption {
+  /** value sent as `target` in POST /api/runs; 'local' for this machine */
+  value: string;
+  label: string;
+  disabled: boolean;
+  /** why it is disabled (shown as tooltip), or a description */
+  title: string;
+}
+
+export const LOCAL_TARGET = 'local';
+
+/** Builds the picker entries: Local first, then every profile; profiles with an error are disabled with it as tooltip. */
+export function targetOptions(resp: ProfilesResponse | undefined): TargetOption[] {
+  const out: TargetOption[] = [{ value: LOCAL_TARGET, label: 'Local (this machine)', disabled: false, title: 'run on the machine where Jupyter runs' }];
+  for (const p of resp?.profiles ?? []) {
+    if (!p || typeof p.name !== 'string' || !p.name || p.name === LOCAL_TARGET) continue;
+    const where = p.namespace ? ` · ${p.namespace}` : '';
+    if (p.error) {
+      out.push({ value: p.name, label: `${p.name} (Kubeflow, unavailable)`, disabled: true, title: p.error });
+    } else {
+      out.push({ value: p.name, label: `${p.name} (Kubeflow${where})`, disabled: false, title: `build images${p.registry ? ` into ${p.registry}` : ''} and submit to Kubeflow${where}` });
+    }
+  }
+  return out;
+}
+
+/** The selected target if it is still offered and enabled, otherwise Local. */
+export function validTarget(options: TargetOption[], selected: string | undefined): string {
+  const o = options.find((x) => x.value === selected);
+  return o && !o.disabled ? o.value : LOCAL_TARGET;
+}
+
+export function runButtonLabel(target: string): string {
+  return target === LOCAL_TARGET ? 'Run' : 'Build & Submit';
+}
+
+export const KUBEFLOW_STAGES = ['validate', 'build', 'upload', 'run'] as const;
+export type StageState = 'done' | 'current' | 'failed' | 'pending';
+
+interface RunLike {
+  runtime?: string;
+  state?: string;
+  stage?: string;
+  stageDetail?: string;
+  reason?: string;
+  url?: string;
+  external?: { kfpRunId?: string; [k: string]: unknown };
+}
+
+/** True while a Kubeflow run is still being prepared (no KFP run id yet): show the stage strip instead of steps. */
+export function showsSubmitStages(run: RunLike | undefined): boolean {
+  return !!run && run.runtime === 'kubeflow' && !run.external?.kfpRunId;
+}
+
+/** State of each submit stage; the current one fails when the run ended without reaching KFP. */
+export function submitStages(run: RunLike): { name: string; state: StageState; detail?: string }[] {
+  const idx = KUBEFLOW_STAGES.indexOf((run.stage ?? 'validate') as (typeof KUBEFLOW_STAGES)[number]);
+  const cur = idx < 0 ? 0 : idx;
+  const failed = run.state === 'failed' || run.state === 'cancelled';
+  return KUBEFLOW_STAGES.map((name, i) => {
+    if (i < cur) return { name, state: 'done' as StageState };
+    if (i > cur) return { name, state: 'pending' as StageState };
+    return { name, state: (failed ? 'failed' : 'current') as StageState, detail: run.stageDetail };
+  });
+}
+
+/** Label for a run-history entry: "local" or "kubeflow · <profile>". */
+export function runtimeLabel(run: RunLike & { target?: string; profile?: string }): string {
+  const runtime = run.runtime ?? 'local';
+  const profile = run.profile ?? (run.target && run.target !== LOCAL_TARGET ? run.target : undefined);
+  return profile && runtime !== 'local' ? `${runtime} · ${profile}` : runtime;
+}
