@@ -6,10 +6,19 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh || exit 1
 export PATH="$PWD/.venv/bin:$PATH"
 failed=()
+logs=$(mktemp -d)
 group() {
   local name=$1; shift
   printf '\n\033[1m== %s\033[0m\n' "$name"
-  if ! "$@"; then failed+=("$name"); fi
+  # Each group's output is kept so the end of the run can repeat why a group failed: CI shows only the tail.
+  "$@" 2>&1 | tee "$logs/$name.log"
+  if [ "${PIPESTATUS[0]}" -ne 0 ]; then failed+=("$name"); fi
+}
+why_failed() {
+  local log="$logs/$1.log"
+  printf '\n-- why %s failed (failure lines from its output; the full output is above):\n' "$1"
+  grep -a -n -E '✘|✖|not ok|[0-9]+\) .*›|Error|error:|FAIL|Timeout|timed out|did not start|missing|not found|Expected|Received' "$log" \
+    | grep -v -E '^[0-9]+:\s*$' | head -40
 }
 # TypeScript: unit and integration tests next to the code they test (compiled to lib/).
 group "typescript" node --test --test-reporter=spec $(find lib -name '*.test.js' | sort)
@@ -19,6 +28,7 @@ for extra in scripts/test-*.sh; do
   [ -f "$extra" ] && group "$(basename "$extra" .sh)" bash "$extra"
 done
 if [ ${#failed[@]} -gt 0 ]; then
+  for name in "${failed[@]}"; do why_failed "$name"; done
   printf '\nFAILED groups: %s\n' "${failed[*]}"
   exit 1
 fi
