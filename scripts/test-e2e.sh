@@ -16,11 +16,26 @@ fi
 [ -x /usr/bin/chromium ] || { echo "e2e: /usr/bin/chromium missing — apt-get install chromium (scripts/setup.sh does)" >&2; exit 1; }
 
 root=$(mktemp -d)
-cleanup() { jupyter_stop; rm -rf "$root"; }
+services=$(mktemp -d)
+services_pid=
+stop_services() {
+  [ -n "$services_pid" ] || return 0
+  kill -TERM "$services_pid" 2>/dev/null; wait "$services_pid" 2>/dev/null; services_pid=
+}
+cleanup() { jupyter_stop; stop_services; rm -rf "$root" "$services"; }
 trap cleanup EXIT INT TERM
 cp "$corpus/kale/candies_sharing.ipynb" "$root/candies_sharing.ipynb"
 cp "$corpus/kale/candies_sharing.ipynb" "$root/tagging.ipynb"
+cp "$corpus/kale/candies_sharing.ipynb" "$root/kubeflow.ipynb"
 cp test/e2e/notebooks/long_running.ipynb test/e2e/notebooks/failing.ipynb "$root/"
+
+# The Kubeflow target: a real registry and the swagger-checked fake KFP server, named in a profiles file that
+# JupyterLab's backend reads (CELLPIPE_PROFILES); its Kubeflow run list goes to a state dir of this run only.
+node test/e2e/kubeflow-services.mjs "$services/profiles.yaml" "$services/kfp-violations.txt" >"$services/log" 2>&1 &
+services_pid=$!
+for _ in $(seq 1 120); do grep -q '^ready' "$services/log" 2>/dev/null && break; kill -0 "$services_pid" 2>/dev/null || break; sleep 0.25; done
+grep -q '^ready' "$services/log" || { echo "e2e: the Kubeflow test services did not start:" >&2; cat "$services/log" >&2; exit 1; }
+export CELLPIPE_PROFILES="$services/profiles.yaml" XDG_STATE_HOME="$services/state"
 
 jupyter_start "$root" || exit 1
 echo "e2e: JupyterLab at $JUPYTER_URL (root $root)"
@@ -29,5 +44,10 @@ E2E_URL=$JUPYTER_URL E2E_TOKEN=$JUPYTER_TOKEN E2E_ROOT=$root \
 rc=$?
 if [ $rc -ne 0 ]; then
   echo "e2e: JupyterLab log (last 60 lines):"; tail -60 "$JUPYTER_LOG"
+fi
+jupyter_stop
+stop_services
+if [ -s "$services/kfp-violations.txt" ]; then
+  echo "e2e: requests or responses outside KFP's swagger contract:"; cat "$services/kfp-violations.txt"; rc=1
 fi
 exit $rc

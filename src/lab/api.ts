@@ -8,6 +8,7 @@ import { ServerConnection } from '@jupyterlab/services';
 import type { RunRecord, LogLine } from '../runtimes/types.js';
 import type { CompileResult } from '../core/compile.js';
 import { SSEParser } from './model/sse.js';
+import type { ProfilesResponse } from './model/targets.js';
 
 /** An error from the backend with the message (and hint) the user should read. */
 export class ResponseError extends Error {
@@ -29,7 +30,8 @@ export const NOT_INSTALLED_HINT = 'install it where Jupyter runs: pip install -e
 export interface StartRunRequest {
   path: string;
   parameters: Record<string, unknown>;
-  target: 'local';
+  /** 'local' or a Kubeflow profile name from GET /api/profiles */
+  target: string;
   cache?: boolean;
 }
 
@@ -48,6 +50,10 @@ export class CellpipeAPI {
 
   health(): Promise<{ version: string }> {
     return this.request('health');
+  }
+
+  profiles(): Promise<ProfilesResponse> {
+    return this.request('profiles');
   }
 
   compile(path: string): Promise<CompileResult> {

@@ -17,6 +17,7 @@ import { createLogTab } from './widgets/logTab.js';
 import { CommandIDs, DEFAULT_SETTINGS, PLUGIN_ID, type CellpipeSettings } from './tokens.js';
 import { makeStepTags, readTagEdit, renameStep, setRoleTags, suggestStepName, validateTagEdit, writeTags, type RoleChoice } from './model/tags.js';
 import { firstCells, stepNames } from './model/cells.js';
+import { targetOptions, type TargetOption } from './model/targets.js';
 
 const pipelineIcon = new LabIcon({
   name: 'cellpipe:pipeline',
@@ -76,6 +77,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
       app.shell.add(createLogTab(api, runId, step, notebook), 'main', { mode: 'split-right' });
     };
 
+    let targets: TargetOption[] = targetOptions(undefined);
     const sidebar = new PipelineSidebar(
       {
         goToStep: (model, step) => {
@@ -84,12 +86,20 @@ const plugin: JupyterFrontEndPlugin<void> = {
         },
         goToCell: (model, cell, line) => void goToCell(model.panel, cell, line),
       },
-      () => settings.profiles.map((p) => p.name),
+      () => targets,
     );
     sidebar.title.icon = pipelineIcon;
     sidebar.title.caption = 'cellpipe pipeline';
     app.shell.add(sidebar, 'left', { rank: 600 });
     restorer?.add(sidebar, sidebar.id);
+
+    void api
+      .profiles()
+      .then((resp) => {
+        targets = targetOptions(resp);
+        sidebar.update();
+      })
+      .catch(() => undefined); // no profiles endpoint or file: only Local is offered
 
     void api.health().catch((err: unknown) => {
       const e = err instanceof ResponseError ? err : new ResponseError(String(err), 0);

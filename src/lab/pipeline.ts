@@ -154,13 +154,13 @@ export class PipelineModel {
   }
 
   /** Saves the notebook (the backend compiles the file on disk), then starts a local run and shows it. */
-  async start(): Promise<string | undefined> {
+  async start(target = 'local'): Promise<string | undefined> {
     if (this.busy) return undefined;
     this._starting = true;
     this._runChanged.emit(this._run);
     try {
       await this.panel.context.save();
-      const { runId } = await this.api.startRun({ path: this.path, parameters: this.parameterValues(), target: 'local' });
+      const { runId } = await this.api.startRun({ path: this.path, parameters: this.parameterValues(), target });
       await this.select(runId);
       return runId;
     } catch (err) {

@@ -125,6 +125,56 @@ test('a local run from the sidebar shows every step\'s log inline and turns the 
   await keep(page, 'inline-logs');
 });
 
+test('the target picker offers the Kubeflow profiles; one with a mistake is disabled and says why', async ({ page }) => {
+  await openNotebook(page, 'kubeflow.ipynb');
+  await openSidebar(page);
+  const sidebar = page.locator('#cellpipe-sidebar');
+  const picker = sidebar.locator('select[name="target"]');
+  await expect(picker.locator('option[value="team"]')).toBeEnabled();
+  await expect(picker.locator('option[value="team"]')).toContainText('team-a');
+  const broken = picker.locator('option[value="broken"]');
+  await expect(broken).toBeDisabled();
+  await expect(broken).toHaveAttribute('title', /host/);
+  await expect(sidebar.locator('.cp-run-button')).toHaveText('Run');
+  await picker.selectOption('team');
+  await expect(sidebar.locator('.cp-run-button')).toHaveText('Build & Submit');
+});
+
+test('Build & Submit on a Kubeflow profile builds the step images, submits the run and follows it to the end', async ({ page }) => {
+  await openNotebook(page, 'kubeflow.ipynb');
+  await openSidebar(page);
+  const sidebar = page.locator('#cellpipe-sidebar');
+  await sidebar.locator('select[name="target"]').selectOption('team');
+  await sidebar.locator('.cp-run-button').click();
+  const current = sidebar.locator('.cp-current-run');
+  await expect(current).toHaveAttribute('data-state', 'succeeded', { timeout: 180_000 });
+  // Once Kubeflow has the run, the stage strip gives way to the run's steps and a link to the KFP UI.
+  await expect(sidebar.locator('.cp-submit-stages')).toHaveCount(0);
+  await expect(current.locator('a.cp-kfp-link')).toHaveAttribute('href', /^http:\/\/kubeflow\.example\.test\/pipeline\/#\/runs\/details\/[0-9a-f-]+$/);
+  for (const step of ['sack', 'kid1', 'kid2', 'kid3']) {
+    await expect(sidebar.locator(`.cp-dag-node[data-step="${step}"]`)).toHaveAttribute('data-state', 'succeeded');
+  }
+  await expect(sidebar.locator('.cp-run-runtime').first()).toHaveText('kubeflow · team');
+  await keep(page, 'sidebar-kubeflow', { selector: '#cellpipe-sidebar' });
+});
+
+test('a Kubeflow submit whose registry is unreachable stops at the build stage and says what failed', async ({ page }) => {
+  await openNotebook(page, 'kubeflow.ipynb');
+  await openSidebar(page);
+  const sidebar = page.locator('#cellpipe-sidebar');
+  await sidebar.locator('select[name="target"]').selectOption('offline');
+  await sidebar.locator('.cp-run-button').click();
+  const current = sidebar.locator('.cp-current-run');
+  await expect(current).toHaveAttribute('data-state', 'failed', { timeout: 120_000 });
+  await expect(current).toContainText('127.0.0.1:9');
+  const stages = sidebar.locator('.cp-submit-stages .cp-stage');
+  await expect(stages).toHaveCount(4);
+  await expect(stages.nth(0)).toHaveAttribute('data-state', 'done');
+  await expect(stages.nth(1)).toHaveAttribute('data-state', 'failed');
+  await expect(stages.nth(1)).toContainText('build');
+  await expect(stages.nth(3)).toHaveAttribute('data-state', 'pending');
+});
+
 test('"full log" opens the step\'s whole log in a tab; a DAG node scrolls to its step', async ({ page }) => {
   await openNotebook(page, 'candies_sharing.ipynb');
   await page.locator('.cp-inline-log[data-step="kid1"] .cp-log-full').click();

@@ -42,6 +42,8 @@ export interface FakeKfpOptions {
   cachedTasks?: string[];
   /** Fixed port (default: any free one). */
   port?: number;
+  /** Time of the first timestamp it hands out, in ms (default 2026-01-01, so tests see the same times every run). */
+  startTime?: number;
 }
 
 interface StoredVersion {
@@ -88,10 +90,11 @@ export class FakeKfpServer {
   private python?: ChildProcessWithoutNullStreams;
   private pending = new Map<number, (r: { ok: boolean; error?: string }) => void>();
   private nextId = 1;
-  private clock = Date.UTC(2026, 0, 1);
+  private clock: number;
 
   constructor(options: FakeKfpOptions = {}) {
     this.options = { validateSpecs: true, progress: 'auto', ...options };
+    this.clock = options.startTime ?? Date.UTC(2026, 0, 1);
   }
 
   get url(): string {

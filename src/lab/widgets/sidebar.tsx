@@ -10,6 +10,7 @@ import type { RunRecord, StepState } from '../../runtimes/types.js';
 import type { PipelineModel } from '../pipeline.js';
 import { DagView } from './dag.js';
 import { formatDuration, isTerminal, stateClass } from '../model/runs.js';
+import { runButtonLabel, runtimeLabel, showsSubmitStages, submitStages, validTarget, type TargetOption } from '../model/targets.js';
 
 /** Actions the sidebar asks the plugin to do. */
 export interface SidebarActions {
@@ -95,7 +96,7 @@ function History(props: { model: PipelineModel }) {
           <span className={`cp-run-state ${stateClass(r.state)}`}>{r.state}</span>
           <span className="cp-run-start">{new Date(r.startedAt ?? r.createdAt).toLocaleString()}</span>
           <span className="cp-run-duration">{formatDuration(r.startedAt, r.finishedAt)}</span>
-          <span className="cp-run-runtime">{r.runtime}</span>
+          <span className="cp-run-runtime">{runtimeLabel(r)}</span>
         </li>
       ))}
     </ul>
@@ -115,10 +116,11 @@ function RunSteps(props: { run: RunRecord; model: PipelineModel; actions: Sideba
   );
 }
 
-function Panel(props: { model: PipelineModel | null; actions: SidebarActions; status: { text: string; hint?: string } | null; targets: string[] }) {
+function Panel(props: { model: PipelineModel | null; actions: SidebarActions; status: { text: string; hint?: string } | null; targets: TargetOption[] }) {
   const { model, actions } = props;
   useModelVersion(model);
-  const [target, setTarget] = useState(props.targets[0] ?? 'local');
+  const [picked, setTarget] = useState('local');
+  const target = validTarget(props.targets, picked);
   if (!model) return <div className="cp-sidebar cp-empty">Open a notebook to see its pipeline.</div>;
   const result = model.result;
   const graph = result?.graph;
@@ -145,15 +147,15 @@ function Panel(props: { model: PipelineModel | null; actions: SidebarActions; st
             Target{' '}
             <select className="jp-mod-styled" name="target" value={target} onChange={(e) => setTarget(e.target.value)}>
               {props.targets.map((t) => (
-                <option key={t} value={t} disabled={t !== 'local'}>
-                  {t === 'local' ? 'Local (this machine)' : `${t} (Kubeflow, coming)`}
+                <option key={t.value} value={t.value} disabled={t.disabled} title={t.title}>
+                  {t.label}
                 </option>
               ))}
             </select>
           </label>
           <button className="jp-mod-styled jp-mod-accept cp-run-button" disabled={model.busy || errors > 0 || !graph} title={errors ? 'fix the errors below first' : 'save the notebook and run its pipeline'}
-            onClick={() => void model.start()}>
-            Run
+            onClick={() => void model.start(target)}>
+            {runButtonLabel(target)}
           </button>
           <button className="jp-mod-styled jp-mod-warn cp-cancel-button" disabled={!run || isTerminal(run.state)} onClick={() => void model.cancel()}>
             Cancel
@@ -164,7 +166,23 @@ function Panel(props: { model: PipelineModel | null; actions: SidebarActions; st
             run <code>{run.id.slice(0, 12)}</code> <span className={`cp-run-state ${stateClass(run.state)}`}>{run.state}</span>{' '}
             {formatDuration(run.startedAt ?? run.createdAt, run.finishedAt)}
             {run.reason ? ` (${run.reason})` : ''}
+            {run.url && run.runtime === 'kubeflow' ? (
+              <>
+                {' '}
+                <a className="cp-kfp-link" href={run.url} target="_blank" rel="noopener noreferrer">open in Kubeflow</a>
+              </>
+            ) : null}
           </div>
+        ) : null}
+        {run && showsSubmitStages(run) ? (
+          <ol className="cp-submit-stages">
+            {submitStages(run).map((s) => (
+              <li key={s.name} className={`cp-stage cp-stage-${s.state}`} data-state={s.state}>
+                {s.name}
+                {s.detail ? <span className="cp-stage-detail"> {s.detail}</span> : null}
+              </li>
+            ))}
+          </ol>
         ) : null}
       </section>
       <section className="cp-section">
@@ -204,7 +222,7 @@ function Panel(props: { model: PipelineModel | null; actions: SidebarActions; st
 export class PipelineSidebar extends ReactWidget {
   constructor(
     private actions: SidebarActions,
-    private targets: () => string[],
+    private targets: () => TargetOption[],
   ) {
     super();
     this.id = 'cellpipe-sidebar';
