@@ -15,7 +15,7 @@ export default defineConfig({
     launchOptions: {
       executablePath: '/usr/bin/chromium',
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
-        '--disable-sync', '--disable-quic'],
+        '--disable-sync', '--disable-quic', '--disable-dev-shm-usage'],
     },
   },
 });

@@ -33,7 +33,7 @@ jupyter_start() {
       >"$JUPYTER_LOG" 2>&1 &
   JUPYTER_PID=$!
   export JUPYTER_URL JUPYTER_TOKEN JUPYTER_PID JUPYTER_LOG
-  for _ in $(seq 1 120); do
+  for _ in $(seq 1 360); do
     if curl -fsS -o /dev/null "${JUPYTER_URL}api/status?token=$JUPYTER_TOKEN" 2>/dev/null; then return 0; fi
     if ! kill -0 "$JUPYTER_PID" 2>/dev/null; then break; fi
     sleep 0.5

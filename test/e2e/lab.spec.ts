@@ -28,9 +28,10 @@ async function keep(page: Page, name: string, clip?: { selector: string }) {
 
 async function openNotebook(page: Page, name: string) {
   await page.goto(`${URL}lab/tree/${name}?token=${TOKEN}&reset`);
-  await page.locator('.jp-NotebookPanel .jp-Cell').first().waitFor();
+  // A cold JupyterLab on a busy machine can take well over the 20 s action timeout to load its bundles.
+  await page.locator('.jp-NotebookPanel .jp-Cell').first().waitFor({ timeout: 120_000 });
   // The extension decorates code cells once the notebook is ready.
-  await page.locator('.cp-cell-bar').first().waitFor();
+  await page.locator('.cp-cell-bar').first().waitFor({ timeout: 60_000 });
 }
 
 async function openSidebar(page: Page) {

@@ -12,7 +12,8 @@ export default defineConfig({
   expect: { timeout: 30_000 },
   workers: 1,
   fullyParallel: false,
-  retries: 0,
+  // One retry: a test that passes only the second time is reported as flaky in the list, never hidden.
+  retries: 1,
   reporter: [['list']],
   use: {
     baseURL: process.env.E2E_URL,
@@ -22,8 +23,9 @@ export default defineConfig({
     trace: 'retain-on-failure',
     launchOptions: {
       executablePath: '/usr/bin/chromium',
+      // --disable-dev-shm-usage: containers often give /dev/shm 64 MB, where Chromium's renderers crash.
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
-        '--disable-sync', '--disable-quic'],
+        '--disable-sync', '--disable-quic', '--disable-dev-shm-usage'],
     },
   },
 });
