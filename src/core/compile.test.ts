@@ -97,3 +97,13 @@ test('the same notebook always compiles to byte-identical YAML', () => {
   assert.equal(a.specHash, b.specHash);
   assert.match(a.specHash!, /^[0-9a-f]{64}$/);
 });
+
+test('the user\'s default base image serves the steps of a notebook that names none; a notebook\'s own image wins', () => {
+  const untagged = compileNotebook(fixture('untagged.ipynb'), { path: 'untagged.ipynb', defaultBaseImage: 'registry.example.com/team/py:3.12' });
+  assert.equal(untagged.graph!.pipeline.baseImage, 'registry.example.com/team/py:3.12');
+  assert.match(untagged.yaml!, /image: "registry\.example\.com\/team\/py:3\.12"/);
+  assert.equal(compileNotebook(fixture('untagged.ipynb')).graph!.pipeline.baseImage, 'python:3.11-slim');
+  const own = JSON.parse(fixture('untagged.ipynb')) as { metadata: Record<string, unknown> };
+  own.metadata.kubeflow_notebook = { docker_image: 'gcr.io/own/image:1' };
+  assert.equal(compileNotebook(own, { defaultBaseImage: 'registry.example.com/team/py:3.12' }).graph!.pipeline.baseImage, 'gcr.io/own/image:1');
+});

@@ -19,6 +19,8 @@ export interface CompileOptions {
   programDir?: string;
   /** Working directory inside the images. */
   workdir?: string;
+  /** Base image of steps when the notebook names none (a user setting); default `python:3.11-slim`. */
+  defaultBaseImage?: string;
   /** Skip emitting YAML (the JupyterLab page only needs the graph and diagnostics while the user types). */
   graphOnly?: boolean;
 }
@@ -43,7 +45,7 @@ export function compileNotebook(input: string | object, options: CompileOptions 
   const parsed = typeof input === 'string' ? parseNotebook(input) : notebookFromJson(input);
   if (!parsed.notebook) return { ok: false, diagnostics: parsed.diagnostics, programs: {} };
   const notebook = parsed.notebook;
-  const built = buildStepGraph(notebook, options.path);
+  const built = buildStepGraph(notebook, options.path, options.defaultBaseImage);
   const diagnostics = [...parsed.diagnostics, ...built.diagnostics];
   const graph = built.graph;
   if (!graph.steps.length && !diagnostics.some((d) => d.severity === 'error')) {

@@ -34,9 +34,9 @@ interface StepDraft {
   order: number;
 }
 
-export function buildStepGraph(notebook: Notebook, path?: string): GraphResult {
+export function buildStepGraph(notebook: Notebook, path?: string, defaultBaseImage?: string): GraphResult {
   const diagnostics: Diagnostic[] = [];
-  const { settings, diagnostics: settingDiagnostics } = readSettings(notebook.metadata, path);
+  const { settings, diagnostics: settingDiagnostics } = readSettings(notebook.metadata, path, defaultBaseImage);
   diagnostics.push(...settingDiagnostics);
   const cellAt = new Map(notebook.cells.map((c) => [c.index, c]));
   const where = (cell: NotebookCell) => ({ cell: cell.index, ...(cell.id ? { cellId: cell.id } : {}) });

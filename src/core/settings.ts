@@ -12,7 +12,8 @@ export interface NotebookSettings extends PipelineSettings {
   stepDefaults: string[];
 }
 
-export function readSettings(metadata: Record<string, unknown>, notebookPath: string | undefined): { settings: NotebookSettings; diagnostics: Diagnostic[] } {
+/** `defaultBaseImage`: the base image when the notebook names none (the user's setting; else DEFAULT_BASE_IMAGE). */
+export function readSettings(metadata: Record<string, unknown>, notebookPath: string | undefined, defaultBaseImage?: string): { settings: NotebookSettings; diagnostics: Diagnostic[] } {
   const kale = isObject(metadata.kubeflow_notebook) ? metadata.kubeflow_notebook : {};
   const own = isObject(metadata.cellpipe) ? metadata.cellpipe : {};
   const diagnostics: Diagnostic[] = [];
@@ -47,7 +48,7 @@ export function readSettings(metadata: Record<string, unknown>, notebookPath: st
       name,
       description: str(own.pipeline_description, kale.pipeline_description) ?? '',
       experiment: str(own.experiment_name, kale.experiment_name, experiment) ?? 'Default',
-      baseImage: str(own.base_image, own.docker_image, kale.docker_image, kale.base_image) ?? DEFAULT_BASE_IMAGE,
+      baseImage: str(own.base_image, own.docker_image, kale.docker_image, kale.base_image) ?? str(defaultBaseImage) ?? DEFAULT_BASE_IMAGE,
       volumes,
       stepDefaults: Array.isArray(defaults) ? defaults.filter((t): t is string => typeof t === 'string') : [],
     },
