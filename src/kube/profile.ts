@@ -85,7 +85,8 @@ export async function loadProfile(name: string, env: NodeJS.ProcessEnv = process
   return checkProfile(name, all[name], profilesPath(env), env);
 }
 
-function checkProfile(name: string, raw: unknown, path: string, env: NodeJS.ProcessEnv): Profile {
+/** Checks one profile's settings (`path`: where it comes from, for messages); throws naming the field at fault. */
+export function checkProfile(name: string, raw: unknown, path: string, env: NodeJS.ProcessEnv = process.env): Profile {
   const where = `${path}: profiles.${name}`;
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new Error(`${where}: expected a mapping of settings`);
   const r = raw as Record<string, unknown>;

@@ -119,6 +119,8 @@ export interface RunRequest {
   /** Directory the steps run in (local runs); default: the notebook's directory, `notebookPath` resolved
    *  against the runner's working directory. */
   workdir?: string;
+  /** Local runs: steps running at once for this run (default: the runtime's own limit). */
+  concurrency?: number;
 }
 
 export interface LogOptions {

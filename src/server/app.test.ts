@@ -267,7 +267,10 @@ describe('backend API over a Unix socket', () => {
     const other = await startServer({
       root: ws.root,
       socket: socket2,
-      backend: { localBackend: (dir) => { const store = new RunStore(dir); return { store, runtime: new ScriptedRuntime(store) }; } },
+      backend: {
+        kubeflow: { loadProfiles: async () => new Map(), stateFile: path.join(ws.base, 'state2', 'kubeflow-runs.json') },
+        localBackend: (dir) => { const store = new RunStore(dir); return { store, runtime: new ScriptedRuntime(store) }; },
+      },
     });
     try {
       const list = await call(socket, 'GET', `/api/runs?notebook=work/candies.ipynb`);

@@ -8,6 +8,8 @@
  * | --- | --- |
  * | `GET /api/health` | `{version}` |
  * | `POST /api/compile {path}` | `{ok, graph, diagnostics, specHash, yaml}` |
+ * | `PUT /api/settings {profiles?, runsDir?, concurrency?, defaultBaseImage?}` | the profile summaries (as `GET /api/profiles`) under the new settings (see ./settings.ts) |
+ * | `GET /api/settings` | the settings in force |
  * | `GET /api/profiles` | `{profiles: [{name, kind: "kubeflow", namespace, registry?, kfpUi?, error?}], file?, error?}` |
  * | `POST /api/runs {path, parameters, target: "local" \| PROFILE, cache?}` | 201 `{runId, run}` (Kubeflow: submitted in the background, `run.stage` shows how far) |
  * | `GET /api/runs?notebook=PATH` | `{runs}`, newest first |
@@ -40,6 +42,7 @@ import { human, KubeflowTargets, type KubeflowOptions } from './kubeflow.js';
 import type { SubmitProgress } from '../runtimes/kubeflow/runtime.js';
 import type { BuildProgress } from '../images/build.js';
 import type { NotebookBuildOptions } from '../images/notebook.js';
+import { keepSettings, NO_LAB_SETTINGS, parseLabSettings, readKeptSettings, runsDirFor, type LabSettings } from './settings.js';
 
 /** The runs of one store directory: the store to read them from and the runtime that executes new ones. */
 export interface RunBackend {
@@ -60,6 +63,8 @@ export interface BackendOptions {
   localBackend: (storeDir: string) => RunBackend | Promise<RunBackend>;
   /** Profiles, Kubeflow runtimes and the remembered Kubeflow runs (defaults: the real ones). */
   kubeflow?: KubeflowOptions;
+  /** Where JupyterLab's last settings are kept (default: `lab-settings.json` beside the Kubeflow state file). */
+  settingsFile?: string;
   /** Extra image build settings for `POST /api/build` (credentials, CA, registry client tuning). */
   build?: Partial<NotebookBuildOptions>;
 }
@@ -88,21 +93,27 @@ export class Backend {
   /** Runs started by this process and not seen finished: cancelled on shutdown so no step outlives us. */
   private readonly started = new Set<string>();
   private readonly compile: (text: string, options: CompileOptions) => CompileResult;
-  private readonly storeDirFor: (notebookAbsPath: string) => string;
+  private readonly defaultStoreDir: (notebookAbsPath: string) => string;
   readonly kubeflow: KubeflowTargets;
+  /** JupyterLab's settings in force (`PUT /api/settings`). */
+  private settings: LabSettings = NO_LAB_SETTINGS;
+  private readonly settingsFile: string;
 
   private constructor(
     private readonly options: BackendOptions,
     private readonly realRoot: string,
   ) {
     this.compile = options.compile ?? compileNotebook;
-    this.storeDirFor = options.storeDirFor ?? defaultStoreDirFor;
+    this.defaultStoreDir = options.storeDirFor ?? defaultStoreDirFor;
     this.kubeflow = new KubeflowTargets(options.kubeflow);
+    this.settingsFile = options.settingsFile ?? path.join(path.dirname(this.kubeflow.stateFile), 'lab-settings.json');
     const r = (method: string, pattern: RegExp, handler: Handler): Route => ({ method, pattern, handler });
     const seg = '([^/]+)';
     this.routes = [
       r('GET', /^\/api\/health$/, async (_q, res) => sendJson(res, 200, { version: this.options.version })),
       r('POST', /^\/api\/compile$/, (q, s) => this.compileRoute(q, s)),
+      r('PUT', /^\/api\/settings$/, (q, s) => this.putSettings(q, s)),
+      r('GET', /^\/api\/settings$/, async (_q, res) => sendJson(res, 200, this.settings)),
       r('GET', /^\/api\/profiles$/, async (_q, res) => sendJson(res, 200, await this.kubeflow.summaries())),
       r('POST', /^\/api\/build$/, (q, s) => this.buildRoute(q, s)),
       r('POST', /^\/api\/runs$/, (q, s) => this.startRun(q, s)),
@@ -119,6 +130,8 @@ export class Backend {
     const root = path.resolve(options.root);
     const realRoot = await realpath(root);
     const backend = new Backend({ ...options, root }, realRoot);
+    // The last settings a page sent: runs on JupyterLab's profiles are watched again too.
+    backend.applySettings(await readKeptSettings(backend.settingsFile));
     // Kubeflow runs this backend submitted before it stopped are watched again.
     backend.resumed = await backend.kubeflow.resume(async (dir) => (await backend.backendFor(dir)).store);
     return backend;
@@ -182,6 +195,16 @@ export class Backend {
 
   // --- helpers --------------------------------------------------------------------------------------------
 
+  private applySettings(settings: LabSettings): void {
+    this.settings = settings;
+    this.kubeflow.setLabProfiles(settings.profiles);
+  }
+
+  /** Where the runs of a notebook are kept: the `runsDir` setting, else next to the notebook. */
+  private storeDirFor(notebookAbsPath: string): string {
+    return runsDirFor(this.settings, this.options.root, notebookAbsPath, this.defaultStoreDir);
+  }
+
   private resolve(given: string): Promise<ResolvedNotebook> {
     return resolveNotebook(this.options.root, this.realRoot, given);
   }
@@ -240,7 +263,7 @@ export class Backend {
     const bytes = await readFile(nb.real);
     let result: CompileResult;
     try {
-      result = this.compile(bytes.toString('utf8'), { path: nb.rel });
+      result = this.compile(bytes.toString('utf8'), { path: nb.rel, defaultBaseImage: this.settings.defaultBaseImage });
     } catch (err) {
       throw new HttpError(500, `compiling '${nb.rel}' failed unexpectedly: ${(err as Error).message}`, 'This is a bug in cellpipe; please report it with the notebook.');
     }
@@ -248,6 +271,18 @@ export class Backend {
   }
 
   // --- routes ---------------------------------------------------------------------------------------------
+
+  private async putSettings(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const settings = parseLabSettings(await readJsonObject(req));
+    this.applySettings(settings);
+    try {
+      await keepSettings(this.settingsFile, settings);
+    } catch (err) {
+      // In force anyway; only a restarted backend would not know them until the page sends them again.
+      process.stderr.write(`cellpipe backend: cannot keep the settings in ${this.settingsFile}: ${(err as Error).message}\n`);
+    }
+    sendJson(res, 200, await this.kubeflow.summaries());
+  }
 
   private async compileRoute(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const body = await readJsonObject(req);
@@ -312,6 +347,7 @@ export class Backend {
       cache: body.cache ?? true,
       // Steps run where the notebook is, as they would in the notebook's kernel.
       workdir: path.dirname(nb.abs),
+      concurrency: this.settings.concurrency,
     });
     this.runIndex.set(runId, storeDir);
     this.started.add(runId);

@@ -100,8 +100,8 @@ describe('backend: Kubeflow targets', () => {
     assert.equal(r.status, 200);
     const byName = Object.fromEntries((r.json.profiles as { name: string; error?: string }[]).map((p) => [p.name, p]));
     assert.deepEqual(Object.keys(byName), ['broken', 'kf', 'secure', 'slow']);
-    assert.deepEqual(byName.kf, { name: 'kf', kind: 'kubeflow', namespace: 'team-a', registry: `${reg.host}/team/steps`, kfpUi: fake.url });
-    assert.deepEqual(byName.secure, { name: 'secure', kind: 'kubeflow', namespace: 'team-b', kfpUi: 'https://kubeflow.example.com/ui' });
+    assert.deepEqual(byName.kf, { name: 'kf', kind: 'kubeflow', namespace: 'team-a', registry: `${reg.host}/team/steps`, kfpUi: fake.url, source: 'file' });
+    assert.deepEqual(byName.secure, { name: 'secure', kind: 'kubeflow', namespace: 'team-b', kfpUi: 'https://kubeflow.example.com/ui', source: 'file' });
     assert.match(byName.broken.error!, /kfp\.hots.*not a known setting/);
     assert.doesNotMatch(r.text, /s3cret|TEAM_B_TOKEN|token-file|\/secret\//);
   });
@@ -142,6 +142,44 @@ describe('backend: Kubeflow targets', () => {
     assert.equal(r.status, 400);
     assert.match(r.json.error.message, /unknown target 'kubeflow'/);
     assert.match(r.json.error.hint, /kf, slow/);
+  });
+
+  test('profiles from JupyterLab\'s settings join the file\'s, win on a shared name, are checked like them and submit the same way', async () => {
+    const images = { registry: `${reg.host}/team/steps`, baseImage: `${reg.host}/base/python:3.12`, insecureRegistry: true };
+    const put = await call(socket, 'PUT', '/api/settings', {
+      profiles: {
+        lab: { namespace: 'team-a', ...images, kfp: { host: fake.url, auth: 'none', uiUrl: 'https://lab.example.com/kfp' } },
+        secure: { namespace: 'team-z', ...images, kfp: { host: fake.url, auth: 'none' } },
+        nameless: { registry: 'r.example.com/x' },
+      },
+    });
+    assert.equal(put.status, 200, put.text);
+    const byName = Object.fromEntries((put.json.profiles as { name: string; source: string; namespace: string; error?: string }[]).map((p) => [p.name, p]));
+    assert.deepEqual(Object.keys(byName), ['broken', 'kf', 'lab', 'nameless', 'secure', 'slow']);
+    assert.equal(byName.lab.source, 'settings');
+    assert.equal(byName.secure.source, 'settings');
+    assert.equal(byName.secure.namespace, 'team-z', 'the setting wins over the file');
+    assert.equal(byName.kf.source, 'file');
+    assert.match(byName.nameless.error!, /JupyterLab settings.*profiles\.nameless\.namespace: missing/);
+    const refused = await call(socket, 'POST', '/api/runs', { path: NB, target: 'nameless' });
+    assert.equal(refused.status, 400);
+    assert.match(refused.json.error.message, /namespace: missing/);
+    const kept = await call(socket, 'GET', '/api/settings');
+    assert.deepEqual(Object.keys(kept.json.profiles), ['lab', 'secure', 'nameless']);
+
+    const r = await call(socket, 'POST', '/api/runs', { path: NB, target: 'lab' });
+    assert.equal(r.status, 201, r.text);
+    const { events } = await follow(r.json.runId as string);
+    const last = events.filter((e) => e.event === 'run').map((e) => e.data as RunRecord).at(-1)!;
+    assert.equal(last.state, 'succeeded', JSON.stringify(last));
+    assert.equal(last.profile, 'lab');
+    assert.match(last.url!, /^https:\/\/lab\.example\.com\/kfp\/#\/runs\/details\//);
+
+    const bad = await call(socket, 'PUT', '/api/settings', { profiles: { local: {} } });
+    assert.equal(bad.status, 400);
+    assert.match(bad.json.error.message, /'local'/);
+    const cleared = await call(socket, 'PUT', '/api/settings', {});
+    assert.deepEqual(cleared.json.profiles.map((p: { name: string }) => p.name), ['broken', 'kf', 'secure', 'slow']);
   });
 
   test('cancel while the run is being submitted: nothing is created in KFP, the run ends cancelled', async () => {

@@ -38,8 +38,23 @@ export interface ProfileSummary {
   registry?: string;
   /** Base URL of the Kubeflow Pipelines UI (`<kfpUi>/#/runs/details/<kfp run id>`), when known. */
   kfpUi?: string;
-  /** A mistake in the profile's `kfp:` section; the profile cannot be used until it is fixed. */
+  /** A mistake in the profile; it cannot be used until it is fixed. */
   error?: string;
+  /** Where it is defined: the profiles file or JupyterLab's settings (which win on a name in both). */
+  source: 'file' | 'settings';
+}
+
+/** How messages name profiles that come from JupyterLab's settings. */
+export const SETTINGS_SOURCE = 'JupyterLab settings (cellpipe › Profiles)';
+
+interface Collected {
+  profiles: Map<string, Profile>;
+  sources: Map<string, 'file' | 'settings'>;
+  /** Profiles that are defined but wrong, with what is wrong. */
+  errors: Map<string, string>;
+  /** Where the file is (absent when profiles come from `loadProfiles`), and why it could not be read. */
+  file?: string;
+  fileError?: string;
 }
 
 interface Remembered {
@@ -65,8 +80,11 @@ export function defaultStateFile(env: NodeJS.ProcessEnv = process.env): string {
 
 export class KubeflowTargets {
   private readonly runtimes = new Map<string, Promise<KubeflowRuntime>>();
+  /** Profiles from JupyterLab's settings, unchecked. */
+  private labProfiles: Record<string, unknown> = {};
   private readonly env: NodeJS.ProcessEnv;
-  private readonly stateFile: string;
+  /** The remembered runs; JupyterLab's last settings are kept beside it. */
+  readonly stateFile: string;
   private stateWrite: Promise<void> = Promise.resolve();
 
   /** How often `/events` asks KFP about a Kubeflow run this backend does not watch. */
@@ -83,29 +101,56 @@ export class KubeflowTargets {
     (this.o.warn ?? ((m: string) => process.stderr.write(`cellpipe backend: ${m}\n`)))(message);
   }
 
-  async profiles(): Promise<Map<string, Profile>> {
-    if (this.o.loadProfiles) return this.o.loadProfiles();
-    const { loadProfiles } = await import('../kube/profile.js');
-    return loadProfiles(this.env);
+  /** Replaces the profiles that come from JupyterLab's settings (name → settings in the profiles file's format). */
+  setLabProfiles(profiles: Record<string, unknown>): void {
+    this.labProfiles = { ...profiles };
   }
 
-  /** Every profile, for the target picker. A missing profiles file is no error: there are just no profiles. */
-  async summaries(): Promise<{ profiles: ProfileSummary[]; file?: string; error?: string }> {
-    const { profilesPath } = await import('../kube/profile.js');
-    const file = this.o.loadProfiles ? undefined : profilesPath(this.env);
-    let all: Map<string, Profile>;
+  /** The file's profiles (a missing file has none) and JupyterLab's, each checked; the settings win on a name in both. */
+  private async collect(): Promise<Collected> {
+    const { checkProfile, loadProfiles, profilesPath } = await import('../kube/profile.js');
+    const c: Collected = { profiles: new Map(), sources: new Map(), errors: new Map() };
+    if (!this.o.loadProfiles) c.file = profilesPath(this.env);
     try {
-      all = await this.profiles();
+      const fromFile = this.o.loadProfiles ? await this.o.loadProfiles() : await loadProfiles(this.env);
+      for (const [name, p] of fromFile) {
+        c.profiles.set(name, p);
+        c.sources.set(name, 'file');
+      }
     } catch (err) {
       const message = (err as Error).message;
-      // No file yet: only the local target exists; say where profiles would go.
-      if (/^no profiles file/.test(message)) return { profiles: [], file };
-      return { profiles: [], file, error: message };
+      // No file yet is no error: the file's profiles are just none.
+      if (!/^no profiles file/.test(message)) c.fileError = message;
     }
+    for (const [name, raw] of Object.entries(this.labProfiles)) {
+      c.profiles.delete(name);
+      c.sources.set(name, 'settings');
+      try {
+        c.profiles.set(name, checkProfile(name, raw, SETTINGS_SOURCE, this.env));
+      } catch (err) {
+        c.errors.set(name, (err as Error).message);
+      }
+    }
+    return c;
+  }
+
+  /** Every usable profile by name (a damaged profiles file contributes none). */
+  async profiles(): Promise<Map<string, Profile>> {
+    return (await this.collect()).profiles;
+  }
+
+  /** Every profile, for the target picker, with what is wrong with it; `error` when the profiles file is unreadable. */
+  async summaries(): Promise<{ profiles: ProfileSummary[]; file?: string; error?: string }> {
+    const c = await this.collect();
     const { kfpSettings } = await import('../kfp/endpoint.js');
     const out: ProfileSummary[] = [];
-    for (const p of all.values()) {
-      const s: ProfileSummary = { name: p.name, kind: 'kubeflow', namespace: p.namespace };
+    for (const [name, source] of c.sources) {
+      const p = c.profiles.get(name);
+      if (!p) {
+        out.push({ name, kind: 'kubeflow', namespace: '', source, error: c.errors.get(name) });
+        continue;
+      }
+      const s: ProfileSummary = { name: p.name, kind: 'kubeflow', namespace: p.namespace, source };
       if (p.registry) s.registry = p.registry;
       try {
         const settings = kfpSettings(p, this.env);
@@ -116,16 +161,17 @@ export class KubeflowTargets {
       out.push(s);
     }
     out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    return { profiles: out, file };
+    return { profiles: out, ...(c.file ? { file: c.file } : {}), ...(c.fileError ? { error: c.fileError } : {}) };
   }
 
-  /** A profile by name, or a 400 naming the known ones. */
+  /** A profile by name, or a 400 saying what is wrong with it or naming the known ones. */
   async profile(name: string): Promise<Profile> {
-    let all: Map<string, Profile>;
-    try {
-      all = await this.profiles();
-    } catch (err) {
-      throw new HttpError(400, `target '${name}': ${(err as Error).message}`, 'Choose the Local target, or add the profile to the profiles file.');
+    const c = await this.collect();
+    const all = c.profiles;
+    const wrong = c.errors.get(name);
+    if (wrong) throw new HttpError(400, `target '${name}': ${wrong}`, `Fix the profile in ${SETTINGS_SOURCE}, or choose another target.`);
+    if (!all.has(name) && c.fileError) {
+      throw new HttpError(400, `target '${name}': ${c.fileError}`, 'Choose the Local target, or fix the profiles file.');
     }
     const p = all.get(name);
     if (!p) {
@@ -137,7 +183,8 @@ export class KubeflowTargets {
 
   /** The runtime of `profile` over `store` (one per profile and store directory). */
   runtime(profile: Profile, store: RunStore): Promise<KubeflowRuntime> {
-    const key = `${profile.name}\0${store.dir}`;
+    // A profile edited in the settings gets a new runtime; runs already watched keep theirs.
+    const key = `${JSON.stringify(profile)}\0${store.dir}`;
     let r = this.runtimes.get(key);
     if (!r) {
       r = (async () => {
@@ -231,7 +278,7 @@ export class KubeflowTargets {
         }
         const rt = await this.runtimeFor(profile, store);
         if (!rt) {
-          this.warn(`run ${runId}: profile '${profile}' is no longer in the profiles file; it is not watched`);
+          this.warn(`run ${runId}: profile '${profile}' is no longer defined (profiles file or JupyterLab settings); it is not watched`);
           continue;
         }
         if (!out[dir]) out[dir] = [];

@@ -4,7 +4,7 @@
  */
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -48,7 +48,7 @@ describe('backend + local runtime (real Python steps)', () => {
     copyFileSync(path.join(corpus, 'candies_sharing.ipynb'), path.join(root, 'nb', 'candies_sharing.ipynb'));
     writeFileSync(path.join(root, 'nb', 'slow.ipynb'), slowNotebook());
     socket = path.join(base, 's.sock');
-    server = await startServer({ root, socket });
+    server = await startServer({ root, socket, backend: { kubeflow: { stateFile: path.join(base, 'state', 'kubeflow-runs.json') } } });
   });
   after(async () => {
     await server.close();
@@ -77,6 +77,48 @@ describe('backend + local runtime (real Python steps)', () => {
 
     const list = await call(socket, 'GET', '/api/runs?notebook=nb/candies_sharing.ipynb');
     assert.equal(list.json.runs[0].id, runId);
+  });
+
+  test('JupyterLab\'s settings shape local runs: runs directory, steps at once, default base image — and outlive a restart', async () => {
+    const twoBranches = JSON.stringify({
+      nbformat: 4, nbformat_minor: 5, metadata: {},
+      cells: ['left', 'right'].map((name) => ({
+        cell_type: 'code', id: name, metadata: { tags: [`step:${name}`] }, outputs: [], execution_count: null,
+        source: `import time\ntime.sleep(0.4)\n${name} = 1`,
+      })),
+    });
+    writeFileSync(path.join(root, 'nb', 'branches.ipynb'), twoBranches);
+    const put = await call(socket, 'PUT', '/api/settings', { runsDir: 'all-runs', concurrency: 1, defaultBaseImage: 'registry.example.com/team/py:3.12', profiles: {} });
+    assert.equal(put.status, 200, put.text);
+
+    const compiled = await call(socket, 'POST', '/api/compile', { path: 'nb/branches.ipynb' });
+    assert.equal(compiled.json.graph.pipeline.baseImage, 'registry.example.com/team/py:3.12');
+    const started = await call(socket, 'POST', '/api/runs', { path: 'nb/branches.ipynb', target: 'local', cache: false });
+    assert.equal(started.status, 201, started.text);
+    const runId = started.json.runId as string;
+    const { events } = await readEvents(socket, `/api/runs/${runId}/events`);
+    const last = events.filter((e) => e.event === 'run').at(-1)!.data as { state: string; steps: { startedAt: string; finishedAt: string }[] };
+    assert.equal(last.state, 'succeeded', JSON.stringify(last));
+    const [a, b] = last.steps.slice().sort((x, y) => (x.startedAt < y.startedAt ? -1 : 1));
+    assert.ok(a.finishedAt <= b.startedAt, `concurrency 1: the branches ran one after the other ${JSON.stringify(last.steps)}`);
+    assert.ok(existsSync(path.join(root, 'all-runs', 'runs', runId)), 'the run is kept in the runs directory of the settings');
+    assert.ok(!existsSync(path.join(root, 'nb', '.cellpipe', 'runs', runId)), 'and not next to the notebook');
+
+    // A restarted backend knows the settings before any page sends them.
+    const socket2 = path.join(base, 's2.sock');
+    const other = await startServer({ root, socket: socket2, backend: { kubeflow: { stateFile: path.join(base, 'state', 'kubeflow-runs.json') } } });
+    try {
+      const kept = await call(socket2, 'GET', '/api/settings');
+      assert.deepEqual(kept.json, { profiles: {}, runsDir: 'all-runs', concurrency: 1, defaultBaseImage: 'registry.example.com/team/py:3.12' });
+      const listed = await call(socket2, 'GET', '/api/runs?notebook=nb/branches.ipynb');
+      assert.equal(listed.json.runs[0].id, runId);
+    } finally {
+      await other.close();
+    }
+    const bad = await call(socket, 'PUT', '/api/settings', { concurrency: 0 });
+    assert.equal(bad.status, 400);
+    assert.match(bad.json.error.message, /'concurrency' must be a whole number/);
+    assert.equal((await call(socket, 'PUT', '/api/settings', {})).status, 200);
   });
 
   test('cancelling a running notebook stops its step process and ends the followed log', async () => {

@@ -221,6 +221,21 @@ test('an unchanged step is cached, a changed parameter re-runs what reads it, an
   assert.equal(step(fifth, 'scale').state, 'cached', 'same input content: downstream still cached');
 });
 
+test('a run asking for concurrency 1 runs its independent branches one after the other', async () => {
+  const { root, runtime } = setup({ concurrency: 4 });
+  const req = handBuiltRequest(
+    [
+      { name: 'left', code: 'import time; time.sleep(0.4)\nl = 1', outputs: ['l'] },
+      { name: 'right', code: 'import time; time.sleep(0.4)\nr = 2', outputs: ['r'] },
+    ],
+    { workdir: root, cache: false },
+  );
+  const rec = await runtime.wait(await runtime.submit({ ...req, concurrency: 1 }));
+  assert.equal(rec.state, 'succeeded');
+  const [first, second] = [step(rec, 'left'), step(rec, 'right')].sort((a, b) => (a.startedAt! < b.startedAt! ? -1 : 1));
+  assert.ok(first.finishedAt! <= second.startedAt!, `no overlap: ${JSON.stringify([first, second].map((s) => [s.startedAt, s.finishedAt]))}`);
+});
+
 test('two runs at once in one store both finish, each with its own record, logs and artifacts', async () => {
   const { root, runtime } = setup({ concurrency: 2 });
   const mk = (tag: string) =>

@@ -223,6 +223,7 @@ export class LocalRuntime extends EventEmitter<LocalRuntimeEvents> implements Ru
 
   private async execute(runId: string, run: ActiveRun): Promise<RunRecord> {
     const { graph } = run.request;
+    const limit = Math.max(1, run.request.concurrency ?? this.concurrency);
     await this.update(runId, { state: 'running', startedAt: new Date().toISOString() });
 
     const deps = new Map<string, Set<string>>(graph.steps.map((s) => [s.name, new Set<string>()]));
@@ -263,7 +264,7 @@ export class LocalRuntime extends EventEmitter<LocalRuntimeEvents> implements Ru
             progressed = true;
             continue;
           }
-          if (running.size >= this.concurrency) continue;
+          if (running.size >= limit) continue;
           if (!upstream.every((d) => DONE_OK.includes(state.get(d) ?? 'pending'))) continue;
           state.set(s.name, 'running');
           progressed = true;
@@ -280,7 +281,7 @@ export class LocalRuntime extends EventEmitter<LocalRuntimeEvents> implements Ru
           running.set(s.name, p);
         }
         if (running.size === 0 && ![...state.values()].includes('pending')) break;
-        if (!progressed || running.size >= this.concurrency) {
+        if (!progressed || running.size >= limit) {
           if (running.size === 0) break; // nothing can start (a dependency on an unknown step)
           await Promise.race(running.values());
         }
