@@ -56,6 +56,11 @@ export class CellpipeAPI {
     return this.request('profiles');
   }
 
+  /** Sends JupyterLab's settings to the backend; answers with the profiles under them. */
+  putSettings(settings: { profiles: Record<string, unknown>; runsDir: string; concurrency: number; defaultBaseImage: string }): Promise<ProfilesResponse> {
+    return this.request('settings', { method: 'PUT', body: JSON.stringify(settings) });
+  }
+
   compile(path: string): Promise<CompileResult> {
     return this.request('compile', { method: 'POST', body: JSON.stringify({ path }) });
   }

@@ -93,13 +93,16 @@ const plugin: JupyterFrontEndPlugin<void> = {
     app.shell.add(sidebar, 'left', { rank: 600 });
     restorer?.add(sidebar, sidebar.id);
 
-    void api
-      .profiles()
-      .then((resp) => {
-        targets = targetOptions(resp);
-        sidebar.update();
-      })
-      .catch(() => undefined); // no profiles endpoint or file: only Local is offered
+    // With a settings registry the target list comes back from sending the settings (below).
+    if (!settingRegistry) {
+      void api
+        .profiles()
+        .then((resp) => {
+          targets = targetOptions(resp);
+          sidebar.update();
+        })
+        .catch(() => undefined); // no backend: only Local is offered
+    }
 
     void api.health().catch((err: unknown) => {
       const e = err instanceof ResponseError ? err : new ResponseError(String(err), 0);
@@ -108,7 +111,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
 
     const attach = (panel: NotebookPanel) => {
       if (models.has(panel)) return;
-      const model = new PipelineModel(panel, api);
+      const model = new PipelineModel(panel, api, () => ({ defaultBaseImage: settings.defaultBaseImage }));
       const decorations = new NotebookDecorations(panel, model, {
         editTags: (i) => void editTags(panel, i),
         openFullLog: (runId, step) => openFullLog(runId, step, model.path),
@@ -137,9 +140,23 @@ const plugin: JupyterFrontEndPlugin<void> = {
       void settingRegistry.load(PLUGIN_ID).then((s) => {
         const apply = () => {
           settings = { ...DEFAULT_SETTINGS, ...(s.composite as Partial<CellpipeSettings>) };
-          if (!settings.profiles.length) settings.profiles = DEFAULT_SETTINGS.profiles;
-          for (const { decorations } of models.values()) decorations.renderLogs();
+          for (const { model, decorations } of models.values()) {
+            model.compileNow();
+            decorations.renderLogs();
+          }
           sidebar.update();
+          // The backend runs with these settings too; its answer is the target list under them.
+          const { profiles, runsDir, concurrency, defaultBaseImage } = settings;
+          void api
+            .putSettings({ profiles, runsDir, concurrency, defaultBaseImage })
+            .then((resp) => {
+              targets = targetOptions(resp);
+              sidebar.update();
+            })
+            .catch((err: unknown) => {
+              const e = err instanceof ResponseError ? err : new ResponseError(String(err), 0);
+              sidebar.setStatus({ text: `cellpipe settings not applied: ${e.message}`, hint: e.hint });
+            });
         };
         s.changed.connect(apply);
         apply();

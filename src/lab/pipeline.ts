@@ -6,7 +6,7 @@
 import { Signal, type ISignal } from '@lumino/signaling';
 import type { NotebookPanel } from '@jupyterlab/notebook';
 import type { ICellModel } from '@jupyterlab/cells';
-import { compileNotebook, type CompileResult } from '../core/compile.js';
+import { compileNotebook, type CompileOptions, type CompileResult } from '../core/compile.js';
 import type { Diagnostic } from '../core/model.js';
 import type { LogLine, RunRecord } from '../runtimes/types.js';
 import { CellpipeAPI, ResponseError } from './api.js';
@@ -29,6 +29,8 @@ export class PipelineModel {
   constructor(
     readonly panel: NotebookPanel,
     readonly api: CellpipeAPI,
+    /** Compile options from the user's settings (read at every compile). */
+    private readonly compileOptions: () => Pick<CompileOptions, 'defaultBaseImage'> = () => ({}),
   ) {
     const model = panel.content.model;
     if (model) {
@@ -129,7 +131,7 @@ export class PipelineModel {
     const model = this.panel.content.model;
     let result: CompileResult;
     try {
-      result = compileNotebook(JSON.stringify(model?.toJSON() ?? {}), { path: this.path });
+      result = compileNotebook(JSON.stringify(model?.toJSON() ?? {}), { ...this.compileOptions(), path: this.path });
     } catch (err) {
       result = { ok: false, programs: {}, diagnostics: [{ severity: 'error', code: 'internal', message: `cellpipe could not analyse this notebook: ${String(err)}`, hint: 'please report this with the notebook' }] };
     }

@@ -25,7 +25,8 @@ export namespace CommandIDs {
 
 /** The user settings (schema/plugin.json). */
 export interface CellpipeSettings {
-  profiles: { name: string; type: 'local' | 'kubeflow'; [key: string]: unknown }[];
+  /** Kubeflow profiles: name → settings in the profiles file's format (the backend checks them). */
+  profiles: Record<string, Record<string, unknown>>;
   runsDir: string;
   concurrency: number;
   defaultBaseImage: string;
@@ -33,7 +34,7 @@ export interface CellpipeSettings {
 }
 
 export const DEFAULT_SETTINGS: CellpipeSettings = {
-  profiles: [{ name: 'local', type: 'local' }],
+  profiles: {},
   runsDir: '',
   concurrency: 2,
   defaultBaseImage: 'python:3.11-slim',

@@ -141,6 +141,26 @@ test('the target picker offers the Kubeflow profiles; one with a mistake is disa
   await expect(sidebar.locator('.cp-run-button')).toHaveText('Build & Submit');
 });
 
+test('a profile written in JupyterLab\'s settings reaches the backend and joins the picker', async ({ page }) => {
+  // The settings editor saves through this same API.
+  const saved = await page.request.put(`${URL}lab/api/settings/cellpipe:plugin`, {
+    headers: { Authorization: `token ${TOKEN}` },
+    data: { raw: JSON.stringify({ profiles: { 'lab-team': { namespace: 'team-lab', registry: '127.0.0.1:9/x', kfp: { host: 'http://127.0.0.1:9', auth: 'none' } } } }) },
+  });
+  expect(saved.status()).toBe(204);
+  try {
+    await openNotebook(page, 'kubeflow.ipynb');
+    await openSidebar(page);
+    const option = page.locator('#cellpipe-sidebar select[name="target"] option[value="lab-team"]');
+    await expect(option).toBeEnabled();
+    await expect(option).toContainText('team-lab');
+    await expect(option).toHaveAttribute('title', /JupyterLab settings/);
+  } finally {
+    const reset = await page.request.put(`${URL}lab/api/settings/cellpipe:plugin`, { headers: { Authorization: `token ${TOKEN}` }, data: { raw: '{}' } });
+    expect(reset.status()).toBe(204);
+  }
+});
+
 test('Build & Submit on a Kubeflow profile builds the step images, submits the run and follows it to the end', async ({ page }) => {
   await openNotebook(page, 'kubeflow.ipynb');
   await openSidebar(page);

@@ -46,3 +46,14 @@ test('history entries name the runtime and profile', () => {
   assert.equal(runtimeLabel({}), 'local');
   assert.equal(runtimeLabel({ runtime: 'kubeflow', target: 'dev' }), 'kubeflow · dev');
 });
+
+test('a profile\'s tooltip says where it is defined, so a user knows which to edit', () => {
+  const opts = targetOptions({
+    profiles: [
+      { name: 'lab', kind: 'kubeflow', namespace: 'a', source: 'settings' },
+      { name: 'shared', kind: 'kubeflow', namespace: 'b', source: 'file' },
+    ],
+  });
+  assert.match(opts[1]!.title, /JupyterLab settings/);
+  assert.match(opts[2]!.title, /profiles file/);
+});

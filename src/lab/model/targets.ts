@@ -7,6 +7,8 @@ export interface ProfileInfo {
   registry?: string;
   kfpUi?: string;
   error?: string;
+  /** `settings` when defined in JupyterLab's settings, `file` in the profiles file. */
+  source?: string;
 }
 
 export interface ProfilesResponse {
@@ -35,7 +37,8 @@ export function targetOptions(resp: ProfilesResponse | undefined): TargetOption[
     if (p.error) {
       out.push({ value: p.name, label: `${p.name} (Kubeflow, unavailable)`, disabled: true, title: p.error });
     } else {
-      out.push({ value: p.name, label: `${p.name} (Kubeflow${where})`, disabled: false, title: `build images${p.registry ? ` into ${p.registry}` : ''} and submit to Kubeflow${where}` });
+      const from = p.source === 'settings' ? ' (profile from JupyterLab settings)' : p.source === 'file' ? ' (profile from the profiles file)' : '';
+      out.push({ value: p.name, label: `${p.name} (Kubeflow${where})`, disabled: false, title: `build images${p.registry ? ` into ${p.registry}` : ''} and submit to Kubeflow${where}${from}` });
     }
   }
   return out;
