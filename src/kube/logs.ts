@@ -128,6 +128,8 @@ export interface PodLogOptions {
   retryDelayMs?: number;
   /** Called for problems that do not stop streaming (reconnects, denied access, …). */
   onWarning?: (message: string) => void;
+  /** Called once a pod has terminated and the log of every container streamed from it is in the sink. */
+  onPodDone?: (pod: string, step: string) => void;
 }
 
 export interface PodLogStream {
@@ -137,6 +139,8 @@ export interface PodLogStream {
   stop(): void;
   /** Number of (re)connections made, per `pod/container` — for tests and diagnostics. */
   connections: Map<string, number>;
+  /** Resolves once the pods that existed at the start are known (each handed to `stepOf`), or streaming ended. */
+  synced: Promise<void>;
 }
 
 class Waiter {
@@ -167,6 +171,8 @@ class ContainerFollower {
   private readonly changed = new Waiter();
   private view: ContainerView;
   private current?: AbortController;
+  /** Whether the current connection follows (only a follow stream can hang on a terminated container). */
+  private currentFollows = false;
   readonly finished: Promise<void>;
 
   constructor(
@@ -188,7 +194,8 @@ class ContainerFollower {
     const before = this.view;
     this.view = viewOf(pod, this.container, false);
     // A follow stream on a terminated container may stay open (KWOK never closes it): end it, then catch up.
-    if (this.view.state === 'terminated' || this.view.state === 'gone' || this.view.restartCount > before.restartCount) {
+    // A one-shot read of a finished container ends by itself; cutting it would lose what it had not read yet.
+    if (this.currentFollows && (this.view.state === 'terminated' || this.view.state === 'gone' || this.view.restartCount > before.restartCount)) {
       this.current?.abort();
     }
     this.changed.notify();
@@ -226,6 +233,7 @@ class ContainerFollower {
       const outcome = await this.read(cursor, { previous: false, follow: !terminated });
       if (this.signal.aborted) return;
       if (outcome === 'gone') return;
+      if (outcome === 'cut') continue; // ended on purpose: read again from where it stopped
       if (outcome === 'ok' && terminated && !(this.view.restartCount > attempt)) return;
       if (outcome === 'ok') {
         delay = this.opts.retryDelayMs ?? 200;
@@ -242,11 +250,12 @@ class ContainerFollower {
    * One connection: reads lines and delivers the new ones. 'ok' when the stream ended (or was ended on purpose),
    * 'retry' on a network error or a not-yet-readable container, 'gone' when the pod no longer exists.
    */
-  private async read(cursor: LogCursor, o: { previous: boolean; follow: boolean }): Promise<'ok' | 'retry' | 'gone'> {
+  private async read(cursor: LogCursor, o: { previous: boolean; follow: boolean }): Promise<'ok' | 'retry' | 'gone' | 'cut'> {
     const controller = new AbortController();
     const onAbort = () => controller.abort();
     this.signal.addEventListener('abort', onAbort, { once: true });
     this.current = controller;
+    this.currentFollows = o.follow;
     this.connections.set(this.key, (this.connections.get(this.key) ?? 0) + 1);
     cursor.reconnect();
     let res: IncomingMessage | undefined;
@@ -274,9 +283,9 @@ class ContainerFollower {
         if (!cursor.accept(ts)) continue;
         await this.opts.sink(this.step, { time: new Date().toISOString(), stream: 'stdout', text: raw.slice(sp + 1) });
       }
-      return 'ok';
+      return controller.signal.aborted && !this.signal.aborted ? 'cut' : 'ok';
     } catch (err) {
-      if (controller.signal.aborted) return 'ok';
+      if (controller.signal.aborted) return this.signal.aborted ? 'ok' : 'cut';
       if (err instanceof HttpStatusError) {
         if (err.status === 404) return 'gone';
         if (err.status === 400 && /waiting to start|ContainerCreating|PodInitializing|not found|previous terminated container/i.test(err.body)) {
@@ -314,6 +323,10 @@ export function streamPodLogs(opts: PodLogOptions): PodLogStream {
     rejectDone = rej;
   });
   const containersOf = opts.containersOf ?? ((pod: V1Pod) => (pod.spec?.containers ?? []).map((c) => c.name));
+  let resolveSynced!: () => void;
+  const synced = new Promise<void>((res) => (resolveSynced = res));
+  const podReported = new Set<string>();
+  let stopped = false;
 
   const finishIfDone = () => {
     if (!opts.stopWhenDone || podsSeen.size === 0) return;
@@ -321,7 +334,10 @@ export function streamPodLogs(opts: PodLogOptions): PodLogStream {
       const phase = pod?.status?.phase;
       if (pod && phase !== 'Succeeded' && phase !== 'Failed') return;
     }
-    void Promise.all([...followers.values()].map((f) => f.finished)).then(() => {
+    const waitingFor = [...followers.values()];
+    void Promise.all(waitingFor.map((f) => f.finished)).then(() => {
+      // Pods seen meanwhile (e.g. the rest of the first listing) have followers of their own to wait for.
+      if (followers.size !== waitingFor.length) return;
       for (const pod of podsSeen.values()) {
         const phase = pod?.status?.phase;
         if (pod && phase !== 'Succeeded' && phase !== 'Failed') return;
@@ -337,6 +353,7 @@ export function streamPodLogs(opts: PodLogOptions): PodLogStream {
     if (step === undefined) return;
     const gone = type === 'DELETED';
     podsSeen.set(name, gone ? undefined : pod);
+    let created = false;
     for (const container of containersOf(pod)) {
       const key = `${name}/${container}`;
       let f = followers.get(key);
@@ -347,7 +364,15 @@ export function streamPodLogs(opts: PodLogOptions): PodLogStream {
           fatal ??= err;
           controller.abort();
         });
+        created = true;
       } else f?.update(gone ? undefined : pod);
+    }
+    if (created && opts.onPodDone && !podReported.has(name)) {
+      podReported.add(name);
+      const all = containersOf(pod).flatMap((c) => followers.get(`${name}/${c}`)?.finished ?? []);
+      void Promise.all(all).then(() => {
+        if (!stopped && fatal === undefined) opts.onPodDone?.(name, step);
+      }, () => undefined);
     }
     finishIfDone();
   };
@@ -360,6 +385,7 @@ export function streamPodLogs(opts: PodLogOptions): PodLogStream {
     onEvent: onPod,
     signal: controller.signal,
     onWarning: opts.onWarning,
+    onWatchStart: () => resolveSynced(),
   });
   watching.catch((err) => {
     fatal ??= err;
@@ -367,11 +393,16 @@ export function streamPodLogs(opts: PodLogOptions): PodLogStream {
   });
 
   controller.signal.addEventListener('abort', () => {
+    resolveSynced();
     void Promise.allSettled([watching, ...[...followers.values()].map((f) => f.finished)]).then(() =>
       fatal ? rejectDone(fatal) : resolveDone(),
     );
   });
-  return { done, stop: () => controller.abort(), connections };
+  const stop = () => {
+    stopped = true;
+    controller.abort();
+  };
+  return { done, stop, connections, synced };
 }
 
 export { KubeError };

@@ -94,3 +94,63 @@ describe('Kubeflow runs: step logs from the pods into the run store', { skip: cl
     assert.ok(!warnings.some((w) => /logs stopped|not available/.test(w)), warnings.join('\n'));
   });
 });
+
+describe('Kubeflow runs: a step that is over before its log is read', { skip: cluster ? false : SKIP_NO_CLUSTER }, () => {
+  const c = cluster!;
+  test('keeps its state until its whole log is stored, so a follower that stops at the step\'s end misses nothing', async () => {
+    const ns = await freshNamespace(c, 'kfp-late');
+    const fake = new FakeKfpServer({ progress: 'manual' });
+    await fake.start();
+    const dir = mkdtempSync(join(tmpdir(), 'cellpipe-kfp-late-'));
+    try {
+      const store = new RunStore(dir);
+      const runtime = new KubeflowRuntime({
+        store,
+        profile: { name: 'k', namespace: ns.name },
+        client: new KfpClient(staticEndpoint(fake.url, { namespace: ns.name })),
+        kube: ns.conn,
+        pollMs: 20,
+        maxPollMs: 50,
+      });
+      const r = await runtime.submitNotebook({ notebookPath: CANDIES, images: 'inline', watch: false });
+      const kfpId = r.record.external!.kfpRunId;
+      const wf = `candies-sharing-${kfpId.slice(0, 5)}`;
+      // Every task ran and ended before anyone watched: KFP already says SUCCEEDED for all of them.
+      const expected: Record<string, string[]> = {};
+      for (const [i, task] of ['sack', 'kid1', 'kid2', 'kid3'].entries()) {
+        const pod = `${wf}-system-container-impl-${i}`;
+        const file = await newLogFile(c, task);
+        expected[task] = Array.from({ length: 50 }, (_, n) => `${task} line ${n}`);
+        await appendLines(file, expected[task].map((text) => ({ text })));
+        await serveLogsFromFile(c, ns.name, file, [pod]);
+        await createPod(ns.conn, c, pod, {
+          labels: { 'pipeline/runid': kfpId },
+          annotations: { 'workflows.argoproj.io/node-name': `${wf}.root.${task}.executor`, 'kwok.cellpipe.dev/exit-code': '0' },
+        });
+        // A kubelet serves a finished container's log at once; KWOK needs a moment to pick up its ClusterLogs.
+        await waitFor(`KWOK serving ${pod}'s log`, async () =>
+          (await ns.conn.core.readNamespacedPodLog({ name: pod, namespace: ns.name, container: 'main' })).includes(`${task} line 49`));
+      }
+      fake.setRunState(kfpId, 'SUCCEEDED', { sack: 'SUCCEEDED', kid1: 'SUCCEEDED', kid2: 'SUCCEEDED', kid3: 'SUCCEEDED' });
+      // What a log follower sees at the moment each step turns terminal in the store.
+      const atEnd: Partial<Record<string, Promise<string[]>>> = {};
+      runtime.on('change', (rec) => {
+        for (const s of rec.steps) {
+          if (s.state !== 'succeeded' || atEnd[s.name]) continue;
+          atEnd[s.name] = (async () => {
+            const lines: string[] = [];
+            for await (const l of store.readLogs(r.runId, s.name)) if (l.stream !== 'system') lines.push(l.text);
+            return lines;
+          })();
+        }
+      });
+      const final = await runtime.watch(r.runId);
+      assert.equal(final.state, 'succeeded');
+      for (const task of Object.keys(expected)) assert.deepEqual(await atEnd[task], expected[task], `${task}: the whole log was stored before the step ended`);
+    } finally {
+      await fake.close();
+      await ns.dispose();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

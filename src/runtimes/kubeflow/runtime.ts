@@ -21,7 +21,7 @@ import { compileNotebook, type CompileResult } from '../../core/compile.js';
 import { taskName } from '../../core/graph.js';
 import { sha256Hex } from '../../core/hash.js';
 import type { LogLine, LogOptions, RunRecord, RunRequest, Runtime, StepRecord, SubmitStage } from '../types.js';
-import { RunStore, isTerminalRun, newRunId, pendingStep } from '../../runs/store.js';
+import { RunStore, isTerminalRun, isTerminalStep, newRunId, pendingStep } from '../../runs/store.js';
 import type { Profile } from '../../kube/profile.js';
 import type { KubeConnection } from '../../kube/connect.js';
 import type { PodLogStream } from '../../kube/logs.js';
@@ -124,6 +124,8 @@ const sleep = (ms: number, signal?: AbortSignal) =>
   });
 
 const NODE_NAME = 'workflows.argoproj.io/node-name';
+/** How long a finished step's state waits for the rest of its pod's log before it is written anyway. */
+const LOG_WAIT_MS = 10_000;
 
 /** Step pods of a run: the latest pod per step, every pod seen, and pods whose logs are completely stored. */
 interface PodTracking {
@@ -376,9 +378,15 @@ export class KubeflowRuntime extends EventEmitter<KubeflowRuntimeEvents> impleme
   }
 
   /** Writes what a KFP run says into the record; returns the new record. */
-  private async apply(record: RunRecord, run: KfpRun): Promise<{ record: RunRecord; changed: boolean }> {
+  /**
+   * Writes what KFP says into the record. `logPending(step)`: true while the step's pod log is still being stored;
+   * such a step keeps its state until the log is complete (and the run its state until no step waits), so whoever
+   * follows a log until its step ends gets every line.
+   */
+  private async apply(record: RunRecord, run: KfpRun, logPending: (step: string) => boolean = () => false): Promise<{ record: RunRecord; changed: boolean; held: boolean }> {
     const terminated = record.cancelRequestedAt !== undefined;
     let changed = false;
+    let held = false;
     const patches = stepPatches(run, this.stepTasks(record), terminated);
     let current = record;
     for (const s of record.steps) {
@@ -386,6 +394,11 @@ export class KubeflowRuntime extends EventEmitter<KubeflowRuntimeEvents> impleme
       if (!patch) continue;
       // A step that was running when the user cancelled fails in KFP because it was terminated.
       if (terminated && patch.state === 'failed' && s.state === 'running') patch.state = 'cancelled';
+      if (patch.state && isTerminalStep(patch.state) && !isTerminalStep(s.state) && logPending(s.name)) {
+        delete patch.state;
+        delete patch.finishedAt;
+        held = true;
+      }
       const diff: Partial<StepRecord> = {};
       for (const [k, v] of Object.entries(patch) as [keyof StepRecord, unknown][]) {
         if (JSON.stringify(s[k]) !== JSON.stringify(v)) (diff as Record<string, unknown>)[k] = v;
@@ -395,7 +408,8 @@ export class KubeflowRuntime extends EventEmitter<KubeflowRuntimeEvents> impleme
         changed = true;
       }
     }
-    const state = runState(run.state, terminated);
+    const kfpState = runState(run.state, terminated);
+    const state = held && isTerminalRun(kfpState) ? current.state : kfpState;
     const runPatch: Partial<RunRecord> = {};
     if (state !== current.state) runPatch.state = state;
     if (!current.startedAt && state !== 'queued') {
@@ -412,7 +426,7 @@ export class KubeflowRuntime extends EventEmitter<KubeflowRuntimeEvents> impleme
       changed = true;
     }
     if (changed) this.emit('change', structuredClone(current));
-    return { record: current, changed };
+    return { record: current, changed, held };
   }
 
   private async watchLoop(runId: string, signal: AbortSignal): Promise<RunRecord> {
@@ -423,9 +437,19 @@ export class KubeflowRuntime extends EventEmitter<KubeflowRuntimeEvents> impleme
     let delay = this.pollMs;
     let outage: string | undefined;
     let logs: PodLogStream | undefined;
-    let logsEnded = false;
     let logsFailed = false;
     const pods: PodTracking = { podOf: new Map(), seen: new Set(), done: new Set() };
+    // Pods whose log is completely stored, and since when each step has waited for its log (at most LOG_WAIT_MS).
+    const logged = new Set<string>();
+    const waitingSince = new Map<string, number>();
+    const logPending = (step: string): boolean => {
+      if (!logs || logsFailed) return false;
+      const pod = pods.podOf.get(step);
+      if (!pod || logged.has(pod)) return false;
+      const since = waitingSince.get(step) ?? Date.now();
+      waitingSince.set(step, since);
+      return Date.now() - since < LOG_WAIT_MS;
+    };
     try {
       while (!signal.aborted && !isTerminalRun(record.state)) {
         let run: KfpRun | undefined;
@@ -452,28 +476,26 @@ export class KubeflowRuntime extends EventEmitter<KubeflowRuntimeEvents> impleme
         }
         // Re-read: another process (or `cancel`) may have changed the record meanwhile.
         record = (await this.store.get(runId)) ?? record;
-        const applied = await this.apply(record, run);
+        if (!logs && !logsFailed && run.state !== 'PENDING' && this.kube !== null) {
+          // One stream for the whole run: it follows every step pod as it appears, until the run is over.
+          logs = await this.startLogs(record, kfpRunId, pods, (pod) => logged.add(pod));
+          // A fatal stream error (e.g. no permission to read pods) is reported once and not retried.
+          void logs?.done.catch(() => (logsFailed = true));
+          // Know the pods that exist already before writing step states (a short step may be over by now).
+          if (logs) await Promise.race([logs.synced, sleep(LOG_WAIT_MS, signal)]);
+        }
+        const applied = await this.apply(record, run, logPending);
         record = applied.record;
         delay = applied.changed ? this.pollMs : Math.min(delay * 1.5, this.maxPollMs);
-        if (logs && logsEnded && !isTerminalRun(record.state)) {
-          // Every pod seen so far ended and its log is stored; later steps' pods need a new stream, which must
-          // not read the finished pods again.
-          for (const p of pods.seen) pods.done.add(p);
-          logs = undefined;
-        }
-        if (!logs && !logsFailed && record.state !== 'queued' && this.kube !== null) {
-          logsEnded = false;
-          logs = await this.startLogs(record, kfpRunId, pods);
-          // A fatal stream error (e.g. no permission to read pods) is reported once and not retried.
-          void logs?.done.then(() => (logsEnded = true), () => (logsFailed = true));
-        }
-        if (run.state && TERMINAL_KFP.includes(run.state)) break;
+        if (applied.held) delay = this.pollMs;
+        else if (run.state && TERMINAL_KFP.includes(run.state)) break;
         await sleep(delay, signal);
       }
     } finally {
       if (logs) {
-        // Let the streams read what the finished pods wrote, then stop.
-        if (!signal.aborted) await Promise.race([logs.done.catch(() => {}), sleep(5000, signal)]);
+        // Let the stream read what the finished pods wrote (bounded), then stop.
+        const deadline = Date.now() + 5000;
+        while (!signal.aborted && !logsFailed && Date.now() < deadline && [...pods.podOf.values()].some((p) => !logged.has(p))) await sleep(50, signal);
         logs.stop();
         await logs.done.catch(() => {});
       }
@@ -481,7 +503,7 @@ export class KubeflowRuntime extends EventEmitter<KubeflowRuntimeEvents> impleme
     return record;
   }
 
-  private async startLogs(record: RunRecord, kfpRunId: string, pods: PodTracking): Promise<PodLogStream | undefined> {
+  private async startLogs(record: RunRecord, kfpRunId: string, pods: PodTracking, onPodLogged: (pod: string) => void): Promise<PodLogStream | undefined> {
     const conn = await this.kubeConnection(record.id, record.external?.namespace ?? this.profile.namespace);
     if (!conn) return undefined;
     const { streamPodLogs } = await import('../../kube/logs.js');
@@ -503,12 +525,13 @@ export class KubeflowRuntime extends EventEmitter<KubeflowRuntimeEvents> impleme
         return step;
       },
       containersOf: () => ['main'],
-      stopWhenDone: true,
+      stopWhenDone: false,
       sink: async (step, line) => {
         await this.store.appendLog(runId, step, line);
         this.emit('log', runId, step, line);
       },
       onWarning: (m) => this.emit('warning', runId, m),
+      onPodDone: (pod) => onPodLogged(pod),
     });
     stream.done.catch((err: unknown) => this.emit('warning', runId, `step logs stopped: ${(err as Error).message}`));
     return stream;
