@@ -22,15 +22,26 @@ stop_services() {
   [ -n "$services_pid" ] || return 0
   kill -TERM "$services_pid" 2>/dev/null; wait "$services_pid" 2>/dev/null; services_pid=
 }
-cleanup() { jupyter_stop; stop_services; rm -rf "$root" "$services"; }
+cleanup() {
+  jupyter_stop; stop_services
+  CELLPIPE_K8S_STATE="$services/k8s" bash scripts/k8s/cluster.sh stop >/dev/null 2>&1
+  rm -rf "$root" "$services"
+}
 trap cleanup EXIT INT TERM
 cp "$corpus/kale/candies_sharing.ipynb" "$root/candies_sharing.ipynb"
 cp "$corpus/kale/candies_sharing.ipynb" "$root/tagging.ipynb"
 cp "$corpus/kale/candies_sharing.ipynb" "$root/kubeflow.ipynb"
 cp test/e2e/notebooks/long_running.ipynb test/e2e/notebooks/failing.ipynb "$root/"
 
-# The Kubeflow target: a real registry and the swagger-checked fake KFP server, named in a profiles file that
+# The Kubeflow target: the real test cluster (kube-apiserver + KWOK: step pods and their logs; binaries built once
+# per machine and cached), a real registry and the swagger-checked fake KFP server, named in a profiles file that
 # JupyterLab's backend reads (CELLPIPE_PROFILES); its Kubeflow run list goes to a state dir of this run only.
+export CELLPIPE_K8S_STATE="$services/k8s"
+bash scripts/k8s/build.sh >/dev/null || { echo "e2e: building the test cluster binaries failed (scripts/k8s/build.sh)" >&2; exit 1; }
+if ! bash scripts/k8s/cluster.sh start >"$services/k8s-start.log" 2>&1; then
+  echo "e2e: the test cluster did not start:" >&2; tail -30 "$services/k8s-start.log" >&2; exit 1
+fi
+eval "$(bash scripts/k8s/cluster.sh env)"
 node test/e2e/kubeflow-services.mjs "$services/profiles.yaml" "$services/kfp-violations.txt" >"$services/log" 2>&1 &
 services_pid=$!
 for _ in $(seq 1 120); do grep -q '^ready' "$services/log" 2>/dev/null && break; kill -0 "$services_pid" 2>/dev/null || break; sleep 0.25; done

@@ -1,6 +1,8 @@
 // What the e2e Kubeflow case talks to, started before JupyterLab so its backend finds the profiles file:
-// a real registry (Debian's docker-registry, with a small base image pushed) and the swagger-checked fake KFP API
-// server (no real KFP can run here: see README, "Kubeflow Pipelines in the tests"). Writes the profiles file
+// a real registry (Debian's docker-registry, with a small base image pushed), the swagger-checked fake KFP API
+// server (no real KFP can run here: see README, "Kubeflow Pipelines in the tests") and, on the real test cluster
+// (scripts/k8s/cluster.sh, its env exported by test-e2e.sh), executor pods whose logs KWOK serves
+// (src/kfp/testing/executors.ts), so step logs travel pod → Kubernetes API → cellpipe → the page. Writes the profiles file
 // (argv[2]) — a usable profile `team`, `offline` whose registry refuses
 // connections, and `broken` with a mistake in it — then prints `ready` and serves until
 // SIGTERM. On exit it writes the fake's contract violations to argv[3] (empty file: none), which test-e2e.sh checks.
@@ -9,6 +11,8 @@ import { stringify } from 'yaml';
 import { FakeKfpServer } from '../../lib/kfp/testing/fake-server.js';
 import { RegistryClient } from '../../lib/images/registry.js';
 import { pushBaseImage, startRegistry } from '../../lib/images/testing.js';
+import { freshNamespace, testCluster } from '../../lib/kube/testing.js';
+import { simulateExecutors } from '../../lib/kfp/testing/executors.js';
 
 const [profilesFile, violationsFile] = process.argv.slice(2);
 if (!profilesFile || !violationsFile) {
@@ -20,13 +24,22 @@ const registry = await startRegistry('open');
 const client = new RegistryClient(registry.clientOptions());
 await pushBaseImage(client, 'base/python', '3.12', [{ path: '/usr/bin/python3', data: '#!/bin/sh\n', executable: true }]);
 client.close();
-const kfp = new FakeKfpServer({ multiUser: true, startTime: Math.floor(Date.now() / 1000) * 1000 });
+const cluster = testCluster();
+if (!cluster) {
+  console.error('kubeflow-services: no test cluster in the environment (CELLPIPE_K8S_KUBECONFIG); test-e2e.sh starts one');
+  process.exit(1);
+}
+const ns = await freshNamespace(cluster, 'e2e');
+// Manual progress: the executor pods, not the fake's clock, move the tasks along.
+const kfp = new FakeKfpServer({ multiUser: true, progress: 'manual', startTime: Math.floor(Date.now() / 1000) * 1000 });
 await kfp.start();
+const executors = simulateExecutors({ fake: kfp, cluster, conn: ns.conn, onError: (err) => kfp.violations.push(`executor simulation: ${err.stack}`) });
 
 writeFileSync(profilesFile, stringify({
   profiles: {
     team: {
-      namespace: 'team-a',
+      namespace: ns.name,
+      kubeconfig: cluster.kubeconfig,
       registry: `${registry.host}/team/steps`,
       baseImage: `${registry.host}/base/python:3.12`,
       insecureRegistry: true,
@@ -49,8 +62,10 @@ let stopping = false;
 async function stop() {
   if (stopping) return;
   stopping = true;
+  await executors.stop();
   writeFileSync(violationsFile, kfp.violations.join('\n'));
   await kfp.close();
+  await ns.dispose().catch(() => undefined);
   await registry.stop();
   process.exit(0);
 }

@@ -132,7 +132,7 @@ test('the target picker offers the Kubeflow profiles; one with a mistake is disa
   const sidebar = page.locator('#cellpipe-sidebar');
   const picker = sidebar.locator('select[name="target"]');
   await expect(picker.locator('option[value="team"]')).toBeEnabled();
-  await expect(picker.locator('option[value="team"]')).toContainText('team-a');
+  await expect(picker.locator('option[value="team"]')).toContainText(/Kubeflow · e2e-/);
   const broken = picker.locator('option[value="broken"]');
   await expect(broken).toBeDisabled();
   await expect(broken).toHaveAttribute('title', /host/);
@@ -176,6 +176,12 @@ test('Build & Submit on a Kubeflow profile builds the step images, submits the r
     await expect(sidebar.locator(`.cp-dag-node[data-step="${step}"]`)).toHaveAttribute('data-state', 'succeeded');
   }
   await expect(sidebar.locator('.cp-run-runtime').first()).toHaveText('kubeflow · team');
+  // Each step's log came from its executor pod through the Kubernetes API, and shows under the step's cells.
+  for (const step of ['sack', 'kid1', 'kid2', 'kid3']) {
+    const log = page.locator(`.cp-inline-log[data-step="${step}"]`);
+    await expect(log.locator('.cp-log-line', { hasText: `${step}: executor pod` })).toBeVisible();
+    await expect(log.locator('.cp-log-line', { hasText: `${step}: finished` })).toBeVisible();
+  }
   await keep(page, 'sidebar-kubeflow', { selector: '#cellpipe-sidebar' });
 });
 

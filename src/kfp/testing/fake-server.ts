@@ -52,7 +52,7 @@ interface StoredVersion {
   spec: Record<string, unknown>;
 }
 
-interface StoredRun {
+export interface StoredRun {
   run: KfpRun;
   namespace: string;
   order: string[];
