@@ -37,6 +37,6 @@ export const DEFAULT_SETTINGS: CellpipeSettings = {
   profiles: {},
   runsDir: '',
   concurrency: 2,
-  defaultBaseImage: 'python:3.11-slim',
+  defaultBaseImage: '',
   inlineLogs: true,
 };

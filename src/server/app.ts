@@ -414,7 +414,7 @@ export class Backend {
       }
     };
     void runtime
-      .submitNotebook({ notebookPath: nb.real, shownPath: nb.rel, parameters, runId, onProgress })
+      .submitNotebook({ notebookPath: nb.real, shownPath: nb.rel, parameters, runId, onProgress, defaultBaseImage: this.settings.defaultBaseImage })
       .catch(async (err: unknown) => {
         await writes;
         const now = await store.get(runId);

@@ -131,6 +131,27 @@ describe('Kubeflow runtime: parameters, states, cancel, outages (programs inline
     cleanup();
   });
 
+  test('inside a notebook pod the notebook\'s own image is the steps\' base; a user setting or the profile\'s base image wins', async () => {
+    const own = `registry.example.com/team/jupyter-scipy@sha256:${'b'.repeat(64)}`;
+    const dir = mkdtempSync(join(tmpdir(), 'cellpipe-kfp-own-'));
+    const client = new KfpClient(staticEndpoint(fake.url, { namespace: 'team-a' }));
+    const make = (profile: Partial<Profile>) =>
+      new KubeflowRuntime({ store: new RunStore(dir), profile: { name: 'test', namespace: 'team-a', ...profile }, client, kube: null, ownImage: async () => own });
+    try {
+      const inPod = await make({}).submitNotebook({ notebookPath: CANDIES, images: 'inline', watch: false });
+      assert.deepEqual([...new Set(specImages(inPod.yaml))], [own]);
+      const setting = await make({}).submitNotebook({ notebookPath: CANDIES, images: 'inline', watch: false, defaultBaseImage: 'registry.example.com/team/py:3.12' });
+      assert.deepEqual([...new Set(specImages(setting.yaml))], ['registry.example.com/team/py:3.12']);
+      const profiled = await make({ baseImage: 'registry.example.com/team/base:1' }).submitNotebook({ notebookPath: CANDIES, images: 'inline', watch: false, defaultBaseImage: 'registry.example.com/team/py:3.12' });
+      assert.deepEqual([...new Set(specImages(profiled.yaml))], ['registry.example.com/team/base:1']);
+      const outside = new KubeflowRuntime({ store: new RunStore(dir), profile: { name: 'test', namespace: 'team-a' }, client, kube: null, env: {} });
+      assert.deepEqual([...new Set(specImages((await outside.submitNotebook({ notebookPath: CANDIES, images: 'inline', watch: false })).yaml))], ['python:3.11-slim']);
+      assert.deepEqual(fake.violations, []);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test('a notebook with errors is refused at validate, naming the cell', async () => {
     const { runtime, cleanup } = setup(fake);
     const nb = { nbformat: 4, nbformat_minor: 5, metadata: {}, cells: [{ cell_type: 'code', source: 'x = 1', metadata: { tags: ['step:a', 'prev:missing'] }, outputs: [], execution_count: null }] };

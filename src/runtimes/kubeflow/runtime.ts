@@ -56,6 +56,11 @@ export interface KubeflowRuntimeOptions {
   /** Longest wait between attempts while KFP is unreachable (default 30 s). */
   maxBackoffMs?: number;
   env?: NodeJS.ProcessEnv;
+  /**
+   * The image of the notebook this process runs in (`repo@sha256:…`), the steps' base when neither the profile nor
+   * the notebook names one. Default: read from this pod inside Kubernetes (kube/own-image.ts), none elsewhere.
+   */
+  ownImage?: () => Promise<string | undefined>;
 }
 
 export interface SubmitOptions {
@@ -76,6 +81,8 @@ export interface SubmitOptions {
   images?: 'build' | 'inline' | Record<string, string>;
   /** Start watching in the background (default true). */
   watch?: boolean;
+  /** Base image for a notebook that names none (a user setting); default: the notebook pod's own image, if any. */
+  defaultBaseImage?: string;
   /**
    * Id of a record the caller made before submitting (runtime `kubeflow`, state `queued`, e.g. to show the stages
    * in a UI): it is completed instead of a new one being created. A cancel asked meanwhile (`cancelRequestedAt`)
@@ -160,6 +167,7 @@ export class KubeflowRuntime extends EventEmitter<KubeflowRuntimeEvents> impleme
     this.settings = kfpSettings(o.profile, this.env);
     if (o.client) this.clientPromise = Promise.resolve(o.client);
     this.kube = o.kube;
+    this.ownImageOption = o.ownImage;
     const envPoll = Number(this.env.CELLPIPE_KFP_POLL_MS);
     this.pollMs = o.pollMs ?? (envPoll > 0 ? envPoll : 1000);
     this.maxPollMs = o.maxPollMs ?? 10_000;
@@ -186,6 +194,25 @@ export class KubeflowRuntime extends EventEmitter<KubeflowRuntimeEvents> impleme
     return this.kube;
   }
 
+  private readonly ownImageOption?: () => Promise<string | undefined>;
+  private ownImageFound?: Promise<string | undefined>;
+
+  /** This notebook pod's own image (looked up once), or undefined outside a pod or when it cannot be read. */
+  private ownImage(runId: string | undefined): Promise<string | undefined> {
+    this.ownImageFound ??= (async () => {
+      if (this.ownImageOption) return this.ownImageOption();
+      const { ownPod, readOwnImage } = await import('../../kube/own-image.js');
+      const pod = ownPod(this.env);
+      if (!pod) return undefined;
+      const { connect } = await import('../../kube/connect.js');
+      const found = await readOwnImage(connect({ name: 'this notebook pod', inCluster: true, namespace: pod.namespace }, this.env), pod.name, this.env);
+      if (found.why) this.emit('warning', runId ?? '', `${found.why}; steps use python:3.11-slim unless the profile or the notebook names a base image`);
+      else if (found.image && !found.image.byDigest) this.emit('warning', runId ?? '', `the notebook pod's image ${found.image.image} has no pulled digest; steps use it by tag`);
+      return found.image?.image;
+    })().catch(() => undefined);
+    return this.ownImageFound;
+  }
+
   /** Compile, build, upload and run a notebook; see the module comment. */
   async submitNotebook(o: SubmitOptions): Promise<SubmitResult> {
     const progress = o.onProgress ?? (() => {});
@@ -210,8 +237,10 @@ export class KubeflowRuntime extends EventEmitter<KubeflowRuntimeEvents> impleme
     if (o.runId !== undefined && !made) throw new SubmitError(`no run ${o.runId} in ${this.store.dir} to submit into`);
     const text = o.text ?? (await readFile(path, 'utf8'));
 
+    // For a notebook that names no base image: the profile's, else the user's setting, else this notebook pod's own.
+    const defaultBaseImage = this.profile.baseImage ?? o.defaultBaseImage ?? (await this.ownImage(o.runId));
     const checked = await stage('validate', async () => {
-      const r = compileNotebook(text, { path: shown, graphOnly: true });
+      const r = compileNotebook(text, { path: shown, graphOnly: true, defaultBaseImage });
       if (!r.ok || !r.graph) {
         const first = r.diagnostics.find((d) => d.severity === 'error');
         throw new SubmitError(
@@ -232,6 +261,7 @@ export class KubeflowRuntime extends EventEmitter<KubeflowRuntimeEvents> impleme
 
     const compiled = compileNotebook(text, {
       path: shown,
+      defaultBaseImage,
       ...(built.images ? { images: built.images, programDir: '/cellpipe/steps', workdir: '/cellpipe/work' } : {}),
     });
     if (!compiled.ok || !compiled.yaml || !compiled.specHash) throw new SubmitError(`${shown} does not compile with the built images`, compiled);
