@@ -10,42 +10,39 @@ import type { KfpRun, KfpRuntimeState, KfpTaskDetail } from './client.js';
 
 export const TERMINAL_KFP: readonly KfpRuntimeState[] = ['SUCCEEDED', 'FAILED', 'SKIPPED', 'CANCELED'];
 
-/** KFP's run state → cellpipe's; `terminated` says whether cellpipe asked KFP to terminate the run. */
+/** KFP's state of a task → cellpipe's step state; a state not listed (unset, PENDING, UNSPECIFIED) is `pending`. */
+const STEP_STATE: Partial<Record<KfpRuntimeState, StepState>> = {
+  RUNNING: 'running',
+  PAUSED: 'running',
+  CANCELING: 'running',
+  SUCCEEDED: 'succeeded',
+  SKIPPED: 'cached',
+  FAILED: 'failed',
+  CANCELED: 'cancelled',
+};
+
+export function stepState(state: KfpRuntimeState | undefined): StepState {
+  return (state && STEP_STATE[state]) || 'pending';
+}
+
+/**
+ * KFP's run state → cellpipe's (read through the same table as a step's); `terminated` says whether cellpipe asked
+ * KFP to terminate the run.
+ */
 export function runState(state: KfpRuntimeState | undefined, terminated = false): RunState {
-  switch (state) {
-    case 'RUNNING':
-    case 'PAUSED':
-    case 'CANCELING':
+  switch (stepState(state)) {
+    case 'running':
       return 'running';
-    case 'SUCCEEDED':
-    case 'SKIPPED':
+    case 'succeeded':
+    case 'cached':
       return 'succeeded';
-    case 'FAILED':
+    case 'failed':
       // A terminated run ends FAILED in KFP (nothing sets CANCELED from Argo's status).
       return terminated ? 'cancelled' : 'failed';
-    case 'CANCELED':
+    case 'cancelled':
       return 'cancelled';
     default:
       return 'queued';
-  }
-}
-
-export function stepState(state: KfpRuntimeState | undefined): StepState {
-  switch (state) {
-    case 'RUNNING':
-    case 'PAUSED':
-    case 'CANCELING':
-      return 'running';
-    case 'SUCCEEDED':
-      return 'succeeded';
-    case 'SKIPPED':
-      return 'cached';
-    case 'FAILED':
-      return 'failed';
-    case 'CANCELED':
-      return 'cancelled';
-    default:
-      return 'pending';
   }
 }
 
