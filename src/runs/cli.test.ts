@@ -8,17 +8,12 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { RunStore } from './store.js';
 import { groupAlive, pidExists } from './process.js';
 import type { RunRecord } from '../runtimes/types.js';
+import * as kit from './testing.js';
 
-const repo = fileURLToPath(new URL('../../', import.meta.url));
-const bin = path.join(repo, 'bin/cellpipe.js');
-const fixtures = path.join(repo, 'test/fixtures/run-notebooks');
-const corpus = path.resolve(repo, '../shared/corpus/kale');
-const python =
-  process.env.CELLPIPE_PYTHON ?? (fs.existsSync(path.join(repo, '.venv/bin/python')) ? path.join(repo, '.venv/bin/python') : 'python3');
+const { BIN: bin, FIXTURES: fixtures, CORPUS: corpus, PYTHON: python } = kit;
 
 function workspace(...notebooks: string[]): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cellpipe-cli-'));

@@ -3,24 +3,12 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { FakeKfpServer } from '../../kfp/testing/fake-server.js';
 import { RunStore } from '../../runs/store.js';
-
-const BIN = fileURLToPath(new URL('../../../bin/cellpipe.js', import.meta.url));
-const CANDIES = fileURLToPath(new URL('../../../../shared/corpus/kale/candies_sharing.ipynb', import.meta.url));
-
-function cellpipe(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env }, timeout: 60_000 }, (err, stdout, stderr) =>
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }),
-    );
-  });
-}
+import { CANDIES, cellpipe } from '../../runs/testing.js';
 
 describe('cellpipe submit', () => {
   let fake: FakeKfpServer;

@@ -10,20 +10,15 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { compileNotebook } from '../../core/compile.js';
 import type { JsonValue, StepProgram } from '../../core/model.js';
 import { RunStore } from '../../runs/store.js';
 import { LocalRuntime } from './runtime.js';
 import type { RunRecord } from '../types.js';
+import * as kit from '../../runs/testing.js';
 
-const repo = fileURLToPath(new URL('../../../', import.meta.url));
-const fixtures = path.join(repo, 'test/fixtures/run-notebooks');
-const corpus = path.resolve(repo, '../shared/corpus/kale');
+const { FIXTURES: fixtures, CORPUS: corpus, PYTHON: python } = kit;
 const harness = path.join(fixtures, 'harness.py');
-/** The user's Python: $CELLPIPE_PYTHON, else the project's .venv (numpy, pandas), else python3. */
-const python =
-  process.env.CELLPIPE_PYTHON ?? (fs.existsSync(path.join(repo, '.venv/bin/python')) ? path.join(repo, '.venv/bin/python') : 'python3');
 
 /** The cell appended to every step's program: dump the step's variables for comparison. */
 const DUMP_CELL = [
