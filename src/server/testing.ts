@@ -5,6 +5,7 @@
 import { request, type IncomingHttpHeaders } from 'node:http';
 import type { RunStore } from '../runs/store.js';
 import type { LogLine, LogOptions, RunRecord, RunRequest, Runtime } from '../runtimes/types.js';
+import { LocalRuntime } from '../runtimes/local/runtime.js';
 
 export interface Reply {
   status: number;
@@ -158,17 +159,7 @@ export class ScriptedRuntime implements Runtime {
   async submit(request: RunRequest): Promise<string> {
     this.submitted.push(request);
     const id = `20261128-000000-${String(++this.seq).padStart(6, '0')}${Math.random().toString(16).slice(2, 6)}`;
-    const record: RunRecord = {
-      id,
-      notebook: request.notebookPath,
-      notebookHash: request.notebookHash,
-      specHash: request.specHash,
-      runtime: 'local',
-      parameters: request.parameters,
-      state: 'queued',
-      createdAt: new Date().toISOString(),
-      steps: request.graph.steps.map((s) => ({ name: s.name, state: 'pending', attempts: 0, outputs: [], metrics: {} })),
-    };
+    const record = LocalRuntime.queuedRecord(id, request, request.parameters);
     await this.store.create(record);
     this.done.set(id, this.execute(id, request));
     return id;

@@ -109,6 +109,22 @@ export class LocalRuntime extends EventEmitter<LocalRuntimeEvents> implements Ru
     return this.versionMemo;
   }
 
+  /** The record a submitted run starts with: state `queued`, every step pending, owned by `runner` when given. */
+  static queuedRecord(id: string, request: RunRequest, parameters: Record<string, JsonValue>, runner?: RunRecord['runner']): RunRecord {
+    return {
+      id,
+      notebook: request.notebookPath,
+      notebookHash: request.notebookHash,
+      specHash: request.specHash,
+      runtime: 'local',
+      parameters,
+      state: 'queued',
+      createdAt: new Date().toISOString(),
+      steps: request.graph.steps.map((s) => pendingStep(s.name)),
+      ...(runner ? { runner } : {}),
+    };
+  }
+
   /** Record the run (state `queued`) and start it in the background; returns its id. */
   async submit(request: RunRequest): Promise<string> {
     const problems: string[] = [];
@@ -121,18 +137,7 @@ export class LocalRuntime extends EventEmitter<LocalRuntimeEvents> implements Ru
     Object.assign(parameters, request.parameters);
 
     const id = newRunId();
-    const record: RunRecord = {
-      id,
-      notebook: request.notebookPath,
-      notebookHash: request.notebookHash,
-      specHash: request.specHash,
-      runtime: 'local',
-      parameters,
-      state: 'queued',
-      createdAt: new Date().toISOString(),
-      steps: request.graph.steps.map((s) => pendingStep(s.name)),
-      runner: currentRunner(),
-    };
+    const record = LocalRuntime.queuedRecord(id, request, parameters, currentRunner());
     await this.store.create(record);
     this.emit('change', structuredClone(record));
 
