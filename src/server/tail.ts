@@ -33,6 +33,29 @@ function stepFinished(record: RunRecord | undefined, step: string): boolean {
 }
 
 /**
+ * What a follower waits on between looks: `poke()` ends the current `waitForChange()` at once (an event said
+ * something changed, or the follower is aborted); otherwise it ends after the poll interval — five times longer
+ * for a live runtime, whose events make the timer only a fallback.
+ */
+function changeWaiter(live: boolean): { poke: () => void; waitForChange: () => Promise<void> } {
+  let wake: (() => void) | undefined;
+  const poke = () => {
+    const w = wake;
+    wake = undefined;
+    w?.();
+  };
+  const waitForChange = async () => {
+    let timer: NodeJS.Timeout | undefined;
+    await new Promise<void>((resolve) => {
+      wake = resolve;
+      timer = setTimeout(poke, live ? POLL_MS * 5 : POLL_MS);
+    });
+    clearTimeout(timer);
+  };
+  return { poke, waitForChange };
+}
+
+/**
  * The step's log lines from index `fromLine` (0-based), then each new line as it is stored, until the step
  * (or the run) has ended and every line is delivered, or `signal` aborts.
  */
@@ -45,13 +68,9 @@ export async function* tailLog(
   signal: AbortSignal,
 ): AsyncIterable<LogLine> {
   const file = store.logFile(runId, step);
-  let wake: (() => void) | undefined;
+  const live = isLive(runtime);
+  const { poke, waitForChange } = changeWaiter(live);
   let finished = false;
-  const poke = () => {
-    const w = wake;
-    wake = undefined;
-    w?.();
-  };
   const onLog = (r: string, s: string) => {
     if (r === runId && s === step) poke();
   };
@@ -61,7 +80,6 @@ export async function* tailLog(
       poke();
     }
   };
-  const live = isLive(runtime);
   if (live) {
     runtime.on('log', onLog);
     runtime.on('change', onChange);
@@ -106,12 +124,7 @@ export async function* tailLog(
       }
       if (done) return;
       // Events make this instant for our own runs; the timer covers everyone else's.
-      let timer: NodeJS.Timeout | undefined;
-      await new Promise<void>((resolve) => {
-        wake = resolve;
-        timer = setTimeout(poke, live ? POLL_MS * 5 : POLL_MS);
-      });
-      clearTimeout(timer);
+      await waitForChange();
     }
   } finally {
     if (live) {
@@ -128,16 +141,11 @@ export async function* tailLog(
  * Woken by the runtime's `change` events for runs of this process, polled otherwise.
  */
 export async function* watchRun(store: RunStore, runtime: unknown, runId: string, signal: AbortSignal): AsyncIterable<RunRecord> {
-  let wake: (() => void) | undefined;
-  const poke = () => {
-    const w = wake;
-    wake = undefined;
-    w?.();
-  };
+  const live = isLive(runtime);
+  const { poke, waitForChange } = changeWaiter(live);
   const onChange = (record: RunRecord) => {
     if (record.id === runId) poke();
   };
-  const live = isLive(runtime);
   if (live) runtime.on('change', onChange);
   signal.addEventListener('abort', poke);
   let last = '';
@@ -152,12 +160,7 @@ export async function* watchRun(store: RunStore, runtime: unknown, runId: string
         yield record;
       }
       if (isTerminalRun(record.state)) return;
-      let timer: NodeJS.Timeout | undefined;
-      await new Promise<void>((resolve) => {
-        wake = resolve;
-        timer = setTimeout(poke, live ? POLL_MS * 5 : POLL_MS);
-      });
-      clearTimeout(timer);
+      await waitForChange();
     }
   } finally {
     if (live) runtime.off('change', onChange);
