@@ -84,6 +84,8 @@ export interface RunRecord {
   external?: Record<string, string>;
   /** Local runs: the process executing the run. */
   runner?: RunnerInfo;
+  /** Kubeflow runs: the process streaming the step pods' logs into the store (one at a time). */
+  logWatcher?: RunnerInfo;
   /** Set when someone asked to cancel the run (possibly from another process); the runner reacts to it. */
   cancelRequestedAt?: string;
   /**

@@ -227,7 +227,7 @@ describe('backend: Kubeflow targets', () => {
     for (let i = 0; i < 50 && slow.runs.get(kfpRunId)!.run.state !== 'SUCCEEDED'; i++) slow.advance(kfpRunId);
     server = await start();
     const resumed = Object.values(server.backend.resumed).flat();
-    assert.ok(resumed.includes(runId), JSON.stringify(server.backend.resumed));
+    assert.ok(resumed.includes(runId), JSON.stringify(server.backend.resumed) + warnings.join('\n'));
     const end = await follow(runId);
     assert.equal((end.events.filter((e) => e.event === 'run').at(-1)!.data as RunRecord).state, 'succeeded');
   });

@@ -8,6 +8,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -148,6 +150,77 @@ describe('Kubeflow runs: a step that is over before its log is read', { skip: cl
       assert.equal(final.state, 'succeeded');
       for (const task of Object.keys(expected)) assert.deepEqual(await atEnd[task], expected[task], `${task}: the whole log was stored before the step ended`);
     } finally {
+      await fake.close();
+      await ns.dispose();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('Kubeflow runs watched by two processes (the backend and a CLI --watch)', { skip: cluster ? false : SKIP_NO_CLUSTER }, () => {
+  const c = cluster!;
+  test('one streams the pod logs, the other shows the stored lines; when the first dies the second takes over, and every line is stored once', async () => {
+    const ns = await freshNamespace(c, 'kfp-two');
+    const fake = new FakeKfpServer({ progress: 'manual' });
+    await fake.start();
+    const dir = mkdtempSync(join(tmpdir(), 'cellpipe-kfp-two-'));
+    const profile = { name: 'k', namespace: ns.name, kubeconfig: c.kubeconfig, kfp: { host: fake.url, auth: 'none' } };
+    const make = () => new KubeflowRuntime({ store: new RunStore(dir), profile, env: {}, pollMs: 50, maxPollMs: 100 });
+    const lib = new URL('../../', import.meta.url).href;
+    let child: ChildProcess | undefined;
+    try {
+      const parent = make();
+      const r = await parent.submitNotebook({ notebookPath: CANDIES, images: 'inline', watch: false });
+      const kfpId = r.record.external!.kfpRunId;
+      fake.setRunState(kfpId, 'RUNNING');
+      // The first watcher, in a process of its own.
+      child = spawn(process.execPath, ['--input-type=module', '-e', `
+        const { KubeflowRuntime } = await import('${lib}runtimes/kubeflow/runtime.js');
+        const { RunStore } = await import('${lib}runs/store.js');
+        const rt = new KubeflowRuntime({ store: new RunStore(${JSON.stringify(dir)}), profile: ${JSON.stringify(profile)}, env: {}, pollMs: 50, maxPollMs: 100 });
+        await rt.watch(${JSON.stringify(r.runId)});`], { stdio: 'inherit' });
+      const store = new RunStore(dir);
+      const stored = async (step: string) => {
+        const out: string[] = [];
+        for await (const l of store.readLogs(r.runId, step)) if (l.stream !== 'system') out.push(l.text);
+        return out;
+      };
+      await waitFor('the child to take the run', async () => (await store.get(r.runId))?.logWatcher?.pid === child!.pid);
+
+      const second = make();
+      const shown: string[] = [];
+      second.on('log', (_id, step, l) => l.stream !== 'system' && shown.push(`${step}: ${l.text}`));
+      const watching = second.watch(r.runId);
+      const wf = `candies-sharing-${kfpId.slice(0, 5)}`;
+      const files: Record<string, string> = {};
+      const pod = (task: string, i: number) => `${wf}-system-container-impl-${i}`;
+      for (const [i, task] of ['sack', 'kid1', 'kid2', 'kid3'].entries()) {
+        files[task] = await newLogFile(c, task);
+        await serveLogsFromFile(c, ns.name, files[task], [pod(task, i)]);
+        await createPod(ns.conn, c, pod(task, i), { labels: { 'pipeline/runid': kfpId }, annotations: { 'workflows.argoproj.io/node-name': `${wf}.root.${task}.executor` } });
+        fake.setRunState(kfpId, 'RUNNING', { [task]: 'RUNNING' });
+        await appendLines(files[task], [{ text: 'one' }, { text: 'two' }]);
+        await waitFor(`${task}'s first lines stored`, async () => (await stored(task)).length === 2);
+        if (task === 'kid1') {
+          // The first watcher dies in the middle of kid1.
+          child!.kill('SIGKILL');
+          await once(child!, 'exit');
+        }
+        await appendLines(files[task], [{ text: 'three' }]);
+        await waitFor(`${task}'s last line stored`, async () => (await stored(task)).length >= 3);
+        await annotatePod(ns.conn, pod(task, i), { 'kwok.cellpipe.dev/exit-code': '0' });
+        fake.setRunState(kfpId, 'RUNNING', { [task]: 'SUCCEEDED' });
+      }
+      fake.setRunState(kfpId, 'SUCCEEDED');
+      const final = await watching;
+      assert.equal(final.state, 'succeeded');
+      for (const task of ['sack', 'kid1', 'kid2', 'kid3']) {
+        assert.deepEqual(await stored(task), ['one', 'two', 'three'], `${task}: each line stored once`);
+        assert.deepEqual(shown.filter((l) => l.startsWith(`${task}: `)), [`${task}: one`, `${task}: two`, `${task}: three`], `${task}: each line shown once by the second watcher`);
+      }
+      assert.equal(final.logWatcher, undefined, 'the watch is handed back when it ends');
+    } finally {
+      child?.kill('SIGKILL');
       await fake.close();
       await ns.dispose();
       rmSync(dir, { recursive: true, force: true });

@@ -15,6 +15,7 @@
 import { EventEmitter } from 'node:events';
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
+import { hostname } from 'node:os';
 import type { V1Pod } from '@kubernetes/client-node';
 import type { JsonValue } from '../../core/model.js';
 import { compileNotebook, type CompileResult } from '../../core/compile.js';
@@ -22,6 +23,7 @@ import { taskName } from '../../core/graph.js';
 import { sha256Hex } from '../../core/hash.js';
 import type { LogLine, LogOptions, RunRecord, RunRequest, Runtime, StepRecord, SubmitStage } from '../types.js';
 import { RunStore, isTerminalRun, isTerminalStep, newRunId, pendingStep } from '../../runs/store.js';
+import { currentRunner, runnerGone } from '../../runs/process.js';
 import type { Profile } from '../../kube/profile.js';
 import type { KubeConnection } from '../../kube/connect.js';
 import type { PodLogStream } from '../../kube/logs.js';
@@ -131,6 +133,27 @@ const sleep = (ms: number, signal?: AbortSignal) =>
   });
 
 const NODE_NAME = 'workflows.argoproj.io/node-name';
+/** Emits the lines other processes store for a run's steps, each once (for a watcher that does not stream them). */
+class StoredLogTail {
+  private readonly next = new Map<string, number>();
+  constructor(
+    private readonly store: RunStore,
+    private readonly runId: string,
+    private readonly emit: (step: string, line: LogLine) => void,
+  ) {}
+
+  async poll(record: RunRecord): Promise<void> {
+    for (const s of record.steps) {
+      let n = this.next.get(s.name) ?? 0;
+      for await (const line of this.store.readLogs(this.runId, s.name, { fromLine: n })) {
+        n++;
+        this.emit(s.name, line);
+      }
+      this.next.set(s.name, n);
+    }
+  }
+}
+
 /** How long a finished step's state waits for the rest of its pod's log before it is written anyway. */
 const LOG_WAIT_MS = 10_000;
 
@@ -460,14 +483,17 @@ export class KubeflowRuntime extends EventEmitter<KubeflowRuntimeEvents> impleme
   }
 
   private async watchLoop(runId: string, signal: AbortSignal): Promise<RunRecord> {
-    let record = await this.store.get(runId);
-    if (!record) throw new Error(`no run ${runId} in ${this.store.dir}`);
+    const first = await this.store.get(runId);
+    if (!first) throw new Error(`no run ${runId} in ${this.store.dir}`);
+    let record: RunRecord = first;
     const kfpRunId = record.external?.kfpRunId;
     if (!kfpRunId) throw new Error(`run ${runId} is not a Kubeflow run (no KFP run id)`);
     let delay = this.pollMs;
     let outage: string | undefined;
     let logs: PodLogStream | undefined;
     let logsFailed = false;
+    let tail: StoredLogTail | undefined;
+    let leased = false;
     const pods: PodTracking = { podOf: new Map(), seen: new Set(), done: new Set() };
     // Pods whose log is completely stored, and since when each step has waited for its log (at most LOG_WAIT_MS).
     const logged = new Set<string>();
@@ -482,6 +508,22 @@ export class KubeflowRuntime extends EventEmitter<KubeflowRuntimeEvents> impleme
     };
     try {
       while (!signal.aborted && !isTerminalRun(record.state)) {
+        // One process per run watches it (whoever came first: the backend or a CLI --watch): it asks KFP, writes the
+        // states and streams the pod logs. Another one follows the store, and takes over when that process is gone.
+        const holder = record.logWatcher;
+        if (!leased && holder !== undefined && !(holder.pid === process.pid && holder.host === hostname()) && !runnerGone(holder)) {
+          tail ??= new StoredLogTail(this.store, runId, (step, line) => this.emit('log', runId, step, line));
+          await tail.poll(record);
+          await sleep(this.pollMs, signal);
+          const now: RunRecord = (await this.store.get(runId)) ?? record;
+          if (JSON.stringify(now) !== JSON.stringify(record)) this.emit('change', structuredClone(now));
+          record = now;
+          continue;
+        }
+        if (!leased) {
+          record = await this.store.update(runId, { logWatcher: currentRunner() });
+          leased = true;
+        }
         let run: KfpRun | undefined;
         try {
           run = await (await this.kfp()).getRun(kfpRunId);
@@ -507,6 +549,8 @@ export class KubeflowRuntime extends EventEmitter<KubeflowRuntimeEvents> impleme
         // Re-read: another process (or `cancel`) may have changed the record meanwhile.
         record = (await this.store.get(runId)) ?? record;
         if (!logs && !logsFailed && run.state !== 'PENDING' && this.kube !== null) {
+          // Lines stored before a takeover were shown from the store.
+          if (tail) await tail.poll(record);
           // One stream for the whole run: it follows every step pod as it appears, until the run is over.
           logs = await this.startLogs(record, kfpRunId, pods, (pod) => logged.add(pod));
           // A fatal stream error (e.g. no permission to read pods) is reported once and not retried.
@@ -529,6 +573,15 @@ export class KubeflowRuntime extends EventEmitter<KubeflowRuntimeEvents> impleme
         logs.stop();
         await logs.done.catch(() => {});
       }
+      // A follower shows what was stored up to the end (once it streams itself, its lines are shown as they come).
+      if (tail && !leased) await tail.poll(record).catch(() => {});
+      if (leased) {
+        const released = await this.store.update(runId, { logWatcher: undefined }).catch(() => undefined);
+        if (released) {
+          record = released;
+          this.emit('change', structuredClone(record));
+        }
+      }
     }
     return record;
   }
@@ -539,6 +592,14 @@ export class KubeflowRuntime extends EventEmitter<KubeflowRuntimeEvents> impleme
     const { streamPodLogs } = await import('../../kube/logs.js');
     const byTask = new Map(this.stepTasks(record).map((s) => [s.task, s.name]));
     const runId = record.id;
+    // Lines a previous watcher (a restarted backend, a CLI that stopped) already stored are read again from the
+    // pods; the first that many of each step are dropped so the stored log has each line once.
+    const stored = new Map<string, number>();
+    for (const s of record.steps) {
+      let n = 0;
+      for await (const l of this.store.readLogs(runId, s.name)) if (l.stream !== 'system') n++;
+      if (n) stored.set(s.name, n);
+    }
     const stream = streamPodLogs({
       conn,
       selector: `pipeline/runid=${kfpRunId}`,
@@ -557,6 +618,11 @@ export class KubeflowRuntime extends EventEmitter<KubeflowRuntimeEvents> impleme
       containersOf: () => ['main'],
       stopWhenDone: false,
       sink: async (step, line) => {
+        const skip = stored.get(step) ?? 0;
+        if (skip > 0 && line.stream !== 'system') {
+          stored.set(step, skip - 1);
+          return;
+        }
         await this.store.appendLog(runId, step, line);
         this.emit('log', runId, step, line);
       },
