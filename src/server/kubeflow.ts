@@ -296,7 +296,7 @@ export class KubeflowTargets {
   async close(): Promise<void> {
     for (const r of this.runtimes.values()) {
       try {
-        (await r).stopWatching();
+        await (await r).stopWatching();
       } catch {
         // a runtime that could not be made watches nothing
       }

@@ -405,8 +405,11 @@ export class KubeflowRuntime extends EventEmitter<KubeflowRuntimeEvents> impleme
   }
 
   /** Stops every watcher (the runs go on in Kubeflow; `resume` picks them up again). */
-  stopWatching(): void {
-    for (const w of this.watchers.values()) w.abort.abort();
+  async stopWatching(): Promise<void> {
+    const stopping = [...this.watchers.values()];
+    for (const w of stopping) w.abort.abort();
+    // Resolved once no watcher writes into the store any more (a restarted backend takes over from here).
+    await Promise.allSettled(stopping.map((w) => w.done));
   }
 
   /** Restarts watching every unfinished Kubeflow run of this profile in the store; returns their ids. */
@@ -546,6 +549,7 @@ export class KubeflowRuntime extends EventEmitter<KubeflowRuntimeEvents> impleme
           await sleep(delay, signal);
           continue;
         }
+        if (signal.aborted) break;
         // Re-read: another process (or `cancel`) may have changed the record meanwhile.
         record = (await this.store.get(runId)) ?? record;
         if (!logs && !logsFailed && run.state !== 'PENDING' && this.kube !== null) {
