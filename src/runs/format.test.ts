@@ -38,11 +38,15 @@ test('the progress line counts done (cached included), running and failed steps'
   assert.equal(formatProgress(rec(), now), '1/4 done · 1 cached · running: train · 1 failed · 12.3s');
 });
 
-test('the runs table shows an interrupted run as such', () => {
-  const table = formatRunsTable([rec({ state: 'failed', reason: 'interrupted', finishedAt: '2026-11-28T04:00:05.000Z' })]);
-  const [head, row] = table.split('\n');
-  assert.match(head, /^RUN\s+STATE\s+STEPS\s+CREATED\s+DURATION\s+NOTEBOOK$/);
-  assert.match(row, /^20261128-040000-abcdef\s+interrupted\s+1\/4 \(1 failed\)\s+2026-11-28 04:00:00\s+5\.0s\s+nb\.ipynb$/);
+test('the runs table shows an interrupted run as such, and where each run ran', () => {
+  const table = formatRunsTable([
+    rec({ state: 'failed', reason: 'interrupted', finishedAt: '2026-11-28T04:00:05.000Z' }),
+    rec({ id: '20261128-050000-fedcba', runtime: 'kubeflow', profile: 'prod', state: 'succeeded', finishedAt: '2026-11-28T04:00:05.000Z' }),
+  ]);
+  const [head, row, kf] = table.split('\n');
+  assert.match(head, /^RUN\s+STATE\s+STEPS\s+WHERE\s+CREATED\s+DURATION\s+NOTEBOOK$/);
+  assert.match(row, /^20261128-040000-abcdef\s+interrupted\s+1\/4 \(1 failed\)\s+local\s+2026-11-28 04:00:00\s+5\.0s\s+nb\.ipynb$/);
+  assert.match(kf, /^20261128-050000-fedcba\s+succeeded\s+.*\s+kubeflow:prod\s+2026-11-28 04:00:00/);
   assert.equal(formatRunsTable([]), 'no runs yet');
 });
 

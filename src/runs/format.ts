@@ -38,7 +38,7 @@ export function stepCounts(rec: RunRecord): { total: number; done: number; runni
 /** The table printed by `cellpipe runs`. */
 export function formatRunsTable(runs: RunRecord[], now = Date.now()): string {
   if (runs.length === 0) return 'no runs yet';
-  const rows = [['RUN', 'STATE', 'STEPS', 'CREATED', 'DURATION', 'NOTEBOOK']];
+  const rows = [['RUN', 'STATE', 'STEPS', 'WHERE', 'CREATED', 'DURATION', 'NOTEBOOK']];
   for (const r of runs) {
     const c = stepCounts(r);
     const state = r.reason && r.state === 'failed' && r.reason === 'interrupted' ? 'interrupted' : r.state;
@@ -46,6 +46,8 @@ export function formatRunsTable(runs: RunRecord[], now = Date.now()): string {
       r.id,
       state,
       `${c.done}/${c.total}${c.failed ? ` (${c.failed} failed)` : ''}`,
+      // Where it ran: this machine, or the Kubeflow profile it was submitted with.
+      r.runtime === 'kubeflow' ? `kubeflow:${r.profile ?? '?'}` : r.runtime,
       r.createdAt.replace('T', ' ').slice(0, 19),
       elapsed(r.startedAt ?? r.createdAt, r.finishedAt, now),
       r.notebook,
