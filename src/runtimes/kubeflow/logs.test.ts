@@ -19,8 +19,23 @@ import { staticEndpoint } from '../../kfp/endpoint.js';
 import { RunStore } from '../../runs/store.js';
 import { SKIP_NO_CLUSTER, annotatePod, appendLines, createPod, freshNamespace, newLogFile, serveLogsFromFile, testCluster, waitFor } from '../../kube/testing.js';
 import { KubeflowRuntime } from './runtime.js';
+import type { KubeConnection } from '../../kube/connect.js';
 
 const cluster = testCluster();
+
+/** A runtime over a store in `dir` that asks the fake KFP and reads pods in `ns`, polling fast. */
+function quickRuntime(dir: string, ns: { name: string; conn: KubeConnection }, fake: FakeKfpServer) {
+  const store = new RunStore(dir);
+  const runtime = new KubeflowRuntime({
+    store,
+    profile: { name: 'k', namespace: ns.name },
+    client: new KfpClient(staticEndpoint(fake.url, { namespace: ns.name })),
+    kube: ns.conn,
+    pollMs: 20,
+    maxPollMs: 50,
+  });
+  return { store, runtime };
+}
 const CANDIES = fileURLToPath(new URL('../../../../shared/corpus/kale/candies_sharing.ipynb', import.meta.url));
 
 describe('Kubeflow runs: step logs from the pods into the run store', { skip: cluster ? false : SKIP_NO_CLUSTER }, () => {
@@ -41,15 +56,7 @@ describe('Kubeflow runs: step logs from the pods into the run store', { skip: cl
   });
 
   test('every step\'s log reaches the store while the run goes, the step records name their pods, and the logs outlive the pods', async () => {
-    const store = new RunStore(dir);
-    const runtime = new KubeflowRuntime({
-      store,
-      profile: { name: 'k', namespace: ns.name },
-      client: new KfpClient(staticEndpoint(fake.url, { namespace: ns.name })),
-      kube: ns.conn,
-      pollMs: 20,
-      maxPollMs: 50,
-    });
+    const { store, runtime } = quickRuntime(dir, ns, fake);
     const warnings: string[] = [];
     runtime.on('warning', (_id, m) => warnings.push(m));
     const r = await runtime.submitNotebook({ notebookPath: CANDIES, images: 'inline', watch: false });
@@ -105,15 +112,7 @@ describe('Kubeflow runs: a step that is over before its log is read', { skip: cl
     await fake.start();
     const dir = mkdtempSync(join(tmpdir(), 'cellpipe-kfp-late-'));
     try {
-      const store = new RunStore(dir);
-      const runtime = new KubeflowRuntime({
-        store,
-        profile: { name: 'k', namespace: ns.name },
-        client: new KfpClient(staticEndpoint(fake.url, { namespace: ns.name })),
-        kube: ns.conn,
-        pollMs: 20,
-        maxPollMs: 50,
-      });
+      const { store, runtime } = quickRuntime(dir, ns, fake);
       const r = await runtime.submitNotebook({ notebookPath: CANDIES, images: 'inline', watch: false });
       const kfpId = r.record.external!.kfpRunId;
       const wf = `candies-sharing-${kfpId.slice(0, 5)}`;
