@@ -31,7 +31,7 @@ if (!cluster) {
 }
 const ns = await freshNamespace(cluster, 'e2e');
 // Manual progress: the executor pods, not the fake's clock, move the tasks along.
-const kfp = new FakeKfpServer({ multiUser: true, progress: 'manual', startTime: Math.floor(Date.now() / 1000) * 1000 });
+const kfp = new FakeKfpServer({ multiUser: true, progress: 'manual', clock: 'real' });
 await kfp.start();
 const executors = simulateExecutors({ fake: kfp, cluster, conn: ns.conn, onError: (err) => kfp.violations.push(`executor simulation: ${err.stack}`) });
 

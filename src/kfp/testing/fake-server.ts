@@ -42,8 +42,9 @@ export interface FakeKfpOptions {
   cachedTasks?: string[];
   /** Fixed port (default: any free one). */
   port?: number;
-  /** Time of the first timestamp it hands out, in ms (default 2026-01-01, so tests see the same times every run). */
-  startTime?: number;
+  /** Timestamps: `fixed` (default) counts seconds from 2026-01-01, so tests see the same times every run; `real`
+   *  is the wall clock (for a page a person looks at). */
+  clock?: 'fixed' | 'real';
 }
 
 interface StoredVersion {
@@ -60,6 +61,8 @@ export interface StoredRun {
   tasks: Record<string, KfpRuntimeState>;
   tick: number;
   terminating: boolean;
+  /** When each task was first seen running and ended (real clock only). */
+  times: Record<string, { start?: string; end?: string }>;
 }
 
 const here = fileURLToPath(new URL('.', import.meta.url));
@@ -94,7 +97,7 @@ export class FakeKfpServer {
 
   constructor(options: FakeKfpOptions = {}) {
     this.options = { validateSpecs: true, progress: 'auto', ...options };
-    this.clock = options.startTime ?? Date.UTC(2026, 0, 1);
+    this.clock = Date.UTC(2026, 0, 1);
   }
 
   get url(): string {
@@ -136,6 +139,7 @@ export class FakeKfpServer {
   }
 
   private now(): string {
+    if (this.options.clock === 'real') return new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
     this.clock += 1000;
     return new Date(this.clock).toISOString().replace('.000Z', 'Z');
   }
@@ -405,7 +409,7 @@ export class FakeKfpServer {
       state_history: [],
     };
     (run as { storage_state?: string }).storage_state = 'AVAILABLE';
-    const stored: StoredRun = { run, namespace, order, deps, tasks: Object.fromEntries(order.map((t) => [t, 'PENDING'])), tick: 0, terminating: false };
+    const stored: StoredRun = { run, namespace, order, deps, tasks: Object.fromEntries(order.map((t) => [t, 'PENDING'])), tick: 0, terminating: false, times: {} };
     this.setState(stored, 'PENDING');
     this.runs.set(run.run_id, stored);
     send(200, run);
@@ -476,14 +480,23 @@ export class FakeKfpServer {
       const st = r.tasks[t];
       if (st === 'PENDING') continue;
       const id = `${r.run.run_id}-${t}`;
-      const end = ['SUCCEEDED', 'FAILED', 'SKIPPED', 'CANCELED'].includes(st) ? t0 : undefined;
+      const terminal = ['SUCCEEDED', 'FAILED', 'SKIPPED', 'CANCELED'].includes(st);
+      // With the real clock each task keeps the times it was first seen running and ended (the fixed clock
+      // stamps everything with the run's creation, so tests see the same times every run).
+      const times = (r.times[t] ??= {});
+      if (this.options.clock === 'real') {
+        times.start ??= this.now();
+        if (terminal) times.end ??= this.now();
+      }
+      const start = times.start ?? t0;
+      const end = terminal ? (times.end ?? t0) : undefined;
       details.push({ run_id: r.run.run_id, task_id: `${id}-driver`, display_name: `${t}-driver`, parent_task_id: rootId, create_time: t0, start_time: t0, end_time: t0, state: 'SUCCEEDED' });
-      const node: KfpTaskDetail = { run_id: r.run.run_id, task_id: id, display_name: t, parent_task_id: rootId, create_time: t0, start_time: t0, state: st, child_tasks: [{ pod_name: `${id}-executor` }] };
+      const node: KfpTaskDetail = { run_id: r.run.run_id, task_id: id, display_name: t, parent_task_id: rootId, create_time: t0, start_time: start, state: st, child_tasks: [{ pod_name: `${id}-executor` }] };
       if (end) node.end_time = end;
       if (st === 'FAILED') node.error = { code: 2, message: `task ${t} failed: exit code 1` };
       details.push(node);
       if (st !== 'SKIPPED') {
-        details.push({ run_id: r.run.run_id, task_id: `${id}-executor`, display_name: 'executor', parent_task_id: id, create_time: t0, start_time: t0, ...(end ? { end_time: end } : {}), state: st });
+        details.push({ run_id: r.run.run_id, task_id: `${id}-executor`, display_name: 'executor', parent_task_id: id, create_time: t0, start_time: start, ...(end ? { end_time: end } : {}), state: st });
       }
     }
     r.run.run_details = { task_details: details };
