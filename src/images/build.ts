@@ -21,7 +21,7 @@ import { defaultCredentialSource, type CredentialSource } from './credentials.js
 import { buildLayer, type Layer, type LayerFile } from './layer.js';
 import { formatImageRef, parseImageRef, parseRepository } from './ref.js';
 import { RegistryClient, type RegistryOptions, type RegistryStats, type ResolvedImage } from './registry.js';
-import { buildRequirementsImage, normalizeRequirements, requirementsTag } from './requirements.js';
+import { buildRequirementsImage, normalizeRequirements, requirementsTag, type LocalBuilderOptions } from './requirements.js';
 
 export const STEPS_DIR = '/cellpipe/steps';
 export const RUNTIME_DIR = '/cellpipe/runtime';
@@ -39,6 +39,8 @@ export interface BuildOptions {
   stepRequirements?: Record<string, string[]>;
   /** Requirements for every step (a `requirements.txt` next to the notebook). */
   requirements?: string[];
+  /** Builds and pushes a requirements image (default: buildah on this machine; a profile may say kaniko). */
+  buildRequirements?: (o: LocalBuilderOptions) => Promise<string>;
   /** Target `HOST[:PORT]/REPOSITORY`. */
   registry: string;
   /** Base image reference. */
@@ -241,7 +243,7 @@ export async function buildStepImages(o: BuildOptions): Promise<BuildResult> {
         o.onProgress?.({ kind: 'requirements', tag, state: 'cached', steps: g.steps });
       } else {
         o.onProgress?.({ kind: 'requirements', tag, state: 'building', steps: g.steps });
-        await buildRequirementsImage({
+        await (o.buildRequirements ?? buildRequirementsImage)({
           base: `${g.base.registry}/${g.base.image.repository}@${g.base.image.digest}`,
           requirements: g.reqs,
           target: `${target.registry}/${target.repository}:${tag}`,

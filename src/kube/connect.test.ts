@@ -49,12 +49,13 @@ describe('connecting from a profile (no cluster needed)', () => {
   test('profiles file: fields are read, ~ expanded, mistakes named by path', async () => {
     const dir = await tmp();
     const file = join(dir, 'profiles.yaml');
-    await writeFile(file, 'profiles:\n  prod:\n    kubeconfig: ~/kc\n    context: c1\n    namespace: team\n    registry: r.io/team\n    insecureRegistry: true\n  bad:\n    kubeconfig: /x\n');
+    await writeFile(file, 'profiles:\n  prod:\n    kubeconfig: ~/kc\n    context: c1\n    namespace: team\n    registry: r.io/team\n    insecureRegistry: true\n    build: kaniko\n  bad:\n    kubeconfig: /x\n  odd:\n    namespace: team\n    build: docker\n');
     const env = { CELLPIPE_PROFILES: file, HOME: '/home/ada' };
     const p = await loadProfile('prod', env);
-    assert.deepEqual(p, { name: 'prod', kubeconfig: '/home/ada/kc', context: 'c1', inCluster: undefined, namespace: 'team', registry: 'r.io/team', insecureRegistry: true, baseImage: undefined, kfp: undefined });
+    assert.deepEqual(p, { name: 'prod', kubeconfig: '/home/ada/kc', context: 'c1', inCluster: undefined, namespace: 'team', registry: 'r.io/team', insecureRegistry: true, baseImage: undefined, build: 'kaniko', kfp: undefined });
     await assert.rejects(loadProfile('bad', env), new RegExp(`${file}: profiles\\.bad\\.namespace: missing`));
-    await assert.rejects(loadProfile('nope', env), /no profile 'nope' .*known: prod, bad/);
+    await assert.rejects(loadProfile('nope', env), /no profile 'nope' .*known: prod, bad, odd/);
+    await assert.rejects(loadProfile('odd', env), /profiles\.odd\.build: 'docker' is not one of auto, buildah, kaniko/);
   });
 
   test('no kubeconfig, unknown context and unreachable API server are explained', async () => {

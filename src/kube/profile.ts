@@ -13,6 +13,8 @@
  *     registry: registry.example.com/team   # where step images are pushed
  *     insecureRegistry: false      # plain HTTP / self-signed registry
  *     baseImage: python:3.12-slim  # default base image of the steps
+ *     build: auto                  # how requirements images are built: buildah (here), kaniko (a Job in the
+ *                                  # namespace) or auto (buildah when installed, else kaniko)
  *     kfp: { host: https://kubeflow.example.com/pipeline }   # Kubeflow Pipelines settings, read by the kubeflow runtime
  * ```
  */
@@ -30,6 +32,8 @@ export interface Profile {
   registry?: string;
   insecureRegistry?: boolean;
   baseImage?: string;
+  /** Builder of requirements images: `buildah` (this machine), `kaniko` (a Job in `namespace`), `auto` (default). */
+  build?: 'auto' | 'buildah' | 'kaniko';
   kfp?: Record<string, unknown>;
 }
 
@@ -105,6 +109,10 @@ export function checkProfile(name: string, raw: unknown, path: string, env: Node
   const namespace = str('namespace');
   if (!namespace) throw new Error(`${where}.namespace: missing; set the Kubernetes namespace cellpipe works in`);
   const kubeconfig = str('kubeconfig');
+  const build = str('build');
+  if (build !== undefined && !['auto', 'buildah', 'kaniko'].includes(build)) {
+    throw new Error(`${where}.build: '${build}' is not one of auto, buildah, kaniko`);
+  }
   const kfp = r.kfp;
   if (kfp !== undefined && (typeof kfp !== 'object' || kfp === null || Array.isArray(kfp))) {
     throw new Error(`${where}.kfp: expected a mapping`);
@@ -118,6 +126,7 @@ export function checkProfile(name: string, raw: unknown, path: string, env: Node
     registry: str('registry'),
     insecureRegistry: bool('insecureRegistry'),
     baseImage: str('baseImage'),
+    build: build as Profile['build'],
     kfp: kfp as Record<string, unknown> | undefined,
   };
 }

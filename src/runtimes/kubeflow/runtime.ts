@@ -33,6 +33,7 @@ import { kfpEndpoint, kfpSettings, type KfpSettings } from '../../kfp/endpoint.j
 import { rootParameters, runtimeParameters, specDocument } from '../../kfp/parameters.js';
 import { TERMINAL_KFP, runState, stepPatches } from '../../kfp/states.js';
 import type { BuildProgress } from '../../images/build.js';
+import type { LocalBuilderOptions } from '../../images/requirements.js';
 
 export type { SubmitStage } from '../types.js';
 
@@ -365,6 +366,27 @@ export class KubeflowRuntime extends EventEmitter<KubeflowRuntimeEvents> impleme
     return { runId: id, record, upload, timings, yaml };
   }
 
+  /**
+   * How requirements images are built, from the profile's `build`: `kaniko` → a Job in the profile's namespace;
+   * `buildah` → this machine; `auto` → buildah when installed, else kaniko (e.g. inside a notebook pod).
+   * Undefined means the default (buildah), which says what to install when it is missing.
+   */
+  private async requirementsBuilder(): Promise<((o: LocalBuilderOptions) => Promise<string>) | undefined> {
+    const strategy = this.profile.build ?? 'auto';
+    if (strategy === 'buildah') return undefined;
+    if (strategy === 'auto') {
+      const { buildahAvailable } = await import('../../images/requirements.js');
+      if (await buildahAvailable(this.env)) return undefined;
+    }
+    const conn = await this.kubeConnection('', this.profile.namespace);
+    if (!conn) {
+      if (strategy === 'kaniko') throw new SubmitError(`profile '${this.profile.name}' builds with kaniko, but the cluster cannot be reached (see the warning above)`);
+      return undefined;
+    }
+    const { kanikoRequirementsBuilder } = await import('../../kube/kaniko-requirements.js');
+    return kanikoRequirementsBuilder(conn);
+  }
+
   private async buildImages(r: CompileResult, notebookDir: string, onProgress: (b: BuildProgress) => void) {
     if (!this.profile.registry) {
       throw new SubmitError(`profile '${this.profile.name}' has no 'registry': set where step images are pushed (e.g. registry.example.com/team/pipelines)`);
@@ -377,6 +399,7 @@ export class KubeflowRuntime extends EventEmitter<KubeflowRuntimeEvents> impleme
         base: this.profile.baseImage,
         insecure: this.profile.insecureRegistry,
         onProgress,
+        buildRequirements: await this.requirementsBuilder(),
       });
     } catch (err) {
       if (err instanceof NotebookBuildError) throw new SubmitError(err.message);
