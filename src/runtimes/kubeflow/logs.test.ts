@@ -17,7 +17,7 @@ import { FakeKfpServer } from '../../kfp/testing/fake-server.js';
 import { KfpClient } from '../../kfp/client.js';
 import { staticEndpoint } from '../../kfp/endpoint.js';
 import { RunStore } from '../../runs/store.js';
-import { SKIP_NO_CLUSTER, annotatePod, appendLines, createPod, freshNamespace, newLogFile, serveLogsFromFile, testCluster, waitFor } from '../../kube/testing.js';
+import { SKIP_NO_CLUSTER, annotatePod, apiAddress, appendLines, connectThrough, createPod, freshNamespace, newLogFile, serveLogsFromFile, tcpProxy, testCluster, waitFor } from '../../kube/testing.js';
 import { KubeflowRuntime } from './runtime.js';
 import type { KubeConnection } from '../../kube/connect.js';
 
@@ -220,6 +220,69 @@ describe('Kubeflow runs watched by two processes (the backend and a CLI --watch)
       assert.equal(final.logWatcher, undefined, 'the watch is handed back when it ends');
     } finally {
       child?.kill('SIGKILL');
+      await fake.close();
+      await ns.dispose();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('Kubeflow runs when the connection to the cluster drops mid-run', { skip: cluster ? false : SKIP_NO_CLUSTER }, () => {
+  const c = cluster!;
+  test('the record stays, the step logs resume where they stopped, and every line is stored once', async () => {
+    const ns = await freshNamespace(c, 'kfp-drop');
+    const fake = new FakeKfpServer({ progress: 'manual' });
+    await fake.start();
+    const proxy = await tcpProxy(apiAddress(c));
+    const dir = mkdtempSync(join(tmpdir(), 'cellpipe-kfp-drop-'));
+    try {
+      const store = new RunStore(dir);
+      const runtime = new KubeflowRuntime({
+        store,
+        profile: { name: 'k', namespace: ns.name },
+        client: new KfpClient(staticEndpoint(fake.url, { namespace: ns.name })),
+        kube: connectThrough(c, ns.name, proxy.port),
+        pollMs: 20,
+        maxPollMs: 50,
+      });
+      const warnings: string[] = [];
+      runtime.on('warning', (_id, m) => warnings.push(m));
+      const r = await runtime.submitNotebook({ notebookPath: CANDIES, images: 'inline', watch: false });
+      const kfpId = r.record.external!.kfpRunId;
+      fake.setRunState(kfpId, 'RUNNING');
+      const watching = runtime.watch(r.runId);
+      const wf = `candies-sharing-${kfpId.slice(0, 5)}`;
+      const stored = async (step: string) => {
+        const out: string[] = [];
+        for await (const l of store.readLogs(r.runId, step)) if (l.stream !== 'system') out.push(l.text);
+        return out;
+      };
+      let cuts = 0;
+      for (const [i, task] of ['sack', 'kid1', 'kid2', 'kid3'].entries()) {
+        const pod = `${wf}-system-container-impl-${i}`;
+        const file = await newLogFile(c, task);
+        await serveLogsFromFile(c, ns.name, file, [pod]);
+        await createPod(ns.conn, c, pod, { labels: { 'pipeline/runid': kfpId }, annotations: { 'workflows.argoproj.io/node-name': `${wf}.root.${task}.executor` } });
+        fake.setRunState(kfpId, 'RUNNING', { [task]: 'RUNNING' });
+        for (let n = 0; n < 3; n++) {
+          await appendLines(file, [{ text: `${task} line ${n}` }]);
+          await waitFor(`${task} line ${n} stored`, async () => (await stored(task)).length === n + 1);
+          // Every open connection to the API server (the pod watch and the log streams) is dropped.
+          cuts += proxy.cut();
+        }
+        await annotatePod(ns.conn, pod, { 'kwok.cellpipe.dev/exit-code': '0' });
+        fake.setRunState(kfpId, 'RUNNING', { [task]: 'SUCCEEDED' });
+      }
+      fake.setRunState(kfpId, 'SUCCEEDED');
+      const final = await watching;
+      assert.equal(final.state, 'succeeded');
+      assert.ok(cuts >= 8, `connections were cut (${cuts})`);
+      for (const task of ['sack', 'kid1', 'kid2', 'kid3']) {
+        assert.deepEqual(await stored(task), [0, 1, 2].map((n) => `${task} line ${n}`), `${task}: complete, in order, once`);
+      }
+      assert.ok(warnings.some((w) => /reconnect|dropped/i.test(w)), warnings.join('\n'));
+    } finally {
+      await proxy.close();
       await fake.close();
       await ns.dispose();
       rmSync(dir, { recursive: true, force: true });
