@@ -59,8 +59,12 @@ def collect(names: List[str], namespace: Dict[str, Any], step: str) -> Dict[str,
     return {n: namespace[n] for n in names}
 
 
-def write(path: str, values: Dict[str, Any]) -> List[str]:
-    """Writes both files; returns notes about metrics KFP can't show."""
+def write(path: str, values: Dict[str, Any], executor_output: str = "", artifact: str = "mlpipeline_metrics") -> List[str]:
+    """Writes both files; returns notes about metrics KFP can't show.
+
+    With ``executor_output`` (KFP v2's ``{{$.outputs.output_file}}``) it also writes an ``ExecutorOutput`` whose
+    ``system.Metrics`` artifact carries the numbers as metadata under their own names — what KFP v2's launcher
+    merges into the artifact and its UI shows (``Metrics.log_metric`` does the same in the KFP SDK)."""
     notes: List[str] = []
     kfp: List[Dict[str, Any]] = []
     plain: Dict[str, Any] = {}
@@ -79,9 +83,13 @@ def write(path: str, values: Dict[str, Any]) -> List[str]:
             n += 1
         used[key] = name
         kfp.append({"name": key, "numberValue": shown, "format": "RAW"})
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    for target, data in ((path, {"metrics": kfp}), (path + ".values.json", plain)):
+    files = [(path, {"metrics": kfp}), (path + ".values.json", plain)]
+    if executor_output:
+        numbers = {name: plain[name] for name in values if metric_value(values[name])[1]}
+        files.append((executor_output, {"artifacts": {artifact: {"artifacts": [{"name": artifact, "metadata": numbers}]}}}))
+    for target, data in files:
+        directory = os.path.dirname(os.path.abspath(target))
+        os.makedirs(directory, exist_ok=True)
         tmp = target + ".tmp"
         with open(tmp, "w", encoding="utf-8") as fh:
             json.dump(data, fh, indent=1)

@@ -53,13 +53,14 @@ def _size(n: int) -> str:
 
 
 USAGE = ("usage: python3 -m cellpipe_runtime run --program PROGRAM [--param NAME=VALUE]... [--input NAME=DIR]...\n"
-         "           [--output NAME=DIR]... [--metrics FILE] [--error-record FILE] [--workdir DIR]\n"
+         "           [--output NAME=DIR]... [--metrics FILE [--kfp-executor-output FILE]] [--error-record FILE]\n"
+         "           [--workdir DIR]\n"
          "           [--dump-variables DIR]\n"
          "       python3 -m cellpipe_runtime compare EXPECTED DIR [DIR...] [--names a,b]\n"
          "       python3 -m cellpipe_runtime --version\n")
 _REPEATED = {"--param": "param", "--input": "input", "--output": "output"}
 _SINGLE = {"--program": "program", "--metrics": "metrics", "--error-record": "error_record", "--workdir": "workdir",
-           "--dump-variables": "dump_variables"}
+           "--dump-variables": "dump_variables", "--kfp-executor-output": "kfp_executor_output"}
 
 
 class UsageError(Exception):
@@ -69,7 +70,7 @@ class UsageError(Exception):
 def parse_args(argv: List[str]) -> types.SimpleNamespace:
     """The ``run`` options (argparse is not used: it costs more to import than the rest of a trivial step)."""
     args = types.SimpleNamespace(param=[], input=[], output=[], program=None, metrics=None, error_record=None,
-                                 workdir=None, dump_variables=None)
+                                 workdir=None, dump_variables=None, kfp_executor_output=None)
     i = 0
     while i < len(argv):
         option, eq, value = argv[i].partition("=")
@@ -178,6 +179,7 @@ def run(args: types.SimpleNamespace) -> int:
     started = time.monotonic()
     record_path = os.path.abspath(args.error_record) if args.error_record else None
     metrics_path = os.path.abspath(args.metrics) if args.metrics else None
+    executor_output_path = os.path.abspath(args.kfp_executor_output) if args.kfp_executor_output else ""
     dump_path = os.path.abspath(args.dump_variables) if args.dump_variables else None
     step = "?"
     try:
@@ -231,7 +233,7 @@ def run(args: types.SimpleNamespace) -> int:
         if metrics_path:
             from . import metrics
 
-            for n in metrics.write(metrics_path, metrics.collect(program.metrics, ns, step)):
+            for n in metrics.write(metrics_path, metrics.collect(program.metrics, ns, step), executor_output_path):
                 _say(n)
         if dump_path:
             from . import variables

@@ -211,6 +211,25 @@ def test_metrics_are_written_in_kfp_format_and_as_plain_values(tmp_path):
     assert "metric note is not a number" in result.stderr
 
 
+def test_kfp_v2_gets_the_numbers_as_metadata_of_its_metrics_artifact(tmp_path):
+    # What the spec passes as --kfp-executor-output is KFP v2's {{$.outputs.output_file}}: an ExecutorOutput whose
+    # artifact metadata the launcher merges into the system.Metrics artifact (the numbers the v2 UI shows).
+    code = "loss = 0.25\nepochs = 3\nnote = 'text'"
+    out = tmp_path / "kfp" / "executor_output.json"
+    result = run_step(tmp_path, program("m", [(1, code)], metrics=["loss", "epochs", "note"]),
+                      metrics=str(tmp_path / "m.json"), extra=["--kfp-executor-output", str(out)])
+    assert result.code == 0, result
+    with open(out) as fh:
+        written = json.load(fh)
+    assert written == {"artifacts": {"mlpipeline_metrics": {"artifacts": [
+        {"name": "mlpipeline_metrics", "metadata": {"loss": 0.25, "epochs": 3}}]}}}
+    # The launcher reads it as KFP's ExecutorOutput proto; strict parsing refuses any field it does not have.
+    from google.protobuf import json_format
+    from kfp.pipeline_spec import pipeline_spec_pb2
+    parsed = json_format.ParseDict(written, pipeline_spec_pb2.ExecutorOutput())
+    assert parsed.artifacts["mlpipeline_metrics"].artifacts[0].metadata["loss"] == 0.25
+
+
 def test_a_metric_that_is_not_defined_is_an_error(tmp_path):
     result = run_step(tmp_path, program("m", [(1, "x = 1")], metrics=["loss"]), metrics=str(tmp_path / "m.json"))
     assert result.code == 1

@@ -6,7 +6,7 @@ import json
 import os
 import subprocess
 import sys
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Sequence
 
 PYTHON_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REPO = os.path.dirname(PYTHON_DIR)
@@ -46,7 +46,7 @@ class Result:
 def run_step(tmp, prog: Dict[str, Any], params=(), inputs: Optional[Dict[str, str]] = None,
              outputs: Optional[Dict[str, str]] = None, metrics: Optional[str] = None, workdir: Optional[str] = None,
              env: Optional[Dict[str, str]] = None, program_as_text: bool = False, cwd: Optional[str] = None,
-             timeout: float = 120) -> Result:
+             timeout: float = 120, extra: Sequence[str] = ()) -> Result:
     """Runs ``python -m cellpipe_runtime run`` in a subprocess, as the local runtime does."""
     tmp = str(tmp)
     if program_as_text:
@@ -69,6 +69,7 @@ def run_step(tmp, prog: Dict[str, Any], params=(), inputs: Optional[Dict[str, st
         argv += ["--metrics", metrics]
     if workdir:
         argv += ["--workdir", workdir]
+    argv += list(extra)
     e = dict(os.environ)
     e["PYTHONPATH"] = PYTHON_DIR
     e.pop("CELLPIPE_NO_SERIALIZERS", None)

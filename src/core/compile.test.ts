@@ -107,3 +107,11 @@ test('the user\'s default base image serves the steps of a notebook that names n
   own.metadata.kubeflow_notebook = { docker_image: 'gcr.io/own/image:1' };
   assert.equal(compileNotebook(own, { defaultBaseImage: 'registry.example.com/team/py:3.12' }).graph!.pipeline.baseImage, 'gcr.io/own/image:1');
 });
+
+test('a step with metrics hands KFP v2 an ExecutorOutput path, so its Metrics artifact gets the numbers', () => {
+  const r = compileNotebook(corpus('kale/pipeline_parameters_and_metrics.ipynb'), { path: 'params.ipynb' });
+  assert.ok(r.ok, JSON.stringify(r.diagnostics));
+  const withMetrics = r.yaml!.split('\n').filter((l) => l.includes('--kfp-executor-output'));
+  assert.equal(withMetrics.length, 1, 'only the step that reports metrics');
+  assert.match(r.yaml!, /- "?--kfp-executor-output"?\n\s+- "?\{\{\$\.outputs\.output_file\}\}"?/);
+});

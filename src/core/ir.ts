@@ -65,7 +65,11 @@ export function pipelineSpec(graph: StepGraph, programs: Record<string, StepProg
     for (const p of step.parameters) args.push('--param', `${p}={{$.inputs.parameters['${p}']}}`);
     for (const v of step.inputs) args.push('--input', `${v}={{$.inputs.artifacts['${v}'].path}}`);
     for (const v of step.outputs) args.push('--output', `${v}={{$.outputs.artifacts['${v}'].path}}`);
-    if (step.metrics.length) args.push('--metrics', `{{$.outputs.artifacts['${METRICS_ARTIFACT}'].path}}`);
+    if (step.metrics.length) {
+      // v1 metrics file at the artifact's path, and an ExecutorOutput giving the Metrics artifact its numbers as
+      // metadata, which is what KFP v2's launcher records and its UI shows.
+      args.push('--metrics', `{{$.outputs.artifacts['${METRICS_ARTIFACT}'].path}}`, '--kfp-executor-output', '{{$.outputs.output_file}}');
+    }
     if (options.workdir) args.push('--workdir', options.workdir);
     const container: Doc = {
       image: options.images?.[step.name] ?? step.image ?? graph.pipeline.baseImage,
