@@ -17,7 +17,7 @@ import { FakeKfpServer } from '../../kfp/testing/fake-server.js';
 import { KfpClient } from '../../kfp/client.js';
 import { staticEndpoint } from '../../kfp/endpoint.js';
 import { RunStore } from '../../runs/store.js';
-import { SKIP_NO_CLUSTER, annotatePod, apiAddress, appendLines, connectThrough, createPod, freshNamespace, newLogFile, serveLogsFromFile, tcpProxy, testCluster, waitFor } from '../../kube/testing.js';
+import { SKIP_NO_CLUSTER, annotatePod, apiAddress, appendLines, connectThrough, createPod, freshNamespace, newLogFile, serveLogsFromFile, tcpProxy, testCluster, waitFor, type TestCluster } from '../../kube/testing.js';
 import { KubeflowRuntime } from './runtime.js';
 import type { KubeConnection } from '../../kube/connect.js';
 
@@ -35,6 +35,46 @@ function quickRuntime(dir: string, ns: { name: string; conn: KubeConnection }, f
     maxPollMs: 50,
   });
   return { store, runtime };
+}
+
+/** A fresh namespace, a fake KFP moved by hand and a store directory for `fn`; all removed afterwards. */
+async function inScene(c: TestCluster, prefix: string, fn: (s: { ns: Awaited<ReturnType<typeof freshNamespace>>; fake: FakeKfpServer; dir: string }) => Promise<void>): Promise<void> {
+  const ns = await freshNamespace(c, prefix);
+  const fake = new FakeKfpServer({ progress: 'manual' });
+  await fake.start();
+  const dir = mkdtempSync(join(tmpdir(), `cellpipe-${prefix}-`));
+  try {
+    await fn({ ns, fake, dir });
+  } finally {
+    await fake.close();
+    await ns.dispose();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Submits candies_sharing, marks it running in the fake and starts watching it; collects the warnings. */
+async function startWatchedRun(runtime: KubeflowRuntime, fake: FakeKfpServer) {
+  const warnings: string[] = [];
+  runtime.on('warning', (_id, m) => warnings.push(m));
+  const r = await runtime.submitNotebook({ notebookPath: CANDIES, images: 'inline', watch: false });
+  const kfpId = r.record.external!.kfpRunId;
+  fake.setRunState(kfpId, 'RUNNING');
+  return { r, kfpId, warnings, watching: runtime.watch(r.runId), wf: `candies-sharing-${kfpId.slice(0, 5)}` };
+}
+
+/** A step's stored log lines (what the pods printed; cellpipe's own system lines left out). */
+async function storedLines(store: RunStore, runId: string, step: string): Promise<string[]> {
+  const out: string[] = [];
+  for await (const l of store.readLogs(runId, step)) if (l.stream !== 'system') out.push(l.text);
+  return out;
+}
+
+/** Starts the executor pod of `task` as KFP's Argo labels it, with a log file KWOK serves; returns the file. */
+async function startExecutorPod(c: TestCluster, conn: KubeConnection, kfpId: string, wf: string, pod: string, task: string, annotations: Record<string, string> = {}): Promise<string> {
+  const file = await newLogFile(c, task);
+  await serveLogsFromFile(c, conn.namespace, file, [pod]);
+  await createPod(conn, c, pod, { labels: { 'pipeline/runid': kfpId }, annotations: { 'workflows.argoproj.io/node-name': `${wf}.root.${task}.executor`, ...annotations } });
+  return file;
 }
 const CANDIES = fileURLToPath(new URL('../../../../shared/corpus/kale/candies_sharing.ipynb', import.meta.url));
 
@@ -57,13 +97,7 @@ describe('Kubeflow runs: step logs from the pods into the run store', { skip: cl
 
   test('every step\'s log reaches the store while the run goes, the step records name their pods, and the logs outlive the pods', async () => {
     const { store, runtime } = quickRuntime(dir, ns, fake);
-    const warnings: string[] = [];
-    runtime.on('warning', (_id, m) => warnings.push(m));
-    const r = await runtime.submitNotebook({ notebookPath: CANDIES, images: 'inline', watch: false });
-    const kfpId = r.record.external!.kfpRunId;
-    fake.setRunState(kfpId, 'RUNNING');
-    const watching = runtime.watch(r.runId);
-    const wf = `candies-sharing-${kfpId.slice(0, 5)}`;
+    const { r, kfpId, warnings, watching, wf } = await startWatchedRun(runtime, fake);
     // A driver pod of the same run: not a step, its log must not land anywhere.
     const driverLog = await newLogFile(c, 'driver');
     await appendLines(driverLog, [{ text: 'driver output' }]);
@@ -75,9 +109,7 @@ describe('Kubeflow runs: step logs from the pods into the run store', { skip: cl
     for (const [i, task] of ['sack', 'kid1', 'kid2', 'kid3'].entries()) {
       const pod = `${wf}-system-container-impl-${i}`;
       pods[task] = pod;
-      const file = await newLogFile(c, task);
-      await serveLogsFromFile(c, ns.name, file, [pod]);
-      await createPod(ns.conn, c, pod, { labels: { 'pipeline/runid': kfpId }, annotations: { 'workflows.argoproj.io/node-name': `${wf}.root.${task}.executor` } });
+      const file = await startExecutorPod(c, ns.conn, kfpId, wf, pod, task);
       fake.setRunState(kfpId, 'RUNNING', { [task]: 'RUNNING' });
       await appendLines(file, [{ text: `${task}: started` }, { text: `${task}: working` }]);
       await waitFor(`${task} log lines in the store`, async () => {
@@ -107,11 +139,7 @@ describe('Kubeflow runs: step logs from the pods into the run store', { skip: cl
 describe('Kubeflow runs: a step that is over before its log is read', { skip: cluster ? false : SKIP_NO_CLUSTER }, () => {
   const c = cluster!;
   test('keeps its state until its whole log is stored, so a follower that stops at the step\'s end misses nothing', async () => {
-    const ns = await freshNamespace(c, 'kfp-late');
-    const fake = new FakeKfpServer({ progress: 'manual' });
-    await fake.start();
-    const dir = mkdtempSync(join(tmpdir(), 'cellpipe-kfp-late-'));
-    try {
+    await inScene(c, 'kfp-late', async ({ ns, fake, dir }) => {
       const { store, runtime } = quickRuntime(dir, ns, fake);
       const r = await runtime.submitNotebook({ notebookPath: CANDIES, images: 'inline', watch: false });
       const kfpId = r.record.external!.kfpRunId;
@@ -148,144 +176,112 @@ describe('Kubeflow runs: a step that is over before its log is read', { skip: cl
       const final = await runtime.watch(r.runId);
       assert.equal(final.state, 'succeeded');
       for (const task of Object.keys(expected)) assert.deepEqual(await atEnd[task], expected[task], `${task}: the whole log was stored before the step ended`);
-    } finally {
-      await fake.close();
-      await ns.dispose();
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
   });
 });
 
 describe('Kubeflow runs watched by two processes (the backend and a CLI --watch)', { skip: cluster ? false : SKIP_NO_CLUSTER }, () => {
   const c = cluster!;
   test('one streams the pod logs, the other shows the stored lines; when the first dies the second takes over, and every line is stored once', async () => {
-    const ns = await freshNamespace(c, 'kfp-two');
-    const fake = new FakeKfpServer({ progress: 'manual' });
-    await fake.start();
-    const dir = mkdtempSync(join(tmpdir(), 'cellpipe-kfp-two-'));
-    const profile = { name: 'k', namespace: ns.name, kubeconfig: c.kubeconfig, kfp: { host: fake.url, auth: 'none' } };
-    const make = () => new KubeflowRuntime({ store: new RunStore(dir), profile, env: {}, pollMs: 50, maxPollMs: 100 });
-    const lib = new URL('../../', import.meta.url).href;
-    let child: ChildProcess | undefined;
-    try {
-      const parent = make();
-      const r = await parent.submitNotebook({ notebookPath: CANDIES, images: 'inline', watch: false });
-      const kfpId = r.record.external!.kfpRunId;
-      fake.setRunState(kfpId, 'RUNNING');
-      // The first watcher, in a process of its own.
-      child = spawn(process.execPath, ['--input-type=module', '-e', `
-        const { KubeflowRuntime } = await import('${lib}runtimes/kubeflow/runtime.js');
-        const { RunStore } = await import('${lib}runs/store.js');
-        const rt = new KubeflowRuntime({ store: new RunStore(${JSON.stringify(dir)}), profile: ${JSON.stringify(profile)}, env: {}, pollMs: 50, maxPollMs: 100 });
-        await rt.watch(${JSON.stringify(r.runId)});`], { stdio: 'inherit' });
-      const store = new RunStore(dir);
-      const stored = async (step: string) => {
-        const out: string[] = [];
-        for await (const l of store.readLogs(r.runId, step)) if (l.stream !== 'system') out.push(l.text);
-        return out;
-      };
-      await waitFor('the child to take the run', async () => (await store.get(r.runId))?.logWatcher?.pid === child!.pid);
+    await inScene(c, 'kfp-two', async ({ ns, fake, dir }) => {
+      const profile = { name: 'k', namespace: ns.name, kubeconfig: c.kubeconfig, kfp: { host: fake.url, auth: 'none' } };
+      const make = () => new KubeflowRuntime({ store: new RunStore(dir), profile, env: {}, pollMs: 50, maxPollMs: 100 });
+      const lib = new URL('../../', import.meta.url).href;
+      let child: ChildProcess | undefined;
+      try {
+        const parent = make();
+        const r = await parent.submitNotebook({ notebookPath: CANDIES, images: 'inline', watch: false });
+        const kfpId = r.record.external!.kfpRunId;
+        fake.setRunState(kfpId, 'RUNNING');
+        // The first watcher, in a process of its own.
+        child = spawn(process.execPath, ['--input-type=module', '-e', `
+          const { KubeflowRuntime } = await import('${lib}runtimes/kubeflow/runtime.js');
+          const { RunStore } = await import('${lib}runs/store.js');
+          const rt = new KubeflowRuntime({ store: new RunStore(${JSON.stringify(dir)}), profile: ${JSON.stringify(profile)}, env: {}, pollMs: 50, maxPollMs: 100 });
+          await rt.watch(${JSON.stringify(r.runId)});`], { stdio: 'inherit' });
+        const store = new RunStore(dir);
+        const stored = (step: string) => storedLines(store, r.runId, step);
+        await waitFor('the child to take the run', async () => (await store.get(r.runId))?.logWatcher?.pid === child!.pid);
 
-      const second = make();
-      const shown: string[] = [];
-      second.on('log', (_id, step, l) => l.stream !== 'system' && shown.push(`${step}: ${l.text}`));
-      const watching = second.watch(r.runId);
-      const wf = `candies-sharing-${kfpId.slice(0, 5)}`;
-      const files: Record<string, string> = {};
-      const pod = (task: string, i: number) => `${wf}-system-container-impl-${i}`;
-      for (const [i, task] of ['sack', 'kid1', 'kid2', 'kid3'].entries()) {
-        files[task] = await newLogFile(c, task);
-        await serveLogsFromFile(c, ns.name, files[task], [pod(task, i)]);
-        await createPod(ns.conn, c, pod(task, i), { labels: { 'pipeline/runid': kfpId }, annotations: { 'workflows.argoproj.io/node-name': `${wf}.root.${task}.executor` } });
-        fake.setRunState(kfpId, 'RUNNING', { [task]: 'RUNNING' });
-        await appendLines(files[task], [{ text: 'one' }, { text: 'two' }]);
-        await waitFor(`${task}'s first lines stored`, async () => (await stored(task)).length === 2);
-        if (task === 'kid1') {
-          // The first watcher dies in the middle of kid1.
-          child!.kill('SIGKILL');
-          await once(child!, 'exit');
+        const second = make();
+        const shown: string[] = [];
+        second.on('log', (_id, step, l) => l.stream !== 'system' && shown.push(`${step}: ${l.text}`));
+        const watching = second.watch(r.runId);
+        const wf = `candies-sharing-${kfpId.slice(0, 5)}`;
+        const files: Record<string, string> = {};
+        const pod = (task: string, i: number) => `${wf}-system-container-impl-${i}`;
+        for (const [i, task] of ['sack', 'kid1', 'kid2', 'kid3'].entries()) {
+          files[task] = await startExecutorPod(c, ns.conn, kfpId, wf, pod(task, i), task);
+          fake.setRunState(kfpId, 'RUNNING', { [task]: 'RUNNING' });
+          await appendLines(files[task], [{ text: 'one' }, { text: 'two' }]);
+          await waitFor(`${task}'s first lines stored`, async () => (await stored(task)).length === 2);
+          if (task === 'kid1') {
+            // The first watcher dies in the middle of kid1.
+            child!.kill('SIGKILL');
+            await once(child!, 'exit');
+          }
+          await appendLines(files[task], [{ text: 'three' }]);
+          await waitFor(`${task}'s last line stored`, async () => (await stored(task)).length >= 3);
+          await annotatePod(ns.conn, pod(task, i), { 'kwok.cellpipe.dev/exit-code': '0' });
+          fake.setRunState(kfpId, 'RUNNING', { [task]: 'SUCCEEDED' });
         }
-        await appendLines(files[task], [{ text: 'three' }]);
-        await waitFor(`${task}'s last line stored`, async () => (await stored(task)).length >= 3);
-        await annotatePod(ns.conn, pod(task, i), { 'kwok.cellpipe.dev/exit-code': '0' });
-        fake.setRunState(kfpId, 'RUNNING', { [task]: 'SUCCEEDED' });
-      }
-      fake.setRunState(kfpId, 'SUCCEEDED');
-      const final = await watching;
-      assert.equal(final.state, 'succeeded');
-      for (const task of ['sack', 'kid1', 'kid2', 'kid3']) {
-        assert.deepEqual(await stored(task), ['one', 'two', 'three'], `${task}: each line stored once`);
-        assert.deepEqual(shown.filter((l) => l.startsWith(`${task}: `)), [`${task}: one`, `${task}: two`, `${task}: three`], `${task}: each line shown once by the second watcher`);
-      }
-      assert.equal(final.logWatcher, undefined, 'the watch is handed back when it ends');
-    } finally {
+        fake.setRunState(kfpId, 'SUCCEEDED');
+        const final = await watching;
+        assert.equal(final.state, 'succeeded');
+        for (const task of ['sack', 'kid1', 'kid2', 'kid3']) {
+          assert.deepEqual(await stored(task), ['one', 'two', 'three'], `${task}: each line stored once`);
+          assert.deepEqual(shown.filter((l) => l.startsWith(`${task}: `)), [`${task}: one`, `${task}: two`, `${task}: three`], `${task}: each line shown once by the second watcher`);
+        }
+        assert.equal(final.logWatcher, undefined, 'the watch is handed back when it ends');
+      } finally {
       child?.kill('SIGKILL');
-      await fake.close();
-      await ns.dispose();
-      rmSync(dir, { recursive: true, force: true });
-    }
+      }
+    });
   });
 });
 
 describe('Kubeflow runs when the connection to the cluster drops mid-run', { skip: cluster ? false : SKIP_NO_CLUSTER }, () => {
   const c = cluster!;
   test('the record stays, the step logs resume where they stopped, and every line is stored once', async () => {
-    const ns = await freshNamespace(c, 'kfp-drop');
-    const fake = new FakeKfpServer({ progress: 'manual' });
-    await fake.start();
-    const proxy = await tcpProxy(apiAddress(c));
-    const dir = mkdtempSync(join(tmpdir(), 'cellpipe-kfp-drop-'));
-    try {
-      const store = new RunStore(dir);
-      const runtime = new KubeflowRuntime({
-        store,
-        profile: { name: 'k', namespace: ns.name },
-        client: new KfpClient(staticEndpoint(fake.url, { namespace: ns.name })),
-        kube: connectThrough(c, ns.name, proxy.port),
-        pollMs: 20,
-        maxPollMs: 50,
-      });
-      const warnings: string[] = [];
-      runtime.on('warning', (_id, m) => warnings.push(m));
-      const r = await runtime.submitNotebook({ notebookPath: CANDIES, images: 'inline', watch: false });
-      const kfpId = r.record.external!.kfpRunId;
-      fake.setRunState(kfpId, 'RUNNING');
-      const watching = runtime.watch(r.runId);
-      const wf = `candies-sharing-${kfpId.slice(0, 5)}`;
-      const stored = async (step: string) => {
-        const out: string[] = [];
-        for await (const l of store.readLogs(r.runId, step)) if (l.stream !== 'system') out.push(l.text);
-        return out;
-      };
-      let cuts = 0;
-      for (const [i, task] of ['sack', 'kid1', 'kid2', 'kid3'].entries()) {
-        const pod = `${wf}-system-container-impl-${i}`;
-        const file = await newLogFile(c, task);
-        await serveLogsFromFile(c, ns.name, file, [pod]);
-        await createPod(ns.conn, c, pod, { labels: { 'pipeline/runid': kfpId }, annotations: { 'workflows.argoproj.io/node-name': `${wf}.root.${task}.executor` } });
-        fake.setRunState(kfpId, 'RUNNING', { [task]: 'RUNNING' });
-        for (let n = 0; n < 3; n++) {
-          await appendLines(file, [{ text: `${task} line ${n}` }]);
-          await waitFor(`${task} line ${n} stored`, async () => (await stored(task)).length === n + 1);
-          // Every open connection to the API server (the pod watch and the log streams) is dropped.
-          cuts += proxy.cut();
+    await inScene(c, 'kfp-drop', async ({ ns, fake, dir }) => {
+      const proxy = await tcpProxy(apiAddress(c));
+      try {
+        const store = new RunStore(dir);
+        const runtime = new KubeflowRuntime({
+          store,
+          profile: { name: 'k', namespace: ns.name },
+          client: new KfpClient(staticEndpoint(fake.url, { namespace: ns.name })),
+          kube: connectThrough(c, ns.name, proxy.port),
+          pollMs: 20,
+          maxPollMs: 50,
+        });
+        const { r, kfpId, warnings, watching, wf } = await startWatchedRun(runtime, fake);
+        const stored = (step: string) => storedLines(store, r.runId, step);
+        let cuts = 0;
+        for (const [i, task] of ['sack', 'kid1', 'kid2', 'kid3'].entries()) {
+          const pod = `${wf}-system-container-impl-${i}`;
+          const file = await startExecutorPod(c, ns.conn, kfpId, wf, pod, task);
+          fake.setRunState(kfpId, 'RUNNING', { [task]: 'RUNNING' });
+          for (let n = 0; n < 3; n++) {
+            await appendLines(file, [{ text: `${task} line ${n}` }]);
+            await waitFor(`${task} line ${n} stored`, async () => (await stored(task)).length === n + 1);
+            // Every open connection to the API server (the pod watch and the log streams) is dropped.
+            cuts += proxy.cut();
+          }
+          await annotatePod(ns.conn, pod, { 'kwok.cellpipe.dev/exit-code': '0' });
+          fake.setRunState(kfpId, 'RUNNING', { [task]: 'SUCCEEDED' });
         }
-        await annotatePod(ns.conn, pod, { 'kwok.cellpipe.dev/exit-code': '0' });
-        fake.setRunState(kfpId, 'RUNNING', { [task]: 'SUCCEEDED' });
-      }
-      fake.setRunState(kfpId, 'SUCCEEDED');
-      const final = await watching;
-      assert.equal(final.state, 'succeeded');
-      assert.ok(cuts >= 8, `connections were cut (${cuts})`);
-      for (const task of ['sack', 'kid1', 'kid2', 'kid3']) {
-        assert.deepEqual(await stored(task), [0, 1, 2].map((n) => `${task} line ${n}`), `${task}: complete, in order, once`);
-      }
-      assert.ok(warnings.some((w) => /reconnect|dropped/i.test(w)), warnings.join('\n'));
-    } finally {
+        fake.setRunState(kfpId, 'SUCCEEDED');
+        const final = await watching;
+        assert.equal(final.state, 'succeeded');
+        assert.ok(cuts >= 8, `connections were cut (${cuts})`);
+        for (const task of ['sack', 'kid1', 'kid2', 'kid3']) {
+          assert.deepEqual(await stored(task), [0, 1, 2].map((n) => `${task} line ${n}`), `${task}: complete, in order, once`);
+        }
+        assert.ok(warnings.some((w) => /reconnect|dropped/i.test(w)), warnings.join('\n'));
+      } finally {
       await proxy.close();
-      await fake.close();
-      await ns.dispose();
-      rmSync(dir, { recursive: true, force: true });
-    }
+      }
+    });
   });
 });
