@@ -158,11 +158,10 @@ class StoredLogTail {
 /** How long a finished step's state waits for the rest of its pod's log before it is written anyway. */
 const LOG_WAIT_MS = 10_000;
 
-/** Step pods of a run: the latest pod per step, every pod seen, and pods whose logs are completely stored. */
+/** Step pods of a run: the latest pod per step, and the pods whose logs are completely stored. */
 interface PodTracking {
   podOf: Map<string, string>;
-  seen: Set<string>;
-  done: Set<string>;
+  logged: Set<string>;
 }
 
 /** The task a KFP executor pod runs, from Argo's node-name annotation (`<wf>.root.<task>.executor[(N)]`). */
@@ -456,7 +455,6 @@ export class KubeflowRuntime extends EventEmitter<KubeflowRuntimeEvents> impleme
     return record.steps.map((s) => ({ name: s.name, task: tasks[s.name] ?? taskName(s.name) }));
   }
 
-  /** Writes what a KFP run says into the record; returns the new record. */
   /**
    * Writes what KFP says into the record. `logPending(step)`: true while the step's pod log is still being stored;
    * such a step keeps its state until the log is complete (and the run its state until no step waits), so whoever
@@ -520,14 +518,13 @@ export class KubeflowRuntime extends EventEmitter<KubeflowRuntimeEvents> impleme
     let logsFailed = false;
     let tail: StoredLogTail | undefined;
     let leased = false;
-    const pods: PodTracking = { podOf: new Map(), seen: new Set(), done: new Set() };
-    // Pods whose log is completely stored, and since when each step has waited for its log (at most LOG_WAIT_MS).
-    const logged = new Set<string>();
+    const pods: PodTracking = { podOf: new Map(), logged: new Set() };
+    // Since when each step has waited for its pod's log (at most LOG_WAIT_MS).
     const waitingSince = new Map<string, number>();
     const logPending = (step: string): boolean => {
       if (!logs || logsFailed) return false;
       const pod = pods.podOf.get(step);
-      if (!pod || logged.has(pod)) return false;
+      if (!pod || pods.logged.has(pod)) return false;
       const since = waitingSince.get(step) ?? Date.now();
       waitingSince.set(step, since);
       return Date.now() - since < LOG_WAIT_MS;
@@ -579,7 +576,7 @@ export class KubeflowRuntime extends EventEmitter<KubeflowRuntimeEvents> impleme
           // Lines stored before a takeover were shown from the store.
           if (tail) await tail.poll(record);
           // One stream for the whole run: it follows every step pod as it appears, until the run is over.
-          logs = await this.startLogs(record, kfpRunId, pods, (pod) => logged.add(pod));
+          logs = await this.startLogs(record, kfpRunId, pods);
           // A fatal stream error (e.g. no permission to read pods) is reported once and not retried.
           void logs?.done.catch(() => (logsFailed = true));
           // Know the pods that exist already before writing step states (a short step may be over by now).
@@ -596,7 +593,7 @@ export class KubeflowRuntime extends EventEmitter<KubeflowRuntimeEvents> impleme
       if (logs) {
         // Let the stream read what the finished pods wrote (bounded), then stop.
         const deadline = Date.now() + 5000;
-        while (!signal.aborted && !logsFailed && Date.now() < deadline && [...pods.podOf.values()].some((p) => !logged.has(p))) await sleep(50, signal);
+        while (!signal.aborted && !logsFailed && Date.now() < deadline && [...pods.podOf.values()].some((p) => !pods.logged.has(p))) await sleep(50, signal);
         logs.stop();
         await logs.done.catch(() => {});
       }
@@ -613,7 +610,7 @@ export class KubeflowRuntime extends EventEmitter<KubeflowRuntimeEvents> impleme
     return record;
   }
 
-  private async startLogs(record: RunRecord, kfpRunId: string, pods: PodTracking, onPodLogged: (pod: string) => void): Promise<PodLogStream | undefined> {
+  private async startLogs(record: RunRecord, kfpRunId: string, pods: PodTracking): Promise<PodLogStream | undefined> {
     const conn = await this.kubeConnection(record.id, record.external?.namespace ?? this.profile.namespace);
     if (!conn) return undefined;
     const { streamPodLogs } = await import('../../kube/logs.js');
@@ -634,8 +631,7 @@ export class KubeflowRuntime extends EventEmitter<KubeflowRuntimeEvents> impleme
         const task = podTask(pod);
         const step = task ? byTask.get(task) : undefined;
         const name = pod.metadata?.name;
-        if (!step || !name || pods.done.has(name)) return undefined;
-        pods.seen.add(name);
+        if (!step || !name) return undefined;
         if (pods.podOf.get(step) !== name) {
           pods.podOf.set(step, name);
           void this.store.updateStep(runId, step, { pod: name }).then((r) => this.emit('change', structuredClone(r)), () => {});
@@ -654,7 +650,7 @@ export class KubeflowRuntime extends EventEmitter<KubeflowRuntimeEvents> impleme
         this.emit('log', runId, step, line);
       },
       onWarning: (m) => this.emit('warning', runId, m),
-      onPodDone: (pod) => onPodLogged(pod),
+      onPodDone: (pod) => pods.logged.add(pod),
     });
     stream.done.catch((err: unknown) => this.emit('warning', runId, `step logs stopped: ${(err as Error).message}`));
     return stream;
