@@ -8,6 +8,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { AuthorizationV1Api, BatchV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { KubeError, namespaceNotFound, toKubeError, type RequestContext } from './errors.js';
+import { SERVICE_ACCOUNT_DIR } from './service-account.js';
 
 /** The part of a profile that says how to reach the cluster (see ./profile.ts). */
 export interface ClusterProfile {
@@ -31,7 +32,6 @@ export interface KubeConnection {
   call<T>(ctx: Omit<RequestContext, 'server' | 'profile'>, fn: () => Promise<T>): Promise<T>;
 }
 
-const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
 
 /** Loads the kubeconfig a profile names (no network yet). */
 export function loadKubeConfig(profile: ClusterProfile, env: NodeJS.ProcessEnv = process.env): KubeConfig {

@@ -10,8 +10,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import type { V1Pod } from '@kubernetes/client-node';
 import type { KubeConnection } from './connect.js';
+import { SERVICE_ACCOUNT_DIR } from './service-account.js';
 
-const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
 const SIDECARS = new Set(['istio-proxy', 'istio-init', 'linkerd-proxy', 'oauth2-proxy', 'kube-rbac-proxy']);
 const DIGEST_REF = /^[^\s@]+@sha256:[0-9a-f]{64}$/;
 
@@ -34,9 +34,10 @@ export function ownPod(env: NodeJS.ProcessEnv = process.env, serviceAccountDir =
 export function notebookImage(pod: V1Pod, env: NodeJS.ProcessEnv = process.env): OwnImage | undefined {
   const containers = pod.spec?.containers ?? [];
   const fromPrefix = env.NB_PREFIX?.replace(/\/+$/, '').split('/').pop();
+  const notSidecars = containers.filter((c) => !SIDECARS.has(c.name));
   const chosen =
     containers.find((c) => fromPrefix && c.name === fromPrefix) ??
-    (containers.filter((c) => !SIDECARS.has(c.name)).length === 1 ? containers.find((c) => !SIDECARS.has(c.name)) : undefined) ??
+    (notSidecars.length === 1 ? notSidecars[0] : undefined) ??
     (containers.length === 1 ? containers[0] : undefined);
   if (!chosen?.image) return undefined;
   const status = pod.status?.containerStatuses?.find((s) => s.name === chosen.name);
