@@ -6,7 +6,7 @@
  * Nothing here is loaded until a Kubeflow route is used: the runtime module (and through it the Kubernetes client)
  * is imported lazily, so a backend used for local runs only never pays for it.
  */
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import type { Profile } from '../kube/profile.js';
@@ -14,6 +14,7 @@ import type { RunStore } from '../runs/store.js';
 import { isTerminalRun } from '../runs/store.js';
 import type { KubeflowRuntime } from '../runtimes/kubeflow/runtime.js';
 import { HttpError } from './http.js';
+import { writeStateFile } from './state-file.js';
 
 export interface KubeflowOptions {
   /** Reads the profiles (default: the profiles file, see kube/profile.ts). */
@@ -230,10 +231,7 @@ export class KubeflowTargets {
     this.stateWrite = this.stateWrite.then(async () => {
       const runs = await this.readState();
       fn(runs);
-      await mkdir(path.dirname(this.stateFile), { recursive: true });
-      const tmp = `${this.stateFile}.${process.pid}.tmp`;
-      await writeFile(tmp, JSON.stringify({ runs }, null, 1) + '\n', { mode: 0o600 });
-      await rename(tmp, this.stateFile);
+      await writeStateFile(this.stateFile, { runs });
     }).catch((err: unknown) => this.warn(`cannot update ${this.stateFile}: ${(err as Error).message}`));
     return this.stateWrite;
   }

@@ -12,9 +12,10 @@
  * keeps the last settings in its state directory: a restarted backend can watch the runs of JupyterLab profiles
  * again before any page has connected.
  */
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { HttpError } from './http.js';
+import { writeStateFile } from './state-file.js';
 
 export interface LabSettings {
   /** Profile name → the profile's settings, unchecked (each is checked like a profile of the file). */
@@ -77,9 +78,6 @@ export async function readKeptSettings(file: string): Promise<LabSettings> {
   }
 }
 
-export async function keepSettings(file: string, settings: LabSettings): Promise<void> {
-  await mkdir(path.dirname(file), { recursive: true });
-  const tmp = `${file}.${process.pid}.tmp`;
-  await writeFile(tmp, JSON.stringify(settings, null, 1) + '\n', { mode: 0o600 });
-  await rename(tmp, file);
+export function keepSettings(file: string, settings: LabSettings): Promise<void> {
+  return writeStateFile(file, settings);
 }
