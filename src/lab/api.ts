@@ -20,6 +20,11 @@ export class ResponseError extends Error {
     super(message);
     this.name = 'ResponseError';
   }
+
+  /** Any failure as a ResponseError (status 0 when it did not come from the backend). */
+  static from(err: unknown): ResponseError {
+    return err instanceof ResponseError ? err : new ResponseError(String(err), 0);
+  }
 }
 
 /** Raised when `/api/health` is missing: the Python part of cellpipe is not installed in this Jupyter server. */

@@ -17,7 +17,7 @@ import { createLogTab } from './widgets/logTab.js';
 import { CommandIDs, DEFAULT_SETTINGS, PLUGIN_ID, type CellpipeSettings } from './tokens.js';
 import { makeStepTags, readTagEdit, renameStep, setRoleTags, suggestStepName, validateTagEdit, writeTags, type RoleChoice } from './model/tags.js';
 import { firstCells, stepNames } from './model/cells.js';
-import { targetOptions, type TargetOption } from './model/targets.js';
+import { targetOptions, type ProfilesResponse, type TargetOption } from './model/targets.js';
 
 const pipelineIcon = new LabIcon({
   name: 'cellpipe:pipeline',
@@ -93,19 +93,15 @@ const plugin: JupyterFrontEndPlugin<void> = {
     app.shell.add(sidebar, 'left', { rank: 600 });
     restorer?.add(sidebar, sidebar.id);
 
+    const showTargets = (resp: ProfilesResponse) => {
+      targets = targetOptions(resp);
+      sidebar.update();
+    };
     // With a settings registry the target list comes back from sending the settings (below).
-    if (!settingRegistry) {
-      void api
-        .profiles()
-        .then((resp) => {
-          targets = targetOptions(resp);
-          sidebar.update();
-        })
-        .catch(() => undefined); // no backend: only Local is offered
-    }
+    if (!settingRegistry) void api.profiles().then(showTargets).catch(() => undefined); // no backend: only Local is offered
 
     void api.health().catch((err: unknown) => {
-      const e = err instanceof ResponseError ? err : new ResponseError(String(err), 0);
+      const e = ResponseError.from(err);
       sidebar.setStatus({ text: e.message, hint: e.hint });
     });
 
@@ -149,12 +145,9 @@ const plugin: JupyterFrontEndPlugin<void> = {
           const { profiles, runsDir, concurrency, defaultBaseImage } = settings;
           void api
             .putSettings({ profiles, runsDir, concurrency, defaultBaseImage })
-            .then((resp) => {
-              targets = targetOptions(resp);
-              sidebar.update();
-            })
+            .then(showTargets)
             .catch((err: unknown) => {
-              const e = err instanceof ResponseError ? err : new ResponseError(String(err), 0);
+              const e = ResponseError.from(err);
               sidebar.setStatus({ text: `cellpipe settings not applied: ${e.message}`, hint: e.hint });
             });
         };
