@@ -7,7 +7,7 @@ import { analyzeCell, type CellNames } from './python/names.js';
 import { parseCellTags, STEP_NAME, type CellTags } from './tags.js';
 import { readMetrics, readParameters } from './literals.js';
 import { readSettings } from './settings.js';
-import { firstLine } from './notebook.js';
+import { cellLabel, firstLine } from './notebook.js';
 
 /** Which block a code cell ended up in. */
 export type CellPlacement =
@@ -54,7 +54,7 @@ export function buildStepGraph(notebook: Notebook, path?: string, defaultBaseIma
       if (tagged.length) {
         diagnostics.push({
           severity: 'warning', code: 'tag-on-markdown', ...where(cell),
-          message: `cell ${cell.index} is a ${cell.type} cell; its tags (${tagged.join(', ')}) are ignored`,
+          message: `${cellLabel(cell.index)} is a ${cell.type} cell; its tags (${tagged.join(', ')}) are ignored`,
           hint: 'move the tags to the code cell they are meant for',
         });
       }
@@ -106,7 +106,7 @@ export function buildStepGraph(notebook: Notebook, path?: string, defaultBaseIma
     } else if (current.kind === 'unassigned' && cell.source.trim()) {
       diagnostics.push({
         severity: 'warning', code: 'unassigned-cell', ...where(cell),
-        message: `cell ${cell.index} ("${firstLine(cell.source)}") comes before any tagged cell and is not part of the pipeline`,
+        message: `${cellLabel(cell.index)} ("${firstLine(cell.source)}") comes before any tagged cell and is not part of the pipeline`,
         hint: 'tag it (imports, functions, step:<name>) or skip it explicitly with the skip tag',
       });
     }

@@ -5,7 +5,7 @@
 export * from './model.js';
 export { compileNotebook, CELLPIPE_VERSION } from './compile.js';
 export type { CompileOptions, CompileResult } from './compile.js';
-export { parseNotebook, notebookFromJson, firstLine } from './notebook.js';
+export { parseNotebook, notebookFromJson, firstLine, cellLabel } from './notebook.js';
 export { parseCellTags, nearestTag, STEP_NAME, KNOWN_TAG_FORMS } from './tags.js';
 export type { CellTags } from './tags.js';
 export { buildStepGraph, taskName } from './graph.js';

@@ -15,7 +15,10 @@ export interface Diagnostic {
   message: string;
   /** What to do about it. */
   hint?: string;
-  /** Index of the cell in the notebook's `cells` array (markdown cells count), when the finding is about a cell. */
+  /**
+   * 0-based index of the cell in the notebook's `cells` array (markdown cells count), when the finding is about a
+   * cell. Text for people says `cellLabel(cell)` ("cell 7" for index 6, as JupyterLab numbers cells).
+   */
   cell?: number;
   /** The cell's nbformat id, when the notebook has ids. */
   cellId?: string;
@@ -55,7 +58,7 @@ export interface Parameter {
   name: string;
   type: ParameterType;
   default: JsonValue;
-  /** Where the parameter is declared. */
+  /** Where the parameter is declared: 0-based cell index (as `Diagnostic.cell`) and 1-based line. */
   cell: number;
   line: number;
 }

@@ -31,17 +31,17 @@ export function notebookFromJson(json: unknown): { notebook?: Notebook; diagnost
   const cells: NotebookCell[] = [];
   json.cells.forEach((raw, index) => {
     if (!isObject(raw)) {
-      diagnostics.push({ severity: 'error', code: 'malformed-notebook', cell: index, message: `cell ${index} is not a JSON object`, hint: 'repair or delete the cell' });
+      diagnostics.push({ severity: 'error', code: 'malformed-notebook', cell: index, message: `${cellLabel(index)} is not a JSON object`, hint: 'repair or delete the cell' });
       return;
     }
     const type = raw.cell_type;
     if (type !== 'code' && type !== 'markdown' && type !== 'raw') {
-      diagnostics.push({ severity: 'error', code: 'malformed-notebook', cell: index, message: `cell ${index} has unknown cell_type ${JSON.stringify(type)}`, hint: 'use code, markdown or raw' });
+      diagnostics.push({ severity: 'error', code: 'malformed-notebook', cell: index, message: `${cellLabel(index)} has unknown cell_type ${JSON.stringify(type)}`, hint: 'use code, markdown or raw' });
       return;
     }
     const source = joinSource(raw.source);
     if (source === undefined) {
-      diagnostics.push({ severity: 'error', code: 'malformed-notebook', cell: index, message: `cell ${index} has no readable "source"`, hint: 'source must be a string or a list of strings' });
+      diagnostics.push({ severity: 'error', code: 'malformed-notebook', cell: index, message: `${cellLabel(index)} has no readable "source"`, hint: 'source must be a string or a list of strings' });
       return;
     }
     const metadata = isObject(raw.metadata) ? raw.metadata : {};
@@ -66,6 +66,15 @@ function joinSource(source: unknown): string | undefined {
 
 export function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * How a message a person reads names a cell: index 6 is "cell 7", as JupyterLab numbers cells (1-based, markdown and
+ * raw cells count: its status bar's "Cell 7/12"). Machine-readable fields (`Diagnostic.cell`, `Parameter.cell`, run
+ * records, `--json`, the API) keep the 0-based index into the notebook's `cells` array.
+ */
+export function cellLabel(index: number, line?: number): string {
+  return `cell ${index + 1}${line ? `, line ${line}` : ''}`;
 }
 
 /** First non-empty line of a cell, shortened: how messages name a cell to a person. */

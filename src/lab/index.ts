@@ -8,6 +8,7 @@ import { ICommandPalette, InputDialog, Notification } from '@jupyterlab/apputils
 import { INotebookTracker, type NotebookPanel } from '@jupyterlab/notebook';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { LabIcon } from '@jupyterlab/ui-components';
+import { cellLabel } from '../core/notebook.js';
 import { CellpipeAPI, ResponseError } from './api.js';
 import { PipelineModel } from './pipeline.js';
 import { NotebookDecorations } from './widgets/decorations.js';
@@ -181,7 +182,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
       const before = tagsOf(panel, index);
       const initial = readTagEdit(before);
       const steps = stepNames(model.cells());
-      const edit = await editTagsDialog(`Pipeline tags of cell ${index}`, initial, steps);
+      const edit = await editTagsDialog(`Pipeline tags of ${cellLabel(index)}`, initial, steps);
       if (!edit) return;
       const cells = panel.content.model.cells;
       const renamedFrom = initial.role === 'step' && edit.role === 'step' ? initial.step : '';
@@ -224,7 +225,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
         }
         const problems = validateTagEdit({ ...readTagEdit([]), role: 'step', step: name });
         if (problems.length) {
-          Notification.error(`cell ${t.index}: ${problems[0].message}`, { autoClose: 6000 });
+          Notification.error(`${cellLabel(t.index)}: ${problems[0].message}`, { autoClose: 6000 });
           return;
         }
         // The step above (if any) becomes the new step's dependency, as the cells ran in that order.

@@ -121,7 +121,7 @@ test('cellpipe run: --param by declared type, metrics in the record, errors for 
 
   const badInt = await cellpipe(['run', 'pipeline_parameters_and_metrics.ipynb', '--param', 'd1=three'], ws);
   assert.equal(badInt.code, 2);
-  assert.match(badInt.stderr, /--param d1=three: d1 is an int parameter \(declared in cell 1, line 1\); 'three' is not an integer/);
+  assert.match(badInt.stderr, /--param d1=three: d1 is an int parameter \(declared in cell 2, line 1\); 'three' is not an integer/);
   const unknown = await cellpipe(['run', 'pipeline_parameters_and_metrics.ipynb', '--param', 'd3=1'], ws);
   assert.equal(unknown.code, 2);
   assert.match(unknown.stderr, /no pipeline parameter 'd3' \(its parameters are: d1, d2, booltest, strtest\)/);
@@ -135,15 +135,21 @@ test('cellpipe run prints compile errors with cell and line and exits 1; a faili
   const ws = workspace(path.join(fixtures, 'broken.ipynb'), path.join(fixtures, 'failing.ipynb'));
   const broken = await cellpipe(['run', 'broken.ipynb'], ws);
   assert.equal(broken.code, 1);
-  assert.match(broken.stderr, /broken\.ipynb, cell 1, line 2: error: .*invalid syntax/);
+  // The syntax error is in the notebook's 2nd cell (index 1): people read JupyterLab's numbering.
+  assert.match(broken.stderr, /broken\.ipynb, cell 2, line 2: error: .*invalid syntax/);
   assert.equal(fs.existsSync(path.join(ws, '.cellpipe', 'runs')), false, 'no run recorded');
 
   const failing = await cellpipe(['run', 'failing.ipynb'], ws);
   assert.equal(failing.code, 1);
-  assert.match(failing.stdout, /\[divide\] ── failed in [\d.]+s: ZeroDivisionError: division by zero \(cell 2, line 2\)/);
+  // `divide` is the notebook's 3rd cell: the failing-step line says cell 3, the record keeps the index 2.
+  assert.match(failing.stdout, /\[divide\] ── failed in [\d.]+s: ZeroDivisionError: division by zero \(cell 3, line 2\)/);
   assert.match(failing.stdout, /\[after\] ── skipped/);
   assert.match(failing.stdout, /\[independent\] independent 30/);
   assert.match(failing.stderr, /run \S+ failed \(step 'divide' failed\)/);
+  const status = await cellpipe(['status', 'latest'], ws);
+  assert.match(status.stdout, /step divide failed at cell 3, line 2 \(half = base \/ 2\):/);
+  const record = JSON.parse((await cellpipe(['status', 'latest', '--json'], ws)).stdout) as RunRecord;
+  assert.equal(record.steps.find((s) => s.name === 'divide')!.error!.cell, 2, '--json keeps the 0-based cell index');
 });
 
 test('kill -9 of the runner mid-run: `cellpipe runs` shows it interrupted, its logs are intact, no step process is left', async () => {

@@ -50,10 +50,10 @@ test('the runs table shows an interrupted run as such, and where each run ran', 
   assert.equal(formatRunsTable([]), 'no runs yet');
 });
 
-test('status names the failing cell and line, without repeating the exception type', () => {
+test('status names the failing cell as JupyterLab numbers it (record cell 7 is the 8th cell) and the line, without repeating the exception type', () => {
   const text = formatStatus(rec(), Date.parse('2026-11-28T04:00:10.000Z'));
   assert.match(text, /params\s+N=3 NAME="x"/);
   assert.match(text, /load\s+cached \(from 20261127-000000-000000\)\s+-\s+0\s+df 2\.0K/);
   assert.match(text, /eval\s+failed\s+2\.5s\s+2/);
-  assert.match(text, /step eval failed at cell 7, line 2 \(y = df\["label"\]\):\n  KeyError: 'label'$/);
+  assert.match(text, /step eval failed at cell 8, line 2 \(y = df\["label"\]\):\n  KeyError: 'label'$/);
 });

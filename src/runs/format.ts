@@ -3,6 +3,7 @@
  * of `cellpipe run`. Pure functions of a record (plus "now" for runs still going).
  */
 import type { RunRecord, StepRecord } from '../runtimes/types.js';
+import { cellLabel } from '../core/notebook.js';
 
 /** `1.2s`, `3m04s`, `1h02m`. */
 export function formatDuration(ms: number): string {
@@ -83,10 +84,7 @@ export function formatStatus(r: RunRecord, now = Date.now()): string {
   lines.push(table(rows));
   for (const s of r.steps) {
     if (!s.error) continue;
-    const where = [
-      s.error.cell !== undefined ? `cell ${s.error.cell}` : '',
-      s.error.line !== undefined ? `line ${s.error.line}` : '',
-    ].filter(Boolean).join(', ');
+    const where = s.error.cell !== undefined ? cellLabel(s.error.cell, s.error.line) : s.error.line !== undefined ? `line ${s.error.line}` : '';
     lines.push('');
     lines.push(`step ${s.name} ${s.state === 'failed' ? 'failed' : 'error'}${where ? ` at ${where}` : ''}${s.error.cellFirstLine ? ` (${s.error.cellFirstLine.trim()})` : ''}:`);
     lines.push(`  ${s.error.type && !s.error.message.startsWith(s.error.type) ? `${s.error.type}: ` : ''}${s.error.message}`);

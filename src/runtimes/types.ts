@@ -12,7 +12,8 @@ export interface StepError {
   message: string;
   /** Exception class, e.g. `ZeroDivisionError`. */
   type?: string;
-  /** Notebook cell index that raised, its id and first line. */
+  /** 0-based index (in the notebook's `cells`, markdown counted) of the cell that raised, its id and first line.
+   * Messages name it `cellLabel(cell)`, 1-based as JupyterLab shows it. */
   cell?: number;
   cellId?: string;
   cellFirstLine?: string;

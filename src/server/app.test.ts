@@ -158,13 +158,13 @@ describe('backend API over a Unix socket', () => {
     assert.match(unknown.json.error.hint, /CANDIES/);
     const wrongType = await call(socket, 'POST', '/api/runs', { path: 'work/candies.ipynb', parameters: { CANDIES: 'many' } });
     assert.equal(wrongType.status, 400);
-    assert.match(wrongType.json.error.message, /'CANDIES' must be an int \(declared in cell 2, line 1\)/);
+    assert.match(wrongType.json.error.message, /'CANDIES' must be an int \(declared in cell 3, line 1\)/);
   });
 
   test('a notebook with compile errors cannot be run: 422 with the diagnostics', async () => {
     const r = await call(socket, 'POST', '/api/runs', { path: 'broken.ipynb' });
     assert.equal(r.status, 422);
-    assert.match(r.json.error.message, /does not compile.*nowhere.*cell 0/);
+    assert.match(r.json.error.message, /does not compile.*nowhere.*cell 1\b/);
     assert.ok(r.json.error.diagnostics.length > 0);
   });
 

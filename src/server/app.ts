@@ -29,6 +29,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import path from 'node:path';
 import type { CompileOptions, CompileResult } from '../core/compile.js';
 import { compileNotebook } from '../core/compile.js';
+import { cellLabel } from '../core/notebook.js';
 import { RunStore, storeDirFor as defaultStoreDirFor, isTerminalRun, newRunId, pendingStep } from '../runs/store.js';
 import type { JsonValue } from '../core/model.js';
 import type { Profile } from '../kube/profile.js';
@@ -304,7 +305,7 @@ export class Backend {
     if (!result.ok || !result.graph) {
       const errors = result.diagnostics.filter((d) => d.severity === 'error');
       const first = errors[0];
-      const where = first?.cell !== undefined ? ` (cell ${first.cell}${first.line !== undefined ? `, line ${first.line}` : ''})` : '';
+      const where = first?.cell !== undefined ? ` (${cellLabel(first.cell, first.line)})` : '';
       throw new HttpError(
         422,
         first ? `the notebook does not compile: ${first.message}${where}` : 'the notebook does not compile',

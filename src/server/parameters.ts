@@ -3,6 +3,7 @@
  * The page may send typed JSON values or the text of an input box; both are accepted when they fit the type.
  */
 import type { JsonValue, Parameter } from '../core/model.js';
+import { cellLabel } from '../core/notebook.js';
 import { PARAMETER_EXAMPLES, parameterFromText, valueFits } from '../core/parameter-values.js';
 import { HttpError } from './http.js';
 
@@ -31,7 +32,7 @@ export function bindParameters(declared: Parameter[], given: unknown): Record<st
     if (value === undefined) {
       throw new HttpError(
         400,
-        `parameter '${name}' must be ${p.type === 'int' ? 'an' : 'a'} ${p.type} (declared in cell ${p.cell}, line ${p.line}); got ${JSON.stringify(raw)}`,
+        `parameter '${name}' must be ${p.type === 'int' ? 'an' : 'a'} ${p.type} (declared in ${cellLabel(p.cell, p.line)}); got ${JSON.stringify(raw)}`,
         `Example of a valid value: ${PARAMETER_EXAMPLES[p.type]}.`,
       );
     }

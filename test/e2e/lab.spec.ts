@@ -80,6 +80,8 @@ test('marking a new cell as a step through the editor writes Kale tags to the sa
   await cell.locator('.cp-chip').click({ force: true });
   const dialog = page.locator('.jp-Dialog');
   await expect(dialog).toBeVisible();
+  // Titled by the cell's number as JupyterLab's status bar shows it (1-based): the new last cell.
+  await expect(dialog.locator('.jp-Dialog-header')).toHaveText(`Pipeline tags of cell ${before.length + 1}`);
   await dialog.locator('select[name="role"]').selectOption('step');
   const name = dialog.locator('input[name="step"]');
   await name.fill('4kid');
@@ -225,7 +227,8 @@ test('a failing step highlights the error and links to the cell and line that ra
   await expect(log.locator('.cp-log-line.cp-log-error').first()).toContainText('ZeroDivisionError');
   const link = log.locator('.cp-log-error-link');
   await expect(link).toContainText('ZeroDivisionError');
-  await expect(link).toContainText('cell 1, line 2');
+  // `divide` is the notebook's 2nd cell (index 1): the link names it as JupyterLab numbers it.
+  await expect(link).toContainText('cell 2, line 2');
   await link.click();
   await expect(page.locator('.jp-NotebookPanel .jp-Cell').nth(1)).toHaveClass(/jp-mod-active/);
   await keep(page, 'failed-step');

@@ -36,7 +36,7 @@ test('errors are printed with notebook, cell and line, and exit 1', async () => 
   const r = await cli('compile', 'test/fixtures/notebooks/broken.ipynb');
   assert.equal(r.code, 1);
   assert.equal(r.stdout, '');
-  assert.match(r.stderr, /broken\.ipynb, cell 2, line 1: error: .*syntax/i);
+  assert.match(r.stderr, /broken\.ipynb, cell 3, line 1: error: .*syntax/i);
   assert.match(r.stderr, /hint:/);
 });
 

@@ -9,6 +9,7 @@ import { readFile } from 'node:fs/promises';
 import { relative, resolve } from 'node:path';
 import type { Command } from '../main.js';
 import { compileNotebook } from '../../core/compile.js';
+import { cellLabel } from '../../core/notebook.js';
 import { parseArgs, UsageError } from '../args.js';
 import { formatDiagnostics } from '../diagnostics.js';
 import { RunStore, storeDirFor } from '../../runs/store.js';
@@ -124,7 +125,7 @@ const run: Command = async (argv, io) => {
       const took = s.startedAt && s.finishedAt ? ` in ${formatDuration(Date.parse(s.finishedAt) - Date.parse(s.startedAt))}` : '';
       const detail =
         s.state === 'failed' && s.error
-          ? `: ${s.error.type && !s.error.message.startsWith(s.error.type) ? `${s.error.type}: ` : ''}${s.error.message}${s.error.cell !== undefined ? ` (cell ${s.error.cell}${s.error.line !== undefined ? `, line ${s.error.line}` : ''})` : ''}`
+          ? `: ${s.error.type && !s.error.message.startsWith(s.error.type) ? `${s.error.type}: ` : ''}${s.error.message}${s.error.cell !== undefined ? ` (${cellLabel(s.error.cell, s.error.line)})` : ''}`
           : '';
       say(`${prefix(s.name)}── ${s.state}${s.state === 'running' ? '' : took}${detail}`);
     }

@@ -7,6 +7,7 @@
  */
 import type { NotebookPanel } from '@jupyterlab/notebook';
 import type { Cell } from '@jupyterlab/cells';
+import { cellLabel } from '../../core/notebook.js';
 import type { LogLine, RunRecord, StepRecord } from '../../runtimes/types.js';
 import type { PipelineModel } from '../pipeline.js';
 import { chipLabel, diagnosticTooltip, logAnchors, stepColor, worstSeverity } from '../model/cells.js';
@@ -203,7 +204,7 @@ export class NotebookDecorations {
     if (step.state === 'failed' && step.error) {
       const err = document.createElement('button');
       err.className = 'cp-log-error-link';
-      const where = step.error.cell !== undefined ? `cell ${step.error.cell}${step.error.line ? `, line ${step.error.line}` : ''}` : '';
+      const where = step.error.cell !== undefined ? cellLabel(step.error.cell, step.error.line) : '';
       const { type, message } = step.error;
       const head = type && !message.startsWith(`${type}:`) ? `${type}: ${message}` : message;
       err.textContent = `${head}${where ? ` — go to ${where}` : ''}`;

@@ -6,6 +6,7 @@ import React, { useEffect, useState } from 'react';
 import { ReactWidget } from '@jupyterlab/ui-components';
 import { Signal, type ISignal } from '@lumino/signaling';
 import type { JsonValue, Parameter } from '../../core/model.js';
+import { cellLabel } from '../../core/notebook.js';
 import type { RunRecord, StepState } from '../../runtimes/types.js';
 import type { PipelineModel } from '../pipeline.js';
 import { DagView } from './dag.js';
@@ -200,7 +201,7 @@ function Panel(props: { model: PipelineModel | null; actions: SidebarActions; st
             {diagnostics.map((d, i) => (
               <li key={i} className={`cp-diag-item cp-diag-${d.severity}`} onClick={() => d.cell !== undefined && actions.goToCell(model, d.cell, d.line)}
                 title={d.hint ?? ''}>
-                <span className="cp-diag-where">{d.cell !== undefined ? `cell ${d.cell}${d.line ? `:${d.line}` : ''}` : 'notebook'}</span> {d.message}
+                <span className="cp-diag-where">{d.cell !== undefined ? cellLabel(d.cell, d.line) : 'notebook'}</span> {d.message}
                 {d.hint ? <div className="cp-hint">{d.hint}</div> : null}
               </li>
             ))}

@@ -156,7 +156,7 @@ describe('Kubeflow runtime: parameters, states, cancel, outages (programs inline
     const { runtime, cleanup } = setup(fake);
     const nb = { nbformat: 4, nbformat_minor: 5, metadata: {}, cells: [{ cell_type: 'code', source: 'x = 1', metadata: { tags: ['step:a', 'prev:missing'] }, outputs: [], execution_count: null }] };
     await assert.rejects(runtime.submitNotebook({ notebookPath: '/tmp/bad.ipynb', text: JSON.stringify(nb), images: 'inline', watch: false }), (e: unknown) =>
-      e instanceof SubmitError && /does not compile: cell 0/.test(e.message));
+      e instanceof SubmitError && /does not compile: cell 1: /.test(e.message));
     cleanup();
   });
 

@@ -20,6 +20,7 @@ import type { V1Pod } from '@kubernetes/client-node';
 import type { JsonValue } from '../../core/model.js';
 import { compileNotebook, type CompileResult } from '../../core/compile.js';
 import { taskName } from '../../core/graph.js';
+import { cellLabel } from '../../core/notebook.js';
 import { sha256Hex } from '../../core/hash.js';
 import type { LogLine, LogOptions, RunRecord, RunRequest, Runtime, StepRecord, SubmitStage } from '../types.js';
 import { RunStore, isTerminalRun, isTerminalStep, newRunId, pendingStep } from '../../runs/store.js';
@@ -267,7 +268,7 @@ export class KubeflowRuntime extends EventEmitter<KubeflowRuntimeEvents> impleme
       if (!r.ok || !r.graph) {
         const first = r.diagnostics.find((d) => d.severity === 'error');
         throw new SubmitError(
-          `${shown} does not compile${first ? `: ${first.cell !== undefined ? `cell ${first.cell}: ` : ''}${first.message}` : ''}`,
+          `${shown} does not compile${first ? `: ${first.cell !== undefined ? `${cellLabel(first.cell, first.line)}: ` : ''}${first.message}` : ''}`,
           r,
         );
       }

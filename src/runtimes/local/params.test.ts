@@ -30,7 +30,7 @@ test('bad values and unknown names are errors that say which parameter, where it
     }
     assert.fail('expected an error');
   };
-  assert.equal(err(['N=1.5']), "--param N=1.5: N is an int parameter (declared in cell 2, line 1); '1.5' is not an integer");
+  assert.equal(err(['N=1.5']), "--param N=1.5: N is an int parameter (declared in cell 3, line 1); '1.5' is not an integer");
   assert.match(err(['RATE=fast']), /RATE is a float parameter .*'fast' is not a number/);
   assert.match(err(['ON=maybe']), /'maybe' is not true or false/);
   assert.match(err(['IDS={"a": 1}']), /give it as a JSON array/);

@@ -3,12 +3,13 @@
  * text for the step runtime (`str` raw, numbers decimal, `bool` true/false, `list`/`dict` JSON).
  */
 import type { JsonValue, Parameter, ParameterType } from '../../core/model.js';
+import { cellLabel } from '../../core/notebook.js';
 import { PARAMETER_EXAMPLES, parameterFromText } from '../../core/parameter-values.js';
 
 export class ParameterError extends Error {}
 
 function where(p: Parameter): string {
-  return `declared in cell ${p.cell}, line ${p.line}`;
+  return `declared in ${cellLabel(p.cell, p.line)}`;
 }
 
 /** Parse one value given on the command line as a parameter of type `type`; throws a ParameterError naming it. */
