@@ -6,6 +6,7 @@
 import { parseAllDocuments } from 'yaml';
 import type { JsonValue, ParameterType } from '../core/model.js';
 import { parameterFromText, valueFits } from '../core/parameter-values.js';
+import { cellLabel } from '../core/notebook.js';
 
 export type IrParameterType = 'NUMBER_DOUBLE' | 'NUMBER_INTEGER' | 'STRING' | 'BOOLEAN' | 'LIST' | 'STRUCT';
 
@@ -14,6 +15,8 @@ export interface RootParameter {
   type: IrParameterType;
   default?: JsonValue;
   optional: boolean;
+  /** Where the notebook declares it (0-based cell index, 1-based line), when known. */
+  declared?: { cell: number; line: number };
 }
 
 export class ParameterError extends Error {
@@ -32,14 +35,19 @@ export function specDocument(yaml: string): Record<string, unknown> {
   return first.toJS() as Record<string, unknown>;
 }
 
-/** The root input parameters declared by a spec. */
-export function rootParameters(spec: Record<string, unknown>): RootParameter[] {
+/**
+ * The root input parameters declared by a spec; `declared` (the step graph's parameters) adds where the notebook
+ * assigns each one, so a wrong value is reported at its cell and line.
+ */
+export function rootParameters(spec: Record<string, unknown>, declared: { name: string; cell: number; line: number }[] = []): RootParameter[] {
+  const where = new Map(declared.map((d) => [d.name, { cell: d.cell, line: d.line }]));
   const root = spec.root as { inputDefinitions?: { parameters?: Record<string, { parameterType: IrParameterType; defaultValue?: JsonValue; isOptional?: boolean }> } } | undefined;
   return Object.entries(root?.inputDefinitions?.parameters ?? {}).map(([name, p]) => ({
     name,
     type: p.parameterType,
     default: p.defaultValue,
     optional: p.isOptional === true || p.defaultValue !== undefined,
+    ...(where.has(name) ? { declared: where.get(name) } : {}),
   }));
 }
 
@@ -58,10 +66,21 @@ const TYPE_WORDS: Record<IrParameterType, string> = {
 
 /** Turns a command-line `--param NAME=TEXT` value into the parameter's type. */
 export function parseParameterText(p: RootParameter, text: string): JsonValue {
-  const bad = () => new ParameterError(`--param ${p.name}=${text}: ${p.name} is ${TYPE_WORDS[p.type]}`, `give ${p.name} as ${TYPE_WORDS[p.type]}, e.g. ${example(p.type)}`);
+  const bad = () => new ParameterError(`--param ${p.name}=${text}: ${p.name} is ${TYPE_WORDS[p.type]}${at(p)}`, `give ${p.name} as ${TYPE_WORDS[p.type]}, e.g. ${example(p.type)}`);
   const value = parameterFromText(PYTHON_TYPE[p.type], text);
   if (value === undefined) throw bad();
   return value;
+}
+
+/** ` (cell 3, line 2 of the notebook)`: where a parameter is assigned, numbered as JupyterLab shows cells. */
+function at(p: RootParameter | undefined): string {
+  return p?.declared ? ` (${cellLabel(p.declared.cell, p.declared.line)} of the notebook)` : '';
+}
+
+/** Where the parameters are assigned, for the hint about an unknown name. */
+function parametersCell(params: RootParameter[]): string {
+  const cells = [...new Set(params.flatMap((p) => (p.declared ? [p.declared.cell] : [])))].sort((a, b) => a - b);
+  return cells.length ? ` (${cells.map((c) => cellLabel(c)).join(', ')})` : '';
 }
 
 function example(type: IrParameterType): string {
@@ -77,23 +96,23 @@ export function runtimeParameters(
   overrides: { values?: Record<string, JsonValue>; texts?: Record<string, string> } = {},
 ): Record<string, JsonValue> {
   const byName = new Map(params.map((p) => [p.name, p]));
-  const known = params.map((p) => p.name).join(', ') || '(none)';
+  const known = `${parametersCell(params)}: ${params.map((p) => p.name).join(', ') || '(none)'}`;
   const out: Record<string, JsonValue> = {};
   for (const p of params) if (p.default !== undefined) out[p.name] = p.default;
   for (const [name, text] of Object.entries(overrides.texts ?? {})) {
     const p = byName.get(name);
-    if (!p) throw new ParameterError(`--param ${name}: the pipeline has no parameter '${name}'`, `parameters are the names assigned in the pipeline-parameters cell: ${known}`);
+    if (!p) throw new ParameterError(`--param ${name}: the pipeline has no parameter '${name}'`, `parameters are the names assigned in the pipeline-parameters cell${known}`);
     out[name] = parseParameterText(p, text);
   }
   for (const [name, value] of Object.entries(overrides.values ?? {})) {
     const p = byName.get(name);
-    if (!p) throw new ParameterError(`parameter '${name}' is not declared by the pipeline`, `parameters are the names assigned in the pipeline-parameters cell: ${known}`);
-    if (!kindOk(p.type, value)) throw new ParameterError(`parameter '${name}' = ${JSON.stringify(value)} is not ${TYPE_WORDS[p.type]}`, `give ${name} as ${TYPE_WORDS[p.type]}`);
+    if (!p) throw new ParameterError(`parameter '${name}' is not declared by the pipeline`, `parameters are the names assigned in the pipeline-parameters cell${known}`);
+    if (!kindOk(p.type, value)) throw new ParameterError(`parameter '${name}' = ${JSON.stringify(value)} is not ${TYPE_WORDS[p.type]}${at(p)}`, `give ${name} as ${TYPE_WORDS[p.type]}`);
     out[name] = value;
   }
   for (const p of params) {
     if (!(p.name in out) && !p.optional) {
-      throw new ParameterError(`parameter '${p.name}' has no value`, `give it with --param ${p.name}=<value>`);
+      throw new ParameterError(`parameter '${p.name}' has no value${at(p)}`, `give it with --param ${p.name}=<value>`);
     }
   }
   return out;

@@ -292,7 +292,7 @@ export class KubeflowRuntime extends EventEmitter<KubeflowRuntimeEvents> impleme
     const yaml = compiled.yaml;
     const specHash = compiled.specHash;
     const spec = specDocument(yaml);
-    const parameters = runtimeParameters(rootParameters(spec), { values: o.parameters, texts: o.parameterTexts });
+    const parameters = runtimeParameters(rootParameters(spec, graph.parameters), { values: o.parameters, texts: o.parameterTexts });
     const pipelineName = String((spec.pipelineInfo as { name: string }).name);
     const namespace = this.profile.namespace;
     const client = await this.kfp();
