@@ -7,10 +7,11 @@
 import { emitYaml } from './yaml-emit.js';
 import type { Diagnostic, ParameterType, Step, StepGraph, StepProgram } from './model.js';
 import { taskName } from './graph.js';
+import { inlineRuntimeCommand } from './inline-runtime.js';
 
 export const SCHEMA_VERSION = '2.1.0';
 export const METRICS_ARTIFACT = 'mlpipeline_metrics';
-/** The step runtime, as every executor starts it. */
+/** The step runtime, as every executor of a built image starts it (the image holds the runtime). */
 export const RUNTIME_COMMAND = ['python3', '-m', 'cellpipe_runtime'];
 
 const IR_TYPES: Record<ParameterType, string> = {
@@ -25,7 +26,8 @@ const IR_TYPES: Record<ParameterType, string> = {
 export interface IrOptions {
   /** Image per step (built images by digest); else `step.image`, else the pipeline's base image. */
   images?: Record<string, string>;
-  /** Directory holding `<step>.json` programs inside the image; when unset the program is inlined in the args. */
+  /** Directory holding `<step>.json` programs inside the image (built images, which also hold the runtime); when
+   *  unset the program is inlined in the args and the runtime in the command, so any Python >= 3.9 image runs it. */
   programDir?: string;
   /** Working directory inside the image (the notebook's directory recreated). */
   workdir?: string;
@@ -46,6 +48,7 @@ export function pipelineSpec(graph: StepGraph, programs: Record<string, StepProg
   for (const [from, to] of graph.edges) parentTasks.set(to, [...(parentTasks.get(to) ?? []), taskName(from)]);
   const parents = (s: string) => (parentTasks.get(s) ?? []).sort();
 
+  const command = options.programDir ? RUNTIME_COMMAND : inlineRuntimeCommand();
   for (const step of graph.steps) {
     const task = taskName(step.name);
     const inputDefinitions: Doc = {};
@@ -73,7 +76,7 @@ export function pipelineSpec(graph: StepGraph, programs: Record<string, StepProg
     if (options.workdir) args.push('--workdir', options.workdir);
     const container: Doc = {
       image: options.images?.[step.name] ?? step.image ?? graph.pipeline.baseImage,
-      command: RUNTIME_COMMAND,
+      command,
       args,
       env: [{ name: 'CELLPIPE_STEP', value: step.name }],
     };
