@@ -26,6 +26,8 @@ export interface KfpExperiment {
   description?: string;
   namespace?: string;
   created_at?: string;
+  /** `1970-01-01T00:00:00Z` until the first run (KFP writes unset timestamps so, never leaves them out). */
+  last_run_created_at?: string;
   storage_state?: string;
 }
 
@@ -45,6 +47,8 @@ export interface KfpPipelineVersion {
   display_name?: string;
   description?: string;
   created_at?: string;
+  /** The spec as JSON; `{pipeline_spec, platform_spec}` when it has a Kubernetes platform document. */
+  pipeline_spec?: Record<string, unknown>;
 }
 
 export interface KfpTaskDetail {

@@ -53,7 +53,11 @@ export interface KfpRequestContext {
   viaKube?: boolean;
 }
 
-/** The message inside a KFP error body: grpc-gateway `google.rpc.Status` or the upload handler's `error_message`. */
+/**
+ * The message inside a KFP error body: grpc-gateway `google.rpc.Status`, or the upload handler's
+ * `{error_message, error_details}` — whose details are the error chain followed by a Go stack trace (and which may
+ * come as `text/plain`), so only the chain's lines that are not the message itself or stack frames are kept.
+ */
 export function errorMessageOf(body: string): string {
   const text = body.trim();
   if (text.startsWith('{')) {
@@ -61,8 +65,9 @@ export function errorMessageOf(body: string): string {
       const j = JSON.parse(text) as Record<string, unknown>;
       for (const key of ['message', 'error_message', 'error']) {
         if (typeof j[key] === 'string' && j[key]) {
-          const details = typeof j.error_details === 'string' && j.error_details !== j[key] ? `: ${j.error_details}` : '';
-          return `${j[key] as string}${details}`;
+          const message = j[key] as string;
+          const details = typeof j.error_details === 'string' ? errorChain(j.error_details).filter((l) => l !== message) : [];
+          return details.length ? `${message}: ${details.join(': ')}` : message;
         }
       }
     } catch {
@@ -70,6 +75,17 @@ export function errorMessageOf(body: string): string {
     }
   }
   return text.slice(0, 500) || '(empty response)';
+}
+
+/** The lines of a Go error text before its stack trace (`pkg.Func` followed by a tab-indented `file:line`). */
+function errorChain(details: string): string[] {
+  const lines = details.split('\n');
+  const out: string[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    if (lines[i + 1]?.startsWith('\t') || lines[i].startsWith('\t')) break;
+    if (lines[i].trim()) out.push(lines[i].trim());
+  }
+  return out;
 }
 
 const NETWORK = /ECONNREFUSED|ECONNRESET|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|EPIPE|socket hang up|timed out|certificate|self[- ]signed|TLS/i;

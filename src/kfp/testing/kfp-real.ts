@@ -85,19 +85,21 @@ export function startKfpReal(options: { multiUser?: boolean } = {}): Promise<Kfp
       clearTimeout(timer);
       reject(new Error(`kfp-real serve did not start: ${err.message}`));
     });
-    child.once('exit', (code) => {
+    const early = (code: number | null) => {
       clearTimeout(timer);
       reject(new Error(`kfp-real serve exited (${code}) before it was ready:\n${log.slice(-2000)}`));
-    });
+    };
+    child.once('exit', early);
     child.stderr.setEncoding('utf8');
     child.stderr.on('data', (chunk: string) => {
       const wasReady = ready;
       log += chunk;
+      if (log.length > 1 << 20) log = log.slice(-(1 << 19)); // a long test's server log stays bounded
       const m = /kfp-real serve: ready http=(http:\/\/127\.0\.0\.1:\d+)/.exec(log);
       if (m && !wasReady) {
         ready = true;
         clearTimeout(timer);
-        child.removeAllListeners('exit');
+        child.removeListener('exit', early);
         resolvePromise({
           url: m[1],
           log: () => log,
