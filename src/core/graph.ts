@@ -46,7 +46,7 @@ export function buildStepGraph(notebook: Notebook, path?: string, defaultBaseIma
   const drafts = new Map<string, StepDraft>();
   const cellTags = new Map<number, CellTags>();
   const codeCells = notebook.cells.filter((c) => c.type === 'code');
-  const anyStepTag = codeCells.some((c) => c.tags.some((t) => /^(step|block):/.test(t.trim())));
+  const anyStepTag = codeCells.some((c) => c.tags.some((t) => /^(step|block):\s*\S/.test(t.trim())));
   let current: CellPlacement = { kind: 'unassigned' };
   for (const cell of notebook.cells) {
     if (cell.type !== 'code') {
@@ -409,9 +409,12 @@ export function buildStepGraph(notebook: Notebook, path?: string, defaultBaseIma
   }
 }
 
-/** Kubeflow's task name for a step: lowercase, runs of other characters become `-`. */
+/**
+ * Kubeflow's task name for a step, sanitised as the KFP compiler does: lowercase, runs of other characters and of
+ * `-` become one `-`, none at either end (Kale's `_prepare` is task `prepare`).
+ */
 export function taskName(step: string): string {
-  return step.toLowerCase().replace(/[^-0-9a-z]+/g, '-');
+  return step.toLowerCase().replace(/[^-0-9a-z]+/g, '-').replace(/-+/g, '-').replace(/^-|-$/g, '') || 'step';
 }
 
 function hasCode(source: string): boolean {

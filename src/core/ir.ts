@@ -8,6 +8,7 @@ import { emitYaml } from './yaml-emit.js';
 import type { Diagnostic, ParameterType, Step, StepGraph, StepProgram } from './model.js';
 import { taskName } from './graph.js';
 import { inlineRuntimeCommand } from './inline-runtime.js';
+import { quantityValue } from './quantity.js';
 
 export const SCHEMA_VERSION = '2.1.0';
 export const METRICS_ARTIFACT = 'mlpipeline_metrics';
@@ -190,17 +191,11 @@ function kubernetesConfig(step: Step, graph: StepGraph): Doc | undefined {
 
 /** `500m` → 0.5, `2` → 2 (the deprecated double field older backends read). */
 export function cpuCores(quantity: string): number {
-  return quantity.endsWith('m') ? Number(quantity.slice(0, -1)) / 1000 : Number(quantity);
+  return quantityValue(quantity) ?? 0;
 }
-
-const BINARY: Record<string, number> = { Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50, Ei: 2 ** 60 };
-const DECIMAL: Record<string, number> = { k: 1e3, K: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, E: 1e18, m: 1e-3 };
 
 /** A Kubernetes memory quantity in decimal gigabytes (the deprecated `memoryLimit` double). */
 export function memoryGigabytes(quantity: string): number {
-  const match = /^([0-9.]+(?:[eE][0-9]+)?)([KMGTPE]i|[kKMGTPEm])?$/.exec(quantity);
-  if (!match) return 0;
-  const factor = match[2] ? BINARY[match[2]] ?? DECIMAL[match[2]] : 1;
-  return Number(((Number(match[1]) * factor) / 1e9).toPrecision(12));
+  return Number(((quantityValue(quantity) ?? 0) / 1e9).toPrecision(12));
 }
 

@@ -4,6 +4,7 @@
  */
 import type { Diagnostic, PipelineSettings, VolumeMount } from './model.js';
 import { isObject } from './notebook.js';
+import { parseCellTags } from './tags.js';
 
 export const DEFAULT_BASE_IMAGE = 'python:3.11-slim';
 
@@ -42,7 +43,10 @@ export function readSettings(metadata: Record<string, unknown>, notebookPath: st
     }
     volumes.push({ name: claim, mountPoint });
   });
-  const defaults = own.steps_defaults ?? kale.steps_defaults;
+  const defaults = own.steps_defaults !== undefined
+    ? readStepDefaults(own.steps_defaults, 'metadata.cellpipe.steps_defaults')
+    : readStepDefaults(kale.steps_defaults, 'metadata.kubeflow_notebook.steps_defaults');
+  diagnostics.push(...defaults.diagnostics);
   return {
     settings: {
       name,
@@ -50,10 +54,57 @@ export function readSettings(metadata: Record<string, unknown>, notebookPath: st
       experiment: str(own.experiment_name, kale.experiment_name, experiment) ?? 'Default',
       baseImage: str(own.base_image, own.docker_image, kale.docker_image, kale.base_image) ?? str(defaultBaseImage) ?? DEFAULT_BASE_IMAGE,
       volumes,
-      stepDefaults: Array.isArray(defaults) ? defaults.filter((t): t is string => typeof t === 'string') : [],
+      stepDefaults: defaults.tags,
     },
     diagnostics,
   };
+}
+
+/**
+ * `steps_defaults`: tags every step gets, as Kale reads them — a list of tags (what Kale's panel writes, e.g. the
+ * PodDefault labels `label:access-ml-pipeline:true`), or the parsed form `{labels, annotations, limits}` Kale's SDK
+ * keeps. Kale takes `limit:`, `annotation:` and `label:`; cellpipe takes every step option. Entries that are not
+ * step options are left out with a warning; bad values are errors, named by their place in the metadata.
+ */
+export function readStepDefaults(raw: unknown, field: string): { tags: string[]; diagnostics: Diagnostic[] } {
+  const diagnostics: Diagnostic[] = [];
+  const entries: unknown[] = Array.isArray(raw) ? raw : isObject(raw) ? tagsOfParsedDefaults(raw) : [];
+  if (raw !== undefined && raw !== null && !Array.isArray(raw) && !isObject(raw)) {
+    diagnostics.push({ severity: 'warning', code: 'invalid-setting', message: `${field} is not a list of tags and is ignored`, hint: `write ${field} as a list, e.g. ["label:team:ml", "limit:memory:2Gi"]` });
+  }
+  const tags: string[] = [];
+  entries.forEach((entry, i) => {
+    const at = `${field}[${i}]`;
+    if (typeof entry !== 'string') {
+      diagnostics.push({ severity: 'warning', code: 'invalid-setting', message: `${at} is not a tag and is ignored`, hint: 'list tags as strings, e.g. "label:team:ml"' });
+      return;
+    }
+    const parsed = parseCellTags({ index: -1, type: 'code', source: '', tags: [entry] });
+    for (const d of parsed.diagnostics) {
+      diagnostics.push({ severity: d.severity, code: d.code, message: `${at}: ${d.message}`, ...(d.hint ? { hint: d.hint } : {}) });
+    }
+    if (parsed.diagnostics.length) return;
+    if (parsed.tags.role || parsed.tags.prev.length) {
+      diagnostics.push({
+        severity: 'warning', code: 'misplaced-tag', message: `${at}: '${entry.trim()}' is not a step option and is ignored`,
+        hint: 'steps_defaults lists options every step gets (limit:, annotation:, label:, image:, cache:, secret:, requirements:, timeout:, retries:); put roles, step names and prev: on cells',
+      });
+      return;
+    }
+    tags.push(entry.trim());
+  });
+  return { tags, diagnostics };
+}
+
+/** Kale's parsed form `{labels: {k: v}, annotations: {k: v}, limits: {k: v}}`, back as the tags it came from. */
+function tagsOfParsedDefaults(raw: Record<string, unknown>): string[] {
+  const out: string[] = [];
+  for (const [key, prefix] of [['labels', 'label'], ['annotations', 'annotation'], ['limits', 'limit']] as const) {
+    const map = raw[key];
+    if (!isObject(map)) continue;
+    for (const [k, v] of Object.entries(map)) out.push(`${prefix}:${k}:${String(v)}`);
+  }
+  return out;
 }
 
 /** Kubeflow's rule for pipeline names: `^[a-z0-9][a-z0-9-]{0,127}$`. */

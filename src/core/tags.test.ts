@@ -55,7 +55,31 @@ test('bad values are errors that say how to write the tag', () => {
   }
 });
 
-test('two roles or two step names on one cell are an error', () => {
-  assert.equal(parseCellTags(cell(['imports', 'step:a'])).diagnostics[0].code, 'conflicting-tags');
-  assert.equal(parseCellTags(cell(['step:a', 'step:b'])).diagnostics[0].code, 'conflicting-tags');
+test('two step names on one cell are an error; a second role or a step name beside a role is ignored with a warning', () => {
+  const twoNames = parseCellTags(cell(['step:a', 'step:b'])).diagnostics;
+  assert.deepEqual(twoNames.map((d) => [d.severity, d.code]), [['error', 'conflicting-tags']]);
+  const roleAndStep = parseCellTags(cell(['step:a', 'imports']));
+  assert.equal(roleAndStep.tags.role, 'imports');
+  assert.equal(roleAndStep.tags.step, undefined);
+  assert.deepEqual(roleAndStep.diagnostics.map((d) => [d.severity, d.code]), [['warning', 'conflicting-tags']]);
+  assert.match(roleAndStep.diagnostics[0].message, /'step:a' is ignored: the cell is 'imports'/);
+  assert.equal(parseCellTags(cell(['skip', 'functions'])).tags.role, 'skip');
+});
+
+test('an empty step: or block: is no step tag; names may start with _ and are trimmed', () => {
+  for (const tags of [['block:'], ['step:'], ['block: ']]) {
+    const { tags: parsed, diagnostics } = parseCellTags(cell(tags));
+    assert.deepEqual([parsed.role, parsed.step, diagnostics], [undefined, undefined, []], tags[0]);
+  }
+  assert.equal(parseCellTags(cell(['step:_private'])).tags.step, '_private');
+  assert.deepEqual(parseCellTags(cell(['step: load', 'prev: _a'])).tags.prev, ['_a']);
+});
+
+test('limit: values are Kubernetes quantities', () => {
+  for (const ok of ['1', '0.5', '.5', '1.', '500m', '100n', '2u', '2Gi', '1Ei', '1e3', '1E3', '2k', '3M', '1E']) {
+    assert.deepEqual(parseCellTags(cell([`limit:cpu:${ok}`])).diagnostics, [], ok);
+  }
+  for (const bad of ['2GB', '2K', '2gi', '-1', '1e', 'lots', '', '1.2.3']) {
+    assert.equal(parseCellTags(cell([`limit:cpu:${bad}`])).diagnostics[0]?.code, 'invalid-tag-value', bad);
+  }
 });

@@ -3,6 +3,7 @@
  * (`-` in step names, `requirements:`, `timeout:`, `retries:`, `step:` continuing an earlier step).
  */
 import type { CellRole, Diagnostic, NotebookCell, SecretEnv } from './model.js';
+import { isQuantity } from './quantity.js';
 
 /** What one cell's tags say. */
 export interface CellTags {
@@ -21,8 +22,11 @@ export interface CellTags {
   retries?: number;
 }
 
-/** Step names: a letter, then letters, digits, `_` or `-` (Kale forbids `-`; cellpipe allows it). */
-export const STEP_NAME = /^[A-Za-z][A-Za-z0-9_-]*$/;
+/**
+ * Step names: a letter or `_`, then letters, digits, `_` or `-`. Kale allows `[_a-z][_a-z0-9]*`; cellpipe also
+ * allows capitals and `-` (users ask for them).
+ */
+export const STEP_NAME = /^[A-Za-z_][A-Za-z0-9_-]*$/;
 
 const ROLE_TAGS: Record<string, CellRole> = {
   imports: 'imports',
@@ -66,19 +70,17 @@ export function parseCellTags(cell: NotebookCell): { tags: CellTags; diagnostics
   const at = { cell: cell.index, ...(cell.id ? { cellId: cell.id } : {}) };
   const problem = (severity: Diagnostic['severity'], code: string, message: string, hint?: string) =>
     diagnostics.push({ severity, code, message, ...(hint ? { hint } : {}), ...at });
-  const setRole = (role: CellRole, tag: string) => {
-    if (tags.role && tags.role !== role) {
-      problem('error', 'conflicting-tags', `tag '${tag}' conflicts with the cell's other role '${describeRole(tags)}'`,
-        'a cell has one role: keep one of the tags');
-      return;
-    }
-    tags.role = role;
-  };
+  // As in Kale, the cell's first role tag decides its role: later role tags and step names are ignored (and said so).
+  const roleTag = cell.tags.map((t) => t.trim()).find((t) => t in ROLE_TAGS);
+  if (roleTag) tags.role = ROLE_TAGS[roleTag];
+  const ignoredForRole = (tag: string) =>
+    problem('warning', 'conflicting-tags', `tag '${tag}' is ignored: the cell is '${roleTag}' (its first role tag decides, as in Kale)`,
+      'a cell has one role: remove one of the tags');
 
   for (const raw of cell.tags) {
     const tag = raw.trim();
     if (tag in ROLE_TAGS) {
-      setRole(ROLE_TAGS[tag], tag);
+      if (tag !== roleTag) ignoredForRole(tag);
       continue;
     }
     const colon = tag.indexOf(':');
@@ -92,29 +94,39 @@ export function parseCellTags(cell: NotebookCell): { tags: CellTags; diagnostics
     switch (prefix) {
       case 'step':
       case 'block': {
-        if (!STEP_NAME.test(value)) {
-          problem('error', 'invalid-step-name', `'${tag}': step name '${value}' is not valid`,
-            'a step name starts with a letter and has only letters, digits, _ and -');
+        const name = value.trim();
+        // A bare `block:` (what Kale's cell editor writes on continuation cells) means no step tag, as in Kale.
+        if (!name) break;
+        if (!STEP_NAME.test(name)) {
+          problem('error', 'invalid-step-name', `'${tag}': step name '${name}' is not valid`,
+            'a step name starts with a letter or _ and has only letters, digits, _ and -');
           break;
         }
-        if (tags.step && tags.step !== value) {
-          problem('error', 'conflicting-tags', `cell has two step names, '${tags.step}' and '${value}'`, 'a cell belongs to one step: remove one tag');
+        if (roleTag) {
+          ignoredForRole(tag);
           break;
         }
-        setRole('step', tag);
-        tags.step = value;
+        if (tags.step && tags.step !== name) {
+          problem('error', 'conflicting-tags', `cell has two step names, '${tags.step}' and '${name}'`, 'a cell belongs to one step: remove one tag');
+          break;
+        }
+        tags.role = 'step';
+        tags.step = name;
         break;
       }
-      case 'prev':
-        if (!STEP_NAME.test(value)) problem('error', 'invalid-step-name', `'${tag}': '${value}' is not a valid step name`, 'write prev:<step name>');
-        else if (!tags.prev.includes(value)) tags.prev.push(value);
+      case 'prev': {
+        const name = value.trim();
+        if (!STEP_NAME.test(name)) problem('error', 'invalid-step-name', `'${tag}': '${name}' is not a valid step name`, 'write prev:<step name>');
+        else if (!tags.prev.includes(name)) tags.prev.push(name);
         break;
+      }
       case 'limit': {
         const cut = value.lastIndexOf(':');
         const resource = value.slice(0, cut);
         const amount = value.slice(cut + 1);
-        if (cut <= 0 || !amount || !/^[0-9]+(\.[0-9]+)?([eE][0-9]+|[KMGTPE]i?|m|k)?$/.test(amount)) {
-          problem('error', 'invalid-tag-value', `'${tag}' is not a valid resource limit`, 'write limit:<resource>:<quantity>, e.g. limit:memory:2Gi, limit:cpu:500m, limit:nvidia.com/gpu:1');
+        if (cut <= 0 || !isQuantity(amount)) {
+          problem('error', 'invalid-tag-value', `'${tag}' is not a valid resource limit`,
+            'write limit:<resource>:<Kubernetes quantity>, e.g. limit:memory:2Gi, limit:cpu:500m, limit:nvidia.com/gpu:1');
         } else tags.limits[resource] = amount;
         break;
       }
@@ -168,10 +180,6 @@ export function parseCellTags(cell: NotebookCell): { tags: CellTags; diagnostics
     problem('warning', 'misplaced-tag', `step options on a '${tags.role}' cell are ignored`, 'put prev:/limit:/image:/… tags on the cell with the step: tag');
   }
   return { tags, diagnostics };
-}
-
-function describeRole(tags: CellTags): string {
-  return tags.role === 'step' ? `step:${tags.step}` : String(tags.role);
 }
 
 /** The known tag form closest to a mistyped tag, when it is close enough to be a likely typo. */

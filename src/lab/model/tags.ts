@@ -7,6 +7,7 @@
  * editor and the compiler never disagree about what a tag means.
  */
 import { parseCellTags, STEP_NAME } from '../../core/tags.js';
+import { isQuantity } from '../../core/quantity.js';
 import type { CellRole } from '../../core/model.js';
 
 /** The role choices the editor offers; `none` means an untagged cell (it joins the step above). */
@@ -103,12 +104,11 @@ export function validateTagEdit(edit: TagEdit): FieldError[] {
     const name = edit.step.trim();
     if (!name) errors.push({ field: 'step', message: 'a step needs a name' });
     else if (!STEP_NAME.test(name)) {
-      errors.push({ field: 'step', message: `'${name}' is not a valid step name: start with a letter, then letters, digits, _ or -` });
+      errors.push({ field: 'step', message: `'${name}' is not a valid step name: start with a letter or _, then letters, digits, _ or -` });
     }
     if (edit.prev.includes(name) && name) errors.push({ field: 'prev', message: 'a step cannot depend on itself' });
-    const quantity = /^[0-9]+(\.[0-9]+)?([eE][0-9]+|[KMGTPE]i?|m|k)?$/;
-    if (edit.cpu.trim() && !quantity.test(edit.cpu.trim())) errors.push({ field: 'cpu', message: 'CPU is a quantity, e.g. 2 or 500m' });
-    if (edit.memory.trim() && !quantity.test(edit.memory.trim())) errors.push({ field: 'memory', message: 'memory is a quantity, e.g. 2Gi or 512Mi' });
+    if (edit.cpu.trim() && !isQuantity(edit.cpu.trim())) errors.push({ field: 'cpu', message: 'CPU is a quantity, e.g. 2 or 500m' });
+    if (edit.memory.trim() && !isQuantity(edit.memory.trim())) errors.push({ field: 'memory', message: 'memory is a quantity, e.g. 2Gi or 512Mi' });
     if (edit.gpu.trim() && !/^[0-9]+$/.test(edit.gpu.trim())) errors.push({ field: 'gpu', message: 'GPUs are a whole number, e.g. 1' });
     if (edit.retries.trim() && !/^[0-9]+$/.test(edit.retries.trim())) errors.push({ field: 'retries', message: 'retries is a whole number, e.g. 2' });
     if (edit.timeout.trim() && (!/^[0-9]+$/.test(edit.timeout.trim()) || Number(edit.timeout.trim()) === 0)) {

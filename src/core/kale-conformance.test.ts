@@ -1,0 +1,321 @@
+/**
+ * Kale's tag language, rule by rule: every notebook Kale compiles, cellpipe compiles, with Kale's meaning.
+ *
+ * Read from Kale's own parser (kubeflow-kale/kale, backend/kale/processors/nbprocessor.py and config/validators.py):
+ * its tag regexes, how `parse_notebook` places untagged cells, and how `steps_defaults` is applied. Each test builds
+ * its notebook here, compiles it, and states the step graph Kale would give. Where cellpipe deliberately reads more
+ * than Kale (or differs), the test name says so.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { compileNotebook, type CompileResult } from './compile.js';
+import { taskName } from './graph.js';
+import type { Step } from './model.js';
+
+type Cell = [tags: string[], source: string] | { markdown: string; tags?: string[] };
+
+/** A notebook as Kale's editor saves it: tags in cell metadata, settings in `metadata.kubeflow_notebook`. */
+function notebook(cells: Cell[], settings: Record<string, unknown> = {}) {
+  return {
+    nbformat: 4,
+    nbformat_minor: 5,
+    metadata: { kernelspec: { name: 'python3', display_name: 'Python 3' }, kubeflow_notebook: { pipeline_name: 'conformance', ...settings } },
+    cells: cells.map((c, i) =>
+      Array.isArray(c)
+        ? { cell_type: 'code', id: `c${i}`, metadata: { tags: c[0] }, source: c[1], outputs: [], execution_count: null }
+        : { cell_type: 'markdown', id: `c${i}`, metadata: { tags: c.tags ?? [] }, source: c.markdown },
+    ),
+  };
+}
+
+function compile(cells: Cell[], settings?: Record<string, unknown>): CompileResult {
+  return compileNotebook(notebook(cells, settings), { path: 'conformance.ipynb' });
+}
+
+/** Compiles and insists it worked, as Kale's compile would. */
+function compiles(cells: Cell[], settings?: Record<string, unknown>): CompileResult {
+  const r = compile(cells, settings);
+  assert.ok(r.ok, `expected the notebook to compile: ${JSON.stringify(r.diagnostics.filter((d) => d.severity === 'error'))}`);
+  return r;
+}
+
+/** Step name → its cells (indices into the notebook's cells), in step order. */
+const cellsOfSteps = (r: CompileResult) => Object.fromEntries(r.graph!.steps.map((s) => [s.name, s.cells]));
+const step = (r: CompileResult, name: string): Step => r.graph!.steps.find((s) => s.name === name)!;
+/** Diagnostics as `severity:code@cell`, for the ones a rule cares about. */
+const found = (r: CompileResult, ...codes: string[]) =>
+  r.diagnostics.filter((d) => !codes.length || codes.includes(d.code)).map((d) => `${d.severity}:${d.code}@${d.cell ?? '-'}`);
+
+// ── Where cells go ────────────────────────────────────────────────────────────────────────────────────────────────
+
+test('an untagged cell joins the step above it', () => {
+  const r = compiles([[['step:load'], 'x = 1'], [[], 'y = x + 1'], [['step:use'], 'print(y)']]);
+  assert.deepEqual(cellsOfSteps(r), { load: [0, 1], use: [2] });
+  assert.deepEqual(r.graph!.edges, [['load', 'use']]);
+});
+
+test('an empty block: joins the step above, without a diagnostic (what Kale\'s editor writes on continuation cells)', () => {
+  const r = compiles([
+    [['imports'], 'import math'],
+    [['block:train'], 'w = 2'],
+    [['block:'], 'w = w * 3'],
+    [['block:'], 'loss = math.sqrt(w)'],
+    [['block:report', 'prev:train'], 'print(loss)'],
+  ]);
+  assert.deepEqual(cellsOfSteps(r), { train: [1, 2, 3], report: [4] });
+  assert.deepEqual(r.graph!.edges, [['train', 'report']]);
+  assert.deepEqual(step(r, 'report').inputs, ['loss']);
+  assert.deepEqual(r.diagnostics.filter((d) => d.cell === 2 || d.cell === 3), []);
+});
+
+test('an empty step: means the same as an empty block:', () => {
+  const r = compiles([[['step:a'], 'v = 1'], [['step:'], 'v += 1'], [['step:b'], 'print(v)']]);
+  assert.deepEqual(cellsOfSteps(r), { a: [0, 1], b: [2] });
+  assert.deepEqual(found(r, 'invalid-step-name'), []);
+});
+
+test('an empty block: after imports, functions, pipeline-parameters or pipeline-metrics joins that block', () => {
+  const r = compiles([
+    [['imports'], 'import os'],
+    [['block:'], 'import json'],
+    [['functions'], 'def twice(v):\n    return 2 * v'],
+    [['block:'], 'def thrice(v):\n    return 3 * v'],
+    [['pipeline-parameters'], 'A = 1'],
+    [['block:'], 'B = 2'],
+    [['step:calc'], 'total = twice(A) + thrice(B)\nname = json.dumps(os.sep)'],
+    [['pipeline-metrics'], 'print(total)'],
+    [['block:'], 'print(name)'],
+  ]);
+  assert.deepEqual(r.graph!.prelude, [0, 1, 2, 3]);
+  assert.deepEqual(r.graph!.parameters.map((p) => p.name), ['A', 'B']);
+  assert.deepEqual(cellsOfSteps(r), { calc: [6] });
+  assert.deepEqual(r.graph!.metrics, ['total', 'name']);
+});
+
+test('a notebook whose first cells carry a bare block: leaves them out, as Kale does (with a warning)', () => {
+  const r = compiles([[['block:'], 'early = 1'], [['step:main'], 'print(2)']]);
+  assert.deepEqual(cellsOfSteps(r), { main: [1] });
+  assert.deepEqual(found(r, 'unassigned-cell'), ['warning:unassigned-cell@0']);
+});
+
+test('skip leaves out only its own cell: untagged and bare block: cells after it join the step before it', () => {
+  const r = compiles([
+    [['step:prep'], 'a = 1'],
+    [['skip'], 'print("only interactively")'],
+    [[], 'a += 1'],
+    [['block:'], 'a += 1'],
+    [['step:use'], 'print(a)'],
+  ]);
+  assert.deepEqual(cellsOfSteps(r), { prep: [0, 2, 3], use: [4] });
+  assert.equal(r.placement!.get(1)?.kind, 'skipped');
+});
+
+test('a cell that names an earlier step again adds its code to that step', () => {
+  const r = compiles([[['step:a'], 'x = 1'], [['step:b', 'prev:a'], 'y = x'], [['step:a'], 'z = 3']]);
+  assert.deepEqual(cellsOfSteps(r), { a: [0, 2], b: [1] });
+});
+
+test('block:<name> names a step exactly as step:<name> does', () => {
+  // Kale's editor writes block:, and Kale 0.x read it as step:. (Kale 2.0's backend reads only step: names while its
+  // editor still writes block:; cellpipe keeps the meaning every Kale notebook was written with.)
+  const r = compiles([[['block:load'], 'x = 1'], [['step:use', 'prev:load'], 'print(x)']]);
+  assert.deepEqual(cellsOfSteps(r), { load: [0], use: [1] });
+  assert.deepEqual(r.graph!.edges, [['load', 'use']]);
+});
+
+test('a role tag wins over a step name on the same cell, and the first role tag wins over later ones (a warning, not an error)', () => {
+  const r = compiles([
+    [['step:a'], 'x = 1'],
+    [['block:b', 'skip'], 'print("not in the pipeline")'],
+    [['imports', 'step:c'], 'import os'],
+    [['pipeline-parameters', 'imports'], 'N = 3'],
+    [['step:d'], 'print(x, N, os.sep)'],
+  ]);
+  assert.equal(r.placement!.get(1)?.kind, 'skipped');
+  assert.deepEqual(r.graph!.prelude, [2]);
+  assert.deepEqual(r.graph!.parameters.map((p) => p.name), ['N']);
+  assert.deepEqual(cellsOfSteps(r), { a: [0], d: [4] });
+  assert.deepEqual(found(r, 'conflicting-tags'), ['warning:conflicting-tags@1', 'warning:conflicting-tags@2', 'warning:conflicting-tags@3']);
+});
+
+test('two different step names on one cell are an error (Kale refuses them too)', () => {
+  const r = compile([[['step:a', 'block:b'], 'x = 1']]);
+  assert.equal(r.ok, false);
+  assert.deepEqual(found(r, 'conflicting-tags'), ['error:conflicting-tags@0']);
+});
+
+test('tags on markdown cells are ignored (cellpipe says so)', () => {
+  const r = compiles([{ markdown: '# Title', tags: ['step:title'] }, [['step:work'], 'x = 1']]);
+  assert.deepEqual(cellsOfSteps(r), { work: [1] });
+  assert.deepEqual(found(r, 'tag-on-markdown'), ['warning:tag-on-markdown@0']);
+});
+
+test('an unknown tag is a warning, not an error (Kale refuses the notebook; other tools\' tags live here too)', () => {
+  const r = compiles([[['step:a', 'parameters'], 'x = 1']]);
+  assert.deepEqual(found(r, 'unknown-tag'), ['warning:unknown-tag@0']);
+});
+
+// ── Names ─────────────────────────────────────────────────────────────────────────────────────────────────────────
+
+test('step and prev: names take Kale\'s characters: lowercase letters, digits and _, a leading _ included', () => {
+  const r = compiles([[['step:_prepare'], 'x = 1'], [['step:train_2', 'prev:_prepare'], 'print(x)']]);
+  assert.deepEqual(cellsOfSteps(r), { _prepare: [0], train_2: [1] });
+  assert.deepEqual(r.graph!.edges, [['_prepare', 'train_2']]);
+  // Kubeflow's task names, sanitised as the KFP compiler does.
+  assert.equal(taskName('_prepare'), 'prepare');
+  assert.equal(taskName('train_2'), 'train-2');
+  assert.match(r.yaml!, /\n {6}prepare:\n/);
+  assert.match(r.yaml!, /\n {6}train-2:\n/);
+  assert.match(r.yaml!, /producerTask: prepare\n/);
+});
+
+test('cellpipe also accepts capitals and - in step names (Kale does not)', () => {
+  const r = compiles([[['step:Load-Data'], 'x = 1'], [['step:use', 'prev:Load-Data'], 'print(x)']]);
+  assert.deepEqual(cellsOfSteps(r), { 'Load-Data': [0], use: [1] });
+});
+
+test('names neither accepts (a leading digit, a space, a dot) are errors naming the tag', () => {
+  for (const tag of ['step:1st', 'block:two words', 'step:a.b', 'prev:9lives']) {
+    const r = compile([[['step:ok'], 'x = 1'], [[tag, ...(tag.startsWith('prev:') ? ['step:other'] : [])], 'y = 2']]);
+    const bad = r.diagnostics.find((d) => d.code === 'invalid-step-name');
+    assert.ok(bad && bad.severity === 'error' && bad.cell === 1 && bad.message.includes(tag) && bad.hint, tag);
+  }
+});
+
+test('two step names that become the same Kubeflow task are an error', () => {
+  const r = compile([[['step:_a'], 'x = 1'], [['step:a'], 'y = 2']]);
+  assert.deepEqual(found(r, 'duplicate-step-name'), ['error:duplicate-step-name@1']);
+});
+
+// ── prev: ─────────────────────────────────────────────────────────────────────────────────────────────────────────
+
+test('prev: may repeat: each names one parent, and a repeated name counts once', () => {
+  const r = compiles([
+    [['step:a'], 'x = 1'],
+    [['step:b'], 'y = 2'],
+    [['step:c', 'prev:a', 'prev:b', 'prev:a'], 'print("after both")'],
+  ]);
+  assert.deepEqual(r.graph!.edges, [['a', 'c'], ['b', 'c']]);
+});
+
+test('prev: of a step that does not exist is an error (Kale: "Step … does not exist")', () => {
+  const r = compile([[['step:a'], 'x = 1'], [['step:b', 'prev:nope'], 'y = 2']]);
+  assert.deepEqual(found(r, 'unknown-step'), ['error:unknown-step@1']);
+});
+
+// ── limit: ────────────────────────────────────────────────────────────────────────────────────────────────────────
+
+test('limit:<resource>:<value> takes any resource name and every Kubernetes quantity form', () => {
+  const r = compiles([
+    [['step:gpu', 'limit:nvidia.com/gpu:2', 'limit:cpu:500m', 'limit:memory:2Gi'], 'a = 1'],
+    [['step:frac', 'limit:cpu:.5', 'limit:memory:1e9', 'limit:ephemeral-storage:10G'], 'b = 1'],
+    [['step:amd', 'limit:amd.com/gpu:1', 'limit:cpu:2', 'limit:memory:512M'], 'c = 1'],
+  ]);
+  assert.deepEqual(step(r, 'gpu').limits, { 'nvidia.com/gpu': '2', cpu: '500m', memory: '2Gi' });
+  assert.deepEqual(step(r, 'frac').limits, { cpu: '.5', memory: '1e9', 'ephemeral-storage': '10G' });
+  assert.deepEqual(step(r, 'amd').limits, { 'amd.com/gpu': '1', cpu: '2', memory: '512M' });
+  // The IR's numeric fields read the same quantities.
+  assert.match(r.yaml!, /cpuLimit: 0\.5\n/);
+  assert.match(r.yaml!, /memoryLimit: 2\.147483648\n/);
+  assert.match(r.yaml!, /memoryLimit: 1\n/);
+  assert.match(r.yaml!, /resourceType: "?amd\.com\/gpu"?/);
+});
+
+test('the last limit: for a resource on a step wins', () => {
+  const r = compiles([[['step:a', 'limit:cpu:1', 'limit:cpu:2'], 'x = 1']]);
+  assert.deepEqual(step(r, 'a').limits, { cpu: '2' });
+});
+
+test('a limit value Kubernetes would refuse is an error on its cell (cellpipe is stricter than Kale\'s [_a-zA-Z0-9.]+ here)', () => {
+  for (const tag of ['limit:memory:2GB', 'limit:cpu:lots', 'limit:memory:2K', 'limit:cpu']) {
+    const r = compile([[['step:a', tag], 'x = 1']]);
+    assert.deepEqual(found(r, 'invalid-tag-value'), ['error:invalid-tag-value@0'], tag);
+  }
+});
+
+// ── annotation: and label: ────────────────────────────────────────────────────────────────────────────────────────
+
+test('annotation: and label: keys may carry a prefix (example.com/owner); values may be empty or contain colons', () => {
+  const r = compiles([[[
+    'step:a',
+    'annotation:example.com/owner:ana',
+    'annotation:docs:https://example.com:8443/run',
+    'label:access-ml-pipeline:true',
+    'label:team_1.ml:',
+  ], 'x = 1']]);
+  // Kale joins a value's parts without their colons (https//example.com8443/run); cellpipe keeps the value as written.
+  assert.deepEqual(step(r, 'a').annotations, { 'example.com/owner': 'ana', docs: 'https://example.com:8443/run' });
+  assert.deepEqual(step(r, 'a').labels, { 'access-ml-pipeline': 'true', 'team_1.ml': '' });
+});
+
+test('an annotation: or label: without a key and a value is an error naming the tag', () => {
+  for (const tag of ['annotation:owner', 'label::x']) {
+    const r = compile([[['step:a', tag], 'x = 1']]);
+    const bad = r.diagnostics.find((d) => d.code === 'invalid-tag-value');
+    assert.ok(bad && bad.cell === 0 && bad.message.includes(tag), tag);
+  }
+});
+
+test('step options on a continuation cell apply to its step (Kale drops them; cellpipe extension)', () => {
+  const r = compiles([[['step:a'], 'x = 1'], [['block:', 'limit:cpu:2', 'label:tier:gold'], 'x += 1']]);
+  assert.deepEqual(step(r, 'a').limits, { cpu: '2' });
+  assert.deepEqual(step(r, 'a').labels, { tier: 'gold' });
+});
+
+// ── steps_defaults ────────────────────────────────────────────────────────────────────────────────────────────────
+
+test('steps_defaults tags apply to every step', () => {
+  const r = compiles(
+    [[['step:a'], 'x = 1'], [['step:b', 'prev:a'], 'print(x)']],
+    { steps_defaults: ['label:access-ml-pipeline:true', 'annotation:example.com/team:ml', 'limit:memory:1Gi'] },
+  );
+  for (const name of ['a', 'b']) {
+    assert.deepEqual(step(r, name).labels, { 'access-ml-pipeline': 'true' }, name);
+    assert.deepEqual(step(r, name).annotations, { 'example.com/team': 'ml' }, name);
+    assert.deepEqual(step(r, name).limits, { memory: '1Gi' }, name);
+  }
+});
+
+test('steps_defaults in the parsed form Kale\'s SDK keeps ({labels, annotations, limits}) apply too', () => {
+  const r = compiles([[['step:a'], 'x = 1']], { steps_defaults: { labels: { 'access-rok': 'true' }, annotations: { note: 'x' }, limits: { cpu: '1' } } });
+  assert.deepEqual(step(r, 'a').labels, { 'access-rok': 'true' });
+  assert.deepEqual(step(r, 'a').annotations, { note: 'x' });
+  assert.deepEqual(step(r, 'a').limits, { cpu: '1' });
+});
+
+test('a step\'s own tag wins over a steps_defaults entry for the same key (in Kale the default overwrites it)', () => {
+  const r = compiles(
+    [[['step:big', 'limit:memory:8Gi', 'label:tier:gold'], 'x = 1'], [['step:small'], 'y = 1']],
+    { steps_defaults: ['limit:memory:1Gi', 'label:tier:bronze'] },
+  );
+  assert.deepEqual([step(r, 'big').limits, step(r, 'big').labels], [{ memory: '8Gi' }, { tier: 'gold' }]);
+  assert.deepEqual([step(r, 'small').limits, step(r, 'small').labels], [{ memory: '1Gi' }, { tier: 'bronze' }]);
+});
+
+test('a steps_defaults entry that is no step option is left out with a warning; a bad value is an error; both name their place', () => {
+  const ignored = compiles([[['step:a'], 'x = 1']], { steps_defaults: ['skip', 'prev:a', 'label:ok:yes'] });
+  assert.deepEqual(step(ignored, 'a').labels, { ok: 'yes' });
+  assert.deepEqual(step(ignored, 'a').cells, [0]);
+  const warnings = ignored.diagnostics.filter((d) => d.code === 'misplaced-tag');
+  assert.deepEqual(warnings.map((d) => d.message.split(':')[0]), ['metadata.kubeflow_notebook.steps_defaults[0]', 'metadata.kubeflow_notebook.steps_defaults[1]']);
+  const bad = compile([[['step:a'], 'x = 1']], { steps_defaults: ['limit:cpu:lots'] });
+  assert.equal(bad.ok, false);
+  const error = bad.diagnostics.find((d) => d.severity === 'error')!;
+  assert.match(error.message, /^metadata\.kubeflow_notebook\.steps_defaults\[0\]: 'limit:cpu:lots' is not a valid resource limit/);
+  assert.equal(error.cell, undefined);
+});
+
+// ── pipeline-parameters and pipeline-metrics ──────────────────────────────────────────────────────────────────────
+
+test('pipeline-parameters cells, and untagged cells after them, declare the pipeline parameters', () => {
+  const r = compiles([[['pipeline-parameters'], 'LR = 0.1\nEPOCHS = 3'], [[], 'NAME = "run"'], [['step:train'], 'print(LR, EPOCHS, NAME)']]);
+  assert.deepEqual(r.graph!.parameters.map((p) => [p.name, p.type, p.default]), [['LR', 'float', 0.1], ['EPOCHS', 'int', 3], ['NAME', 'str', 'run']]);
+  assert.deepEqual(step(r, 'train').parameters, ['EPOCHS', 'LR', 'NAME']);
+});
+
+test('the pipeline-metrics cell names metrics with print(); each is written by the last step that binds it', () => {
+  const r = compiles([[['step:a'], 'score = 1'], [['step:b', 'prev:a'], 'score = 2\nloss = 0.5'], [['pipeline-metrics'], 'print(score)\nprint(loss)']]);
+  assert.deepEqual(r.graph!.metrics, ['score', 'loss']);
+  assert.deepEqual(step(r, 'b').metrics, ['loss', 'score']);
+  assert.deepEqual(step(r, 'a').metrics, []);
+});
