@@ -32,7 +32,8 @@ def notebook_cells(path: Path) -> list[tuple[str, str]]:
         if cell.get("cell_type") != "code":
             continue
         src = cell.get("source", "")
-        out.append((f"{path.name} cell {i}", "".join(src) if isinstance(src, list) else src))
+        # named as JupyterLab numbers cells (1-based, markdown counted), so a failure points at what the reader sees
+        out.append((f"{path.name} cell {i + 1}", "".join(src) if isinstance(src, list) else src))
     return out
 
 

@@ -12,7 +12,8 @@ Standard library only (Python >= 3.9); numpy, pandas, pyarrow and joblib are use
 * Artifact directories of ``--input``/``--output``: see ``artifacts.py`` (``DIR/cellpipe.json`` + ``DIR/data.<ext>``).
 * Metrics: see ``metrics.py`` (KFP v1 metrics JSON + ``FILE.values.json``).
 * IPython syntax (``!cmd``, line and cell magics): see ``magics.py``.
-* Failures: see ``errors.py`` (traceback naming ``cell N ("first line"), line L``; the error record JSON).
+* Failures: see ``errors.py`` (traceback naming ``cell N ("first line"), line L``, N as JupyterLab numbers cells;
+  the error record JSON, whose ``cell`` is the 0-based index).
 """
 import os
 

@@ -1,11 +1,15 @@
 """Failures of a step and how they are reported: a traceback that speaks in notebook cells, and the error record.
 
-Frames in notebook code are compiled under the file name ``<cell N>``; they are shown as
-``cell N ("first line of the cell"), line L, in func`` followed by the source line. Frames of the runtime itself are
-left out. The error record (``--error-record FILE``) is the JSON the local runtime puts in the run record
-(``StepError`` in ``src/runtimes/types.ts``)::
+Text for people numbers cells as JupyterLab does (``cell_label``: index 2 is "cell 3", markdown cells count), and
+so does the file name notebook code is compiled under, ``<cell N>``, because Python itself prints it (warnings, a
+traceback the user's code prints). Frames are shown as ``cell N ("first line of the cell"), line L, in func``
+followed by the source line. Frames of the runtime itself are left out. The error record (``--error-record FILE``)
+is the JSON the local runtime puts in the run record (``StepError`` in ``src/runtimes/types.ts``)::
 
     {"message", "type", "cell", "cellId", "cellFirstLine", "line", "traceback", "step"}
+
+Its ``cell`` is machine-readable: the 0-based index into the notebook's ``cells``, as the step program gives it;
+``message`` and ``traceback`` are for people and say ``cell_label(cell)``.
 """
 from __future__ import annotations
 
@@ -59,10 +63,20 @@ def install_sources() -> None:
         linecache.cache[filename] = (sum(len(l) for l in lines), None, lines, filename)
 
 
+def cell_label(index: int) -> str:
+    """How text for a person names the cell at 0-based ``index``: "cell 3" for index 2, as JupyterLab shows it."""
+    return "cell %d" % (index + 1)
+
+
+def cell_filename(index: int) -> str:
+    """The file name the cell at ``index`` is compiled under (``<cell 3>`` for index 2); ``cell_of`` reads it back."""
+    return "<%s>" % cell_label(index)
+
+
 def cell_of(filename: str) -> Optional[int]:
-    """The notebook cell index of a ``<cell N>`` file name, else None."""
-    if filename.startswith("<cell ") and filename.endswith(">") and filename[6:-1].isdigit():
-        return int(filename[6:-1])
+    """The 0-based notebook cell index of a ``<cell N>`` file name, else None."""
+    if filename.startswith("<cell ") and filename.endswith(">") and filename[6:-1].isdigit() and int(filename[6:-1]) > 0:
+        return int(filename[6:-1]) - 1
     return None
 
 
@@ -74,7 +88,7 @@ def _frame_label(fs: Any) -> str:
     cell = cell_of(fs.filename)
     if cell is not None:
         first = CELL_INFO.get(fs.filename, ("", None))[0]
-        where = 'cell %d ("%s"), line %s' % (cell, first, fs.lineno) if first else "cell %d, line %s" % (cell, fs.lineno)
+        where = '%s ("%s"), line %s' % (cell_label(cell), first, fs.lineno) if first else "%s, line %s" % (cell_label(cell), fs.lineno)
     else:
         where = 'File "%s", line %s' % (fs.filename, fs.lineno)
     return "  %s, in %s\n" % (where, fs.name)
@@ -109,7 +123,7 @@ def _format_one(exc: BaseException) -> List[str]:
     if isinstance(exc, SyntaxError) and exc.filename and cell_of(exc.filename) is not None:
         cell = cell_of(exc.filename)
         first = CELL_INFO.get(exc.filename, ("", None))[0]
-        label = 'cell %d ("%s"), line %s' % (cell, first, exc.lineno) if first else "cell %d, line %s" % (cell, exc.lineno)
+        label = '%s ("%s"), line %s' % (cell_label(cell), first, exc.lineno) if first else "%s, line %s" % (cell_label(cell), exc.lineno)
         only = ["  %s\n" % label] + [l for l in only if not l.lstrip().startswith('File "<cell')]
     out.extend(only)
     return out
@@ -173,7 +187,7 @@ def error_record(exc: BaseException, step: str) -> Dict[str, Any]:
         cell, line = where_raised(exc)
         cell_id = first = None
     if cell is not None:
-        info = CELL_INFO.get("<cell %d>" % cell)
+        info = CELL_INFO.get(cell_filename(cell))
         record["cell"] = cell
         if cell_id is None and info:
             cell_id = info[1]

@@ -24,7 +24,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only: importing typing costs step start-up time
     from typing import Any, Dict, List, Optional, Tuple
 
-from .errors import StepError
+from .errors import StepError, cell_label
 
 SHELL = "/bin/sh"
 
@@ -113,7 +113,7 @@ class Note:
         self.cell, self.line, self.text = cell, line, text
 
     def __str__(self) -> str:
-        return "cell %d, line %d: %s" % (self.cell, self.line, self.text)
+        return "%s, line %d: %s" % (cell_label(self.cell), self.line, self.text)
 
 
 def transform_cell(source: str, cell: int, first_line: str = "", cell_id: Optional[str] = None
@@ -123,7 +123,7 @@ def transform_cell(source: str, cell: int, first_line: str = "", cell_id: Option
     lines = source.split("\n")
 
     def fail(lineno: int, message: str) -> StepError:
-        return StepError("cell %d (\"%s\"), line %d: %s" % (cell, first_line, lineno, message), kind="MagicError",
+        return StepError("%s (\"%s\"), line %d: %s" % (cell_label(cell), first_line, lineno, message), kind="MagicError",
                          cell=cell, line=lineno, cell_id=cell_id, cell_first_line=first_line)
 
     # Cell magic: the first non-blank line.
@@ -351,7 +351,7 @@ class Shell:
         code = subprocess.call([SHELL, "-c", command])
         glb["_exit_code"] = code
         if code != 0:
-            note("cell %d, line %d: shell command exited with status %d: %s" % (cell, line, code, command[:200]))
+            note("%s, line %d: shell command exited with status %d: %s" % (cell_label(cell), line, code, command[:200]))
 
     def getoutput(self, cmd: str) -> SList:
         ns, _ = _caller_ns()
@@ -365,14 +365,14 @@ class Shell:
     def script(self, shell: str, args: str, body: str, cell: int) -> None:
         program = "/bin/bash" if shell == "bash" else SHELL
         if shell == "bash" and not os.path.exists(program):
-            raise StepError("cell %d: %%%%bash needs /bin/bash, which this image doesn't have; use %%%%sh" % cell,
+            raise StepError("%s: %%%%bash needs /bin/bash, which this image doesn't have; use %%%%sh" % cell_label(cell),
                             kind="MagicError", cell=cell, line=1)
         _flush()
         import subprocess
 
         code = subprocess.run([program], input=body.encode("utf-8")).returncode
         if code != 0:
-            raise subprocess.CalledProcessError(code, "%%%%%s script of cell %d" % (shell, cell))
+            raise subprocess.CalledProcessError(code, "%%%%%s script of %s" % (shell, cell_label(cell)))
 
     def writefile(self, args: str, body: str) -> None:
         ns, _ = _caller_ns()

@@ -12,7 +12,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only: importing typing costs step start-up time
     from typing import Any, Dict, List, Optional
 
-from .errors import StepError
+from .errors import StepError, cell_filename
 
 FORMAT = "cellpipe.step/v1"
 PARAMETER_TYPES = ("int", "float", "str", "bool", "list", "dict")
@@ -48,10 +48,6 @@ class Program:
         self.outputs = outputs
         self.metrics = metrics
         self.extra = extra or {}
-
-
-def cell_filename(index: int) -> str:
-    return "<cell %d>" % index
 
 
 def first_line(source: str, limit: int = 60) -> str:

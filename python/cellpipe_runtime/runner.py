@@ -18,7 +18,8 @@ if TYPE_CHECKING:  # annotations only: importing typing costs step start-up time
     from typing import Any, Dict, List, Optional, Tuple
 
 from . import artifacts
-from .errors import StepError, error_record, format_traceback, register_cell_source, where_raised, write_error_record
+from .errors import (StepError, cell_label, error_record, format_traceback, register_cell_source, where_raised,
+                     write_error_record)
 from .program import Program, bind_parameters, load_program, parse_pairs
 
 
@@ -127,7 +128,7 @@ def compile_cells(program: Program, ctx: artifacts.Context) -> List[Tuple[Any, A
     compiled = []
     for cell in program.cells:
         if cell.role in ("pipeline-parameters", "skip"):
-            _say("cell %d (%s) is not run: %s" % (cell.index, cell.role,
+            _say("%s (%s) is not run: %s" % (cell_label(cell.index), cell.role,
                  "its parameters are bound from --param" if cell.role == "pipeline-parameters" else "tagged skip"))
             continue
         register_cell_source(cell.filename, cell.source, cell.first_line, cell.id)
@@ -166,10 +167,10 @@ def _run_cell(cell: Any, code: Any, ns: Dict[str, Any]) -> bool:
         exec(code, ns)
     except SystemExit as stop:
         if stop.code in (None, 0):
-            _say("cell %d called exit(%s): the step's remaining cells are not run"
-                 % (cell.index, "" if stop.code is None else stop.code))
+            _say("%s called exit(%s): the step's remaining cells are not run"
+                 % (cell_label(cell.index), "" if stop.code is None else stop.code))
             return False
-        raise StepError("cell %d (\"%s\") called exit(%r)" % (cell.index, cell.first_line, stop.code),
+        raise StepError("%s (\"%s\") called exit(%r)" % (cell_label(cell.index), cell.first_line, stop.code),
                         kind="SystemExit", cell=cell.index, line=where_raised(stop)[1],
                         cell_id=cell.id, cell_first_line=cell.first_line) from stop
     return True
@@ -262,7 +263,7 @@ def _fail(exc: BaseException, step: str, record_path: Optional[str]) -> int:
     record = error_record(exc, step)
     where = ""
     if record.get("cell") is not None:
-        where = ' in cell %s ("%s")' % (record["cell"], record.get("cellFirstLine", ""))
+        where = ' in %s ("%s")' % (cell_label(record["cell"]), record.get("cellFirstLine", ""))
         if record.get("line") is not None:
             where += ", line %s" % record["line"]
     if isinstance(exc, StepError):

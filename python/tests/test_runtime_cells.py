@@ -11,13 +11,40 @@ from test_runtime_support import outputs_for, program, read_json_artifact, run_s
 
 # ---- failures name the cell and line --------------------------------------------------------------------------
 
+def test_an_exception_in_the_notebooks_third_cell_says_cell_3_while_the_record_keeps_index_2(tmp_path):
+    # The notebook: a markdown title (index 0), the imports (index 1), then the failing cell (index 2), which
+    # JupyterLab's status bar calls "Cell 3". People read "cell 3"; the record's machine field is the index.
+    cells = [(1, "import math", "imports"), (2, "ratio = math.pi / 0")]
+    result = run_step(tmp_path, program("s", cells))
+    assert result.code == 1
+    record = result.record
+    assert (record["cell"], record["line"]) == (2, 1)
+    assert 'cell 3 ("ratio = math.pi / 0"), line 1, in <module>' in record["traceback"]
+    assert '[cellpipe] step s failed in cell 3 ("ratio = math.pi / 0"), line 1: ZeroDivisionError' in result.stderr
+    assert "cell 2" not in result.stderr
+
+
+def test_a_step_error_about_the_third_cell_says_cell_3_in_its_message(tmp_path):
+    result = run_step(tmp_path, program("s", [(2, "x = 1\n%sql SELECT 1")]))
+    assert result.code == 1
+    assert result.record["cell"] == 2
+    assert result.record["message"].startswith('cell 3 ("x = 1"), line 2: ')
+
+
+def test_python_itself_names_the_cell_as_jupyterlab_does_in_warnings(tmp_path):
+    # Python prints the file name a cell is compiled under (warnings, tracebacks the user's code prints).
+    result = run_step(tmp_path, program("s", [(2, "import warnings\nwarnings.warn('careful')")]))
+    assert result.code == 0, result
+    assert "<cell 3>:2: UserWarning: careful" in result.stderr
+
 def test_a_failing_cell_reports_cell_line_and_writes_the_record(tmp_path):
     cells = [{"index": 1, "role": "imports", "source": "import random"},
              {"index": 5, "id": "c5-id", "role": "step",
               "source": "# kid1 gets a handful\nkid1 = get_handful(CANDIES)\nprint('never')"}]
     result = run_step(tmp_path, program("kid1", cells, parameters={"CANDIES": "int"}), params=["CANDIES=20"])
     assert result.code == 1, result
-    assert 'cell 5 ("# kid1 gets a handful"), line 2, in <module>\n    kid1 = get_handful(CANDIES)\n' in result.stderr
+    # index 5 is JupyterLab's cell 6: the traceback says so, the record's machine field keeps the index
+    assert 'cell 6 ("# kid1 gets a handful"), line 2, in <module>\n    kid1 = get_handful(CANDIES)\n' in result.stderr
     assert "NameError: name 'get_handful' is not defined" in result.stderr
     assert "runner.py" not in result.stderr  # the runtime's own frames are not shown
     record = result.record
@@ -25,7 +52,8 @@ def test_a_failing_cell_reports_cell_line_and_writes_the_record(tmp_path):
     assert record["message"] == "NameError: name 'get_handful' is not defined"
     assert (record["cell"], record["line"], record["cellId"], record["step"]) == (5, 2, "c5-id", "kid1")
     assert record["cellFirstLine"] == "# kid1 gets a handful"
-    assert record["traceback"].startswith("Traceback (most recent call last):\n  cell 5 (")
+    assert record["traceback"].startswith("Traceback (most recent call last):\n  cell 6 (")
+    assert '[cellpipe] step kid1 failed in cell 6 ("# kid1 gets a handful"), line 2: NameError' in result.stderr
 
 
 def test_an_error_inside_a_function_from_another_cell_shows_both_cells(tmp_path):
@@ -33,8 +61,8 @@ def test_an_error_inside_a_function_from_another_cell_shows_both_cells(tmp_path)
              (7, "x = 1\ny = ratio(x, 0)")]
     result = run_step(tmp_path, program("s", cells))
     assert result.code == 1
-    assert ('cell 7 ("x = 1"), line 2, in <module>\n    y = ratio(x, 0)\n'
-            '  cell 3 ("def ratio(a, b):"), line 3, in ratio\n    return scale * a / b\n') in result.stderr
+    assert ('cell 8 ("x = 1"), line 2, in <module>\n    y = ratio(x, 0)\n'
+            '  cell 4 ("def ratio(a, b):"), line 3, in ratio\n    return scale * a / b\n') in result.stderr
     # the record points at the innermost notebook frame: where it raised
     assert (result.record["cell"], result.record["line"]) == (3, 3)
 
@@ -46,7 +74,7 @@ def test_an_error_in_a_function_defined_upstream_shows_its_source_downstream(tmp
     assert up.code == 0, up
     down = run_step(tmp_path, program("down", [(8, "check(1)\ncheck(-2)")], inputs=["check"]), inputs=arts)
     assert down.code == 1
-    assert 'cell 4 ("def check(v):"), line 3, in check\n    raise ValueError(\'negative: %d\' % v)\n' in down.stderr
+    assert 'cell 5 ("def check(v):"), line 3, in check\n    raise ValueError(\'negative: %d\' % v)\n' in down.stderr
     assert down.record["message"] == "ValueError: negative: -2"
 
 
@@ -57,7 +85,7 @@ def test_a_syntax_error_is_reported_before_anything_runs(tmp_path):
     assert result.stdout == ""  # compiled up front: the first cell never ran
     record = result.record
     assert record["type"] == "SyntaxError" and record["cell"] == 4
-    assert 'cell 4 ("a = 1")' in result.stderr
+    assert 'cell 5 ("a = 1")' in result.stderr
 
 
 def test_chained_exceptions_are_shown_oldest_first(tmp_path):
@@ -76,7 +104,8 @@ def test_exit_zero_ends_the_step_early_and_exit_nonzero_fails_it(tmp_path):
     assert read_json_artifact(arts["v"]) == 1
     bad = run_step(tmp_path, program("s", [(1, "import sys\nsys.exit(3)")]))
     assert bad.code == 1
-    assert bad.record["message"] == 'cell 1 ("import sys") called exit(3)'
+    assert bad.record["message"] == 'cell 2 ("import sys") called exit(3)'
+    assert bad.record["cell"] == 1
     assert bad.record["line"] == 2
 
 
@@ -91,7 +120,7 @@ def test_shell_lines_run_with_python_values_expanded(tmp_path):
     assert result.code == 0, result
     assert result.stdout == ("hello world 6 literal {braces}\nshell sees from-env\n['a', 'b'] a b\n"
                              "indented\nstatus 4\n")
-    assert "cell 1, line 9: shell command exited with status 4" in result.stderr
+    assert "cell 2, line 9: shell command exited with status 4" in result.stderr
 
 
 def test_writefile_and_bash_cell_magics(tmp_path):
@@ -110,6 +139,7 @@ def test_a_failing_bash_cell_fails_the_step(tmp_path):
     assert result.code == 1
     assert result.stdout == "partial\n"
     assert result.record["cell"] == 6 and result.record["type"] == "CalledProcessError"
+    assert "Command '%%bash script of cell 7' returned non-zero exit status 3." in result.record["message"]
 
 
 def test_an_unknown_cell_magic_fails_naming_the_cell(tmp_path):
@@ -117,7 +147,7 @@ def test_an_unknown_cell_magic_fails_naming_the_cell(tmp_path):
     assert result.code == 1
     record = result.record
     assert record["type"] == "MagicError" and record["cell"] == 9 and record["line"] == 1
-    assert record["message"].startswith('cell 9 ("%%timeit"), line 1: the cell magic %%timeit can\'t run')
+    assert record["message"].startswith('cell 10 ("%%timeit"), line 1: the cell magic %%timeit can\'t run')
     assert "%%bash, %%sh, %%writefile" in record["message"]
     assert result.stdout == ""
 
@@ -128,9 +158,9 @@ def test_ipython_only_line_magics_are_skipped_with_a_note(tmp_path):
     result = run_step(tmp_path, program("s", [(2, code)]))
     assert result.code == 0, result
     assert result.stdout == "42\n"
-    assert "cell 2, line 1: skipped %matplotlib inline (it has no meaning outside IPython)" in result.stderr
-    assert "cell 2, line 3: skipped %pip install scikit-learn — packages belong in the step's requirements" in result.stderr
-    assert "cell 2, line 6: skipped %timeit" in result.stderr
+    assert "cell 3, line 1: skipped %matplotlib inline (it has no meaning outside IPython)" in result.stderr
+    assert "cell 3, line 3: skipped %pip install scikit-learn — packages belong in the step's requirements" in result.stderr
+    assert "cell 3, line 6: skipped %timeit" in result.stderr
 
 
 def test_an_unknown_line_magic_is_an_error_with_the_line(tmp_path):
@@ -150,7 +180,7 @@ def test_the_transform_keeps_line_numbers_and_leaves_python_alone():
     assert plain.split("\n")[7:] == source.split("\n")[7:]
     assert notes == []
     _, pip_notes = transform_cell("!pip3 install PyGithub > /dev/null 2>&1", 1)
-    assert [str(n) for n in pip_notes] == ["cell 1, line 1: `pip3 install` installs packages while the step runs; "
+    assert [str(n) for n in pip_notes] == ["cell 2, line 1: `pip3 install` installs packages while the step runs; "
                                            "declare them in the step's requirements instead so its image has them"]
     continued, _ = transform_cell("!echo a \\\n  b\nprint(1)", 1)
     assert continued.split("\n") == ["__cellpipe__.system('echo a b', 1, 1)", "", "print(1)"]

@@ -6,6 +6,7 @@ import re
 
 import pytest
 
+from cellpipe_runtime.errors import cell_filename
 from test_runtime_support import CORPUS, outputs_for, program, read_json_artifact, read_meta, run_step
 
 KALE = os.path.join(CORPUS, "kale")
@@ -95,6 +96,6 @@ def test_every_corpus_code_cell_becomes_plain_python_with_the_same_lines():
             source = "".join(cell["source"])
             plain, _ = transform_cell(source, i)
             assert plain.count("\n") == source.count("\n"), (path, i)
-            compile(plain, "<cell %d>" % i, "exec")  # raises SyntaxError with the cell named
+            compile(plain, cell_filename(i), "exec")  # raises SyntaxError with the cell named
             checked += 1
     assert checked >= 20
