@@ -22,6 +22,9 @@
  *
  * Runs are kept by the run store next to each notebook (`<notebook dir>/.cellpipe`), the same place the CLI
  * writes, so runs started from a terminal show up in the page and the other way round.
+ *
+ * JSON fields that point at a cell (`cell` of diagnostics, parameters and step errors, a graph step's `cells`) hold the
+ * 0-based index into the notebook's `cells`; error `message`s, being for people, say `cellLabel` ("cell 7" for 6).
  */
 import { createHash } from 'node:crypto';
 import { readFile, realpath } from 'node:fs/promises';
