@@ -101,3 +101,28 @@ export function signalGroup(pgid: number, signal: NodeJS.Signals): boolean {
     return false;
   }
 }
+
+/**
+ * Waits until a process group has no live members, at most `timeoutMs`; true when it is gone. A signal is
+ * delivered asynchronously: a process that was sent SIGKILL still runs until the kernel has torn it down, so
+ * "stopped" is only true once the group is seen empty.
+ */
+export async function awaitGroupGone(pgid: number, timeoutMs = 5000): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (!groupAlive(pgid)) return true;
+    if (Date.now() >= deadline) return false;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/** {@link awaitGroupGone} for synchronous callers (the run store's recovery while it folds a record). */
+export function awaitGroupGoneSync(pgid: number, timeoutMs = 5000): boolean {
+  const deadline = Date.now() + timeoutMs;
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  for (;;) {
+    if (!groupAlive(pgid)) return true;
+    if (Date.now() >= deadline) return false;
+    Atomics.wait(pause, 0, 0, 10);
+  }
+}

@@ -33,7 +33,7 @@ import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { LogLine, RunRecord, RunState, StepRecord, StepState } from '../runtimes/types.js';
-import { processAlive, runnerGone, signalGroup } from './process.js';
+import { awaitGroupGoneSync, processAlive, runnerGone, signalGroup } from './process.js';
 
 /**
  * Log lines in a chunk read from a `<step>.jsonl` file: `carry` is the unfinished last line of the previous chunk,
@@ -477,6 +477,7 @@ export class RunStore {
         // A step process that outlived its runner would be an orphan: stop it.
         if (s.pid && processAlive(s.pid, s.pidStart)) {
           signalGroup(s.pid, 'SIGKILL');
+          awaitGroupGoneSync(s.pid);
         }
         this.append(rec.id, {
           t: 'step',

@@ -204,6 +204,8 @@ test('an unchanged step is cached, a changed parameter re-runs what reads it, an
   assert.deepEqual(second.steps.map((s) => s.state), ['cached', 'cached', 'cached']);
   assert.equal(step(second, 'load').cachedFrom, first.id);
   assert.deepEqual(step(second, 'scale').metrics, { total: 90 }, 'metrics come with the cached step');
+  assert.deepEqual(await logText(runtime, second.id, 'load'), ['loaded'], 'a cached step shows the log of the run it reused');
+  assert.match((await logText(runtime, second.id, 'load', true))[0], new RegExp(`cached: reusing the outputs of run ${first.id}`));
   assert.ok(cachedMs < 2000, `a fully cached run is quick (${cachedMs} ms; bench/local-runs.mjs measures it properly)`);
 
   // K changes: load stays cached, scale re-runs; report's input is a new list of the same length but other

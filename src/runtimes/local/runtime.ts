@@ -18,7 +18,7 @@ import { fileURLToPath } from 'node:url';
 import type { JsonValue, Step, StepProgram } from '../../core/model.js';
 import type { LogLine, LogOptions, RunRecord, RunRequest, Runtime, StepError, StepOutput, StepRecord, StepState } from '../types.js';
 import { RunStore, isTerminalRun, newRunId, pendingStep } from '../../runs/store.js';
-import { currentRunner, processAlive, processStartTime, runnerGone, signalGroup } from '../../runs/process.js';
+import { awaitGroupGone, currentRunner, processAlive, processStartTime, runnerGone, signalGroup } from '../../runs/process.js';
 import { StepCache, canonicalHash, hashArtifact, stepCacheKey } from './cache.js';
 import { paramText } from './params.js';
 
@@ -226,6 +226,21 @@ export class LocalRuntime extends EventEmitter<LocalRuntimeEvents> implements Ru
     this.emit('log', runId, step, line);
   }
 
+  /**
+   * A cached step shows the log of the run whose outputs it reuses (copied, so it outlives that run's folder):
+   * what a user sees under the cells then matches the values the step hands on.
+   */
+  private async replayLog(runId: string, step: string, fromRun: string): Promise<void> {
+    try {
+      for await (const line of this.store.readLogs(fromRun, step)) {
+        this.store.appendLogSync(runId, step, line);
+        this.emit('log', runId, step, line);
+      }
+    } catch (err) {
+      this.log(runId, step, `(the log of run ${fromRun} could not be read: ${(err as Error).message})`);
+    }
+  }
+
   private async execute(runId: string, run: ActiveRun): Promise<RunRecord> {
     const { graph } = run.request;
     const limit = Math.max(1, run.request.concurrency ?? this.concurrency);
@@ -343,7 +358,8 @@ export class LocalRuntime extends EventEmitter<LocalRuntimeEvents> implements Ru
       if (hit) {
         produced.set(step.name, hit.outputs);
         const now = new Date().toISOString();
-        this.log(runId, step.name, `cached: reusing the outputs of run ${hit.runId}`);
+        this.log(runId, step.name, `cached: reusing the outputs of run ${hit.runId}; its log follows`);
+        await this.replayLog(runId, step.name, hit.runId);
         await this.updateStep(runId, step.name, {
           state: 'cached',
           startedAt: now,
@@ -529,8 +545,10 @@ export class LocalRuntime extends EventEmitter<LocalRuntimeEvents> implements Ru
         // Whatever the step left behind in its process group (background `!cmd &`) goes with it.
         if (child.pid) signalGroup(child.pid, 'SIGKILL');
       });
-      child.on('close', (code, signal) => {
+      child.on('close', async (code, signal) => {
         if (timer) clearTimeout(timer);
+        // The step is over once nothing of its process group runs any more, not when its first process exits.
+        if (child.pid) await awaitGroupGone(child.pid);
         run.children.delete(child);
         if (spawnError) {
           this.log(runId, step.name, spawnError);
@@ -604,6 +622,7 @@ export async function cancelRun(store: RunStore, runId: string, opts: { graceMs?
   const until = Date.now() + graceMs;
   while (Date.now() < until && live.some((s) => processAlive(s.pid!, s.pidStart))) await new Promise((r) => setTimeout(r, 50));
   for (const s of live) signalGroup(s.pid!, 'SIGKILL');
+  for (const s of live) await awaitGroupGone(s.pid!);
   const now = new Date().toISOString();
   for (const s of rec.steps) {
     if (s.state === 'running' || s.state === 'pending') await store.updateStep(runId, s.name, { state: 'cancelled', finishedAt: now });
