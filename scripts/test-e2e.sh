@@ -51,7 +51,7 @@ export CELLPIPE_PROFILES="$services/profiles.yaml" XDG_STATE_HOME="$services/sta
 jupyter_start "$root" || exit 1
 echo "e2e: JupyterLab at $JUPYTER_URL (root $root)"
 E2E_URL=$JUPYTER_URL E2E_TOKEN=$JUPYTER_TOKEN E2E_ROOT=$root \
-  npx playwright test -c test/e2e/playwright.config.ts "$@"
+  npx playwright test -c test/e2e/playwright.config.ts lab.spec.ts "$@"
 rc=$?
 if [ $rc -ne 0 ]; then
   echo "e2e: JupyterLab log (last 60 lines):"; tail -60 "$JUPYTER_LOG"
