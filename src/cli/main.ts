@@ -21,7 +21,7 @@ const COMMANDS: Record<string, string> = {
   cancel: 'cancel a run',
   build: 'build and push every step\'s image',
   submit: 'build, upload and run on Kubeflow Pipelines',
-  doctor: 'check a profile: cluster, namespace, permissions, registry',
+  doctor: 'check the cluster set-up (every profile, or --profile NAME): API, namespace, permissions, registry',
   serve: 'start the backend HTTP server (used by the JupyterLab extension)',
 };
 

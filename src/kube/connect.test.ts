@@ -134,6 +134,36 @@ describe('connections to the real API server', { skip: cluster ? false : SKIP_NO
     assert.match(out, /everything needed works/);
   });
 
+  const runAll = async (env: NodeJS.ProcessEnv) => {
+    const dir = await tmp();
+    let out = '';
+    const sink = new Writable({ write: (chunk, _e, cb) => { out += String(chunk); cb(); } });
+    const code = await doctor([], { stdout: sink, stderr: sink, cwd: dir, env: { ...process.env, HOME: dir, CELLPIPE_PROFILES: join(dir, 'profiles.yaml'), ...env } });
+    return { code, out, dir };
+  };
+
+  test('cellpipe doctor with no profile configured checks the kubeconfig\'s current context and says how to save it', async () => {
+    const { code, out } = await runAll({ KUBECONFIG: c.kubeconfig });
+    assert.equal(code, 0, out);
+    assert.match(out, /cellpipe doctor — kubeconfig context '[^']+' \(no cellpipe profile configured\)/);
+    assert.match(out, /ok {4}API server .*answers \(Kubernetes v1\.33\.\d+\)/);
+    assert.match(out, /ok {4}namespace +'[a-z0-9-]+' exists/);
+    assert.match(out, /ok {4}can get pods\/log/);
+    assert.match(out, /next: save this as a profile .*\n +profiles:\n/);
+  });
+
+  test('cellpipe doctor with no --profile checks every configured profile', async () => {
+    const dir = await tmp();
+    const file = join(dir, 'profiles.yaml');
+    await writeFile(file, `profiles:\n  admin:\n    kubeconfig: ${c.kubeconfig}\n    namespace: ${c.namespace}\n  ci:\n    kubeconfig: ${c.restrictedKubeconfig}\n    namespace: ${c.namespace}\n`);
+    const { code, out } = await runAll({ CELLPIPE_PROFILES: file });
+    assert.equal(code, 1, out);
+    const [admin, ci] = out.split(/\n(?=cellpipe doctor — )/);
+    assert.match(admin, /profile 'admin'[^]*everything needed works[^]*next: cellpipe submit NOTEBOOK --profile admin/);
+    assert.match(ci, /profile 'ci'[^]*FAIL {2}can create jobs\.batch/);
+    assert.match(out, /2 profiles checked: 'ci' needs fixing\n$/);
+  });
+
   test('cellpipe doctor names each missing permission of the restricted profile with a fix', async () => {
     const { code, out } = await run('ci', `profiles:\n  ci:\n    kubeconfig: ${c.restrictedKubeconfig}\n    namespace: ${c.namespace}\n`);
     assert.equal(code, 1, out);

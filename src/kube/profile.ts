@@ -55,6 +55,16 @@ export async function loadProfiles(env: NodeJS.ProcessEnv = process.env): Promis
   return out;
 }
 
+/** The configured profiles' names, in file order; undefined when there is no profiles file. Throws for a broken file. */
+export async function profileNames(env: NodeJS.ProcessEnv = process.env): Promise<string[] | undefined> {
+  try {
+    return Object.keys(await readProfiles(env));
+  } catch (err) {
+    if ((err as { noFile?: boolean }).noFile) return undefined;
+    throw err;
+  }
+}
+
 async function readProfiles(env: NodeJS.ProcessEnv): Promise<Record<string, unknown>> {
   const path = profilesPath(env);
   let text: string;
@@ -62,7 +72,10 @@ async function readProfiles(env: NodeJS.ProcessEnv): Promise<Record<string, unkn
     text = await readFile(path, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
-      throw new Error(`no profiles file at ${path}: create it (see 'cellpipe doctor --help' for the format) or set CELLPIPE_PROFILES`);
+      throw Object.assign(
+        new Error(`no profiles file at ${path}: create it (see 'cellpipe doctor --help' for the format) or set CELLPIPE_PROFILES`),
+        { noFile: true },
+      );
     }
     throw err;
   }

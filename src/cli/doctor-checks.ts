@@ -1,0 +1,257 @@
+/**
+ * What `cellpipe doctor` checks, one target at a time: a profile (kubeconfig and context, API server, namespace,
+ * permissions through SelfSubjectAccessReview so nothing is created, registry), or — when no profile is configured —
+ * the kubeconfig's current context. Cluster problems become failed checks with a fix, never exceptions. Each target
+ * ends with what to do next.
+ */
+import type { KubeConnection } from '../kube/connect.js';
+
+export interface Check {
+  name: string;
+  ok: boolean;
+  detail: string;
+  fix?: string;
+  /** A check that could not run because an earlier one failed. */
+  skipped?: boolean;
+}
+
+/** One checked target: a named profile, or the kubeconfig's current context. */
+export interface TargetReport {
+  profile?: string;
+  /** The kubeconfig context checked when no profile is configured. */
+  context?: string;
+  ok: boolean;
+  checks: Check[];
+  /** What to do next, in a sentence or a short snippet. */
+  next: string;
+}
+
+/** The permissions a Kubeflow run and an in-cluster build need, as SelfSubjectAccessReview attributes. */
+const PERMISSIONS: { verb: string; resource: string; group?: string; subresource?: string; why: string }[] = [
+  { verb: 'create', resource: 'jobs', group: 'batch', why: 'image builds run as Jobs' },
+  { verb: 'watch', resource: 'jobs', group: 'batch', why: 'build progress' },
+  { verb: 'delete', resource: 'jobs', group: 'batch', why: 'build cleanup' },
+  { verb: 'list', resource: 'pods', why: 'finding the pods of a run' },
+  { verb: 'watch', resource: 'pods', why: 'following the pods of a run' },
+  { verb: 'get', resource: 'pods', subresource: 'log', why: 'streaming step logs' },
+  { verb: 'create', resource: 'secrets', why: 'registry credentials of a build' },
+  { verb: 'delete', resource: 'secrets', why: 'removing registry credentials after a build' },
+  { verb: 'create', resource: 'configmaps', why: 'sending the build context' },
+];
+
+/** Network error codes in words. */
+const NETWORK_WORDS: Record<string, string> = {
+  ECONNREFUSED: 'connection refused',
+  ECONNRESET: 'the connection was reset',
+  ENOTFOUND: 'no such host',
+  EAI_AGAIN: 'the host name could not be looked up',
+  ETIMEDOUT: 'no answer (timed out)',
+  EHOSTUNREACH: 'host unreachable',
+  ENETUNREACH: 'network unreachable',
+  EPIPE: 'the connection was closed',
+  ERR_STREAM_PREMATURE_CLOSE: 'the connection was closed',
+};
+
+function failure(name: string, err: unknown, fallbackFix: string): Check {
+  const e = err as Error & { hint?: string };
+  return { name, ok: false, detail: e.message, fix: e.hint ?? fallbackFix };
+}
+
+function skipped(names: string[], why: string): Check[] {
+  return names.map((name) => ({ name, ok: false, skipped: true, detail: `not checked: ${why}` }));
+}
+
+/** Every check of a configured profile. */
+export async function checkProfile(profileName: string, env: NodeJS.ProcessEnv): Promise<TargetReport> {
+  const { loadProfile, profilesPath } = await import('../kube/profile.js');
+  const { connect } = await import('../kube/connect.js');
+  const checks: Check[] = [];
+  const report = (): TargetReport => {
+    const ok = checks.every((c) => c.ok);
+    return {
+      profile: profileName, ok, checks,
+      next: ok
+        ? `cellpipe submit NOTEBOOK --profile ${profileName} builds the steps' images and runs the notebook there`
+        : `fix what failed above, then run cellpipe doctor --profile ${profileName} again`,
+    };
+  };
+
+  let profile;
+  try {
+    profile = await loadProfile(profileName, env);
+    checks.push({ name: 'profile', ok: true, detail: `'${profileName}' from ${profilesPath(env)}` });
+  } catch (err) {
+    checks.push(failure('profile', err, `add a profile '${profileName}' to ${profilesPath(env)} (cellpipe doctor --help shows the format)`));
+    return report();
+  }
+
+  let conn: KubeConnection;
+  try {
+    conn = connect(profile, env);
+    const ctx = profile.inCluster ? 'in-cluster service account' : `context '${conn.kc.getCurrentContext()}'`;
+    checks.push({ name: 'kubeconfig', ok: true, detail: `${ctx}, server ${conn.server}` });
+  } catch (err) {
+    checks.push(failure('kubeconfig', err, 'fix the profile\'s kubeconfig / context'));
+    checks.push(...skipped(['API server', 'namespace', 'permissions'], 'no kubeconfig'));
+    return report();
+  }
+  const kubectl = profile.inCluster ? 'kubectl' : kubectlFor(profile.kubeconfig, profile.context);
+  checks.push(...(await clusterChecks(conn, kubectl, `set 'namespace' of profile '${profileName}' to an existing namespace`)));
+  if (profile.registry) checks.push(await registryCheck(profile.registry, profile.insecureRegistry === true));
+  return report();
+}
+
+/**
+ * The kubeconfig's current context, as `kubectl` would use it ($KUBECONFIG, else ~/.kube/config), with the
+ * context's namespace (else `default`): what a first profile would most likely describe.
+ */
+export async function checkCurrentContext(env: NodeJS.ProcessEnv): Promise<TargetReport> {
+  const { loadKubeConfig, connect } = await import('../kube/connect.js');
+  const { profilesPath } = await import('../kube/profile.js');
+  const checks: Check[] = [];
+  const files = env.KUBECONFIG ? env.KUBECONFIG.split(':').filter(Boolean).join(':') : '~/.kube/config';
+  const setUp = `put the cluster's kubeconfig at ~/.kube/config (or point KUBECONFIG at it), or describe the cluster in a profile in ${profilesPath(env)} (cellpipe doctor --help shows the format)`;
+
+  let context: string;
+  let namespace: string;
+  try {
+    const kc = loadKubeConfig({ namespace: 'default' }, env);
+    context = kc.getCurrentContext();
+    const named = kc.getContextObject(context)?.namespace;
+    namespace = named || 'default';
+    checks.push({
+      name: 'kubeconfig',
+      ok: true,
+      detail: `current context '${context}' of ${files}, server ${kc.getCurrentCluster()!.server}, namespace '${namespace}'${named ? '' : ' (the context names none)'}`,
+    });
+  } catch (err) {
+    const message = (err as Error).message;
+    const none = /^no kubeconfig found/.test(message);
+    checks.push({
+      name: 'kubeconfig',
+      ok: false,
+      detail: none ? `no cellpipe profile (${profilesPath(env)}) and ${message}` : message,
+      fix: none ? setUp : `fix ${files} (kubectl config view shows it), or ${setUp}`,
+    });
+    checks.push(...skipped(['API server', 'namespace', 'permissions'], 'no kubeconfig context'));
+    return {
+      ok: false, checks,
+      next: 'to run on a cluster, configure one as above and run cellpipe doctor again; cellpipe run NOTEBOOK runs notebooks on this machine without any cluster',
+    };
+  }
+
+  const conn = connect({ namespace }, env);
+  const kubectl = 'kubectl';
+  checks.push(...(await clusterChecks(conn, kubectl,
+    `set the context's namespace to an existing one (kubectl config set-context --current --namespace=NAME), or name it in a profile`)));
+  const ok = checks.every((c) => c.ok);
+  const profileName = /^[A-Za-z][A-Za-z0-9_-]*$/.test(context) ? context : 'cluster';
+  return {
+    context, ok, checks,
+    next: ok
+      ? [
+          `save this as a profile (it also names the registry step images go to) — add to ${profilesPath(env)}:`,
+          `  profiles:`,
+          `    ${profileName}:`,
+          `      context: ${context}`,
+          `      namespace: ${namespace}`,
+          `      registry: registry.example.com/team   # where step images are pushed`,
+          `then: cellpipe doctor --profile ${profileName}`,
+        ].join('\n')
+      : 'fix what failed above and run cellpipe doctor again, or describe the cluster in a profile (cellpipe doctor --help shows the format)',
+  };
+}
+
+/** API server, namespace and permissions, through an existing connection; each failure with its fix. */
+async function clusterChecks(conn: KubeConnection, kubectl: string, namespaceFix: string): Promise<Check[]> {
+  const { checkNamespace, canI } = await import('../kube/connect.js');
+  const { KubeError, networkCode } = await import('../kube/errors.js');
+  const checks: Check[] = [];
+  try {
+    const { VersionApi } = await import('@kubernetes/client-node');
+    const v = await conn.call({ verb: 'get', resource: 'version' }, () => conn.kc.makeApiClient(VersionApi).getCode());
+    checks.push({ name: 'API server', ok: true, detail: `${conn.server} answers (Kubernetes ${v.gitVersion})` });
+  } catch (err) {
+    if (err instanceof KubeError && err.kind === 'unreachable') {
+      const code = networkCode(err.cause ?? err);
+      const cause = err.cause as Error | undefined;
+      const why = (code && NETWORK_WORDS[code]) ?? cause?.message ?? err.message;
+      checks.push({
+        name: 'API server',
+        ok: false,
+        detail: `cannot reach the Kubernetes API at ${conn.server}: ${why}`,
+        fix: `is the cluster running? check \`${kubectl} cluster-info\`; if it is running, fix the server address in the kubeconfig`,
+      });
+    } else checks.push(failure('API server', err, 'check the cluster and the kubeconfig\'s server URL'));
+    checks.push(...skipped(['namespace', 'permissions'], 'API server not reachable'));
+    return checks;
+  }
+
+  try {
+    const state = await checkNamespace(conn);
+    checks.push({
+      name: 'namespace',
+      ok: true,
+      detail: state === 'exists' ? `'${conn.namespace}' exists` : `'${conn.namespace}' (this account may not read Namespace objects; assumed to exist)`,
+    });
+  } catch (err) {
+    const missing = err instanceof KubeError && err.kind === 'namespace-not-found';
+    checks.push(missing ? { name: 'namespace', ok: false, detail: err.message, fix: namespaceFix } : failure('namespace', err, namespaceFix));
+    checks.push(...skipped(['permissions'], 'namespace missing'));
+    return checks;
+  }
+
+  for (const p of PERMISSIONS) {
+    const what = `${p.verb} ${p.resource}${p.subresource ? `/${p.subresource}` : ''}${p.group ? `.${p.group}` : ''}`;
+    try {
+      const r = await canI(conn, p.verb, p.resource, { group: p.group, subresource: p.subresource });
+      checks.push(
+        r.allowed
+          ? { name: `can ${what}`, ok: true, detail: p.why }
+          : {
+              name: `can ${what}`,
+              ok: false,
+              detail: `denied in namespace '${conn.namespace}' (needed for ${p.why})${r.reason ? `: ${r.reason}` : ''}`,
+              fix: `ask a cluster admin for a Role in '${conn.namespace}' granting '${p.verb}' on '${p.resource}${p.subresource ? `/${p.subresource}` : ''}'${p.group ? ` (apiGroup '${p.group}')` : ''} and a RoleBinding to this account`,
+            },
+      );
+    } catch (err) {
+      checks.push(failure(`can ${what}`, err, 'check the account\'s permissions'));
+    }
+  }
+  return checks;
+}
+
+/** `kubectl` with the profile's kubeconfig and context, for the user to type. */
+function kubectlFor(kubeconfig?: string, context?: string): string {
+  const quote = (s: string) => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
+  return ['kubectl', ...(kubeconfig ? ['--kubeconfig', quote(kubeconfig)] : []), ...(context ? ['--context', quote(context)] : [])].join(' ');
+}
+
+/** Does the registry speak the OCI distribution API? (401 is fine: it wants credentials, push rights are not tested.) */
+async function registryCheck(registry: string, insecure: boolean): Promise<Check> {
+  const host = registry.split('/')[0];
+  const schemes = insecure ? ['https', 'http'] : ['https'];
+  let last = '';
+  for (const scheme of schemes) {
+    try {
+      const res = await fetch(`${scheme}://${host}/v2/`, { signal: AbortSignal.timeout(5000) });
+      if (res.status === 200 || res.status === 401) {
+        return {
+          name: 'registry',
+          ok: true,
+          detail: `${scheme}://${host}/v2/ answers (${res.status === 401 ? 'needs credentials' : 'open'}); push rights are checked by the first build`,
+        };
+      }
+      last = `${scheme}://${host}/v2/ answered HTTP ${res.status}`;
+    } catch (err) {
+      last = `${scheme}://${host}/v2/: ${(err as Error & { cause?: Error }).cause?.message ?? (err as Error).message}`;
+    }
+  }
+  return {
+    name: 'registry',
+    ok: false,
+    detail: `registry '${host}' does not answer as an OCI registry (${last})`,
+    fix: insecure ? 'check the registry address in the profile' : 'check the registry address; for a plain-HTTP or self-signed registry set insecureRegistry: true',
+  };
+}
