@@ -51,13 +51,50 @@ export function defaultRuntimePath(env: NodeJS.ProcessEnv = process.env): string
 const DONE_OK: readonly StepState[] = ['succeeded', 'cached'];
 const DONE_BAD: readonly StepState[] = ['failed', 'skipped', 'cancelled'];
 
-interface ActiveRun {
+/** A run this runtime is executing now (exported for runtimes built on this one). */
+export interface ActiveRun {
   request: RunRequest;
   aborted: boolean;
   /** Step processes running now, by the step they run. */
   children: Map<ChildProcess, string>;
   done: Promise<RunRecord>;
   stop: (reason: string) => void;
+}
+
+/** One attempt of one step, as `launchStep` gets it: host paths of everything the step reads and writes. */
+export interface StepLaunch {
+  runId: string;
+  run: ActiveRun;
+  step: Step;
+  attempt: number;
+  programFile: string;
+  /** Parameter name → value as text (KFP's form). */
+  parameters: Record<string, string>;
+  /** Input name → the producer's artifact directory. */
+  inputs: Record<string, string>;
+  /** Output name → the (empty) artifact directory to fill. */
+  outputs: Record<string, string>;
+  /** Where the step's folders are: `<stepDir>/outputs/<name>`, metrics and error record files, scratch. */
+  stepDir: string;
+  metricsFile: string;
+  errorFile: string;
+  scratch: string;
+  workdir: string;
+}
+
+export interface StepResult {
+  exitCode?: number;
+  signal?: string;
+  timedOut: boolean;
+  lastStderr?: string;
+}
+
+/** A process to run for a step instead of the local Python (what a container runtime starts). */
+export interface StepCommand {
+  file: string;
+  args: string[];
+  cwd: string;
+  env: NodeJS.ProcessEnv;
 }
 
 export class LocalRuntime extends EventEmitter<LocalRuntimeEvents> implements Runtime {
@@ -335,23 +372,21 @@ export class LocalRuntime extends EventEmitter<LocalRuntimeEvents> implements Ru
     const programFile = path.join(dir, 'program.json');
 
     // Inputs: the producer's output artifacts (possibly in an earlier run's folder, when it was cached).
-    const inputArgs: string[] = [];
+    const inputPaths: Record<string, string> = {};
     const inputHashes: Record<string, string> = {};
     for (const name of program.inputs) {
       const src = step.inputSources[name];
       const out = produced.get(src)?.find((o) => o.name === name);
       if (!out?.path) throw new Error(`input '${name}' of step '${step.name}': step '${src ?? '?'}' did not produce it`);
-      inputArgs.push('--input', `${name}=${out.path}`);
+      inputPaths[name] = out.path;
       inputHashes[name] = out.sha256 ?? '';
     }
-    const paramArgs: string[] = [];
     const paramTexts: Record<string, string> = {};
     for (const p of program.parameters) {
       const value = request.parameters[p.name] ?? request.graph.parameters.find((d) => d.name === p.name)?.default ?? null;
       paramTexts[p.name] = paramText(p.type, value);
-      paramArgs.push('--param', `${p.name}=${paramTexts[p.name]}`);
     }
-    const cacheKey = stepCacheKey({ program, inputs: inputHashes, parameters: paramTexts, runtimeVersion: this.runtimeVersion() });
+    const cacheKey = stepCacheKey({ program, inputs: inputHashes, parameters: paramTexts, runtimeVersion: this.runtimeVersion() + this.cacheSalt(step.name) });
 
     if (request.cache !== false && step.cache) {
       const hit = this.cache.lookup(cacheKey);
@@ -388,22 +423,25 @@ export class LocalRuntime extends EventEmitter<LocalRuntimeEvents> implements Ru
       fs.rmSync(errorFile, { force: true });
       fs.rmSync(metricsFile, { force: true });
       fs.rmSync(`${metricsFile}.values.json`, { force: true });
-      const outputArgs: string[] = [];
+      const outputPaths: Record<string, string> = {};
       for (const name of program.outputs) {
         const p = path.join(outDir, name);
         fs.mkdirSync(p, { recursive: true });
-        outputArgs.push('--output', `${name}=${p}`);
+        outputPaths[name] = p;
       }
-      const args = [
-        '-m', 'cellpipe_runtime', 'run',
-        '--program', programFile,
-        ...paramArgs, ...inputArgs, ...outputArgs,
-        '--metrics', metricsFile,
-        '--error-record', errorFile,
-        '--workdir', workdir,
-      ];
       if (attempt > 1) this.log(runId, step.name, `attempt ${attempt} of ${maxAttempts}`);
-      const result = await this.spawnStep(runId, run, step, attempt, args, scratch, workdir);
+      let result: StepResult;
+      try {
+        result = await this.launchStep({
+          runId, run, step, attempt, programFile, parameters: paramTexts, inputs: inputPaths, outputs: outputPaths,
+          stepDir: dir, metricsFile, errorFile, scratch, workdir,
+        });
+      } catch (err) {
+        // The step could not be started at all (e.g. its image could not be unpacked): a failed attempt.
+        const message = err instanceof Error ? err.message : String(err);
+        this.log(runId, step.name, message);
+        result = { exitCode: 127, timedOut: false, lastStderr: message };
+      }
       exitCode = result.exitCode;
       // Killed by a `cellpipe cancel` from another process before our poll saw the request?
       if (!run.aborted && result.exitCode !== 0 && (await this.store.get(runId))?.cancelRequestedAt) run.stop('cancel requested');
@@ -456,6 +494,31 @@ export class LocalRuntime extends EventEmitter<LocalRuntimeEvents> implements Ru
     return run.aborted ? 'cancelled' : 'failed';
   }
 
+  /** Mixed into a step's cache key: what else than the program, inputs and parameters decides its outputs. */
+  protected cacheSalt(_step: string): string {
+    return '';
+  }
+
+  /** Runs one attempt of a step: here the step runtime as a local Python process. */
+  protected async launchStep(l: StepLaunch): Promise<StepResult> {
+    const args = [
+      '-m', 'cellpipe_runtime', 'run',
+      '--program', l.programFile,
+      ...Object.entries(l.parameters).flatMap(([k, v]) => ['--param', `${k}=${v}`]),
+      ...Object.entries(l.inputs).flatMap(([k, v]) => ['--input', `${k}=${v}`]),
+      ...Object.entries(l.outputs).flatMap(([k, v]) => ['--output', `${k}=${v}`]),
+      '--metrics', l.metricsFile,
+      '--error-record', l.errorFile,
+      '--workdir', l.workdir,
+    ];
+    return this.spawnStep(l.runId, l.run, l.step, l.attempt, args, l.scratch, l.workdir);
+  }
+
+  /** Store (and announce) a line of the runner's own about a step, for runtimes built on this one. */
+  protected note(runId: string, step: string, text: string): void {
+    this.log(runId, step, text);
+  }
+
   private readonly interpreters = new Map<string, Promise<string>>();
 
   /**
@@ -477,7 +540,11 @@ export class LocalRuntime extends EventEmitter<LocalRuntimeEvents> implements Ru
     return p;
   }
 
-  private async spawnStep(
+  /**
+   * Starts the step's process (the local Python with `args`, or `command`), streams its lines into the store,
+   * applies the step's timeout, and resolves when it has exited.
+   */
+  protected async spawnStep(
     runId: string,
     run: ActiveRun,
     step: Step,
@@ -485,10 +552,12 @@ export class LocalRuntime extends EventEmitter<LocalRuntimeEvents> implements Ru
     args: string[],
     scratch: string,
     workdir: string,
-  ): Promise<{ exitCode?: number; signal?: string; timedOut: boolean; lastStderr?: string }> {
-    const python = await this.resolvePython(workdir);
+    command?: StepCommand,
+    extra: Partial<StepRecord> = {},
+  ): Promise<StepResult> {
+    const python = command ? command.file : await this.resolvePython(workdir);
     return new Promise((resolve) => {
-      const env: NodeJS.ProcessEnv = {
+      const env: NodeJS.ProcessEnv = command ? command.env : {
         ...this.env,
         PYTHONPATH: [this.runtimePath, this.env.PYTHONPATH].filter(Boolean).join(path.delimiter),
         PYTHONUNBUFFERED: '1',
@@ -499,7 +568,7 @@ export class LocalRuntime extends EventEmitter<LocalRuntimeEvents> implements Ru
       };
       let child: ChildProcess;
       try {
-        child = spawn(python, args, { cwd: scratch, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+        child = spawn(python, command ? command.args : args, { cwd: command ? command.cwd : scratch, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
       } catch (err) {
         resolve({ exitCode: 127, timedOut: false, lastStderr: (err as Error).message });
         return;
@@ -517,6 +586,7 @@ export class LocalRuntime extends EventEmitter<LocalRuntimeEvents> implements Ru
           ...(attempt === 1 ? { startedAt: started } : {}),
           pid,
           pidStart: processStartTime(pid),
+          ...extra,
         });
       }
       const onLine = (stream: 'stdout' | 'stderr') => (text: string) => {
@@ -538,7 +608,9 @@ export class LocalRuntime extends EventEmitter<LocalRuntimeEvents> implements Ru
       child.on('error', (err) => {
         spawnError =
           (err as NodeJS.ErrnoException).code === 'ENOENT'
-            ? `Python interpreter '${this.python}' not found: install Python 3 or set CELLPIPE_PYTHON`
+            ? command
+              ? `${command.file} not found`
+              : `Python interpreter '${this.python}' not found: install Python 3 or set CELLPIPE_PYTHON`
             : err.message;
       });
       child.on('exit', () => {
@@ -561,7 +633,7 @@ export class LocalRuntime extends EventEmitter<LocalRuntimeEvents> implements Ru
   }
 
   /** SIGTERM to the step's process group, SIGKILL after the grace period if anything is left. */
-  private stopChild(child: ChildProcess): void {
+  protected stopChild(child: ChildProcess): void {
     const pid = child.pid;
     if (!pid) return;
     signalGroup(pid, 'SIGTERM');
