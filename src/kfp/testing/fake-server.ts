@@ -51,6 +51,13 @@ interface StoredVersion {
   version: { pipeline_id: string; pipeline_version_id: string; name: string; display_name: string; description?: string; created_at: string };
   yaml: string;
   spec: Record<string, unknown>;
+  /** The Kubernetes platform document, when the spec has one. */
+  platform?: Record<string, unknown>;
+}
+
+/** A version as KFP answers it: with its spec, and `{pipeline_spec, platform_spec}` when there is a platform document. */
+function versionJson(v: StoredVersion): Record<string, unknown> {
+  return { ...v.version, pipeline_spec: v.platform ? { pipeline_spec: v.spec, platform_spec: v.platform } : v.spec };
 }
 
 export interface StoredRun {
@@ -83,7 +90,7 @@ export class FakeKfpServer {
   readonly violations: string[] = [];
   readonly requests: SeenRequest[] = [];
   readonly options: FakeKfpOptions;
-  readonly experiments = new Map<string, { experiment_id: string; display_name: string; description?: string; namespace?: string; created_at: string; storage_state: string }>();
+  readonly experiments = new Map<string, { experiment_id: string; display_name: string; description?: string; namespace?: string; created_at: string; storage_state: string; last_run_created_at: string }>();
   readonly pipelines = new Map<string, { pipeline: { pipeline_id: string; name: string; display_name: string; description?: string; namespace?: string; created_at: string }; versions: StoredVersion[] }>();
   readonly runs = new Map<string, StoredRun>();
   /** Number of specs the proto validator accepted. */
@@ -98,6 +105,14 @@ export class FakeKfpServer {
   constructor(options: FakeKfpOptions = {}) {
     this.options = { validateSpecs: true, progress: 'auto', ...options };
     this.clock = Date.UTC(2026, 0, 1);
+    if (!this.options.multiUser) {
+      // Single-user KFP makes this experiment at start-up (runs without one go there).
+      const id = randomUUID();
+      this.experiments.set(id, {
+        experiment_id: id, display_name: 'Default', description: 'All runs created without specifying an experiment will be grouped here.',
+        created_at: this.now(), storage_state: 'AVAILABLE', last_run_created_at: UNSET_TIME,
+      });
+    }
   }
 
   get url(): string {
@@ -187,7 +202,7 @@ export class FakeKfpServer {
     const send = (status: number, body: unknown) => {
       seen.status = status;
       if (match && !(isUpload && status >= 400)) {
-        const problems = this.contract.checkResponse(match.op, status, body);
+        const problems = this.contract.checkResponse(match.op, status, withoutUndocumented(match.op.operationId, body));
         if (problems.length) {
           this.violations.push(`response of ${match.op.operationId} violates the swagger: ${problems.join('; ')}`);
           status = 500;
@@ -196,14 +211,23 @@ export class FakeKfpServer {
       }
       res.writeHead(status, { 'Content-Type': 'application/json' }).end(JSON.stringify(body));
     };
+    // KFP's grpc-gateway errors carry the status once more in `details`; the upload handler's carry the error chain
+    // (and, in KFP, a Go stack trace) in `error_details`.
     const fail = (status: number, code: number, message: string) =>
-      isUpload ? send(status, { error_message: message, error_details: message }) : send(status, { code, message, details: [] });
+      isUpload
+        ? send(status, { error_message: message, error_details: `${message}\n${FAKE_STACK}` })
+        : send(status, { code, message, details: [{ '@type': 'type.googleapis.com/google.rpc.Status', code, message }] });
 
     if (!match) {
       this.violations.push(`no swagger operation for ${method} ${url.pathname}`);
       return fail(404, 5, `Not Found: ${method} ${url.pathname}`);
     }
-    const problems = this.contract.checkQuery(match.op, url.searchParams);
+    // KFP ignores query parameters it does not know; the fake answers the same but records them as violations,
+    // so a client sending one is still caught.
+    const queryProblems = this.contract.checkQuery(match.op, url.searchParams);
+    const unknownQuery = queryProblems.filter((q) => q.startsWith('query parameter '));
+    if (unknownQuery.length) this.violations.push(`request ${match.op.operationId} violates the swagger: ${unknownQuery.join('; ')}`);
+    const problems = queryProblems.filter((q) => !unknownQuery.includes(q));
     let body: unknown;
     let upload: { filename: string; data: Buffer } | undefined;
     const type = req.headers['content-type'] ?? '';
@@ -218,10 +242,14 @@ export class FakeKfpServer {
         problems.push('the body is not JSON');
       }
     }
-    if (!isUpload) problems.push(...this.contract.checkBody(match.op, body));
-    if (problems.length) {
-      this.violations.push(`request ${match.op.operationId} violates the swagger: ${problems.join('; ')}`);
-      return fail(400, 3, `Invalid input error: ${problems.join('; ')}`);
+    const bodyProblems = isUpload ? [] : this.contract.checkBody(match.op, body);
+    if (problems.length || bodyProblems.length) {
+      this.violations.push(`request ${match.op.operationId} violates the swagger: ${[...problems, ...bodyProblems].join('; ')}`);
+      // KFP's marshaler refuses an unknown field before any handler runs: a bare status without details.
+      if (bodyProblems.length && !problems.length) {
+        return send(400, { code: 3, message: `proto: ${bodyProblems.join('; ')}` });
+      }
+      return fail(400, 3, `Invalid input error: ${[...problems, ...bodyProblems].join('; ')}`);
     }
     // Authentication (TokenReview in real KFP).
     let allowed: string[] | undefined;
@@ -243,7 +271,7 @@ export class FakeKfpServer {
     const multi = this.options.multiUser === true;
     switch (match.op.operationId) {
       case 'HealthzService_GetHealthz':
-        return send(200, { multi_user: multi, pipeline_store: 'database' });
+        return send(200, { commit_sha: 'unknown', tag_name: 'unknown', multi_user: multi, pipeline_store: 'database' });
       case 'ExperimentService_ListExperiments': {
         const ns = q.get('namespace') ?? '';
         if (multi && !ns) return fail(400, 3, 'Invalid input error: An experiment cannot have an empty namespace in multi-user mode');
@@ -261,7 +289,7 @@ export class FakeKfpServer {
         if ([...this.experiments.values()].some((e) => e.display_name === b.display_name && (e.namespace ?? '') === ns)) {
           return fail(409, 6, `Already exist error: Failed to create a new experiment. The name ${b.display_name} already exists`);
         }
-        const e = { experiment_id: randomUUID(), display_name: b.display_name, ...(b.description ? { description: b.description } : {}), ...(ns ? { namespace: ns } : {}), created_at: this.now(), storage_state: 'AVAILABLE' };
+        const e = { experiment_id: randomUUID(), display_name: b.display_name, ...(b.description ? { description: b.description } : {}), ...(ns ? { namespace: ns } : {}), created_at: this.now(), storage_state: 'AVAILABLE', last_run_created_at: UNSET_TIME };
         this.experiments.set(e.experiment_id, e);
         return send(200, e);
       }
@@ -282,17 +310,17 @@ export class FakeKfpServer {
       case 'PipelineService_ListPipelineVersions': {
         const x = this.pipelines.get(p.pipeline_id);
         if (!x) return fail(404, 5, `Pipeline ${p.pipeline_id} not found`);
-        let versions = x.versions.map((v) => v.version);
+        let versions = x.versions;
         if (q.get('sort_by') === 'created_at desc') versions = versions.slice().reverse();
-        versions = applyFilter(versions, q.get('filter'));
+        versions = applyFilter(versions.map((v) => ({ ...v.version, stored: v })), q.get('filter')).map((v) => v.stored);
         const size = Number(q.get('page_size') ?? '20') || 20;
         const start = Number(q.get('page_token') ?? '0') || 0;
-        const page = versions.slice(start, start + size);
+        const page = versions.slice(start, start + size).map(versionJson);
         return send(200, { ...(page.length ? { pipeline_versions: page } : {}), total_size: versions.length, ...(start + size < versions.length ? { next_page_token: String(start + size) } : {}) });
       }
       case 'PipelineService_GetPipelineVersion': {
         const v = this.pipelines.get(p.pipeline_id)?.versions.find((x) => x.version.pipeline_version_id === p.pipeline_version_id);
-        return v ? send(200, { ...v.version, pipeline_spec: v.spec }) : fail(404, 5, `Pipeline version ${p.pipeline_version_id} not found`);
+        return v ? send(200, versionJson(v)) : fail(404, 5, `Pipeline version ${p.pipeline_version_id} not found`);
       }
       case 'UploadPipeline':
       case 'UploadPipelineVersion': {
@@ -304,7 +332,7 @@ export class FakeKfpServer {
           return fail(400, 3, `Failed to create a pipeline: invalid pipeline spec: ${checked.error}`);
         }
         this.specsValidated++;
-        const spec = (parseAllDocuments(yaml) as unknown as { toJS(): Record<string, unknown> }[])[0].toJS();
+        const [spec, platform] = (parseAllDocuments(yaml) as unknown as { toJS(): Record<string, unknown> }[]).map((d) => d.toJS());
         const name = q.get('name') || q.get('display_name') || upload!.filename;
         const description = q.get('description') || undefined;
         if (match.op.operationId === 'UploadPipeline') {
@@ -315,7 +343,7 @@ export class FakeKfpServer {
           }
           const pipeline = { pipeline_id: randomUUID(), name, display_name: q.get('display_name') || name, ...(description ? { description } : {}), ...(ns ? { namespace: ns } : {}), created_at: this.now() };
           const version = { pipeline_id: pipeline.pipeline_id, pipeline_version_id: randomUUID(), name, display_name: pipeline.display_name, ...(description ? { description } : {}), created_at: pipeline.created_at };
-          this.pipelines.set(pipeline.pipeline_id, { pipeline, versions: [{ version, yaml, spec }] });
+          this.pipelines.set(pipeline.pipeline_id, { pipeline, versions: [{ version, yaml, spec, platform }] });
           return send(200, pipeline);
         }
         const x = this.pipelines.get(q.get('pipelineid') ?? '');
@@ -323,8 +351,9 @@ export class FakeKfpServer {
         if (!authorize(x.pipeline.namespace, 'create', 'pipelines')) return;
         if (x.versions.some((v) => v.version.name === name)) return fail(409, 6, 'Failed to create a pipeline version');
         const version = { pipeline_id: x.pipeline.pipeline_id, pipeline_version_id: randomUUID(), name, display_name: q.get('display_name') || name, ...(description ? { description } : {}), created_at: this.now() };
-        x.versions.push({ version, yaml, spec });
-        return send(200, version);
+        const stored = { version, yaml, spec, platform };
+        x.versions.push(stored);
+        return send(200, versionJson(stored));
       }
       case 'RunService_CreateRun':
         return this.createRun(body as KfpRun, send, fail, authorize);
@@ -347,8 +376,9 @@ export class FakeKfpServer {
         const r = this.runs.get(p.run_id);
         if (!r) return fail(404, 5, `Run ${p.run_id} not found`);
         if (!authorize(r.namespace, 'terminate', 'runs')) return;
+        // KFP updates only runs not yet terminating or ended; for others the update finds no row.
         if (!['PENDING', 'RUNNING', 'PAUSED', 'RUNTIME_STATE_UNSPECIFIED'].includes(r.run.state ?? '')) {
-          return fail(400, 9, `Failed to terminate run ${p.run_id}: run is in state ${r.run.state}`);
+          return fail(400, 3, `Failed to terminate a run: Failed to terminate run ${p.run_id}: Invalid input error: Failed to terminate a run ${p.run_id}. Row not found`);
         }
         r.terminating = true;
         this.setState(r, 'CANCELING');
@@ -362,7 +392,7 @@ export class FakeKfpServer {
         for (const t of r.order) if (r.tasks[t] === 'FAILED' || r.tasks[t] === 'CANCELED') r.tasks[t] = 'PENDING';
         this.options.failTasks = [];
         r.terminating = false;
-        delete r.run.finished_at;
+        r.run.finished_at = UNSET_TIME;
         delete r.run.error;
         this.setState(r, 'RUNNING');
         this.render(r);
@@ -405,10 +435,12 @@ export class FakeKfpServer {
       service_account: b.service_account ?? (this.options.multiUser ? 'default-editor' : 'pipeline-runner'),
       created_at: this.now(),
       scheduled_at: this.now(),
+      finished_at: UNSET_TIME,
       state: 'PENDING',
       state_history: [],
     };
     (run as { storage_state?: string }).storage_state = 'AVAILABLE';
+    if (exp) exp.last_run_created_at = run.created_at!;
     const stored: StoredRun = { run, namespace, order, deps, tasks: Object.fromEntries(order.map((t) => [t, 'PENDING'])), tick: 0, terminating: false, times: {} };
     this.setState(stored, 'PENDING');
     this.runs.set(run.run_id, stored);
@@ -574,5 +606,20 @@ export function checkRuntimeParameters(spec: Record<string, unknown>, given: Rec
   }
   return undefined;
 }
+
+/** Fields KFP 2.17 answers with that its published swagger does not declare (seen from kfp-real serve). */
+const UNDOCUMENTED: Record<string, string[]> = { HealthzService_GetHealthz: ['commit_sha', 'tag_name'] };
+
+function withoutUndocumented(operation: string, body: unknown): unknown {
+  const extra = UNDOCUMENTED[operation];
+  if (!extra || body === null || typeof body !== 'object') return body;
+  return Object.fromEntries(Object.entries(body).filter(([k]) => !extra.includes(k)));
+}
+
+/** How KFP writes a timestamp that is not set. */
+export const UNSET_TIME = '1970-01-01T00:00:00Z';
+
+/** Stands for the Go stack trace KFP's upload handler appends to `error_details`. */
+const FAKE_STACK = 'github.com/kubeflow/pipelines/backend/src/apiserver/server.(*PipelineUploadServer).uploadPipeline\n\tfake-server.ts:0';
 
 export { here as fakeDir };

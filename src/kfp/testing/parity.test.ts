@@ -1,0 +1,134 @@
+/**
+ * The fake KFP server held to KFP itself: the same requests — the ones cellpipe's client makes, and the mistakes it
+ * must be told about — go to KFP 2.17.0's own API server (`kfp-real serve`) and to the fake, and both must answer
+ * with the same status codes and the same shape of body (keys and JSON kinds, recursively; error bodies also the
+ * same gRPC code). Run states are compared too: the fake runs in manual mode, so nothing progresses on either.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { compileNotebook } from '../../core/compile.js';
+import { CANDIES } from '../../runs/testing.js';
+import { FakeKfpServer } from './fake-server.js';
+import { startKfpReal, type KfpRealServer } from './kfp-real.js';
+
+type Shape = string | Shape[] | { [k: string]: Shape };
+
+/** Keys and JSON kinds of a body; a pipeline spec is one opaque object (its contents are the uploaded spec). */
+function shape(v: unknown, key = ''): Shape {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return v.length ? [shape(v[0])] : [];
+  if (typeof v === 'object') {
+    if (key === 'pipeline_spec' || key === 'parameters') return 'object';
+    return Object.fromEntries(Object.keys(v).sort().map((k) => [k, shape((v as Record<string, unknown>)[k], k)]));
+  }
+  return typeof v;
+}
+
+interface Answer {
+  status: number;
+  body: Record<string, unknown>;
+}
+
+type Call = (method: string, path: string, o?: { json?: unknown; upload?: string }) => Promise<Answer>;
+
+function caller(base: string): Call {
+  return async (method, path, o = {}) => {
+    let body: BodyInit | undefined;
+    const headers: Record<string, string> = { Accept: 'application/json' };
+    if (o.json !== undefined) {
+      body = JSON.stringify(o.json);
+      headers['Content-Type'] = 'application/json';
+    } else if (o.upload !== undefined) {
+      const form = new FormData();
+      form.append('uploadfile', new Blob([o.upload]), 'pipeline.yaml');
+      body = form;
+    }
+    const res = await fetch(`${base}/apis/v2beta1${path}`, { method, headers, body });
+    const text = await res.text();
+    let parsed: Record<string, unknown>;
+    try {
+      parsed = text.trim() ? (JSON.parse(text) as Record<string, unknown>) : {};
+    } catch {
+      parsed = { unparsed: text.slice(0, 200) };
+    }
+    return { status: res.status, body: parsed };
+  };
+}
+
+const spec = (text: string) => compileNotebook(text, { path: 'candies_sharing.ipynb' }).yaml!;
+
+/** The conversation, identical for both servers; ids come from each server's own answers. */
+async function scenario(call: Call): Promise<{ step: string; status: number; shape: Shape; code?: unknown; state?: unknown }[]> {
+  const text = readFileSync(CANDIES, 'utf8');
+  const v1 = spec(text);
+  const v2 = spec(text.replace('CANDIES = 20', 'CANDIES = 22'));
+  const out: { step: string; status: number; shape: Shape; code?: unknown; state?: unknown }[] = [];
+  const record = (step: string, a: Answer) => {
+    out.push({ step, status: a.status, shape: shape(a.body), ...(a.status >= 400 ? { code: a.body.code } : {}), ...(typeof a.body.state === 'string' ? { state: a.body.state } : {}) });
+    return a;
+  };
+  const filter = encodeURIComponent(JSON.stringify({ predicates: [{ operation: 'EQUALS', key: 'display_name', string_value: 'parity' }] }));
+  record('healthz', await call('GET', '/healthz'));
+  record('find experiment (none)', await call('GET', `/experiments?filter=${filter}&page_size=10`));
+  const exp = record('create experiment', await call('POST', '/experiments', { json: { display_name: 'parity', description: 'created by cellpipe' } }));
+  const expId = exp.body.experiment_id as string;
+  record('create experiment again', await call('POST', '/experiments', { json: { display_name: 'parity' } }));
+  record('unknown body field', await call('POST', '/experiments', { json: { display_name: 'p2', colour: 'red' } }));
+  record('find experiment', await call('GET', `/experiments?filter=${filter}&page_size=10`));
+  record('pipeline by name (none)', await call('GET', '/pipelines/names/parity-p'));
+  const up = record('upload', await call('POST', '/pipelines/upload?name=parity-p&display_name=parity-p&description=d', { upload: v1 }));
+  const pid = up.body.pipeline_id as string;
+  record('upload same name', await call('POST', '/pipelines/upload?name=parity-p&display_name=parity-p&description=d', { upload: v1 }));
+  record('upload_version without pipelineid', await call('POST', '/pipelines/upload_version?name=v2&display_name=v2', { upload: v2 }));
+  const ver = record('upload_version', await call('POST', `/pipelines/upload_version?pipelineid=${pid}&name=v2&display_name=v2&description=d2`, { upload: v2 }));
+  const vid = ver.body.pipeline_version_id as string;
+  record('upload_version same name', await call('POST', `/pipelines/upload_version?pipelineid=${pid}&name=v2&display_name=v2`, { upload: v2 }));
+  record('pipeline by name', await call('GET', '/pipelines/names/parity-p'));
+  record('list versions', await call('GET', `/pipelines/${pid}/versions?page_size=100&sort_by=${encodeURIComponent('created_at desc')}`));
+  record('get version', await call('GET', `/pipelines/${pid}/versions/${vid}`));
+  const ref = { pipeline_id: pid, pipeline_version_id: vid };
+  const run = record('create run', await call('POST', '/runs', {
+    json: { display_name: 'r1', description: 'cellpipe run', experiment_id: expId, pipeline_version_reference: ref, runtime_config: { parameters: { CANDIES: 9 } } },
+  }));
+  const runId = run.body.run_id as string;
+  record('create run, wrong type', await call('POST', '/runs', { json: { display_name: 'r2', experiment_id: expId, pipeline_version_reference: ref, runtime_config: { parameters: { CANDIES: 'x' } } } }));
+  record('create run, unknown parameter', await call('POST', '/runs', { json: { display_name: 'r3', experiment_id: expId, pipeline_version_reference: ref, runtime_config: { parameters: { nope: 1 } } } }));
+  record('get run', await call('GET', `/runs/${runId}`));
+  record('list runs', await call('GET', `/runs?experiment_id=${expId}&page_size=50&sort_by=${encodeURIComponent('created_at desc')}`));
+  record('get run (none)', await call('GET', '/runs/00000000-0000-0000-0000-00000000dead'));
+  record('terminate', await call('POST', `/runs/${runId}:terminate`));
+  record('get terminated run', await call('GET', `/runs/${runId}`));
+  record('terminate again', await call('POST', `/runs/${runId}:terminate`));
+  record('get experiment', await call('GET', `/experiments/${expId}`));
+  return out;
+}
+
+describe('parity: the fake KFP server answers as KFP 2.17.0 does', () => {
+  let real: KfpRealServer;
+  let fake: FakeKfpServer;
+  before(async () => {
+    real = await startKfpReal();
+    fake = new FakeKfpServer({ progress: 'manual' });
+    await fake.start();
+  });
+  after(async () => {
+    await real?.stop();
+    await fake?.close();
+  });
+
+  test('same status codes and body shapes for the client\'s requests and its mistakes', async () => {
+    const fromKfp = await scenario(caller(real.url));
+    const fromFake = await scenario(caller(fake.url));
+    const differ = fromKfp.flatMap((k, i) => {
+      try {
+        assert.deepEqual(fromFake[i], k);
+        return [];
+      } catch (err) {
+        return [`step '${k.step}': the fake answers differently from KFP\n${(err as Error).message}`];
+      }
+    });
+    assert.deepEqual(differ, [], differ.join('\n\n'));
+    assert.deepEqual(fake.violations.filter((v) => !/unknown field 'colour'|pipelineid/.test(v)), [], 'only the deliberate mistakes broke the contract');
+  });
+});
