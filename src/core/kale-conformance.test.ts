@@ -11,6 +11,7 @@ import assert from 'node:assert/strict';
 import { compileNotebook, type CompileResult } from './compile.js';
 import { taskName } from './graph.js';
 import type { Step } from './model.js';
+import { checkSpec } from '../kfp/testing/kfp-real.js';
 
 type Cell = [tags: string[], source: string] | { markdown: string; tags?: string[] };
 
@@ -32,10 +33,14 @@ function compile(cells: Cell[], settings?: Record<string, unknown>): CompileResu
   return compileNotebook(notebook(cells, settings), { path: 'conformance.ipynb' });
 }
 
+/** Every spec the rules below compile, for the last test (KFP's own backend must take each). */
+const specs: { rule: string; yaml: string }[] = [];
+
 /** Compiles and insists it worked, as Kale's compile would. */
 function compiles(cells: Cell[], settings?: Record<string, unknown>): CompileResult {
   const r = compile(cells, settings);
   assert.ok(r.ok, `expected the notebook to compile: ${JSON.stringify(r.diagnostics.filter((d) => d.severity === 'error'))}`);
+  specs.push({ rule: JSON.stringify(cells.map((c) => (Array.isArray(c) ? c[0] : c.tags ?? []))), yaml: r.yaml! });
   return r;
 }
 
@@ -318,4 +323,14 @@ test('the pipeline-metrics cell names metrics with print(); each is written by t
   assert.deepEqual(r.graph!.metrics, ['score', 'loss']);
   assert.deepEqual(step(r, 'b').metrics, ['loss', 'score']);
   assert.deepEqual(step(r, 'a').metrics, []);
+});
+
+// ── What Kubeflow makes of it ─────────────────────────────────────────────────────────────────────────────────────
+
+test('every spec compiled above passes KFP\'s own backend (kfp-real check: upload, Argo compiler, validator)', async () => {
+  assert.ok(specs.length >= 20, `only ${specs.length} specs were compiled`);
+  for (const { rule, yaml } of specs) {
+    const checked = await checkSpec(yaml);
+    assert.ok(checked.ok, `${rule}: ${checked.error}`);
+  }
 });
