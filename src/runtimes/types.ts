@@ -42,6 +42,8 @@ export interface StepRecord {
   /** Local runs: the cache key of this step's execution, and the run whose outputs a `cached` step reused. */
   cacheKey?: string;
   cachedFrom?: string;
+  /** Container runs: the runc container id of the latest attempt. */
+  container?: string;
 }
 
 /** One output artifact of a step (extra fields are local-runtime details). */
@@ -68,7 +70,8 @@ export interface RunRecord {
   notebook: string;
   notebookHash: string;
   specHash: string;
-  runtime: 'local' | 'kubeflow';
+  /** `containers`: on this machine, each step in its own image (runc). */
+  runtime: 'local' | 'containers' | 'kubeflow';
   /** Profile name for Kubeflow runs. */
   profile?: string;
   parameters: Record<string, JsonValue>;

@@ -28,7 +28,7 @@ const cancel: Command = async (argv, io) => {
     return 0;
   }
   if (rec.runtime === 'kubeflow') return cancelKubeflow(rec, store, io);
-  if (rec.runtime !== 'local') {
+  if (rec.runtime !== 'local' && rec.runtime !== 'containers') {
     io.stderr.write(`cellpipe cancel: run ${rec.id} runs on ${rec.runtime}, which this version of cellpipe cannot cancel\n`);
     return 1;
   }

@@ -21,6 +21,7 @@ import { RunStore, isTerminalRun, newRunId, pendingStep } from '../../runs/store
 import { awaitGroupGone, currentRunner, processAlive, processStartTime, runnerGone, signalGroup } from '../../runs/process.js';
 import { StepCache, canonicalHash, hashArtifact, stepCacheKey } from './cache.js';
 import { paramText } from './params.js';
+import { deleteContainer } from '../containers/runc.js';
 
 export interface LocalRuntimeOptions {
   store: RunStore;
@@ -106,6 +107,8 @@ export class LocalRuntime extends EventEmitter<LocalRuntimeEvents> implements Ru
   private readonly env: NodeJS.ProcessEnv;
   private readonly cache: StepCache;
   private readonly active = new Map<string, ActiveRun>();
+  /** What the run records say ran them. */
+  protected readonly runtimeKind: RunRecord['runtime'] = 'local';
   private versionMemo?: string;
 
   constructor(options: LocalRuntimeOptions) {
@@ -174,7 +177,7 @@ export class LocalRuntime extends EventEmitter<LocalRuntimeEvents> implements Ru
     Object.assign(parameters, request.parameters);
 
     const id = newRunId();
-    const record = LocalRuntime.queuedRecord(id, request, parameters, currentRunner());
+    const record: RunRecord = { ...LocalRuntime.queuedRecord(id, request, parameters, currentRunner()), runtime: this.runtimeKind };
     await this.store.create(record);
     this.emit('change', structuredClone(record));
 
@@ -386,7 +389,7 @@ export class LocalRuntime extends EventEmitter<LocalRuntimeEvents> implements Ru
       const value = request.parameters[p.name] ?? request.graph.parameters.find((d) => d.name === p.name)?.default ?? null;
       paramTexts[p.name] = paramText(p.type, value);
     }
-    const cacheKey = stepCacheKey({ program, inputs: inputHashes, parameters: paramTexts, runtimeVersion: this.runtimeVersion() + this.cacheSalt(step.name) });
+    const cacheKey = stepCacheKey({ program, inputs: inputHashes, parameters: paramTexts, runtimeVersion: this.runtimeVersion() + this.cacheSalt(run, step.name) });
 
     if (request.cache !== false && step.cache) {
       const hit = this.cache.lookup(cacheKey);
@@ -495,7 +498,7 @@ export class LocalRuntime extends EventEmitter<LocalRuntimeEvents> implements Ru
   }
 
   /** Mixed into a step's cache key: what else than the program, inputs and parameters decides its outputs. */
-  protected cacheSalt(_step: string): string {
+  protected cacheSalt(_run: ActiveRun, _step: string): string {
     return '';
   }
 
@@ -694,6 +697,8 @@ export async function cancelRun(store: RunStore, runId: string, opts: { graceMs?
   const until = Date.now() + graceMs;
   while (Date.now() < until && live.some((s) => processAlive(s.pid!, s.pidStart))) await new Promise((r) => setTimeout(r, 50));
   for (const s of live) signalGroup(s.pid!, 'SIGKILL');
+  // A step container outlives its killed `runc run`: remove it too.
+  for (const s of rec.steps) if (s.container && (s.state === 'running' || s.state === 'pending')) await deleteContainer(s.container);
   for (const s of live) await awaitGroupGone(s.pid!);
   const now = new Date().toISOString();
   for (const s of rec.steps) {

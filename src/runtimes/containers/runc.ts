@@ -1,0 +1,46 @@
+/**
+ * runc, driven by argv: a step container is `runc run --bundle DIR ID` in the foreground (its stdout/stderr are
+ * the step's, no TTY), stopped with `runc kill`, and always removed with `runc delete --force`, so nothing stays
+ * in `runc list` after a step, whatever ended it.
+ */
+import { findTool, MissingToolError, runTool } from './tools.js';
+
+export function runcPath(): string {
+  const p = findTool('runc');
+  if (!p) throw new MissingToolError('runc', 'runc');
+  return p;
+}
+
+/** A container id runc accepts, unique per run, step and attempt. */
+export function containerId(runId: string, step: string, attempt: number): string {
+  return `cellpipe-${runId}-${step}-${attempt}`.replace(/[^A-Za-z0-9_.-]/g, '-').slice(0, 200);
+}
+
+export function runArgs(bundle: string, id: string): string[] {
+  return ['run', '--bundle', bundle, id];
+}
+
+/** Sends a signal to the container's processes; a container already gone is not an error. */
+export async function killContainer(id: string, signal: 'TERM' | 'KILL'): Promise<void> {
+  try {
+    await runTool(runcPath(), ['kill', '--all', id, signal]);
+  } catch {
+    // gone already (or runc missing: then there is no container either)
+  }
+}
+
+/** Kills what is left of the container and removes it (its cgroup and state). */
+export async function deleteContainer(id: string): Promise<void> {
+  try {
+    await runTool(runcPath(), ['delete', '--force', id]);
+  } catch {
+    // gone already
+  }
+}
+
+/** Ids of the containers runc knows. */
+export async function listContainers(): Promise<{ id: string; status: string; pid: number }[]> {
+  const out = await runTool(runcPath(), ['list', '--format', 'json']);
+  const parsed = JSON.parse(out.trim() || 'null') as { id: string; status: string; pid: number }[] | null;
+  return parsed ?? [];
+}

@@ -1,0 +1,56 @@
+/**
+ * Real parts for the container tests and the benchmark: the Debian Python base (made once with mmdebstrap,
+ * cached under ~/.cache/cellpipe), a real docker-registry on loopback holding it, an image store in a temp folder.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { startRegistry, type TestRegistry } from '../../images/testing.js';
+import { debianBase, type BaseImage } from './base-image.js';
+import { ImageStore, isMounted } from './images.js';
+import { listContainers } from './runc.js';
+import { findTool, runTool } from './tools.js';
+
+export interface ContainerScene {
+  registry: TestRegistry;
+  base: BaseImage;
+  /** The base in the registry: `127.0.0.1:PORT/base:TAG`. */
+  baseRef: string;
+  /** The base as a local layout reference: `oci:DIR:TAG`. */
+  baseLayoutRef: string;
+  images: ImageStore;
+  dir: string;
+  stop(): Promise<void>;
+}
+
+/** Why container tests cannot run here, or undefined when they can. */
+export function containersUnavailable(): string | undefined {
+  if (process.getuid?.() !== 0) return 'runc needs root here';
+  for (const [tool, pkg] of [['runc', 'runc'], ['skopeo', 'skopeo'], ['mmdebstrap', 'mmdebstrap'], ['docker-registry', 'docker-registry']]) {
+    if (!findTool(tool)) return `${tool} is not installed (Debian package ${pkg})`;
+  }
+  return undefined;
+}
+
+export async function containerScene(): Promise<ContainerScene> {
+  const base = await debianBase({ onLog: (l) => process.stderr.write(`[mmdebstrap] ${l}\n`) });
+  const registry = await startRegistry('open');
+  const baseRef = `${registry.host}/base:${base.tag}`;
+  await runTool(findTool('skopeo')!, ['copy', '--quiet', '--dest-tls-verify=false', `oci:${base.layout}:${base.tag}`, `docker://${baseRef}`]);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cellpipe-containers-'));
+  const images = new ImageStore({ dir: path.join(dir, 'images'), insecureRegistries: [registry.host] });
+  return {
+    registry, base, baseRef, baseLayoutRef: `oci:${base.layout}:${base.tag}`, images, dir,
+    async stop() {
+      await registry.stop();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Containers runc still knows whose id starts with `cellpipe-<runId>`, and overlay mounts left under `dir`. */
+export async function leftovers(runId: string, dir: string): Promise<{ containers: string[]; mounts: string[] }> {
+  const containers = (await listContainers()).map((c) => c.id).filter((id) => id.startsWith(`cellpipe-${runId}`));
+  const mounts = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4]).filter((m) => m && m.startsWith(dir));
+  return { containers, mounts: mounts.filter((m) => isMounted(m)) };
+}
