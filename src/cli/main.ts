@@ -21,6 +21,8 @@ const COMMANDS: Record<string, string> = {
   cancel: 'cancel a run',
   build: 'build and push every step\'s image',
   submit: 'build, upload and run on Kubeflow Pipelines',
+  schedule: 'run a notebook on Kubeflow Pipelines on a cron schedule (or pause|resume|delete one)',
+  schedules: 'list Kubeflow Pipelines schedules with their next run',
   doctor: 'check the cluster set-up (every profile, or --profile NAME): API, namespace, permissions, registry',
   serve: 'start the backend HTTP server (used by the JupyterLab extension)',
 };

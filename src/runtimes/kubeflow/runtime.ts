@@ -17,7 +17,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { hostname } from 'node:os';
 import type { V1Pod } from '@kubernetes/client-node';
-import type { JsonValue } from '../../core/model.js';
+import type { JsonValue, StepGraph } from '../../core/model.js';
 import { compileNotebook, type CompileResult } from '../../core/compile.js';
 import { taskName } from '../../core/graph.js';
 import { cellLabel } from '../../core/notebook.js';
@@ -28,7 +28,7 @@ import { currentRunner, runnerGone } from '../../runs/process.js';
 import type { Profile } from '../../kube/profile.js';
 import type { KubeConnection } from '../../kube/connect.js';
 import type { PodLogStream } from '../../kube/logs.js';
-import { KfpClient, type KfpRun, type PipelineVersionResult } from '../../kfp/client.js';
+import { KfpClient, type KfpExperiment, type KfpRun, type PipelineVersionResult } from '../../kfp/client.js';
 import { KfpError } from '../../kfp/errors.js';
 import { kfpEndpoint, kfpSettings, type KfpSettings } from '../../kfp/endpoint.js';
 import { rootParameters, runtimeParameters, specDocument } from '../../kfp/parameters.js';
@@ -103,6 +103,25 @@ export interface SubmitResult {
   /** Milliseconds per stage. */
   timings: Record<SubmitStage, number>;
   yaml: string;
+}
+
+/** Runs one submit stage: reports its start and end, times it, and may refuse to start it (a cancelled submit). */
+export type StageRunner = <T>(name: SubmitStage, fn: () => Promise<T>, detail?: (v: T) => string) => Promise<T>;
+
+/** A notebook made ready to run on Kubeflow (see `KubeflowRuntime.preparePipeline`). */
+export interface PreparedPipeline {
+  shown: string;
+  text: string;
+  graph: StepGraph;
+  yaml: string;
+  specHash: string;
+  parameters: Record<string, JsonValue>;
+  pipelineName: string;
+  client: KfpClient;
+  experiment: KfpExperiment;
+  upload: PipelineVersionResult;
+  /** The namespace KFP objects go in (undefined on single-user KFP). */
+  namespace?: string;
 }
 
 export class SubmitError extends Error {
@@ -237,28 +256,15 @@ export class KubeflowRuntime extends EventEmitter<KubeflowRuntimeEvents> impleme
     return this.ownImageFound;
   }
 
-  /** Compile, build, upload and run a notebook; see the module comment. */
-  async submitNotebook(o: SubmitOptions): Promise<SubmitResult> {
+  /**
+   * What a run and a schedule both need, in their stages: validate (compile) → build step images → compile with the
+   * images by digest → runtime parameters checked against the spec (naming the cell of a wrong one) → find/create
+   * the experiment and reuse or upload the pipeline version holding this exact spec.
+   */
+  async preparePipeline(o: SubmitOptions, stage: StageRunner): Promise<PreparedPipeline> {
     const progress = o.onProgress ?? (() => {});
-    const timings = { validate: 0, build: 0, upload: 0, run: 0 } as Record<SubmitStage, number>;
-    const cancelled = async () => {
-      if (o.runId === undefined) return;
-      const r = await this.store.get(o.runId);
-      if (r?.cancelRequestedAt) throw new SubmitError(`run ${o.runId} was cancelled before it was submitted to Kubeflow`);
-    };
-    const stage = async <T>(name: SubmitStage, fn: () => Promise<T>, detail?: (v: T) => string): Promise<T> => {
-      await cancelled();
-      const t0 = performance.now();
-      progress({ stage: name, state: 'start' });
-      const v = await fn();
-      timings[name] = performance.now() - t0;
-      progress({ stage: name, state: 'done', detail: detail?.(v) });
-      return v;
-    };
     const path = resolve(o.notebookPath);
     const shown = o.shownPath ?? o.notebookPath;
-    const made = o.runId !== undefined ? await this.store.get(o.runId) : undefined;
-    if (o.runId !== undefined && !made) throw new SubmitError(`no run ${o.runId} in ${this.store.dir} to submit into`);
     const text = o.text ?? (await readFile(path, 'utf8'));
 
     // For a notebook that names no base image: the profile's, else the user's setting, else this notebook pod's own.
@@ -294,19 +300,43 @@ export class KubeflowRuntime extends EventEmitter<KubeflowRuntimeEvents> impleme
     const spec = specDocument(yaml);
     const parameters = runtimeParameters(rootParameters(spec, graph.parameters), { values: o.parameters, texts: o.parameterTexts });
     const pipelineName = String((spec.pipelineInfo as { name: string }).name);
-    const namespace = this.profile.namespace;
     const client = await this.kfp();
 
-    const { experiment, upload } = await stage('upload', async () => {
+    const { experiment, upload, ns } = await stage('upload', async () => {
       const health = await client.healthz();
-      const ns = health.multi_user === false ? undefined : namespace;
+      const ns = health.multi_user === false ? undefined : this.profile.namespace;
       const experimentName = this.settings.experiment ?? (graph.pipeline.experiment || 'Default');
       const [experiment, upload] = await Promise.all([
         client.ensureExperiment(experimentName, ns),
         client.ensurePipelineVersion(yaml, specHash, { name: pipelineName, description: graph.pipeline.description, namespace: ns }),
       ]);
-      return { experiment, upload };
+      return { experiment, upload, ns };
     }, (u) => `${u.upload.action === 'reused' ? 'reused the version with this spec' : u.upload.action === 'version' ? 'uploaded a new version' : 'uploaded a new pipeline'}`);
+    return { shown, text, graph, yaml, specHash, parameters, pipelineName, client, experiment, upload, namespace: ns };
+  }
+
+  /** Compile, build, upload and run a notebook; see the module comment. */
+  async submitNotebook(o: SubmitOptions): Promise<SubmitResult> {
+    const progress = o.onProgress ?? (() => {});
+    const timings = { validate: 0, build: 0, upload: 0, run: 0 } as Record<SubmitStage, number>;
+    const cancelled = async () => {
+      if (o.runId === undefined) return;
+      const r = await this.store.get(o.runId);
+      if (r?.cancelRequestedAt) throw new SubmitError(`run ${o.runId} was cancelled before it was submitted to Kubeflow`);
+    };
+    const stage: StageRunner = async (name, fn, detail) => {
+      await cancelled();
+      const t0 = performance.now();
+      progress({ stage: name, state: 'start' });
+      const v = await fn();
+      timings[name] = performance.now() - t0;
+      progress({ stage: name, state: 'done', detail: detail?.(v) });
+      return v;
+    };
+    const made = o.runId !== undefined ? await this.store.get(o.runId) : undefined;
+    if (o.runId !== undefined && !made) throw new SubmitError(`no run ${o.runId} in ${this.store.dir} to submit into`);
+    const { shown, text, graph, yaml, specHash, parameters, pipelineName, client, experiment, upload } = await this.preparePipeline(o, stage);
+    const namespace = this.profile.namespace;
 
     const id = made?.id ?? newRunId();
     const kfpRun = await stage('run', () =>
