@@ -1,10 +1,11 @@
 /**
  * Kale's tag language, rule by rule: every notebook Kale compiles, cellpipe compiles, with Kale's meaning.
  *
- * Read from Kale's own parser (kubeflow-kale/kale, backend/kale/processors/nbprocessor.py and config/validators.py):
- * its tag regexes, how `parse_notebook` places untagged cells, and how `steps_defaults` is applied. Each test builds
- * its notebook here, compiles it, and states the step graph Kale would give. Where cellpipe deliberately reads more
- * than Kale (or differs), the test name says so.
+ * Read from Kale's own parser (kubeflow-kale 2.3.0, kale/processors/nbprocessor.py, constants.py and
+ * config/validators.py; for `block:`, the Kale releases that wrote the official example notebooks): its tag regexes,
+ * how `parse_notebook` places untagged cells, and how `steps_defaults` is applied. Each test builds its notebook here,
+ * compiles it, and states the step graph Kale gives (checked once against Kale 2.3.0 itself). Where cellpipe
+ * deliberately reads more than Kale, or differs, the test name says so.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -121,8 +122,8 @@ test('a cell that names an earlier step again adds its code to that step', () =>
 });
 
 test('block:<name> names a step exactly as step:<name> does', () => {
-  // Kale's editor writes block:, and Kale 0.x read it as step:. (Kale 2.0's backend reads only step: names while its
-  // editor still writes block:; cellpipe keeps the meaning every Kale notebook was written with.)
+  // Kale's editor wrote block: (and a bare block: on continuation cells) into every official example notebook, and
+  // Kale read it as step:. Kale 2.3 refuses block: tags altogether; cellpipe keeps the meaning they were written with.
   const r = compiles([[['block:load'], 'x = 1'], [['step:use', 'prev:load'], 'print(x)']]);
   assert.deepEqual(cellsOfSteps(r), { load: [0], use: [1] });
   assert.deepEqual(r.graph!.edges, [['load', 'use']]);
@@ -187,7 +188,7 @@ test('names neither accepts (a leading digit, a space, a dot) are errors naming 
   }
 });
 
-test('two step names that become the same Kubeflow task are an error', () => {
+test('two step names that become the same Kubeflow task are an error (KFP would rename one; cellpipe asks you to)', () => {
   const r = compile([[['step:_a'], 'x = 1'], [['step:a'], 'y = 2']]);
   assert.deepEqual(found(r, 'duplicate-step-name'), ['error:duplicate-step-name@1']);
 });
@@ -238,6 +239,36 @@ test('a limit value Kubernetes would refuse is an error on its cell (cellpipe is
   }
 });
 
+// ── secret:, image:, cache:, report: (Kale 2.3) ──────────────────────────────────────────────────────────────────
+
+test('secret:<secret>:<key>:<ENV> takes Kale\'s names (dotted secret names, keys with - . _); the last one for an ENV wins', () => {
+  const r = compiles([[['step:a', 'secret:db.prod:pass-word_1.txt:DB_PASS', 'secret:s3:id:AWS_KEY', 'secret:s3:other:AWS_KEY'], 'x = 1']]);
+  assert.deepEqual(step(r, 'a').secrets, [{ secret: 'db.prod', key: 'pass-word_1.txt', env: 'DB_PASS' }, { secret: 's3', key: 'other', env: 'AWS_KEY' }]);
+});
+
+test('image:<ref> keeps the whole reference, registry port and digest included; cache: switches caching', () => {
+  const ref = 'registry.example.com:5000/team/py@sha256:' + 'ab'.repeat(32);
+  const r = compiles([[['step:a', `image:${ref}`, 'cache:disabled'], 'x = 1'], [['step:b', 'cache:enabled'], 'y = 1']]);
+  assert.equal(step(r, 'a').image, ref);
+  assert.deepEqual([step(r, 'a').cache, step(r, 'b').cache], [false, true]);
+});
+
+test('report:enabled|disabled is accepted (cellpipe records every cell\'s outputs anyway); other values are errors', () => {
+  const r = compiles([[['step:a', 'report:enabled'], 'x = 1'], [['step:b', 'report:disabled'], 'y = 1']]);
+  assert.deepEqual(cellsOfSteps(r), { a: [0], b: [1] });
+  assert.deepEqual(r.diagnostics.filter((d) => d.severity !== 'info'), []);
+  assert.deepEqual(found(compile([[['step:a', 'report:maybe'], 'x = 1']]), 'invalid-tag-value'), ['error:invalid-tag-value@0']);
+});
+
+test('a notebook: cell (Kale 2.3\'s composition of notebooks) is an error that says cellpipe does not compose notebooks yet', () => {
+  const r = compile([[['step:a'], 'x = 1'], [['notebook:features'], '# the features notebook'], [['step:b'], 'y = 2']]);
+  assert.equal(r.ok, false);
+  const e = r.diagnostics.find((d) => d.code === 'unsupported-tag')!;
+  assert.equal(e.cell, 1);
+  assert.match(e.message, /'notebook:features': composing notebooks .* not supported/);
+  assert.ok(e.hint);
+});
+
 // ── annotation: and label: ────────────────────────────────────────────────────────────────────────────────────────
 
 test('annotation: and label: keys may carry a prefix (example.com/owner); values may be empty or contain colons', () => {
@@ -279,6 +310,14 @@ test('steps_defaults tags apply to every step', () => {
     assert.deepEqual(step(r, name).annotations, { 'example.com/team': 'ml' }, name);
     assert.deepEqual(step(r, name).limits, { memory: '1Gi' }, name);
   }
+});
+
+test('steps_defaults may also carry secret:, image:, cache: and report: (in Kale 2.3\'s language; Kale itself then fails on all but secret:)', () => {
+  const r = compiles([[['step:a'], 'x = 1'], [['step:b', 'image:own/img:2'], 'y = 1']],
+    { steps_defaults: ['secret:s3:id:AWS_KEY', 'image:team/base:1', 'cache:disabled', 'report:enabled'] });
+  assert.deepEqual(step(r, 'a').secrets, [{ secret: 's3', key: 'id', env: 'AWS_KEY' }]);
+  assert.deepEqual([step(r, 'a').image, step(r, 'b').image], ['team/base:1', 'own/img:2']);
+  assert.deepEqual([step(r, 'a').cache, step(r, 'b').cache], [false, false]);
 });
 
 test('steps_defaults in the parsed form Kale\'s SDK keeps ({labels, annotations, limits}) apply too', () => {

@@ -50,6 +50,8 @@ export const KNOWN_TAG_FORMS = [
   'image:<ref>',
   'cache:enabled',
   'cache:disabled',
+  'report:enabled',
+  'report:disabled',
   'secret:<secret>:<key>:<ENV>',
   'annotation:<key>:<value>',
   'label:<key>:<value>',
@@ -58,7 +60,7 @@ export const KNOWN_TAG_FORMS = [
   'retries:<n>',
 ];
 
-const PREFIXES = ['step', 'block', 'prev', 'limit', 'image', 'cache', 'secret', 'annotation', 'label', 'requirements', 'timeout', 'retries'];
+const PREFIXES = ['step', 'block', 'prev', 'limit', 'image', 'cache', 'report', 'secret', 'annotation', 'label', 'requirements', 'timeout', 'retries'];
 
 /**
  * Reads a cell's tags. Tags that are not cellpipe's (any tag without a known prefix) are reported as
@@ -86,6 +88,13 @@ export function parseCellTags(cell: NotebookCell): { tags: CellTags; diagnostics
     const colon = tag.indexOf(':');
     const prefix = colon < 0 ? tag : tag.slice(0, colon);
     const value = colon < 0 ? '' : tag.slice(colon + 1);
+    if (prefix === 'notebook') {
+      // Kale 2.3 compiles a `notebook:` cell into a sub-pipeline made of another notebook; leaving it out would
+      // give a different pipeline, so say so instead.
+      problem('error', 'unsupported-tag', `'${tag}': composing notebooks (Kale's notebook: cells) is not supported by cellpipe yet`,
+        'compile the referenced notebook as a pipeline of its own, or move its steps into this notebook');
+      continue;
+    }
     if (!PREFIXES.includes(prefix)) {
       const near = nearestTag(tag);
       problem('warning', 'unknown-tag', `unknown tag '${tag}' is ignored`, near ? `did you mean '${near}'?` : `known tags: ${KNOWN_TAG_FORMS.join(', ')}`);
@@ -133,6 +142,13 @@ export function parseCellTags(cell: NotebookCell): { tags: CellTags; diagnostics
       case 'image':
         if (!value) problem('error', 'invalid-tag-value', `'${tag}' has no image reference`, 'write image:<registry/repo:tag>');
         else tags.image = value;
+        break;
+      case 'report':
+        // Kale's per-step HTML report of the cells' outputs: cellpipe records every cell's outputs in the run
+        // record anyway, so the tag is read and has nothing to switch.
+        if (value !== 'enabled' && value !== 'disabled') {
+          problem('error', 'invalid-tag-value', `'${tag}': report must be 'enabled' or 'disabled'`, 'write report:enabled or report:disabled');
+        }
         break;
       case 'cache':
         if (value === 'enabled' || value === 'disabled') tags.cache = value === 'enabled';
