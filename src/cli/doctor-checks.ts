@@ -174,14 +174,21 @@ async function clusterChecks(conn: KubeConnection, kubectl: string, namespaceFix
   } catch (err) {
     if (err instanceof KubeError && err.kind === 'unreachable') {
       const code = networkCode(err.cause ?? err);
-      const cause = err.cause as Error | undefined;
-      const why = (code && NETWORK_WORDS[code]) ?? cause?.message ?? err.message;
-      checks.push({
-        name: 'API server',
-        ok: false,
-        detail: `cannot reach the Kubernetes API at ${conn.server}: ${why}`,
-        fix: `is the cluster running? check \`${kubectl} cluster-info\`; if it is running, fix the server address in the kubeconfig`,
-      });
+      const cause = (err.cause as Error | undefined)?.message ?? err.message;
+      const tls = !code && /certificate|TLS|SSL/i.test(cause);
+      checks.push(tls
+        ? {
+            name: 'API server',
+            ok: false,
+            detail: `the Kubernetes API at ${conn.server} answered with a certificate the kubeconfig does not trust (${cause.replace(/^.*reason: /, '')})`,
+            fix: `the kubeconfig's certificate-authority does not match the server (or something in between answers instead): get a fresh kubeconfig for the cluster and check \`${kubectl} cluster-info\``,
+          }
+        : {
+            name: 'API server',
+            ok: false,
+            detail: `cannot reach the Kubernetes API at ${conn.server}: ${(code && NETWORK_WORDS[code]) ?? cause}`,
+            fix: `is the cluster running? check \`${kubectl} cluster-info\`; if it is running, fix the server address in the kubeconfig`,
+          });
     } else checks.push(failure('API server', err, 'check the cluster and the kubeconfig\'s server URL'));
     checks.push(...skipped(['namespace', 'permissions'], 'API server not reachable'));
     return checks;

@@ -5,7 +5,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import https from 'node:https';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -60,6 +62,27 @@ test('no profiles and no kubeconfig: says what to configure, and exits non-zero'
   assert.match(r.stdout, new RegExp(`FAIL {2}kubeconfig +no cellpipe profile \\(${dir}/\\.config/cellpipe/profiles\\.yaml\\) and no kubeconfig found \\(looked at ${dir}/\\.kube/config\\)`));
   assert.match(r.stdout, /fix: put the cluster's kubeconfig at ~\/\.kube\/config \(or point KUBECONFIG at it\), or describe the cluster in a profile/);
   assert.match(r.stdout, /next: .*cellpipe run NOTEBOOK runs notebooks on this machine without any cluster/);
+});
+
+test('an API server whose certificate the kubeconfig does not trust is told apart from one that is down', async () => {
+  const dir = await home();
+  // A self-signed certificate the kubeconfig has no CA for: what a stale kubeconfig (or a proxy in between) gives.
+  await new Promise<void>((resolve, reject) =>
+    execFile('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=127.0.0.1', '-days', '1',
+      '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], (err) => (err ? reject(err) : resolve())));
+  const server = https.createServer({ key: await readFile(join(dir, 'key.pem')), cert: await readFile(join(dir, 'cert.pem')) }, (_req, res) => res.end('{}'));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    const { port } = server.address() as net.AddressInfo;
+    const kc = join(dir, 'kubeconfig');
+    await writeFile(kc, kubeconfig(`https://127.0.0.1:${port}`));
+    const r = await cellpipe(['doctor'], { HOME: dir, KUBECONFIG: kc });
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.match(r.stdout, new RegExp(`FAIL {2}API server +the Kubernetes API at https://127\\.0\\.0\\.1:${port} answered with a certificate the kubeconfig does not trust \\(self[- ]signed certificate\\)`));
+    assert.match(r.stdout, /fix: the kubeconfig's certificate-authority does not match the server/);
+  } finally {
+    server.close();
+  }
 });
 
 test('two profiles: both are checked and reported, each with its own problem and next step', async () => {
