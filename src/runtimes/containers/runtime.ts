@@ -25,8 +25,6 @@ export interface ContainerRuntimeOptions extends LocalRuntimeOptions {
   images: ImageStore;
   /** Give containers the host's network (default true, as a local step has). */
   network?: boolean;
-  /** Also save every step's final variables (`--dump-variables`) under `<step dir>/variables` (tests). */
-  dumpVariables?: boolean;
 }
 
 export interface ContainerRunRequest extends RunRequest {
@@ -43,7 +41,6 @@ const CTL = '/cellpipe-run';
 export class ContainerRuntime extends LocalRuntime {
   readonly images: ImageStore;
   readonly network: boolean;
-  readonly dumpVariables: boolean;
   protected override readonly runtimeKind = 'containers' as const;
   private readonly tasks = new WeakMap<object, Map<string, SpecTask>>();
 
@@ -51,7 +48,6 @@ export class ContainerRuntime extends LocalRuntime {
     super(options);
     this.images = options.images;
     this.network = options.network ?? true;
-    this.dumpVariables = options.dumpVariables ?? false;
   }
 
   override async submit(request: RunRequest): Promise<string> {

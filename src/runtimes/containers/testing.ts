@@ -7,8 +7,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { startRegistry, type TestRegistry } from '../../images/testing.js';
 import { debianBase, type BaseImage } from './base-image.js';
-import { ImageStore, isMounted } from './images.js';
-import { listContainers } from './runc.js';
+import { ImageStore, isMounted, mountRootfs, unmountRootfs } from './images.js';
+import { runtimeConfig } from './oci-spec.js';
+import { deleteContainer, listContainers, runcPath } from './runc.js';
 import { findTool, runTool } from './tools.js';
 
 export interface ContainerScene {
@@ -53,4 +54,28 @@ export async function leftovers(runId: string, dir: string): Promise<{ container
   const containers = (await listContainers()).map((c) => c.id).filter((id) => id.startsWith(`cellpipe-${runId}`));
   const mounts = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4]).filter((m) => m && m.startsWith(dir));
   return { containers, mounts: mounts.filter((m) => isMounted(m)) };
+}
+
+/**
+ * Runs `argv` in a throwaway container of `reference` with `mounts` (host → container, read-only) and returns
+ * its stdout: for checks that must run with the image's own Python and libraries.
+ */
+export async function runInImage(images: ImageStore, reference: string, argv: string[], mounts: { source: string; destination: string }[]): Promise<string> {
+  const pulled = await images.pull(reference);
+  const layers = await images.unpackLayers(pulled);
+  const bundle = fs.mkdtempSync(path.join(os.tmpdir(), 'cellpipe-check-'));
+  const id = `cellpipe-check-${path.basename(bundle)}`.replace(/[^A-Za-z0-9_.-]/g, '-');
+  try {
+    await mountRootfs(layers, bundle);
+    const config = runtimeConfig({
+      image: pulled.config, command: argv, rootfs: 'rootfs', hostname: 'cellpipe-check', network: false,
+      mounts: mounts.map((m) => ({ ...m, readonly: true })),
+    });
+    fs.writeFileSync(path.join(bundle, 'config.json'), JSON.stringify(config));
+    return await runTool(runcPath(), ['run', '--bundle', bundle, id]);
+  } finally {
+    await deleteContainer(id);
+    await unmountRootfs(bundle);
+    fs.rmSync(bundle, { recursive: true, force: true });
+  }
 }

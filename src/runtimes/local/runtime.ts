@@ -35,6 +35,8 @@ export interface LocalRuntimeOptions {
   killGraceMs?: number;
   /** Environment for step processes; default this process's. */
   env?: NodeJS.ProcessEnv;
+  /** Also save each step's final variables (`--dump-variables`) under `<step dir>/variables` (equivalence tests). */
+  dumpVariables?: boolean;
 }
 
 /** Events: `log` (runId, step, LogLine) for every stored line, `change` (RunRecord) after every state change. */
@@ -104,6 +106,7 @@ export class LocalRuntime extends EventEmitter<LocalRuntimeEvents> implements Ru
   readonly python: string;
   readonly runtimePath: string;
   readonly killGraceMs: number;
+  readonly dumpVariables: boolean;
   private readonly env: NodeJS.ProcessEnv;
   private readonly cache: StepCache;
   private readonly active = new Map<string, ActiveRun>();
@@ -119,6 +122,7 @@ export class LocalRuntime extends EventEmitter<LocalRuntimeEvents> implements Ru
     this.python = options.python ?? env.CELLPIPE_PYTHON ?? 'python3';
     this.runtimePath = options.runtimePath ?? defaultRuntimePath(env);
     this.killGraceMs = options.killGraceMs ?? 5000;
+    this.dumpVariables = options.dumpVariables ?? false;
     this.env = env;
     this.cache = new StepCache(path.join(this.store.dir, 'cache'));
   }
@@ -513,6 +517,7 @@ export class LocalRuntime extends EventEmitter<LocalRuntimeEvents> implements Ru
       '--metrics', l.metricsFile,
       '--error-record', l.errorFile,
       '--workdir', l.workdir,
+      ...(this.dumpVariables ? ['--dump-variables', path.join(l.stepDir, 'variables')] : []),
     ];
     return this.spawnStep(l.runId, l.run, l.step, l.attempt, args, l.scratch, l.workdir);
   }
