@@ -138,3 +138,40 @@ describe('KFP client against KFP\'s own API server (kfp-real serve)', () => {
     }
   });
 });
+
+describe('KFP client against KFP\'s own API server in multi-user mode (kfp-real serve --multi-user)', () => {
+  // kfp-real's Kubernetes is fake: any bearer token authenticates and every namespace is allowed, so 403s stay with
+  // the fake (client.test.ts); what KFP itself decides — identity required, namespaces required — is tested here.
+  let kfp: KfpRealServer;
+  before(async () => {
+    kfp = await startKfpReal({ multiUser: true });
+  });
+  after(async () => {
+    await kfp?.stop();
+  });
+
+  test('no credentials → 401 explained; no namespace → the profile namespace is asked for', async () => {
+    const anonymous = new KfpClient(staticEndpoint(kfp.url, { profile: 'mu' }));
+    assert.equal((await anonymous.healthz()).multi_user, true);
+    await rejectsKfp(anonymous.ensureExperiment('x', 'team-a'), 'unauthorized', (e) => assert.match(e.message, /401 Unauthorized/));
+    const noNamespace = new KfpClient(staticEndpoint(kfp.url, { token: 'tok', profile: 'mu' }));
+    await rejectsKfp(noNamespace.ensureExperiment('x'), 'namespace', (e) => {
+      assert.match(e.message, /empty namespace in multi-user mode/);
+      assert.match(e.hint, /set 'namespace' of profile 'mu'/);
+    });
+  });
+
+  test('namespaced: experiment, upload, version reuse and a run in the profile namespace', async () => {
+    const client = new KfpClient(staticEndpoint(kfp.url, { token: 'tok', namespace: 'team-a', profile: 'mu' }));
+    const exp = await client.ensureExperiment('mu-exp', 'team-a');
+    assert.equal(exp.namespace, 'team-a');
+    assert.equal((await client.ensureExperiment('mu-exp', 'team-a')).experiment_id, exp.experiment_id);
+    const spec = compiled(CANDIES);
+    const v = await client.ensurePipelineVersion(spec.yaml, spec.hash, { name: 'candies-sharing', namespace: 'team-a' });
+    assert.equal(v.action, 'pipeline');
+    assert.equal((await client.ensurePipelineVersion(spec.yaml, spec.hash, { name: 'candies-sharing', namespace: 'team-a' })).action, 'reused');
+    assert.equal((await client.findPipeline('candies-sharing', 'team-b')), undefined, 'pipelines are per namespace');
+    const run = await client.createRun({ displayName: 'r', experimentId: exp.experiment_id, pipelineId: v.pipelineId, pipelineVersionId: v.pipelineVersionId, parameters: { CANDIES: 3 } });
+    assert.deepEqual((await client.listRuns({ namespace: 'team-a' })).runs.map((r) => r.run_id), [run.run_id]);
+  });
+});

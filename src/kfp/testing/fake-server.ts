@@ -300,7 +300,8 @@ export class FakeKfpServer {
       case 'PipelineService_GetPipelineByName': {
         const ns = multi ? q.get('namespace') ?? '' : '';
         if (!authorize(ns, 'get', 'pipelines')) return;
-        const found = [...this.pipelines.values()].find((x) => x.pipeline.name === p.name && (x.pipeline.namespace ?? '') === ns);
+        // KFP 2.17: without a namespace the first pipeline of that name in any namespace is found.
+        const found = [...this.pipelines.values()].find((x) => x.pipeline.name === p.name && (!ns || (x.pipeline.namespace ?? '') === ns));
         return found ? send(200, found.pipeline) : fail(404, 5, `Not found: Pipeline with name ${p.name} and namespace '${ns}' not found`);
       }
       case 'PipelineService_GetPipeline': {
@@ -431,7 +432,8 @@ export class FakeKfpServer {
       display_name: b.display_name,
       ...(b.description ? { description: b.description } : {}),
       pipeline_version_reference: { pipeline_id: x.pipeline.pipeline_id, pipeline_version_id: v.version.pipeline_version_id },
-      runtime_config: b.runtime_config ?? {},
+      // KFP leaves out what is empty: no parameters, no runtime_config.
+      ...(runtimeConfigOf(b.runtime_config) ? { runtime_config: runtimeConfigOf(b.runtime_config) } : {}),
       service_account: b.service_account ?? (this.options.multiUser ? 'default-editor' : 'pipeline-runner'),
       created_at: this.now(),
       scheduled_at: this.now(),
@@ -605,6 +607,11 @@ export function checkRuntimeParameters(spec: Record<string, unknown>, given: Rec
     if (!ok) return `input parameter ${name} requires type ${d.parameterType}, got ${JSON.stringify(v)}`;
   }
   return undefined;
+}
+
+function runtimeConfigOf(c: KfpRun['runtime_config']): KfpRun['runtime_config'] | undefined {
+  const out = { ...(c?.parameters && Object.keys(c.parameters).length ? { parameters: c.parameters } : {}), ...(c?.pipeline_root ? { pipeline_root: c.pipeline_root } : {}) };
+  return Object.keys(out).length ? out : undefined;
 }
 
 /** Fields KFP 2.17 answers with that its published swagger does not declare (seen from kfp-real serve). */

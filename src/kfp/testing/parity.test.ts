@@ -30,12 +30,12 @@ interface Answer {
   body: Record<string, unknown>;
 }
 
-type Call = (method: string, path: string, o?: { json?: unknown; upload?: string }) => Promise<Answer>;
+type Call = (method: string, path: string, o?: { json?: unknown; upload?: string; token?: string }) => Promise<Answer>;
 
 function caller(base: string): Call {
   return async (method, path, o = {}) => {
     let body: BodyInit | undefined;
-    const headers: Record<string, string> = { Accept: 'application/json' };
+    const headers: Record<string, string> = { Accept: 'application/json', ...(o.token ? { Authorization: `Bearer ${o.token}` } : {}) };
     if (o.json !== undefined) {
       body = JSON.stringify(o.json);
       headers['Content-Type'] = 'application/json';
@@ -104,6 +104,45 @@ async function scenario(call: Call): Promise<{ step: string; status: number; sha
   return out;
 }
 
+/** Multi-user KFP: identity and namespaces (every request but the first with a token the fake lets into team-a). */
+async function multiUserScenario(call: Call): Promise<{ step: string; status: number; shape: Shape; code?: unknown }[]> {
+  const out: { step: string; status: number; shape: Shape; code?: unknown }[] = [];
+  const record = (step: string, a: Answer) => {
+    out.push({ step, status: a.status, shape: shape(a.body), ...(a.status >= 400 ? { code: a.body.code } : {}) });
+    return a;
+  };
+  const token = 'tok-team-a';
+  record('no identity', await call('GET', '/experiments?namespace=team-a'));
+  record('healthz', await call('GET', '/healthz'));
+  record('list experiments without namespace', await call('GET', '/experiments', { token }));
+  record('create experiment without namespace', await call('POST', '/experiments', { json: { display_name: 'mu' }, token }));
+  const exp = record('create experiment', await call('POST', '/experiments', { json: { display_name: 'mu', namespace: 'team-a' }, token }));
+  record('list experiments', await call('GET', '/experiments?namespace=team-a&page_size=10', { token }));
+  const up = record('upload', await call('POST', '/pipelines/upload?name=mu-p&display_name=mu-p&namespace=team-a', { upload: spec(readFileSync(CANDIES, 'utf8')), token }));
+  record('pipeline by name', await call('GET', '/pipelines/names/mu-p?namespace=team-a', { token }));
+  record('pipeline by name, shared', await call('GET', '/pipelines/names/mu-p', { token }));
+  const versions = record('list versions', await call('GET', `/pipelines/${up.body.pipeline_id as string}/versions`, { token }));
+  const vid = (versions.body.pipeline_versions as { pipeline_version_id: string }[])[0].pipeline_version_id;
+  record('create run', await call('POST', '/runs', {
+    json: { display_name: 'r', experiment_id: exp.body.experiment_id, pipeline_version_reference: { pipeline_id: up.body.pipeline_id, pipeline_version_id: vid }, runtime_config: { parameters: {} } }, token,
+  }));
+  record('list runs', await call('GET', '/runs?namespace=team-a', { token }));
+  record('list runs without namespace', await call('GET', '/runs', { token }));
+  record('list runs of the experiment', await call('GET', `/runs?experiment_id=${exp.body.experiment_id as string}`, { token }));
+  return out;
+}
+
+function differences<T extends { step: string }>(fromKfp: T[], fromFake: T[]): string[] {
+  return fromKfp.flatMap((k, i) => {
+    try {
+      assert.deepEqual(fromFake[i], k);
+      return [];
+    } catch (err) {
+      return [`step '${k.step}': the fake answers differently from KFP\n${(err as Error).message}`];
+    }
+  });
+}
+
 describe('parity: the fake KFP server answers as KFP 2.17.0 does', () => {
   let real: KfpRealServer;
   let fake: FakeKfpServer;
@@ -120,15 +159,21 @@ describe('parity: the fake KFP server answers as KFP 2.17.0 does', () => {
   test('same status codes and body shapes for the client\'s requests and its mistakes', async () => {
     const fromKfp = await scenario(caller(real.url));
     const fromFake = await scenario(caller(fake.url));
-    const differ = fromKfp.flatMap((k, i) => {
-      try {
-        assert.deepEqual(fromFake[i], k);
-        return [];
-      } catch (err) {
-        return [`step '${k.step}': the fake answers differently from KFP\n${(err as Error).message}`];
-      }
-    });
+    const differ = differences(fromKfp, fromFake);
     assert.deepEqual(differ, [], differ.join('\n\n'));
     assert.deepEqual(fake.violations.filter((v) => !/unknown field 'colour'|pipelineid/.test(v)), [], 'only the deliberate mistakes broke the contract');
+  });
+
+  test('multi-user: identity required, namespaces required and kept, the same answers', async () => {
+    const real = await startKfpReal({ multiUser: true });
+    const fake = new FakeKfpServer({ multiUser: true, progress: 'manual', tokens: { 'tok-team-a': ['team-a'] } });
+    await fake.start();
+    try {
+      const differ = differences(await multiUserScenario(caller(real.url)), await multiUserScenario(caller(fake.url)));
+      assert.deepEqual(differ, [], differ.join('\n\n'));
+    } finally {
+      await real.stop();
+      await fake.close();
+    }
   });
 });
