@@ -44,6 +44,8 @@ test('an unknown tag is a warning that suggests the nearest known tag, on the ce
   assert.equal(diagnostics[0].cellId, 'abc');
   assert.match(diagnostics[0].hint!, /limit:cpu:1/);
   assert.equal(nearestTag('improts'), 'imports');
+  // Names an object inherits are tags like any other.
+  for (const odd of ['constructor', 'toString']) assert.equal(parseCellTags(cell([odd])).tags.role, undefined, odd);
   assert.equal(nearestTag('completely-unrelated-words'), undefined);
 });
 

@@ -73,7 +73,7 @@ export function parseCellTags(cell: NotebookCell): { tags: CellTags; diagnostics
   const problem = (severity: Diagnostic['severity'], code: string, message: string, hint?: string) =>
     diagnostics.push({ severity, code, message, ...(hint ? { hint } : {}), ...at });
   // As in Kale, the cell's first role tag decides its role: later role tags and step names are ignored (and said so).
-  const roleTag = cell.tags.map((t) => t.trim()).find((t) => t in ROLE_TAGS);
+  const roleTag = cell.tags.map((t) => t.trim()).find((t) => Object.hasOwn(ROLE_TAGS, t));
   if (roleTag) tags.role = ROLE_TAGS[roleTag];
   const ignoredForRole = (tag: string) =>
     problem('warning', 'conflicting-tags', `tag '${tag}' is ignored: the cell is '${roleTag}' (its first role tag decides, as in Kale)`,
@@ -81,7 +81,7 @@ export function parseCellTags(cell: NotebookCell): { tags: CellTags; diagnostics
 
   for (const raw of cell.tags) {
     const tag = raw.trim();
-    if (tag in ROLE_TAGS) {
+    if (Object.hasOwn(ROLE_TAGS, tag)) {
       if (tag !== roleTag) ignoredForRole(tag);
       continue;
     }
