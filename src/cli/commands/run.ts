@@ -15,16 +15,23 @@ import { formatDiagnostics } from '../diagnostics.js';
 import { RunStore, storeDirFor } from '../../runs/store.js';
 import { formatDuration, formatProgress, formatStatus } from '../../runs/format.js';
 import { LocalRuntime } from '../../runtimes/local/runtime.js';
+import { inImages, type InImages } from '../../runtimes/containers/setup.js';
 import { ParameterError, resolveParameters } from '../../runtimes/local/params.js';
 import type { RunRecord, StepState } from '../../runtimes/types.js';
 
 const USAGE = `usage: cellpipe run NOTEBOOK [--param NAME=VALUE]... [--no-cache] [--concurrency N] [--store DIR]
+                    [--in-images [--registry HOST[:PORT]/REPO] [--base IMAGE] [--insecure] [--no-network]]
 
   -p, --param NAME=VALUE  override a pipeline parameter (parsed by its declared type; lists/dicts as JSON)
   --no-cache              run every step, even when an unchanged earlier result could be reused
   -j, --concurrency N     steps running at once (default: the number of CPUs)
   --store DIR             where runs are kept (default: .cellpipe next to the notebook, or $CELLPIPE_STORE)
-  -q, --quiet             don't print the steps' log lines (state changes and the result only)`;
+  -q, --quiet             don't print the steps' log lines (state changes and the result only)
+  --in-images             run each step in its own image (built as \`cellpipe build\` does) with runc, as root
+  --registry HOST/REPO    where the step images go (default: a private registry under the run store)
+  --base IMAGE            base image (registry reference, or oci:DIR:TAG); default: the notebook's
+  --insecure              plain http to the registry
+  --no-network            containers get no network (default: the host's, as a local step has)`;
 
 const run: Command = async (argv, io) => {
   let args;
@@ -36,8 +43,16 @@ const run: Command = async (argv, io) => {
       concurrency: { short: 'j', value: true },
       store: { value: true },
       quiet: { short: 'q' },
+      'in-images': {},
+      registry: { value: true },
+      base: { value: true },
+      insecure: {},
+      'no-network': {},
       help: { short: 'h' },
     });
+    if (!args.flags['in-images'] && ['registry', 'base', 'insecure', 'no-network'].some((f) => args!.flags[f] !== undefined)) {
+      throw new UsageError('--registry, --base, --insecure and --no-network go with --in-images');
+    }
     if (args.flags.help) {
       io.stdout.write(USAGE + '\n');
       return 0;
@@ -86,7 +101,31 @@ const run: Command = async (argv, io) => {
 
   const storeDir = typeof args.flags.store === 'string' ? resolve(io.cwd, args.flags.store) : io.env.CELLPIPE_STORE ? resolve(io.cwd, io.env.CELLPIPE_STORE) : storeDirFor(nbPath);
   const store = new RunStore(storeDir);
-  const runtime = new LocalRuntime({ store, concurrency, env: io.env });
+  let runtime: LocalRuntime;
+  let inImagesRun: InImages | undefined;
+  if (args.flags['in-images']) {
+    try {
+      inImagesRun = await inImages({
+        store, notebookPath: nbPath, shown, text: bytes.toString('utf8'), concurrency, env: io.env,
+        registry: typeof args.flags.registry === 'string' ? args.flags.registry : undefined,
+        base: typeof args.flags.base === 'string' ? args.flags.base : undefined,
+        insecure: Boolean(args.flags.insecure),
+        network: !args.flags['no-network'],
+        onNote: (t) => io.stderr.write(`cellpipe: ${t}\n`),
+        onProgress: (e) => {
+          if (e.kind === 'requirements') io.stderr.write(`cellpipe: requirements for ${e.steps.join(', ')}: ${e.state}\n`);
+          if (e.kind === 'step') io.stderr.write(`cellpipe: image of ${e.step}${e.unchanged ? ' (unchanged)' : ''}: ${e.reference}\n`);
+        },
+      });
+    } catch (err) {
+      store.close();
+      io.stderr.write(`cellpipe run: ${(err as Error).message}\n`);
+      return 1;
+    }
+    runtime = inImagesRun.runtime;
+  } else {
+    runtime = new LocalRuntime({ store, concurrency, env: io.env });
+  }
   const tty = Boolean(io.stdout.isTTY);
   const quiet = Boolean(args.flags.quiet);
   const width = Math.min(24, Math.max(...result.graph.steps.map((s) => s.name.length)));
@@ -133,9 +172,10 @@ const run: Command = async (argv, io) => {
   });
 
   const id = await runtime.submit({
+    ...(inImagesRun?.prepared.request ?? {}),
     notebookPath: shown,
     notebookHash: createHash('sha256').update(bytes).digest('hex'),
-    specHash: result.specHash ?? '',
+    specHash: inImagesRun?.prepared.request.specHash ?? result.specHash ?? '',
     graph: result.graph,
     programs: result.programs,
     parameters,
@@ -163,6 +203,7 @@ const run: Command = async (argv, io) => {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     clearProgress();
+    await inImagesRun?.close();
     store.close();
   }
   io.stdout.write('\n' + formatStatus(final) + '\n');

@@ -61,7 +61,9 @@ export class ContainerRuntime extends LocalRuntime {
   }
 
   protected override cacheSalt(run: ActiveRun, step: string): string {
-    return ` image=${(run.request as ContainerRunRequest).images[step]}`;
+    // By digest only: the same image from another registry (or another port of the private one) is the same image.
+    const ref = (run.request as ContainerRunRequest).images[step];
+    return ` image=${ref.includes('@') ? ref.slice(ref.indexOf('@') + 1) : ref}`;
   }
 
   private taskOf(run: ActiveRun, step: string): SpecTask {

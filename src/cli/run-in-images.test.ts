@@ -1,0 +1,46 @@
+/**
+ * `cellpipe run NOTEBOOK --in-images` as a user runs it: a real CLI process, no registry given (a private one
+ * under the run store), the Debian base as an OCI layout. Run by scripts/test-containers.sh (root, runc).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { RunStore } from '../runs/store.js';
+import * as kit from '../runs/testing.js';
+import { debianBase } from '../runtimes/containers/base-image.js';
+import { leftovers, containersUnavailable } from '../runtimes/containers/testing.js';
+
+const why = process.env.CELLPIPE_CONTAINER_TESTS ? containersUnavailable() : 'set CELLPIPE_CONTAINER_TESTS=1 (scripts/test-containers.sh)';
+
+test('cellpipe run --in-images: builds the step images into a private registry and runs each step in its image', { skip: why ?? false, timeout: 600_000 }, async () => {
+  const base = await debianBase();
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'cellpipe-cli-images-'));
+  try {
+    fs.copyFileSync(path.join(kit.FIXTURES, 'sales.ipynb'), path.join(work, 'sales.ipynb'));
+    fs.cpSync(path.join(kit.FIXTURES, 'data'), path.join(work, 'data'), { recursive: true });
+    const store = path.join(work, 'store');
+    const args = ['run', path.join(work, 'sales.ipynb'), '--in-images', '--base', `oci:${base.layout}:${base.tag}`, '--store', store, '--param', 'MIN_UNITS=3'];
+    const r = await kit.cellpipe(args, {});
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stderr, /private registry/);
+    assert.match(r.stdout, /\[report\] best north total 28\.0/, 'the last step printed its result');
+    const s = new RunStore(store);
+    const [rec] = await s.list();
+    assert.equal(rec.runtime, 'containers');
+    assert.deepEqual(rec.parameters, { MIN_UNITS: 3 });
+    assert.deepEqual(rec.steps.map((x) => x.state), ['succeeded', 'succeeded', 'succeeded', 'succeeded']);
+    assert.deepEqual(await leftovers(rec.id, work), { containers: [], mounts: [] });
+
+    // Unchanged: the images are not rebuilt and every step is reused from the cache.
+    const again = await kit.cellpipe(args, {});
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stderr, /image of load \(unchanged\)/);
+    const latest = (await s.list()).find((x) => x.id !== rec.id)!;
+    assert.deepEqual(latest.steps.map((x) => x.state), ['cached', 'cached', 'cached', 'cached']);
+    s.close();
+  } finally {
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+});
