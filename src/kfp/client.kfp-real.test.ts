@@ -121,7 +121,7 @@ describe('KFP client against KFP\'s own API server (kfp-real serve)', () => {
     await rejectsKfp(client.getRun('00000000-0000-0000-0000-00000000dead'), 'not-found', (e) => assert.match(e.message, /not found/));
   });
 
-  test('the Kubeflow runtime submits a notebook to it: upload, experiment, a run with the notebook\'s parameters', async () => {
+  test('the Kubeflow runtime submits a notebook to it (upload, experiment, a run with the notebook\'s parameters) and cancels it, twice', async () => {
     const store = mkdtempSync(join(tmpdir(), 'cellpipe-kfp-real-store-'));
     try {
       const runtime = new KubeflowRuntime({ store: new RunStore(store), profile: { name: 'real', namespace: 'kubeflow', kfp: { host: kfp.url, auth: 'none' } }, kube: null });
@@ -133,6 +133,10 @@ describe('KFP client against KFP\'s own API server (kfp-real serve)', () => {
       const again = await runtime.submitNotebook({ notebookPath: ALL_OPTIONS, images: 'inline', watch: false });
       assert.equal(again.upload.action, 'reused');
       assert.equal(again.upload.pipelineVersionId, r.upload.pipelineVersionId);
+      await runtime.cancel(r.runId);
+      assert.equal((await client.getRun(r.record.external!.kfpRunId!)).state, 'CANCELING');
+      await runtime.cancel(r.runId); // KFP answers 400 to a second terminate; the run is already being cancelled
+      await rejectsKfp(client.terminateRun(r.record.external!.kfpRunId!), 'invalid');
     } finally {
       rmSync(store, { recursive: true, force: true });
     }

@@ -728,7 +728,16 @@ export class KubeflowRuntime extends EventEmitter<KubeflowRuntimeEvents> impleme
     await this.store.update(runId, { cancelRequestedAt: new Date().toISOString() });
     // Still being submitted (see SubmitOptions.runId): the submission stops at its next stage.
     if (!record.external?.kfpRunId) return;
-    await (await this.kfp()).terminateRun(record.external.kfpRunId);
+    const client = await this.kfp();
+    try {
+      await client.terminateRun(record.external.kfpRunId);
+    } catch (err) {
+      // KFP refuses to terminate a run that is already terminating or has ended (400, "Row not found"): a second
+      // cancel has nothing left to do.
+      if (!(err instanceof KfpError && err.kind === 'invalid')) throw err;
+      const state = (await client.getRun(record.external.kfpRunId)).state;
+      if (state !== 'CANCELING' && !(state && TERMINAL_KFP.includes(state))) throw err;
+    }
   }
 
   /** Retries the failed steps of a finished run in KFP and watches it again. */
