@@ -232,11 +232,14 @@ test('the last limit: for a resource on a step wins', () => {
   assert.deepEqual(step(r, 'a').limits, { cpu: '2' });
 });
 
-test('a limit value Kubernetes would refuse is an error on its cell (cellpipe is stricter than Kale\'s [_a-zA-Z0-9.]+ here)', () => {
-  for (const tag of ['limit:memory:2GB', 'limit:cpu:lots', 'limit:memory:2K', 'limit:cpu']) {
-    const r = compile([[['step:a', tag], 'x = 1']]);
-    assert.deepEqual(found(r, 'invalid-tag-value'), ['error:invalid-tag-value@0'], tag);
+test('a limit value Kale takes but Kubernetes would refuse (2GB, lots) is left out with a warning on its cell', () => {
+  for (const tag of ['limit:memory:2GB', 'limit:cpu:lots', 'limit:memory:2K']) {
+    const r = compiles([[['step:a', tag], 'x = 1']]);
+    assert.deepEqual(found(r, 'invalid-tag-value'), ['warning:invalid-tag-value@0'], tag);
+    assert.deepEqual(step(r, 'a').limits, {}, tag);
   }
+  // A limit without a value is refused by both.
+  assert.deepEqual(found(compile([[['step:a', 'limit:cpu'], 'x = 1']]), 'invalid-tag-value'), ['error:invalid-tag-value@0']);
 });
 
 // ── secret:, image:, cache:, report: (Kale 2.3) ──────────────────────────────────────────────────────────────────
@@ -342,10 +345,10 @@ test('a steps_defaults entry that is no step option is left out with a warning; 
   assert.deepEqual(step(ignored, 'a').cells, [0]);
   const warnings = ignored.diagnostics.filter((d) => d.code === 'misplaced-tag');
   assert.deepEqual(warnings.map((d) => d.message.split(':')[0]), ['metadata.kubeflow_notebook.steps_defaults[0]', 'metadata.kubeflow_notebook.steps_defaults[1]']);
-  const bad = compile([[['step:a'], 'x = 1']], { steps_defaults: ['limit:cpu:lots'] });
+  const bad = compile([[['step:a'], 'x = 1']], { steps_defaults: ['cache:sometimes'] });
   assert.equal(bad.ok, false);
   const error = bad.diagnostics.find((d) => d.severity === 'error')!;
-  assert.match(error.message, /^metadata\.kubeflow_notebook\.steps_defaults\[0\]: 'limit:cpu:lots' is not a valid resource limit/);
+  assert.match(error.message, /^metadata\.kubeflow_notebook\.steps_defaults\[0\]: 'cache:sometimes': cache must be 'enabled' or 'disabled'/);
   assert.equal(error.cell, undefined);
 });
 

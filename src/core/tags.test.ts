@@ -81,7 +81,11 @@ test('limit: values are Kubernetes quantities', () => {
   for (const ok of ['1', '0.5', '.5', '1.', '500m', '100n', '2u', '2Gi', '1Ei', '1e3', '1E3', '2k', '3M', '1E']) {
     assert.deepEqual(parseCellTags(cell([`limit:cpu:${ok}`])).diagnostics, [], ok);
   }
-  for (const bad of ['2GB', '2K', '2gi', '-1', '1e', 'lots', '', '1.2.3']) {
-    assert.equal(parseCellTags(cell([`limit:cpu:${bad}`])).diagnostics[0]?.code, 'invalid-tag-value', bad);
+  for (const bad of ['2GB', '2K', '2gi', '-1', '1e', 'lots', '1.2.3']) {
+    const { tags, diagnostics } = parseCellTags(cell([`limit:cpu:${bad}`]));
+    assert.deepEqual([diagnostics[0]?.severity, diagnostics[0]?.code, tags.limits], ['warning', 'invalid-tag-value', {}], bad);
+  }
+  for (const malformed of ['limit:cpu:', 'limit:cpu', 'limit::1']) {
+    assert.equal(parseCellTags(cell([malformed])).diagnostics[0]?.severity, 'error', malformed);
   }
 });

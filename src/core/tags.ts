@@ -133,9 +133,14 @@ export function parseCellTags(cell: NotebookCell): { tags: CellTags; diagnostics
         const cut = value.lastIndexOf(':');
         const resource = value.slice(0, cut);
         const amount = value.slice(cut + 1);
-        if (cut <= 0 || !isQuantity(amount)) {
-          problem('error', 'invalid-tag-value', `'${tag}' is not a valid resource limit`,
-            'write limit:<resource>:<Kubernetes quantity>, e.g. limit:memory:2Gi, limit:cpu:500m, limit:nvidia.com/gpu:1');
+        const example = 'e.g. limit:memory:2Gi, limit:cpu:500m, limit:nvidia.com/gpu:1';
+        if (cut <= 0 || !amount) {
+          problem('error', 'invalid-tag-value', `'${tag}' is not a valid resource limit`, `write limit:<resource>:<Kubernetes quantity>, ${example}`);
+        } else if (!isQuantity(amount)) {
+          // Kale takes any [_a-zA-Z0-9.]+ here (and Kale 2.3 applies only GPU limits), so such a notebook compiles
+          // there; Kubernetes would refuse the value, so it is left out and said so rather than failing the notebook.
+          problem('warning', 'invalid-tag-value', `'${tag}' is ignored: '${amount}' is not a Kubernetes quantity, so Kubernetes would refuse it`,
+            `write the amount as Kubernetes does, ${example}`);
         } else tags.limits[resource] = amount;
         break;
       }
