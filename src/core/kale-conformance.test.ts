@@ -60,7 +60,7 @@ test('an untagged cell joins the step above it', () => {
   assert.deepEqual(r.graph!.edges, [['load', 'use']]);
 });
 
-test('an empty block: joins the step above, without a diagnostic (what Kale\'s editor writes on continuation cells)', () => {
+test('an empty block: joins the step above, without a diagnostic (what Kale\'s editor wrote on the continuation cells of its example notebooks)', () => {
   const r = compiles([
     [['imports'], 'import math'],
     [['block:train'], 'w = 2'],
