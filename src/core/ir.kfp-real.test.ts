@@ -41,6 +41,18 @@ const PLATFORM_NOTEBOOK = JSON.stringify({
   ],
 });
 
+/** Edge cases of names and values: a 70-character step name, `_` and `-` in names, empty and nested values, prefixed
+ *  label keys, dotted secret names, another vendor's GPU. */
+const EDGE_NOTEBOOK = JSON.stringify({
+  nbformat: 4, nbformat_minor: 5, metadata: { kubeflow_notebook: { pipeline_name: 'Edge Cases: names & values!' } },
+  cells: [
+    { cell_type: 'code', source: 'learning_rate = 0.1\nN_2 = 3\nempty = ""\nnone_yet = []\nnested = {"a": {"b": [1, {"c": 2.5}]}}', metadata: { tags: ['pipeline-parameters'] }, outputs: [], execution_count: null },
+    { cell_type: 'code', source: 'x = learning_rate * N_2', metadata: { tags: [`step:${'a'.repeat(70)}`, 'limit:amd.com/gpu:1', 'retries:10', 'timeout:1'] }, outputs: [], execution_count: null },
+    { cell_type: 'code', source: 'y = [x, empty, none_yet]', metadata: { tags: ['step:a_b', 'label:app.kubernetes.io/name:cellpipe', 'annotation:example.com/note:hello world'] }, outputs: [], execution_count: null },
+    { cell_type: 'code', source: 'print(y, nested)', metadata: { tags: ['step:a-c', 'secret:my-secret.v1:key.with.dots:MY_ENV'] }, outputs: [], execution_count: null },
+  ],
+});
+
 interface Compiled {
   name: string;
   variant: 'inline' | 'images';
@@ -91,11 +103,13 @@ describe('every compiled spec passes KFP 2.17.0\'s own backend (kfp-real check)'
     ];
     for (const f of files) all.push(...compileBoth(basename(f), readFileSync(f, 'utf8')));
     all.push(...compileBoth('platform-mix.ipynb', PLATFORM_NOTEBOOK));
+    all.push(...compileBoth('edge-cases.ipynb', EDGE_NOTEBOOK));
   });
 
   test('the corpus, the fixtures, the run notebooks, the quickstart and a platform-feature mix: accepted with and without runtime parameters', async () => {
     const ok = all.filter((c) => c.result.ok);
-    assert.ok(ok.length >= 24, `only ${ok.length} specs compiled`);
+    assert.ok(ok.length >= 26, `only ${ok.length} specs compiled`);
+    assert.ok(all.filter((c) => c.name.endsWith('-cases.ipynb') || c.name === 'platform-mix.ipynb').every((c) => c.result.ok), 'the synthetic notebooks compile');
     assert.ok(ok.some((c) => c.result.yaml!.includes('\n---\n')), 'some specs carry a Kubernetes platform document');
     let withParams = 0;
     for (const c of ok) {
@@ -183,6 +197,21 @@ describe('every compiled spec passes KFP 2.17.0\'s own backend (kfp-real check)'
     for (const name of Object.keys(views)) expectStep(c.result.graph!, views[name], name, c.images![name]);
     assert.equal(views.prep_data.container.resources!.memoryLimit, 0.536870912);
     assert.equal(views['sum-up'].container.resources!.memoryLimit, 2);
+  });
+
+  test('edge-cases (built images): a 70-character step name, prefixed labels, dotted secrets, an AMD GPU, 10 retries', async () => {
+    const c = all.find((x) => x.name === 'edge-cases.ipynb' && x.variant === 'images')!;
+    const views = await executors(c);
+    assert.equal(Object.keys(views).length, 3);
+    for (const name of Object.keys(views)) {
+      if (name.startsWith('aaa')) {
+        // expectStep knows only nvidia.com/gpu: check the other vendor's accelerator here.
+        assert.deepEqual(views[name].container.resources!.accelerator, { count: '1', resourceCount: '1', resourceType: 'amd.com/gpu', type: 'amd.com/gpu' });
+        assert.equal(views[name].arguments['retry-max-count'], '10');
+        continue;
+      }
+      expectStep(c.result.graph!, views[name], name, c.images![name]);
+    }
   });
 
   test('a wrong-typed or unknown parameter: KFP refuses the run, and cellpipe refuses it first naming the parameter\'s cell and line', async () => {
