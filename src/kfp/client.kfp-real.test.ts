@@ -96,6 +96,18 @@ describe('KFP client against KFP\'s own API server (kfp-real serve)', () => {
     });
   });
 
+  test('a spec that is not valid YAML is refused before it is sent (KFP 2.17 itself never answers such an upload)', async () => {
+    const broken = 'pipelineInfo: {name: p\nroot: [\n';
+    await rejectsKfp(client.uploadPipeline(broken, { name: 'broken', description: 'd' }), 'invalid', (e) => {
+      assert.match(e.message, /not valid YAML.*it was not sent/);
+      assert.doesNotMatch(e.message, /kfp-real:/, 'refused by cellpipe, not by the server');
+    });
+    const spec = compiled(CANDIES);
+    const v = await client.ensurePipelineVersion(spec.yaml, spec.hash, { name: 'candies-sharing' });
+    await rejectsKfp(client.uploadPipelineVersion(v.pipelineId, broken, { name: 'b', description: 'd' }), 'invalid', (e) => assert.match(e.message, /not valid YAML/));
+    assert.equal(await client.findPipeline('broken'), undefined);
+  });
+
   test('runs: created with runtime parameters, read back, listed, terminated; wrong parameters get KFP\'s error', async () => {
     const spec = compiled(CANDIES);
     const exp = await client.ensureExperiment('runs');

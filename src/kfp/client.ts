@@ -12,6 +12,7 @@ import { randomBytes } from 'node:crypto';
 import type { JsonValue } from '../core/model.js';
 import { KfpError, httpError, unreachable, type KfpRequestContext } from './errors.js';
 import type { KfpEndpoint } from './endpoint.js';
+import { parseAllDocuments } from 'yaml';
 
 export type KfpRuntimeState =
   | 'RUNTIME_STATE_UNSPECIFIED' | 'PENDING' | 'RUNNING' | 'SUCCEEDED' | 'SKIPPED' | 'FAILED' | 'CANCELING' | 'CANCELED' | 'PAUSED';
@@ -167,6 +168,23 @@ export function versionName(pipeline: string, specHash: string): string {
 
 const API = '/apis/v2beta1';
 
+/**
+ * KFP 2.17.0 never answers an upload whose YAML does not parse (its API server spins in `template.isV2Spec`), so a
+ * spec is parsed here first and refused with the YAML error instead of hanging the upload.
+ */
+function checkUploadable(yaml: string, action: string): void {
+  const docs = parseAllDocuments(yaml);
+  const list = Array.isArray(docs) ? docs : [docs];
+  const broken = list.find((d) => d.errors.length);
+  if (!list.length || broken) {
+    throw new KfpError(
+      'invalid',
+      `${action}: the pipeline spec is not valid YAML (${broken ? broken.errors[0].message.split('\n')[0] : 'empty'}); it was not sent, as Kubeflow Pipelines 2.17 hangs on such an upload`,
+      'upload what `cellpipe compile` writes, unchanged; if cellpipe made this spec, please report it',
+    );
+  }
+}
+
 export class KfpClient {
   readonly endpoint: KfpEndpoint;
   private readonly timeoutMs: number;
@@ -306,7 +324,8 @@ export class KfpClient {
   }
 
   /** Multipart upload of a new pipeline (KFP creates its first version from the same file). */
-  uploadPipeline(yaml: string, opts: { name: string; description: string; namespace?: string }): Promise<KfpPipeline> {
+  async uploadPipeline(yaml: string, opts: { name: string; description: string; namespace?: string }): Promise<KfpPipeline> {
+    checkUploadable(yaml, `upload pipeline '${opts.name}'`);
     return this.request('POST', `${API}/pipelines/upload`, this.ctx(`upload pipeline '${opts.name}'`, opts.namespace), {
       query: { name: opts.name, display_name: opts.name, description: opts.description, namespace: opts.namespace },
       multipart: { field: 'uploadfile', filename: 'pipeline.yaml', data: Buffer.from(yaml) },
@@ -314,7 +333,8 @@ export class KfpClient {
   }
 
   /** Multipart upload of a new version of an existing pipeline. */
-  uploadPipelineVersion(pipelineId: string, yaml: string, opts: { name: string; description: string }): Promise<KfpPipelineVersion> {
+  async uploadPipelineVersion(pipelineId: string, yaml: string, opts: { name: string; description: string }): Promise<KfpPipelineVersion> {
+    checkUploadable(yaml, `upload version '${opts.name}' of pipeline ${pipelineId}`);
     return this.request('POST', `${API}/pipelines/upload_version`, this.ctx(`upload version '${opts.name}' of pipeline ${pipelineId}`), {
       query: { pipelineid: pipelineId, name: opts.name, display_name: opts.name, description: opts.description },
       multipart: { field: 'uploadfile', filename: 'pipeline.yaml', data: Buffer.from(yaml) },
