@@ -143,7 +143,7 @@ const schedule: Command = async (argv, io) => {
   try {
     const profile = await loadProfile(args.flags.profile as string, io.env);
     const store = new RunStore(io.env.CELLPIPE_STORE ? resolve(io.cwd, io.env.CELLPIPE_STORE) : storeDirFor(path));
-    const runtime = new KubeflowRuntime({ store, profile, env: io.env, kube: null });
+    const runtime = new KubeflowRuntime({ store, profile, env: io.env });
     const r = await scheduleNotebook(runtime, {
       ...options, notebookPath: path, shownPath: shown, text, parameterTexts: texts, images: args.flags['no-build'] ? 'inline' : 'build', onProgress,
     });
