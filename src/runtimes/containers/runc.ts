@@ -3,7 +3,15 @@
  * the step's, no TTY), stopped with `runc kill`, and always removed with `runc delete --force`, so nothing stays
  * in `runc list` after a step, whatever ended it.
  */
+import * as fs from 'node:fs';
 import { findTool, MissingToolError, runTool } from './tools.js';
+
+/** runc's state folder for root (`--root` default): a container exists while its folder does. */
+const STATE_ROOT = '/run/runc';
+
+export function containerExists(id: string): boolean {
+  return fs.existsSync(`${STATE_ROOT}/${id}`);
+}
 
 export function runcPath(): string {
   const p = findTool('runc');
@@ -31,6 +39,8 @@ export async function killContainer(id: string, signal: 'TERM' | 'KILL'): Promis
 
 /** Kills what is left of the container and removes it (its cgroup and state). */
 export async function deleteContainer(id: string): Promise<void> {
+  // `runc run` removes a container that exited by itself: no process to start for the usual case.
+  if (!containerExists(id)) return;
   try {
     await runTool(runcPath(), ['delete', '--force', id]);
   } catch {
