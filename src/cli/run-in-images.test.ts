@@ -4,6 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -40,6 +41,42 @@ test('cellpipe run --in-images: builds the step images into a private registry a
     const latest = (await s.list()).find((x) => x.id !== rec.id)!;
     assert.deepEqual(latest.steps.map((x) => x.state), ['cached', 'cached', 'cached', 'cached']);
     s.close();
+  } finally {
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+});
+
+test('kill -9 of the runner mid-step: the run is interrupted, its container and overlay are removed', { skip: why ?? false, timeout: 600_000 }, async () => {
+  const base = await debianBase();
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'cellpipe-cli-kill-'));
+  try {
+    fs.copyFileSync(path.join(kit.FIXTURES, 'slow.ipynb'), path.join(work, 'slow.ipynb'));
+    const storeDir = path.join(work, 'store');
+    const runner = spawn(process.execPath, [kit.BIN, 'run', path.join(work, 'slow.ipynb'), '--in-images', '--base', `oci:${base.layout}:${base.tag}`, '--store', storeDir],
+      { stdio: ['ignore', 'pipe', 'pipe'] });
+    const exited = new Promise((r) => runner.once('exit', r));
+    // The step's own line in the run store says its container is up.
+    const store = new RunStore(storeDir);
+    let runId = '';
+    for (;;) {
+      const [rec] = await store.list();
+      if (rec) {
+        runId = rec.id;
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    for await (const l of store.readLogs(runId, 'wait', { follow: true })) if (l.text.startsWith('waiting')) break;
+    const before = await store.get(runId);
+    const container = before!.steps.find((s) => s.name === 'wait')!.container!;
+    assert.ok((await leftovers(runId, work)).containers.includes(container), 'the step container runs');
+
+    runner.kill('SIGKILL');
+    await exited;
+    const listed = await kit.cellpipe(['runs', '--store', storeDir], {});
+    assert.match(listed.stdout, new RegExp(`${runId}\\s+interrupted`));
+    assert.deepEqual(await leftovers(runId, work), { containers: [], mounts: [] }, 'nothing left in runc list, no mount');
+    store.close();
   } finally {
     fs.rmSync(work, { recursive: true, force: true });
   }

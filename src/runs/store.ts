@@ -34,6 +34,7 @@ import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { LogLine, RunRecord, RunState, StepRecord, StepState } from '../runtimes/types.js';
 import { awaitGroupGoneSync, processAlive, runnerGone, signalGroup } from './process.js';
+import { removeLeftoversSync } from '../runtimes/containers/runc.js';
 
 /**
  * Log lines in a chunk read from a `<step>.jsonl` file: `carry` is the unfinished last line of the previous chunk,
@@ -479,6 +480,8 @@ export class RunStore {
           signalGroup(s.pid, 'SIGKILL');
           awaitGroupGoneSync(s.pid);
         }
+        // A step container (runc) and its overlay root outlive the killed group: remove them too.
+        if (s.container) removeLeftoversSync(s.container, this.stepDir(rec.id, s.name));
         this.append(rec.id, {
           t: 'step',
           step: s.name,

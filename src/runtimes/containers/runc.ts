@@ -3,6 +3,7 @@
  * the step's, no TTY), stopped with `runc kill`, and always removed with `runc delete --force`, so nothing stays
  * in `runc list` after a step, whatever ended it.
  */
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { findTool, MissingToolError, runTool } from './tools.js';
 
@@ -53,4 +54,34 @@ export async function listContainers(): Promise<{ id: string; status: string; pi
   const out = await runTool(runcPath(), ['list', '--format', 'json']);
   const parsed = JSON.parse(out.trim() || 'null') as { id: string; status: string; pid: number }[] | null;
   return parsed ?? [];
+}
+
+/**
+ * Synchronous clean-up of what a step container of a dead runner leaves (the run store's recovery is
+ * synchronous): the container, and any mount under the step's folder (its overlay root).
+ */
+export function removeLeftoversSync(id: string, stepDir: string): void {
+  const runc = findTool('runc');
+  if (runc && containerExists(id)) {
+    try {
+      execFileSync(runc, ['delete', '--force', id], { stdio: 'ignore', timeout: 30_000 });
+    } catch {
+      // gone meanwhile
+    }
+  }
+  let mounts: string[] = [];
+  try {
+    mounts = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4]).filter((m) => m && m.startsWith(stepDir + '/'));
+  } catch {
+    return;
+  }
+  const umount = findTool('umount');
+  for (const m of mounts.sort().reverse()) {
+    if (!umount) break;
+    try {
+      execFileSync(umount, ['-l', m], { stdio: 'ignore', timeout: 30_000 });
+    } catch {
+      // not mounted any more
+    }
+  }
 }

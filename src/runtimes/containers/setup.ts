@@ -124,6 +124,13 @@ export async function inImages(o: InImagesOptions): Promise<InImages> {
       onProgress: o.onProgress,
     });
     const images = new ImageStore({ dir: path.join(cacheRoot(o.env), 'containers'), insecureRegistries: insecure ? [registry.split('/')[0]] : [] });
+    if (stopRegistry) {
+      // Everything the run needs from the private registry, fetched now: it is stopped before the run starts, so
+      // nothing of it is left if the runner is killed.
+      await Promise.all(Object.values(prepared.built.images).map(async (ref) => images.unpackLayers(await images.pull(ref))));
+      await stopRegistry();
+      stopRegistry = undefined;
+    }
     const runtime = new ContainerRuntime({ store: o.store, images, network: o.network, concurrency: o.concurrency, env: o.env });
     return { runtime, prepared, close: async () => { await stopRegistry?.(); } };
   } catch (err) {
