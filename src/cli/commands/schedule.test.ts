@@ -18,6 +18,10 @@ import { RunStore } from '../../runs/store.js';
 import { CANDIES, cellpipe } from '../../runs/testing.js';
 import { KubeflowRuntime } from '../../runtimes/kubeflow/runtime.js';
 import { scheduleNotebook } from '../../runtimes/kubeflow/schedule.js';
+import { RegistryClient } from '../../images/registry.js';
+import { pushBaseImage, startRegistry, type TestRegistry } from '../../images/testing.js';
+import { checkSpec, executorsOf } from '../../kfp/testing/kfp-real.js';
+import { stringify } from 'yaml';
 
 describe('cellpipe schedule against KFP\'s own API server (kfp-real serve)', () => {
   let kfp: KfpRealServer;
@@ -131,5 +135,48 @@ describe('cellpipe schedule against KFP\'s own API server (kfp-real serve)', () 
     const version = (await client.listPipelineVersions(pinned.pipeline_id!)).find((v) => v.pipeline_version_id === pinned.pipeline_version_id)!;
     const executors = (version.pipeline_spec as { deploymentSpec: { executors: Record<string, { container: { image: string } }> } }).deploymentSpec.executors;
     assert.deepEqual(Object.fromEntries(Object.entries(executors).map(([k, v]) => [k.replace('exec-', ''), v.container.image])), images);
+  });
+
+  describe('with images built into a real registry (docker-registry)', () => {
+    let reg: TestRegistry;
+    before(async () => {
+      reg = await startRegistry('open');
+      const registry = new RegistryClient(reg.clientOptions());
+      await pushBaseImage(registry, 'base/python', '3.12', [{ path: '/usr/bin/python3', data: '#!/bin/sh\n', executable: true }]);
+      registry.close();
+      const profiles = {
+        profiles: {
+          kf: { namespace: 'kubeflow', kfp: { host: kfp.url, auth: 'none' } },
+          built: { namespace: 'kubeflow', registry: `${reg.host}/team/steps`, baseImage: `${reg.host}/base/python:3.12`, insecureRegistry: true, kfp: { host: kfp.url, auth: 'none' } },
+        },
+      };
+      writeFileSync(join(dir, 'profiles.yaml'), stringify(profiles));
+    });
+    after(async () => {
+      await reg?.stop();
+    });
+
+    test('images are built first and the schedule runs the version whose executors use them by digest; unchanged → nothing rebuilt, version reused', async () => {
+      const r = await cellpipe(['schedule', CANDIES, '--profile', 'built', '--cron', '0 6 * * *'], env);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stderr, /build images\s+✓\s+4 images, 0 unchanged/);
+      const [, id, versionId] = idOf(r.stdout);
+      const s = await client.getRecurringRun(id);
+      const version = (await client.listPipelineVersions(s.pipeline_version_reference!.pipeline_id!)).find((v) => v.pipeline_version_id === versionId)!;
+      const spec = version.pipeline_spec as { deploymentSpec: { executors: Record<string, { container: { image: string } }> } };
+      const images = Object.values(spec.deploymentSpec.executors).map((e) => e.container.image);
+      assert.equal(images.length, 4);
+      for (const image of images) assert.match(image, new RegExp(`^${reg.host}/team/steps@sha256:[0-9a-f]{64}$`));
+      // What KFP would run for the schedule's runs: the stored version, with the schedule's parameters, through its own compiler.
+      const wf = await checkSpec(stringify(spec), s.runtime_config?.parameters ?? {});
+      assert.ok(wf.ok, wf.error);
+      assert.deepEqual(Object.values(executorsOf(wf.workflow!)).map((e) => e.container.image).sort(), images.slice().sort());
+
+      const again = await cellpipe(['schedule', CANDIES, '--profile', 'built', '--cron', '0 7 * * *'], env);
+      assert.equal(again.code, 0, again.stderr);
+      assert.match(again.stderr, /build images\s+✓\s+4 images, 4 unchanged/);
+      assert.match(again.stderr, /upload\s+✓\s+reused the version with this spec/);
+      assert.equal(idOf(again.stdout)[2], versionId);
+    });
   });
 });
