@@ -218,6 +218,8 @@ describe('KFP through the Kubernetes API service proxy (kubeconfig credentials)'
     const exp = await client.ensureExperiment('via-kube');
     const v = await client.ensurePipelineVersion('pipelineInfo: {name: p}\nroot: {dag: {tasks: {}}}\nschemaVersion: 2.1.0\nsdkVersion: x\n', 'ab'.repeat(32), { name: 'p' });
     assert.equal(v.action, 'pipeline');
+    const lookups = fake.requests.filter((r) => r.operation === 'PipelineService_ListPipelineVersions');
+    assert.ok(lookups.length > 0 && lookups.every((r) => r.query.filter && r.query.page_size === '1'), 'versions are looked up by filter (KFP lists them with their specs), not all fetched');
     const run = await client.createRun({ displayName: 'r', experimentId: exp.experiment_id, pipelineId: v.pipelineId, pipelineVersionId: v.pipelineVersionId, parameters: {} });
     assert.equal((await client.getRun(run.run_id)).run_id, run.run_id);
     const listed = await client.listRuns({ experimentId: exp.experiment_id });

@@ -323,6 +323,25 @@ export class KfpClient {
     return out;
   }
 
+  /**
+   * The version named `vname` or whose description holds `marker`, found by KFP's list filters: KFP lists versions
+   * with their whole spec (programs inlined can make that ~100 KB each), so the versions are not all fetched.
+   */
+  private async findVersion(pipelineId: string, vname: string, marker: string): Promise<KfpPipelineVersion | undefined> {
+    for (const predicate of [
+      { operation: 'EQUALS', key: 'name', string_value: vname },
+      { operation: 'IS_SUBSTRING', key: 'description', string_value: marker },
+    ]) {
+      const page = await this.request<{ pipeline_versions?: KfpPipelineVersion[] }>(
+        'GET', `${API}/pipelines/${encodeURIComponent(pipelineId)}/versions`, this.ctx(`look up the version of pipeline ${pipelineId} with this spec`),
+        { query: { filter: JSON.stringify({ predicates: [predicate] }), page_size: 1, sort_by: 'created_at desc' } },
+      );
+      const found = page.pipeline_versions?.[0];
+      if (found) return found;
+    }
+    return undefined;
+  }
+
   /** Multipart upload of a new pipeline (KFP creates its first version from the same file). */
   async uploadPipeline(yaml: string, opts: { name: string; description: string; namespace?: string }): Promise<KfpPipeline> {
     checkUploadable(yaml, `upload pipeline '${opts.name}'`);
@@ -349,13 +368,12 @@ export class KfpClient {
     const marker = specMarker(specHash);
     const vname = versionName(opts.name, specHash);
     const description = `${opts.description ? `${opts.description}\n` : ''}${marker}`;
-    const carries = (v: KfpPipelineVersion) => v.name === vname || (v.description ?? '').includes(marker);
+    const carries = (pipelineId: string) => this.findVersion(pipelineId, vname, marker);
     let pipeline = await this.findPipeline(opts.name, opts.namespace);
     if (!pipeline) {
       try {
         pipeline = await this.uploadPipeline(yaml, { name: opts.name, description, namespace: opts.namespace });
-        const versions = await this.listPipelineVersions(pipeline.pipeline_id);
-        const first = versions.find(carries) ?? versions[0];
+        const first = (await carries(pipeline.pipeline_id)) ?? (await this.listPipelineVersions(pipeline.pipeline_id))[0];
         if (!first) throw new KfpError('api', `uploaded pipeline '${opts.name}' but it has no version`, 'retry the submit');
         return { pipelineId: pipeline.pipeline_id, pipelineVersionId: first.pipeline_version_id, action: 'pipeline' };
       } catch (err) {
@@ -364,14 +382,14 @@ export class KfpClient {
         if (!pipeline) throw err;
       }
     }
-    const existing = (await this.listPipelineVersions(pipeline.pipeline_id)).find(carries);
+    const existing = await carries(pipeline.pipeline_id);
     if (existing) return { pipelineId: pipeline.pipeline_id, pipelineVersionId: existing.pipeline_version_id, action: 'reused' };
     try {
       const v = await this.uploadPipelineVersion(pipeline.pipeline_id, yaml, { name: vname, description });
       return { pipelineId: pipeline.pipeline_id, pipelineVersionId: v.pipeline_version_id, action: 'version' };
     } catch (err) {
       if (err instanceof KfpError && err.kind === 'conflict') {
-        const again = (await this.listPipelineVersions(pipeline.pipeline_id)).find(carries);
+        const again = await carries(pipeline.pipeline_id);
         if (again) return { pipelineId: pipeline.pipeline_id, pipelineVersionId: again.pipeline_version_id, action: 'reused' };
       }
       throw err;
