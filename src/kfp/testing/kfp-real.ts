@@ -74,7 +74,13 @@ export function startKfpReal(options: { multiUser?: boolean } = {}): Promise<Kfp
   const bin = kfpRealPath();
   const child = spawn(bin, ['serve', '--http', '127.0.0.1:0', ...(options.multiUser ? ['--multi-user'] : [])], { stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  // A test process that ends without stop() (a failed before hook) takes its server with it.
+  const killOnExit = () => child.kill('SIGKILL');
+  process.once('exit', killOnExit);
+  const exited = new Promise<void>((r) => child.once('exit', () => {
+    process.removeListener('exit', killOnExit);
+    r();
+  }));
   let ready = false;
   return new Promise((resolvePromise, reject) => {
     const timer = setTimeout(() => {
@@ -92,11 +98,10 @@ export function startKfpReal(options: { multiUser?: boolean } = {}): Promise<Kfp
     child.once('exit', early);
     child.stderr.setEncoding('utf8');
     child.stderr.on('data', (chunk: string) => {
-      const wasReady = ready;
       log += chunk;
       if (log.length > 1 << 20) log = log.slice(-(1 << 19)); // a long test's server log stays bounded
-      const m = /kfp-real serve: ready http=(http:\/\/127\.0\.0\.1:\d+)/.exec(log);
-      if (m && !wasReady) {
+      const m = ready ? null : /kfp-real serve: ready http=(http:\/\/127\.0\.0\.1:\d+)/.exec(log);
+      if (m) {
         ready = true;
         clearTimeout(timer);
         child.removeListener('exit', early);
