@@ -1,7 +1,8 @@
 /**
- * The KFP client's auth modes and error messages, against the swagger-checked fake KFP API server, and through a
- * stand-in for the Kubernetes API service proxy (which, like kube-apiserver, checks the kubeconfig's token and
- * strips `Authorization` before forwarding).
+ * The KFP client's auth modes and error messages, against the swagger-checked fake KFP API server (which, unlike
+ * kfp-real serve, checks tokens and namespaces), and through a stand-in for the Kubernetes API service proxy (which,
+ * like kube-apiserver, checks the kubeconfig's token and strips `Authorization` before forwarding) to KFP 2.17.0's own
+ * API server (`kfp-real serve`).
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,6 +11,8 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, statSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FakeKfpServer } from './testing/fake-server.js';
+import { startKfpReal, type KfpRealServer } from './testing/kfp-real.js';
+import { compileNotebook } from '../core/compile.js';
 import { KfpClient } from './client.js';
 import { kfpEndpoint, kfpSettings, staticEndpoint } from './endpoint.js';
 import { KfpError } from './errors.js';
@@ -165,13 +168,12 @@ describe('KFP client: unreachable and wrong endpoints', () => {
 });
 
 describe('KFP through the Kubernetes API service proxy (kubeconfig credentials)', () => {
-  let fake: FakeKfpServer;
+  let kfp: KfpRealServer;
   let apiserver: { url: string; close: () => Promise<void> };
   let dir: string;
   const forwarded: (string | undefined)[] = [];
   before(async () => {
-    fake = new FakeKfpServer();
-    await fake.start();
+    kfp = await startKfpReal();
     const prefix = '/api/v1/namespaces/kubeflow/services/ml-pipeline:8888/proxy';
     apiserver = await listen((req, res) => {
       if (req.headers.authorization !== 'Bearer kube-admin-token') {
@@ -184,7 +186,7 @@ describe('KFP through the Kubernetes API service proxy (kubeconfig credentials)'
       }
       const headers = { ...req.headers };
       delete headers.authorization; // kube-apiserver does not forward it
-      const up = http.request(`${fake.url}${req.url!.slice(prefix.length)}`, { method: req.method, headers }, (r) => {
+      const up = http.request(`${kfp.url}${req.url!.slice(prefix.length)}`, { method: req.method, headers }, (r) => {
         forwarded.push(r.statusCode === 200 ? req.url : undefined);
         res.writeHead(r.statusCode!, r.headers);
         r.pipe(res);
@@ -195,7 +197,7 @@ describe('KFP through the Kubernetes API service proxy (kubeconfig credentials)'
   });
   after(async () => {
     await apiserver.close();
-    await fake.close();
+    await kfp.stop();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -216,19 +218,19 @@ describe('KFP through the Kubernetes API service proxy (kubeconfig credentials)'
     const client = new KfpClient(endpoint);
     assert.equal((await client.healthz()).multi_user, false);
     const exp = await client.ensureExperiment('via-kube');
-    const v = await client.ensurePipelineVersion('pipelineInfo: {name: p}\nroot: {dag: {tasks: {}}}\nschemaVersion: 2.1.0\nsdkVersion: x\n', 'ab'.repeat(32), { name: 'p' });
+    const spec = compileNotebook(readFileSync(CANDIES, 'utf8'), { path: 'candies_sharing.ipynb' }).yaml!;
+    const v = await client.ensurePipelineVersion(spec, 'ab'.repeat(32), { name: 'p' });
     assert.equal(v.action, 'pipeline');
-    const lookups = fake.requests.filter((r) => r.operation === 'PipelineService_ListPipelineVersions');
-    assert.ok(lookups.length > 0 && lookups.every((r) => r.query.filter && r.query.page_size === '1'), 'versions are looked up by filter (KFP lists them with their specs), not all fetched');
-    const run = await client.createRun({ displayName: 'r', experimentId: exp.experiment_id, pipelineId: v.pipelineId, pipelineVersionId: v.pipelineVersionId, parameters: {} });
+    assert.equal((await client.ensurePipelineVersion(spec, 'ab'.repeat(32), { name: 'p' })).action, 'reused');
+    const lookups = forwarded.filter((u) => u?.includes('/versions?'));
+    assert.ok(lookups.length > 0 && lookups.every((u) => u!.includes('filter=') && u!.includes('page_size=1')), 'versions are looked up by filter (KFP lists them with their specs), not all fetched');
+    const run = await client.createRun({ displayName: 'r', experimentId: exp.experiment_id, pipelineId: v.pipelineId, pipelineVersionId: v.pipelineVersionId, parameters: { CANDIES: 3 } });
     assert.equal((await client.getRun(run.run_id)).run_id, run.run_id);
     const listed = await client.listRuns({ experimentId: exp.experiment_id });
     assert.deepEqual(listed.runs.map((r) => r.run_id), [run.run_id]);
     await client.terminateRun(run.run_id);
-    assert.equal((await client.getRun(run.run_id)).state, 'FAILED', 'a terminated run ends FAILED, as in KFP');
-    await client.retryRun(run.run_id);
+    assert.equal((await client.getRun(run.run_id)).state, 'CANCELING');
     assert.ok(forwarded.some((u) => u?.endsWith('/apis/v2beta1/pipelines/upload?name=p&display_name=p&description=cellpipe-spec-sha256%3A' + 'ab'.repeat(32))));
-    assert.deepEqual(fake.violations, []);
   });
 
   test('expired kubeconfig credentials → 401 explained as a cluster login problem', async () => {
