@@ -199,8 +199,9 @@ test('corpus candies_sharing and pipeline_parameters_and_metrics run in their im
 });
 
 /** Hand-built steps in images built from their programs (no notebook). */
-async function handBuilt(steps: StepSpec[], store: RunStore, rt: ContainerRuntime): Promise<string> {
+async function handBuilt(steps: StepSpec[], store: RunStore, rt: ContainerRuntime, limits: Record<string, Record<string, string>> = {}): Promise<string> {
   const request = handBuiltRequest(steps);
+  for (const s of request.graph.steps) s.limits = limits[s.name] ?? {};
   const built = await buildStepImages({ programs: request.programs, notebookDir: scene.dir, registry: `${scene.registry.host}/hand`, base: scene.baseRef, insecure: true });
   const { docs } = pipelineSpec(request.graph, request.programs, { images: built.images, programDir: STEPS_DIR, workdir: WORK_DIR, sdkVersion: 'test' });
   void store;
@@ -213,7 +214,9 @@ test('failure names the cell and line, retries run again, a timeout stops the co
   const id = await handBuilt([
     { name: 'boom', code: 'x = 1\nraise ValueError("bad " + str(x))', retries: 1 },
     { name: 'slow', code: 'import time\nprint("sleeping", flush=True)\ntime.sleep(300)', timeout: 3 },
-  ], store, rt);
+    { name: 'greedy', code: 'block = bytearray(400 * 1024 * 1024)\nfor i in range(0, len(block), 4096): block[i] = 1' },
+    { name: 'modest', code: 'block = bytearray(20 * 1024 * 1024)\nfor i in range(0, len(block), 4096): block[i] = 1' },
+  ], store, rt, { greedy: { memory: '100Mi' }, modest: { memory: '100Mi', cpu: '500m' } });
   const record = await rt.wait(id);
   const boom = record.steps.find((s) => s.name === 'boom')!;
   assert.equal(boom.state, 'failed');
@@ -224,6 +227,10 @@ test('failure names the cell and line, retries run again, a timeout stops the co
   assert.equal(slow.state, 'failed');
   assert.match(slow.error?.message ?? '', /timed out after 3 s/);
   assert.ok(Date.parse(slow.finishedAt!) - Date.parse(slow.startedAt!) < 30_000, 'stopped soon after its timeout');
+  const greedy = record.steps.find((s) => s.name === 'greedy')!;
+  assert.equal(greedy.state, 'failed', 'limit:memory is the container’s memory limit: 400 MB in 100 Mi is killed');
+  assert.equal(greedy.exitCode, 137, JSON.stringify(greedy.error));
+  assert.equal(record.steps.find((s) => s.name === 'modest')!.state, 'succeeded', 'within its limits');
   const logs: string[] = [];
   for await (const l of store.readLogs(id, 'slow')) logs.push(l.text);
   assert.ok(logs.includes('sleeping'), 'the container’s output is in the run store');

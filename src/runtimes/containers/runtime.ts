@@ -13,6 +13,7 @@ import type { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { JsonValue } from '../../core/model.js';
+import { quantityValue } from '../../core/quantity.js';
 import { LocalRuntime, type ActiveRun, type LocalRuntimeOptions, type StepLaunch, type StepResult } from '../local/runtime.js';
 import type { RunRequest } from '../types.js';
 import { ImageStore, mountRootfs, unmountRootfs } from './images.js';
@@ -139,6 +140,7 @@ export class ContainerRuntime extends LocalRuntime {
         hostname: `cellpipe-${task.task}`.slice(0, 63),
         mounts,
         network: this.network,
+        ...limits(l.step.limits),
       });
       // 0600: secrets may be in it; it is removed with the container.
       fs.writeFileSync(path.join(bundle, 'config.json'), JSON.stringify(config, null, 1), { mode: 0o600 });
@@ -182,4 +184,11 @@ export class ContainerRuntime extends LocalRuntime {
     t.unref();
     child.once('close', () => clearTimeout(t));
   }
+}
+
+/** The step's `limit:cpu` / `limit:memory` as the container's cgroup limits (other resources have no local meaning). */
+function limits(l: Record<string, string>): { memoryBytes?: number; cpus?: number } {
+  const memory = l.memory !== undefined ? quantityValue(l.memory) : undefined;
+  const cpu = l.cpu !== undefined ? quantityValue(l.cpu) : undefined;
+  return { ...(memory ? { memoryBytes: memory } : {}), ...(cpu ? { cpus: cpu } : {}) };
 }
