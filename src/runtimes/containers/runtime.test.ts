@@ -20,6 +20,7 @@ import { LocalRuntime, cancelRun } from '../local/runtime.js';
 import { handBuiltRequest, type StepSpec } from '../local/testkit.js';
 import type { RunRecord, RunRequest } from '../types.js';
 import * as kit from '../../runs/testing.js';
+import { debianBase } from './base-image.js';
 import { prepareContainerRun } from './prepare.js';
 import { ContainerRuntime } from './runtime.js';
 import type { SpecDoc } from './tasks.js';
@@ -250,4 +251,13 @@ test('cancel from another runtime object (as `cellpipe cancel` does) kills the r
   assert.ok(Date.now() - t0 < 20_000, 'a step that ignores SIGTERM is killed after the grace period');
   await assertNothingLeft(record);
   assert.ok(os.platform() === 'linux');
+});
+
+test('the Debian base is cached and deterministic: made again in an empty cache it has the same digest', opts, async () => {
+  const again = await debianBase({ cacheDir: fs.mkdtempSync(path.join(scene.dir, 'base-')) });
+  assert.equal(again.created, true);
+  assert.equal(again.digest, scene.base.digest, 'same packages, same mirror state: the same image');
+  const cached = await debianBase();
+  assert.equal(cached.created, false, 'the default cache already has it');
+  assert.equal(cached.digest, scene.base.digest);
 });
