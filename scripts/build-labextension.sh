@@ -82,6 +82,15 @@ target="$prefix/share/jupyter/labextensions/cellpipe"
 [ -L "$target" ] || rm -rf "$target"
 ln -sfn "$root/$out" "$target"
 cp python/jupyter-config/server-config/cellpipe.json "$prefix/etc/jupyter/jupyter_server_config.d/cellpipe.json"
+# This JupyterLab is cellpipe's own (.venv): its first screen shows the example, not a "get Jupyter news?" prompt over
+# it. Settings overrides of the environment (JupyterLab reads <prefix>/share/jupyter/lab/settings/overrides.json);
+# a user's own settings still win.
+mkdir -p "$prefix/share/jupyter/lab/settings"
+cat > "$prefix/share/jupyter/lab/settings/overrides.json" <<'JSON'
+{
+  "@jupyterlab/apputils-extension:notification": { "fetchNews": "false", "checkForUpdates": false }
+}
+JSON
 
 # --- 3. check what a user would check -----------------------------------------------------------------------
 plain() { "$@" 2>&1 | sed 's/\x1b\[[0-9;]*m//g'; }

@@ -36,5 +36,7 @@ test('the URL start.sh prints opens the example; Run in the sidebar shows each s
     const log = page.locator(`.cp-inline-log[data-step="${step}"]`);
     await expect(log.locator('.cp-log-line', { hasText: line })).toHaveCount(1);
   }
+  // Nothing of JupyterLab's own over the first screen (the news prompt is switched off in cellpipe's environment).
+  await expect(page.locator('.Toastify__toast', { hasText: 'Jupyter news' })).toHaveCount(0);
   await page.screenshot({ path: 'test-results/e2e/screenshots/quickstart.png' });
 });

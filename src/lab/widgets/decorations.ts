@@ -234,6 +234,8 @@ export class NotebookDecorations {
       const el = document.createElement('div');
       el.className = `cp-log-line cp-stream-${line.stream}`;
       if (line.stream !== 'stdout' && isErrorLine(line.text, step?.error)) el.classList.add('cp-log-error');
+      // The step runtime's own bookkeeping ("[cellpipe] step x: 2 inputs …") goes to stderr, but it is no warning.
+      else if (line.stream === 'stderr' && line.text.startsWith('[cellpipe] ')) el.classList.add('cp-log-meta');
       el.textContent = line.text;
       frag.appendChild(el);
     }
