@@ -86,6 +86,8 @@ export class ContainerRuntime extends LocalRuntime {
     const pulled = await this.images.pull(reference);
     const layers = await this.images.unpackLayers(pulled);
 
+    // Cancelled while the image was being fetched: start nothing (the local runtime records the cancel).
+    if (l.run.aborted) return { exitCode: 130, timedOut: false };
     const id = containerId(l.runId, l.step.name, l.attempt);
     const bundle = path.join(l.stepDir, `container-${l.attempt}`);
     const ctl = path.join(l.stepDir, `ctl-${l.attempt}`);
@@ -127,7 +129,8 @@ export class ContainerRuntime extends LocalRuntime {
       if (left.length) throw new Error(`step '${l.step.name}': the spec uses placeholders this runner cannot fill: ${left.join(', ')}`);
       const secretEnv: Record<string, string> = {};
       for (const s of l.step.secrets) {
-        const v = process.env[s.env];
+        // The runner's environment holds the value under the variable's own name (as a local step sees it).
+        const v = this.env[s.env];
         if (v !== undefined) secretEnv[s.env] = v;
       }
       const config = runtimeConfig({

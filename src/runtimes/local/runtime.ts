@@ -107,7 +107,7 @@ export class LocalRuntime extends EventEmitter<LocalRuntimeEvents> implements Ru
   readonly runtimePath: string;
   readonly killGraceMs: number;
   readonly dumpVariables: boolean;
-  private readonly env: NodeJS.ProcessEnv;
+  protected readonly env: NodeJS.ProcessEnv;
   private readonly cache: StepCache;
   private readonly active = new Map<string, ActiveRun>();
   /** What the run records say ran them. */
