@@ -10,8 +10,8 @@
  * | `POST /api/compile {path}` | `{ok, graph, diagnostics, specHash, yaml}` |
  * | `PUT /api/settings {profiles?, runsDir?, concurrency?, defaultBaseImage?}` | the profile summaries (as `GET /api/profiles`) under the new settings (see ./settings.ts) |
  * | `GET /api/settings` | the settings in force |
- * | `GET /api/profiles` | `{profiles: [{name, kind: "kubeflow", namespace, registry?, kfpUi?, error?}], file?, error?}` |
- * | `POST /api/runs {path, parameters, target: "local" \| PROFILE, cache?}` | 201 `{runId, run}` (Kubeflow: submitted in the background, `run.stage` shows how far) |
+ * | `GET /api/profiles` | `{profiles: [{name, kind: "kubeflow", namespace, registry?, kfpUi?, error?}], file?, error?, containers: {error?}}` |
+ * | `POST /api/runs {path, parameters, target: "local" \| "containers" \| PROFILE, cache?}` | 201 `{runId, run}` (Kubeflow: submitted in the background, `run.stage` shows how far) |
  * | `GET /api/runs?notebook=PATH` | `{runs}`, newest first |
  * | `GET /api/runs/:id[?notebook=PATH]` | the RunRecord |
  * | `GET /api/runs/:id/events` | SSE: `run` (RunRecord) per change, then `end` (Kubeflow runs: `stage`/`stageDetail` while submitted) |
@@ -32,6 +32,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import path from 'node:path';
 import type { CompileOptions, CompileResult } from '../core/compile.js';
 import { compileNotebook } from '../core/compile.js';
+import { CONTAINERS_TARGET, inImages, inImagesUnavailable, type InImages } from '../runtimes/containers/setup.js';
 import { cellLabel } from '../core/notebook.js';
 import { RunStore, storeDirFor as defaultStoreDirFor, isTerminalRun, newRunId, pendingStep } from '../runs/store.js';
 import type { JsonValue } from '../core/model.js';
@@ -81,6 +82,12 @@ interface Route {
   handler: Handler;
 }
 
+/** The container target as `GET /api/profiles` reports it: offered, with why it cannot run here if so. */
+function containersTarget(): { error?: string } {
+  const error = inImagesUnavailable();
+  return error ? { error } : {};
+}
+
 function hashBytes(bytes: Buffer | string): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
@@ -118,7 +125,7 @@ export class Backend {
       r('POST', /^\/api\/compile$/, (q, s) => this.compileRoute(q, s)),
       r('PUT', /^\/api\/settings$/, (q, s) => this.putSettings(q, s)),
       r('GET', /^\/api\/settings$/, async (_q, res) => sendJson(res, 200, this.settings)),
-      r('GET', /^\/api\/profiles$/, async (_q, res) => sendJson(res, 200, await this.kubeflow.summaries())),
+      r('GET', /^\/api\/profiles$/, async (_q, res) => sendJson(res, 200, { ...(await this.kubeflow.summaries()), containers: containersTarget() })),
       r('POST', /^\/api\/build$/, (q, s) => this.buildRoute(q, s)),
       r('POST', /^\/api\/runs$/, (q, s) => this.startRun(q, s)),
       r('GET', /^\/api\/runs$/, (q, s, p, u) => this.listRuns(q, s, p, u)),
@@ -329,12 +336,19 @@ export class Backend {
     if (body.cache !== undefined && typeof body.cache !== 'boolean') {
       throw new HttpError(400, "field 'cache' must be true or false");
     }
-    const profile = target === 'local' ? undefined : await this.kubeflow.profile(target);
+    const profile = target === 'local' || target === CONTAINERS_TARGET ? undefined : await this.kubeflow.profile(target);
     const nb = await this.resolve(given);
     const { result, bytes } = await this.compiled(nb);
     const parameters = bindParameters(result.graph.parameters, body.parameters);
     const storeDir = this.storeDirFor(nb.abs);
     const { runtime, store } = await this.backendFor(storeDir);
+    if (target === CONTAINERS_TARGET) {
+      const runId = await this.startInImages(nb, bytes, parameters, body.cache ?? true, store);
+      this.runIndex.set(runId, storeDir);
+      this.started.add(runId);
+      sendJson(res, 201, { runId, run: (await store.get(runId)) ?? null });
+      return;
+    }
     if (profile) {
       const runId = await this.submitToKubeflow(nb, result, bytes, parameters, profile, storeDir, store);
       const run = await store.get(runId);
@@ -357,6 +371,24 @@ export class Backend {
     this.started.add(runId);
     const run = await store.get(runId);
     sendJson(res, 201, { runId, run: run ?? null });
+  }
+
+  /**
+   * A run on this machine with each step in its own image: the step images built into a private registry under
+   * the run store (base: the "Default base image" setting, else the notebook's), then the container runtime.
+   */
+  private async startInImages(nb: ResolvedNotebook, bytes: Buffer, parameters: Record<string, JsonValue>, cache: boolean, store: RunStore): Promise<string> {
+    const why = inImagesUnavailable();
+    if (why) throw new HttpError(409, `cannot run in containers: ${why}`, 'Run it locally, or start Jupyter as root on a machine with runc.');
+    let run: InImages;
+    try {
+      run = await inImages({ store, notebookPath: nb.abs, shown: nb.rel, text: bytes.toString('utf8'), base: this.settings.defaultBaseImage, concurrency: this.settings.concurrency });
+    } catch (err) {
+      throw new HttpError(400, `cannot run in containers: ${(err as Error).message}`);
+    }
+    const runId = await run.runtime.submit({ ...run.prepared.request, parameters, cache, concurrency: this.settings.concurrency });
+    void run.runtime.wait(runId).finally(() => run.close());
+    return runId;
   }
 
   /**

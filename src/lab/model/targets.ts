@@ -1,4 +1,4 @@
-/** Pure logic for run targets (Local + Kubeflow profiles) and the Kubeflow submit stages. */
+/** Pure logic for run targets (Local, this machine in containers, Kubeflow profiles) and the Kubeflow submit stages. */
 
 export interface ProfileInfo {
   name: string;
@@ -15,6 +15,8 @@ export interface ProfilesResponse {
   profiles?: ProfileInfo[];
   file?: string;
   error?: string;
+  /** The backend can run steps in their images on its machine; `error` says why not here. Absent: not offered. */
+  containers?: { error?: string };
 }
 
 export interface TargetOption {
@@ -27,12 +29,22 @@ export interface TargetOption {
 }
 
 export const LOCAL_TARGET = 'local';
+export const CONTAINERS_TARGET = 'containers';
 
 /** Builds the picker entries: Local first, then every profile; profiles with an error are disabled with it as tooltip. */
 export function targetOptions(resp: ProfilesResponse | undefined): TargetOption[] {
   const out: TargetOption[] = [{ value: LOCAL_TARGET, label: 'Local (this machine)', disabled: false, title: 'run on the machine where Jupyter runs' }];
+  if (resp?.containers) {
+    const error = resp.containers.error;
+    out.push({
+      value: CONTAINERS_TARGET,
+      label: error ? 'This machine, in containers (unavailable)' : 'This machine, in containers',
+      disabled: Boolean(error),
+      title: error ?? "build each step's image and run the steps in them here, as Kubeflow would (runc, no daemon)",
+    });
+  }
   for (const p of resp?.profiles ?? []) {
-    if (!p || typeof p.name !== 'string' || !p.name || p.name === LOCAL_TARGET) continue;
+    if (!p || typeof p.name !== 'string' || !p.name || p.name === LOCAL_TARGET || p.name === CONTAINERS_TARGET) continue;
     const where = p.namespace ? ` · ${p.namespace}` : '';
     if (p.error) {
       out.push({ value: p.name, label: `${p.name} (Kubeflow, unavailable)`, disabled: true, title: p.error });
@@ -51,7 +63,7 @@ export function validTarget(options: TargetOption[], selected: string | undefine
 }
 
 export function runButtonLabel(target: string): string {
-  return target === LOCAL_TARGET ? 'Run' : 'Build & Submit';
+  return target === LOCAL_TARGET ? 'Run' : target === CONTAINERS_TARGET ? 'Build & Run' : 'Build & Submit';
 }
 
 export const KUBEFLOW_STAGES = ['validate', 'build', 'upload', 'run'] as const;

@@ -17,6 +17,18 @@ import { runcPath } from './runc.js';
 import { ContainerRuntime } from './runtime.js';
 import { MissingToolError, findTool, requireTool, runTool } from './tools.js';
 
+/** The run target of the container runtime (the sidebar's "This machine, in containers"). */
+export const CONTAINERS_TARGET = 'containers';
+
+/** Why steps cannot run in containers on this machine (with a private registry), or undefined when they can. */
+export function inImagesUnavailable(): string | undefined {
+  if (process.getuid && process.getuid() !== 0) return 'running steps in containers needs root here (runc without a user namespace set-up)';
+  for (const [tool, pkg] of [['runc', 'runc'], ['skopeo', 'skopeo'], ['docker-registry', 'docker-registry']]) {
+    if (!findTool(tool)) return new MissingToolError(tool, pkg).message;
+  }
+  return undefined;
+}
+
 export interface InImagesOptions {
   store: RunStore;
   notebookPath: string;
