@@ -82,6 +82,8 @@ export interface KfpRun {
   error?: KfpStatus;
   run_details?: { task_details?: KfpTaskDetail[] };
   state_history?: { update_time?: string; state?: KfpRuntimeState; error?: KfpStatus }[];
+  /** The recurring run (schedule) that made this run, if any. */
+  recurring_run_id?: string;
 }
 
 /** A v2beta1 recurring run (a schedule). */
@@ -321,6 +323,10 @@ export class KfpClient {
       token = page.next_page_token || undefined;
     } while (token && out.length < 10_000);
     return out;
+  }
+
+  getPipelineVersion(pipelineId: string, versionId: string): Promise<KfpPipelineVersion> {
+    return this.request('GET', `${API}/pipelines/${encodeURIComponent(pipelineId)}/versions/${encodeURIComponent(versionId)}`, this.ctx(`get version ${versionId} of pipeline ${pipelineId}`));
   }
 
   /**

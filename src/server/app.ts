@@ -18,6 +18,10 @@
  * | `GET /api/runs/:id/logs/:step?from=N&follow=1` | SSE: `line` (LogLine, `id:` = its 0-based line index), then `end` `{lines, state}` |
  * | `GET /api/runs/:id/logs/:step?format=text\|json` | the whole log as text, or `{lines}` |
  * | `POST /api/runs/:id/cancel` | 202 with the RunRecord (Kubeflow: terminated in KFP, or its submission stopped) |
+ * | `POST /api/schedules {path, profile, cron, parameters?, maxConcurrency?, catchUp?}` | 201 `{schedule, next}`: images built, the version uploaded, the recurring run created pinned to it (runtimes/kubeflow/schedule.ts) |
+ * | `GET /api/schedules?notebook=PATH&profile=P` | `{schedules, recorded}`: the notebook's schedules with their next three runs; the runs KFP made for them are recorded (`recorded`: new run ids) and watched |
+ * | `POST /api/schedules/:id/pause\|resume?profile=P` | the schedule after the change |
+ * | `DELETE /api/schedules/:id?profile=P` | `{deleted: id}` |
  * | `POST /api/build {path, profile}` | SSE: `progress` (a BuildProgress: `bytes` {uploaded}, `step` {step, reference, unchanged}, `requirements`, `base`, `log`), then `result` `{images, steps, bytesUp}` or `error` `{error, hint?}` |
  *
  * Runs are kept by the run store next to each notebook (`<notebook dir>/.cellpipe`), the same place the CLI
@@ -47,6 +51,7 @@ import { human, KubeflowTargets, type KubeflowOptions } from './kubeflow.js';
 import type { SubmitProgress } from '../runtimes/kubeflow/runtime.js';
 import type { BuildProgress } from '../images/build.js';
 import type { NotebookBuildOptions } from '../images/notebook.js';
+import { scheduleHttpError, scheduleOptions, scheduleView } from './schedules.js';
 import { keepSettings, NO_LAB_SETTINGS, parseLabSettings, readKeptSettings, runsDirFor, type LabSettings } from './settings.js';
 
 /** The runs of one store directory: the store to read them from and the runtime that executes new ones. */
@@ -127,6 +132,10 @@ export class Backend {
       r('GET', /^\/api\/settings$/, async (_q, res) => sendJson(res, 200, this.settings)),
       r('GET', /^\/api\/profiles$/, async (_q, res) => sendJson(res, 200, { ...(await this.kubeflow.summaries()), containers: containersTarget() })),
       r('POST', /^\/api\/build$/, (q, s) => this.buildRoute(q, s)),
+      r('POST', /^\/api\/schedules$/, (q, s) => this.createSchedule(q, s)),
+      r('GET', /^\/api\/schedules$/, (q, s, p, u) => this.listSchedules(q, s, p, u)),
+      r('POST', new RegExp(`^/api/schedules/${seg}/(pause|resume)$`), (q, s, p, u) => this.changeSchedule(q, s, p, u)),
+      r('DELETE', new RegExp(`^/api/schedules/${seg}$`), (q, s, p, u) => this.changeSchedule(q, s, [p[0], 'delete'], u)),
       r('POST', /^\/api\/runs$/, (q, s) => this.startRun(q, s)),
       r('GET', /^\/api\/runs$/, (q, s, p, u) => this.listRuns(q, s, p, u)),
       r('GET', new RegExp(`^/api/runs/${seg}$`), (q, s, p, u) => this.getRun(q, s, p, u)),
@@ -497,6 +506,71 @@ export class Backend {
       stream.send('error', { error: (err as Error).message, hint: `Check that ${profile.registry} is reachable and that your credentials for it are set up (docker login).` });
     } finally {
       stream.close();
+    }
+  }
+
+  // --- schedules (recurring runs on a Kubeflow profile) ----------------------------------------------------
+
+  private async createSchedule(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const body = await readJsonObject(req);
+    const nb = await this.resolve(requireString(body, 'path'));
+    const profile = await this.kubeflow.profile(requireString(body, 'profile'));
+    const options = scheduleOptions(body);
+    const { result } = await this.compiled(nb);
+    const parameters = bindParameters(result.graph.parameters, body.parameters);
+    const { store } = await this.backendFor(this.storeDirFor(nb.abs));
+    const runtime = await this.kubeflow.runtime(profile, store);
+    const { scheduleNotebook } = await import('../runtimes/kubeflow/schedule.js');
+    try {
+      const made = await scheduleNotebook(runtime, { ...options, notebookPath: nb.real, shownPath: nb.rel, parameters, defaultBaseImage: this.settings.defaultBaseImage });
+      sendJson(res, 201, { schedule: scheduleView(made.recurringRun, profile.name, made.url), next: made.next.map((t) => t.toISOString()) });
+    } catch (err) {
+      throw scheduleHttpError(err);
+    }
+  }
+
+  /** The notebook's schedules on a profile; the runs KFP made for them join the run store as Kubeflow runs. */
+  private async listSchedules(_req: IncomingMessage, res: ServerResponse, _p: string[], url: URL): Promise<void> {
+    const notebook = url.searchParams.get('notebook');
+    const name = url.searchParams.get('profile');
+    if (!notebook || !name) throw new HttpError(400, "query parameters 'notebook' and 'profile' are required", 'GET /api/schedules?notebook=PATH&profile=NAME');
+    const nb = await this.resolve(notebook);
+    const profile = await this.kubeflow.profile(name);
+    const storeDir = this.storeDirFor(nb.abs);
+    const { store } = await this.backendFor(storeDir);
+    const runtime = await this.kubeflow.runtime(profile, store);
+    const { notebookSchedules, recordScheduledRuns } = await import('../runtimes/kubeflow/schedule.js');
+    try {
+      const client = await runtime.kfp();
+      const namespace = (await client.healthz()).multi_user === false ? undefined : profile.namespace;
+      const schedules = await notebookSchedules(client, namespace, [nb.rel, nb.abs, nb.real]);
+      const recorded = await recordScheduledRuns(runtime, schedules, namespace);
+      for (const id of recorded) {
+        this.runIndex.set(id, storeDir);
+        await this.kubeflow.remember(id, storeDir, profile.name);
+      }
+      sendJson(res, 200, { schedules: schedules.map((s) => scheduleView(s, profile.name, client.recurringRunUrl(s.recurring_run_id))), recorded });
+    } catch (err) {
+      throw scheduleHttpError(err);
+    }
+  }
+
+  private async changeSchedule(_req: IncomingMessage, res: ServerResponse, [id, action]: string[], url: URL): Promise<void> {
+    const name = url.searchParams.get('profile');
+    if (!name) throw new HttpError(400, "query parameter 'profile' is required (the profile the schedule is on)");
+    const profile = await this.kubeflow.profile(name);
+    const client = await this.kubeflow.client(profile);
+    try {
+      if (action === 'delete') {
+        await client.deleteRecurringRun(id);
+        sendJson(res, 200, { deleted: id });
+        return;
+      }
+      await client.setRecurringRunEnabled(id, action === 'resume');
+      const now = await client.getRecurringRun(id);
+      sendJson(res, 200, { schedule: scheduleView(now, profile.name, client.recurringRunUrl(id)) });
+    } catch (err) {
+      throw scheduleHttpError(err);
     }
   }
 

@@ -13,6 +13,7 @@ import type { Profile } from '../kube/profile.js';
 import type { RunStore } from '../runs/store.js';
 import { isTerminalRun } from '../runs/store.js';
 import type { KubeflowRuntime } from '../runtimes/kubeflow/runtime.js';
+import type { KfpClient } from '../kfp/client.js';
 import { HttpError } from './http.js';
 import { writeStateFile } from './state-file.js';
 
@@ -202,6 +203,12 @@ export class KubeflowTargets {
       this.runtimes.set(key, r);
     }
     return r;
+  }
+
+  /** A KFP client for `profile` (what its runtimes use), for requests that concern no run store. */
+  async client(profile: Profile): Promise<KfpClient> {
+    const [{ kfpEndpoint }, { KfpClient }] = await Promise.all([import('../kfp/endpoint.js'), import('../kfp/client.js')]);
+    return new KfpClient(await kfpEndpoint(profile, this.env));
   }
 
   /** The runtime for a stored Kubeflow record, or undefined when its profile is no longer defined. */

@@ -5,7 +5,8 @@
  */
 import type { Command } from '../main.js';
 import { commandArgs } from '../args.js';
-import { formatRunTime, fromKfpCron, nextRuns, parseCron } from '../../core/cron.js';
+import { formatRunTime } from '../../core/cron.js';
+import { describeSchedule } from '../../runtimes/kubeflow/schedule.js';
 import { loadProfile, profileNames } from '../../kube/profile.js';
 import { KfpClient, type KfpRecurringRun } from '../../kfp/client.js';
 import { kfpEndpoint } from '../../kfp/endpoint.js';
@@ -18,27 +19,7 @@ const USAGE = `usage: cellpipe schedules [--profile NAME] [--json]
 
 Pause, resume or delete one with 'cellpipe schedule pause|resume|delete ID'.`;
 
-/** A time KFP leaves unset comes as the Unix epoch. */
-const setTime = (t: string | undefined): Date | undefined => (t && !t.startsWith('1970-01-01') ? new Date(t) : undefined);
-
-/** The 5-field cron and the next run of a recurring run (none while paused). */
-export function describeSchedule(r: KfpRecurringRun, now = new Date()): { cron: string; next?: Date; paused: boolean } {
-  const c = r.trigger?.cron_schedule;
-  const paused = r.status === 'DISABLED' || r.mode === 'DISABLE';
-  if (!c?.cron) {
-    const every = r.trigger?.periodic_schedule?.interval_second;
-    return { cron: every ? `every ${every} s` : '?', paused };
-  }
-  const written = fromKfpCron(c.cron);
-  if (!written) return { cron: `${c.cron} (KFP)`, paused };
-  let next: Date | undefined;
-  try {
-    if (!paused) next = nextRuns(parseCron(written), 1, now, { start: setTime(c.start_time), end: setTime(c.end_time) })[0];
-  } catch {
-    /* a cron cellpipe cannot read: shown as KFP has it, no next run */
-  }
-  return { cron: written, next, paused };
-}
+export { describeSchedule };
 
 const schedules: Command = async (argv, io) => {
   const args = commandArgs('schedules', argv, { profile: { value: true }, json: {} }, USAGE, io, { exactly: 0, what: '' });
