@@ -464,7 +464,7 @@ export class KfpClient {
     const out: KfpRecurringRun[] = [];
     let token: string | undefined;
     do {
-      // KFP 2.17 names the list `recurringRuns` (camelCase), unlike every other list and its own swagger.
+      // KFP 2.17 names the list `recurringRuns` (camelCase, as its swagger says), unlike every other list.
       const page = await this.request<{ recurringRuns?: KfpRecurringRun[]; recurring_runs?: KfpRecurringRun[]; next_page_token?: string }>(
         'GET', `${API}/recurringruns`, this.ctx('list recurring runs', opts.namespace),
         { query: { namespace: opts.namespace, experiment_id: opts.experimentId, page_size: 100, sort_by: 'created_at desc', page_token: token } },

@@ -12,6 +12,10 @@
  * 409 on duplicate pipeline or version names; multi-user mode needs namespaces and checks them against the
  * caller's token; run state goes PENDING → RUNNING → SUCCEEDED/FAILED, tasks in DAG order, with Argo-like
  * `task_details` (root, drivers, DAG node per task, `executor` child); terminate → CANCELING → FAILED.
+ * Recurring runs as KFP 2.17 checks them (max concurrency 1–10, a 5- or 6-field cron, a name, an experiment in
+ * multi-user mode, the runtime parameters), answered as `kfp-real serve` answers (the list key `recurringRuns`,
+ * `no_catchup` left out when false, namespace `kubeflow` in single-user mode); `fire()` makes the run KFP's
+ * scheduled-workflow controller would make, carrying the schedule's `recurring_run_id`.
  * The one documented deviation from the swagger: the multipart upload handler's error bodies are
  * `{"error_message", "error_details"}` (`pipeline_upload_server.go: writeErrorToResponse`), not `googleRpcStatus`.
  */
@@ -22,7 +26,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 import type { JsonValue } from '../../core/model.js';
-import type { KfpRun, KfpRuntimeState, KfpTaskDetail } from '../client.js';
+import type { KfpRecurringRun, KfpRun, KfpRuntimeState, KfpTaskDetail } from '../client.js';
 import { SwaggerContract } from './swagger.js';
 
 export interface FakeKfpOptions {
@@ -93,6 +97,8 @@ export class FakeKfpServer {
   readonly experiments = new Map<string, { experiment_id: string; display_name: string; description?: string; namespace?: string; created_at: string; storage_state: string; last_run_created_at: string }>();
   readonly pipelines = new Map<string, { pipeline: { pipeline_id: string; name: string; display_name: string; description?: string; namespace?: string; created_at: string }; versions: StoredVersion[] }>();
   readonly runs = new Map<string, StoredRun>();
+  /** Recurring runs (schedules): stored, enabled, disabled and listed; they fire only when a test calls `fire()`. */
+  readonly recurringRuns = new Map<string, KfpRecurringRun>();
   /** Number of specs the proto validator accepted. */
   specsValidated = 0;
   private server?: http.Server;
@@ -399,6 +405,42 @@ export class FakeKfpServer {
         this.render(r);
         return send(200, {});
       }
+      case 'RecurringRunService_CreateRecurringRun':
+        return this.createRecurringRun(body as KfpRecurringRun, send, fail, authorize);
+      case 'RecurringRunService_GetRecurringRun':
+      case 'RecurringRunService_EnableRecurringRun':
+      case 'RecurringRunService_DisableRecurringRun':
+      case 'RecurringRunService_DeleteRecurringRun': {
+        const op = match.op.operationId;
+        const r = this.recurringRuns.get(p.recurring_run_id);
+        const what = { RecurringRunService_GetRecurringRun: 'fetch', RecurringRunService_EnableRecurringRun: 'enable', RecurringRunService_DisableRecurringRun: 'enable', RecurringRunService_DeleteRecurringRun: 'delete' }[op];
+        const notFound = `ResourceNotFoundError: Job ${p.recurring_run_id} not found`;
+        if (!r) {
+          const message = op === 'RecurringRunService_GetRecurringRun' ? `Failed to fetch a recurring run: ${notFound}`
+            : op === 'RecurringRunService_DeleteRecurringRun' ? `Failed to delete a recurring run: Failed to delete recurring run ${p.recurring_run_id}. Check if exists: ${notFound}`
+            : `Failed to ${what} a recurring run: Failed to change recurring run's mode to enable:${op === 'RecurringRunService_EnableRecurringRun'}. Check if recurring run ${p.recurring_run_id} exists: ${notFound}`;
+          return send(404, { code: 5, message, details: [{ '@type': 'type.googleapis.com/google.rpc.Status', code: 5, message: `Job ${p.recurring_run_id} not found` }] });
+        }
+        if (!authorize(r.namespace, op === 'RecurringRunService_GetRecurringRun' ? 'get' : op === 'RecurringRunService_DeleteRecurringRun' ? 'delete' : 'update', 'jobs')) return;
+        if (op === 'RecurringRunService_GetRecurringRun') return send(200, r);
+        if (op === 'RecurringRunService_DeleteRecurringRun') this.recurringRuns.delete(r.recurring_run_id);
+        else {
+          const enable = op === 'RecurringRunService_EnableRecurringRun';
+          r.mode = enable ? 'ENABLE' : 'DISABLE';
+          r.status = enable ? 'ENABLED' : 'DISABLED';
+        }
+        return send(200, {});
+      }
+      case 'RecurringRunService_ListRecurringRuns': {
+        const ns = q.get('namespace') ?? '';
+        if (multi && !ns) {
+          return fail(400, 3, 'Failed to list jobs: Failed to list recurring runs due to authorization error. Check if you have permission to access namespace : Invalid input error: a recurring run cannot have an empty namespace in multi-user mode');
+        }
+        if (!authorize(ns, 'list', 'jobs')) return;
+        let list = [...this.recurringRuns.values()].filter((r) => (!ns || r.namespace === ns) && (!q.get('experiment_id') || r.experiment_id === q.get('experiment_id')));
+        if (q.get('sort_by') === 'created_at desc') list = list.slice().reverse();
+        return send(200, list.length ? { recurringRuns: list, total_size: list.length } : {});
+      }
       default:
         return fail(501, 12, `the fake does not implement ${match.op.operationId}`);
     }
@@ -423,6 +465,9 @@ export class FakeKfpServer {
     if (!authorize(namespace, 'create', 'runs')) return;
     const problem = checkRuntimeParameters(v.spec, b.runtime_config?.parameters ?? {});
     if (problem) return fail(400, 3, `Invalid input error: ${problem}`);
+    if (b.recurring_run_id && !this.recurringRuns.has(b.recurring_run_id)) {
+      return send(500, { code: 13, message: `Failed to create a new run: InternalServerError: Failed to create a run due to invalid recurring run id: Invalid input error: RecurringRunId doesn't exist: ${b.recurring_run_id}`, details: [{ '@type': 'type.googleapis.com/google.rpc.Status', code: 13, message: 'Internal Server Error' }] });
+    }
     const tasks = ((v.spec.root as { dag: { tasks: Record<string, { dependentTasks?: string[] }> } }).dag.tasks);
     const deps = Object.fromEntries(Object.entries(tasks).map(([t, s]) => [t, s.dependentTasks ?? []]));
     const order = topo(deps);
@@ -439,6 +484,7 @@ export class FakeKfpServer {
       scheduled_at: this.now(),
       finished_at: UNSET_TIME,
       state: 'PENDING',
+      ...(b.recurring_run_id ? { recurring_run_id: b.recurring_run_id } : {}),
       state_history: [],
     };
     (run as { storage_state?: string }).storage_state = 'AVAILABLE';
@@ -447,6 +493,80 @@ export class FakeKfpServer {
     this.setState(stored, 'PENDING');
     this.runs.set(run.run_id, stored);
     send(200, run);
+  }
+
+  private createRecurringRun(
+    b: KfpRecurringRun,
+    send: (s: number, body: unknown) => void,
+    fail: (s: number, code: number, m: string) => void,
+    authorize: (ns: string | undefined, verb: string, resource: string) => boolean,
+  ): void {
+    // KFP converts the request first (concurrency, cron, name), then checks experiment, pipeline and parameters.
+    const converting = 'Failed to create a recurring run due to conversion error: ';
+    const mc = Number(b.max_concurrency ?? '0');
+    if (!(mc >= 1 && mc <= 10)) return fail(400, 3, `${converting}Invalid input error: Max concurrency of a recurring run must be at least 1 and at most 10. Received ${mc}`);
+    const cron = b.trigger?.cron_schedule?.cron;
+    const fields = cron?.trim().split(/\s+/).filter(Boolean).length ?? 0;
+    if (cron !== undefined && (fields < 5 || fields > 6)) {
+      return fail(400, 3, `${converting}Invalid input error: Schedule cron is not a supported format(https://godoc.org/github.com/robfig/cron). Error: Expected 5 to 6 fields, found ${fields}: ${cron}`);
+    }
+    if (!b.display_name) {
+      return send(500, { code: 13, message: `${converting}InternalServerError: Failed to convert a API recurring run to its internal representation: Invalid input error: Recurring run's name cannot be empty`, details: [{ '@type': 'type.googleapis.com/google.rpc.Status', code: 13, message: 'Internal Server Error' }] });
+    }
+    const multi = this.options.multiUser === true;
+    let exp = b.experiment_id ? this.experiments.get(b.experiment_id) : undefined;
+    if (multi && !b.experiment_id) {
+      return fail(400, 3, 'Failed to create a recurring run: Failed to create a recurring run due to invalid experimentId and namespace combination: Invalid input error: Experiment id can not be empty in multi-user mode');
+    }
+    if (b.experiment_id && !exp) return fail(404, 5, `Experiment ${b.experiment_id} not found`);
+    exp ??= [...this.experiments.values()].find((e) => e.display_name === 'Default');
+    const namespace = multi ? exp?.namespace ?? '' : 'kubeflow';
+    if (!authorize(multi ? namespace : undefined, 'create', 'jobs')) return;
+    const ref = b.pipeline_version_reference;
+    const x = ref?.pipeline_id ? this.pipelines.get(ref.pipeline_id) : undefined;
+    const v = ref?.pipeline_version_id ? x?.versions.find((y) => y.version.pipeline_version_id === ref.pipeline_version_id) : x?.versions.at(-1);
+    if (!x || !v) return fail(400, 3, `Failed to create a recurring run: Invalid input error: pipeline version ${ref?.pipeline_version_id ?? '(none)'} not found`);
+    const problem = checkRuntimeParameters(v.spec, b.runtime_config?.parameters ?? {});
+    if (problem) return fail(400, 3, `Failed to create a recurring run: Failed to create a recurring run during scheduled workflow creation: invalid pipeline job inputs: Invalid input error: ${problem}`);
+    const now = this.now();
+    const r: KfpRecurringRun = {
+      recurring_run_id: randomUUID(),
+      display_name: b.display_name,
+      ...(b.description ? { description: b.description } : {}),
+      pipeline_version_reference: { pipeline_id: x.pipeline.pipeline_id, pipeline_version_id: v.version.pipeline_version_id },
+      ...(runtimeConfigOf(b.runtime_config) ? { runtime_config: runtimeConfigOf(b.runtime_config) } : {}),
+      service_account: b.service_account ?? 'pipeline-runner',
+      max_concurrency: String(mc),
+      trigger: b.trigger ?? {},
+      mode: b.mode === 'DISABLE' ? 'DISABLE' : 'ENABLE',
+      created_at: now,
+      updated_at: now,
+      status: b.mode === 'DISABLE' ? 'DISABLED' : 'ENABLED',
+      ...(b.no_catchup ? { no_catchup: true } : {}),
+      namespace,
+      ...(exp ? { experiment_id: exp.experiment_id } : {}),
+    };
+    this.recurringRuns.set(r.recurring_run_id, r);
+    send(200, r);
+  }
+
+  /**
+   * What KFP's scheduled-workflow controller does when a schedule's cron fires: a run of the pinned version with
+   * the schedule's parameters, in its experiment, carrying its `recurring_run_id`. Returns the run.
+   */
+  fire(recurringRunId: string): KfpRun {
+    const r = this.recurringRuns.get(recurringRunId);
+    if (!r) throw new Error(`no recurring run ${recurringRunId}`);
+    let made: KfpRun | undefined;
+    let error: string | undefined;
+    this.createRun(
+      { run_id: '', display_name: `${r.display_name}-${Date.now()}`, experiment_id: r.experiment_id, pipeline_version_reference: r.pipeline_version_reference, runtime_config: r.runtime_config, recurring_run_id: r.recurring_run_id },
+      (status, body) => (status === 200 ? (made = body as KfpRun) : (error = JSON.stringify(body))),
+      (_s, _c, m) => (error = m),
+      () => true,
+    );
+    if (!made) throw new Error(`fake: the schedule's run could not be made: ${error}`);
+    return made;
   }
 
   private setState(r: StoredRun, state: KfpRuntimeState): void {

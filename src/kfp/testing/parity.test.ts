@@ -59,13 +59,16 @@ function caller(base: string): Call {
 const spec = (text: string) => compileNotebook(text, { path: 'candies_sharing.ipynb' }).yaml!;
 
 /** The conversation, identical for both servers; ids come from each server's own answers. */
-async function scenario(call: Call): Promise<{ step: string; status: number; shape: Shape; code?: unknown; state?: unknown }[]> {
+async function scenario(call: Call): Promise<{ step: string; status: number; shape: Shape; code?: unknown; state?: unknown; scheduleStatus?: unknown; mode?: unknown }[]> {
   const text = readFileSync(CANDIES, 'utf8');
   const v1 = spec(text);
   const v2 = spec(text.replace('CANDIES = 20', 'CANDIES = 22'));
-  const out: { step: string; status: number; shape: Shape; code?: unknown; state?: unknown }[] = [];
+  const out: { step: string; status: number; shape: Shape; code?: unknown; state?: unknown; scheduleStatus?: unknown; mode?: unknown }[] = [];
   const record = (step: string, a: Answer) => {
-    out.push({ step, status: a.status, shape: shape(a.body), ...(a.status >= 400 ? { code: a.body.code } : {}), ...(typeof a.body.state === 'string' ? { state: a.body.state } : {}) });
+    out.push({
+      step, status: a.status, shape: shape(a.body), ...(a.status >= 400 ? { code: a.body.code } : {}), ...(typeof a.body.state === 'string' ? { state: a.body.state } : {}),
+      ...(typeof a.body.status === 'string' ? { scheduleStatus: a.body.status, mode: a.body.mode } : {}),
+    });
     return a;
   };
   const filter = encodeURIComponent(JSON.stringify({ predicates: [{ operation: 'EQUALS', key: 'display_name', string_value: 'parity' }] }));
@@ -101,6 +104,44 @@ async function scenario(call: Call): Promise<{ step: string; status: number; sha
   record('get terminated run', await call('GET', `/runs/${runId}`));
   record('terminate again', await call('POST', `/runs/${runId}:terminate`));
   record('get experiment', await call('GET', `/experiments/${expId}`));
+
+  // Recurring runs (schedules), as cellpipe's client makes them, and the mistakes KFP refuses.
+  const sorted = `sort_by=${encodeURIComponent('created_at desc')}`;
+  record('list recurring runs (none)', await call('GET', `/recurringruns?page_size=100&${sorted}`));
+  const schedule = (o: Record<string, unknown> = {}) => ({
+    display_name: 's1', description: 'cellpipe schedule', experiment_id: expId, pipeline_version_reference: ref, runtime_config: { parameters: { CANDIES: 4 } },
+    trigger: { cron_schedule: { cron: '0 0 6 * * *', start_time: '2030-01-01T00:00:00Z' } }, max_concurrency: '2', mode: 'ENABLE', no_catchup: true, ...o,
+  });
+  const rr = record('create recurring run', await call('POST', '/recurringruns', { json: schedule() }));
+  const rrId = rr.body.recurring_run_id as string;
+  record('create recurring run, concurrency 11', await call('POST', '/recurringruns', { json: schedule({ max_concurrency: '11' }) }));
+  record('create recurring run, bad cron', await call('POST', '/recurringruns', { json: schedule({ trigger: { cron_schedule: { cron: 'daily' } } }) }));
+  record('create recurring run, wrong parameter type', await call('POST', '/recurringruns', { json: schedule({ runtime_config: { parameters: { CANDIES: 'x' } } }) }));
+  record('create recurring run, no name', await call('POST', '/recurringruns', { json: schedule({ display_name: '' }) }));
+  record('get recurring run', await call('GET', `/recurringruns/${rrId}`));
+  record('list recurring runs', await call('GET', `/recurringruns?page_size=100&${sorted}`));
+  record('list recurring runs of the experiment', await call('GET', `/recurringruns?experiment_id=${expId}`));
+  // Made after the lists: KFP orders runs made within one second by id, so a list of several would differ by chance.
+  record('create recurring run with catch-up', await call('POST', '/recurringruns', { json: schedule({ display_name: 's2', no_catchup: false }) }));
+  record('create recurring run without experiment', await call('POST', '/recurringruns', { json: schedule({ display_name: 's3', experiment_id: undefined }) }));
+  record('disable', await call('POST', `/recurringruns/${rrId}:disable`));
+  record('get disabled', await call('GET', `/recurringruns/${rrId}`));
+  record('disable again', await call('POST', `/recurringruns/${rrId}:disable`));
+  record('enable', await call('POST', `/recurringruns/${rrId}:enable`));
+  record('get enabled', await call('GET', `/recurringruns/${rrId}`));
+  record('enable (none)', await call('POST', '/recurringruns/00000000-0000-0000-0000-00000000dead:enable'));
+  record('get recurring run (none)', await call('GET', '/recurringruns/00000000-0000-0000-0000-00000000dead'));
+  // What the scheduled-workflow controller makes when the cron fires: a run naming its schedule.
+  const fired = record('create run of the schedule', await call('POST', '/runs', {
+    json: { display_name: 'fired', experiment_id: expId, pipeline_version_reference: ref, runtime_config: { parameters: { CANDIES: 4 } }, recurring_run_id: rrId },
+  }));
+  record('get run of the schedule', await call('GET', `/runs/${fired.body.run_id as string}`));
+  record('create run of an unknown schedule', await call('POST', '/runs', {
+    json: { display_name: 'orphan', experiment_id: expId, pipeline_version_reference: ref, recurring_run_id: '00000000-0000-0000-0000-00000000dead' },
+  }));
+  record('delete recurring run', await call('DELETE', `/recurringruns/${rrId}`));
+  record('delete it again', await call('DELETE', `/recurringruns/${rrId}`));
+  record('get deleted recurring run', await call('GET', `/recurringruns/${rrId}`));
   return out;
 }
 
@@ -129,6 +170,17 @@ async function multiUserScenario(call: Call): Promise<{ step: string; status: nu
   record('list runs', await call('GET', '/runs?namespace=team-a', { token }));
   record('list runs without namespace', await call('GET', '/runs', { token }));
   record('list runs of the experiment', await call('GET', `/runs?experiment_id=${exp.body.experiment_id as string}`, { token }));
+  const schedule = {
+    display_name: 'mu-s', experiment_id: exp.body.experiment_id, pipeline_version_reference: { pipeline_id: up.body.pipeline_id, pipeline_version_id: vid },
+    runtime_config: { parameters: {} }, trigger: { cron_schedule: { cron: '0 0 6 * * *' } }, max_concurrency: '1', mode: 'ENABLE', no_catchup: true, namespace: 'team-a',
+  };
+  record('create recurring run without experiment', await call('POST', '/recurringruns', { json: { ...schedule, experiment_id: undefined }, token }));
+  const rr = record('create recurring run', await call('POST', '/recurringruns', { json: schedule, token }));
+  record('list recurring runs', await call('GET', '/recurringruns?namespace=team-a', { token }));
+  record('list recurring runs without namespace', await call('GET', '/recurringruns', { token }));
+  record('disable', await call('POST', `/recurringruns/${rr.body.recurring_run_id as string}:disable`, { token }));
+  record('get recurring run', await call('GET', `/recurringruns/${rr.body.recurring_run_id as string}`, { token }));
+  record('delete recurring run', await call('DELETE', `/recurringruns/${rr.body.recurring_run_id as string}`, { token }));
   return out;
 }
 
