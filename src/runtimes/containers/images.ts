@@ -39,6 +39,49 @@ export interface ImageStoreOptions {
 
 const hex = (digest: string) => digest.replace(/^sha256:/, '');
 
+/**
+ * Runs `fn` holding a lock folder (`mkdir` is atomic): skopeo rewrites the shared layout's index.json, so two
+ * processes (a CLI run and the backend) must not copy into it at once. A lock whose holder is dead is taken over.
+ */
+export async function withLock<T>(lock: string, fn: () => Promise<T>, timeoutMs = 600_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      fs.mkdirSync(lock);
+      fs.writeFileSync(path.join(lock, 'pid'), String(process.pid));
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      let holder = NaN;
+      try {
+        holder = Number(fs.readFileSync(path.join(lock, 'pid'), 'utf8'));
+      } catch {
+        // being created or removed right now
+      }
+      if (Number.isInteger(holder) && holder > 0 && !alive(holder)) {
+        fs.rmSync(lock, { recursive: true, force: true });
+        continue;
+      }
+      if (Date.now() > deadline) throw new Error(`the image store is locked by process ${holder} (${lock}); remove the folder if that process is gone`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    fs.rmSync(lock, { recursive: true, force: true });
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 /** A per-key promise queue: one pull or unpack of the same thing at a time in this process. */
 class KeyedOnce {
   private readonly pending = new Map<string, Promise<unknown>>();
@@ -101,7 +144,7 @@ export class ImageStore {
         const registry = reference.startsWith('oci:') ? '' : reference.split('/')[0];
         const args = ['copy', '--quiet', ...(this.insecure.has(registry) || /^(127\.|localhost[:/])/.test(registry) ? ['--src-tls-verify=false'] : []), source, `oci:${this.layout}:${tag}`];
         fs.mkdirSync(this.dir, { recursive: true });
-        const copy = this.copyChain.then(() => runTool(skopeo, args));
+        const copy = this.copyChain.then(() => withLock(`${this.layout}.lock`, () => runTool(skopeo, args)));
         this.copyChain = copy.catch(() => undefined);
         try {
           await copy;

@@ -5,7 +5,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { numericUser, processArgs, processEnv, runtimeConfig } from './oci-spec.js';
-import { overlayOptions } from './images.js';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { overlayOptions, withLock } from './images.js';
 import { MissingToolError } from './tools.js';
 import { containerId } from './runc.js';
 
@@ -53,4 +57,23 @@ test('overlay options list the layers top first and refuse paths overlayfs canno
   assert.throws(() => overlayOptions(['/a:b'], '/u', '/w'), /contains ','/);
   assert.equal(containerId('20261203-1', 'my step', 2), 'cellpipe-20261203-1-my-step-2');
   assert.match(new MissingToolError('runc', 'runc').message, /install the Debian package 'runc'/);
+});
+
+test('the image store lock: taken over from a dead holder, waited for while its holder lives', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cellpipe-lock-'));
+  const lock = path.join(dir, 'oci.lock');
+  const dead = spawnSync('true').pid!;
+  fs.mkdirSync(lock);
+  fs.writeFileSync(path.join(lock, 'pid'), String(dead));
+  assert.equal(await withLock(lock, async () => 'ran'), 'ran', 'a dead holder does not block');
+  assert.ok(!fs.existsSync(lock), 'released');
+  fs.mkdirSync(lock);
+  fs.writeFileSync(path.join(lock, 'pid'), String(process.pid));
+  await assert.rejects(withLock(lock, async () => 'ran', 300), /locked by process \d+/);
+  const order: string[] = [];
+  fs.rmSync(lock, { recursive: true });
+  await Promise.all([withLock(lock, async () => { order.push('a+'); await new Promise((r) => setTimeout(r, 200)); order.push('a-'); }),
+    withLock(lock, async () => { order.push('b+'); order.push('b-'); })]);
+  assert.deepEqual(order, ['a+', 'a-', 'b+', 'b-'], 'one holder at a time');
+  fs.rmSync(dir, { recursive: true, force: true });
 });
