@@ -9,6 +9,7 @@ import type { RunRecord, LogLine } from '../runtimes/types.js';
 import type { CompileResult } from '../core/compile.js';
 import { SSEParser } from './model/sse.js';
 import type { ProfilesResponse } from './model/targets.js';
+import type { ScheduleInfo } from './model/schedule.js';
 
 /** An error from the backend with the message (and hint) the user should read. */
 export class ResponseError extends Error {
@@ -31,6 +32,16 @@ export class ResponseError extends Error {
 export const NOT_INSTALLED =
   'the cellpipe server part is not installed in this Jupyter server (GET cellpipe/api/health → 404)';
 export const NOT_INSTALLED_HINT = 'install it where Jupyter runs: pip install -e python/ (or the cellpipe wheel), then restart JupyterLab';
+
+export interface CreateScheduleRequest {
+  path: string;
+  profile: string;
+  /** 5 fields (UTC) or a macro such as `@daily`. */
+  cron: string;
+  parameters: Record<string, unknown>;
+  maxConcurrency?: number;
+  catchUp?: boolean;
+}
 
 export interface StartRunRequest {
   path: string;
@@ -72,6 +83,23 @@ export class CellpipeAPI {
 
   startRun(req: StartRunRequest): Promise<{ runId: string }> {
     return this.request('runs', { method: 'POST', body: JSON.stringify(req) });
+  }
+
+  /** Builds the images, uploads the version and creates the recurring run pinned to it (may take a while). */
+  createSchedule(req: CreateScheduleRequest): Promise<{ schedule: ScheduleInfo; next: string[] }> {
+    return this.request('schedules', { method: 'POST', body: JSON.stringify(req) });
+  }
+
+  /** The notebook's schedules on a profile; `recorded`: runs of them the backend has just added to the run history. */
+  listSchedules(notebook: string, profile: string): Promise<{ schedules: ScheduleInfo[]; recorded: string[] }> {
+    return this.request(`schedules?notebook=${encodeURIComponent(notebook)}&profile=${encodeURIComponent(profile)}`);
+  }
+
+  changeSchedule(id: string, profile: string, action: 'pause' | 'resume' | 'delete'): Promise<{ schedule?: ScheduleInfo; deleted?: string }> {
+    const q = `?profile=${encodeURIComponent(profile)}`;
+    return action === 'delete'
+      ? this.request(`schedules/${encodeURIComponent(id)}${q}`, { method: 'DELETE' })
+      : this.request(`schedules/${encodeURIComponent(id)}/${action}${q}`, { method: 'POST' });
   }
 
   async listRuns(notebook: string): Promise<RunRecord[]> {

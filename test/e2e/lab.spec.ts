@@ -187,6 +187,70 @@ test('Build & Submit on a Kubeflow profile builds the step images, submits the r
   await keep(page, 'sidebar-kubeflow', { selector: '#cellpipe-sidebar' });
 });
 
+test('a daily schedule made from the sidebar on the Kubeflow profile is listed with its next runs, paused and deleted', async ({ page }) => {
+  await openNotebook(page, 'kubeflow.ipynb');
+  await openSidebar(page);
+  const sidebar = page.locator('#cellpipe-sidebar');
+  await sidebar.locator('select[name="target"]').selectOption('team');
+  await expect(sidebar.locator('.cp-schedules-section')).toContainText('No schedules of this notebook on team');
+  await sidebar.locator('input[name="param-CANDIES"]').fill('9');
+  await sidebar.locator('.cp-schedule-button').click();
+  const form = sidebar.locator('.cp-schedule-form');
+  await expect(form).toBeVisible();
+  // A cron the page cannot use says which field is wrong, and nothing can be created.
+  await form.locator('input[name="schedule-cron"]').fill('0 7 * *');
+  await expect(form.locator('.cp-schedule-invalid')).toContainText('has 4 fields, not 5');
+  await expect(form.locator('.cp-schedule-create')).toBeDisabled();
+  // The daily preset at 07:30 writes the cron; the next three runs are computed in the page.
+  await form.locator('select[name="schedule-preset"]').selectOption('daily');
+  await form.locator('input[name="schedule-time"]').fill('07:30');
+  await expect(form.locator('input[name="schedule-cron"]')).toHaveValue('30 7 * * *');
+  await expect(form.locator('.cp-schedule-kfp')).toContainText('0 30 7 * * *');
+  const next = form.locator('.cp-schedule-next li');
+  await expect(next).toHaveCount(3);
+  for (let i = 0; i < 3; i++) await expect(next.nth(i)).toHaveText(/^\d{4}-\d\d-\d\d 07:30 UTC \(\w{3}\)$/);
+  await expect(form.locator('.cp-schedule-params')).toContainText('CANDIES=9');
+  await keep(page, 'sidebar-schedule', { selector: '#cellpipe-sidebar' });
+  await form.locator('.cp-schedule-create').click();
+  await expect(form).toHaveCount(0, { timeout: 120_000 });
+
+  const item = sidebar.locator('.cp-schedule-item');
+  await expect(item).toHaveCount(1);
+  await expect(item).toHaveAttribute('data-state', 'enabled');
+  await expect(item.locator('.cp-schedule-cron')).toHaveText('30 7 * * *');
+  await expect(item.locator('.cp-schedule-next li')).toHaveCount(3);
+  await expect(item.locator('.cp-schedule-next li').first()).toHaveText(/07:30 UTC/);
+  await expect(item.locator('.cp-schedule-params')).toContainText('CANDIES=9');
+  // What Kubeflow Pipelines holds, through the backend the page uses: the seconds-first cron and the parameter.
+  const listed = await page.request.get(`${URL}cellpipe/api/schedules?notebook=kubeflow.ipynb&profile=team`, { headers: { Authorization: `token ${TOKEN}` } });
+  expect(listed.status()).toBe(200);
+  const [kept] = (await listed.json()).schedules as { kfpCron: string; parameters: Record<string, unknown>; pipelineVersionId?: string }[];
+  expect(kept.kfpCron).toBe('0 30 7 * * *');
+  expect(kept.parameters).toEqual({ CANDIES: 9 });
+  expect(kept.pipelineVersionId).toBeTruthy();
+
+  await item.locator('.cp-schedule-toggle').click();
+  await expect(item).toHaveAttribute('data-state', 'paused');
+  await expect(item.locator('.cp-schedule-state')).toHaveText('paused');
+  await expect(item.locator('.cp-schedule-next')).toHaveCount(0);
+  await expect(item.locator('.cp-schedule-toggle')).toHaveText('Resume');
+  // The list as the backend gives it after a reload of the page: still paused.
+  await openNotebook(page, 'kubeflow.ipynb');
+  await openSidebar(page);
+  await sidebar.locator('select[name="target"]').selectOption('team');
+  await expect(sidebar.locator('.cp-schedule-item')).toHaveAttribute('data-state', 'paused');
+  await sidebar.locator('.cp-schedule-item .cp-schedule-delete').click();
+  await expect(sidebar.locator('.cp-schedule-item')).toHaveCount(0);
+  await expect(sidebar.locator('.cp-schedules-section')).toContainText('No schedules of this notebook on team');
+
+  // A schedule that cannot be made (this profile's registry refuses connections) says why where errors show.
+  await sidebar.locator('select[name="target"]').selectOption('offline');
+  await sidebar.locator('.cp-schedule-button').click();
+  await sidebar.locator('.cp-schedule-create').click();
+  await expect(sidebar.locator('.cp-status-error')).toContainText('127.0.0.1:9', { timeout: 120_000 });
+  await expect(sidebar.locator('.cp-schedule-item')).toHaveCount(0);
+});
+
 test('a Kubeflow submit whose registry is unreachable stops at the build stage and says what failed', async ({ page }) => {
   await openNotebook(page, 'kubeflow.ipynb');
   await openSidebar(page);

@@ -1,6 +1,7 @@
 /**
  * The pipeline sidebar (left): for the active notebook, its name and description, editable parameters, the step
- * graph with run states, the diagnostics list, the target, Run/Cancel, and the run history.
+ * graph with run states, the diagnostics list, the target, Run/Cancel, and the run history; on a Kubeflow profile
+ * also "Schedule…" and the notebook's schedules (./schedules.tsx).
  */
 import React, { useEffect, useState } from 'react';
 import { ReactWidget } from '@jupyterlab/ui-components';
@@ -11,7 +12,9 @@ import type { RunRecord, StepState } from '../../runtimes/types.js';
 import type { PipelineModel } from '../pipeline.js';
 import { DagView } from './dag.js';
 import { formatDuration, isTerminal, stateClass } from '../model/runs.js';
-import { runButtonLabel, runtimeLabel, showsSubmitStages, submitStages, validTarget, type TargetOption } from '../model/targets.js';
+import { LOCAL_TARGET, runButtonLabel, runtimeLabel, showsSubmitStages, submitStages, validTarget, type TargetOption } from '../model/targets.js';
+import { SchedulesModel } from '../schedules.js';
+import { ScheduleForm, ScheduleList, useSchedulesVersion } from './schedules.js';
 
 /** Actions the sidebar asks the plugin to do. */
 export interface SidebarActions {
@@ -117,11 +120,19 @@ function RunSteps(props: { run: RunRecord; model: PipelineModel; actions: Sideba
   );
 }
 
-function Panel(props: { model: PipelineModel | null; actions: SidebarActions; status: { text: string; hint?: string } | null; targets: TargetOption[] }) {
-  const { model, actions } = props;
+function Panel(props: { model: PipelineModel | null; schedules: SchedulesModel | null; actions: SidebarActions; status: { text: string; hint?: string } | null; targets: TargetOption[] }) {
+  const { model, actions, schedules } = props;
   useModelVersion(model);
+  useSchedulesVersion(schedules);
   const [picked, setTarget] = useState('local');
+  const [scheduling, setScheduling] = useState(false);
   const target = validTarget(props.targets, picked);
+  const onProfile = target !== LOCAL_TARGET;
+  // The schedules shown are those of the picked profile; none (and no polling) for Local or a closed panel.
+  useEffect(() => {
+    schedules?.show(onProfile ? target : undefined);
+    return () => schedules?.show(undefined);
+  }, [schedules, target, onProfile]);
   if (!model) return <div className="cp-sidebar cp-empty">Open a notebook to see its pipeline.</div>;
   const result = model.result;
   const graph = result?.graph;
@@ -158,10 +169,17 @@ function Panel(props: { model: PipelineModel | null; actions: SidebarActions; st
             onClick={() => void model.start(target)}>
             {runButtonLabel(target)}
           </button>
+          {onProfile ? (
+            <button className="jp-mod-styled cp-schedule-button" disabled={errors > 0 || !graph} aria-expanded={scheduling}
+              title={errors ? 'fix the errors below first' : `run this pipeline on ${target} on a schedule`} onClick={() => setScheduling(!scheduling)}>
+              Schedule…
+            </button>
+          ) : null}
           <button className="jp-mod-styled jp-mod-warn cp-cancel-button" disabled={!run || isTerminal(run.state)} onClick={() => void model.cancel()}>
             Cancel
           </button>
         </div>
+        {onProfile && scheduling && schedules ? <ScheduleForm model={model} schedules={schedules} onDone={() => setScheduling(false)} /> : null}
         {run ? (
           <div className="cp-current-run" data-run-id={run.id} data-state={run.state}>
             run <code>{run.id.slice(0, 12)}</code> <span className={`cp-run-state ${stateClass(run.state)}`}>{run.state}</span>{' '}
@@ -186,6 +204,12 @@ function Panel(props: { model: PipelineModel | null; actions: SidebarActions; st
           </ol>
         ) : null}
       </section>
+      {onProfile && schedules ? (
+        <section className="cp-section cp-schedules-section">
+          <h3>Schedules · {target}</h3>
+          <ScheduleList schedules={schedules} />
+        </section>
+      ) : null}
       <section className="cp-section">
         <h3>Parameters</h3>
         <Parameters model={model} />
@@ -233,9 +257,12 @@ export class PipelineSidebar extends ReactWidget {
   setModel(model: PipelineModel | null): void {
     if (this.model === model) return;
     this.model?.message.disconnect(this.onMessage, this);
+    this.schedules?.message.disconnect(this.onMessage, this);
     this.model = model;
+    this.schedules = model ? this.schedulesOf(model) : null;
     this.status = null;
     model?.message.connect(this.onMessage, this);
+    this.schedules?.message.connect(this.onMessage, this);
     this.update();
     this._modelChanged.emit(model);
   }
@@ -251,14 +278,26 @@ export class PipelineSidebar extends ReactWidget {
   }
 
   render() {
-    return <Panel key={this.model?.path ?? ''} model={this.model} actions={this.actions} status={this.status} targets={this.targets()} />;
+    return <Panel key={this.model?.path ?? ''} model={this.model} schedules={this.schedules} actions={this.actions} status={this.status} targets={this.targets()} />;
   }
 
-  private onMessage(_: PipelineModel, msg: { text: string; hint?: string }): void {
+  private onMessage(_: unknown, msg: { text: string; hint?: string }): void {
     this.setStatus(msg);
   }
 
+  /** One schedules model per notebook model, made when its panel is first shown. */
+  private schedulesOf(model: PipelineModel): SchedulesModel {
+    let s = this.schedulesByModel.get(model);
+    if (!s) {
+      s = new SchedulesModel(model);
+      this.schedulesByModel.set(model, s);
+    }
+    return s;
+  }
+
   private model: PipelineModel | null = null;
+  private schedules: SchedulesModel | null = null;
+  private readonly schedulesByModel = new WeakMap<PipelineModel, SchedulesModel>();
   private status: { text: string; hint?: string } | null = null;
   private _modelChanged = new Signal<this, PipelineModel | null>(this);
 }
