@@ -4,6 +4,8 @@
  * version and stores KFP's seconds-first cron; the notebook's schedules are listed with their next three runs; the
  * runs KFP makes for a schedule (created here as KFP's scheduled-workflow controller creates them, with the
  * schedule's `recurring_run_id`) join the run history as Kubeflow runs, once, and are watched; pause, resume, delete.
+ * Runs progress only in the fake (swagger-checked, held to KFP by the parity test): there a schedule's run is followed
+ * to its end, step by step, as a submitted run is.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,13 +16,14 @@ import { stringify } from 'yaml';
 import { KfpClient } from '../kfp/client.js';
 import { staticEndpoint } from '../kfp/endpoint.js';
 import { startKfpReal, type KfpRealServer } from '../kfp/testing/kfp-real.js';
+import { FakeKfpServer } from '../kfp/testing/fake-server.js';
 import { RegistryClient } from '../images/registry.js';
 import { pushBaseImage, startRegistry, type TestRegistry } from '../images/testing.js';
 import { KubeflowRuntime } from '../runtimes/kubeflow/runtime.js';
 import { CANDIES } from '../runs/testing.js';
 import type { RunRecord } from '../runtimes/types.js';
 import { startServer, type RunningServer } from './index.js';
-import { call } from './testing.js';
+import { call, readEvents, type SseEvent } from './testing.js';
 import type { ScheduleView } from './schedules.js';
 
 const NB = 'work/candies.ipynb';
@@ -31,6 +34,7 @@ describe('backend: schedules on a Kubeflow profile (kfp-real serve)', () => {
   let reg: TestRegistry;
   let kfp: KfpRealServer;
   let client: KfpClient;
+  let fake: FakeKfpServer;
   let server: RunningServer;
   let socket: string;
   const warnings: string[] = [];
@@ -47,10 +51,13 @@ describe('backend: schedules on a Kubeflow profile (kfp-real serve)', () => {
     registry.close();
     kfp = await startKfpReal();
     client = new KfpClient(staticEndpoint(kfp.url));
+    fake = new FakeKfpServer({ multiUser: true });
+    await fake.start();
     const file = path.join(base, 'profiles.yaml');
     writeFileSync(file, stringify({
       profiles: {
         kf: { namespace: 'kubeflow', registry: `${reg.host}/team/steps`, baseImage: `${reg.host}/base/python:3.12`, insecureRegistry: true, kfp: { host: kfp.url, auth: 'none', uiUrl: 'http://kfp.example.test' } },
+        fake: { namespace: 'team-a', registry: `${reg.host}/team/steps`, baseImage: `${reg.host}/base/python:3.12`, insecureRegistry: true, kfp: { host: fake.url, auth: 'none' } },
       },
     }));
     const env = { ...process.env, CELLPIPE_PROFILES: file };
@@ -72,6 +79,7 @@ describe('backend: schedules on a Kubeflow profile (kfp-real serve)', () => {
   after(async () => {
     await server?.close();
     await kfp?.stop();
+    await fake?.close();
     await reg?.stop();
     rmSync(base, { recursive: true, force: true });
   });
@@ -206,5 +214,23 @@ describe('backend: schedules on a Kubeflow profile (kfp-real serve)', () => {
     assert.match(again.json.error.message, /not found/);
     const noProfile = await call(socket, 'POST', `/api/schedules/${made.id}/pause`);
     assert.equal(noProfile.status, 400);
+  });
+
+  test('in the fake, where runs progress, a run of the schedule is followed to its end like a submitted run', async () => {
+    const r = await call(socket, 'POST', '/api/schedules', { path: NB, profile: 'fake', cron: '@daily' });
+    assert.equal(r.status, 201, r.text);
+    const id = (r.json.schedule as ScheduleView).id;
+    const fired = fake.fire(id);
+    const listed = await call(socket, 'GET', `/api/schedules?notebook=${encodeURIComponent(NB)}&profile=fake`);
+    assert.equal(listed.status, 200, listed.text);
+    assert.deepEqual(listed.json.schedules.map((s: ScheduleView) => s.id), [id]);
+    const [runId] = listed.json.recorded as string[];
+    assert.ok(runId, listed.text);
+    const { events } = await readEvents(socket, `/api/runs/${runId}/events`, { until: (e: SseEvent) => e.event === 'end' });
+    const last = events.filter((e) => e.event === 'run').at(-1)!.data as RunRecord;
+    assert.equal(last.state, 'succeeded', JSON.stringify(last));
+    assert.equal(last.external?.kfpRunId, fired.run_id);
+    assert.deepEqual(last.steps.map((x) => [x.name, x.state]).sort(), [['kid1', 'succeeded'], ['kid2', 'succeeded'], ['kid3', 'succeeded'], ['sack', 'succeeded']]);
+    assert.deepEqual(fake.violations, []);
   });
 });
