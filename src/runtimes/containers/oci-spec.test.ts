@@ -12,6 +12,7 @@ import * as path from 'node:path';
 import { overlayOptions, withLock } from './images.js';
 import { MissingToolError } from './tools.js';
 import { containerId } from './runc.js';
+import { resolveUser } from './users.js';
 
 const image = { Entrypoint: ['/entry'], Cmd: ['--help'], Env: ['PATH=/img/bin', 'A=image', 'B=image'], WorkingDir: '/cellpipe/work' };
 
@@ -76,4 +77,17 @@ test('the image store lock: taken over from a dead holder, waited for while its 
     withLock(lock, async () => { order.push('b+'); order.push('b-'); })]);
   assert.deepEqual(order, ['a+', 'a-', 'b+', 'b-'], 'one holder at a time');
   fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test('the image user resolves like a kubelet’s runtime does: names from the image’s passwd and group files', () => {
+  const passwd = 'root:x:0:0:root:/root:/bin/bash\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\njovyan:x:1000:100::/home/jovyan:/bin/bash\n';
+  const group = 'root:x:0:\nusers:x:100:\nnogroup:x:65534:\n';
+  assert.deepEqual(resolveUser(undefined, passwd, group), { uid: 0, gid: 0 });
+  assert.deepEqual(resolveUser('jovyan', passwd, group), { uid: 1000, gid: 100 });
+  assert.deepEqual(resolveUser('1000', passwd, group), { uid: 1000, gid: 100 });
+  assert.deepEqual(resolveUser('4242', passwd, group), { uid: 4242, gid: 0 }, 'a uid the image does not know runs with gid 0');
+  assert.deepEqual(resolveUser('nobody:users', passwd, group), { uid: 65534, gid: 100 });
+  assert.deepEqual(resolveUser('1000:7', passwd, group), { uid: 1000, gid: 7 });
+  assert.throws(() => resolveUser('ghost', passwd, group), /user 'ghost', which its \/etc\/passwd does not have/);
+  assert.throws(() => resolveUser('jovyan:ghosts', passwd, group), /group 'ghosts'/);
 });

@@ -24,7 +24,8 @@ import { debianBase } from './base-image.js';
 import { prepareContainerRun } from './prepare.js';
 import { ContainerRuntime } from './runtime.js';
 import type { SpecDoc } from './tasks.js';
-import { containerScene, containersUnavailable, leftovers, runInImage, type ContainerScene } from './testing.js';
+import { containerScene, containersUnavailable, layoutWithUser, leftovers, runInImage, type ContainerScene } from './testing.js';
+import { findTool, runTool } from './tools.js';
 
 const why = process.env.CELLPIPE_CONTAINER_TESTS ? containersUnavailable() : 'set CELLPIPE_CONTAINER_TESTS=1 (scripts/test-containers.sh)';
 const opts = { skip: why ?? false, timeout: 600_000 };
@@ -200,10 +201,10 @@ test('corpus candies_sharing and pipeline_parameters_and_metrics run in their im
 });
 
 /** Hand-built steps in images built from their programs (no notebook). */
-async function handBuilt(steps: StepSpec[], store: RunStore, rt: ContainerRuntime, limits: Record<string, Record<string, string>> = {}): Promise<string> {
+async function handBuilt(steps: StepSpec[], store: RunStore, rt: ContainerRuntime, limits: Record<string, Record<string, string>> = {}, base = scene.baseRef): Promise<string> {
   const request = handBuiltRequest(steps);
   for (const s of request.graph.steps) s.limits = limits[s.name] ?? {};
-  const built = await buildStepImages({ programs: request.programs, notebookDir: scene.dir, registry: `${scene.registry.host}/hand`, base: scene.baseRef, insecure: true });
+  const built = await buildStepImages({ programs: request.programs, notebookDir: scene.dir, registry: `${scene.registry.host}/hand`, base, insecure: true });
   const { docs } = pipelineSpec(request.graph, request.programs, { images: built.images, programDir: STEPS_DIR, workdir: WORK_DIR, sdkVersion: 'test' });
   void store;
   return rt.submit({ ...request, images: built.images, spec: docs[0] as unknown as SpecDoc } as RunRequest);
@@ -235,6 +236,24 @@ test('failure names the cell and line, retries run again, a timeout stops the co
   const logs: string[] = [];
   for await (const l of store.readLogs(id, 'slow')) logs.push(l.text);
   assert.ok(logs.includes('sleeping'), 'the container’s output is in the run store');
+  await assertNothingLeft(record);
+});
+
+test('an image that runs as a named user: the step runs as that user and can write its outputs', opts, async () => {
+  const layout = layoutWithUser(scene.base.layout, scene.base.tag, 'nobody', fs.mkdtempSync(path.join(scene.dir, 'nobody-')));
+  const ref = `${scene.registry.host}/base-nobody:1`;
+  await runTool(findTool('skopeo')!, ['copy', '--quiet', '--dest-tls-verify=false', layout, `docker://${ref}`]);
+  const store = new RunStore(fs.mkdtempSync(path.join(scene.dir, 'user-')));
+  const rt = new ContainerRuntime({ store, images: scene.images });
+  const id = await handBuilt([
+    { name: 'who', code: 'import os\nids = (os.getuid(), os.getgid())\nprint("ids", ids)', outputs: ['ids'] },
+    { name: 'after', code: 'print("got", ids)', inputs: { ids: 'who' } },
+  ], store, rt, {}, ref);
+  const record = await rt.wait(id);
+  assert.equal(record.state, 'succeeded', detail(record));
+  const lines: string[] = [];
+  for await (const l of store.readLogs(id, 'after')) lines.push(l.text);
+  assert.ok(lines.includes('got (65534, 65534)'), `nobody:nogroup from the image's /etc/passwd: ${lines.join(' | ')}`);
   await assertNothingLeft(record);
 });
 

@@ -21,6 +21,7 @@ import { runtimeConfig, type BindMount } from './oci-spec.js';
 import { executorInputFor, resolveArgs, unresolved } from './placeholders.js';
 import { containerId, deleteContainer, killContainer, runArgs, runcPath } from './runc.js';
 import { specTasks, type SpecDoc, type SpecTask } from './tasks.js';
+import { resolveUser } from './users.js';
 
 export interface ContainerRuntimeOptions extends LocalRuntimeOptions {
   images: ImageStore;
@@ -133,6 +134,17 @@ export class ContainerRuntime extends LocalRuntime {
         const v = this.env[s.env];
         if (v !== undefined) secretEnv[s.env] = v;
       }
+      // The image's user (a name needs the image's /etc/passwd); the folders it writes are made its own, as the
+      // writable volumes of a pod are.
+      const read = (f: string) => {
+        try {
+          return fs.readFileSync(path.join(bundle, 'rootfs', f), 'utf8');
+        } catch {
+          return '';
+        }
+      };
+      const user = resolveUser(pulled.config.User, read('etc/passwd'), read('etc/group'));
+      if (user.uid !== 0) for (const d of [outputsDir, ctl, ...Object.values(l.outputs)]) fs.chownSync(d, user.uid, user.gid);
       const config = runtimeConfig({
         image: pulled.config,
         command,
@@ -144,7 +156,7 @@ export class ContainerRuntime extends LocalRuntime {
         mounts,
         network: this.network,
         ...limits(l.step.limits),
-      });
+      }, user);
       // 0600: secrets may be in it; it is removed with the container.
       fs.writeFileSync(path.join(bundle, 'config.json'), JSON.stringify(config, null, 1), { mode: 0o600 });
       const result = await this.spawnStep(l.runId, l.run, l.step, l.attempt, [], l.scratch, l.workdir, {

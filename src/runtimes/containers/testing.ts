@@ -2,6 +2,7 @@
  * Real parts for the container tests and the benchmark: the Debian Python base (made once with mmdebstrap,
  * cached under ~/.cache/cellpipe), a real docker-registry on loopback holding it, an image store in a temp folder.
  */
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -78,4 +79,35 @@ export async function runInImage(images: ImageStore, reference: string, argv: st
     await unmountRootfs(bundle);
     fs.rmSync(bundle, { recursive: true, force: true });
   }
+}
+
+/** A copy of an image layout whose config runs as `user` (the layer is linked, not copied): `oci:DIR:TAG`. */
+export function layoutWithUser(layout: string, tag: string, user: string, dir: string): string {
+  const blob = (d: string) => path.join(layout, 'blobs', 'sha256', d.replace(/^sha256:/, ''));
+  const index = JSON.parse(fs.readFileSync(path.join(layout, 'index.json'), 'utf8')) as { manifests: { digest: string; annotations?: Record<string, string> }[] };
+  const entry = index.manifests.find((m) => m.annotations?.['org.opencontainers.image.ref.name'] === tag)!;
+  const manifest = JSON.parse(fs.readFileSync(blob(entry.digest), 'utf8')) as { config: { digest: string; size: number }; layers: { digest: string }[]; mediaType: string };
+  const config = JSON.parse(fs.readFileSync(blob(manifest.config.digest), 'utf8')) as { config: Record<string, unknown> };
+  config.config.User = user;
+  const out = path.join(dir, 'blobs', 'sha256');
+  fs.mkdirSync(out, { recursive: true });
+  const write = (data: Buffer) => {
+    const hex = createHash('sha256').update(data).digest('hex');
+    fs.writeFileSync(path.join(out, hex), data);
+    return { digest: `sha256:${hex}`, size: data.length };
+  };
+  for (const l of manifest.layers) {
+    const to = path.join(out, l.digest.replace(/^sha256:/, ''));
+    try {
+      fs.linkSync(blob(l.digest), to);
+    } catch {
+      fs.copyFileSync(blob(l.digest), to);
+    }
+  }
+  manifest.config = { ...manifest.config, ...write(Buffer.from(JSON.stringify(config))) };
+  const m = write(Buffer.from(JSON.stringify(manifest)));
+  const newTag = `user-${user.replace(/[^A-Za-z0-9_.-]/g, '-')}`;
+  fs.writeFileSync(path.join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
+  fs.writeFileSync(path.join(dir, 'index.json'), JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: manifest.mediaType, ...m, annotations: { 'org.opencontainers.image.ref.name': newTag } }] }));
+  return `oci:${dir}:${newTag}`;
 }
