@@ -19,8 +19,6 @@ const USAGE = `usage: cellpipe schedules [--profile NAME] [--json]
 
 Pause, resume or delete one with 'cellpipe schedule pause|resume|delete ID'.`;
 
-export { describeSchedule };
-
 const schedules: Command = async (argv, io) => {
   const args = commandArgs('schedules', argv, { profile: { value: true }, json: {} }, USAGE, io, { exactly: 0, what: '' });
   if (typeof args === 'number') return args;
