@@ -74,7 +74,7 @@ export function formatStatus(r: RunRecord, now = Date.now()): string {
   for (const s of r.steps) {
     rows.push([
       s.name,
-      s.state + (s.state === 'cached' && s.cachedFrom ? ` (from ${s.cachedFrom})` : ''),
+      s.state + (s.state === 'cached' && s.cachedFrom ? ` (${s.reused ? 'reused ' : ''}from ${s.cachedFrom})` : ''),
       s.state === 'cached' ? '-' : elapsed(s.startedAt, s.finishedAt, now),
       String(s.attempts),
       s.outputs.map((o) => `${o.name} ${formatBytes(o.bytes)}`).join(', ') || '-',

@@ -42,6 +42,10 @@ export interface StepRecord {
   /** Local runs: the cache key of this step's execution, and the run whose outputs a `cached` step reused. */
   cacheKey?: string;
   cachedFrom?: string;
+  /** Set when the step was not chosen in a partial run (`--only`/`--from`) and took `cachedFrom`'s outputs. */
+  reused?: boolean;
+  /** Local runs: hash of the step's program, to tell whether a reused step's code changed since (`runs/partial.ts`). */
+  programHash?: string;
   /** Container runs: the runc container id of the latest attempt. */
   container?: string;
 }
@@ -127,6 +131,17 @@ export interface RunRequest {
   workdir?: string;
   /** Local runs: steps running at once for this run (default: the runtime's own limit). */
   concurrency?: number;
+  /** Partial runs: the steps that are not run but take an earlier run's outputs (planned by `runs/partial.ts`). */
+  reuse?: PartialReuse;
+}
+
+/** The earlier run a partial run takes its not-chosen steps from. */
+export interface PartialReuse {
+  runId: string;
+  /** Step name → what that run recorded for it. `staleness`: its code changed since (`stale`) or can't be told. */
+  steps: Record<string, { outputs: StepOutput[]; metrics: Record<string, number | string>; programHash?: string; staleness?: 'stale' | 'unknown' }>;
+  /** Not chosen and not reusable (that run has no outputs of them) and no chosen step needs them: left out. */
+  omitted: string[];
 }
 
 export interface LogOptions {

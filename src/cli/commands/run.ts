@@ -5,8 +5,9 @@
  * errors or the run failed; 2 for usage errors (including bad parameter values); 130 when interrupted.
  */
 import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { relative, resolve } from 'node:path';
+import { basename, relative, resolve } from 'node:path';
 import type { Command } from '../main.js';
 import { compileNotebook } from '../../core/compile.js';
 import { cellLabel } from '../../core/notebook.js';
@@ -17,9 +18,12 @@ import { formatDuration, formatProgress, formatStatus } from '../../runs/format.
 import { LocalRuntime } from '../../runtimes/local/runtime.js';
 import { inImages, type InImages } from '../../runtimes/containers/setup.js';
 import { ParameterError, resolveParameters } from '../../runtimes/local/params.js';
-import type { RunRecord, StepState } from '../../runtimes/types.js';
+import type { PartialReuse, RunRecord, StepState } from '../../runtimes/types.js';
+import { PartialRunError, canSupply, chooseSteps, neededSteps, planReuse } from '../../runs/partial.js';
+import { findRun, noSuchRun } from '../../runs/locate.js';
 
 const USAGE = `usage: cellpipe run NOTEBOOK [--param NAME=VALUE]... [--no-cache] [--concurrency N] [--store DIR]
+                    [--only STEP... | --from STEP] [--reuse RUN]
                     [--in-images [--registry HOST[:PORT]/REPO] [--base IMAGE] [--insecure] [--no-network]]
 
   -p, --param NAME=VALUE  override a pipeline parameter (parsed by its declared type; lists/dicts as JSON)
@@ -27,6 +31,10 @@ const USAGE = `usage: cellpipe run NOTEBOOK [--param NAME=VALUE]... [--no-cache]
   -j, --concurrency N     steps running at once (default: the number of CPUs)
   --store DIR             where runs are kept (default: .cellpipe next to the notebook, or $CELLPIPE_STORE)
   -q, --quiet             don't print the steps' log lines (state changes and the result only)
+  --only STEP             run only this step (repeat, or a,b,c); the others take an earlier run's outputs
+  --from STEP             run this step and everything downstream of it; the others take an earlier run's outputs
+  --reuse RUN             the run (id, prefix or \`latest\`) --only/--from take the other steps from (default: the
+                          newest run of this notebook where the steps needed by the chosen ones succeeded)
   --in-images             run each step in its own image (built as \`cellpipe build\` does) with runc, as root
   --registry HOST/REPO    where the step images go (default: a private registry under the run store)
   --base IMAGE            base image (registry reference, or oci:DIR:TAG); default: the notebook's
@@ -48,8 +56,14 @@ const run: Command = async (argv, io) => {
       base: { value: true },
       insecure: {},
       'no-network': {},
+      only: { value: true, multiple: true },
+      from: { value: true },
+      reuse: { value: true },
       help: { short: 'h' },
     });
+    if (args.flags.reuse !== undefined && args.flags.only === undefined && args.flags.from === undefined) {
+      throw new UsageError('--reuse goes with --only or --from');
+    }
     if (!args.flags['in-images'] && ['registry', 'base', 'insecure', 'no-network'].some((f) => args!.flags[f] !== undefined)) {
       throw new UsageError('--registry, --base, --insecure and --no-network go with --in-images');
     }
@@ -101,6 +115,31 @@ const run: Command = async (argv, io) => {
 
   const storeDir = typeof args.flags.store === 'string' ? resolve(io.cwd, args.flags.store) : io.env.CELLPIPE_STORE ? resolve(io.cwd, io.env.CELLPIPE_STORE) : storeDirFor(nbPath);
   const store = new RunStore(storeDir);
+
+  let reuse: PartialReuse | undefined;
+  if (args.flags.only !== undefined || args.flags.from !== undefined) {
+    const only = ((args.flags.only as string[] | undefined) ?? []).flatMap((o) => o.split(',')).map((o) => o.trim()).filter(Boolean);
+    const planned = await planPartial(store, nbPath, result.graph, result.programs, {
+      only: args.flags.only !== undefined ? only : undefined,
+      from: typeof args.flags.from === 'string' ? args.flags.from : undefined,
+      reuse: typeof args.flags.reuse === 'string' ? args.flags.reuse : undefined,
+    });
+    if (typeof planned === 'string') {
+      store.close();
+      io.stderr.write(`cellpipe run: ${planned}\n`);
+      return planned.startsWith('no step ') || planned.startsWith('give --only') ? 2 : 1;
+    }
+    reuse = planned.reuse;
+    for (const s of planned.stale) {
+      io.stderr.write(
+        `cellpipe run: warning: step '${s.step}' changed since run ${reuse.runId}, whose outputs of it are reused: ` +
+          `the inputs of ${s.readers.map((r) => `'${r}'`).join(', ') || 'the chosen steps'} are stale; run with --from ${s.step} to refresh them\n`,
+      );
+    }
+    const ran = result.graph.steps.filter((s) => !reuse!.steps[s.name] && !reuse!.omitted.includes(s.name)).map((s) => s.name);
+    io.stderr.write(`cellpipe: running ${ran.join(', ')}; reusing ${Object.keys(reuse.steps).join(', ') || 'nothing'} from run ${reuse.runId}\n`);
+  }
+
   let runtime: LocalRuntime;
   let inImagesRun: InImages | undefined;
   if (args.flags['in-images']) {
@@ -181,6 +220,7 @@ const run: Command = async (argv, io) => {
     parameters,
     cache: !args.flags['no-cache'],
     workdir: resolve(nbPath, '..'),
+    ...(reuse ? { reuse } : {}),
   });
   say(`cellpipe: run ${id} of ${shown} (${result.graph.steps.length} steps; store ${relative(io.cwd, storeDir) || '.'})`);
 
@@ -215,5 +255,42 @@ const run: Command = async (argv, io) => {
   io.stderr.write(`cellpipe: run ${id} ${final.state}${final.reason && final.reason !== final.state ? ` (${final.reason})` : ''} — \`cellpipe logs ${id} --step NAME${storeArg}\` shows a step's log\n`);
   return interrupted ? 130 : 1;
 };
+
+/**
+ * The plan of a partial run: the steps chosen by `--only`/`--from`, the rest from `--reuse RUN` or else the newest
+ * finished run of this notebook (runs in this store, same file name) that has outputs of every step they need.
+ * A string is the message for an impossible plan.
+ */
+async function planPartial(
+  store: RunStore,
+  nbPath: string,
+  graph: NonNullable<ReturnType<typeof compileNotebook>['graph']>,
+  programs: ReturnType<typeof compileNotebook>['programs'],
+  sel: { only?: string[]; from?: string; reuse?: string },
+): Promise<ReturnType<typeof planReuse> | string> {
+  try {
+    const chosen = chooseSteps(graph, sel);
+    const needed = neededSteps(graph, chosen);
+    let rec: RunRecord | undefined;
+    if (sel.reuse !== undefined) {
+      const found = await findRun(store, sel.reuse);
+      if (found === 'ambiguous') return `--reuse ${sel.reuse}: matches several runs; give more of the id`;
+      if (!found) return `--reuse: ${noSuchRun(sel.reuse, store)}`;
+      rec = found;
+    } else {
+      const mine = (await store.list()).filter((r) => basename(r.notebook) === basename(nbPath) && ['succeeded', 'failed', 'cancelled'].includes(r.state));
+      rec = mine.find((r) => canSupply(r, needed, existsSync));
+      if (!rec) {
+        return mine.length
+          ? `no earlier run of ${basename(nbPath)} in ${store.dir} has outputs of ${needed.map((n) => `'${n}'`).join(', ')}; run them too, or the whole notebook first`
+          : `no earlier run of ${basename(nbPath)} in ${store.dir} to reuse steps from; run the whole notebook first (cellpipe run ${basename(nbPath)})`;
+      }
+    }
+    return planReuse(graph, programs!, chosen, rec, existsSync);
+  } catch (err) {
+    if (err instanceof PartialRunError) return err.message;
+    throw err;
+  }
+}
 
 export default run;

@@ -320,6 +320,15 @@ export class LocalRuntime extends EventEmitter<LocalRuntimeEvents> implements Ru
             progressed = true;
             continue;
           }
+          // Partial run: a step not chosen takes the earlier run's outputs at once (its inputs are not needed).
+          const reuse = run.request.reuse;
+          if (reuse && (reuse.steps[s.name] || reuse.omitted.includes(s.name))) {
+            const st = await this.reuseStep(runId, reuse, s.name);
+            state.set(s.name, st);
+            if (st === 'cached') outputs.set(s.name, reuse.steps[s.name].outputs);
+            progressed = true;
+            continue;
+          }
           const badDep = upstream.find((d) => DONE_BAD.includes(state.get(d) ?? 'failed'));
           if (badDep) {
             state.set(s.name, 'skipped');
@@ -360,7 +369,9 @@ export class LocalRuntime extends EventEmitter<LocalRuntimeEvents> implements Ru
         await this.updateStep(runId, s.name, { state: 'skipped', finishedAt: new Date().toISOString() });
       }
     }
-    const states = [...state.values()];
+    // Steps a partial run left out (not chosen, nothing to reuse, nobody needs them) are no failure.
+    const omitted = new Set(run.request.reuse?.omitted ?? []);
+    const states = [...state.entries()].filter(([n]) => !omitted.has(n)).map(([, st]) => st);
     const final: Partial<RunRecord> = { finishedAt: new Date().toISOString() };
     if (run.aborted) Object.assign(final, { state: 'cancelled', reason: 'cancelled' });
     else if (states.some((s) => s === 'failed' || s === 'skipped' || s === 'cancelled')) {
@@ -368,6 +379,27 @@ export class LocalRuntime extends EventEmitter<LocalRuntimeEvents> implements Ru
       Object.assign(final, { state: 'failed', reason: failed.length ? `step ${failed.map((f) => `'${f}'`).join(', ')} failed` : 'steps were skipped' });
     } else Object.assign(final, { state: 'succeeded' });
     return this.update(runId, final);
+  }
+
+  /** A step a partial run does not run: `cached` from the reused run (with a warning when its code changed since), or left out. */
+  private async reuseStep(runId: string, reuse: NonNullable<RunRequest['reuse']>, step: string): Promise<StepState> {
+    const now = new Date().toISOString();
+    const from = reuse.steps[step];
+    if (!from) {
+      this.log(runId, step, `not run: not chosen, and run ${reuse.runId} has no outputs of it to reuse`);
+      await this.updateStep(runId, step, { state: 'skipped', startedAt: now, finishedAt: now });
+      return 'skipped';
+    }
+    this.log(runId, step, `reused from run ${reuse.runId} (not chosen to run)`);
+    if (from.staleness === 'stale') {
+      this.log(runId, step, `warning: this step's code changed since run ${reuse.runId}: the outputs reused from it (and the inputs of the steps that read them) are stale; run it too (--from ${step}) to refresh them`);
+    } else if (from.staleness === 'unknown') {
+      this.log(runId, step, `note: run ${reuse.runId} did not record this step's code, so whether it changed since cannot be told`);
+    }
+    await this.updateStep(runId, step, {
+      state: 'cached', startedAt: now, finishedAt: now, outputs: from.outputs, metrics: from.metrics, cachedFrom: reuse.runId, reused: true, programHash: from.programHash,
+    });
+    return 'cached';
   }
 
   /** Run one step to its final state: from the cache, or as a process with retries and a timeout. */
@@ -394,8 +426,17 @@ export class LocalRuntime extends EventEmitter<LocalRuntimeEvents> implements Ru
       paramTexts[p.name] = paramText(p.type, value);
     }
     const cacheKey = stepCacheKey({ program, inputs: inputHashes, parameters: paramTexts, runtimeVersion: this.runtimeVersion() + this.cacheSalt(run, step.name) });
+    // Recorded so a later partial run can tell whether this step's code changed (runs/partial.ts).
+    const programHash = canonicalHash(program);
+    // Where each input came from, for `cellpipe.load(step)` in a kernel (the graph is not in the record).
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(
+      path.join(dir, 'inputs.json'),
+      JSON.stringify(Object.fromEntries(program.inputs.map((n) => [n, { step: step.inputSources[n], path: inputPaths[n] }]))),
+    );
 
-    if (request.cache !== false && step.cache) {
+    // The steps a partial run chose are run because someone asked to see them run: never from the cache.
+    if (request.cache !== false && step.cache && !request.reuse) {
       const hit = this.cache.lookup(cacheKey);
       if (hit) {
         produced.set(step.name, hit.outputs);
@@ -409,6 +450,7 @@ export class LocalRuntime extends EventEmitter<LocalRuntimeEvents> implements Ru
           outputs: hit.outputs,
           metrics: hit.metrics,
           cacheKey,
+          programHash,
           cachedFrom: hit.runId,
         });
         return 'cached';
@@ -471,6 +513,7 @@ export class LocalRuntime extends EventEmitter<LocalRuntimeEvents> implements Ru
           outputs: outs,
           metrics,
           cacheKey,
+          programHash,
           error: undefined,
           pid: undefined,
           pidStart: undefined,
