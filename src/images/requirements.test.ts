@@ -6,6 +6,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cp, mkdir, mkdtemp, readFile, readdir, realpath, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -15,7 +16,7 @@ import { compileNotebook } from '../core/compile.js';
 import { buildStepImages, type BuildProgress } from './build.js';
 import type { LayerFile } from './layer.js';
 import { RegistryClient } from './registry.js';
-import { normalizeRequirements, requirementsContext, requirementsTag } from './requirements.js';
+import { BUILD_CA_PATH, hostCaBundle, normalizeRequirements, requirementsContext, requirementsTag } from './requirements.js';
 import { pushBaseImage, startRegistry, tool, type TestRegistry } from './testing.js';
 
 const exec = promisify(execFile);
@@ -25,6 +26,7 @@ test('the requirements Containerfile installs from a file, never through a shell
   const ctx = requirementsContext('reg.example/base@sha256:' + 'a'.repeat(64), ['pandas==2.2', ' scikit-learn ', '# comment', '', 'pandas==2.2', 'x; rm -rf /']);
   assert.equal(ctx.containerfile, [
     `FROM reg.example/base@sha256:${'a'.repeat(64)}`,
+    'ARG PIP_BREAK_SYSTEM_PACKAGES=1',
     'COPY requirements.txt /cellpipe/requirements.txt',
     'RUN ["python3", "-m", "pip", "install", "--no-cache-dir", "--disable-pip-version-check", "-r", "/cellpipe/requirements.txt"]',
     '',
@@ -36,6 +38,27 @@ test('the requirements Containerfile installs from a file, never through a shell
   assert.notEqual(requirementsTag(d1, ['a', 'b']), requirementsTag(d1, ['a', 'c']));
   assert.notEqual(requirementsTag(d1, ['a']), requirementsTag('sha256:' + '2'.repeat(64), ['a']));
   assert.match(requirementsTag(d1, ['a']), /^req-[0-9a-f]{40}$/);
+});
+
+test('a local build trusts a mounted CA bundle through ARGs (never ENV: the image keeps no build path); the host bundle is found', () => {
+  const ctx = requirementsContext('reg.example/base:1', ['six'], { buildCaPath: BUILD_CA_PATH });
+  const lines = ctx.containerfile.split('\n');
+  assert.ok(lines.includes(`ARG PIP_CERT=${BUILD_CA_PATH}`) && lines.includes(`ARG SSL_CERT_FILE=${BUILD_CA_PATH}`), ctx.containerfile);
+  assert.ok(lines.findIndex((l) => l.startsWith('ARG PIP_CERT')) < lines.findIndex((l) => l.startsWith('RUN ')), 'declared before the install');
+  assert.ok(!lines.some((l) => l.startsWith('ENV ')));
+  assert.throws(() => requirementsContext('b', [], { buildCaPath: 'relative/ca.crt' }), /absolute plain path/);
+  assert.throws(() => requirementsContext('b', [], { buildCaPath: '/x y' }), /absolute plain path/);
+  const dir = mkdtempSync(join(tmpdir(), 'cellpipe-ca-'));
+  try {
+    const mine = join(dir, 'mine.pem');
+    writeFileSync(mine, 'pem');
+    assert.equal(hostCaBundle({ PIP_CERT: mine }), mine, "the host's own pip setting first");
+    assert.equal(hostCaBundle({ PIP_CERT: join(dir, 'missing.pem'), SSL_CERT_FILE: mine }), mine, 'a missing file is skipped');
+    const system = hostCaBundle({});
+    if (system) assert.ok(statSync(system).isFile());
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 /** This machine's python3 as image files: interpreter, its shared libraries, stdlib, and pip. */

@@ -7,7 +7,8 @@
  * `buildRequirementsImage` builds it locally with `buildah bud --isolation=chroot` and pushes it.
  */
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
+import { statSync } from 'node:fs';
+import { copyFile, mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { contentTag } from './append.js';
@@ -35,20 +36,59 @@ export function normalizeRequirements(lines: string[]): string[] {
   return out;
 }
 
+/** Where a local build mounts this machine's CA bundle for pip (a bind mount: its content never enters a layer). */
+export const BUILD_CA_PATH = '/run/cellpipe-build/ca-certificates.crt';
+
+export interface RequirementsContextOptions {
+  /** A CA bundle mounted at this path during the build, trusted by pip (and Python's ssl) for the install only. */
+  buildCaPath?: string;
+}
+
 /**
  * The Containerfile and context for a requirements image. The requirements travel as a file, so no requirement
- * text is ever parsed by a shell.
+ * text is ever parsed by a shell. Build settings are ARGs, not ENVs: RUN sees them, the image's config does not
+ * keep them, so a step never inherits a CA path that only existed during the build.
  */
-export function requirementsContext(base: string, requirements: string[]): BuildContext {
+export function requirementsContext(base: string, requirements: string[], o: RequirementsContextOptions = {}): BuildContext {
   if (/[\s]/.test(base)) throw new Error(`base image '${base}' contains white space`);
+  if (o.buildCaPath !== undefined && !/^\/[A-Za-z0-9_./-]+$/.test(o.buildCaPath)) throw new Error(`CA path '${o.buildCaPath}' must be an absolute plain path`);
   const reqs = normalizeRequirements(requirements);
   const containerfile = [
     `FROM ${base}`,
+    // Debian's and Ubuntu's Python is "externally managed" (PEP 668): pip refuses system installs. A step image is
+    // the pipeline's own, not a system apt maintains, so packages go where that Python itself looks
+    // (/usr/local/lib/python3.X/dist-packages), importable by the step runtime with no PYTHONPATH. Pips older than
+    // PEP 668 ignore the variable.
+    'ARG PIP_BREAK_SYSTEM_PACKAGES=1',
+    ...(o.buildCaPath ? [`ARG PIP_CERT=${o.buildCaPath}`, `ARG SSL_CERT_FILE=${o.buildCaPath}`] : []),
     `COPY requirements.txt ${REQUIREMENTS_PATH}`,
     `RUN ["python3", "-m", "pip", "install", "--no-cache-dir", "--disable-pip-version-check", "-r", "${REQUIREMENTS_PATH}"]`,
     '',
   ].join('\n');
   return { containerfile, files: { 'requirements.txt': reqs.join('\n') + '\n' } };
+}
+
+/**
+ * The CA bundle this machine trusts, for pip inside a local build: a base image's own bundle lacks the CA of a
+ * TLS-inspecting proxy or a private package index the host trusts, and pip would fail to verify them. The host's
+ * choice first (PIP_CERT, SSL_CERT_FILE), then the distributions' system bundles; undefined when there is none.
+ */
+export function hostCaBundle(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const candidates = [
+    env.PIP_CERT, env.SSL_CERT_FILE,
+    '/etc/ssl/certs/ca-certificates.crt', // Debian, Ubuntu, Alpine, Arch
+    '/etc/pki/tls/certs/ca-bundle.crt', // Fedora, RHEL
+    '/etc/ssl/ca-bundle.pem', // openSUSE
+  ];
+  for (const c of candidates) {
+    if (!c) continue;
+    try {
+      if (statSync(c).isFile()) return c;
+    } catch {
+      // next candidate
+    }
+  }
+  return undefined;
 }
 
 /** Tag of the requirements image for (base digest, requirements). */
@@ -72,6 +112,8 @@ export interface LocalBuilderOptions {
   storageDriver?: string;
   /** buildah storage root, e.g. a scratch directory (default: `$CELLPIPE_BUILDAH_ROOT`, else buildah's own). */
   storageRoot?: string;
+  /** CA bundle pip trusts during the build (default: this machine's, `hostCaBundle()`); `false`: the base's own. */
+  hostCa?: string | false;
   onLog?: (line: string) => void;
 }
 
@@ -113,7 +155,16 @@ export async function buildRequirementsImage(o: LocalBuilderOptions): Promise<st
   }
   const dir = await mkdtemp(join(tmpdir(), 'cellpipe-req-'));
   try {
-    const ctx = requirementsContext(o.base, o.requirements);
+    // The host's CA bundle, copied (buildah's `-v SRC:DST` cannot take every path) and bind-mounted read-only
+    // for the build: pip verifies the index the way this machine does, and only an empty mount point is left.
+    const hostCa = o.hostCa === undefined ? hostCaBundle() : o.hostCa || undefined;
+    const volumes: string[] = [];
+    if (hostCa) {
+      const copy = join(dir, 'ca-certificates.crt');
+      await copyFile(hostCa, copy);
+      volumes.push('-v', `${copy}:${BUILD_CA_PATH}:ro`);
+    }
+    const ctx = requirementsContext(o.base, o.requirements, { buildCaPath: hostCa ? BUILD_CA_PATH : undefined });
     const ctxDir = join(dir, 'context');
     await mkdir(ctxDir);
     await writeFile(join(ctxDir, 'Containerfile'), ctx.containerfile);
@@ -136,7 +187,7 @@ export async function buildRequirementsImage(o: LocalBuilderOptions): Promise<st
       ...(driverName ? ['--storage-driver', driverName] : []),
       ...(storageRoot ? ['--root', join(storageRoot, 'root'), '--runroot', join(storageRoot, 'run')] : []),
     ];
-    await run('buildah', [...driver, 'bud', '--isolation=chroot', '--pull', '--layers=false', ...common,
+    await run('buildah', [...driver, 'bud', '--isolation=chroot', '--pull', '--layers=false', ...common, ...volumes,
       '-f', join(ctxDir, 'Containerfile'), '-t', o.target, ctxDir], o.onLog);
     const digestFile = join(dir, 'digest');
     try {

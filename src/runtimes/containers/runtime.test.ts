@@ -280,3 +280,65 @@ test('the Debian base is cached and deterministic: made again in an empty cache 
   assert.equal(cached.created, false, 'the default cache already has it');
   assert.equal(cached.digest, scene.base.digest);
 });
+
+/** A notebook of code cells, each `[tags, source]`. */
+function notebookOf(cells: [string[], string][]): string {
+  return JSON.stringify({
+    nbformat: 4, nbformat_minor: 5, metadata: { kernelspec: { name: 'python3', display_name: 'Python 3', language: 'python' } },
+    cells: cells.map(([tags, source]) => ({ cell_type: 'code', metadata: { tags }, source, outputs: [], execution_count: null })),
+  });
+}
+
+test('a requirements: step: its requirements image is built with buildah from PyPI and the step imports the package there', opts, async () => {
+  // Debian's pip, so a real install from the index (through this machine's TLS trust) into an externally-managed Python.
+  const pipBase = await debianBase({ packages: ['python3', 'python3-pip'], onLog: (l) => process.stderr.write(`[mmdebstrap] ${l}\n`) });
+  const baseRef = `${scene.registry.host}/base-pip:${pipBase.tag}`;
+  await runTool(findTool('skopeo')!, ['copy', '--quiet', '--dest-tls-verify=false', `oci:${pipBase.layout}:${pipBase.tag}`, `docker://${baseRef}`]);
+  const work = fs.mkdtempSync(path.join(scene.dir, 'req-'));
+  const nb = path.join(work, 'req.ipynb');
+  fs.writeFileSync(nb, notebookOf([
+    [['step:with_six', 'requirements:six==1.16.0'], 'import six\nversion = six.__version__\nprint("six", version, six.__file__)'],
+    [['step:without', 'prev:with_six'], 'try:\n    import six\n    has_six = True\nexcept ImportError:\n    has_six = False\nprint("got", version, "has six", has_six)'],
+  ]));
+  // buildah's storage in a scratch folder: the test never touches the machine's images.
+  const saved = { driver: process.env.CELLPIPE_BUILDAH_STORAGE_DRIVER, root: process.env.CELLPIPE_BUILDAH_ROOT };
+  process.env.CELLPIPE_BUILDAH_STORAGE_DRIVER = 'vfs';
+  process.env.CELLPIPE_BUILDAH_ROOT = path.join(work, 'buildah');
+  let prepared;
+  try {
+    prepared = await prepareContainerRun({
+      shown: 'req.ipynb', path: nb, text: fs.readFileSync(nb, 'utf8'),
+      build: { registry: `${scene.registry.host}/steps`, base: baseRef, insecure: true },
+    });
+  } finally {
+    for (const [k, v] of [['CELLPIPE_BUILDAH_STORAGE_DRIVER', saved.driver], ['CELLPIPE_BUILDAH_ROOT', saved.root]] as const) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  }
+  assert.ok(prepared.built.steps.with_six.requirementsImage, 'with_six sits on a requirements image');
+  assert.equal(prepared.built.steps.without.requirementsImage, undefined, 'the other step on the plain base');
+  const store = new RunStore(path.join(work, '.cellpipe-containers'));
+  const rt = new ContainerRuntime({ store, images: scene.images });
+  const id = await rt.submit({ ...prepared.request, parameters: {} });
+  const record = await rt.wait(id);
+  assert.equal(record.state, 'succeeded', detail(record));
+  const lines = async (step: string) => {
+    const out: string[] = [];
+    for await (const l of store.readLogs(id, step)) out.push(l.text);
+    return out;
+  };
+  const six = (await lines('with_six')).find((l) => l.startsWith('six '));
+  assert.ok(six, 'the step printed the package version');
+  const [, version, file] = six.split(' ');
+  assert.equal(version, '1.16.0');
+  assert.match(file, /^\/usr\/local\/lib\/python3\.\d+\/dist-packages\/six\.py$/, "installed where the image's own Python looks");
+  assert.ok((await lines('without')).includes('got 1.16.0 has six False'), 'the version passed on; the plain base has no six');
+  // The build's CA bundle was a mount: no certificate in the image, no build path in its environment.
+  const check = await runInImage(scene.images, prepared.built.images.with_six, ['python3', '-c',
+    'import os, json; p = "/run/cellpipe-build/ca-certificates.crt"; print(json.dumps({"ca": os.path.getsize(p) if os.path.exists(p) else None, "env": sorted(k for k in os.environ if "CERT" in k or k.startswith("PIP_"))}))'], []);
+  const seen = JSON.parse(check) as { ca: number | null; env: string[] };
+  assert.ok(seen.ca === null || seen.ca === 0, `no CA content left in the image (${seen.ca} bytes)`);
+  assert.deepEqual(seen.env, []);
+  await assertNothingLeft(record);
+});
