@@ -56,12 +56,13 @@ def _size(n: int) -> str:
 USAGE = ("usage: python3 -m cellpipe_runtime run --program PROGRAM [--param NAME=VALUE]... [--input NAME=DIR]...\n"
          "           [--output NAME=DIR]... [--metrics FILE [--kfp-executor-output FILE]] [--error-record FILE]\n"
          "           [--workdir DIR]\n"
-         "           [--dump-variables DIR]\n"
+         "           [--dump-variables DIR] [--cell-outputs FILE]\n"
          "       python3 -m cellpipe_runtime compare EXPECTED DIR [DIR...] [--names a,b]\n"
          "       python3 -m cellpipe_runtime --version\n")
 _REPEATED = {"--param": "param", "--input": "input", "--output": "output"}
 _SINGLE = {"--program": "program", "--metrics": "metrics", "--error-record": "error_record", "--workdir": "workdir",
-           "--dump-variables": "dump_variables", "--kfp-executor-output": "kfp_executor_output"}
+           "--dump-variables": "dump_variables", "--kfp-executor-output": "kfp_executor_output",
+           "--cell-outputs": "cell_outputs"}
 
 
 class UsageError(Exception):
@@ -71,7 +72,8 @@ class UsageError(Exception):
 def parse_args(argv: List[str]) -> types.SimpleNamespace:
     """The ``run`` options (argparse is not used: it costs more to import than the rest of a trivial step)."""
     args = types.SimpleNamespace(param=[], input=[], output=[], program=None, metrics=None, error_record=None,
-                                 workdir=None, dump_variables=None, kfp_executor_output=None)
+                                 workdir=None, dump_variables=None, kfp_executor_output=None,
+                                 cell_outputs=None)
     i = 0
     while i < len(argv):
         option, eq, value = argv[i].partition("=")
@@ -123,8 +125,9 @@ def fresh_namespace() -> Tuple[types.ModuleType, Dict[str, Any]]:
     return module, module.__dict__
 
 
-def compile_cells(program: Program, ctx: artifacts.Context) -> List[Tuple[Any, Any, str, str]]:
-    """Transforms (magics) and compiles every cell before anything runs: syntax errors fail fast."""
+def compile_cells(program: Program, ctx: artifacts.Context, split: bool = False) -> List[Tuple[Any, Any, str, str]]:
+    """Transforms (magics) and compiles every cell before anything runs: syntax errors fail fast. With ``split``
+    (outputs are recorded) a cell's code is (statements, last expression or None), as IPython runs it."""
     compiled = []
     for cell in program.cells:
         if cell.role in ("pipeline-parameters", "skip"):
@@ -140,7 +143,12 @@ def compile_cells(program: Program, ctx: artifacts.Context) -> List[Tuple[Any, A
             for n in notes:
                 _say(str(n))
         try:
-            code = compile(plain, cell.filename, "exec", dont_inherit=True)
+            if split:
+                from .outputs import split_last_expression
+
+                code = split_last_expression(plain, cell.filename)
+            else:
+                code = compile(plain, cell.filename, "exec", dont_inherit=True)
         except SyntaxError as err:
             if err.lineno:
                 original = cell.source.split("\n")
@@ -161,19 +169,44 @@ def _load_inputs(program: Program, inputs: Dict[str, str], ns: Dict[str, Any], l
         (" (" + ", ".join(loaded) + ")") if loaded else "", _plural(n_cells, "cell")))
 
 
-def _run_cell(cell: Any, code: Any, ns: Dict[str, Any]) -> bool:
-    """Runs one cell; False when it asked to stop the step early (``exit()`` / ``sys.exit(0)``)."""
+def _run_cell(cell: Any, code: Any, ns: Dict[str, Any], recorder: Any = None, count: int = 0) -> bool:
+    """Runs one cell; False when it asked to stop the step early (``exit()`` / ``sys.exit(0)``).
+    With a recorder, ``code`` is (statements, last expression or None) and what the cell shows is recorded."""
+    if recorder is None:
+        return _exec_cell(cell, code, ns)[0]
+    recorder.begin(cell.index, cell.id, count)
     try:
+        statements, expression = code
+        if not _exec_cell(cell, statements, ns)[0]:
+            return False
+        if expression is not None:
+            going_on, value = _exec_cell(cell, expression, ns, evaluate=True)
+            if not going_on:
+                return False
+            recorder.result(value, count)
+        return True
+    except BaseException as exc:
+        recorder.error(exc)
+        raise
+    finally:
+        recorder.end()
+
+
+def _exec_cell(cell: Any, code: Any, ns: Dict[str, Any], evaluate: bool = False) -> Tuple[bool, Any]:
+    """(False, None) when the code asked to stop the step early, else (True, the expression's value or None)."""
+    try:
+        if evaluate:
+            return True, eval(code, ns)
         exec(code, ns)
     except SystemExit as stop:
         if stop.code in (None, 0):
             _say("%s called exit(%s): the step's remaining cells are not run"
                  % (cell_label(cell.index), "" if stop.code is None else stop.code))
-            return False
+            return False, None
         raise StepError("%s (\"%s\") called exit(%r)" % (cell_label(cell.index), cell.first_line, stop.code),
                         kind="SystemExit", cell=cell.index, line=where_raised(stop)[1],
                         cell_id=cell.id, cell_first_line=cell.first_line) from stop
-    return True
+    return True, None
 
 
 def run(args: types.SimpleNamespace) -> int:
@@ -182,6 +215,8 @@ def run(args: types.SimpleNamespace) -> int:
     metrics_path = os.path.abspath(args.metrics) if args.metrics else None
     executor_output_path = os.path.abspath(args.kfp_executor_output) if args.kfp_executor_output else ""
     dump_path = os.path.abspath(args.dump_variables) if args.dump_variables else None
+    cell_outputs_path = os.path.abspath(args.cell_outputs) if args.cell_outputs else None
+    recorder = None
     step = "?"
     try:
         program = load_program(args.program)
@@ -200,11 +235,16 @@ def run(args: types.SimpleNamespace) -> int:
         sys.argv = [program.notebook or program.step]
         os.environ.setdefault("MPLBACKEND", "Agg")
 
+        if cell_outputs_path:
+            from .outputs import Recorder
+
+            recorder = Recorder(cell_outputs_path, step)
+            recorder.install()
         module, ns = fresh_namespace()
         ctx = artifacts.Context(ns)
         artifacts.set_context(ctx)
         ns["__cellpipe__"] = _LazyShell()
-        compiled = compile_cells(program, ctx)
+        compiled = compile_cells(program, ctx, split=recorder is not None)
 
         ns.update(values)
         # The prelude (imports, functions) runs first: unpickling an input may need its imports and classes.
@@ -218,7 +258,7 @@ def run(args: types.SimpleNamespace) -> int:
                 _load_inputs(program, inputs, ns, loaded, len(values), len(compiled))
                 inputs_loaded = True
             ctx.add_cell(cell.filename, plain, original)
-            if not _run_cell(cell, code, ns):
+            if not _run_cell(cell, code, ns, recorder, k + 1):
                 break
         if not inputs_loaded:  # no step cells (or the prelude stopped early): the inputs are still outputs' sources
             _load_inputs(program, inputs, ns, loaded, len(values), len(compiled))
@@ -248,6 +288,16 @@ def run(args: types.SimpleNamespace) -> int:
         return 0
     except BaseException as exc:  # the user's code can raise anything, KeyboardInterrupt included
         return _fail(exc, step, record_path)
+    finally:
+        if recorder is not None:
+            _write_outputs(recorder)
+
+
+def _write_outputs(recorder: Any) -> None:
+    try:
+        recorder.write()
+    except OSError as err:
+        sys.stderr.write("[cellpipe] could not write the cell outputs %s: %s\n" % (recorder.path, err))
 
 
 def _flush() -> None:

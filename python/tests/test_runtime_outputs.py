@@ -1,0 +1,150 @@
+"""A step's recorded cell outputs (``--cell-outputs``) against what a real IPython kernel shows for the same cells."""
+import json
+import os
+import sys
+
+import pytest
+
+from test_runtime_support import PYTHON_DIR, program, run_step
+
+CELLS = [
+    "import pandas as pd\ndf = pd.DataFrame({'a': [1, 2], 'b': ['x', 'y']})\nprint('rows:', len(df))\ndf",
+    "import matplotlib.pyplot as plt\nfig, ax = plt.subplots()\nax.plot([1, 2, 3], [2, 1, 3])\nax.set_title('t');",
+    "value = 6 * 7\nvalue  # the cell's result",
+    "display('text', [1, 2], {'k': None})\nfrom IPython.display import HTML, Markdown\n"
+    "display(HTML('<b>bold</b>'), Markdown('*md*'))",
+    "class Chart:\n    def _repr_svg_(self):\n        return '<svg xmlns=\"http://www.w3.org/2000/svg\"/>'\n"
+    "    def _repr_json_(self):\n        return {'n': 1}\n    def __repr__(self):\n        return 'Chart()'\n"
+    "display(Chart())\nprint('after')\nChart()",
+    "import sys\nprint('to stderr', file=sys.stderr)\nnothing = None\nnothing",
+    "quiet = 5\nquiet;",
+    "plt.plot([1, 2])\nplt.show()\nprint('shown')",
+    "def fail(v):\n    raise ValueError('bad value: %d' % v)\nfail(3)",
+]
+
+
+def _kernel_outputs(cells, cwd):
+    """Each cell's outputs as a real kernel (ipykernel, inline matplotlib) sends them on iopub."""
+    manager = pytest.importorskip("jupyter_client.manager")
+    km, kc = manager.start_new_kernel(kernel_name="python3", cwd=str(cwd))
+    result = []
+    try:
+        for source in cells:
+            msg_id = kc.execute(source)
+            outs = []
+            while True:
+                msg = kc.get_iopub_msg(timeout=120)
+                if msg["parent_header"].get("msg_id") != msg_id:
+                    continue
+                kind, content = msg["msg_type"], msg["content"]
+                if kind == "status" and content["execution_state"] == "idle":
+                    break
+                if kind == "stream":
+                    if outs and outs[-1]["output_type"] == "stream" and outs[-1]["name"] == content["name"]:
+                        outs[-1]["text"] += content["text"]
+                    else:
+                        outs.append({"output_type": "stream", "name": content["name"], "text": content["text"]})
+                elif kind in ("display_data", "execute_result", "error"):
+                    outs.append(dict(content, output_type=kind))
+            result.append(outs)
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+    return result
+
+
+def _shape(output):
+    """What must agree: the kind of output, its mime types and text (a figure's text names its size)."""
+    kind = output["output_type"]
+    if kind == "stream":
+        return (kind, output["name"], output["text"])
+    if kind == "error":
+        return (kind, output["ename"], output["evalue"])
+    plain = output["data"].get("text/plain", "")
+    if plain.startswith("<Figure size"):
+        plain = "<Figure ...>"
+    return (kind, tuple(sorted(output["data"])), plain)
+
+
+def _step_outputs(tmp_path, cells, extra_env=None):
+    out_file = tmp_path / "cell-outputs.json"
+    workdir = tmp_path / "step"
+    workdir.mkdir(exist_ok=True)
+    prog = program("outputs", [{"index": i, "source": s, "role": "step", "id": "id-%d" % i}
+                               for i, s in enumerate(cells)])
+    got = run_step(tmp_path, prog, workdir=str(workdir), extra=["--cell-outputs", str(out_file)], env=extra_env)
+    with open(str(out_file), encoding="utf-8") as fh:
+        return got, json.load(fh)
+
+
+def test_the_recorded_outputs_are_what_a_real_kernel_shows(tmp_path):
+    pytest.importorskip("matplotlib")
+    pytest.importorskip("pandas")
+    expected = _kernel_outputs(CELLS, tmp_path)
+    got, doc = _step_outputs(tmp_path, CELLS)
+    assert got.code == 1, got  # the last cell raises
+    assert doc["format"] == "cellpipe.cell-outputs/v1" and doc["step"] == "outputs"
+    assert sorted(doc["cells"], key=int) == [str(i) for i in range(len(CELLS))]
+    for i, want in enumerate(expected):
+        cell = doc["cells"][str(i)]
+        assert cell["id"] == "id-%d" % i
+        assert [_shape(o) for o in cell["outputs"]] == [_shape(o) for o in want], "cell %d: %r" % (i + 1, CELLS[i])
+    # Beyond the shapes: the table's HTML is pandas' own, the plot is a real PNG, the error has a traceback.
+    frame = doc["cells"]["0"]["outputs"][1]
+    assert frame["data"]["text/html"] == expected[0][1]["data"]["text/html"]
+    assert frame["execution_count"] == 1
+    import base64
+
+    png = base64.b64decode(doc["cells"]["1"]["outputs"][0]["data"]["image/png"])
+    assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 1000
+    error = doc["cells"]["8"]["outputs"][-1]
+    assert '  cell 9 ("def fail(v):"), line 3, in <module>' in error["traceback"]
+    assert error["traceback"][-1] == "ValueError: bad value: 3"
+
+
+def test_the_live_log_is_unchanged_by_recording(tmp_path):
+    cells = ["print('one')\ndisplay([1, 2])\n3 + 4", "import sys\nsys.stderr.write('two\\n');"]
+    prog = program("plain", [(i, s) for i, s in enumerate(cells)])
+    plain = run_step(tmp_path, prog)
+    recorded, doc = _step_outputs(tmp_path, cells)
+    assert plain.code == recorded.code == 0
+    assert recorded.stdout == plain.stdout == "one\n[1, 2]\n"
+    assert recorded.stderr.replace("outputs", "plain").split("done in")[0] == plain.stderr.split("done in")[0]
+    assert [o["output_type"] for o in doc["cells"]["0"]["outputs"]] == ["stream", "display_data", "execute_result"]
+    assert doc["cells"]["1"]["outputs"] == [{"output_type": "stream", "name": "stderr", "text": "two\n"}]
+
+
+def test_an_output_over_the_limit_is_cut_with_a_note(tmp_path):
+    cells = ["print('x' * (1024 * 1024 + 10))\nprint('after')", "display({'big': 'y' * (1024 * 1024 + 10)})",
+             "'small'"]
+    got, doc = _step_outputs(tmp_path, cells)
+    assert got.code == 0, got
+    first = doc["cells"]["0"]["outputs"]
+    assert len(first[0]["text"]) == 1024 * 1024
+    assert first[1]["name"] == "stderr" and "stdout was cut here" in first[1]["text"]
+    assert len(first) == 2  # 'after' is past the cut
+    second = doc["cells"]["1"]["outputs"]
+    assert len(second) == 1 and "text/plain output of 1.0 MiB was left out" in second[0]["text"]
+    assert doc["cells"]["2"]["outputs"][0]["data"] == {"text/plain": "'small'"}
+
+
+def test_the_steps_outputs_stop_at_the_step_limit_with_a_note():
+    sys.path.insert(0, PYTHON_DIR)
+    from cellpipe_runtime.outputs import Recorder
+
+    rec = Recorder("unused.json", "s", max_output=100, max_step=250)
+    for index in range(4):
+        rec.begin(index, None, index + 1)
+        rec.display("z" * 80)  # 82 bytes of text/plain each
+        rec.end()
+    kept = [o for c in sorted(rec.cells) for o in rec.cells[c]["outputs"]]
+    assert [o["output_type"] for o in kept] == ["display_data"] * 3 + ["stream"]
+    assert "reached the 0.2 KiB limit" in kept[-1]["text"]
+    assert rec.cells[3]["outputs"] == [kept[-1]]
+
+
+def test_a_cell_that_stops_the_step_keeps_its_outputs(tmp_path):
+    got, doc = _step_outputs(tmp_path, ["print('first')", "print('bye')\nexit()", "print('never')"])
+    assert got.code == 0, got
+    assert doc["cells"]["1"]["outputs"] == [{"output_type": "stream", "name": "stdout", "text": "bye\n"}]
+    assert "2" not in doc["cells"]
