@@ -2,7 +2,7 @@
  * What `cellpipe doctor` checks, one target at a time: a profile (kubeconfig and context, API server, namespace,
  * permissions through SelfSubjectAccessReview so nothing is created, registry), or — when no profile is configured —
  * the kubeconfig's current context. Cluster problems become failed checks with a fix, never exceptions. Each target
- * ends with what to do next.
+ * ends with what to do next. This machine as a container target is one more report, of the tools it needs.
  */
 import type { KubeConnection } from '../kube/connect.js';
 
@@ -13,6 +13,8 @@ export interface Check {
   fix?: string;
   /** A check that could not run because an earlier one failed. */
   skipped?: boolean;
+  /** Not passed, but what it concerns is optional here: reported, never a failure (nor the exit code). */
+  warning?: boolean;
 }
 
 /** One checked target: a named profile, or the kubeconfig's current context. */
@@ -20,6 +22,8 @@ export interface TargetReport {
   profile?: string;
   /** The kubeconfig context checked when no profile is configured. */
   context?: string;
+  /** This machine as a run target rather than a cluster: `containers`. */
+  machine?: 'containers';
   ok: boolean;
   checks: Check[];
   /** What to do next, in a sentence or a short snippet. */
@@ -159,6 +163,38 @@ export async function checkCurrentContext(env: NodeJS.ProcessEnv): Promise<Targe
           `then: cellpipe doctor --profile ${profileName}`,
         ].join('\n')
       : 'fix what failed above and run cellpipe doctor again, or describe the cluster in a profile (cellpipe doctor --help shows the format)',
+  };
+}
+
+/**
+ * This machine as the target "in containers": root, runc, skopeo, tar, docker-registry, and buildah for
+ * `requirements:` steps, each missing piece with its Debian package; `ok` when steps can run in containers here.
+ * `strict` (the user asked about containers only) marks a missing required piece as failed; otherwise every miss is
+ * a warning (the caller leaves this report out of the exit code). A missing buildah is always a warning: steps
+ * without requirements run without it.
+ */
+export async function checkContainers(env: NodeJS.ProcessEnv, strict: boolean, uid?: number): Promise<TargetReport> {
+  const { containerPrerequisites } = await import('../runtimes/containers/prerequisites.js');
+  const pieces = containerPrerequisites(env, uid);
+  const checks: Check[] = pieces.map((p) => ({
+    name: p.name, ok: p.ok, detail: p.detail,
+    ...(p.fix ? { fix: p.fix } : {}),
+    ...(!p.ok && (!strict || !p.required) ? { warning: true } : {}),
+  }));
+  const canRun = pieces.every((p) => p.ok || !p.required);
+  const packages = pieces.filter((p) => !p.ok && p.fix?.startsWith('apt-get install ')).map((p) => p.fix!.slice('apt-get install '.length));
+  const rootMissing = pieces.some((p) => p.name === 'root' && !p.ok);
+  const steps = [
+    ...(packages.length ? [`apt-get install ${packages.join(' ')}`] : []),
+    ...(rootMissing ? ['run as root'] : []),
+  ].join(', and ');
+  return {
+    machine: 'containers',
+    ok: canRun,
+    checks,
+    next: canRun
+      ? `cellpipe run NOTEBOOK --in-images runs each step in its own image on this machine${packages.length ? ` (for requirements: steps, first ${steps})` : ''}`
+      : `to run steps in containers here: ${steps}; meanwhile cellpipe run NOTEBOOK runs them as local processes`,
   };
 }
 

@@ -12,6 +12,7 @@ import type { RunStore } from '../../runs/store.js';
 import type { BuildProgress } from '../../images/build.js';
 import { cacheRoot } from './base-image.js';
 import { ImageStore } from './images.js';
+import { containerPrerequisites, firstMissing } from './prerequisites.js';
 import { prepareContainerRun, type Prepared } from './prepare.js';
 import { runcPath } from './runc.js';
 import { ContainerRuntime } from './runtime.js';
@@ -22,11 +23,7 @@ export const CONTAINERS_TARGET = 'containers';
 
 /** Why steps cannot run in containers on this machine (with a private registry), or undefined when they can. */
 export function inImagesUnavailable(): string | undefined {
-  if (process.getuid && process.getuid() !== 0) return 'running steps in containers needs root here (runc without a user namespace set-up)';
-  for (const [tool, pkg] of [['runc', 'runc'], ['skopeo', 'skopeo'], ['docker-registry', 'docker-registry']]) {
-    if (!findTool(tool)) return new MissingToolError(tool, pkg).message;
-  }
-  return undefined;
+  return firstMissing(containerPrerequisites());
 }
 
 export interface InImagesOptions {
