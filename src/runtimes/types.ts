@@ -46,6 +46,9 @@ export interface StepRecord {
   reused?: boolean;
   /** Local runs: hash of the step's program, to tell whether a reused step's code changed since (`runs/partial.ts`). */
   programHash?: string;
+  /** What each cell of the step showed (nbformat outputs, `runs/outputs.ts`): the file's path relative to the run
+   *  store's folder — a `cached` step's points at the outputs of the run that executed it. */
+  cellOutputs?: string;
   /** Container runs: the runc container id of the latest attempt. */
   container?: string;
 }

@@ -17,6 +17,8 @@
  * | `GET /api/runs/:id/events` | SSE: `run` (RunRecord) per change, then `end` (Kubeflow runs: `stage`/`stageDetail` while submitted) |
  * | `GET /api/runs/:id/logs/:step?from=N&follow=1` | SSE: `line` (LogLine, `id:` = its 0-based line index), then `end` `{lines, state}` |
  * | `GET /api/runs/:id/logs/:step?format=text\|json` | the whole log as text, or `{lines}` |
+ * | `GET /api/runs/:id/outputs` | `{run, steps: {STEP: {fromRun, cells}}}`: what each cell showed in the run's steps that recorded it (runs/outputs.ts; `cells` maps the 0-based cell index to `{id, executionCount, outputs}`, nbformat outputs) |
+ * | `GET /api/runs/:id/outputs/:step` | `{run, step, recorded, fromRun?, cells}` for one step (`recorded: false` while it has none) |
  * | `POST /api/runs/:id/cancel` | 202 with the RunRecord (Kubeflow: terminated in KFP, or its submission stopped) |
  * | `POST /api/schedules {path, profile, cron, parameters?, maxConcurrency?, catchUp?}` | 201 `{schedule, next}`: images built, the version uploaded, the recurring run created pinned to it (runtimes/kubeflow/schedule.ts) |
  * | `GET /api/schedules?notebook=PATH&profile=P` | `{schedules, recorded}`: the notebook's schedules with their next three runs; the runs KFP made for them are recorded (`recorded`: new run ids) and watched |
@@ -38,6 +40,7 @@ import type { CompileOptions, CompileResult } from '../core/compile.js';
 import { compileNotebook } from '../core/compile.js';
 import { CONTAINERS_TARGET, inImages, inImagesUnavailable, type InImages } from '../runtimes/containers/setup.js';
 import { cellLabel } from '../core/notebook.js';
+import { readRunCellOutputs, readStepCellOutputs } from '../runs/outputs.js';
 import { RunStore, storeDirFor as defaultStoreDirFor, isTerminalRun, newRunId, pendingStep } from '../runs/store.js';
 import type { JsonValue } from '../core/model.js';
 import type { Profile } from '../kube/profile.js';
@@ -141,6 +144,8 @@ export class Backend {
       r('GET', new RegExp(`^/api/runs/${seg}$`), (q, s, p, u) => this.getRun(q, s, p, u)),
       r('GET', new RegExp(`^/api/runs/${seg}/events$`), (q, s, p, u) => this.runEvents(q, s, p, u)),
       r('GET', new RegExp(`^/api/runs/${seg}/logs/${seg}$`), (q, s, p, u) => this.stepLogs(q, s, p, u)),
+      r('GET', new RegExp(`^/api/runs/${seg}/outputs$`), (q, s, p, u) => this.runOutputs(q, s, p, u)),
+      r('GET', new RegExp(`^/api/runs/${seg}/outputs/${seg}$`), (q, s, p, u) => this.runOutputs(q, s, p, u)),
       r('POST', new RegExp(`^/api/runs/${seg}/cancel$`), (q, s, p, u) => this.cancelRun(q, s, p, u)),
     ];
   }
@@ -616,6 +621,21 @@ export class Backend {
       clearInterval(refresh);
       stream.close();
     }
+  }
+
+  private async runOutputs(_req: IncomingMessage, res: ServerResponse, [runId, step]: string[], url: URL): Promise<void> {
+    const { backend, record } = await this.locateRun(runId, url);
+    if (step === undefined) {
+      const steps: Record<string, { fromRun: string; cells: unknown }> = {};
+      for (const s of readRunCellOutputs(backend.store, record)) steps[s.step] = { fromRun: s.fromRun, cells: s.cells };
+      sendJson(res, 200, { run: record.id, steps });
+      return;
+    }
+    if (!record.steps.some((s) => s.name === step)) {
+      throw new HttpError(404, `run '${runId}' has no step '${step}'`, `Its steps are: ${record.steps.map((s) => s.name).join(', ') || 'none'}.`);
+    }
+    const got = readStepCellOutputs(backend.store, record, step);
+    sendJson(res, 200, got ? { run: record.id, step, recorded: true, fromRun: got.fromRun, cells: got.cells } : { run: record.id, step, recorded: false, cells: {} });
   }
 
   private async stepLogs(req: IncomingMessage, res: ServerResponse, [runId, step]: string[], url: URL): Promise<void> {

@@ -21,6 +21,7 @@ import { RunStore, isTerminalRun, newRunId, pendingStep } from '../../runs/store
 import { awaitGroupGone, currentRunner, processAlive, processStartTime, runnerGone, signalGroup } from '../../runs/process.js';
 import { StepCache, canonicalHash, hashArtifact, stepCacheKey } from './cache.js';
 import { paramText } from './params.js';
+import { CELL_OUTPUTS_FILE } from '../../runs/outputs.js';
 import { deleteContainer } from '../containers/runc.js';
 
 export interface LocalRuntimeOptions {
@@ -81,6 +82,8 @@ export interface StepLaunch {
   stepDir: string;
   metricsFile: string;
   errorFile: string;
+  /** Where the step runtime writes what each cell showed (`--cell-outputs`). */
+  cellOutputsFile: string;
   scratch: string;
   workdir: string;
 }
@@ -398,6 +401,7 @@ export class LocalRuntime extends EventEmitter<LocalRuntimeEvents> implements Ru
     }
     await this.updateStep(runId, step, {
       state: 'cached', startedAt: now, finishedAt: now, outputs: from.outputs, metrics: from.metrics, cachedFrom: reuse.runId, reused: true, programHash: from.programHash,
+      cellOutputs: await this.cellOutputsOf(reuse.runId, step),
     });
     return 'cached';
   }
@@ -452,6 +456,7 @@ export class LocalRuntime extends EventEmitter<LocalRuntimeEvents> implements Ru
           cacheKey,
           programHash,
           cachedFrom: hit.runId,
+          cellOutputs: await this.cellOutputsOf(hit.runId, step.name),
         });
         return 'cached';
       }
@@ -462,6 +467,7 @@ export class LocalRuntime extends EventEmitter<LocalRuntimeEvents> implements Ru
     const outDir = path.join(dir, 'outputs');
     const metricsFile = path.join(dir, 'metrics.json');
     const errorFile = path.join(dir, 'error.json');
+    const cellOutputsFile = path.join(dir, CELL_OUTPUTS_FILE);
     const workdir = request.workdir ?? path.dirname(path.resolve(request.notebookPath));
     const maxAttempts = Math.max(0, step.retries) + 1;
     let lastError: StepError | undefined;
@@ -470,6 +476,7 @@ export class LocalRuntime extends EventEmitter<LocalRuntimeEvents> implements Ru
       if (run.aborted) break;
       fs.rmSync(outDir, { recursive: true, force: true });
       fs.rmSync(errorFile, { force: true });
+      fs.rmSync(cellOutputsFile, { force: true });
       fs.rmSync(metricsFile, { force: true });
       fs.rmSync(`${metricsFile}.values.json`, { force: true });
       const outputPaths: Record<string, string> = {};
@@ -483,7 +490,7 @@ export class LocalRuntime extends EventEmitter<LocalRuntimeEvents> implements Ru
       try {
         result = await this.launchStep({
           runId, run, step, attempt, programFile, parameters: paramTexts, inputs: inputPaths, outputs: outputPaths,
-          stepDir: dir, metricsFile, errorFile, scratch, workdir,
+          stepDir: dir, metricsFile, errorFile, cellOutputsFile, scratch, workdir,
         });
       } catch (err) {
         // The step could not be started at all (e.g. its image could not be unpacked): a failed attempt.
@@ -492,6 +499,8 @@ export class LocalRuntime extends EventEmitter<LocalRuntimeEvents> implements Ru
         result = { exitCode: 127, timedOut: false, lastStderr: message };
       }
       exitCode = result.exitCode;
+      // Kept whatever the outcome: a failed step's outputs show where it failed.
+      if (fs.existsSync(cellOutputsFile)) await this.updateStep(runId, step.name, { cellOutputs: path.relative(this.store.dir, cellOutputsFile) });
       // Killed by a `cellpipe cancel` from another process before our poll saw the request?
       if (!run.aborted && result.exitCode !== 0 && (await this.store.get(runId))?.cancelRequestedAt) run.stop('cancel requested');
       if (run.aborted) {
@@ -544,6 +553,11 @@ export class LocalRuntime extends EventEmitter<LocalRuntimeEvents> implements Ru
     return run.aborted ? 'cancelled' : 'failed';
   }
 
+  /** The cell outputs a step of an earlier run points at (reused and cached steps show them as their own). */
+  private async cellOutputsOf(runId: string, step: string): Promise<string | undefined> {
+    return (await this.store.get(runId))?.steps.find((s) => s.name === step)?.cellOutputs;
+  }
+
   /** Mixed into a step's cache key: what else than the program, inputs and parameters decides its outputs. */
   protected cacheSalt(_run: ActiveRun, _step: string): string {
     return '';
@@ -559,6 +573,7 @@ export class LocalRuntime extends EventEmitter<LocalRuntimeEvents> implements Ru
       ...Object.entries(l.outputs).flatMap(([k, v]) => ['--output', `${k}=${v}`]),
       '--metrics', l.metricsFile,
       '--error-record', l.errorFile,
+      '--cell-outputs', l.cellOutputsFile,
       '--workdir', l.workdir,
       ...(this.dumpVariables ? ['--dump-variables', path.join(l.stepDir, 'variables')] : []),
     ];

@@ -1,0 +1,89 @@
+/**
+ * `cellpipe export RUN [-o FILE] [--notebook PATH] [--store DIR]`: the run's executed notebook — the notebook with,
+ * under each code cell, what that cell showed in the run (core/executed.ts) — openable in any Jupyter. The notebook
+ * file itself is never written.
+ */
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { Command } from '../main.js';
+import { commandArgs } from '../args.js';
+import { openRun } from '../../runs/locate.js';
+import { readRunCellOutputs } from '../../runs/outputs.js';
+import { executedNotebook } from '../../core/executed.js';
+import type { RunRecord } from '../../runtimes/types.js';
+
+const USAGE = `usage: cellpipe export RUN [-o FILE] [--notebook PATH] [--store DIR]
+
+  RUN               a run id (or a unique prefix of one, or 'latest')
+  -o, --output FILE where to write the executed notebook ('-': standard output;
+                    default: <notebook name>.<run id>.ipynb in this folder)
+  --notebook PATH   the notebook the run was made from, when it is not where the run record says
+  --store DIR       where runs are kept (default: $CELLPIPE_STORE, else ./.cellpipe)`;
+
+/** Where the run's notebook is: as recorded (relative to where the run was started), or next to the store. */
+function notebookCandidates(rec: RunRecord, storeDir: string, cwd: string): string[] {
+  const out = [path.resolve(cwd, rec.notebook), path.join(path.dirname(storeDir), path.basename(rec.notebook))];
+  return out.filter((p, i) => out.indexOf(p) === i);
+}
+
+const exportCommand: Command = async (argv, io) => {
+  const args = commandArgs('export', argv, {
+    output: { short: 'o', value: true },
+    notebook: { value: true },
+    store: { value: true },
+  }, USAGE, io, { exactly: 1, what: 'one run id' });
+  if (typeof args === 'number') return args;
+  const opened = await openRun('export', args.flags.store, args.positionals[0], io);
+  if (typeof opened === 'number') return opened;
+  const { store, rec } = opened;
+
+  const tried = typeof args.flags.notebook === 'string' ? [path.resolve(io.cwd, args.flags.notebook)] : notebookCandidates(rec, store.dir, io.cwd);
+  const nbPath = tried.find((p) => fs.existsSync(p));
+  if (!nbPath) {
+    io.stderr.write(`cellpipe export: the notebook of run ${rec.id} (${rec.notebook}) is not at ${tried.join(' nor ')}; pass --notebook PATH\n`);
+    return 1;
+  }
+  const bytes = fs.readFileSync(nbPath);
+  let json: unknown;
+  try {
+    json = JSON.parse(bytes.toString('utf8'));
+  } catch (err) {
+    io.stderr.write(`cellpipe export: ${nbPath} is not valid JSON (${(err as Error).message})\n`);
+    return 1;
+  }
+
+  let result;
+  try {
+    const steps = readRunCellOutputs(store, rec);
+    if (!steps.length) {
+      io.stderr.write(`cellpipe export: run ${rec.id} recorded no cell outputs (its steps did not run, or it was made before cellpipe kept them)\n`);
+      return 1;
+    }
+    const changed = createHash('sha256').update(bytes).digest('hex') !== rec.notebookHash;
+    result = executedNotebook(json, steps, { runId: rec.id, state: rec.state, notebookChanged: changed });
+  } catch (err) {
+    io.stderr.write(`cellpipe export: ${(err as Error).message}\n`);
+    return 1;
+  }
+  for (const note of result.notes) io.stderr.write(`cellpipe export: ${note}\n`);
+
+  const text = JSON.stringify(result.notebook, null, 1) + '\n';
+  const flag = typeof args.flags.output === 'string' ? args.flags.output : undefined;
+  if (flag === '-') {
+    io.stdout.write(text);
+    return 0;
+  }
+  const out = path.resolve(io.cwd, flag ?? `${path.basename(nbPath, '.ipynb')}.${rec.id}.ipynb`);
+  if (out === path.resolve(nbPath)) {
+    io.stderr.write(`cellpipe export: ${out} is the notebook itself; choose another file with -o\n`);
+    return 1;
+  }
+  const tmp = `${out}.tmp-${process.pid}`;
+  fs.writeFileSync(tmp, text);
+  fs.renameSync(tmp, out);
+  io.stdout.write(`${path.relative(io.cwd, out) || out}: ${result.filled} cell${result.filled === 1 ? '' : 's'} with outputs from run ${rec.id} (${rec.state})\n`);
+  return 0;
+};
+
+export default exportCommand;

@@ -1,0 +1,75 @@
+/**
+ * A run's cell outputs through the HTTP API, with the real local runtime: what each cell showed, per step and for
+ * the whole run; a cached rerun's steps answer with the outputs of the run that executed them.
+ */
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { startServer, type RunningServer } from './index.js';
+import { call, readEvents } from './testing.js';
+import { FIXTURES, PYTHON } from '../runs/testing.js';
+
+describe('GET /api/runs/:id/outputs (real Python steps)', () => {
+  let base: string;
+  let server: RunningServer;
+  let socket: string;
+
+  before(async () => {
+    // The fixture draws with pandas and matplotlib: the steps run on the project's Python, which has them.
+    process.env.CELLPIPE_PYTHON ??= PYTHON;
+    base = mkdtempSync(path.join(tmpdir(), 'cellpipe-server-outputs-'));
+    const root = path.join(base, 'root');
+    mkdirSync(path.join(root, 'nb'), { recursive: true });
+    copyFileSync(path.join(FIXTURES, 'outputs.ipynb'), path.join(root, 'nb', 'outputs.ipynb'));
+    socket = path.join(base, 's.sock');
+    server = await startServer({ root, socket, backend: { kubeflow: { stateFile: path.join(base, 'state', 'kubeflow-runs.json') } } });
+  });
+  after(async () => {
+    await server.close();
+    rmSync(base, { recursive: true, force: true });
+  });
+
+  async function runToEnd(): Promise<string> {
+    const started = await call(socket, 'POST', '/api/runs', { path: 'nb/outputs.ipynb', parameters: { ROWS: 4 }, target: 'local' });
+    assert.equal(started.status, 201, started.text);
+    const runId = started.json.runId as string;
+    const { events } = await readEvents(socket, `/api/runs/${runId}/events`);
+    const last = events.filter((e) => e.event === 'run').at(-1)!.data;
+    assert.equal(last.state, 'succeeded', JSON.stringify(last.steps));
+    return runId;
+  }
+
+  test('each step\'s cells with their outputs, then the same from the cached rerun', async () => {
+    const runId = await runToEnd();
+    const step = await call(socket, 'GET', `/api/runs/${runId}/outputs/table`);
+    assert.equal(step.status, 200, step.text);
+    assert.equal(step.json.recorded, true);
+    assert.equal(step.json.fromRun, runId);
+    // Cell 4 of the notebook (index 3) is the table step's own cell; index 1 is the imports cell it runs first.
+    assert.deepEqual(Object.keys(step.json.cells).sort(), ['1', '3']);
+    const table = step.json.cells['3'];
+    assert.equal(table.id, 'c3');
+    assert.deepEqual(table.outputs.map((o: { output_type: string }) => o.output_type), ['stream', 'execute_result']);
+    assert.equal(table.outputs[0].text, 'rows: 4\n');
+    assert.match(table.outputs[1].data['text/plain'], /n\s+square\n0\s+0\s+0\n1\s+1\s+1\n2\s+2\s+4\n3\s+3\s+9$/);
+
+    const all = await call(socket, 'GET', `/api/runs/${runId}/outputs`);
+    assert.equal(all.status, 200);
+    assert.deepEqual(Object.keys(all.json.steps).sort(), ['plot', 'report', 'table']);
+    assert.deepEqual(all.json.steps.table.cells, step.json.cells);
+    assert.equal(all.json.steps.report.cells['5'].outputs.at(-1).data['text/plain'], '14');
+    assert.deepEqual(Object.keys(all.json.steps.plot.cells['4'].outputs[0].data).sort(), ['image/png', 'text/plain']);
+
+    const rerun = await runToEnd();
+    const cached = await call(socket, 'GET', `/api/runs/${rerun}/outputs/report`);
+    assert.equal(cached.json.fromRun, runId);
+    assert.deepEqual(cached.json.cells, all.json.steps.report.cells);
+
+    const unknown = await call(socket, 'GET', `/api/runs/${runId}/outputs/nope`);
+    assert.equal(unknown.status, 404);
+    assert.match(unknown.json.error.message, /has no step 'nope'/);
+    assert.match(unknown.json.error.hint, /plot/);
+  });
+});
