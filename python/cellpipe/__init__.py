@@ -5,11 +5,22 @@
   directory for the backend and says in the Jupyter log whether Node.js and the backend were found.
 - ``cellpipe.proxy.setup_cellpipe`` (entry point ``jupyter_serverproxy_servers``) has jupyter-server-proxy
   start the Node backend on demand, on a Unix socket, at ``<base_url>cellpipe/``.
+- In a kernel: ``cellpipe.load(step, run="latest", what="inputs")`` (``debug.py``) and the ``%cellpipe load`` magic
+  (``%load_ext cellpipe``, ``magic.py``) bring a step's variables from a run into the notebook. Nothing here
+  imports Jupyter server modules at import time: kernels import this package too.
 """
 
 from __future__ import annotations
 
+from .debug import LoadError, load
+
 __version__ = "0.1.0"
+
+
+def load_ipython_extension(ipython):
+    from .magic import load_ipython_extension as register
+
+    register(ipython)
 
 
 def _jupyter_labextension_paths():

@@ -1,0 +1,142 @@
+"""Debugging a failed step in a kernel: a real run of a failing notebook with the CLI, then ``%load_ext cellpipe`` and
+``%cellpipe load STEP`` in a real IPython kernel (jupyter_client), where the failing cell raises the same error."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+jupyter_client = pytest.importorskip("jupyter_client")
+pytest.importorskip("ipykernel")
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BIN = os.path.join(REPO, "bin", "cellpipe.js")
+FAILING = os.path.join(REPO, "test", "fixtures", "run-notebooks", "failing.ipynb")
+NODE = shutil.which("node")
+
+pytestmark = pytest.mark.skipif(NODE is None or not os.path.exists(os.path.join(REPO, "lib", "cli", "main.js")),
+                                reason="needs node and the built CLI (npm run build:lib)")
+
+
+def cellpipe(args, cwd):
+    env = {k: v for k, v in os.environ.items() if k != "CELLPIPE_STORE"}
+    env.update(CELLPIPE_PYTHON=sys.executable, CELLPIPE_STORE_FSYNC="0")
+    return subprocess.run([NODE, BIN] + args, cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
+
+
+def execute(kc, code):
+    """Run ``code`` in the kernel: (reply content, stdout text, stderr text)."""
+    msg_id = kc.execute(code)
+    out, err = [], []
+    while True:
+        msg = kc.get_iopub_msg(timeout=60)
+        if msg["parent_header"].get("msg_id") != msg_id:
+            continue
+        kind, content = msg["msg_type"], msg["content"]
+        if kind == "stream":
+            (out if content["name"] == "stdout" else err).append(content["text"])
+        elif kind == "error":
+            err.append("\n".join(content["traceback"]))
+        elif kind == "status" and content["execution_state"] == "idle":
+            break
+    reply = kc.get_shell_msg(timeout=60)
+    while reply["parent_header"].get("msg_id") != msg_id:
+        reply = kc.get_shell_msg(timeout=60)
+    return reply["content"], "".join(out), "".join(err)
+
+
+@pytest.fixture(scope="module")
+def failed_run(tmp_path_factory):
+    ws = str(tmp_path_factory.mktemp("debug"))
+    shutil.copy(FAILING, ws)
+    r = cellpipe(["run", "failing.ipynb"], ws)
+    assert r.returncode == 1, r.stdout + r.stderr
+    status = cellpipe(["status", "latest", "--json"], ws)
+    record = json.loads(status.stdout)
+    divide = next(s for s in record["steps"] if s["name"] == "divide")
+    assert divide["state"] == "failed"
+    with open(FAILING, encoding="utf-8") as fh:
+        cells = json.load(fh)["cells"]
+    failing_cell = "".join(cells[divide["error"]["cell"]]["source"])
+    return ws, record, divide["error"], failing_cell
+
+
+@pytest.fixture(scope="module")
+def kernel(failed_run):
+    ws = failed_run[0]
+    env = {k: v for k, v in os.environ.items() if k != "CELLPIPE_STORE"}
+    km, kc = jupyter_client.manager.start_new_kernel(kernel_name="python3", cwd=ws, env=env)
+    try:
+        yield kc
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+
+
+def test_failing_step_inputs_loaded_in_a_kernel_raise_the_same_error(failed_run, kernel):
+    _ws, record, error, failing_cell = failed_run
+    reply, out, err = execute(kernel, "%load_ext cellpipe")
+    assert reply["status"] == "ok", err
+    reply, out, err = execute(kernel, "%cellpipe load divide")
+    assert reply["status"] == "ok", err
+    assert "inputs of step 'divide' loaded: DIVISOR (int), base (int)" in out
+    reply, out, _ = execute(kernel, "print(repr(base), repr(DIVISOR))")
+    assert out.strip() == "10 0"  # what the pipeline gave the step: setup's output and the parameter
+
+    reply, _out, err = execute(kernel, failing_cell)
+    assert reply["status"] == "error"
+    assert reply["ename"] == error["type"] == "ZeroDivisionError"
+    assert reply["evalue"] in error["message"]
+    # The cell's earlier line ran with the loaded data too, as in the step.
+    reply, out, _ = execute(kernel, "print(half)")
+    assert out.strip() == "5.0"
+
+
+def test_the_magic_and_the_api_say_why_a_value_cannot_be_loaded(failed_run, kernel):
+    ws, record, _error, _cell = failed_run
+    execute(kernel, "%load_ext cellpipe")
+    reply, _out, err = execute(kernel, "%cellpipe load divide --outputs --run " + record["id"][:15])
+    assert reply["status"] == "error"
+    assert "step 'divide' has no outputs in run %s: it failed" % record["id"] in err
+    assert "Traceback" not in err, "the message, not a traceback"
+    reply, _out, err = execute(kernel, "%cellpipe load after")
+    assert reply["status"] == "error"
+    assert "step 'after' did not start in run %s: it was skipped because step 'divide' failed" % record["id"] in err
+    reply, _out, err = execute(kernel, "%cellpipe load divide --run no-such-run")
+    assert "no run 'no-such-run' in %s" % os.path.join(ws, ".cellpipe") in err
+    reply, _out, err = execute(kernel, "%cellpipe load nope")
+    assert "no run in %s has a step 'nope'; the steps are: after, divide, independent, setup" % os.path.join(ws, ".cellpipe") in err
+
+    # The API, with an explicit notebook (the store next to it) and into=globals().
+    reply, out, err = execute(kernel, "import cellpipe\nvals = cellpipe.load('setup', what='outputs', notebook=%r, "
+                                      "into=globals())\nprint(sorted(vals), base)" % os.path.join(ws, "failing.ipynb"))
+    assert reply["status"] == "ok", err
+    assert out.strip() == "['base'] 10"
+
+
+def test_a_value_whose_library_is_missing_is_explained(tmp_path, monkeypatch):
+    """An npy artifact in an environment without numpy: the message names the library and the kernel's Python."""
+    np = pytest.importorskip("numpy")
+    import cellpipe
+    from cellpipe import debug
+    from cellpipe_runtime import artifacts
+
+    store = tmp_path / ".cellpipe"
+    run_dir = store / "runs" / "r1"
+    out = run_dir / "steps" / "make" / "outputs" / "arr"
+    artifacts.save("arr", np.arange(3), str(out))
+    record = {"id": "r1", "notebook": "nb.ipynb", "createdAt": "2026-01-01T00:00:00Z", "parameters": {},
+              "state": "succeeded", "steps": [{"name": "make", "state": "pending", "attempts": 0, "outputs": [],
+                                              "metrics": {}}]}
+    lines = [{"t": "create", "record": record},
+             {"t": "step", "step": "make", "set": {"state": "succeeded", "outputs": [{"name": "arr", "bytes": 1,
+                                                                                       "path": str(out)}]}}]
+    (run_dir / "run.jsonl").write_text("".join(json.dumps(l) + "\n" for l in lines) + '{"t": "run", "se')  # torn
+    assert list(cellpipe.load("make", what="outputs", store=str(store))["arr"]) == [0, 1, 2]
+    real = debug.importlib.util.find_spec
+    monkeypatch.setattr(debug.importlib.util, "find_spec", lambda name, *a: None if name == "numpy" else real(name, *a))
+    with pytest.raises(cellpipe.LoadError, match=r"'arr' \(a numpy.ndarray\) is stored as npy, which needs numpy; "
+                                                 r"install numpy in this kernel's environment"):
+        cellpipe.load("make", what="outputs", store=str(store))
