@@ -4,7 +4,7 @@
  * registry's rootcertbundle), or over TLS with a CA made by openssl; a TCP fault proxy that cuts a connection
  * mid-upload. Everything started here is stopped by `stop()`.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile, readFile } from 'node:fs/promises';
 import net from 'node:net';
 import http from 'node:http';
@@ -14,6 +14,9 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { MediaTypes, RegistryClient, sha256, type RegistryOptions } from './registry.js';
 import { buildLayer, type LayerFile } from './layer.js';
+import { freePort, serveRegistry } from './docker-registry.js';
+
+export { freePort };
 
 const exec = promisify(execFile);
 
@@ -37,17 +40,6 @@ export interface TestRegistry {
   /** skopeo/buildah flags that reach this registry. */
   toolFlags(): string[];
   stop(): Promise<void>;
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 async function makeCerts(dir: string): Promise<{ ca: string; cert: string; key: string }> {
@@ -147,25 +139,7 @@ export async function startRegistry(mode: RegistryMode = 'open'): Promise<TestRe
   }
   const config = join(dir, 'config.yml');
   await writeFile(config, lines.join('\n') + '\n');
-  const child: ChildProcess = spawn('/usr/bin/docker-registry', ['serve', config], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr!.on('data', (d) => (stderr += d));
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  const scheme = mode === 'tls' ? 'https' : 'http';
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`docker-registry exited: ${stderr}`);
-    const ok = await new Promise<boolean>((resolve) => {
-      const sock = net.connect(port, '127.0.0.1', () => { sock.destroy(); resolve(true); });
-      sock.on('error', () => resolve(false));
-    });
-    if (ok) break;
-    if (Date.now() > deadline) {
-      child.kill('SIGKILL');
-      throw new Error(`docker-registry did not listen on ${host} (${scheme}): ${stderr}`);
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  const registry = await serveRegistry({ bin: '/usr/bin/docker-registry', config, port, label: `docker-registry (${mode === 'tls' ? 'https' : 'http'})` });
   const credentials = username ? async () => ({ username, password }) : undefined;
   return {
     host, mode, ca, certDir, username, password, storage,
@@ -178,12 +152,7 @@ export async function startRegistry(mode: RegistryMode = 'open'): Promise<TestRe
     tokenRequests: mode === 'token' ? tokenRequests : undefined,
     async stop() {
       if (tokenServer) await new Promise<void>((r) => tokenServer!.close(() => r()));
-      if (child.exitCode === null) {
-        child.kill('SIGTERM');
-        const t = setTimeout(() => child.kill('SIGKILL'), 3000);
-        await exited;
-        clearTimeout(t);
-      }
+      await registry.stop();
       await rm(dir, { recursive: true, force: true });
     },
   };

@@ -4,12 +4,11 @@
  * loopback whose storage lives under the run store, so a user without a registry can still run in containers),
  * a base given as `oci:DIR:TAG` copied into that registry, the step images built, and the container runtime.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as path from 'node:path';
 import type { RunStore } from '../../runs/store.js';
 import type { BuildProgress } from '../../images/build.js';
+import { freePort, serveRegistry } from '../../images/docker-registry.js';
 import { cacheRoot } from './base-image.js';
 import { ImageStore } from './images.js';
 import { containerPrerequisites, firstMissing } from './prerequisites.js';
@@ -49,17 +48,6 @@ export interface InImages {
   close(): Promise<void>;
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
 /** docker-registry on 127.0.0.1 with its storage in `dir`; resolves once it accepts connections. */
 export async function privateRegistry(dir: string): Promise<{ host: string; stop(): Promise<void> }> {
   const bin = findTool('docker-registry');
@@ -73,34 +61,8 @@ export async function privateRegistry(dir: string): Promise<{ host: string; stop
     'storage:', '  filesystem:', `    rootdirectory: ${path.join(dir, 'storage')}`,
     'http:', `  addr: ${host}`, '',
   ].join('\n'));
-  const child: ChildProcess = spawn(bin, ['serve', config], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr!.on('data', (d) => (stderr += d));
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`the private registry (docker-registry) exited: ${stderr.trim()}`);
-    const ok = await new Promise<boolean>((resolve) => {
-      const sock = net.connect(port, '127.0.0.1', () => { sock.destroy(); resolve(true); });
-      sock.on('error', () => resolve(false));
-    });
-    if (ok) break;
-    if (Date.now() > deadline) {
-      child.kill('SIGKILL');
-      throw new Error(`the private registry did not listen on ${host}: ${stderr.trim()}`);
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return {
-    host,
-    async stop() {
-      if (child.exitCode !== null) return;
-      child.kill('SIGTERM');
-      const t = setTimeout(() => child.kill('SIGKILL'), 3000);
-      await exited;
-      clearTimeout(t);
-    },
-  };
+  const registry = await serveRegistry({ bin, config, port, label: 'the private registry' });
+  return { host, stop: registry.stop };
 }
 
 export async function inImages(o: InImagesOptions): Promise<InImages> {
