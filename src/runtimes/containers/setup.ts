@@ -12,7 +12,7 @@ import { freePort, serveRegistry } from '../../images/docker-registry.js';
 import { cacheRoot } from './base-image.js';
 import { ImageStore } from './images.js';
 import { containerPrerequisites, firstMissing } from './prerequisites.js';
-import { prepareContainerRun, type Prepared } from './prepare.js';
+import type { Prepared } from './prepare.js';
 import { runcPath } from './runc.js';
 import { ContainerRuntime } from './runtime.js';
 import { MissingToolError, findTool, requireTool, runTool } from './tools.js';
@@ -89,6 +89,9 @@ export async function inImages(o: InImagesOptions): Promise<InImages> {
       await runTool(skopeo, ['copy', '--quiet', ...(insecure ? ['--dest-tls-verify=false'] : []), base, `docker://${target}`]);
       base = target;
     }
+    // Loaded when a container run starts: the image builder's packages (tar-stream) are not in the wheel's backend,
+    // which serves local runs without them.
+    const { prepareContainerRun } = await import('./prepare.js');
     const prepared = await prepareContainerRun({
       shown: o.shown, path: o.notebookPath, text: o.text,
       build: { registry, base, insecure, baseInsecure: insecure && base?.split('/')[0] === registry.split('/')[0] ? true : undefined },
