@@ -5,20 +5,15 @@
  * `cellpipe schedule pause|resume|delete ID [--profile P]` changes one.
  * Exit 0: done; 1: failed; 2: usage errors (including a cron that does not parse).
  */
-import { readFile } from 'node:fs/promises';
-import { relative, resolve } from 'node:path';
 import type { Command, CommandIO } from '../main.js';
 import { keyValues, parseArgs, UsageError } from '../args.js';
-import { formatDiagnostics } from '../diagnostics.js';
-import { CronError, formatRunTime, parseCron } from '../../core/cron.js';
+import { describeError, kubeflowRuntimeFor, readNotebookArg, reportSubmitFailure, stageProgress } from '../kubeflow-notebook.js';
+import { formatRunTime, parseCron } from '../../core/cron.js';
 import { loadProfile, profileNames, type Profile } from '../../kube/profile.js';
 import { KfpClient } from '../../kfp/client.js';
 import { kfpEndpoint } from '../../kfp/endpoint.js';
-import { KfpError } from '../../kfp/errors.js';
-import { ParameterError } from '../../kfp/parameters.js';
-import { RunStore, storeDirFor } from '../../runs/store.js';
-import { KubeflowRuntime, SubmitError, type SubmitProgress } from '../../runtimes/kubeflow/runtime.js';
-import { ScheduleError, checkScheduleOptions, scheduleNotebook } from '../../runtimes/kubeflow/schedule.js';
+import type { SubmitProgress } from '../../runtimes/kubeflow/runtime.js';
+import { checkScheduleOptions, scheduleNotebook } from '../../runtimes/kubeflow/schedule.js';
 
 const USAGE = `usage: cellpipe schedule NOTEBOOK --profile NAME --cron "MIN HOUR DOM MON DOW" [options]
        cellpipe schedule pause|resume|delete ID [--profile NAME]
@@ -38,12 +33,6 @@ The images are built and the pipeline version uploaded first; the schedule runs 
 notebook do not change it (schedule again to pick them up). 'cellpipe schedules' lists schedules with their next run.`;
 
 const STAGE_WORDS: Record<SubmitProgress['stage'], string> = { validate: 'validate', build: 'build images', upload: 'upload', run: 'create schedule' };
-
-function describeError(err: unknown): string {
-  if (err instanceof KfpError) return err.describe();
-  if (err instanceof ParameterError || err instanceof ScheduleError || err instanceof CronError) return `${err.message}\n  fix: ${err.hint}`;
-  return (err as Error).message;
-}
 
 /** An ISO 8601 date or time; without an offset it is UTC (as the schedule's cron is). */
 function parseTime(flag: string, value: unknown): Date | undefined {
@@ -124,26 +113,12 @@ const schedule: Command = async (argv, io) => {
     io.stderr.write(`cellpipe schedule: ${(err as Error).message}\n`);
     return 2;
   }
-  const path = resolve(io.cwd, first);
-  const shown = relative(io.cwd, path) || path;
-  let text: string;
+  const notebook = await readNotebookArg('schedule', first, io);
+  if (typeof notebook === 'number') return notebook;
+  const { path, shown, text } = notebook;
+  const onProgress = stageProgress(io, STAGE_WORDS, { pad: 16, live: false });
   try {
-    text = await readFile(path, 'utf8');
-  } catch (err) {
-    io.stderr.write(`cellpipe schedule: cannot read ${first}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}\n`);
-    return 1;
-  }
-  const onProgress = (p: SubmitProgress) => {
-    if (p.build) {
-      if (p.build.kind === 'requirements') io.stderr.write(`  requirements for ${p.build.steps.join(', ')}: ${p.build.state}\n`);
-      return;
-    }
-    if (p.state === 'done') io.stderr.write(`${STAGE_WORDS[p.stage].padEnd(16)} ✓${p.detail ? `  ${p.detail}` : ''}\n`);
-  };
-  try {
-    const profile = await loadProfile(args.flags.profile as string, io.env);
-    const store = new RunStore(io.env.CELLPIPE_STORE ? resolve(io.cwd, io.env.CELLPIPE_STORE) : storeDirFor(path));
-    const runtime = new KubeflowRuntime({ store, profile, env: io.env });
+    const runtime = kubeflowRuntimeFor(await loadProfile(args.flags.profile as string, io.env), path, io);
     const r = await scheduleNotebook(runtime, {
       ...options, notebookPath: path, shownPath: shown, text, parameterTexts: texts, images: args.flags['no-build'] ? 'inline' : 'build', onProgress,
     });
@@ -154,12 +129,7 @@ const schedule: Command = async (argv, io) => {
     }
     return 0;
   } catch (err) {
-    if (err instanceof SubmitError && err.compile) {
-      const errors = err.compile.diagnostics.filter((d) => d.severity === 'error');
-      io.stderr.write((formatDiagnostics(errors, shown, { color: Boolean(io.stderr.isTTY) }) || err.message) + '\n');
-    } else {
-      io.stderr.write(`cellpipe schedule: ${describeError(err)}\n`);
-    }
+    reportSubmitFailure('schedule', err, shown, io);
     return 1;
   }
 };

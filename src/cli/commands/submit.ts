@@ -5,17 +5,11 @@
  * With --watch: live step states and step logs until the run ends; the exit code is the run's result.
  * Exit 0: submitted (or, with --watch, succeeded); 1: failed; 2: usage errors.
  */
-import { readFile } from 'node:fs/promises';
-import { relative, resolve } from 'node:path';
 import type { Command } from '../main.js';
 import { parseArgs, keyValues, UsageError } from '../args.js';
-import { formatDiagnostics } from '../diagnostics.js';
+import { describeError, kubeflowRuntimeFor, readNotebookArg, reportSubmitFailure, stageProgress } from '../kubeflow-notebook.js';
 import { loadProfile } from '../../kube/profile.js';
-import { KubeError } from '../../kube/errors.js';
-import { RunStore, storeDirFor } from '../../runs/store.js';
-import { KfpError } from '../../kfp/errors.js';
-import { ParameterError } from '../../kfp/parameters.js';
-import { KubeflowRuntime, SubmitError, type SubmitProgress } from '../../runtimes/kubeflow/runtime.js';
+import type { KubeflowRuntime, SubmitProgress } from '../../runtimes/kubeflow/runtime.js';
 import type { RunRecord } from '../../runtimes/types.js';
 
 const USAGE = `usage: cellpipe submit NOTEBOOK --profile NAME [options]
@@ -30,12 +24,6 @@ Profiles live in $CELLPIPE_PROFILES or ~/.config/cellpipe/profiles.yaml (see REA
 A user token for Kubeflow Pipelines can be given in $CELLPIPE_KFP_TOKEN; it is never stored.`;
 
 const STAGE_WORDS: Record<SubmitProgress['stage'], string> = { validate: 'validate', build: 'build images', upload: 'upload', run: 'create run' };
-
-function describeError(err: unknown): string {
-  if (err instanceof KfpError || err instanceof KubeError) return err.describe();
-  if (err instanceof ParameterError) return `${err.message}\n  fix: ${err.hint}`;
-  return (err as Error).message;
-}
 
 const submit: Command = async (argv, io) => {
   let args;
@@ -63,21 +51,13 @@ const submit: Command = async (argv, io) => {
     io.stderr.write(`cellpipe submit: ${(err as Error).message}\n`);
     return 2;
   }
-  const path = resolve(io.cwd, args.positionals[0]);
-  const shown = relative(io.cwd, path) || path;
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (err) {
-    io.stderr.write(`cellpipe submit: cannot read ${args.positionals[0]}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}\n`);
-    return 1;
-  }
+  const notebook = await readNotebookArg('submit', args.positionals[0], io);
+  if (typeof notebook === 'number') return notebook;
+  const { path, shown, text } = notebook;
 
   let runtime: KubeflowRuntime;
   try {
-    const profile = await loadProfile(args.flags.profile as string, io.env);
-    const store = new RunStore(io.env.CELLPIPE_STORE ? resolve(io.cwd, io.env.CELLPIPE_STORE) : storeDirFor(path));
-    runtime = new KubeflowRuntime({ store, profile, env: io.env });
+    runtime = kubeflowRuntimeFor(await loadProfile(args.flags.profile as string, io.env), path, io);
   } catch (err) {
     io.stderr.write(`cellpipe submit: ${describeError(err)}\n`);
     return 1;
@@ -85,17 +65,7 @@ const submit: Command = async (argv, io) => {
 
   const tty = Boolean(io.stderr.isTTY);
   const t0 = performance.now();
-  const onProgress = (p: SubmitProgress) => {
-    if (p.build) {
-      if (p.build.kind === 'requirements') io.stderr.write(`  requirements for ${p.build.steps.join(', ')}: ${p.build.state}\n`);
-      else if (p.build.kind === 'bytes' && tty) io.stderr.write(`\r\x1b[K  uploading… ${(p.build.uploaded / 1024).toFixed(0)} KB`);
-      return;
-    }
-    if (p.state === 'done') {
-      if (tty) io.stderr.write('\r\x1b[K');
-      io.stderr.write(`${STAGE_WORDS[p.stage].padEnd(12)} ✓${p.detail ? `  ${p.detail}` : ''}\n`);
-    }
-  };
+  const onProgress = stageProgress(io, STAGE_WORDS, { pad: 12, live: tty });
   let result;
   try {
     result = await runtime.submitNotebook({
@@ -103,12 +73,7 @@ const submit: Command = async (argv, io) => {
     });
   } catch (err) {
     if (tty) io.stderr.write('\r\x1b[K');
-    if (err instanceof SubmitError && err.compile) {
-      const errors = err.compile.diagnostics.filter((d) => d.severity === 'error');
-      io.stderr.write((formatDiagnostics(errors, shown, { color: tty }) || err.message) + '\n');
-    } else {
-      io.stderr.write(`cellpipe submit: ${describeError(err)}\n`);
-    }
+    reportSubmitFailure('submit', err, shown, io);
     return 1;
   }
   const rec = result.record;
