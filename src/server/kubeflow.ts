@@ -16,6 +16,7 @@ import type { KubeflowRuntime } from '../runtimes/kubeflow/runtime.js';
 import type { KfpClient } from '../kfp/client.js';
 import { HttpError } from './http.js';
 import { writeStateFile } from './state-file.js';
+import { pidExists } from '../runs/process.js';
 
 export interface KubeflowOptions {
   /** Reads the profiles (default: the profiles file, see kube/profile.ts). */
@@ -64,15 +65,6 @@ interface Remembered {
   profile: string;
   /** The backend process watching it (another live backend's runs are left to it). */
   pid?: number;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 export function defaultStateFile(env: NodeJS.ProcessEnv = process.env): string {
@@ -264,7 +256,7 @@ export class KubeflowTargets {
     const out: Record<string, string[]> = {};
     for (const [runId, { dir, profile, pid }] of Object.entries(runs)) {
       // Another backend that is still running (e.g. a second JupyterLab) watches its own runs.
-      if (pid !== undefined && pid !== process.pid && alive(pid)) continue;
+      if (pid !== undefined && pid !== process.pid && pidExists(pid)) continue;
       try {
         const store = await openStore(dir);
         const record = await store.get(runId);

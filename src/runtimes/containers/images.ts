@@ -12,6 +12,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { requireTool, runTool } from './tools.js';
 import type { ImageRuntimeConfig } from './oci-spec.js';
+import { pidExists } from '../../runs/process.js';
 
 interface Descriptor {
   mediaType: string;
@@ -58,7 +59,7 @@ export async function withLock<T>(lock: string, fn: () => Promise<T>, timeoutMs 
       } catch {
         // being created or removed right now
       }
-      if (Number.isInteger(holder) && holder > 0 && !alive(holder)) {
+      if (Number.isInteger(holder) && holder > 0 && !pidExists(holder)) {
         fs.rmSync(lock, { recursive: true, force: true });
         continue;
       }
@@ -70,15 +71,6 @@ export async function withLock<T>(lock: string, fn: () => Promise<T>, timeoutMs 
     return await fn();
   } finally {
     fs.rmSync(lock, { recursive: true, force: true });
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 
