@@ -5,11 +5,10 @@
  */
 import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
-import type { RunRecord, LogLine } from '../runtimes/types.js';
+import type { RunRecord, LogLine, ScheduleView } from '../runtimes/types.js';
 import type { CompileResult } from '../core/compile.js';
 import { SSEParser } from './model/sse.js';
 import type { ProfilesResponse } from './model/targets.js';
-import type { ScheduleInfo } from './model/schedule.js';
 
 /** An error from the backend with the message (and hint) the user should read. */
 export class ResponseError extends Error {
@@ -86,16 +85,16 @@ export class CellpipeAPI {
   }
 
   /** Builds the images, uploads the version and creates the recurring run pinned to it (may take a while). */
-  createSchedule(req: CreateScheduleRequest): Promise<{ schedule: ScheduleInfo; next: string[] }> {
+  createSchedule(req: CreateScheduleRequest): Promise<{ schedule: ScheduleView; next: string[] }> {
     return this.request('schedules', { method: 'POST', body: JSON.stringify(req) });
   }
 
   /** The notebook's schedules on a profile; `recorded`: runs of them the backend has just added to the run history. */
-  listSchedules(notebook: string, profile: string): Promise<{ schedules: ScheduleInfo[]; recorded: string[] }> {
+  listSchedules(notebook: string, profile: string): Promise<{ schedules: ScheduleView[]; recorded: string[] }> {
     return this.request(`schedules?notebook=${encodeURIComponent(notebook)}&profile=${encodeURIComponent(profile)}`);
   }
 
-  changeSchedule(id: string, profile: string, action: 'pause' | 'resume' | 'delete'): Promise<{ schedule?: ScheduleInfo; deleted?: string }> {
+  changeSchedule(id: string, profile: string, action: 'pause' | 'resume' | 'delete'): Promise<{ schedule?: ScheduleView; deleted?: string }> {
     const q = `?profile=${encodeURIComponent(profile)}`;
     return action === 'delete'
       ? this.request(`schedules/${encodeURIComponent(id)}${q}`, { method: 'DELETE' })

@@ -5,7 +5,7 @@
  */
 import { Signal, type ISignal } from '@lumino/signaling';
 import { ResponseError } from './api.js';
-import type { ScheduleInfo } from './model/schedule.js';
+import type { ScheduleView } from '../runtimes/types.js';
 import type { PipelineModel } from './pipeline.js';
 
 /** How often the list is asked again while shown (new runs of a schedule join the history then). */
@@ -23,7 +23,7 @@ export class SchedulesModel {
   get profile(): string | undefined {
     return this._profile;
   }
-  get schedules(): ScheduleInfo[] {
+  get schedules(): ScheduleView[] {
     return this._schedules;
   }
   /** True while a schedule is being created (images built, version uploaded). */
@@ -113,7 +113,7 @@ export class SchedulesModel {
   private _changed = new Signal<this, void>(this);
   private _message = new Signal<this, { text: string; hint?: string; kind: 'error' | 'info' }>(this);
   private _profile: string | undefined;
-  private _schedules: ScheduleInfo[] = [];
+  private _schedules: ScheduleView[] = [];
   private _creating = false;
   private _pending = new Set<string>();
   private _timer: ReturnType<typeof setInterval> | undefined;

@@ -161,3 +161,24 @@ export interface Runtime {
   logs(runId: string, step: string, options?: LogOptions): AsyncIterable<LogLine>;
   cancel(runId: string): Promise<void>;
 }
+
+/** A schedule as the backend lists it (`GET /api/schedules`) and the sidebar shows it. */
+export interface ScheduleView {
+  id: string;
+  name: string;
+  profile: string;
+  /** The notebook path it was scheduled from, when cellpipe made it. */
+  notebook?: string;
+  /** 5 fields as written (KFP's seconds field dropped), or KFP's own text when it has other seconds. */
+  cron: string;
+  kfpCron?: string;
+  paused: boolean;
+  /** The next three run times (ISO 8601, UTC); none while paused. */
+  next: string[];
+  parameters: Record<string, JsonValue>;
+  maxConcurrency: number;
+  catchUp: boolean;
+  pipelineVersionId?: string;
+  createdAt?: string;
+  url?: string;
+}

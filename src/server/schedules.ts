@@ -11,27 +11,9 @@ import type { KfpRecurringRun } from '../kfp/client.js';
 import { KfpError } from '../kfp/errors.js';
 import { describeSchedule, scheduledNotebook } from '../runtimes/kubeflow/schedule.js';
 import { HttpError } from './http.js';
+import type { ScheduleView } from '../runtimes/types.js';
 
-/** A schedule as `GET /api/schedules` lists it. */
-export interface ScheduleView {
-  id: string;
-  name: string;
-  profile: string;
-  /** The notebook path it was scheduled from, when cellpipe made it. */
-  notebook?: string;
-  /** 5 fields as written (KFP's seconds field dropped), or KFP's own text when it has other seconds. */
-  cron: string;
-  kfpCron?: string;
-  paused: boolean;
-  /** The next three run times (ISO 8601, UTC); none while paused. */
-  next: string[];
-  parameters: Record<string, JsonValue>;
-  maxConcurrency: number;
-  catchUp: boolean;
-  pipelineVersionId?: string;
-  createdAt?: string;
-  url?: string;
-}
+export type { ScheduleView };
 
 export function scheduleView(r: KfpRecurringRun, profile: string, url?: string, now = new Date()): ScheduleView {
   const d = describeSchedule(r, now, 3);

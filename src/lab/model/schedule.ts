@@ -5,6 +5,7 @@
  * error naming the field that is wrong.
  */
 import { CronError, formatRunTime, nextRuns, parseCron } from '../../core/cron.js';
+import type { ScheduleView } from '../../runtimes/types.js';
 
 export type PresetKind = 'hourly' | 'daily' | 'weekly' | 'custom';
 
@@ -68,26 +69,8 @@ export function previewCron(text: string, now: Date, count = 3): CronPreview {
   }
 }
 
-/** A schedule as the backend lists it (`GET /api/schedules`). */
-export interface ScheduleInfo {
-  id: string;
-  name: string;
-  profile: string;
-  notebook?: string;
-  cron: string;
-  kfpCron?: string;
-  paused: boolean;
-  next: string[];
-  parameters: Record<string, unknown>;
-  maxConcurrency: number;
-  catchUp: boolean;
-  pipelineVersionId?: string;
-  createdAt?: string;
-  url?: string;
-}
-
 /** One line of a listed schedule's state: paused, its next run, or that it never runs again. */
-export function scheduleState(s: Pick<ScheduleInfo, 'paused' | 'next'>): string {
+export function scheduleState(s: Pick<ScheduleView, 'paused' | 'next'>): string {
   if (s.paused) return 'paused';
   return s.next.length ? `next ${formatRunTime(new Date(s.next[0]))}` : 'no further runs';
 }
