@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the test cluster's binaries once per machine and caches them under ~/.cache/cellpipe/k8s/<version>/bin:
-# kube-apiserver, kube-controller-manager, kube-scheduler (k8s.io/kubernetes through the wrapper module in ./kube)
-# and kwok (sigs.k8s.io/kwok v0.7.0). etcd comes from Debian's etcd-server (3.4, accepted by the 1.33 apiserver).
+# kube-apiserver, kube-controller-manager, kube-scheduler and kubelet (k8s.io/kubernetes through the wrapper module
+# in ./kube) and kwok (sigs.k8s.io/kwok v0.7.0). etcd comes from Debian's etcd-server (3.4, accepted by the 1.33 apiserver).
 # Prints the bin directory on stdout. Idempotent: a binary already in the cache is never rebuilt.
 # Env: CELLPIPE_K8S_CACHE (default ~/.cache/cellpipe/k8s), CELLPIPE_K8S_JOBS (go build -p, default: number of cores).
 set -euo pipefail
@@ -13,7 +13,7 @@ bin=$cache/bin
 log() { printf '\033[1m[k8s-build]\033[0m %s\n' "$*" >&2; }
 
 need=()
-for b in kube-apiserver kube-controller-manager kube-scheduler kwok; do [ -x "$bin/$b" ] || need+=("$b"); done
+for b in kube-apiserver kube-controller-manager kube-scheduler kubelet kwok; do [ -x "$bin/$b" ] || need+=("$b"); done
 [ -f "$bin/crd/kwok.x-k8s.io_clusterlogs.yaml" ] || [[ " ${need[*]} " == *" kwok "* ]] || need+=(kwok)
 if [ ${#need[@]} -eq 0 ]; then echo "$bin"; exit 0; fi
 

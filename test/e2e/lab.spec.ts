@@ -3,57 +3,12 @@
  * tag a cell through the UI, run the pipeline from the sidebar, watch every step's log inline, cancel a long run,
  * reload and see the last run again; and the backend refuses requests without Jupyter's token.
  */
-import { test, expect, type Page } from '@playwright/test';
-import { readFileSync, mkdirSync, copyFileSync, existsSync } from 'node:fs';
-import { join, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
-
-const URL = process.env.E2E_URL!;
-const TOKEN = process.env.E2E_TOKEN!;
-const ROOT = process.env.E2E_ROOT!;
-const here = dirname(fileURLToPath(import.meta.url));
-const shots = join(here, '../../test-results/e2e/screenshots');
-const docs = join(here, '../../docs');
-mkdirSync(shots, { recursive: true });
+import { test, expect } from '@playwright/test';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { URL, TOKEN, ROOT, keep, openNotebook, openSidebar, savedTags, savedTagsOnceWritten } from './lab-helpers.js';
 
 test.describe.configure({ mode: 'serial' });
-
-/** Saves a screenshot as a test artifact, and as the README's picture when CELLPIPE_UPDATE_DOCS=1. */
-async function keep(page: Page, name: string, clip?: { selector: string }) {
-  const file = join(shots, `${name}.png`);
-  if (clip) await page.locator(clip.selector).first().screenshot({ path: file });
-  else await page.screenshot({ path: file });
-  if (process.env.CELLPIPE_UPDATE_DOCS === '1' && existsSync(docs)) copyFileSync(file, join(docs, `${name}.png`));
-}
-
-async function openNotebook(page: Page, name: string) {
-  await page.goto(`${URL}lab/tree/${name}?token=${TOKEN}&reset`);
-  // A cold JupyterLab on a busy machine can take well over the 20 s action timeout to load its bundles.
-  await page.locator('.jp-NotebookPanel .jp-Cell').first().waitFor({ timeout: 120_000 });
-  // The extension decorates code cells once the notebook is ready.
-  await page.locator('.cp-cell-bar').first().waitFor({ timeout: 60_000 });
-}
-
-async function openSidebar(page: Page) {
-  const panel = page.locator('#cellpipe-sidebar');
-  if (!(await panel.isVisible())) await page.locator('.jp-SideBar [data-id="cellpipe-sidebar"]').click();
-  await expect(panel).toBeVisible();
-}
-
-function savedTags(name: string): string[][] {
-  const nb = JSON.parse(readFileSync(join(ROOT, name), 'utf8')) as { cells: { metadata: { tags?: string[] } }[] };
-  return nb.cells.map((c) => c.metadata.tags ?? []);
-}
-
-/** For polling: undefined while Jupyter is still writing the file (its atomic_writing writes in place, after a backup). */
-function savedTagsOnceWritten(name: string): string[][] | undefined {
-  try {
-    return savedTags(name);
-  } catch (err) {
-    if (err instanceof SyntaxError) return undefined;
-    throw err;
-  }
-}
 
 test('chips show each cell\'s role or step, in the step\'s colour', async ({ page }) => {
   await openNotebook(page, 'candies_sharing.ipynb');
@@ -138,7 +93,7 @@ test('a local run from the sidebar shows every step\'s log inline and turns the 
   await keep(page, 'inline-logs');
 });
 
-test('the target picker offers the Kubeflow profiles; one with a mistake is disabled and says why', async ({ page }) => {
+test('the target picker offers the Kubeflow profiles; one with a mistake is disabled and says why', { tag: '@kubeflow' }, async ({ page }) => {
   await openNotebook(page, 'kubeflow.ipynb');
   await openSidebar(page);
   const sidebar = page.locator('#cellpipe-sidebar');
@@ -153,7 +108,7 @@ test('the target picker offers the Kubeflow profiles; one with a mistake is disa
   await expect(sidebar.locator('.cp-run-button')).toHaveText('Build & Submit');
 });
 
-test('a profile written in JupyterLab\'s settings reaches the backend and joins the picker', async ({ page }) => {
+test('a profile written in JupyterLab\'s settings reaches the backend and joins the picker', { tag: '@kubeflow' }, async ({ page }) => {
   // The settings editor saves through this same API.
   const saved = await page.request.put(`${URL}lab/api/settings/cellpipe:plugin`, {
     headers: { Authorization: `token ${TOKEN}` },
@@ -173,7 +128,7 @@ test('a profile written in JupyterLab\'s settings reaches the backend and joins 
   }
 });
 
-test('Build & Submit on a Kubeflow profile builds the step images, submits the run and follows it to the end', async ({ page }) => {
+test('Build & Submit on a Kubeflow profile builds the step images, submits the run and follows it to the end', { tag: '@kubeflow' }, async ({ page }) => {
   await openNotebook(page, 'kubeflow.ipynb');
   await openSidebar(page);
   const sidebar = page.locator('#cellpipe-sidebar');
@@ -197,7 +152,7 @@ test('Build & Submit on a Kubeflow profile builds the step images, submits the r
   await keep(page, 'sidebar-kubeflow', { selector: '#cellpipe-sidebar' });
 });
 
-test('a daily schedule made from the sidebar on the Kubeflow profile is listed with its next runs, paused and deleted', async ({ page }) => {
+test('a daily schedule made from the sidebar on the Kubeflow profile is listed with its next runs, paused and deleted', { tag: '@kubeflow' }, async ({ page }) => {
   await openNotebook(page, 'kubeflow.ipynb');
   await openSidebar(page);
   const sidebar = page.locator('#cellpipe-sidebar');
@@ -261,7 +216,7 @@ test('a daily schedule made from the sidebar on the Kubeflow profile is listed w
   await expect(sidebar.locator('.cp-schedule-item')).toHaveCount(0);
 });
 
-test('a Kubeflow submit whose registry is unreachable stops at the build stage and says what failed', async ({ page }) => {
+test('a Kubeflow submit whose registry is unreachable stops at the build stage and says what failed', { tag: '@kubeflow' }, async ({ page }) => {
   await openNotebook(page, 'kubeflow.ipynb');
   await openSidebar(page);
   const sidebar = page.locator('#cellpipe-sidebar');

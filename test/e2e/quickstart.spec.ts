@@ -7,7 +7,7 @@ import { test, expect } from '@playwright/test';
 
 const START_URL = process.env.QUICKSTART_URL!;
 
-test('the URL start.sh prints opens the example; Run in the sidebar shows each step\'s log under its cells', async ({ page }) => {
+test('the URL start.sh prints opens the example; Run in the sidebar shows each step\'s log under its cells', { tag: '@quickstart' }, async ({ page }) => {
   expect(START_URL, 'scripts/test-quickstart.sh passes the URL start.sh printed').toMatch(/^http:\/\/127\.0\.0\.1:\d+\/lab\/tree\/quickstart\.ipynb\?token=/);
   await page.goto(START_URL);
   // A cold JupyterLab on a busy machine can take well over the 20 s action timeout to load its bundles.
