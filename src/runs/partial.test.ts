@@ -15,17 +15,18 @@ function cell(tags: string[], source: string) {
   return { cell_type: 'code', metadata: { tags }, source, outputs: [], execution_count: null };
 }
 
-/** A chain a → b → c, plus d beside them (reads a), each printing a line saying it ran. */
+/** A chain a → b → c, plus d beside them (reads a), each printing a line saying it ran, and in which run. */
 function notebook(aSource: string): string {
   return JSON.stringify({
     nbformat: 4,
     nbformat_minor: 5,
     metadata: { kernelspec: { name: 'python3', display_name: 'Python 3', language: 'python' } },
     cells: [
+      cell(['imports'], 'import os\nRUN = os.environ["CELLPIPE_RUN_ID"]'),
       cell(['step:a'], aSource),
-      cell(['step:b', 'prev:a'], "y = x * 2\nprint('ran b', y)"),
-      cell(['step:c', 'prev:b'], "z = y + 1\nprint('ran c', z)"),
-      cell(['step:d', 'prev:a'], "print('ran d', x)"),
+      cell(['step:b', 'prev:a'], "y = x * 2\nprint('ran b', y, 'in', RUN)"),
+      cell(['step:c', 'prev:b'], "z = y + 1\nprint('ran c', z, 'in', RUN)"),
+      cell(['step:d', 'prev:a'], "print('ran d', x, 'in', RUN)"),
     ],
   });
 }
@@ -45,13 +46,16 @@ async function latest(ws: string): Promise<RunRecord> {
   return JSON.parse((await cellpipe(['status', 'latest', '--json'], ws)).stdout) as RunRecord;
 }
 
+/** The steps that ran in the run this output is of (a reused step's log, replayed, names the run that ran it). */
 function ran(stdout: string): string[] {
-  return [...stdout.matchAll(/^\[(\w+)\] ran \1/gm)].map((m) => m[1]).sort();
+  const id = /^cellpipe: run (\S+) of /m.exec(stdout)?.[1];
+  assert.ok(id, `no run id in:\n${stdout}`);
+  return [...stdout.matchAll(/^\[(\w+)\] ran \1 .* in (\S+)$/gm)].filter((m) => m[2] === id).map((m) => m[1]).sort();
 }
 
 test('--only and --from run exactly the steps asked; the others are reused from the run named or the latest one', async () => {
   const ws = fs.mkdtempSync(path.join(os.tmpdir(), 'cellpipe-partial-'));
-  fs.writeFileSync(path.join(ws, 'chain.ipynb'), notebook("x = 1\nprint('ran a', x)"));
+  fs.writeFileSync(path.join(ws, 'chain.ipynb'), notebook("x = 1\nprint('ran a', x, 'in', RUN)"));
   const full = await cellpipe(['run', 'chain.ipynb'], ws);
   assert.equal(full.code, 0, full.stderr + full.stdout);
   assert.deepEqual(ran(full.stdout), ['a', 'b', 'c', 'd']);
@@ -60,8 +64,12 @@ test('--only and --from run exactly the steps asked; the others are reused from 
   const only = await cellpipe(['run', 'chain.ipynb', '--only', 'b'], ws);
   assert.equal(only.code, 0, only.stderr + only.stdout);
   assert.deepEqual(ran(only.stdout), ['b'], 'only b ran');
-  assert.match(only.stdout, /\[a\] reused from run \S+ \(not chosen to run\)/);
+  assert.match(only.stdout, /\[a\] reused from run \S+ \(not chosen to run\); its log follows/);
   const second = await latest(ws);
+  // A reused step shows the log of the run that ran it, as a cache hit does.
+  assert.match(only.stdout, new RegExp(`^\\[a\\] ran a 1 in ${first.id}$`, 'm'));
+  const replayed = await cellpipe(['logs', second.id, '--step', 'a'], ws);
+  assert.match(replayed.stdout, new RegExp(`ran a 1 in ${first.id}`), 'the replayed lines are stored with the new run');
   for (const name of ['a', 'c', 'd']) {
     const s = second.steps.find((x) => x.name === name)!;
     assert.equal(s.state, 'cached', name);
@@ -83,7 +91,7 @@ test('--only and --from run exactly the steps asked; the others are reused from 
     [['a', 'cached', first.id], ['b', 'succeeded', null], ['c', 'succeeded', null], ['d', 'cached', first.id]],
   );
   // c's input came from the b that ran now, not from the first run.
-  assert.match(from.stdout, /^\[c\] ran c 3$/m);
+  assert.match(from.stdout, /^\[c\] ran c 3 in /m);
 
   const unknown = await cellpipe(['run', 'chain.ipynb', '--only', 'b,nope'], ws);
   assert.equal(unknown.code, 2);
@@ -96,19 +104,19 @@ test('--only and --from run exactly the steps asked; the others are reused from 
 test('--only a downstream step after an upstream cell changed warns that the reused inputs are stale', async () => {
   const ws = fs.mkdtempSync(path.join(os.tmpdir(), 'cellpipe-partial-'));
   const nb = path.join(ws, 'chain.ipynb');
-  fs.writeFileSync(nb, notebook("x = 1\nprint('ran a', x)"));
+  fs.writeFileSync(nb, notebook("x = 1\nprint('ran a', x, 'in', RUN)"));
   assert.equal((await cellpipe(['run', 'chain.ipynb'], ws)).code, 0);
 
   const unchanged = await cellpipe(['run', 'chain.ipynb', '--only', 'c'], ws);
   assert.equal(unchanged.code, 0, unchanged.stderr);
   assert.doesNotMatch(unchanged.stderr + unchanged.stdout, /stale/);
 
-  fs.writeFileSync(nb, notebook("x = 100\nprint('ran a', x)"));
+  fs.writeFileSync(nb, notebook("x = 100\nprint('ran a', x, 'in', RUN)"));
   const stale = await cellpipe(['run', 'chain.ipynb', '--only', 'c'], ws);
   assert.equal(stale.code, 0, stale.stderr);
   assert.deepEqual(ran(stale.stdout), ['c']);
   assert.match(stale.stderr, /warning: step 'a' changed since run \S+, whose outputs of it are reused: the inputs of 'c' are stale; run with --from a/);
   assert.doesNotMatch(stale.stderr, /step 'b' changed/, 'b itself did not change');
   assert.match(stale.stdout, /\[a\] warning: this step's code changed since run/);
-  assert.match(stale.stdout, /^\[c\] ran c 3$/m, 'c ran on the old (stale) inputs, as warned');
+  assert.match(stale.stdout, /^\[c\] ran c 3 in /m, 'c ran on the old (stale) inputs, as warned');
 });

@@ -274,8 +274,8 @@ export class LocalRuntime extends EventEmitter<LocalRuntimeEvents> implements Ru
   }
 
   /**
-   * A cached step shows the log of the run whose outputs it reuses (copied, so it outlives that run's folder):
-   * what a user sees under the cells then matches the values the step hands on.
+   * A cached or reused step shows the log of the run whose outputs it takes (copied, so it outlives that run's
+   * folder): what a user sees under the cells then matches the values the step hands on.
    */
   private async replayLog(runId: string, step: string, fromRun: string): Promise<void> {
     try {
@@ -393,7 +393,8 @@ export class LocalRuntime extends EventEmitter<LocalRuntimeEvents> implements Ru
       await this.updateStep(runId, step, { state: 'skipped', startedAt: now, finishedAt: now });
       return 'skipped';
     }
-    this.log(runId, step, `reused from run ${reuse.runId} (not chosen to run)`);
+    this.log(runId, step, `reused from run ${reuse.runId} (not chosen to run); its log follows`);
+    await this.replayLog(runId, step, reuse.runId);
     if (from.staleness === 'stale') {
       this.log(runId, step, `warning: this step's code changed since run ${reuse.runId}: the outputs reused from it (and the inputs of the steps that read them) are stale; run it too (--from ${step}) to refresh them`);
     } else if (from.staleness === 'unknown') {
