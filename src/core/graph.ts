@@ -7,6 +7,7 @@ import { analyzeCell, type CellNames } from './python/names.js';
 import { parseCellTags, STEP_NAME, type CellTags } from './tags.js';
 import { readMetrics, readParameters } from './literals.js';
 import { readSettings } from './settings.js';
+import { sortedEnv } from './env.js';
 import { cellLabel, firstLine } from './notebook.js';
 
 /** Which block a code cell ended up in. */
@@ -377,6 +378,7 @@ export function buildStepGraph(notebook: Notebook, path?: string, defaultBaseIma
       secrets: dedupe(all.flatMap((t) => t.secrets), (s) => s.env),
       labels: Object.assign({}, ...all.map((t) => t.labels)),
       annotations: Object.assign({}, ...all.map((t) => t.annotations)),
+      env: sortedEnv(Object.assign({}, settings.env, ...all.map((t) => t.env))),
     };
     const image = last((t) => t.image);
     if (image) step.image = image;

@@ -28,13 +28,14 @@ const PLATFORM_NOTEBOOK = JSON.stringify({
       pipeline_name: 'platform-mix', docker_image: 'python:3.11-slim',
       volumes: [{ type: 'pvc', name: 'data-a', mount_point: '/mnt/a' }, { type: 'pvc', name: 'data-b', mount_point: '/mnt/b' }],
     },
+    cellpipe: { env: { REGION: 'eu-west', MODE: 'batch', RETRIES_MAX: 3 } },
   },
   cells: [
     { cell_type: 'markdown', source: '# platform features', metadata: {} },
     { cell_type: 'code', source: 'n = 4\nratio = 0.25\nlabel = "x"\nflags = {"a": True}', metadata: { tags: ['pipeline-parameters'] }, outputs: [], execution_count: null },
     {
       cell_type: 'code', source: 'rows = list(range(n))', outputs: [], execution_count: null,
-      metadata: { tags: ['step:prep_data', 'limit:cpu:2', 'limit:memory:512Mi', 'limit:nvidia.com/gpu:2', 'secret:s3:key:AWS_KEY', 'secret:s3:secret:AWS_SECRET', 'secret:db:pw:DB_PW', 'retries:3', 'timeout:30', 'label:tier:gold', 'annotation:note:hello'] },
+      metadata: { tags: ['step:prep_data', 'limit:cpu:2', 'limit:memory:512Mi', 'limit:nvidia.com/gpu:2', 'secret:s3:key:AWS_KEY', 'secret:s3:secret:AWS_SECRET', 'secret:db:pw:DB_PW', 'retries:3', 'timeout:30', 'label:tier:gold', 'annotation:note:hello', 'env:DATASET_URL=https://example.com/data.csv?a=1&b=2', 'env:MODE=stream'] },
     },
     { cell_type: 'code', source: 'total = sum(rows) * ratio', metadata: { tags: ['step:sum-up', 'cache:disabled', 'limit:memory:2G'] }, outputs: [], execution_count: null },
     { cell_type: 'code', source: 'print(label, flags, total)', metadata: { tags: ['step:report'] }, outputs: [], execution_count: null },
@@ -145,7 +146,7 @@ describe('every compiled spec passes KFP 2.17.0\'s own backend (kfp-real check)'
     assert.deepEqual(c.command, RUNTIME_COMMAND);
     assert.deepEqual(c.args!.slice(0, 3), ['run', '--program', `${STEPS_DIR}/${stepName}.json`]);
     assert.deepEqual(c.args!.slice(-2), ['--workdir', WORK_DIR]);
-    assert.deepEqual(c.env, [{ name: 'CELLPIPE_STEP', value: stepName }]);
+    assert.deepEqual(c.env, [...Object.entries(step.env).map(([name, value]) => ({ name, value })), { name: 'CELLPIPE_STEP', value: stepName }], `${stepName} env`);
     const res = (c.resources ?? {}) as Record<string, unknown>;
     assert.equal(res.resourceCpuLimit, step.limits.cpu, `${stepName} cpu`);
     assert.equal(res.resourceMemoryLimit, step.limits.memory, `${stepName} memory`);
@@ -189,12 +190,16 @@ describe('every compiled spec passes KFP 2.17.0\'s own backend (kfp-real check)'
     assert.equal(task('train').cachingOptions.enableCache, true);
   });
 
-  test('platform-mix (built images): three secrets from two Secrets, cpu+memory+GPU, two volumes, retries and a deadline on one step', async () => {
+  test('platform-mix (built images): three secrets from two Secrets, cpu+memory+GPU, two volumes, retries and a deadline on one step, env from the notebook and a step', async () => {
     const c = all.find((x) => x.name === 'platform-mix.ipynb' && x.variant === 'images')!;
     assert.ok(c.result.ok, JSON.stringify(c.result.diagnostics));
     const views = await executors(c);
     assert.deepEqual(Object.keys(views).sort(), ['prep_data', 'report', 'sum-up']);
     for (const name of Object.keys(views)) expectStep(c.result.graph!, views[name], name, c.images![name]);
+    // metadata.cellpipe.env reaches every step, a step's env: tag wins, the values arrive unchanged (`=`, `&`, `?`).
+    const envOf = (step: string) => Object.fromEntries((views[step].container.env ?? []).map((e: { name: string; value?: string }) => [e.name, e.value]));
+    assert.deepEqual(envOf('prep_data'), { DATASET_URL: 'https://example.com/data.csv?a=1&b=2', MODE: 'stream', REGION: 'eu-west', RETRIES_MAX: '3', CELLPIPE_STEP: 'prep_data' });
+    assert.deepEqual(envOf('report'), { MODE: 'batch', REGION: 'eu-west', RETRIES_MAX: '3', CELLPIPE_STEP: 'report' });
     assert.equal(views.prep_data.container.resources!.memoryLimit, 0.536870912);
     assert.equal(views['sum-up'].container.resources!.memoryLimit, 2);
   });

@@ -79,7 +79,8 @@ export function pipelineSpec(graph: StepGraph, programs: Record<string, StepProg
       image: options.images?.[step.name] ?? step.image ?? graph.pipeline.baseImage,
       command,
       args,
-      env: [{ name: 'CELLPIPE_STEP', value: step.name }],
+      // The step's own variables (`env:` tags, metadata.cellpipe.env); CELLPIPE_STEP last, as no step may set it.
+      env: [...Object.entries(step.env ?? {}).map(([name, value]) => ({ name, value })), { name: 'CELLPIPE_STEP', value: step.name }],
     };
     const resources = resourceSpec(step, diagnostics);
     if (resources) container.resources = resources;

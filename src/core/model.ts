@@ -106,6 +106,8 @@ export interface Step {
   secrets: SecretEnv[];
   labels: Record<string, string>;
   annotations: Record<string, string>;
+  /** Non-secret environment variables (`metadata.cellpipe.env`, then the step's `env:` tags), keys sorted. */
+  env: Record<string, string>;
 }
 
 /** Notebook-level settings (Kale's `metadata.kubeflow_notebook` merged with cellpipe's `metadata.cellpipe`). */

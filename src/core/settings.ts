@@ -5,12 +5,15 @@
 import type { Diagnostic, PipelineSettings, VolumeMount } from './model.js';
 import { isObject } from './notebook.js';
 import { parseCellTags } from './tags.js';
+import { checkEnvVar, sortedEnv } from './env.js';
 
 export const DEFAULT_BASE_IMAGE = 'python:3.11-slim';
 
 export interface NotebookSettings extends PipelineSettings {
   /** Tags applied to every step before its own (Kale's `steps_defaults`). */
   stepDefaults: string[];
+  /** Environment variables of every step (`metadata.cellpipe.env`); a step's `env:` tags win. */
+  env: Record<string, string>;
 }
 
 /** `defaultBaseImage`: the base image when the notebook names none (the user's setting; else DEFAULT_BASE_IMAGE). */
@@ -47,6 +50,8 @@ export function readSettings(metadata: Record<string, unknown>, notebookPath: st
     ? readStepDefaults(own.steps_defaults, 'metadata.cellpipe.steps_defaults')
     : readStepDefaults(kale.steps_defaults, 'metadata.kubeflow_notebook.steps_defaults');
   diagnostics.push(...defaults.diagnostics);
+  const env = readNotebookEnv(own.env, 'metadata.cellpipe.env');
+  diagnostics.push(...env.diagnostics);
   return {
     settings: {
       name,
@@ -55,6 +60,7 @@ export function readSettings(metadata: Record<string, unknown>, notebookPath: st
       baseImage: str(own.base_image, own.docker_image, kale.docker_image, kale.base_image) ?? str(defaultBaseImage) ?? DEFAULT_BASE_IMAGE,
       volumes,
       stepDefaults: defaults.tags,
+      env: env.env,
     },
     diagnostics,
   };
@@ -94,6 +100,31 @@ export function readStepDefaults(raw: unknown, field: string): { tags: string[];
     tags.push(entry.trim());
   });
   return { tags, diagnostics };
+}
+
+/**
+ * `metadata.cellpipe.env`: `{NAME: value}` for every step. Numbers and booleans are taken as their text (as YAML
+ * and Kubernetes would write them); names and values are checked as `env:` tags are, errors named by their key.
+ */
+export function readNotebookEnv(raw: unknown, field: string): { env: Record<string, string>; diagnostics: Diagnostic[] } {
+  const diagnostics: Diagnostic[] = [];
+  const env: Record<string, string> = {};
+  if (raw === undefined || raw === null) return { env, diagnostics };
+  if (!isObject(raw)) {
+    diagnostics.push({ severity: 'error', code: 'invalid-setting', message: `${field} must be a mapping of variable names to values`, hint: `write ${field} as {"DATASET_URL": "https://example.com/data.csv"}` });
+    return { env, diagnostics };
+  }
+  for (const [name, value] of Object.entries(raw)) {
+    if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean') {
+      diagnostics.push({ severity: 'error', code: 'invalid-setting', message: `${field}.${name} must be a text value, not ${value === null ? 'null' : Array.isArray(value) ? 'a list' : typeof value}`, hint: `write "${name}": "value"` });
+      continue;
+    }
+    const text = String(value);
+    const bad = checkEnvVar(name, text);
+    if (bad) diagnostics.push({ severity: 'error', code: bad.code, message: `${field}.${name}: ${bad.message}`, hint: bad.hint });
+    else env[name] = text;
+  }
+  return { env: sortedEnv(env), diagnostics };
 }
 
 /** Kale's parsed form `{labels: {k: v}, annotations: {k: v}, limits: {k: v}}`, back as the tags it came from. */

@@ -1,8 +1,9 @@
 /**
  * The cell tag grammar: Kale's tags read with Kale's meaning, plus cellpipe's documented extensions
- * (`-` in step names, `requirements:`, `timeout:`, `retries:`, `step:` continuing an earlier step).
+ * (`-` in step names, `requirements:`, `timeout:`, `retries:`, `env:`, `step:` continuing an earlier step).
  */
 import type { CellRole, Diagnostic, NotebookCell, SecretEnv } from './model.js';
+import { checkEnvVar, splitEnvAssignment } from './env.js';
 import { isQuantity } from './quantity.js';
 
 /** What one cell's tags say. */
@@ -20,6 +21,8 @@ export interface CellTags {
   requirements: string[];
   timeout?: number;
   retries?: number;
+  /** Non-secret environment variables from `env:NAME=value`. */
+  env: Record<string, string>;
 }
 
 /**
@@ -58,16 +61,17 @@ export const KNOWN_TAG_FORMS = [
   'requirements:<pkg>[,<pkg>…]',
   'timeout:<seconds>',
   'retries:<n>',
+  'env:<NAME>=<value>',
 ];
 
-const PREFIXES = ['step', 'block', 'prev', 'limit', 'image', 'cache', 'report', 'secret', 'annotation', 'label', 'requirements', 'timeout', 'retries'];
+const PREFIXES = ['step', 'block', 'prev', 'limit', 'image', 'cache', 'report', 'secret', 'annotation', 'label', 'requirements', 'timeout', 'retries', 'env'];
 
 /**
  * Reads a cell's tags. Tags that are not cellpipe's (any tag without a known prefix) are reported as
  * warnings with the nearest known tag, never dropped from the notebook.
  */
 export function parseCellTags(cell: NotebookCell): { tags: CellTags; diagnostics: Diagnostic[] } {
-  const tags: CellTags = { prev: [], limits: {}, secrets: [], annotations: {}, labels: {}, requirements: [] };
+  const tags: CellTags = { prev: [], limits: {}, secrets: [], annotations: {}, labels: {}, requirements: [], env: {} };
   const diagnostics: Diagnostic[] = [];
   const at = { cell: cell.index, ...(cell.id ? { cellId: cell.id } : {}) };
   const problem = (severity: Diagnostic['severity'], code: string, message: string, hint?: string) =>
@@ -182,6 +186,17 @@ export function parseCellTags(cell: NotebookCell): { tags: CellTags; diagnostics
         for (const p of pkgs) if (!tags.requirements.includes(p)) tags.requirements.push(p);
         break;
       }
+      case 'env': {
+        const assignment = splitEnvAssignment(value);
+        if (!assignment) {
+          problem('error', 'invalid-tag-value', `'${tag}' is not an environment variable`, 'write env:<NAME>=<value>, e.g. env:DATASET_URL=https://example.com/data.csv');
+          break;
+        }
+        const bad = checkEnvVar(assignment.name, assignment.value);
+        if (bad) problem('error', bad.code, `'${tag}': ${bad.message}`, bad.hint);
+        else tags.env[assignment.name] = assignment.value;
+        break;
+      }
       case 'timeout':
       case 'retries': {
         const n = Number(value);
@@ -196,7 +211,7 @@ export function parseCellTags(cell: NotebookCell): { tags: CellTags; diagnostics
   }
   const stepOnly = tags.prev.length || Object.keys(tags.limits).length || tags.image || tags.cache !== undefined ||
     tags.secrets.length || Object.keys(tags.annotations).length || Object.keys(tags.labels).length ||
-    tags.requirements.length || tags.timeout !== undefined || tags.retries !== undefined;
+    tags.requirements.length || tags.timeout !== undefined || tags.retries !== undefined || Object.keys(tags.env).length;
   if (stepOnly && tags.role && tags.role !== 'step') {
     problem('warning', 'misplaced-tag', `step options on a '${tags.role}' cell are ignored`, 'put prev:/limit:/image:/… tags on the cell with the step: tag');
   }

@@ -38,6 +38,8 @@ export function stepCacheKey(parts: {
   inputs: Record<string, string>;
   parameters: Record<string, string>;
   runtimeVersion: string;
+  /** The step's environment variables, when it has any. */
+  env?: Record<string, string>;
 }): string {
   return canonicalHash({ v: 1, ...parts });
 }

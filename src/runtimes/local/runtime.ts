@@ -430,7 +430,11 @@ export class LocalRuntime extends EventEmitter<LocalRuntimeEvents> implements Ru
       const value = request.parameters[p.name] ?? request.graph.parameters.find((d) => d.name === p.name)?.default ?? null;
       paramTexts[p.name] = paramText(p.type, value);
     }
-    const cacheKey = stepCacheKey({ program, inputs: inputHashes, parameters: paramTexts, runtimeVersion: this.runtimeVersion() + this.cacheSalt(run, step.name) });
+    const cacheKey = stepCacheKey({
+      program, inputs: inputHashes, parameters: paramTexts, runtimeVersion: this.runtimeVersion() + this.cacheSalt(run, step.name),
+      // A changed variable may change what the step computes (absent when there are none: older keys stay valid).
+      env: Object.keys(step.env ?? {}).length ? step.env : undefined,
+    });
     // Recorded so a later partial run can tell whether this step's code changed (runs/partial.ts).
     const programHash = canonicalHash(program);
     // Where each input came from, for `cellpipe.load(step)` in a kernel (the graph is not in the record).
@@ -624,9 +628,11 @@ export class LocalRuntime extends EventEmitter<LocalRuntimeEvents> implements Ru
   ): Promise<StepResult> {
     const python = command ? command.file : await this.resolvePython(workdir);
     return new Promise((resolve) => {
+      // The step's own variables (`env:` tags, metadata.cellpipe.env) over this process's, as in its container.
+      const stepEnv = { ...this.env, ...(step.env ?? {}) };
       const env: NodeJS.ProcessEnv = command ? command.env : {
-        ...this.env,
-        PYTHONPATH: [this.runtimePath, this.env.PYTHONPATH].filter(Boolean).join(path.delimiter),
+        ...stepEnv,
+        PYTHONPATH: [this.runtimePath, stepEnv.PYTHONPATH].filter(Boolean).join(path.delimiter),
         PYTHONUNBUFFERED: '1',
         PYTHONDONTWRITEBYTECODE: this.env.PYTHONDONTWRITEBYTECODE ?? '1',
         TMPDIR: scratch,

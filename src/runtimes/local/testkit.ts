@@ -54,6 +54,7 @@ export function handBuiltRequest(
       secrets: [],
       labels: {},
       annotations: {},
+      env: {},
     };
   });
   const graph: StepGraph = {
