@@ -76,3 +76,17 @@ test('making a cell a new step keeps its foreign tags and suggests unused names'
   assert.deepEqual(makeStepTags(['skip', 'mine'], 'kid4', ['kid3']), ['mine', 'step:kid4', 'prev:kid3']);
   assert.equal(suggestStepName(['step1', 'step2', 'x']), 'step3');
 });
+
+test('environment variables are edited as NAME=value lines and written as env: tags, checked as the compiler checks them', () => {
+  const original = ['step:load', 'env:DATASET_URL=https://example.com/d.csv?a=1', 'env:MODE=batch'];
+  const edit = readTagEdit(original);
+  assert.equal(edit.env, 'DATASET_URL=https://example.com/d.csv?a=1\nMODE=batch');
+  assert.deepEqual(writeTags(original, edit), original);
+  assert.deepEqual(writeTags(original, { ...edit, env: 'MODE=stream\n\n  REGION=eu  ' }), ['step:load', 'env:MODE=stream', 'env:REGION=eu']);
+  const error = (env: string) => validateTagEdit({ ...edit, env }).find((e) => e.field === 'env')?.message;
+  assert.equal(error('MODE=stream'), undefined);
+  assert.match(error('just-a-name')!, /write NAME=value/);
+  assert.match(error('1X=2')!, /'1X' is not a valid environment variable name/);
+  assert.match(error('API_TOKEN=abc')!, /named like a credential.*secret:<secret name>:<key>:API_TOKEN/);
+  assert.match(error('LIST=a,b')!, /cannot hold a comma.*metadata\.cellpipe\.env/);
+});

@@ -2,12 +2,13 @@
  * Editing a cell's Kale-compatible tags from the UI, as pure functions over `string[]`.
  *
  * The editor manages a fixed set of tags (role, step name, `prev:`, `image:`, cpu/memory/gpu limits, `cache:`,
- * `retries:`, `timeout:`, `requirements:`); every other tag the cell carries (secrets, labels, annotations, other
+ * `retries:`, `timeout:`, `requirements:`, `env:`); every other tag the cell carries (secrets, labels, annotations, other
  * limits, tags of other tools) is kept as written and in place. Reading goes through the core's tag grammar so the
  * editor and the compiler never disagree about what a tag means.
  */
 import { parseCellTags, STEP_NAME } from '../../core/tags.js';
 import { isQuantity } from '../../core/quantity.js';
+import { checkEnvVar, splitEnvAssignment } from '../../core/env.js';
 import type { CellRole } from '../../core/model.js';
 
 /** The role choices the editor offers; `none` means an untagged cell (it joins the step above). */
@@ -34,10 +35,12 @@ export interface TagEdit {
   timeout: string;
   /** Comma-separated package specs. */
   requirements: string;
+  /** Environment variables, one `NAME=value` a line (`env:` tags). */
+  env: string;
 }
 
 const ROLE_TAG_NAMES = new Set(['imports', 'functions', 'pipeline-parameters', 'pipeline-metrics', 'skip']);
-const MANAGED_PREFIXES = ['step:', 'block:', 'prev:', 'image:', 'cache:', 'retries:', 'timeout:', 'requirements:'];
+const MANAGED_PREFIXES = ['step:', 'block:', 'prev:', 'image:', 'cache:', 'retries:', 'timeout:', 'requirements:', 'env:'];
 const MANAGED_LIMITS = Object.values(LIMIT_RESOURCES).map((r) => `limit:${r}:`);
 
 /** True for the tags the editor owns (and rewrites); false for tags it must keep untouched. */
@@ -61,6 +64,8 @@ export function readTagEdit(tags: readonly string[]): TagEdit {
     retries: parsed.retries === undefined ? '' : String(parsed.retries),
     timeout: parsed.timeout === undefined ? '' : String(parsed.timeout),
     requirements: parsed.requirements.join(','),
+    // Written as tags, so kept as written even where the grammar refuses them (the form then says why).
+    env: tags.map((t) => t.trim()).filter((t) => t.startsWith('env:')).map((t) => t.slice(4)).join('\n'),
   };
 }
 
@@ -84,6 +89,7 @@ export function writeTags(original: readonly string[], edit: TagEdit): string[] 
     if (edit.timeout.trim()) out.push(`timeout:${edit.timeout.trim()}`);
     const reqs = edit.requirements.split(',').map((r) => r.trim()).filter(Boolean);
     if (reqs.length) out.push(`requirements:${reqs.join(',')}`);
+    for (const line of envLines(edit.env)) out.push(`env:${line}`);
   }
   return [...kept, ...out];
 }
@@ -115,8 +121,25 @@ export function validateTagEdit(edit: TagEdit): FieldError[] {
       errors.push({ field: 'timeout', message: 'timeout is a positive number of seconds, e.g. 600' });
     }
     if (/\s/.test(edit.image.trim())) errors.push({ field: 'image', message: 'an image reference has no spaces, e.g. python:3.11-slim' });
+    const envError = envLines(edit.env).map(envLineError).find(Boolean);
+    if (envError) errors.push({ field: 'env', message: envError });
   }
   return errors;
+}
+
+/** The editor's env text as `NAME=value` lines (blank lines dropped). */
+function envLines(text: string): string[] {
+  return text.split('\n').map((l) => l.trim()).filter(Boolean);
+}
+
+/** What is wrong with one `NAME=value` line, as the compiler would say it; undefined when it is fine. */
+function envLineError(line: string): string | undefined {
+  const a = splitEnvAssignment(line);
+  if (!a) return `'${line}': write NAME=value, e.g. DATASET_URL=https://example.com/data.csv`;
+  // nbformat forbids commas in tags.
+  if (line.includes(',')) return `'${a.name}': a tag cannot hold a comma; put the variable in the notebook's metadata.cellpipe.env instead`;
+  const bad = checkEnvVar(a.name, a.value);
+  return bad ? `${bad.message}; ${bad.hint}` : undefined;
 }
 
 /**

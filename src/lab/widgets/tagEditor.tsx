@@ -89,6 +89,10 @@ function TagForm(props: { initial: TagEdit; steps: string[]; onChange: (edit: Ta
             {text('timeout', 'Timeout (s)', 'none')}
           </div>
           {text('requirements', 'Requirements', 'pandas==2.2, scikit-learn')}
+          <Field label="Environment" name="env" errors={errors} hint="one NAME=value a line (not secrets: use a secret: tag for those)">
+            <textarea className="jp-mod-styled cp-input cp-env-input" name="env" aria-labelledby="cp-field-env" rows={3} value={edit.env}
+              placeholder="DATASET_URL=https://example.com/data.csv" spellCheck={false} onChange={(e) => set({ env: e.target.value })} />
+          </Field>
         </>
       )}
     </div>
