@@ -1,2 +1,4 @@
 import './base.css';
 import './schedules.css';
+import './outputs.css';
+import './compare.css';

@@ -52,7 +52,7 @@ export function commandArgs(
   options: Record<string, OptionSpec>,
   usage: string,
   io: { stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream },
-  positionals: { exactly: number; what: string },
+  positionals: { exactly: number; what: string } | { min: number; what: string },
 ): ParsedArgs | number {
   try {
     const args = parseArgs(argv, { ...options, help: { short: 'h' } });
@@ -60,7 +60,9 @@ export function commandArgs(
       io.stdout.write(usage + '\n');
       return 0;
     }
-    if (args.positionals.length !== positionals.exactly) {
+    if ('min' in positionals) {
+      if (args.positionals.length < positionals.min) throw new UsageError(`give ${positionals.what}`);
+    } else if (args.positionals.length !== positionals.exactly) {
       throw new UsageError(positionals.exactly === 0 ? `unexpected argument '${args.positionals[0]}'` : `give exactly ${positionals.what}`);
     }
     return args;

@@ -20,6 +20,7 @@ const COMMANDS: Record<string, string> = {
   logs: 'print (or --follow) a step\'s log',
   cancel: 'cancel a run',
   export: 'write a run\'s executed notebook: each cell with its outputs from that run',
+  compare: 'runs side by side: parameters, metrics, each step\'s state and duration, differences marked',
   build: 'build and push every step\'s image',
   submit: 'build, upload and run on Kubeflow Pipelines',
   schedule: 'run a notebook on Kubeflow Pipelines on a cron schedule (or pause|resume|delete one)',

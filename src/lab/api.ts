@@ -7,6 +7,7 @@ import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 import type { RunRecord, LogLine, ScheduleView } from '../runtimes/types.js';
 import type { CompileResult } from '../core/compile.js';
+import type { RecordedCell } from '../core/executed.js';
 import { SSEParser } from './model/sse.js';
 import type { ProfilesResponse } from './model/targets.js';
 
@@ -113,6 +114,16 @@ export class CellpipeAPI {
 
   cancel(id: string, notebook: string): Promise<unknown> {
     return this.request(`runs/${encodeURIComponent(id)}/cancel?notebook=${encodeURIComponent(notebook)}`, { method: 'POST' });
+  }
+
+  /** What each cell of a step showed in a run (`recorded: false` until the step has ended and written them). */
+  stepOutputs(id: string, step: string, notebook: string): Promise<{ run: string; step: string; recorded: boolean; fromRun?: string; cells: Record<string, RecordedCell> }> {
+    return this.request(`runs/${encodeURIComponent(id)}/outputs/${encodeURIComponent(step)}?notebook=${encodeURIComponent(notebook)}`);
+  }
+
+  /** Writes the run's executed notebook next to the notebook (`cellpipe export`); answers its path (from Jupyter's root). */
+  exportRun(id: string, notebook: string): Promise<{ path: string; filled: number; notes: string[] }> {
+    return this.request(`runs/${encodeURIComponent(id)}/export?notebook=${encodeURIComponent(notebook)}`, { method: 'POST' });
   }
 
   /** The whole stored log of a step as text (for the "full log" tab). */

@@ -12,12 +12,15 @@ import { cellLabel } from '../core/notebook.js';
 import { CellpipeAPI, ResponseError } from './api.js';
 import { PipelineModel } from './pipeline.js';
 import { NotebookDecorations } from './widgets/decorations.js';
+import { RunOutputsModel } from './runOutputs.js';
+import { RunOutputsView } from './widgets/runOutputs.js';
 import { PipelineSidebar } from './widgets/sidebar.js';
 import { editTagsDialog } from './widgets/tagEditor.js';
 import { createLogTab } from './widgets/logTab.js';
 import { CommandIDs, DEFAULT_SETTINGS, PLUGIN_ID, type CellpipeSettings } from './tokens.js';
 import { makeStepTags, readTagEdit, renameStep, setRoleTags, suggestStepName, validateTagEdit, writeTags, type RoleChoice } from './model/tags.js';
 import { firstCells, stepNames } from './model/cells.js';
+import { failingCell } from './model/runOutputs.js';
 import { targetOptions, type ProfilesResponse, type TargetOption } from './model/targets.js';
 
 const pipelineIcon = new LabIcon({
@@ -53,7 +56,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
   ) => {
     const api = new CellpipeAPI();
     let settings: CellpipeSettings = { ...DEFAULT_SETTINGS };
-    const models = new Map<NotebookPanel, { model: PipelineModel; decorations: NotebookDecorations }>();
+    const models = new Map<NotebookPanel, { model: PipelineModel; decorations: NotebookDecorations; outputs: RunOutputsView }>();
 
     const goToCell = async (panel: NotebookPanel, index: number, line?: number) => {
       app.shell.activateById(panel.id);
@@ -82,6 +85,10 @@ const plugin: JupyterFrontEndPlugin<void> = {
     const sidebar = new PipelineSidebar(
       {
         goToStep: (model, step) => {
+          // A failed step of the shown run: where it raised, not where it starts.
+          const failed = model.run?.steps.find((s) => s.name === step);
+          const raisedAt = failed ? failingCell(failed, model.cells()) : undefined;
+          if (raisedAt !== undefined) return void goToCell(model.panel, raisedAt, failed?.error?.line);
           const at = firstCells(model.cells(), model.result?.graph).get(step);
           if (at !== undefined) void goToCell(model.panel, at);
         },
@@ -115,8 +122,12 @@ const plugin: JupyterFrontEndPlugin<void> = {
         goToCell: (i, line) => void goToCell(panel, i, line),
         inlineLogs: () => settings.inlineLogs,
       });
-      models.set(panel, { model, decorations });
+      const runOutputs = new RunOutputsModel(model);
+      const outputs = new RunOutputsView(panel, model, runOutputs, { goToCell: (i, line) => void goToCell(panel, i, line) });
+      models.set(panel, { model, decorations, outputs });
       panel.disposed.connect(() => {
+        outputs.dispose();
+        runOutputs.dispose();
         decorations.dispose();
         model.dispose();
         models.delete(panel);

@@ -240,6 +240,11 @@ export class PipelineModel {
     this._runChanged.emit(run);
   }
 
+  /** Shows an error where the sidebar shows errors. */
+  reportError(err: unknown): void {
+    this.report(err);
+  }
+
   private report(err: unknown): void {
     const text = err instanceof Error ? err.message : String(err);
     const hint = err instanceof ResponseError ? err.hint : undefined;

@@ -1,0 +1,66 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { errorOutputOf, failingCell, mimeBundle, placeRunOutputs, provenance, splitError, type StepOutputs } from './runOutputs.js';
+import type { CellInfo } from './cells.js';
+
+const code = (id: string): CellInfo => ({ id, type: 'code', tags: [] });
+const md = (id: string): CellInfo => ({ id, type: 'markdown', tags: [] });
+
+test('run outputs land under the cell that produced them, found by id after cells moved', () => {
+  const steps: StepOutputs[] = [
+    { step: 'plot', fromRun: 'r1', cells: { '1': { id: 'imports', outputs: [] }, '3': { id: 'plot', executionCount: 2, outputs: [{ output_type: 'display_data', data: { 'image/png': 'AAA' } }] } } },
+    { step: 'table', fromRun: 'r0', cells: { '1': { id: 'imports', outputs: [] }, '4': { id: 'table', outputs: [{ output_type: 'execute_result', data: { 'text/plain': '3' } }] } } },
+  ];
+  // A markdown cell was inserted at the top since the run: every code cell moved down by one.
+  const cells = [md('new'), md('intro'), code('imports'), md('x'), code('plot'), code('table')];
+  const placed = placeRunOutputs(steps, cells);
+  assert.deepEqual([...placed.keys()].sort(), [2, 4, 5]);
+  assert.equal(placed.get(4)!.step, 'plot');
+  assert.equal(placed.get(4)!.fromRun, 'r1');
+  assert.equal(placed.get(5)!.fromRun, 'r0', 'a cached step shows the outputs of the run that executed it');
+  // The imports cell ran in both steps: the first step in run order is shown.
+  assert.equal(placed.get(2)!.step, 'plot');
+});
+
+test('outputs of a cell that is no code cell any more are not placed', () => {
+  const steps: StepOutputs[] = [{ step: 's', fromRun: 'r', cells: { '0': { outputs: [{ output_type: 'stream', name: 'stdout', text: 'hi' }] } } }];
+  assert.equal(placeRunOutputs(steps, [md('a')]).size, 0);
+});
+
+test('the failing cell is found by the error\'s cell id, else its index', () => {
+  const error = { message: 'division by zero', type: 'ZeroDivisionError', cell: 1, cellId: 'div', line: 2 };
+  assert.equal(failingCell({ state: 'failed', error }, [code('a'), code('b'), code('div')]), 2);
+  assert.equal(failingCell({ state: 'failed', error: { ...error, cellId: 'gone' } }, [code('a'), code('b')]), 1);
+  assert.equal(failingCell({ state: 'succeeded', error }, [code('a'), code('b')]), undefined);
+  assert.equal(failingCell({ state: 'failed', error: { message: 'x' } }, [code('a')]), undefined);
+});
+
+test('an error reads as one short line, and its traceback does not repeat it', () => {
+  const out = { output_type: 'error', ename: 'ZeroDivisionError', evalue: 'division by zero',
+    traceback: ['Traceback (most recent call last):', '  File "cell 7", line 2, in <module>', '    share = total / parts', '\u001b[0;31mZeroDivisionError\u001b[0m: division by zero'] };
+  const { head, traceback } = splitError(out);
+  assert.equal(head, 'ZeroDivisionError: division by zero');
+  assert.equal(traceback, 'Traceback (most recent call last):\n  File "cell 7", line 2, in <module>\n    share = total / parts');
+  assert.equal(traceback.includes('division by zero'), false);
+  // A message that already starts with its type is not prefixed twice.
+  assert.equal(splitError({ output_type: 'error', ename: 'KeyError', evalue: "KeyError: 'x'", traceback: [] }).head, "KeyError: 'x'");
+  // Made from a step's error record when the step recorded no outputs.
+  const made = errorOutputOf({ message: 'boom', type: 'RuntimeError', traceback: 'Traceback…\nRuntimeError: boom\n' });
+  assert.deepEqual(splitError(made), { head: 'RuntimeError: boom', traceback: 'Traceback…' });
+});
+
+test('streams and rich outputs render as the mime bundles JupyterLab renders', () => {
+  assert.deepEqual(mimeBundle({ output_type: 'stream', name: 'stdout', text: ['a\n', 'b\n'] }), { 'application/vnd.jupyter.stdout': 'a\nb\n' });
+  assert.deepEqual(mimeBundle({ output_type: 'stream', name: 'stderr', text: 'w' }), { 'application/vnd.jupyter.stderr': 'w' });
+  assert.deepEqual(mimeBundle({ output_type: 'display_data', data: { 'text/html': ['<b>', '1</b>'], 'image/png': 'AAA' } }), { 'text/html': '<b>1</b>', 'image/png': 'AAA' });
+  assert.equal(mimeBundle({ output_type: 'error' }), undefined);
+});
+
+test('the line above run outputs says which run, which step in which state, and whose outputs a cached step shows', () => {
+  const step = { name: 'plot', state: 'succeeded' as const, startedAt: '2026-01-01T10:00:00Z', finishedAt: '2026-01-01T10:00:02Z' };
+  const text = provenance({ id: 'r2' }, step, 'r2');
+  assert.match(text, /^from run r2 · step plot succeeded · .+ · 2\.0 s$/);
+  const cached = provenance({ id: 'r2' }, { ...step, state: 'cached' }, 'r1');
+  assert.match(cached, /^from run r2 · step plot cached · outputs of run r1 · /);
+  assert.doesNotMatch(cached, /2\.0 s/);
+});

@@ -1,0 +1,274 @@
+/**
+ * Under each cell, what that cell showed in the pipeline run the notebook shows ("from run X"), rendered with the
+ * notebook's own rendermime registry into an area cellpipe owns; one click switches the whole notebook between the
+ * kernel's outputs and the run's. A failed step's cell is marked and gets the error under it: one short line and an
+ * expandable traceback.
+ *
+ * Nothing is written into the notebook model: the kernel's outputs stay as they are (hidden, not removed, while the
+ * run's are shown), so saving the notebook never saves a run's outputs.
+ */
+import { NotebookActions, type NotebookPanel } from '@jupyterlab/notebook';
+import type { Cell } from '@jupyterlab/cells';
+import { Widget } from '@lumino/widgets';
+import { cellLabel } from '../../core/notebook.js';
+import type { RunRecord, StepRecord } from '../../runtimes/types.js';
+import type { PipelineModel } from '../pipeline.js';
+import type { RunOutputsModel } from '../runOutputs.js';
+import { errorOutputOf, failingCell, mimeBundle, placeRunOutputs, provenance, splitError, type CellRunOutputs, type NbOutput } from '../model/runOutputs.js';
+import { isTerminal, stateClass } from '../model/runs.js';
+
+const AREA = 'cp-run-outputs';
+/** On a cell node: the run's outputs are shown and the kernel's hidden. */
+const SHOWING_RUN = 'cp-showing-run';
+const FAILED_CELL = 'cp-failed-cell';
+
+function kernelOutputCount(cell: Cell): number {
+  return cell.model.type === 'code' ? (cell.model as unknown as { outputs: { length: number } }).outputs.length : 0;
+}
+
+export interface RunOutputsActions {
+  goToCell(cellIndex: number, line?: number): void;
+}
+
+/** What one cell's area shows; the body is rendered again only when this changes. */
+interface Shown {
+  key: string;
+  renderers: Widget[];
+}
+
+export class RunOutputsView {
+  constructor(
+    readonly panel: NotebookPanel,
+    readonly model: PipelineModel,
+    readonly outputs: RunOutputsModel,
+    readonly actions: RunOutputsActions,
+  ) {
+    outputs.changed.connect(this.render, this);
+    model.runChanged.connect(this.render, this);
+    model.compiled.connect(this.render, this);
+    panel.content.model?.cells.changed.connect(this.onCellsChanged, this);
+    NotebookActions.executed.connect(this.onExecuted, this);
+    this.render();
+  }
+
+  /** `run`: every cell with run outputs shows them; `kernel`: the kernel's outputs, the run's folded away. */
+  get mode(): 'run' | 'kernel' {
+    return this._mode;
+  }
+
+  setMode(mode: 'run' | 'kernel'): void {
+    this._mode = mode;
+    this._kernelCells.clear();
+    this.render();
+  }
+
+  render(): void {
+    const run = this.model.run;
+    if (run?.id !== this._lastRun) {
+      // Another run's outputs are newer than the kernel's again.
+      this._lastRun = run?.id;
+      this._kernelCells.clear();
+    }
+    const widgets = this.panel.content.widgets;
+    const cells = this.model.cells();
+    const placed = run && run.id === this.outputs.runId ? placeRunOutputs(this.outputs.steps(), cells) : new Map<number, CellRunOutputs>();
+    const failed = new Map<number, StepRecord>();
+    for (const s of run?.steps ?? []) {
+      const at = failingCell(s, cells);
+      if (at !== undefined) failed.set(at, s);
+    }
+    const wanted = new Set<Element>();
+    if (run) {
+      for (const index of new Set([...placed.keys(), ...failed.keys()])) {
+        const cell = widgets[index];
+        if (!cell) continue;
+        const area = this.renderCell(cell, index, run, placed.get(index), failed.get(index));
+        if (area) wanted.add(area);
+      }
+    }
+    for (const area of this.panel.content.node.querySelectorAll<HTMLElement>(`.${AREA}`)) {
+      if (!wanted.has(area)) this.removeArea(area);
+    }
+    widgets.forEach((cell, i) => {
+      cell.node.classList.toggle(FAILED_CELL, failed.has(i));
+      if (!cell.node.querySelector(`:scope > .${AREA}`)) cell.node.classList.remove(SHOWING_RUN);
+    });
+  }
+
+  dispose(): void {
+    this.outputs.changed.disconnect(this.render, this);
+    this.model.runChanged.disconnect(this.render, this);
+    this.model.compiled.disconnect(this.render, this);
+    NotebookActions.executed.disconnect(this.onExecuted, this);
+    for (const area of this.panel.content.node.querySelectorAll<HTMLElement>(`.${AREA}`)) this.removeArea(area);
+    for (const cell of this.panel.content.widgets) cell.node.classList.remove(SHOWING_RUN, FAILED_CELL);
+  }
+
+  private renderCell(cell: Cell, index: number, run: RunRecord, got: CellRunOutputs | undefined, failedStep: StepRecord | undefined): HTMLElement | undefined {
+    const stepName = got?.step ?? failedStep?.name;
+    const step = run.steps.find((s) => s.name === stepName);
+    if (!step) return undefined;
+    let outputs: NbOutput[] = got?.outputs ?? [];
+    // The failed cell shows the error even when the step recorded no outputs (a runtime that kept none).
+    if (failedStep?.error && !outputs.some((o) => o.output_type === 'error')) outputs = [...outputs, errorOutputOf(failedStep.error)];
+    // A cell that showed nothing in the run nor in the kernel (an imports cell, say) needs no line saying so.
+    if (!outputs.length && !kernelOutputCount(cell)) return undefined;
+    let area = cell.node.querySelector<HTMLElement>(`:scope > .${AREA}`);
+    if (!area) {
+      area = document.createElement('div');
+      area.className = AREA;
+      const header = document.createElement('div');
+      header.className = 'cp-run-outputs-header';
+      const body = document.createElement('div');
+      body.className = 'cp-run-outputs-body';
+      area.append(header, body);
+      // Right under the kernel's outputs, above cellpipe's chip bar and inline log.
+      const after = cell.node.querySelector(':scope > .jp-Cell-outputWrapper');
+      cell.node.insertBefore(area, after?.nextSibling ?? cell.node.querySelector(':scope > .cp-cell-bar'));
+    }
+    const showRun = this._mode === 'run' && !this._kernelCells.has(cell.model.id);
+    area.dataset.runId = run.id;
+    area.dataset.step = step.name;
+    area.dataset.cell = String(index);
+    area.dataset.state = step.state;
+    area.classList.toggle('cp-kernel-mode', !showRun);
+    cell.node.classList.toggle(SHOWING_RUN, showRun);
+    this.renderHeader(area, cell, run, step, got, failedStep, index);
+    const key = `${run.id}|${step.name}|${got?.fromRun ?? ''}|${outputs.length}|${failedStep ? 'failed' : ''}`;
+    const shown = this._shown.get(area);
+    if (shown?.key !== key) {
+      this.disposeRenderers(area);
+      const body = area.querySelector<HTMLElement>('.cp-run-outputs-body')!;
+      body.replaceChildren();
+      const renderers: Widget[] = [];
+      for (const output of outputs) {
+        if (output.output_type === 'error') body.appendChild(this.errorView(output, failedStep, index));
+        else this.renderOutput(body, output, renderers);
+      }
+      if (!outputs.length) {
+        const none = document.createElement('div');
+        none.className = 'cp-run-outputs-none';
+        none.textContent = 'this cell showed nothing in the run';
+        body.appendChild(none);
+      }
+      this._shown.set(area, { key, renderers });
+    }
+    return area;
+  }
+
+  private renderHeader(area: HTMLElement, cell: Cell, run: RunRecord, step: StepRecord, got: CellRunOutputs | undefined, failedStep: StepRecord | undefined, index: number): void {
+    const header = area.querySelector<HTMLElement>('.cp-run-outputs-header')!;
+    const showRun = !area.classList.contains('cp-kernel-mode');
+    const from = document.createElement('span');
+    from.className = 'cp-run-outputs-from';
+    from.textContent = provenance(run, step, got?.fromRun ?? run.id);
+    const state = document.createElement('span');
+    state.className = `cp-run-outputs-state ${stateClass(step.state)}`;
+    const parts: HTMLElement[] = [state, from];
+    if (failedStep) {
+      const marker = document.createElement('button');
+      marker.className = 'cp-failed-marker';
+      const line = failedStep.error?.line;
+      marker.textContent = `✖ step ${failedStep.name} failed here${line ? ` (line ${line})` : ''}`;
+      marker.title = `go to ${cellLabel(index, line)}`;
+      marker.addEventListener('click', () => this.actions.goToCell(index, line));
+      parts.push(marker);
+    }
+    const toggle = document.createElement('button');
+    toggle.className = 'cp-outputs-switch';
+    const kernelCount = kernelOutputCount(cell);
+    toggle.textContent = showRun ? `kernel outputs${kernelCount ? ` (${kernelCount})` : ''}` : 'run outputs';
+    toggle.title = showRun
+      ? "show what this notebook's kernel printed here instead (in every cell)"
+      : `show what run ${run.id} printed here instead (in every cell)`;
+    toggle.addEventListener('click', () => this.setMode(showRun ? 'kernel' : 'run'));
+    parts.push(toggle);
+    if (!isTerminal(run.state) && step.state === 'running') from.textContent += ' …';
+    header.replaceChildren(...parts);
+  }
+
+  private renderOutput(body: HTMLElement, output: NbOutput, renderers: Widget[]): void {
+    const bundle = mimeBundle(output);
+    if (!bundle) return;
+    const rendermime = this.panel.content.rendermime;
+    const mime = rendermime.preferredMimeType(bundle as never, 'any');
+    const holder = document.createElement('div');
+    holder.className = `cp-run-output jp-OutputArea-output cp-output-${String(output.output_type)}`;
+    if (!mime) {
+      holder.textContent = `(no renderer for ${Object.keys(bundle).join(', ')})`;
+      body.appendChild(holder);
+      return;
+    }
+    holder.dataset.mimeType = mime;
+    body.appendChild(holder);
+    const renderer = rendermime.createRenderer(mime);
+    // Untrusted, as JupyterLab treats outputs it did not produce in this session: HTML is sanitised, no scripts run.
+    const model = rendermime.createModel({ data: bundle as never, metadata: (output.metadata ?? {}) as never, trusted: false });
+    void renderer.renderModel(model).catch((err: unknown) => (holder.textContent = `could not render ${mime}: ${String(err)}`));
+    if (holder.isConnected) Widget.attach(renderer, holder);
+    else holder.appendChild(renderer.node);
+    renderers.push(renderer);
+  }
+
+  /** One short line (with where it raised) and the traceback behind a disclosure; the message appears once. */
+  private errorView(output: NbOutput, failedStep: StepRecord | undefined, index: number): HTMLElement {
+    const { head, traceback } = splitError(output);
+    const box = document.createElement('div');
+    box.className = 'cp-run-error';
+    const line = document.createElement('div');
+    line.className = 'cp-run-error-head';
+    line.textContent = head;
+    const errLine = failedStep?.error?.line;
+    if (errLine) {
+      const where = document.createElement('button');
+      where.className = 'cp-run-error-where';
+      where.textContent = `line ${errLine}`;
+      where.title = `go to ${cellLabel(index, errLine)}`;
+      where.addEventListener('click', () => this.actions.goToCell(index, errLine));
+      line.append(' ', where);
+    }
+    box.appendChild(line);
+    if (traceback.trim()) {
+      const details = document.createElement('details');
+      details.className = 'cp-run-error-traceback';
+      const summary = document.createElement('summary');
+      summary.textContent = 'traceback';
+      const pre = document.createElement('pre');
+      pre.textContent = traceback;
+      details.append(summary, pre);
+      box.appendChild(details);
+    }
+    return box;
+  }
+
+  private removeArea(area: HTMLElement): void {
+    this.disposeRenderers(area);
+    area.parentElement?.classList.remove(SHOWING_RUN);
+    area.remove();
+  }
+
+  private disposeRenderers(area: HTMLElement): void {
+    for (const r of this._shown.get(area)?.renderers ?? []) {
+      if (r.isAttached) Widget.detach(r);
+      r.dispose();
+    }
+    this._shown.delete(area);
+  }
+
+  private onCellsChanged(): void {
+    requestAnimationFrame(() => this.render());
+  }
+
+  /** A cell run in the kernel shows the kernel's new outputs: they are newer than the run's. */
+  private onExecuted(_: unknown, args: { notebook: unknown; cell: Cell }): void {
+    if (args.notebook !== this.panel.content) return;
+    this._kernelCells.add(args.cell.model.id);
+    this.render();
+  }
+
+  private _mode: 'run' | 'kernel' = 'run';
+  private _lastRun: string | undefined;
+  /** Cells (by model id) that show the kernel's outputs in run mode: they were executed since. */
+  private _kernelCells = new Set<string>();
+  private _shown = new WeakMap<HTMLElement, Shown>();
+}
