@@ -11,7 +11,7 @@
  * | `PUT /api/settings {profiles?, runsDir?, concurrency?, defaultBaseImage?}` | the profile summaries (as `GET /api/profiles`) under the new settings (see ./settings.ts) |
  * | `GET /api/settings` | the settings in force |
  * | `GET /api/profiles` | `{profiles: [{name, kind: "kubeflow", namespace, registry?, kfpUi?, error?}], file?, error?, containers: {error?}}` |
- * | `POST /api/runs {path, parameters, target: "local" \| "containers" \| PROFILE, cache?}` | 201 `{runId, run}` (Kubeflow: submitted in the background, `run.stage` shows how far) |
+ * | `POST /api/runs {path, parameters, target: "local" \| "containers" \| PROFILE, cache?, only?: [STEP…], from?: STEP, reuse?: RUN}` | 201 `{runId, run, warnings}` (Kubeflow: submitted in the background, `run.stage` shows how far; `only`/`from`: a partial run as `cellpipe run --only/--from [--reuse]`, `warnings` say which reused inputs are stale) |
  * | `GET /api/runs?notebook=PATH` | `{runs}`, newest first |
  * | `GET /api/runs/:id[?notebook=PATH]` | the RunRecord |
  * | `GET /api/runs/:id/events` | SSE: `run` (RunRecord) per change, then `end` (Kubeflow runs: `stage`/`stageDetail` while submitted) |
@@ -19,6 +19,7 @@
  * | `GET /api/runs/:id/logs/:step?format=text\|json` | the whole log as text, or `{lines}` |
  * | `GET /api/runs/:id/outputs` | `{run, steps: {STEP: {fromRun, cells}}}`: what each cell showed in the run's steps that recorded it (runs/outputs.ts; `cells` maps the 0-based cell index to `{id, executionCount, outputs}`, nbformat outputs) |
  * | `GET /api/runs/:id/outputs/:step` | `{run, step, recorded, fromRun?, cells}` for one step (`recorded: false` while it has none) |
+ * | `POST /api/runs/:id/export?notebook=PATH` | `{path, filled, notes}`: the run's executed notebook written beside the notebook as `<name>.<run id>.ipynb` (as `cellpipe export`; the notebook itself is never written); `path` is relative to the root |
  * | `POST /api/runs/:id/cancel` | 202 with the RunRecord (Kubeflow: terminated in KFP, or its submission stopped) |
  * | `POST /api/schedules {path, profile, cron, parameters?, maxConcurrency?, catchUp?}` | 201 `{schedule, next}`: images built, the version uploaded, the recurring run created pinned to it (runtimes/kubeflow/schedule.ts) |
  * | `GET /api/schedules?notebook=PATH&profile=P` | `{schedules, recorded}`: the notebook's schedules with their next three runs; the runs KFP made for them are recorded (`recorded`: new run ids) and watched |
@@ -33,7 +34,7 @@
  * 0-based index into the notebook's `cells`; error `message`s, being for people, say `cellLabel` ("cell 7" for 6).
  */
 import { createHash } from 'node:crypto';
-import { readFile, realpath } from 'node:fs/promises';
+import { readFile, realpath, rename, writeFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import path from 'node:path';
 import type { CompileOptions, CompileResult } from '../core/compile.js';
@@ -41,12 +42,15 @@ import { compileNotebook } from '../core/compile.js';
 import { CONTAINERS_TARGET, inImages, inImagesUnavailable, type InImages } from '../runtimes/containers/setup.js';
 import { cellLabel } from '../core/notebook.js';
 import { readRunCellOutputs, readStepCellOutputs } from '../runs/outputs.js';
+import { executedFileName, executedRun, executedText } from '../runs/executed.js';
 import { RunStore, storeDirFor as defaultStoreDirFor, isTerminalRun, newRunId, pendingStep } from '../runs/store.js';
 import type { JsonValue } from '../core/model.js';
 import type { Profile } from '../kube/profile.js';
 import type { LogLine, RunRecord, Runtime } from '../runtimes/types.js';
 import { HttpError, readJsonObject, requireString, sendError, sendJson } from './http.js';
 import { bindParameters } from './parameters.js';
+import { planPartial, readPartialSelection } from './partial.js';
+import type { PartialSelection } from '../runs/plan.js';
 import { resolveNotebook, type ResolvedNotebook } from './paths.js';
 import { EventStream } from './sse.js';
 import { tailLog, watchRun } from './tail.js';
@@ -146,6 +150,7 @@ export class Backend {
       r('GET', new RegExp(`^/api/runs/${seg}/logs/${seg}$`), (q, s, p, u) => this.stepLogs(q, s, p, u)),
       r('GET', new RegExp(`^/api/runs/${seg}/outputs$`), (q, s, p, u) => this.runOutputs(q, s, p, u)),
       r('GET', new RegExp(`^/api/runs/${seg}/outputs/${seg}$`), (q, s, p, u) => this.runOutputs(q, s, p, u)),
+      r('POST', new RegExp(`^/api/runs/${seg}/export$`), (q, s, p, u) => this.exportRun(q, s, p, u)),
       r('POST', new RegExp(`^/api/runs/${seg}/cancel$`), (q, s, p, u) => this.cancelRun(q, s, p, u)),
     ];
   }
@@ -350,19 +355,24 @@ export class Backend {
     if (body.cache !== undefined && typeof body.cache !== 'boolean') {
       throw new HttpError(400, "field 'cache' must be true or false");
     }
+    const selection = readPartialSelection(body);
     const profile = target === 'local' || target === CONTAINERS_TARGET ? undefined : await this.kubeflow.profile(target);
+    if (selection && profile) {
+      throw new HttpError(400, `partial runs (only/from) run on this machine; Kubeflow runs the whole pipeline`, "Pick Local (or This machine, in containers) as the target; on Kubeflow, KFP's cache reuses the steps that did not change.");
+    }
     const nb = await this.resolve(given);
     const { result, bytes } = await this.compiled(nb);
     const parameters = bindParameters(result.graph.parameters, body.parameters);
     const storeDir = this.storeDirFor(nb.abs);
     const { runtime, store } = await this.backendFor(storeDir);
     if (target === CONTAINERS_TARGET) {
-      const runId = await this.startInImages(nb, bytes, parameters, body.cache ?? true, store);
+      const { runId, warnings } = await this.startInImages(nb, bytes, parameters, body.cache ?? true, store, selection);
       this.runIndex.set(runId, storeDir);
       this.started.add(runId);
-      sendJson(res, 201, { runId, run: (await store.get(runId)) ?? null });
+      sendJson(res, 201, { runId, run: (await store.get(runId)) ?? null, warnings });
       return;
     }
+    const partial = selection ? await planPartial(store, nb.rel, result.graph, result.programs, selection) : undefined;
     if (profile) {
       const runId = await this.submitToKubeflow(nb, result, bytes, parameters, profile, storeDir, store);
       const run = await store.get(runId);
@@ -380,18 +390,21 @@ export class Backend {
       // Steps run where the notebook is, as they would in the notebook's kernel.
       workdir: path.dirname(nb.abs),
       concurrency: this.settings.concurrency,
+      ...(partial ? { reuse: partial.reuse } : {}),
     });
     this.runIndex.set(runId, storeDir);
     this.started.add(runId);
     const run = await store.get(runId);
-    sendJson(res, 201, { runId, run: run ?? null });
+    sendJson(res, 201, { runId, run: run ?? null, warnings: partial?.warnings ?? [] });
   }
 
   /**
    * A run on this machine with each step in its own image: the step images built into a private registry under
    * the run store (base: the "Default base image" setting, else the notebook's), then the container runtime.
    */
-  private async startInImages(nb: ResolvedNotebook, bytes: Buffer, parameters: Record<string, JsonValue>, cache: boolean, store: RunStore): Promise<string> {
+  private async startInImages(
+    nb: ResolvedNotebook, bytes: Buffer, parameters: Record<string, JsonValue>, cache: boolean, store: RunStore, selection?: PartialSelection,
+  ): Promise<{ runId: string; warnings: string[] }> {
     const why = inImagesUnavailable();
     if (why) throw new HttpError(409, `cannot run in containers: ${why}`, 'Run it locally, or start Jupyter as root on a machine with runc.');
     let run: InImages;
@@ -400,9 +413,17 @@ export class Backend {
     } catch (err) {
       throw new HttpError(400, `cannot run in containers: ${(err as Error).message}`);
     }
-    const runId = await run.runtime.submit({ ...run.prepared.request, parameters, cache, concurrency: this.settings.concurrency });
+    let partial: Awaited<ReturnType<typeof planPartial>> | undefined;
+    try {
+      const { graph, programs } = run.prepared.request;
+      partial = selection ? await planPartial(store, nb.rel, graph, programs, selection) : undefined;
+    } catch (err) {
+      await run.close();
+      throw err;
+    }
+    const runId = await run.runtime.submit({ ...run.prepared.request, parameters, cache, concurrency: this.settings.concurrency, ...(partial ? { reuse: partial.reuse } : {}) });
     void run.runtime.wait(runId).finally(() => run.close());
-    return runId;
+    return { runId, warnings: partial?.warnings ?? [] };
   }
 
   /**
@@ -636,6 +657,25 @@ export class Backend {
     }
     const got = readStepCellOutputs(backend.store, record, step);
     sendJson(res, 200, got ? { run: record.id, step, recorded: true, fromRun: got.fromRun, cells: got.cells } : { run: record.id, step, recorded: false, cells: {} });
+  }
+
+  private async exportRun(_req: IncomingMessage, res: ServerResponse, [runId]: string[], url: URL): Promise<void> {
+    const notebook = url.searchParams.get('notebook');
+    if (!notebook) throw new HttpError(400, "query parameter 'notebook' is required", 'POST /api/runs/:id/export?notebook=PATH');
+    const nb = await this.resolve(notebook);
+    const { backend, record } = await this.locateRun(runId, url);
+    let result;
+    try {
+      result = executedRun(backend.store, record, await readFile(nb.real), nb.rel);
+    } catch (err) {
+      throw new HttpError(409, `cannot export run ${runId}: ${(err as Error).message}`);
+    }
+    const name = executedFileName(nb.rel, record.id);
+    const out = path.join(path.dirname(nb.abs), name);
+    const tmp = `${out}.tmp-${process.pid}`;
+    await writeFile(tmp, executedText(result));
+    await rename(tmp, out);
+    sendJson(res, 200, { path: path.posix.join(path.posix.dirname(nb.rel), name), filled: result.filled, notes: result.notes });
   }
 
   private async stepLogs(req: IncomingMessage, res: ServerResponse, [runId, step]: string[], url: URL): Promise<void> {

@@ -4,7 +4,8 @@
  */
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startServer, type RunningServer } from './index.js';
@@ -71,5 +72,24 @@ describe('GET /api/runs/:id/outputs (real Python steps)', () => {
     assert.equal(unknown.status, 404);
     assert.match(unknown.json.error.message, /has no step 'nope'/);
     assert.match(unknown.json.error.hint, /plot/);
+  });
+
+  test('POST /api/runs/:id/export writes the executed notebook beside the notebook, valid for nbformat, and leaves the notebook alone', async () => {
+    const runId = await runToEnd();
+    const nbFile = path.join(base, 'root', 'nb', 'outputs.ipynb');
+    const before = readFileSync(nbFile, 'utf8');
+    const out = await call(socket, 'POST', `/api/runs/${runId}/export?notebook=nb/outputs.ipynb`);
+    assert.equal(out.status, 200, out.text);
+    assert.equal(out.json.path, `nb/outputs.${runId}.ipynb`);
+    assert.ok(out.json.filled >= 3);
+    const written = path.join(base, 'root', out.json.path);
+    const check = spawnSync(PYTHON, ['-c', 'import nbformat,sys; nbformat.validate(nbformat.read(sys.argv[1], 4))', written], { encoding: 'utf8' });
+    assert.equal(check.status, 0, check.stderr);
+    const executed = JSON.parse(readFileSync(written, 'utf8')) as { cells: { outputs?: { output_type: string }[] }[] };
+    assert.deepEqual(executed.cells[3].outputs?.map((o) => o.output_type), ['stream', 'execute_result']);
+    assert.equal(readFileSync(nbFile, 'utf8'), before);
+
+    const missing = await call(socket, 'POST', `/api/runs/${runId}/export`);
+    assert.equal(missing.status, 400);
   });
 });

@@ -3,14 +3,12 @@
  * under each code cell, what that cell showed in the run (core/executed.ts) — openable in any Jupyter. The notebook
  * file itself is never written.
  */
-import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Command } from '../main.js';
 import { commandArgs } from '../args.js';
 import { openRun } from '../../runs/locate.js';
-import { readRunCellOutputs } from '../../runs/outputs.js';
-import { executedNotebook } from '../../core/executed.js';
+import { executedFileName, executedRun, executedText } from '../../runs/executed.js';
 import type { RunRecord } from '../../runtimes/types.js';
 
 const USAGE = `usage: cellpipe export RUN [-o FILE] [--notebook PATH] [--store DIR]
@@ -44,37 +42,22 @@ const exportCommand: Command = async (argv, io) => {
     io.stderr.write(`cellpipe export: the notebook of run ${rec.id} (${rec.notebook}) is not at ${tried.join(' nor ')}; pass --notebook PATH\n`);
     return 1;
   }
-  const bytes = fs.readFileSync(nbPath);
-  let json: unknown;
-  try {
-    json = JSON.parse(bytes.toString('utf8'));
-  } catch (err) {
-    io.stderr.write(`cellpipe export: ${nbPath} is not valid JSON (${(err as Error).message})\n`);
-    return 1;
-  }
-
   let result;
   try {
-    const steps = readRunCellOutputs(store, rec);
-    if (!steps.length) {
-      io.stderr.write(`cellpipe export: run ${rec.id} recorded no cell outputs (its steps did not run, or it was made before cellpipe kept them)\n`);
-      return 1;
-    }
-    const changed = createHash('sha256').update(bytes).digest('hex') !== rec.notebookHash;
-    result = executedNotebook(json, steps, { runId: rec.id, state: rec.state, notebookChanged: changed });
+    result = executedRun(store, rec, fs.readFileSync(nbPath), nbPath);
   } catch (err) {
     io.stderr.write(`cellpipe export: ${(err as Error).message}\n`);
     return 1;
   }
   for (const note of result.notes) io.stderr.write(`cellpipe export: ${note}\n`);
 
-  const text = JSON.stringify(result.notebook, null, 1) + '\n';
+  const text = executedText(result);
   const flag = typeof args.flags.output === 'string' ? args.flags.output : undefined;
   if (flag === '-') {
     io.stdout.write(text);
     return 0;
   }
-  const out = path.resolve(io.cwd, flag ?? `${path.basename(nbPath, '.ipynb')}.${rec.id}.ipynb`);
+  const out = path.resolve(io.cwd, flag ?? executedFileName(nbPath, rec.id));
   if (out === path.resolve(nbPath)) {
     io.stderr.write(`cellpipe export: ${out} is the notebook itself; choose another file with -o\n`);
     return 1;
