@@ -11,7 +11,7 @@
  * | `PUT /api/settings {profiles?, runsDir?, concurrency?, defaultBaseImage?}` | the profile summaries (as `GET /api/profiles`) under the new settings (see ./settings.ts) |
  * | `GET /api/settings` | the settings in force |
  * | `GET /api/profiles` | `{profiles: [{name, kind: "kubeflow", namespace, registry?, kfpUi?, error?}], file?, error?, containers: {error?}}` |
- * | `POST /api/runs {path, parameters, target: "local" \| "containers" \| PROFILE, cache?}` | 201 `{runId, run}` (Kubeflow: submitted in the background, `run.stage` shows how far) |
+ * | `POST /api/runs {path, parameters, target: "local" \| "containers" \| PROFILE, cache?, only?: [STEP…], from?: STEP, reuse?: RUN}` | 201 `{runId, run, warnings}` (Kubeflow: submitted in the background, `run.stage` shows how far; `only`/`from`: a partial run as `cellpipe run --only/--from [--reuse]`, `warnings` say which reused inputs are stale) |
  * | `GET /api/runs?notebook=PATH` | `{runs}`, newest first |
  * | `GET /api/runs/:id[?notebook=PATH]` | the RunRecord |
  * | `GET /api/runs/:id/events` | SSE: `run` (RunRecord) per change, then `end` (Kubeflow runs: `stage`/`stageDetail` while submitted) |
@@ -49,6 +49,8 @@ import type { Profile } from '../kube/profile.js';
 import type { LogLine, RunRecord, Runtime } from '../runtimes/types.js';
 import { HttpError, readJsonObject, requireString, sendError, sendJson } from './http.js';
 import { bindParameters } from './parameters.js';
+import { planPartial, readPartialSelection } from './partial.js';
+import type { PartialSelection } from '../runs/plan.js';
 import { resolveNotebook, type ResolvedNotebook } from './paths.js';
 import { EventStream } from './sse.js';
 import { tailLog, watchRun } from './tail.js';
@@ -353,17 +355,23 @@ export class Backend {
     if (body.cache !== undefined && typeof body.cache !== 'boolean') {
       throw new HttpError(400, "field 'cache' must be true or false");
     }
+    const selection = readPartialSelection(body);
     const profile = target === 'local' || target === CONTAINERS_TARGET ? undefined : await this.kubeflow.profile(target);
+    if (selection && profile) {
+      throw new HttpError(400, `partial runs (only/from) run on this machine; Kubeflow runs the whole pipeline`, "Pick Local (or This machine, in containers) as the target; on Kubeflow, KFP's cache reuses the steps that did not change.");
+    }
     const nb = await this.resolve(given);
     const { result, bytes } = await this.compiled(nb);
     const parameters = bindParameters(result.graph.parameters, body.parameters);
     const storeDir = this.storeDirFor(nb.abs);
     const { runtime, store } = await this.backendFor(storeDir);
+    // Planned before anything is built, so a wrong step name or a missing earlier run is said at once.
+    const partial = selection ? await planPartial(store, nb.rel, result.graph, result.programs, selection) : undefined;
     if (target === CONTAINERS_TARGET) {
-      const runId = await this.startInImages(nb, bytes, parameters, body.cache ?? true, store);
+      const { runId, warnings } = await this.startInImages(nb, bytes, parameters, body.cache ?? true, store, selection);
       this.runIndex.set(runId, storeDir);
       this.started.add(runId);
-      sendJson(res, 201, { runId, run: (await store.get(runId)) ?? null });
+      sendJson(res, 201, { runId, run: (await store.get(runId)) ?? null, warnings });
       return;
     }
     if (profile) {
@@ -383,18 +391,21 @@ export class Backend {
       // Steps run where the notebook is, as they would in the notebook's kernel.
       workdir: path.dirname(nb.abs),
       concurrency: this.settings.concurrency,
+      ...(partial ? { reuse: partial.reuse } : {}),
     });
     this.runIndex.set(runId, storeDir);
     this.started.add(runId);
     const run = await store.get(runId);
-    sendJson(res, 201, { runId, run: run ?? null });
+    sendJson(res, 201, { runId, run: run ?? null, warnings: partial?.warnings ?? [] });
   }
 
   /**
    * A run on this machine with each step in its own image: the step images built into a private registry under
    * the run store (base: the "Default base image" setting, else the notebook's), then the container runtime.
    */
-  private async startInImages(nb: ResolvedNotebook, bytes: Buffer, parameters: Record<string, JsonValue>, cache: boolean, store: RunStore): Promise<string> {
+  private async startInImages(
+    nb: ResolvedNotebook, bytes: Buffer, parameters: Record<string, JsonValue>, cache: boolean, store: RunStore, selection?: PartialSelection,
+  ): Promise<{ runId: string; warnings: string[] }> {
     const why = inImagesUnavailable();
     if (why) throw new HttpError(409, `cannot run in containers: ${why}`, 'Run it locally, or start Jupyter as root on a machine with runc.');
     let run: InImages;
@@ -403,9 +414,17 @@ export class Backend {
     } catch (err) {
       throw new HttpError(400, `cannot run in containers: ${(err as Error).message}`);
     }
-    const runId = await run.runtime.submit({ ...run.prepared.request, parameters, cache, concurrency: this.settings.concurrency });
+    let partial: Awaited<ReturnType<typeof planPartial>> | undefined;
+    try {
+      const { graph, programs } = run.prepared.request;
+      partial = selection ? await planPartial(store, nb.rel, graph, programs, selection) : undefined;
+    } catch (err) {
+      await run.close();
+      throw err;
+    }
+    const runId = await run.runtime.submit({ ...run.prepared.request, parameters, cache, concurrency: this.settings.concurrency, ...(partial ? { reuse: partial.reuse } : {}) });
     void run.runtime.wait(runId).finally(() => run.close());
-    return runId;
+    return { runId, warnings: partial?.warnings ?? [] };
   }
 
   /**

@@ -5,9 +5,8 @@
  * errors or the run failed; 2 for usage errors (including bad parameter values); 130 when interrupted.
  */
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { basename, relative, resolve } from 'node:path';
+import { relative, resolve } from 'node:path';
 import type { Command } from '../main.js';
 import { compileNotebook } from '../../core/compile.js';
 import { cellLabel } from '../../core/notebook.js';
@@ -19,15 +18,16 @@ import { LocalRuntime } from '../../runtimes/local/runtime.js';
 import { inImages, type InImages } from '../../runtimes/containers/setup.js';
 import { ParameterError, resolveParameters } from '../../runtimes/local/params.js';
 import type { PartialReuse, RunRecord, StepState } from '../../runtimes/types.js';
-import { PartialRunError, canSupply, chooseSteps, neededSteps, planReuse } from '../../runs/partial.js';
-import { findRun, noSuchRun } from '../../runs/locate.js';
+import { planPartialRun } from '../../runs/plan.js';
 
-const USAGE = `usage: cellpipe run NOTEBOOK [--param NAME=VALUE]... [--no-cache] [--concurrency N] [--store DIR]
+const USAGE = `usage: cellpipe run NOTEBOOK [--param NAME=VALUE]... [--no-cache] [--cold] [--concurrency N] [--store DIR]
                     [--only STEP... | --from STEP] [--reuse RUN]
                     [--in-images [--registry HOST[:PORT]/REPO] [--base IMAGE] [--insecure] [--no-network]]
 
   -p, --param NAME=VALUE  override a pipeline parameter (parsed by its declared type; lists/dicts as JSON)
   --no-cache              run every step, even when an unchanged earlier result could be reused
+  --cold                  start every step as a fresh Python (no fork server running the imports cells once;
+                          CELLPIPE_WARM=0 does the same)
   -j, --concurrency N     steps running at once (default: the number of CPUs)
   --store DIR             where runs are kept (default: .cellpipe next to the notebook, or $CELLPIPE_STORE)
   -q, --quiet             don't print the steps' log lines (state changes and the result only)
@@ -48,6 +48,7 @@ const run: Command = async (argv, io) => {
     args = parseArgs(argv, {
       param: { short: 'p', value: true, multiple: true },
       'no-cache': {},
+      cold: {},
       concurrency: { short: 'j', value: true },
       store: { value: true },
       quiet: { short: 'q' },
@@ -119,15 +120,15 @@ const run: Command = async (argv, io) => {
   let reuse: PartialReuse | undefined;
   if (args.flags.only !== undefined || args.flags.from !== undefined) {
     const only = ((args.flags.only as string[] | undefined) ?? []).flatMap((o) => o.split(',')).map((o) => o.trim()).filter(Boolean);
-    const planned = await planPartial(store, nbPath, result.graph, result.programs, {
+    const planned = await planPartialRun(store, nbPath, result.graph, result.programs, {
       only: args.flags.only !== undefined ? only : undefined,
       from: typeof args.flags.from === 'string' ? args.flags.from : undefined,
       reuse: typeof args.flags.reuse === 'string' ? args.flags.reuse : undefined,
     });
-    if (typeof planned === 'string') {
+    if ('error' in planned) {
       store.close();
-      io.stderr.write(`cellpipe run: ${planned}\n`);
-      return planned.startsWith('no step ') || planned.startsWith('give --only') ? 2 : 1;
+      io.stderr.write(`cellpipe run: ${planned.error}\n`);
+      return planned.usage ? 2 : 1;
     }
     reuse = planned.reuse;
     for (const s of planned.stale) {
@@ -163,7 +164,7 @@ const run: Command = async (argv, io) => {
     }
     runtime = inImagesRun.runtime;
   } else {
-    runtime = new LocalRuntime({ store, concurrency, env: io.env });
+    runtime = new LocalRuntime({ store, concurrency, env: io.env, ...(args.flags.cold ? { warm: false } : {}) });
   }
   const tty = Boolean(io.stdout.isTTY);
   const quiet = Boolean(args.flags.quiet);
@@ -255,42 +256,5 @@ const run: Command = async (argv, io) => {
   io.stderr.write(`cellpipe: run ${id} ${final.state}${final.reason && final.reason !== final.state ? ` (${final.reason})` : ''} — \`cellpipe logs ${id} --step NAME${storeArg}\` shows a step's log\n`);
   return interrupted ? 130 : 1;
 };
-
-/**
- * The plan of a partial run: the steps chosen by `--only`/`--from`, the rest from `--reuse RUN` or else the newest
- * finished run of this notebook (runs in this store, same file name) that has outputs of every step they need.
- * A string is the message for an impossible plan.
- */
-async function planPartial(
-  store: RunStore,
-  nbPath: string,
-  graph: NonNullable<ReturnType<typeof compileNotebook>['graph']>,
-  programs: ReturnType<typeof compileNotebook>['programs'],
-  sel: { only?: string[]; from?: string; reuse?: string },
-): Promise<ReturnType<typeof planReuse> | string> {
-  try {
-    const chosen = chooseSteps(graph, sel);
-    const needed = neededSteps(graph, chosen);
-    let rec: RunRecord | undefined;
-    if (sel.reuse !== undefined) {
-      const found = await findRun(store, sel.reuse);
-      if (found === 'ambiguous') return `--reuse ${sel.reuse}: matches several runs; give more of the id`;
-      if (!found) return `--reuse: ${noSuchRun(sel.reuse, store)}`;
-      rec = found;
-    } else {
-      const mine = (await store.list()).filter((r) => basename(r.notebook) === basename(nbPath) && ['succeeded', 'failed', 'cancelled'].includes(r.state));
-      rec = mine.find((r) => canSupply(r, needed, existsSync));
-      if (!rec) {
-        return mine.length
-          ? `no earlier run of ${basename(nbPath)} in ${store.dir} has outputs of ${needed.map((n) => `'${n}'`).join(', ')}; run them too, or the whole notebook first`
-          : `no earlier run of ${basename(nbPath)} in ${store.dir} to reuse steps from; run the whole notebook first (cellpipe run ${basename(nbPath)})`;
-      }
-    }
-    return planReuse(graph, programs!, chosen, rec, existsSync);
-  } catch (err) {
-    if (err instanceof PartialRunError) return err.message;
-    throw err;
-  }
-}
 
 export default run;
