@@ -14,6 +14,7 @@
  * | `POST /api/runs {path, parameters, target: "local" \| "containers" \| PROFILE, cache?, only?: [STEP…], from?: STEP, reuse?: RUN}` | 201 `{runId, run, warnings}` (Kubeflow: submitted in the background, `run.stage` shows how far; `only`/`from`: a partial run as `cellpipe run --only/--from [--reuse]`, `warnings` say which reused inputs are stale) |
  * | `GET /api/runs?notebook=PATH` | `{runs}`, newest first |
  * | `GET /api/runs/:id[?notebook=PATH]` | the RunRecord |
+ * | `GET /api/runs/:id/store` | `{run, store}`: the run store's folder (absolute), for loading a step's values in a kernel |
  * | `GET /api/runs/:id/events` | SSE: `run` (RunRecord) per change, then `end` (Kubeflow runs: `stage`/`stageDetail` while submitted) |
  * | `GET /api/runs/:id/logs/:step?from=N&follow=1` | SSE: `line` (LogLine, `id:` = its 0-based line index), then `end` `{lines, state}` |
  * | `GET /api/runs/:id/logs/:step?format=text\|json` | the whole log as text, or `{lines}` |
@@ -147,6 +148,11 @@ export class Backend {
       r('GET', /^\/api\/runs$/, (q, s, p, u) => this.listRuns(q, s, p, u)),
       r('GET', new RegExp(`^/api/runs/${seg}$`), (q, s, p, u) => this.getRun(q, s, p, u)),
       r('GET', new RegExp(`^/api/runs/${seg}/events$`), (q, s, p, u) => this.runEvents(q, s, p, u)),
+      r('GET', new RegExp(`^/api/runs/${seg}/store$`), async (_q, res, [runId], url) => {
+        // Where the run's artifacts are, for `%cellpipe load STEP --run RUN --store DIR` in the notebook's kernel.
+        const { backend, record } = await this.locateRun(runId, url);
+        sendJson(res, 200, { run: record.id, store: backend.store.dir });
+      }),
       r('GET', new RegExp(`^/api/runs/${seg}/logs/${seg}$`), (q, s, p, u) => this.stepLogs(q, s, p, u)),
       r('GET', new RegExp(`^/api/runs/${seg}/outputs$`), (q, s, p, u) => this.runOutputs(q, s, p, u)),
       r('GET', new RegExp(`^/api/runs/${seg}/outputs/${seg}$`), (q, s, p, u) => this.runOutputs(q, s, p, u)),

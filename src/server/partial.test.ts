@@ -98,3 +98,25 @@ describe('POST /api/runs: only / from / reuse / cache', () => {
     assert.match(noRun.json.error.message, /no run 'no-such-run'/);
   });
 });
+
+describe('GET /api/runs/:id/store', () => {
+  test('names the run store folder a kernel loads the run\'s values from', async () => {
+    const base = mkdtempSync(path.join(tmpdir(), 'cellpipe-server-store-'));
+    const root = path.join(base, 'root');
+    mkdirSync(path.join(root, 'nb'), { recursive: true });
+    writeFileSync(path.join(root, 'nb', 'chain.ipynb'), chain(1));
+    const socket = path.join(base, 's.sock');
+    const server = await startServer({ root, socket, backend: { kubeflow: { stateFile: path.join(base, 'state', 'kubeflow-runs.json') } } });
+    try {
+      const started = await call(socket, 'POST', '/api/runs', { path: 'nb/chain.ipynb', parameters: {}, target: 'local' });
+      const runId = started.json.runId as string;
+      await readEvents(socket, `/api/runs/${runId}/events`);
+      const where = await call(socket, 'GET', `/api/runs/${runId}/store?notebook=nb/chain.ipynb`);
+      assert.equal(where.status, 200, where.text);
+      assert.deepEqual(where.json, { run: runId, store: path.join(root, 'nb', '.cellpipe') });
+    } finally {
+      await server.close();
+      rmSync(base, { recursive: true, force: true });
+    }
+  });
+});
