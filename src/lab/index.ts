@@ -17,6 +17,8 @@ import { RunOutputsView } from './widgets/runOutputs.js';
 import { PipelineSidebar } from './widgets/sidebar.js';
 import { editTagsDialog } from './widgets/tagEditor.js';
 import { createLogTab } from './widgets/logTab.js';
+import { compareTabId, createCompareTab } from './widgets/compare.js';
+import type { RunRecord } from '../runtimes/types.js';
 import { CommandIDs, DEFAULT_SETTINGS, PLUGIN_ID, type CellpipeSettings } from './tokens.js';
 import { makeStepTags, readTagEdit, renameStep, setRoleTags, suggestStepName, validateTagEdit, writeTags, type RoleChoice } from './model/tags.js';
 import { firstCells, stepNames } from './model/cells.js';
@@ -93,6 +95,22 @@ const plugin: JupyterFrontEndPlugin<void> = {
           if (at !== undefined) void goToCell(model.panel, at);
         },
         goToCell: (model, cell, line) => void goToCell(model.panel, cell, line),
+        compare: (model, runIds) => {
+          const runs = runIds.map((id) => model.runs.find((r) => r.id === id)).filter((r): r is RunRecord => !!r);
+          const id = compareTabId(runs.map((r) => r.id));
+          if (Array.from(app.shell.widgets('main')).some((w) => w.id === id)) return app.shell.activateById(id);
+          app.shell.add(createCompareTab(runs, model.path), 'main', { mode: 'split-right' });
+        },
+        exportRun: async (model, run) => {
+          try {
+            const out = await api.exportRun(run.id, model.path);
+            await app.commands.execute('docmanager:open', { path: out.path });
+            Notification.success(`${out.path}: ${out.filled} cell${out.filled === 1 ? '' : 's'} with outputs from run ${run.id}${out.notes.length ? ` (${out.notes.join('; ')})` : ''}`, { autoClose: 6000 });
+          } catch (err) {
+            const e = ResponseError.from(err);
+            sidebar.setStatus({ text: e.message, hint: e.hint });
+          }
+        },
       },
       () => targets,
     );

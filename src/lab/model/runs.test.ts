@@ -21,6 +21,10 @@ test('the latest run is the newest by creation time', () => {
 test('cached and retried steps are marked', () => {
   assert.deepEqual(stepMarks({ state: 'cached', attempts: 1 } as never), ['cached']);
   assert.deepEqual(stepMarks({ state: 'succeeded', attempts: 3 } as never), ['retried ×2']);
+  assert.deepEqual(stepMarks({ state: 'cached', attempts: 0, reused: true, cachedFrom: 'r1' } as never), ['reused from r1']);
+  assert.deepEqual(stepMarks({ state: 'succeeded', attempts: 1, start: 'warm' } as never), ['warm start']);
+  assert.deepEqual(stepMarks({ state: 'succeeded', attempts: 1, start: 'cold' } as never), ['cold start']);
+  assert.deepEqual(stepMarks({ state: 'succeeded', attempts: 1, start: 'lukewarm' } as never), []);
 });
 
 test('the error line of a failed step is recognised from the structured error or the exception shape', () => {

@@ -9,8 +9,12 @@ export function formatDuration(startedAt?: string, finishedAt?: string, now: num
   const start = Date.parse(startedAt);
   const end = finishedAt ? Date.parse(finishedAt) : now;
   if (!Number.isFinite(start) || !Number.isFinite(end)) return '';
-  const ms = Math.max(0, end - start);
-  if (ms < 1000) return `${ms} ms`;
+  return formatMs(Math.max(0, end - start));
+}
+
+/** Human duration of a number of milliseconds: `850 ms`, `12.3 s`, `4 min 05 s`. */
+export function formatMs(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)} ms`;
   if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
   const min = Math.floor(ms / 60_000);
   const sec = Math.floor((ms % 60_000) / 1000);
@@ -39,11 +43,14 @@ export function latestRun(runs: readonly RunRecord[]): RunRecord | undefined {
   return best;
 }
 
-/** Short marks shown after a step's state: `cached`, `retried ×2`. */
+/** Short marks shown after a step's state: `cached`, `retried ×2`, `warm start` / `cold start`. */
 export function stepMarks(step: StepRecord): string[] {
   const marks: string[] = [];
-  if (step.state === 'cached') marks.push('cached');
+  if (step.state === 'cached') marks.push(step.reused ? `reused from ${step.cachedFrom ?? 'an earlier run'}` : 'cached');
   if (step.attempts > 1) marks.push(`retried ×${step.attempts - 1}`);
+  // Local runs say whether the step's Python started warm (a ready interpreter) or cold (a new process).
+  const start = (step as StepRecord & { start?: unknown }).start;
+  if (start === 'warm' || start === 'cold') marks.push(`${start} start`);
   return marks;
 }
 

@@ -12,14 +12,17 @@ import type { RunRecord, StepState } from '../../runtimes/types.js';
 import type { PipelineModel } from '../pipeline.js';
 import { DagView } from './dag.js';
 import { formatDuration, isTerminal, stateClass } from '../model/runs.js';
-import { LOCAL_TARGET, runButtonLabel, runtimeLabel, showsSubmitStages, submitStages, validTarget, type TargetOption } from '../model/targets.js';
+import { LOCAL_TARGET, runButtonLabel, showsSubmitStages, submitStages, validTarget, type TargetOption } from '../model/targets.js';
 import { SchedulesModel } from '../schedules.js';
 import { ScheduleForm, ScheduleList, useSchedulesVersion } from './schedules.js';
+import { RunDetails, RunHistory, type HistoryActions } from './history.js';
 
 /** Actions the sidebar asks the plugin to do. */
-export interface SidebarActions {
+export interface SidebarActions extends HistoryActions {
   goToStep(model: PipelineModel, step: string): void;
   goToCell(model: PipelineModel, cell: number, line?: number): void;
+  /** Writes the run's executed notebook and opens it. */
+  exportRun(model: PipelineModel, run: RunRecord): Promise<void>;
 }
 
 /** Re-renders on any of the model's signals. */
@@ -86,24 +89,6 @@ function Parameters(props: { model: PipelineModel }) {
         ))}
       </tbody>
     </table>
-  );
-}
-
-function History(props: { model: PipelineModel }) {
-  const runs = [...props.model.runs].sort((a, b) => (a.createdAt < b.createdAt ? 1 : -1));
-  if (!runs.length) return <div className="cp-empty">No runs yet.</div>;
-  return (
-    <ul className="cp-history">
-      {runs.slice(0, 30).map((r: RunRecord) => (
-        <li key={r.id} className={`cp-history-item ${props.model.run?.id === r.id ? 'cp-selected' : ''}`} data-run-id={r.id} onClick={() => void props.model.select(r.id)}
-          title={`run ${r.id}`}>
-          <span className={`cp-run-state ${stateClass(r.state)}`}>{r.state}</span>
-          <span className="cp-run-start">{new Date(r.startedAt ?? r.createdAt).toLocaleString()}</span>
-          <span className="cp-run-duration">{formatDuration(r.startedAt, r.finishedAt)}</span>
-          <span className="cp-run-runtime">{runtimeLabel(r)}</span>
-        </li>
-      ))}
-    </ul>
   );
 }
 
@@ -193,6 +178,7 @@ function Panel(props: { model: PipelineModel | null; schedules: SchedulesModel |
             ) : null}
           </div>
         ) : null}
+        {run ? <RunDetails model={model} run={run} onExport={(r) => actions.exportRun(model, r)} /> : null}
         {run && showsSubmitStages(run) ? (
           <ol className="cp-submit-stages">
             {submitStages(run).map((s) => (
@@ -237,7 +223,7 @@ function Panel(props: { model: PipelineModel | null; schedules: SchedulesModel |
       <section className="cp-section">
         <h3>Runs</h3>
         {run ? <RunSteps run={run} model={model} actions={actions} /> : null}
-        <History model={model} />
+        <RunHistory model={model} actions={actions} />
       </section>
     </div>
   );

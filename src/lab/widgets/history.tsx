@@ -1,0 +1,105 @@
+/**
+ * The sidebar's run history: per run its state, start, duration, target, cached steps, the parameters that differ
+ * from the notebook's defaults and its metrics; tick two or more to compare them; the selected run's parameter
+ * values and "Export executed notebook" (core/compare.ts summarises, ./compare.tsx compares).
+ */
+import React, { useState } from 'react';
+import type { RunRecord } from '../../runtimes/types.js';
+import type { PipelineModel } from '../pipeline.js';
+import { showValue, summarizeRun } from '../../core/compare.js';
+import { formatMs, stateClass } from '../model/runs.js';
+import { runtimeLabel } from '../model/targets.js';
+
+/** Runs listed; older ones stay in the store (`cellpipe runs`). */
+export const HISTORY_SHOWN = 30;
+
+export interface HistoryActions {
+  compare(model: PipelineModel, runIds: string[]): void;
+}
+
+export function RunHistory(props: { model: PipelineModel; actions: HistoryActions }) {
+  const { model } = props;
+  const [picked, setPicked] = useState<string[]>([]);
+  const runs = [...model.runs].sort((a, b) => (a.createdAt < b.createdAt ? 1 : -1)).slice(0, HISTORY_SHOWN);
+  if (!runs.length) return <div className="cp-empty">No runs yet.</div>;
+  const defaults = model.result?.graph?.parameters;
+  const shown = picked.filter((id) => runs.some((r) => r.id === id));
+  const toggle = (id: string, on: boolean) => setPicked(on ? [...shown.filter((x) => x !== id), id] : shown.filter((x) => x !== id));
+  return (
+    <>
+      <div className="cp-history-bar">
+        <button className="jp-mod-styled cp-compare-button" disabled={shown.length < 2} onClick={() => props.actions.compare(model, shown)}
+          title={shown.length < 2 ? 'tick two or more runs below to compare them' : `compare ${shown.length} runs side by side`}>
+          Compare{shown.length ? ` (${shown.length})` : ''}
+        </button>
+        {shown.length ? <button className="cp-link-button" onClick={() => setPicked([])}>clear</button> : null}
+      </div>
+      <ul className="cp-history">
+        {runs.map((r: RunRecord) => {
+          const s = summarizeRun(r, defaults);
+          const metrics = Object.entries(s.metrics);
+          return (
+            <li key={r.id} className={`cp-history-item ${model.run?.id === r.id ? 'cp-selected' : ''}`} data-run-id={r.id} onClick={() => void model.select(r.id)}
+              title={`run ${r.id} — click to show its logs and outputs under the cells`}>
+              <div className="cp-history-line">
+                <input type="checkbox" className="cp-compare-pick" name={`compare-${r.id}`} checked={shown.includes(r.id)} aria-label={`compare run ${r.id}`}
+                  onClick={(e) => e.stopPropagation()} onChange={(e) => toggle(r.id, e.target.checked)} />
+                <span className={`cp-run-state ${stateClass(r.state)}`}>{r.state}</span>
+                <span className="cp-run-start">{new Date(r.startedAt ?? r.createdAt).toLocaleString()}</span>
+                <span className="cp-run-duration">{s.durationMs !== undefined ? formatMs(s.durationMs) : ''}</span>
+                <span className="cp-run-runtime">{runtimeLabel(r)}</span>
+                {s.cached ? <span className="cp-run-cached" title={`${s.cached} of ${s.steps} steps took an earlier run's outputs`}>{s.cached}/{s.steps} cached</span> : null}
+              </div>
+              {s.changed.length || metrics.length ? (
+                <div className="cp-history-detail">
+                  {s.changed.map((p) => (
+                    <span key={p.name} className="cp-run-param" title={p.default !== undefined ? `default ${showValue(p.default)}` : 'no default in the notebook now'}>
+                      {p.name}={showValue(p.value)}
+                    </span>
+                  ))}
+                  {metrics.map(([name, value]) => (
+                    <span key={name} className="cp-run-metric" title="metric">
+                      {name}: {showValue(value)}
+                    </span>
+                  ))}
+                </div>
+              ) : null}
+            </li>
+          );
+        })}
+      </ul>
+    </>
+  );
+}
+
+/** The shown run's parameter values (all of them, the changed ones marked) and its export button. */
+export function RunDetails(props: { model: PipelineModel; run: RunRecord; onExport: (run: RunRecord) => Promise<void> }) {
+  const { run } = props;
+  const [exporting, setExporting] = useState(false);
+  const defaults = new Map((props.model.result?.graph?.parameters ?? []).map((p) => [p.name, p.default]));
+  const changed = new Set(summarizeRun(run, props.model.result?.graph?.parameters).changed.map((c) => c.name));
+  const params = Object.entries(run.parameters ?? {});
+  const done = run.steps.some((s) => s.cellOutputs);
+  return (
+    <div className="cp-run-details">
+      {params.length ? (
+        <div className="cp-run-params" aria-label="parameters of this run">
+          {params.map(([name, value]) => (
+            <span key={name} className={`cp-run-param ${changed.has(name) ? 'cp-changed' : ''}`} data-param={name}
+              title={changed.has(name) && defaults.has(name) ? `default ${showValue(defaults.get(name))}` : 'the default'}>
+              {name}={showValue(value)}
+            </span>
+          ))}
+        </div>
+      ) : null}
+      <button className="jp-mod-styled cp-export-button" disabled={!done || exporting}
+        title={done ? 'write this notebook with every cell\'s outputs from this run beside it, and open it' : 'no step of this run has recorded outputs yet'}
+        onClick={() => {
+          setExporting(true);
+          void props.onExport(run).finally(() => setExporting(false));
+        }}>
+        {exporting ? 'Exporting…' : 'Export executed notebook'}
+      </button>
+    </div>
+  );
+}
