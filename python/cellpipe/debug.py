@@ -168,6 +168,9 @@ def load(step: str, run: str = "latest", what: str = "inputs", notebook: Optiona
     if rstep is None:
         raise LoadError("run %s has no step '%s'; its steps are: %s"
                         % (rec["id"], step, ", ".join(s["name"] for s in rec["steps"])))
+    if rstep.get("reused") and rstep.get("cachedFrom") and rstep["cachedFrom"] != rec["id"]:
+        # A partial run took this step's outputs from another run without running it: that run has its inputs.
+        return load(step, run=rstep["cachedFrom"], what=what, notebook=notebook, store=store_dir, into=into)
     sdir = _step_dir(store_dir, rec["id"], step)
     program = _read_json(os.path.join(sdir, "program.json")) or {}
     sources: Dict[str, str] = {}

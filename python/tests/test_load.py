@@ -140,3 +140,22 @@ def test_a_value_whose_library_is_missing_is_explained(tmp_path, monkeypatch):
     with pytest.raises(cellpipe.LoadError, match=r"'arr' \(a numpy.ndarray\) is stored as npy, which needs numpy; "
                                                  r"install numpy in this kernel's environment"):
         cellpipe.load("make", what="outputs", store=str(store))
+
+
+def test_a_step_a_partial_run_reused_is_loaded_from_the_run_that_ran_it(tmp_path):
+    """``--only after`` reuses setup and divide from the full run: loading divide's inputs from the partial run (the
+    latest) reads them where divide ran, with that run's parameters."""
+    ws = str(tmp_path)
+    shutil.copy(FAILING, ws)
+    full = cellpipe(["run", "failing.ipynb", "--param", "DIVISOR=2"], ws)
+    assert full.returncode == 0, full.stdout + full.stderr
+    first = json.loads(cellpipe(["status", "latest", "--json"], ws).stdout)
+    partial = cellpipe(["run", "failing.ipynb", "--param", "DIVISOR=2", "--only", "after"], ws)
+    assert partial.returncode == 0, partial.stdout + partial.stderr
+    second = json.loads(cellpipe(["status", "latest", "--json"], ws).stdout)
+    divide = next(s for s in second["steps"] if s["name"] == "divide")
+    assert divide["reused"] and divide["cachedFrom"] == first["id"]
+
+    import cellpipe as api
+    values = api.load("divide", run=second["id"], store=os.path.join(ws, ".cellpipe"))
+    assert values == {"base": 10, "DIVISOR": 2}
