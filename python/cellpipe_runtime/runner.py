@@ -125,11 +125,13 @@ def fresh_namespace() -> Tuple[types.ModuleType, Dict[str, Any]]:
     return module, module.__dict__
 
 
-def compile_cells(program: Program, ctx: artifacts.Context, split: bool = False) -> List[Tuple[Any, Any, str, str]]:
+def compile_cells(program: Program, ctx: artifacts.Context, split: bool = False,
+                  skip: int = 0) -> List[Tuple[Any, Any, str, str]]:
     """Transforms (magics) and compiles every cell before anything runs: syntax errors fail fast. With ``split``
-    (outputs are recorded) a cell's code is (statements, last expression or None), as IPython runs it."""
+    (outputs are recorded) a cell's code is (statements, last expression or None), as IPython runs it. ``skip``
+    leaves out the program's first cells (a warm start ran them already)."""
     compiled = []
-    for cell in program.cells:
+    for cell in program.cells[skip:]:
         if cell.role in ("pipeline-parameters", "skip"):
             _say("%s (%s) is not run: %s" % (cell_label(cell.index), cell.role,
                  "its parameters are bound from --param" if cell.role == "pipeline-parameters" else "tagged skip"))
@@ -209,7 +211,9 @@ def _exec_cell(cell: Any, code: Any, ns: Dict[str, Any], evaluate: bool = False)
     return True, None
 
 
-def run(args: types.SimpleNamespace) -> int:
+def run(args: types.SimpleNamespace, warm: Any = None) -> int:
+    """One step. ``warm`` (in a child of the fork server, ``forkserver.py``) holds the namespace in which the
+    program's leading imports cells already ran, with their recorded outputs; the rest runs as it would cold."""
     started = time.monotonic()
     record_path = os.path.abspath(args.error_record) if args.error_record else None
     metrics_path = os.path.abspath(args.metrics) if args.metrics else None
@@ -235,16 +239,26 @@ def run(args: types.SimpleNamespace) -> int:
         sys.argv = [program.notebook or program.step]
         os.environ.setdefault("MPLBACKEND", "Agg")
 
-        if cell_outputs_path:
-            from .outputs import Recorder
+        done = 0
+        if warm is not None:
+            done = warm.adopt(program)
+            ns, ctx = warm.ns, warm.ctx
+            if cell_outputs_path:
+                recorder = warm.recorder
+                recorder.path, recorder.step = cell_outputs_path, step
+        else:
+            if cell_outputs_path:
+                from .outputs import Recorder
 
-            recorder = Recorder(cell_outputs_path, step)
-            recorder.install()
-        module, ns = fresh_namespace()
-        ctx = artifacts.Context(ns)
-        artifacts.set_context(ctx)
-        ns["__cellpipe__"] = _LazyShell()
-        compiled = compile_cells(program, ctx, split=recorder is not None)
+                recorder = Recorder(cell_outputs_path, step)
+                recorder.install()
+            module, ns = fresh_namespace()
+            ctx = artifacts.Context(ns)
+            artifacts.set_context(ctx)
+            ns["__cellpipe__"] = _LazyShell()
+        compiled = compile_cells(program, ctx, split=recorder is not None, skip=done)
+        if warm is not None:
+            warm.replay()
 
         ns.update(values)
         # The prelude (imports, functions) runs first: unpickling an input may need its imports and classes.
@@ -255,13 +269,13 @@ def run(args: types.SimpleNamespace) -> int:
         inputs_loaded = False
         for k, (cell, code, plain, original) in enumerate(compiled):
             if k == n_prelude:
-                _load_inputs(program, inputs, ns, loaded, len(values), len(compiled))
+                _load_inputs(program, inputs, ns, loaded, len(values), done + len(compiled))
                 inputs_loaded = True
             ctx.add_cell(cell.filename, plain, original)
-            if not _run_cell(cell, code, ns, recorder, k + 1):
+            if not _run_cell(cell, code, ns, recorder, done + k + 1):
                 break
         if not inputs_loaded:  # no step cells (or the prelude stopped early): the inputs are still outputs' sources
-            _load_inputs(program, inputs, ns, loaded, len(values), len(compiled))
+            _load_inputs(program, inputs, ns, loaded, len(values), done + len(compiled))
 
         saved = []
         for name in program.outputs:
@@ -332,7 +346,7 @@ def _fail(exc: BaseException, step: str, record_path: Optional[str]) -> int:
     return 130 if isinstance(exc, KeyboardInterrupt) else 1
 
 
-def main(argv: Optional[List[str]] = None) -> int:
+def main(argv: Optional[List[str]] = None, warm: Any = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     for stream in (sys.stdout, sys.stderr):
         try:
@@ -352,6 +366,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         from . import variables
 
         return variables.main(argv[1:])
+    if argv[0] == "forkserver":
+        from . import forkserver
+
+        return forkserver.main(argv[1:])
     if argv[0] != "run":
         sys.stderr.write("cellpipe_runtime: unknown command %r\n%s" % (argv[0], USAGE))
         return 2
@@ -363,4 +381,4 @@ def main(argv: Optional[List[str]] = None) -> int:
     except UsageError as err:
         sys.stderr.write("cellpipe_runtime run: %s\n%s" % (err, USAGE))
         return 2
-    return run(args)
+    return run(args, warm)

@@ -51,6 +51,10 @@ export interface StepRecord {
   cellOutputs?: string;
   /** Container runs: the runc container id of the latest attempt. */
   container?: string;
+  /** Local runs: how the latest attempt started — `warm` (forked from a fork server that had run the imports
+   *  cells), or `cold` (a fresh Python), then with why in `coldStartReason` (also in the step's log). */
+  start?: 'warm' | 'cold';
+  coldStartReason?: string;
 }
 
 /** One output artifact of a step (extra fields are local-runtime details). */

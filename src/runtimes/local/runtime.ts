@@ -8,7 +8,7 @@
  * (`wait(runId)` to await it). `cancel` works from any process: it records the request in the store, which the
  * runner polls, and stops the step process groups itself if the runner does not answer.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -23,6 +23,8 @@ import { StepCache, canonicalHash, hashArtifact, stepCacheKey } from './cache.js
 import { paramText } from './params.js';
 import { CELL_OUTPUTS_FILE } from '../../runs/outputs.js';
 import { deleteContainer } from '../containers/runc.js';
+import { WarmStarts } from './warm/pool.js';
+import type { StepProcess } from './warm/server.js';
 
 export interface LocalRuntimeOptions {
   store: RunStore;
@@ -38,6 +40,8 @@ export interface LocalRuntimeOptions {
   env?: NodeJS.ProcessEnv;
   /** Also save each step's final variables (`--dump-variables`) under `<step dir>/variables` (equivalence tests). */
   dumpVariables?: boolean;
+  /** Fork steps from a server that ran their imports cells once (warm/); default unless `CELLPIPE_WARM=0`. */
+  warm?: boolean;
 }
 
 /** Events: `log` (runId, step, LogLine) for every stored line, `change` (RunRecord) after every state change. */
@@ -60,7 +64,7 @@ export interface ActiveRun {
   request: RunRequest;
   aborted: boolean;
   /** Step processes running now, by the step they run. */
-  children: Map<ChildProcess, string>;
+  children: Map<StepProcess, string>;
   done: Promise<RunRecord>;
   stop: (reason: string) => void;
 }
@@ -116,6 +120,9 @@ export class LocalRuntime extends EventEmitter<LocalRuntimeEvents> implements Ru
   /** What the run records say ran them. */
   protected readonly runtimeKind: RunRecord['runtime'] = 'local';
   private versionMemo?: string;
+  /** Fork servers for warm starts, or why every step starts cold. */
+  readonly warmStarts?: WarmStarts;
+  private readonly coldBecause?: string;
 
   constructor(options: LocalRuntimeOptions) {
     super();
@@ -128,6 +135,9 @@ export class LocalRuntime extends EventEmitter<LocalRuntimeEvents> implements Ru
     this.dumpVariables = options.dumpVariables ?? false;
     this.env = env;
     this.cache = new StepCache(path.join(this.store.dir, 'cache'));
+    if (options.warm === false) this.coldBecause = 'cold starts were asked for (--cold)';
+    else if (env.CELLPIPE_WARM === '0') this.coldBecause = 'CELLPIPE_WARM=0 turns warm starts off';
+    else this.warmStarts = new WarmStarts();
   }
 
   /**
@@ -627,21 +637,23 @@ export class LocalRuntime extends EventEmitter<LocalRuntimeEvents> implements Ru
     extra: Partial<StepRecord> = {},
   ): Promise<StepResult> {
     const python = command ? command.file : await this.resolvePython(workdir);
+    // The step's own variables (`env:` tags, metadata.cellpipe.env) over this process's, as in its container.
+    const stepEnv = { ...this.env, ...(step.env ?? {}) };
+    const env: NodeJS.ProcessEnv = command ? command.env : {
+      ...stepEnv,
+      PYTHONPATH: [this.runtimePath, stepEnv.PYTHONPATH].filter(Boolean).join(path.delimiter),
+      PYTHONUNBUFFERED: '1',
+      PYTHONDONTWRITEBYTECODE: this.env.PYTHONDONTWRITEBYTECODE ?? '1',
+      TMPDIR: scratch,
+      CELLPIPE_RUN_ID: runId,
+      CELLPIPE_STEP: step.name,
+    };
+    const warm = command || args[1] !== 'cellpipe_runtime' ? undefined : await this.warmStart(runId, run, step, python, env, args, scratch, workdir);
+    if (warm) extra = { ...extra, ...warm.record };
     return new Promise((resolve) => {
-      // The step's own variables (`env:` tags, metadata.cellpipe.env) over this process's, as in its container.
-      const stepEnv = { ...this.env, ...(step.env ?? {}) };
-      const env: NodeJS.ProcessEnv = command ? command.env : {
-        ...stepEnv,
-        PYTHONPATH: [this.runtimePath, stepEnv.PYTHONPATH].filter(Boolean).join(path.delimiter),
-        PYTHONUNBUFFERED: '1',
-        PYTHONDONTWRITEBYTECODE: this.env.PYTHONDONTWRITEBYTECODE ?? '1',
-        TMPDIR: scratch,
-        CELLPIPE_RUN_ID: runId,
-        CELLPIPE_STEP: step.name,
-      };
-      let child: ChildProcess;
+      let child: StepProcess;
       try {
-        child = spawn(python, command ? command.args : args, { cwd: command ? command.cwd : scratch, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+        child = warm?.child ?? spawn(python, command ? command.args : args, { cwd: command ? command.cwd : scratch, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
       } catch (err) {
         resolve({ exitCode: 127, timedOut: false, lastStderr: (err as Error).message });
         return;
@@ -705,8 +717,30 @@ export class LocalRuntime extends EventEmitter<LocalRuntimeEvents> implements Ru
     });
   }
 
+  /**
+   * A local step forked from the fork server of its imports (warm/), or why it starts cold; either way said in
+   * its log and recorded (`start`, `coldStartReason`).
+   */
+  private async warmStart(
+    runId: string, run: ActiveRun, step: Step, python: string, env: NodeJS.ProcessEnv, args: string[], scratch: string, workdir: string,
+  ): Promise<{ child?: StepProcess; record: Partial<StepRecord> }> {
+    let reason = this.coldBecause;
+    if (this.warmStarts) {
+      const got = await this.warmStarts.start({
+        python, program: run.request.programs[step.name], env, workdir, cwd: scratch, argv: args.slice(2), runtimeVersion: this.runtimeVersion(),
+      });
+      if ('child' in got) {
+        this.log(runId, step.name, `warm start: forked from the fork server (pid ${got.serverPid}) that ran the imports cells once`);
+        return { child: got.child, record: { start: 'warm', coldStartReason: undefined } };
+      }
+      reason = got.cold;
+    }
+    this.log(runId, step.name, `cold start: ${reason}`);
+    return { record: { start: 'cold', coldStartReason: reason } };
+  }
+
   /** SIGTERM to the step's process group, SIGKILL after the grace period if anything is left. */
-  protected stopChild(child: ChildProcess): void {
+  protected stopChild(child: StepProcess): void {
     const pid = child.pid;
     if (!pid) return;
     signalGroup(pid, 'SIGTERM');

@@ -1,0 +1,117 @@
+/**
+ * Warm starts for local steps: one fork server per (interpreter, working directory, environment, imports cells,
+ * step runtime), started when a step first needs it and shared by every step and run with the same key, so a
+ * changed imports cell or interpreter gets a server of its own. A step that can't start warm gets the reason, and
+ * starts cold as before: opted out (`CELLPIPE_WARM=0`, `cellpipe run --cold`), a `%%` magic or a parameter in the
+ * imports cells (eligibility.ts), or what the server found (threads started by the imports, fork-unsafe libraries,
+ * an imports cell that raised — the cold step then reports it as it always did).
+ */
+import type { StepProgram } from '../../../core/model.js';
+import { canonicalHash } from '../cache.js';
+import { warmPlan } from './eligibility.js';
+import { ForkServer, type WarmChild } from './server.js';
+
+/** Variables that differ between the steps of one server (the child sets them): not part of the server's key. */
+const PER_STEP_ENV = ['TMPDIR', 'CELLPIPE_RUN_ID', 'CELLPIPE_STEP'];
+
+export interface WarmStartsOptions {
+  /** Seconds an idle server waits for work before it exits; default `$CELLPIPE_WARM_IDLE`, else 600. */
+  idleSeconds?: number;
+  /** Servers kept at once (each holds its imports in memory); the least recently used one stops first. Default 4. */
+  maxServers?: number;
+}
+
+export interface WarmStepRequest {
+  python: string;
+  program: StepProgram;
+  /** The step's full environment, as a cold start would get it. */
+  env: NodeJS.ProcessEnv;
+  /** The notebook's folder: where the imports run. */
+  workdir: string;
+  /** The step process's own working directory (its scratch folder). */
+  cwd: string;
+  /** `cellpipe_runtime` arguments: `run --program …`. */
+  argv: string[];
+  /** Mixed into the key: the step runtime's version. */
+  runtimeVersion: string;
+}
+
+export type WarmStart = { child: WarmChild; serverPid: number } | { cold: string };
+
+export class WarmStarts {
+  private readonly servers = new Map<string, ForkServer>();
+  /** Keys whose server was not usable, with why: their steps start cold at once. */
+  private readonly refused = new Map<string, string>();
+  private readonly idleSeconds: number;
+  private readonly maxServers: number;
+
+  constructor(options: WarmStartsOptions = {}) {
+    const idle = Number(process.env.CELLPIPE_WARM_IDLE);
+    this.idleSeconds = options.idleSeconds ?? (Number.isFinite(idle) && idle > 0 ? idle : 600);
+    this.maxServers = Math.max(1, options.maxServers ?? 4);
+  }
+
+  /** Forks the step from its server (started first when needed), or says why it must start cold. */
+  async start(req: WarmStepRequest): Promise<WarmStart> {
+    const plan = warmPlan(req.program);
+    if ('cold' in plan) return plan;
+    const serverEnv: NodeJS.ProcessEnv = { ...req.env };
+    for (const k of PER_STEP_ENV) delete serverEnv[k];
+    const key = canonicalHash({ python: req.python, workdir: req.workdir, env: serverEnv, cells: plan.cells, runtime: req.runtimeVersion });
+    const known = this.refused.get(key);
+    if (known) return { cold: known };
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const server = this.server(key, req, serverEnv, plan.cells);
+      const ready = await server.ready;
+      if (!ready.ok) {
+        this.servers.delete(key);
+        this.refused.set(key, ready.reason);
+        return { cold: ready.reason };
+      }
+      try {
+        const child = await server.fork({ argv: req.argv, env: req.env, cwd: req.cwd });
+        return { child, serverPid: ready.pid };
+      } catch (err) {
+        this.servers.delete(key);
+        server.stop();
+        if (attempt === 0 && server.exited) continue; // it ended meanwhile (idle): start another
+        return { cold: (err as Error).message };
+      }
+    }
+    return { cold: 'the fork server could not be reached' };
+  }
+
+  private server(key: string, req: WarmStepRequest, env: NodeJS.ProcessEnv, cells: StepProgram['cells']): ForkServer {
+    let server = this.servers.get(key);
+    if (server && server.exited) {
+      this.servers.delete(key);
+      server = undefined;
+    }
+    if (server) {
+      // Most recently used last (Map order), so the first one is the one to stop when there are too many.
+      this.servers.delete(key);
+      this.servers.set(key, server);
+      return server;
+    }
+    const imports: StepProgram = { ...req.program, step: `${req.program.step} (imports)`, cells, inputs: [], outputs: [], metrics: [], parameters: [] };
+    server = new ForkServer({ python: req.python, env, workdir: req.workdir, imports, idleSeconds: this.idleSeconds });
+    this.servers.set(key, server);
+    while (this.servers.size > this.maxServers) {
+      const [oldKey, old] = this.servers.entries().next().value!;
+      this.servers.delete(oldKey);
+      old.stop();
+    }
+    return server;
+  }
+
+  /** Pids of the servers running now (tests, and stopping them). */
+  pids(): number[] {
+    return [...this.servers.values()].filter((s) => !s.exited && s.pid).map((s) => s.pid!);
+  }
+
+  /** Stops every server (their steps run on). */
+  stopAll(): void {
+    for (const s of this.servers.values()) s.stop();
+    this.servers.clear();
+  }
+}

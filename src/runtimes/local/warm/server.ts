@@ -1,0 +1,250 @@
+/**
+ * One fork server (`python -m cellpipe_runtime forkserver`, python/cellpipe_runtime/forkserver.py): started with
+ * the imports cells of a set of steps, it answers `fork` requests with a child process that runs one step attempt.
+ *
+ * The server is started detached (its own process group, so a Ctrl-C in the terminal reaches the CLI, which
+ * cancels its run, and not the server) and unreferenced (an idle server never keeps Node alive). Its stdin is a
+ * pipe from this process: when this process ends, however it ends, the pipe closes and the server exits, so
+ * nothing stays behind. It also exits on its own after `idleSeconds` without work.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { EventEmitter } from 'node:events';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { createInterface } from 'node:readline';
+import { randomUUID } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import type { StepProgram } from '../../../core/model.js';
+
+export interface ForkServerOptions {
+  python: string;
+  /** Environment of the server, hence of every step forked from it (the step's own variables are set per fork). */
+  env: NodeJS.ProcessEnv;
+  /** Where the imports run (the notebook's folder, as a step's). */
+  workdir: string;
+  /** A program holding only the cells to run ahead (all `imports`). */
+  imports: StepProgram;
+  idleSeconds: number;
+}
+
+export type ServerReady = { ok: true; pid: number; importSeconds: number } | { ok: false; reason: string };
+
+/** What one step attempt asks the server for: `python -m cellpipe_runtime <argv>` in `cwd` with `env`. */
+export interface ForkRequest {
+  argv: string[];
+  env: NodeJS.ProcessEnv;
+  cwd: string;
+}
+
+/** A step's process as the runtime uses it: a ChildProcess it spawned (cold) or a {@link WarmChild}. */
+export interface StepProcess {
+  readonly pid?: number;
+  readonly stdout: Readable | null;
+  readonly stderr: Readable | null;
+  on(event: 'error', listener: (err: Error) => void): this;
+  on(event: 'exit' | 'close', listener: (code: number | null, signal: NodeJS.Signals | null) => void): this;
+  once(event: 'close', listener: (code: number | null, signal: NodeJS.Signals | null) => void): this;
+}
+
+/**
+ * A step process forked by the server, shaped as the runtime uses a ChildProcess: `pid` (= its process group),
+ * `stdout`/`stderr`, and `exit` then `close` with (code, signal name) — `close` once its output has ended too.
+ */
+export class WarmChild extends EventEmitter {
+  pid?: number;
+  readonly stdout: Readable;
+  readonly stderr: Readable;
+  private exitStatus?: [number | null, NodeJS.Signals | null];
+  private openStreams = 2;
+  private closed = false;
+  private reaped = false;
+
+  constructor(stdout: net.Socket, stderr: net.Socket) {
+    super();
+    this.stdout = stdout;
+    this.stderr = stderr;
+    for (const s of [stdout, stderr]) s.once('close', () => this.streamClosed());
+  }
+
+  /** @internal the server reaped the child (or the server went away: code and signal null). */
+  exited(code: number | null, signal: NodeJS.Signals | null): void {
+    if (this.reaped) return;
+    this.reaped = true;
+    // The status may arrive with the pid, before whoever awaited fork() has listened: tell them a turn later.
+    setImmediate(() => {
+      this.exitStatus = [code, signal];
+      this.emit('exit', code, signal);
+      this.maybeClose();
+    });
+  }
+
+  private streamClosed(): void {
+    this.openStreams--;
+    this.maybeClose();
+  }
+
+  private maybeClose(): void {
+    if (this.exitStatus && this.openStreams === 0 && !this.closed) {
+      this.closed = true;
+      this.emit('close', ...this.exitStatus);
+    }
+  }
+}
+
+export class ForkServer {
+  readonly ready: Promise<ServerReady>;
+  private child?: ChildProcess;
+  private readonly dir: string;
+  private readonly socketPath: string;
+  private gone = false;
+  private stderrTail: string[] = [];
+
+  constructor(private readonly options: ForkServerOptions) {
+    // Unix socket paths are short (108 bytes): a private folder in the system's temporary directory.
+    this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cellpipe-warm-'));
+    this.socketPath = path.join(this.dir, 's');
+    this.ready = this.start();
+  }
+
+  /** Whether the server process has ended (idle, killed, or never became ready). */
+  get exited(): boolean {
+    return this.gone;
+  }
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  private start(): Promise<ServerReady> {
+    const programFile = path.join(this.dir, 'imports.json');
+    fs.writeFileSync(programFile, JSON.stringify(this.options.imports));
+    return new Promise<ServerReady>((resolve) => {
+      let child: ChildProcess;
+      try {
+        child = spawn(
+          this.options.python,
+          ['-m', 'cellpipe_runtime', 'forkserver', '--imports', programFile, '--socket', this.socketPath,
+            '--workdir', this.options.workdir, '--idle', String(this.options.idleSeconds), '--status-fd', '3'],
+          { cwd: this.options.workdir, env: this.options.env, detached: true, stdio: ['pipe', 'pipe', 'pipe', 'pipe'] },
+        );
+      } catch (err) {
+        this.gone = true;
+        resolve({ ok: false, reason: `the fork server could not be started: ${(err as Error).message}` });
+        return;
+      }
+      this.child = child;
+      let answered = false;
+      const answer = (r: ServerReady): void => {
+        if (answered) return;
+        answered = true;
+        resolve(r);
+      };
+      // What the imports print is each step's to show (the child replays it); here only the tail, for errors.
+      child.stdout!.resume();
+      createInterface({ input: child.stderr!, crlfDelay: Infinity }).on('line', (l) => {
+        this.stderrTail.push(l);
+        if (this.stderrTail.length > 20) this.stderrTail.shift();
+      });
+      const status = child.stdio[3] as Readable;
+      createInterface({ input: status, crlfDelay: Infinity }).once('line', (line) => {
+        try {
+          const s = JSON.parse(line) as { ready: boolean; reason?: string; pid?: number; importSeconds?: number };
+          answer(s.ready ? { ok: true, pid: s.pid ?? child.pid!, importSeconds: s.importSeconds ?? 0 } : { ok: false, reason: s.reason ?? 'not ready' });
+        } catch {
+          answer({ ok: false, reason: `the fork server said something unexpected: ${line.slice(0, 200)}` });
+        }
+      });
+      child.on('error', (err) => answer({ ok: false, reason: `the fork server could not be started: ${err.message}` }));
+      child.on('exit', (code, signal) => {
+        this.gone = true;
+        fs.rmSync(this.dir, { recursive: true, force: true });
+        const tail = this.stderrTail.filter((l) => l.trim()).slice(-3).join(' | ');
+        answer({ ok: false, reason: `the fork server exited (${signal ?? `code ${code}`}) before it was ready${tail ? `: ${tail}` : ''}` });
+      });
+      // Never keep this process alive for an idle server; its stdin pipe closing is what tells it we are gone.
+      child.unref();
+      for (const s of [child.stdin, child.stdout, child.stderr, status]) (s as unknown as net.Socket | null)?.unref?.();
+    });
+  }
+
+  /** Forks one step attempt; resolves once its process group exists. Rejects when the server can't (gone). */
+  async fork(request: ForkRequest): Promise<WarmChild> {
+    const ready = await this.ready;
+    if (!ready.ok) throw new Error(ready.reason);
+    if (this.gone) throw new Error('the fork server has exited');
+    const id = randomUUID();
+    const connect = (first: object): Promise<net.Socket> =>
+      new Promise((resolve, reject) => {
+        const sock = net.connect(this.socketPath);
+        sock.once('connect', () => {
+          sock.write(`${JSON.stringify(first)}\n`);
+          sock.off('error', reject);
+          resolve(sock);
+        });
+        sock.once('error', reject);
+      });
+    const [control, stdout, stderr] = await Promise.all([
+      connect({ op: 'run', id, argv: request.argv, env: request.env, cwd: request.cwd }),
+      connect({ op: 'attach', id, stream: 'stdout' }),
+      connect({ op: 'attach', id, stream: 'stderr' }),
+    ]).catch((err: Error) => {
+      throw new Error(`the fork server did not take the step: ${err.message}`);
+    });
+    const child = new WarmChild(stdout, stderr);
+    return new Promise<WarmChild>((resolve, reject) => {
+      let started = false;
+      let reaped = false;
+      createInterface({ input: control, crlfDelay: Infinity }).on('line', (line) => {
+        let m: { pid?: number; exit?: number; signal?: number; error?: string };
+        try {
+          m = JSON.parse(line);
+        } catch {
+          return;
+        }
+        if (m.pid !== undefined && !started) {
+          started = true;
+          child.pid = m.pid;
+          resolve(child);
+        } else if (m.exit !== undefined) {
+          reaped = true;
+          child.exited(m.exit, null);
+        } else if (m.signal !== undefined) {
+          reaped = true;
+          child.exited(null, signalName(m.signal));
+        }
+        else if (m.error && !started) reject(new Error(`the fork server refused the step: ${m.error}`));
+      });
+      control.on('error', () => {});
+      control.once('close', () => {
+        if (!started) {
+          stdout.destroy();
+          stderr.destroy();
+          reject(new Error('the fork server closed the connection before the step started'));
+          return;
+        }
+        if (reaped) return;
+        // No exit status: the server died while the step ran. Its process group is stopped by the runtime.
+        const tail = this.stderrTail.filter((l) => l.trim()).slice(-3).join(' | ');
+        child.emit('error', new Error(`the fork server ended while the step ran, so its exit status is unknown${tail ? ` (it said: ${tail})` : ''}`));
+        child.exited(null, null);
+      });
+    });
+  }
+
+  /** Stops the server (steps it forked run on: each is its own process group, stopped as any step is). */
+  stop(): void {
+    if (this.gone || !this.child?.pid) return;
+    try {
+      process.kill(this.child.pid, 'SIGTERM');
+    } catch {
+      // already gone
+    }
+  }
+}
+
+function signalName(n: number): NodeJS.Signals | null {
+  const entry = Object.entries(os.constants.signals).find(([, v]) => v === n);
+  return (entry?.[0] as NodeJS.Signals | undefined) ?? null;
+}
