@@ -1,0 +1,250 @@
+/**
+ * Warm starts, with real step processes forked from a real fork server (`python -m cellpipe_runtime forkserver`):
+ * - a warm step gives what a cold one gives (logs, outputs, cell outputs), and its imports ran once, in the server;
+ * - the fallbacks to a cold start are taken where they must be, with the reason in the log and the record;
+ * - a changed imports cell gets a server of its own;
+ * - a warm step is its own process group: a timeout or a cancel stops all of it, and the server serves on;
+ * - no server is left once the CLI that started it has exited (or was killed).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { RunStore } from '../../../runs/store.js';
+import { groupAlive, pidExists } from '../../../runs/process.js';
+import * as kit from '../../../runs/testing.js';
+import type { RunRecord } from '../../types.js';
+import { LocalRuntime } from '../runtime.js';
+import { handBuiltRequest, type StepSpec } from '../testkit.js';
+
+const python = kit.PYTHON;
+
+function setup(opts: { warm?: boolean; env?: NodeJS.ProcessEnv } = {}) {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'cellpipe-warm-test-'));
+  const store = new RunStore(path.join(root, '.cellpipe'));
+  const runtime = new LocalRuntime({ store, python, concurrency: 4, killGraceMs: 1000, env: opts.env, ...(opts.warm === false ? { warm: false } : {}) });
+  return { root, store, runtime };
+}
+
+async function run(runtime: LocalRuntime, steps: StepSpec[], opts: Parameters<typeof handBuiltRequest>[1]): Promise<RunRecord> {
+  return runtime.wait(await runtime.submit(handBuiltRequest(steps, { cache: false, ...opts })));
+}
+
+async function logLines(runtime: LocalRuntime, runId: string, step: string, stream?: string): Promise<string[]> {
+  const out: string[] = [];
+  for await (const l of runtime.logs(runId, step)) if (!stream || l.stream === stream) out.push(l.text);
+  return out;
+}
+
+/** Waits until `check` holds (or fails after `ms`): processes end asynchronously. */
+async function eventually(check: () => boolean, what: string, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) assert.fail(`timed out waiting until ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+const CHAIN: StepSpec[] = [
+  { name: 'make', code: 'rows = [i * i for i in range(N)]\nprint("made", len(rows))\nsum(rows)', outputs: ['rows'], parameters: ['N'] },
+  { name: 'count', code: 'counts = collections.Counter(r % 3 for r in rows)\nprint("counts", sorted(counts.items()))', inputs: { rows: 'make' }, outputs: ['counts'] },
+  { name: 'report', code: 'print("total", sum(counts.values()))', inputs: { counts: 'count' } },
+];
+
+test('a warm step gives what a cold one gives, and its imports cell ran once, in the fork server', async () => {
+  const prelude = (mark: string) => `import collections\nwith open(${JSON.stringify(mark)}, "a") as fh:\n    fh.write("ran\\n")\nprint("imports done")`;
+  const results: Record<string, { rec: RunRecord; runs: number; logs: string[][]; cells: unknown[] }> = {};
+  for (const mode of ['warm', 'cold'] as const) {
+    const { root, store, runtime } = setup({ warm: mode === 'warm' });
+    const mark = path.join(root, 'imports-ran');
+    const rec = await run(runtime, CHAIN, { prelude: prelude(mark), workdir: root, parameters: [{ name: 'N', type: 'int', default: 10 }] });
+    assert.equal(rec.state, 'succeeded', JSON.stringify(rec.steps.map((s) => [s.name, s.state, s.error])));
+    const logs = await Promise.all(CHAIN.map((s) => logLines(runtime, rec.id, s.name, 'stdout')));
+    const cells = CHAIN.map((s) => JSON.parse(fs.readFileSync(path.join(store.dir, rec.steps.find((x) => x.name === s.name)!.cellOutputs!), 'utf8')).cells);
+    results[mode] = { rec, runs: fs.readFileSync(mark, 'utf8').split('\n').filter(Boolean).length, logs, cells };
+    runtime.warmStarts?.stopAll();
+  }
+  const { warm, cold } = results;
+  assert.deepEqual(warm.rec.steps.map((s) => s.start), ['warm', 'warm', 'warm']);
+  assert.deepEqual(cold.rec.steps.map((s) => s.start), ['cold', 'cold', 'cold']);
+  assert.equal(cold.rec.steps[0].coldStartReason, 'cold starts were asked for (--cold)');
+  assert.equal(warm.runs, 1, 'warm: the imports cell ran once, in the server');
+  assert.equal(cold.runs, 3, 'cold: once per step');
+  assert.deepEqual(warm.logs, cold.logs, 'the same lines on stdout, the imports cell\'s print included');
+  assert.ok(warm.logs.every((l) => l[0] === 'imports done'), 'each warm step\'s log shows what its imports printed');
+  assert.deepEqual(warm.cells, cold.cells, 'the same cell outputs, the imports cell\'s too');
+  const hashes = (r: RunRecord) => r.steps.flatMap((s) => s.outputs.map((o) => [s.name, o.name, o.sha256]));
+  assert.deepEqual(hashes(warm.rec), hashes(cold.rec), 'the same artifacts, byte for byte');
+});
+
+test('corpus and fixture notebooks: the same outputs warm and cold', async () => {
+  const notebooks = [
+    { file: path.join(kit.FIXTURES, 'numbers.ipynb'), extra: [] as string[] },
+    { file: path.join(kit.FIXTURES, 'wordcount.ipynb'), extra: ['data'] },
+    { file: path.join(kit.CORPUS, 'pipeline_parameters_and_metrics.ipynb'), extra: [] },
+  ];
+  const { compileNotebook } = await import('../../../core/compile.js');
+  for (const nb of notebooks) {
+    const seen: Record<string, unknown> = {};
+    for (const mode of ['warm', 'cold'] as const) {
+      const { root, store, runtime } = setup({ warm: mode === 'warm' });
+      fs.copyFileSync(nb.file, path.join(root, path.basename(nb.file)));
+      for (const e of nb.extra) fs.cpSync(path.join(path.dirname(nb.file), e), path.join(root, e), { recursive: true });
+      const compiled = compileNotebook(fs.readFileSync(nb.file, 'utf8'), { path: path.basename(nb.file) });
+      assert.ok(compiled.ok && compiled.graph);
+      // pipeline_parameters_and_metrics draws random numbers: seeded (in its first step cell) so both runs draw the same.
+      const programs = Object.fromEntries(Object.entries(compiled.programs).map(([k, p]) => [k, {
+        ...p, cells: p.cells.map((c, i) => (i === p.cells.findIndex((x) => x.role === 'step') ? { ...c, source: `import numpy as _np; _np.random.seed(7)\n${c.source}` } : c)),
+      }]));
+      const id = await runtime.submit({
+        notebookPath: path.join(root, path.basename(nb.file)), notebookHash: 't', specHash: 't', graph: compiled.graph!, programs, parameters: {}, cache: false,
+      });
+      const rec = await runtime.wait(id);
+      assert.equal(rec.state, 'succeeded', `${nb.file} ${mode}: ${JSON.stringify(rec.steps.map((s) => [s.name, s.state, s.error]))}`);
+      assert.ok(rec.steps.every((s) => s.start === mode), `${mode} starts: ${JSON.stringify(rec.steps.map((s) => [s.start, s.coldStartReason]))}`);
+      const logs: Record<string, string[]> = {};
+      for (const s of rec.steps) logs[s.name] = await logLines(runtime, id, s.name, 'stdout');
+      const cells = Object.fromEntries(rec.steps.map((s) => [s.name, JSON.parse(fs.readFileSync(path.join(store.dir, s.cellOutputs!), 'utf8')).cells]));
+      seen[mode] = { outputs: rec.steps.map((s) => [s.name, s.outputs.map((o) => [o.name, o.sha256]), s.metrics]), logs, cells };
+      runtime.warmStarts?.stopAll();
+    }
+    assert.deepEqual(seen.warm, seen.cold, `${path.basename(nb.file)}: warm and cold agree`);
+  }
+});
+
+test('fallbacks: threads, a %% magic, a parameter in the imports, CELLPIPE_WARM=0 and a raising imports cell start cold, saying why', async () => {
+  const one: StepSpec[] = [{ name: 's', code: 'print("ran", N)', parameters: ['N'] }];
+  const params = { parameters: [{ name: 'N', type: 'int' as const, default: 1 }] };
+  const cases: { prelude: string; env?: NodeJS.ProcessEnv; reason: RegExp; state?: string }[] = [
+    { prelude: 'import threading, time\nthreading.Thread(target=time.sleep, args=(30,), name="poller", daemon=True).start()', reason: /imports cells started 1 thread \(poller\)/ },
+    { prelude: '%%writefile helper.py\nLIMIT = 3', reason: /imports cell 1 \("%%writefile helper.py"\) is a %%writefile cell magic/ },
+    { prelude: 'import json\nLIMIT = N * 2', reason: /uses the pipeline parameter N/ },
+    { prelude: 'import json', env: { ...process.env, CELLPIPE_WARM: '0' }, reason: /CELLPIPE_WARM=0/ },
+    { prelude: 'import json\nraise RuntimeError("no licence")', reason: /cell 1 \("import json"\) raised RuntimeError: no licence/, state: 'failed' },
+  ];
+  for (const c of cases) {
+    const { root, runtime } = setup({ env: c.env });
+    const rec = await run(runtime, one, { prelude: c.prelude, workdir: root, ...params });
+    const s = rec.steps[0];
+    assert.equal(s.state, c.state ?? 'succeeded', JSON.stringify(s));
+    assert.equal(s.start, 'cold', c.prelude);
+    assert.match(s.coldStartReason ?? '', c.reason);
+    const log = await logLines(runtime, rec.id, 's', 'system');
+    assert.ok(log.some((l) => l.startsWith('cold start: ') && c.reason.test(l)), `the reason is in the log: ${log.join(' / ')}`);
+    if (c.state === 'failed') assert.match(s.error?.message ?? '', /no licence/, 'the cold step reports the imports error as always');
+    else assert.equal((await logLines(runtime, rec.id, 's', 'stdout')).at(-1), 'ran 1');
+    runtime.warmStarts?.stopAll();
+  }
+});
+
+test('a changed imports cell starts a new server; the same imports reuse the running one', async () => {
+  const { root, runtime } = setup();
+  const serverOf = async (rec: RunRecord) => (await logLines(runtime, rec.id, 's', 'system')).map((l) => /fork server \(pid (\d+)\)/.exec(l)?.[1]).find(Boolean);
+  const a1 = await run(runtime, [{ name: 's', code: 'print(json.dumps(1))' }], { prelude: 'import json', workdir: root });
+  const a2 = await run(runtime, [{ name: 's', code: 'print(json.dumps(2))' }], { prelude: 'import json', workdir: root });
+  const b = await run(runtime, [{ name: 's', code: 'print(json.dumps(3))' }], { prelude: 'import json, re', workdir: root });
+  for (const r of [a1, a2, b]) assert.equal(r.steps[0].start, 'warm');
+  const [p1, p2, p3] = [await serverOf(a1), await serverOf(a2), await serverOf(b)];
+  assert.ok(p1 && p3);
+  assert.equal(p2, p1, 'same imports: the same server');
+  assert.notEqual(p3, p1, 'changed imports: another server');
+  assert.deepEqual(runtime.warmStarts!.pids().sort(), [Number(p1), Number(p3)].sort());
+  runtime.warmStarts!.stopAll();
+  await eventually(() => !pidExists(Number(p1)) && !pidExists(Number(p3)), 'the stopped servers are gone');
+});
+
+test('a warm step over its timeout, or cancelled, is stopped with its whole process group; the server serves on', async () => {
+  const { root, runtime } = setup();
+  const sleeper = 'import subprocess, time\nchild = subprocess.Popen(["sleep", "60"])\nprint("child", child.pid, flush=True)\ntime.sleep(60)';
+  const rec = await run(runtime, [{ name: 'slow', code: sleeper, timeout: 1 }], { prelude: 'import json', workdir: root });
+  const slow = rec.steps[0];
+  assert.equal(slow.state, 'failed');
+  assert.equal(slow.start, 'warm');
+  assert.match(slow.error?.message ?? '', /timed out after 1 s/);
+  const log = await logLines(runtime, rec.id, 'slow');
+  const grandchild = Number(/child (\d+)/.exec(log.join('\n'))![1]);
+  assert.ok(!pidExists(grandchild), 'the step\'s own child process was stopped with it');
+
+  const id = await runtime.submit(handBuiltRequest([{ name: 'slow', code: sleeper }], { prelude: 'import json', workdir: root, cache: false }));
+  let pid: number | undefined;
+  while (pid === undefined) {
+    pid = (await runtime.store.get(id))?.steps[0].pid;
+    if (pid === undefined) await new Promise((r) => setTimeout(r, 20));
+  }
+  await runtime.cancel(id);
+  const cancelled = await runtime.status(id);
+  assert.equal(cancelled.state, 'cancelled');
+  assert.ok(!groupAlive(pid), 'the cancelled warm step\'s process group is gone');
+
+  const after = await run(runtime, [{ name: 'quick', code: 'print("still serving")' }], { prelude: 'import json', workdir: root });
+  assert.equal(after.steps[0].start, 'warm');
+  assert.deepEqual(await logLines(runtime, after.id, 'quick', 'stdout'), ['still serving']);
+  runtime.warmStarts!.stopAll();
+});
+
+/** Writes a two-step notebook with an imports cell; the second step sleeps `sleep` seconds. */
+function notebook(dir: string, sleep = 0): string {
+  const cell = (source: string, tags: string[]) => ({ cell_type: 'code', metadata: { tags }, source, outputs: [], execution_count: null });
+  const file = path.join(dir, 'warm.ipynb');
+  fs.writeFileSync(file, JSON.stringify({
+    nbformat: 4, nbformat_minor: 5, metadata: {},
+    cells: [
+      cell('import json\nimport time', ['imports']),
+      cell('x = json.dumps({"a": 1})', ['step:one']),
+      cell(`time.sleep(${sleep})\nprint(x)`, ['step:two', 'prev:one']),
+    ],
+  }));
+  return file;
+}
+
+async function serverPids(store: string): Promise<number[]> {
+  const runs = new RunStore(store);
+  const pids: number[] = [];
+  for (const rec of await runs.list()) {
+    for (const s of rec.steps) {
+      for await (const l of runs.readLogs(rec.id, s.name)) {
+        const m = /fork server \(pid (\d+)\)/.exec(l.text);
+        if (m) pids.push(Number(m[1]));
+      }
+    }
+  }
+  runs.close();
+  return [...new Set(pids)];
+}
+
+test('no fork server is left once the CLI has exited, nor after it was killed with SIGKILL', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cellpipe-warm-cli-'));
+  const nb = notebook(dir);
+  const env = { CELLPIPE_PYTHON: python, CELLPIPE_STORE: path.join(dir, 'store') };
+  const r = await kit.cellpipe(['run', nb], env);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /warm start: forked from the fork server/);
+  const [server] = await serverPids(env.CELLPIPE_STORE);
+  assert.ok(server, 'the run used a fork server');
+  await eventually(() => !pidExists(server), 'the server has exited with the CLI');
+
+  // Killed: nothing runs its exit handlers; the server notices its stdin closing.
+  const dir2 = fs.mkdtempSync(path.join(os.tmpdir(), 'cellpipe-warm-kill-'));
+  const store2 = path.join(dir2, 'store');
+  const cli = spawn(process.execPath, [kit.BIN, 'run', notebook(dir2, 30)], {
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, CELLPIPE_PYTHON: python, CELLPIPE_STORE: store2 }, stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  cli.stdout.on('data', (d) => (out += d));
+  await eventually(() => /\[two\] ── running/.test(out), 'step two runs', 30_000);
+  const [server2] = await serverPids(store2);
+  assert.ok(server2 && pidExists(server2));
+  cli.kill('SIGKILL');
+  await eventually(() => !pidExists(server2), 'the server has exited after its CLI was killed');
+  // The orphaned step itself is cleaned up as a cold one is: when the store next reads the interrupted run.
+  const again = await kit.cellpipe(['runs', '--store', store2], {});
+  assert.equal(again.code, 0, again.stderr);
+  const runs = new RunStore(store2);
+  const [rec] = await runs.list();
+  runs.close();
+  const two = rec.steps.find((s) => s.name === 'two')!;
+  assert.equal(two.start, 'warm');
+  assert.ok(two.pid && !groupAlive(two.pid), 'the killed run\'s warm step is stopped as a cold one would be');
+});
