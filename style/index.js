@@ -2,3 +2,4 @@ import './base.css';
 import './schedules.css';
 import './outputs.css';
 import './compare.css';
+import './debug.css';

@@ -10,7 +10,8 @@ import type { Cell } from '@jupyterlab/cells';
 import { cellLabel } from '../../core/notebook.js';
 import type { LogLine, RunRecord, StepRecord } from '../../runtimes/types.js';
 import type { PipelineModel } from '../pipeline.js';
-import { chipLabel, diagnosticTooltip, logAnchors, stepColor, worstSeverity } from '../model/cells.js';
+import { chipLabel, diagnosticTooltip, firstCells, logAnchors, stepColor, worstSeverity } from '../model/cells.js';
+import { failedStepAction, renderChipActions } from './stepActionsDom.js';
 import { formatDuration, isErrorLine, stateClass, stepMarks } from '../model/runs.js';
 
 /** What the decorations need from the plugin: open the editor, open the full log, jump to a cell. */
@@ -57,6 +58,7 @@ export class NotebookDecorations {
   renderCells(): void {
     const places = this.model.places();
     const widgets = this.panel.content.widgets;
+    const starts = firstCells(this.model.cells(), this.model.result?.graph);
     widgets.forEach((cell, i) => {
       const place = places[i];
       let bar = cell.node.querySelector<HTMLElement>(`:scope > .${BAR}`);
@@ -75,6 +77,7 @@ export class NotebookDecorations {
       chip.dataset.cellIndex = String(i);
       if (color && (place.role === 'step' || place.inherited)) chip.style.setProperty('--cp-step-color', color);
       else chip.style.removeProperty('--cp-step-color');
+      renderChipActions(bar, place, !!place.step && starts.get(place.step) === i, this.model);
       const deps = bar.querySelector<HTMLElement>('.cp-deps')!;
       setText(deps, place.prev.length ? `after ${place.prev.join(', ')}` : '');
       const diags = this.model.diagnostics.get(i) ?? [];
@@ -214,6 +217,8 @@ export class NotebookDecorations {
       }
       header.appendChild(err);
     }
+    const load = failedStepAction(step, run, this.model, (cell) => this.actions.goToCell(cell));
+    if (load) header.appendChild(load);
     const full = document.createElement('button');
     full.className = 'cp-log-full';
     full.textContent = 'full log';

@@ -16,6 +16,7 @@ import { LOCAL_TARGET, runButtonLabel, showsSubmitStages, submitStages, validTar
 import { SchedulesModel } from '../schedules.js';
 import { ScheduleForm, ScheduleList, useSchedulesVersion } from './schedules.js';
 import { RunDetails, RunHistory, type HistoryActions } from './history.js';
+import { RunWithoutCacheButton, StepActions } from './stepActions.js';
 
 /** Actions the sidebar asks the plugin to do. */
 export interface SidebarActions extends HistoryActions {
@@ -154,6 +155,7 @@ function Panel(props: { model: PipelineModel | null; schedules: SchedulesModel |
             onClick={() => void model.start(target)}>
             {runButtonLabel(target)}
           </button>
+          <RunWithoutCacheButton model={model} target={target} disabled={model.busy || errors > 0 || !graph} />
           {onProfile ? (
             <button className="jp-mod-styled cp-schedule-button" disabled={errors > 0 || !graph} aria-expanded={scheduling}
               title={errors ? 'fix the errors below first' : `run this pipeline on ${target} on a schedule`} onClick={() => setScheduling(!scheduling)}>
@@ -203,6 +205,10 @@ function Panel(props: { model: PipelineModel | null; schedules: SchedulesModel |
       <section className="cp-section">
         <h3>Steps</h3>
         {graph ? <DagView graph={graph} states={states} onSelect={(s) => actions.goToStep(model, s)} /> : <div className="cp-empty">The pipeline has errors; see below.</div>}
+      </section>
+      <section className="cp-section cp-debug-section">
+        <h3>Debug a step</h3>
+        <StepActions model={model} target={target} disabled={model.busy || errors > 0 || !graph} goToCell={(cell) => actions.goToCell(model, cell)} />
       </section>
       <section className="cp-section">
         <h3>Diagnostics {diagnostics.length ? `(${diagnostics.length})` : ''}</h3>

@@ -1,0 +1,105 @@
+/**
+ * The debugging loop's I/O in the page: loading a step's values of a run into the notebook's own kernel (through
+ * its session context, as the `%cellpipe` magic), then selecting the cell to run next; and starting the partial
+ * runs ("Run this step", "Run from here") and runs without the cache through the backend's run API.
+ */
+import { Notification } from '@jupyterlab/apputils';
+import { ServerConnection } from '@jupyterlab/services';
+import type { NotebookPanel } from '@jupyterlab/notebook';
+import type { PipelineModel } from './pipeline.js';
+import type { StartRunRequest } from './api.js';
+import { ResponseError } from './api.js';
+import { cellToSelect, loadCode, runToLoad, type PartialChoice } from './model/debug.js';
+
+/** What running code in the kernel gave: its stdout, and the error it raised (`Type: message`), if any. */
+export interface KernelResult {
+  ok: boolean;
+  stdout: string;
+  error?: string;
+}
+
+/** Runs `code` in the notebook's kernel (not stored in its history); resolves when the kernel is done with it. */
+export async function executeInKernel(panel: NotebookPanel, code: string): Promise<KernelResult> {
+  const ctx = panel.sessionContext;
+  await ctx.ready;
+  const kernel = ctx.session?.kernel;
+  if (!kernel) throw new Error('this notebook has no kernel: pick one (Kernel → Change Kernel…), then try again');
+  const future = kernel.requestExecute({ code, store_history: false, silent: false, allow_stdin: false, stop_on_error: true });
+  const out: string[] = [];
+  let error: string | undefined;
+  future.onIOPub = (msg) => {
+    const content = msg.content as { name?: string; text?: string; ename?: string; evalue?: string };
+    if (msg.header.msg_type === 'stream' && content.name === 'stdout') out.push(content.text ?? '');
+    else if (msg.header.msg_type === 'error') error = content.ename === 'LoadError' ? content.evalue : `${content.ename}: ${content.evalue}`;
+  };
+  const reply = await future.done;
+  const status = (reply?.content as { status?: string } | undefined)?.status;
+  return { ok: status === 'ok' && !error, stdout: out.join(''), ...(error ? { error } : {}) };
+}
+
+/** The run store's folder of a run (the backend knows where the runs directory setting keeps it). */
+async function storeOf(model: PipelineModel, runId: string): Promise<string | undefined> {
+  const url = model.api.url(`runs/${encodeURIComponent(runId)}/store`, { notebook: model.path });
+  const res = await ServerConnection.makeRequest(url, {}, model.api.settings);
+  if (!res.ok) return undefined; // an older backend: the kernel looks next to the notebook, as the CLI does
+  return ((await res.json()) as { store?: string }).store;
+}
+
+/**
+ * "Load inputs into kernel": the notebook's imports and functions cells, then the step's inputs of the shown run
+ * (or the newest run in which the step started) bound in the kernel; then the step's failing cell, or its first
+ * cell, is selected so the user can run the step's cells one by one.
+ */
+export async function loadStepIntoKernel(model: PipelineModel, step: string, select: (cell: number) => void, fromRun?: string): Promise<void> {
+  const run = fromRun ? model.runs.find((r) => r.id === fromRun) ?? model.run : runToLoad(step, model.run, model.runs);
+  if (!run) {
+    Notification.error(`step '${step}' has not run yet: run the pipeline first, then load its inputs`, { autoClose: 8000 });
+    return;
+  }
+  const id = Notification.emit(`Loading the inputs of step '${step}' (run ${run.id}) into the kernel…`, 'in-progress', { autoClose: false });
+  try {
+    const graph = model.result?.graph;
+    const cells = model.panel.content.model?.cells;
+    const prelude = (graph?.prelude ?? []).map((i) => (cells && i < cells.length ? cells.get(i).sharedModel.getSource() : ''));
+    const store = await storeOf(model, run.id).catch(() => undefined);
+    const result = await executeInKernel(model.panel, loadCode({ step, runId: run.id, store, prelude }));
+    if (!result.ok) {
+      Notification.update({ id, type: 'error', message: `Could not load the inputs of step '${step}': ${result.error ?? 'the kernel reported an error'}`, autoClose: 12000 });
+      return;
+    }
+    const said = result.stdout.trim().split('\n').filter(Boolean).pop() ?? `cellpipe: inputs of step '${step}' loaded`;
+    Notification.update({ id, type: 'success', message: `${said.replace(/^cellpipe: /, '')} (run ${run.id})`, autoClose: 8000 });
+    const cell = cellToSelect(step, run, graph);
+    if (cell !== undefined) select(cell);
+  } catch (err) {
+    Notification.update({ id, type: 'error', message: `Could not load the inputs of step '${step}': ${err instanceof Error ? err.message : String(err)}`, autoClose: 12000 });
+  }
+}
+
+const starting = new WeakSet<PipelineModel>();
+
+/**
+ * "Run this step" / "Run from here" / "Run without cache": saves the notebook, starts the run through the backend
+ * (which plans the reuse as `cellpipe run --only/--from` does) and shows it; stale reused inputs are warned about.
+ */
+export async function startPartialRun(model: PipelineModel, choice: PartialChoice, target: string): Promise<string | undefined> {
+  if (model.busy || starting.has(model)) {
+    Notification.warning('A run of this notebook is going on: wait for it to end, or cancel it', { autoClose: 6000 });
+    return undefined;
+  }
+  starting.add(model);
+  try {
+    await model.panel.context.save();
+    const request: StartRunRequest & PartialChoice = { path: model.path, parameters: model.parameterValues(), target, ...choice };
+    const started = (await model.api.startRun(request)) as { runId: string; warnings?: string[] };
+    for (const w of started.warnings ?? []) Notification.warning(w, { autoClose: 15000 });
+    await model.select(started.runId);
+    return started.runId;
+  } catch (err) {
+    const e = ResponseError.from(err);
+    Notification.error(e.hint ? `${e.message} — ${e.hint}` : e.message, { autoClose: 12000 });
+    return undefined;
+  } finally {
+    starting.delete(model);
+  }
+}

@@ -1,0 +1,60 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { compileNotebook } from '../../core/compile.js';
+import type { RunRecord, StepRecord } from '../../runtimes/types.js';
+import { cellToSelect, loadCode, partialChoice, partialRunUnavailable, runToLoad, shellQuote, stepToDebug } from './debug.js';
+
+const code = (tags: string[], source: string) => ({ cell_type: 'code', metadata: { tags }, source, outputs: [], execution_count: null });
+const graph = compileNotebook(JSON.stringify({
+  nbformat: 4, nbformat_minor: 5, metadata: {},
+  cells: [
+    code(['imports'], 'import math'),
+    code(['step:load'], 'total = 10'),
+    code(['step:divide', 'prev:load'], 'half = total / 2'),
+    code([], 'share = total / 0'),
+  ],
+}), { path: 'nb.ipynb' }).graph!;
+
+const step = (name: string, state: StepRecord['state'], extra: Partial<StepRecord> = {}): StepRecord => ({ name, state, attempts: 1, outputs: [], metrics: {}, ...extra });
+const run = (id: string, createdAt: string, steps: StepRecord[]): RunRecord =>
+  ({ id, notebook: 'nb.ipynb', notebookHash: '', specHash: '', runtime: 'local', parameters: {}, state: 'failed', createdAt, steps });
+
+test('the actions on a step ask the backend what cellpipe run --only / --from / --no-cache ask', () => {
+  assert.deepEqual(partialChoice('only', 'divide'), { only: ['divide'] });
+  assert.deepEqual(partialChoice('from', 'divide'), { from: 'divide' });
+  assert.deepEqual(partialChoice('no-cache'), { cache: false });
+  assert.throws(() => partialChoice('only'), /needs a step/);
+  assert.equal(partialRunUnavailable('local'), undefined);
+  assert.equal(partialRunUnavailable('containers'), undefined);
+  assert.match(partialRunUnavailable('kf')!, /on Kubeflow, KFP's cache/);
+});
+
+test('the debugging panel starts on the failed step of the shown run, else the first step', () => {
+  const failed = run('r1', '2026-01-01', [step('load', 'succeeded'), step('divide', 'failed')]);
+  assert.equal(stepToDebug(graph, failed), 'divide');
+  assert.equal(stepToDebug(graph, undefined), 'load');
+  assert.equal(stepToDebug(undefined, undefined), undefined);
+});
+
+test('the kernel code runs the imports cells, loads the extension, then the step of that run from its store, quoted for shlex', () => {
+  assert.equal(loadCode({ step: 'divide', runId: '20260101-000000-abc', store: "/data/my runs/it's/.cellpipe", prelude: ['import math', '  '] }),
+    "import math\n%load_ext cellpipe\n%cellpipe load divide --run 20260101-000000-abc --store '/data/my runs/it'\"'\"'s/.cellpipe'");
+  assert.equal(loadCode({ step: 'a-b', runId: 'r', what: 'outputs' }), '%load_ext cellpipe\n%cellpipe load a-b --run r --outputs');
+  assert.equal(shellQuote('plain/path-1.x'), 'plain/path-1.x');
+  assert.equal(shellQuote('two words'), "'two words'");
+});
+
+test('after loading, the cell that raised is selected; for a step that did not fail, its first cell', () => {
+  const failed = run('r1', '2026-01-01', [step('load', 'succeeded'), step('divide', 'failed', { error: { message: 'ZeroDivisionError: division by zero', cell: 3 } })]);
+  assert.equal(cellToSelect('divide', failed, graph), 3);
+  assert.equal(cellToSelect('load', failed, graph), 1);
+  assert.equal(cellToSelect('divide', undefined, graph), 2);
+});
+
+test('values are loaded from the shown run when the step started there, else from the newest run in which it did', () => {
+  const older = run('r1', '2026-01-01', [step('load', 'succeeded'), step('divide', 'failed')]);
+  const newer = run('r2', '2026-01-02', [step('load', 'failed'), step('divide', 'skipped')]);
+  assert.equal(runToLoad('divide', newer, [older, newer])?.id, 'r1', 'divide was skipped in the shown run');
+  assert.equal(runToLoad('load', newer, [older, newer])?.id, 'r2');
+  assert.equal(runToLoad('divide', undefined, [newer]), undefined);
+});
