@@ -31,7 +31,7 @@ trap cleanup EXIT INT TERM
 cp "$corpus/kale/candies_sharing.ipynb" "$root/candies_sharing.ipynb"
 cp "$corpus/kale/candies_sharing.ipynb" "$root/tagging.ipynb"
 cp "$corpus/kale/candies_sharing.ipynb" "$root/kubeflow.ipynb"
-cp test/e2e/notebooks/long_running.ipynb test/e2e/notebooks/failing.ipynb "$root/"
+cp test/e2e/notebooks/long_running.ipynb test/e2e/notebooks/failing.ipynb test/e2e/notebooks/debug.ipynb "$root/"
 
 # CELLPIPE_E2E_NO_KUBEFLOW=1 (for quick iterations on the page): no cluster and no Kubeflow services, and the tests
 # tagged @kubeflow are left out. CI never sets it.
