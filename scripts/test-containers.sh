@@ -8,4 +8,4 @@ if [ -n "${CELLPIPE_SKIP_CONTAINERS:-}" ]; then echo "test-containers: skipped (
 if [ "$(id -u)" != 0 ]; then echo "test-containers: skipped (runc needs root here)"; exit 0; fi
 [ -f lib/runtimes/containers/runtime.test.js ] || npm run -s build:lib || exit 1
 export CELLPIPE_CONTAINER_TESTS=1
-node --test --test-concurrency=1 --test-reporter=spec lib/runtimes/containers/runtime.test.js lib/cli/run-in-images.test.js lib/server/containers.test.js
+node --test --test-concurrency=1 --test-reporter=spec lib/runtimes/containers/runtime.test.js lib/cli/run-in-images.test.js lib/cli/run-in-images-partial.test.js lib/server/containers.test.js
