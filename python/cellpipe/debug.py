@@ -127,7 +127,7 @@ def _read_json(path: str) -> Optional[Any]:
         return None
 
 
-_NEEDS = {"npy": ["numpy"], "parquet": ["pandas", "pyarrow"], "joblib": ["joblib"]}
+_NEEDS = {"npy": ["numpy"], "parquet": ["pandas", "pyarrow"], "feather": ["pandas", "pyarrow"], "joblib": ["joblib"]}
 
 
 def _load_value(name: str, directory: str) -> Any:
@@ -168,6 +168,12 @@ def load(step: str, run: str = "latest", what: str = "inputs", notebook: Optiona
     if rstep is None:
         raise LoadError("run %s has no step '%s'; its steps are: %s"
                         % (rec["id"], step, ", ".join(s["name"] for s in rec["steps"])))
+    if rec.get("runtime") == "kubeflow":
+        # Its artifacts are in the cluster's artifact store (the run record keeps only their names): not here.
+        raise LoadError("run %s ran on Kubeflow%s: its artifacts are in the cluster's artifact store, which cellpipe.load "
+                        "cannot read from this kernel; run the step here to load it: `cellpipe run NOTEBOOK --only %s` "
+                        "(or Run this step in the sidebar, target Local), then load it from that run"
+                        % (rec["id"], " (profile %s)" % rec["profile"] if rec.get("profile") else "", step))
     if rstep.get("reused") and rstep.get("cachedFrom") and rstep["cachedFrom"] != rec["id"]:
         # A partial run took this step's outputs from another run without running it: that run has its inputs.
         return load(step, run=rstep["cachedFrom"], what=what, notebook=notebook, store=store_dir, into=into)

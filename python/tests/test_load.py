@@ -159,3 +159,19 @@ def test_a_step_a_partial_run_reused_is_loaded_from_the_run_that_ran_it(tmp_path
     import cellpipe as api
     values = api.load("divide", run=second["id"], store=os.path.join(ws, ".cellpipe"))
     assert values == {"base": 10, "DIVISOR": 2}
+
+
+def test_a_kubeflow_run_says_its_artifacts_are_not_reachable_and_what_to_do(tmp_path):
+    import cellpipe as api
+
+    store = tmp_path / ".cellpipe"
+    run_dir = store / "runs" / "kf1"
+    run_dir.mkdir(parents=True)
+    record = {"id": "kf1", "notebook": "nb.ipynb", "createdAt": "2026-01-01T00:00:00Z", "parameters": {}, "runtime": "kubeflow",
+              "profile": "team-a", "state": "succeeded",
+              "steps": [{"name": "train", "state": "succeeded", "attempts": 1, "outputs": [{"name": "model", "bytes": 0}], "metrics": {}}]}
+    (run_dir / "run.jsonl").write_text(json.dumps({"t": "create", "record": record}) + "\n")
+    for what in ("inputs", "outputs"):
+        with pytest.raises(api.LoadError, match=r"run kf1 ran on Kubeflow \(profile team-a\): its artifacts are in the cluster's "
+                                                r"artifact store.*cellpipe run NOTEBOOK --only train"):
+            api.load("train", run="kf1", what=what, store=str(store))
