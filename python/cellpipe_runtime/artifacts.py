@@ -15,8 +15,14 @@ format    file         used for
 json      data.json    ``None``/``bool``/``int``/finite ``float``/``str`` and lists / string-keyed dicts of them
                        (exact built-in types only, so the value comes back identical; other programs can read it)
 npy       data.npy     ``numpy.ndarray`` without Python objects inside (``allow_pickle=False`` both ways)
-parquet   data.parquet pandas ``DataFrame``/``Series`` with string column names, when ``pyarrow`` is importable
-                       (a Series is stored as a one-column frame; its name is kept in ``series_name``)
+feather   data.arrow   pandas ``DataFrame``/``Series`` with string column names, when ``pyarrow`` is importable:
+                       Arrow IPC (Feather v2, lz4), written and read by pyarrow with pandas' metadata, so index,
+                       dtypes (categorical, tz-aware, nullable) come back as they were — as lossless as parquet
+                       and, on a 100 MB frame, 2-4× faster to write and read back (``bench/artifact_formats.py``).
+                       Pickle reads such a frame faster still, but only with the same pandas version: steps may
+                       run in different images (and ``cellpipe.load`` in another kernel), so frames stay columnar.
+                       A Series is stored as a one-column frame, its name kept in ``series_name``. ``parquet``
+                       artifacts (written by earlier versions) are still read.
 joblib    data.joblib  scikit-learn estimators, when ``joblib`` is importable and nothing defined in the notebook
                        is inside them
 pickle    data.pkl     everything else (protocol 5)
@@ -274,7 +280,7 @@ def _write(value: Any, directory: str, extra: Dict[str, Any]) -> Tuple[str, str]
                 extra["series_name"] = value.name
         if frame is not None and all(type(c) is str for c in frame.columns):
             try:
-                return _commit(directory, "parquet", "parquet", lambda path: frame.to_parquet(path))
+                return _commit(directory, "feather", "arrow", lambda path: _write_feather(frame, path))
             except Exception:
                 extra.pop("series_name", None)  # mixed-type object columns etc.: pickle keeps them exactly
         extra.pop("series_name", None)
@@ -291,6 +297,13 @@ def _write(value: Any, directory: str, extra: Dict[str, Any]) -> Tuple[str, str]
         with open(path, "wb") as fh:
             fh.write(data)
     return _commit(directory, "pickle", "pkl", write_pickle)
+
+
+def _write_feather(frame: Any, path: str) -> None:
+    import pyarrow  # type: ignore
+    import pyarrow.feather  # type: ignore
+
+    pyarrow.feather.write_feather(pyarrow.Table.from_pandas(frame), path)
 
 
 def read_meta(directory: str) -> Dict[str, Any]:
@@ -321,10 +334,15 @@ def load(name: str, directory: str) -> Any:
             import numpy as np  # type: ignore
 
             return np.load(path, allow_pickle=False)
-        if fmt == "parquet":
-            import pandas as pd  # type: ignore
+        if fmt in ("feather", "parquet"):
+            if fmt == "feather":
+                import pyarrow.feather  # type: ignore
 
-            frame = pd.read_parquet(path)
+                frame = pyarrow.feather.read_table(path).to_pandas()
+            else:
+                import pandas as pd  # type: ignore
+
+                frame = pd.read_parquet(path)
             if "series_name" in meta:
                 series = frame[SERIES_COLUMN]
                 series.name = meta["series_name"]

@@ -74,10 +74,40 @@ def test_pandas_frames_and_series_round_trip(tmp_path, pyarrow_allowed):
     _, down, arts = pipe(tmp_path, [(1, up_code)], [(2, check)], ["df", "ser", "odd"], env=env)
     assert down.code == 0, down
     assert down.stdout == "frames equal\n"
-    expected = "parquet" if (HAS_PYARROW and pyarrow_allowed) else "pickle"
+    expected = "feather" if (HAS_PYARROW and pyarrow_allowed) else "pickle"
     assert read_meta(arts["df"])["format"] == expected
     assert read_meta(arts["ser"])["format"] == expected
     assert read_meta(arts["odd"])["format"] == "pickle"  # non-string column names / Python objects
+
+
+@pytest.mark.skipif(not (HAS_PANDAS and HAS_PYARROW), reason="pandas and pyarrow needed")
+def test_frames_keep_their_dtypes_and_index_through_feather(tmp_path):
+    make = ("import pandas as pd\n"
+            "def frame():\n"
+            "    return pd.DataFrame({'cat': pd.Categorical(['a', 'b', 'a']), 'n': pd.array([1, None, 3], dtype='Int64'),\n"
+            "                         't': pd.date_range('2024-01-01', periods=3, tz='Europe/Paris'),\n"
+            "                         'd': pd.to_timedelta([1, 2, 3], unit='s'), 's': ['x', None, 'z']},\n"
+            "                        index=pd.MultiIndex.from_product([[1], ['p', 'q', 'r']], names=['g', 'k']))\n")
+    check = "pd.testing.assert_frame_equal(df, frame(), check_exact=True)\nprint('same frame')"
+    _, down, arts = pipe(tmp_path, [(1, make + "df = frame()")], [(2, make + check)], ["df"])
+    assert down.code == 0, down
+    assert down.stdout == "same frame\n"
+    assert read_meta(arts["df"])["format"] == "feather"
+
+
+def test_parquet_artifacts_of_earlier_versions_still_load(tmp_path):
+    pytest.importorskip("pyarrow")
+    import json
+
+    import pandas as pd
+    from cellpipe_runtime.artifacts import load
+
+    d = tmp_path / "old"
+    d.mkdir()
+    pd.DataFrame({"a": [1, 2]}).to_parquet(d / "data.parquet")
+    (d / "cellpipe.json").write_text(json.dumps({"artifact": "cellpipe.artifact/v1", "name": "df", "format": "parquet",
+                                                 "file": "data.parquet", "python_type": "pandas.DataFrame"}))
+    assert load("df", str(d))["a"].tolist() == [1, 2]
 
 
 def test_functions_defined_upstream_can_be_called_downstream(tmp_path):
