@@ -10,7 +10,7 @@ import { compileNotebook, type CompileOptions, type CompileResult } from '../cor
 import type { Diagnostic } from '../core/model.js';
 import type { LogLine, RunRecord } from '../runtimes/types.js';
 import { CellpipeAPI, ResponseError } from './api.js';
-import { diagnosticsByCell, placeCells, type CellInfo, type CellPlace } from './model/cells.js';
+import { diagnosticsByCell, placeCells, stepColor, stepNames, stepPalette, type CellInfo, type CellPlace } from './model/cells.js';
 import { isStepDone, isTerminal, latestRun } from './model/runs.js';
 
 /** How long typing must pause before the notebook is recompiled. */
@@ -85,6 +85,10 @@ export class PipelineModel {
   get busy(): boolean {
     return this._starting || (!!this._run && !isTerminal(this._run.state));
   }
+  /** A step's colour in this notebook: its own, unless a neighbouring step's is too close (model/cells.ts). */
+  stepColor(step: string): string {
+    return this._palette.get(step) ?? stepColor(step);
+  }
   logOf(step: string): StepLog | undefined {
     return this._logs.get(step);
   }
@@ -136,7 +140,10 @@ export class PipelineModel {
       result = { ok: false, programs: {}, diagnostics: [{ severity: 'error', code: 'internal', message: `cellpipe could not analyse this notebook: ${String(err)}`, hint: 'please report this with the notebook' }] };
     }
     this._result = result;
-    this._diagnostics = diagnosticsByCell(result.diagnostics, this.cells());
+    const cells = this.cells();
+    this._diagnostics = diagnosticsByCell(result.diagnostics, cells);
+    const graph = result.graph;
+    this._palette = stepPalette(graph ? graph.steps.map((s) => s.name) : stepNames(cells), graph?.edges ?? []);
     this._lastCompileMs = performance.now() - t0;
     this._compiled.emit(result);
     return result;
@@ -257,6 +264,7 @@ export class PipelineModel {
   private _message = new Signal<this, { text: string; hint?: string; kind: 'error' | 'info' }>(this);
   private _result: CompileResult | undefined;
   private _diagnostics = new Map<number, Diagnostic[]>();
+  private _palette = new Map<string, string>();
   private _lastCompileMs = 0;
   private _timer: ReturnType<typeof setTimeout> | undefined;
   private _params = new Map<string, unknown>();

@@ -18,6 +18,12 @@ const here = dirname(fileURLToPath(import.meta.url));
 const PYTHON = join(here, '../../.venv/bin/python');
 const NB = 'outputs.ipynb';
 const FAILING = 'outputs_failing.ipynb';
+const WIDE = 'wide_graph.ipynb';
+const LIVE = 'live_log.ipynb';
+const FAN = ['train_lr', 'train_rf', 'train_gb', 'train_svm', 'train_knn', 'train_nb', 'train_mlp', 'train_dt'];
+
+const codeCell = (source: string, tags: string[]) => ({ cell_type: 'code', execution_count: null, metadata: { tags }, outputs: [], source });
+const notebook = (cells: unknown[]) => JSON.stringify({ cells, metadata: { kernelspec: { name: 'python3', display_name: 'Python 3', language: 'python' } }, nbformat: 4, nbformat_minor: 5 }, null, 1);
 
 type Nb = { cells: { cell_type: string; source: string | string[]; outputs?: unknown[] }[] };
 
@@ -27,6 +33,20 @@ test.beforeAll(() => {
   const nb = JSON.parse(readFileSync(join(here, 'notebooks', NB), 'utf8')) as Nb;
   nb.cells[6].source = "total = sum(ys)\nscale = total / (RATE - 0.5)\ndisplay(Table([('scale', scale)]))";
   writeFileSync(join(ROOT, FAILING), JSON.stringify(nb, null, 1));
+  // 12 steps: a chain that fans out into 8 trainings and joins again.
+  writeFileSync(join(ROOT, WIDE), notebook([
+    codeCell('raw = list(range(10))', ['step:load']),
+    codeCell('X = raw[:-1]\ny = raw[1:]', ['step:features', 'prev:load']),
+    ...FAN.map((f) => codeCell(`model_${f.slice(6)} = len(X) + len(y)`, [`step:${f}`, 'prev:features'])),
+    codeCell(`best = max([${FAN.map((f) => `model_${f.slice(6)}`).join(', ')}])`, ['step:compare', ...FAN.map((f) => `prev:${f}`)]),
+    codeCell('print(best)', ['step:report', 'prev:compare']),
+  ]));
+  writeFileSync(join(ROOT, LIVE), notebook([
+    codeCell('import time', ['imports']),
+    codeCell('TICKS = 16', ['pipeline-parameters']),
+    codeCell('for i in range(TICKS):\n    print(f"tick {i}", flush=True)\n    time.sleep(0.4)', ['step:slow']),
+    codeCell('print("done")', ['step:after', 'prev:slow']),
+  ]));
 });
 
 /** The notebook's i-th cell (0-based, as the DOM orders them). */
@@ -50,7 +70,8 @@ test('a run shows each cell\'s plot, table and value under that cell, marked wit
   const plot = cell(page, 5).locator('.cp-run-outputs');
   await expect(plot).toHaveAttribute('data-run-id', runId);
   await expect(plot).toHaveAttribute('data-step', 'plot');
-  await expect(plot.locator('.cp-run-outputs-from')).toContainText(`from run ${runId} · step plot succeeded`);
+  // (succeeded, or cached when this test is retried: then it names the run whose outputs it shows)
+  await expect(plot.locator('.cp-run-outputs-from')).toContainText(new RegExp(`^from run ${runId} · step plot (succeeded|cached · outputs of run \\S+) · `));
   await expect(plot.locator('.cp-run-output img')).toBeVisible();
   const table = cell(page, 6).locator('.cp-run-outputs');
   await expect(table.locator('table')).toBeVisible();
@@ -159,4 +180,73 @@ test('a failing run marks the cell that raised and shows the error under it, onc
   await cell(page, 0).click();
   await sidebar.locator('.cp-run-steps li', { hasText: 'table' }).click();
   await expect(cell(page, 6)).toHaveClass(/jp-mod-active/);
+});
+
+test('a 12-step graph is legible at the sidebar\'s width: it wraps onto rows, labels at full size, data names on demand, neighbours in distinct colours', async ({ page }) => {
+  await openNotebook(page, WIDE);
+  await openSidebar(page);
+  const sidebar = page.locator('#cellpipe-sidebar');
+  await expect(sidebar.locator('.cp-dag-node')).toHaveCount(12);
+  const svg = sidebar.locator('svg.cp-dag');
+  await expect(svg).toHaveAttribute('data-wrapped', 'true');
+  const fits = await sidebar.locator('.cp-dag-scroll').evaluate((el) => ({ scroll: el.scrollWidth, client: el.clientWidth }));
+  expect(fits.scroll).toBeLessThanOrEqual(fits.client);
+  // Labels are drawn at their own size (12 px), not shrunk to fit.
+  const heights = await sidebar.locator('.cp-dag-node text').evaluateAll((els) => els.map((e) => e.getBoundingClientRect().height));
+  for (const h of heights) expect(h).toBeGreaterThanOrEqual(11);
+  await expect(sidebar.locator('.cp-dag-edge-label')).toHaveCount(0);
+  await sidebar.locator('input[name="dag-data-names"]').check();
+  await expect(sidebar.locator('.cp-dag-edge-label', { hasText: /^X, y$/ })).toHaveCount(8);
+  await expect(sidebar.locator('.cp-dag-edge-label', { hasText: /^model_rf$/ })).toHaveCount(1);
+  // Zoom in and back to fit.
+  await sidebar.locator('.cp-dag-zoom-in').click();
+  await expect(sidebar.locator('.cp-dag-zoom-fit')).toHaveText('125%');
+  await sidebar.locator('.cp-dag-zoom-fit').click();
+  await expect(sidebar.locator('.cp-dag-zoom-fit')).toHaveText('100%');
+  // Steps next to each other in the notebook have hues at least 60° apart (on the cells and in the graph alike).
+  const hues = await page.locator('.jp-NotebookPanel .jp-Cell.cp-step-cell').evaluateAll((els) =>
+    els.map((e) => Number(/hsl\((\d+)/.exec(getComputedStyle(e).getPropertyValue('--cp-step-color'))?.[1])));
+  expect(hues).toHaveLength(12);
+  for (let i = 1; i < hues.length; i++) {
+    const d = Math.abs(hues[i] - hues[i - 1]) % 360;
+    expect(Math.min(d, 360 - d)).toBeGreaterThanOrEqual(60);
+  }
+  const nodeHue = await sidebar.locator('.cp-dag-node[data-step="train_rf"]').evaluate((e) => getComputedStyle(e).getPropertyValue('--cp-step-color').trim());
+  const cellHue = await page.locator('.jp-NotebookPanel .jp-Cell.cp-step-cell').nth(3).evaluate((e) => getComputedStyle(e).getPropertyValue('--cp-step-color').trim());
+  expect(nodeHue).toBe(cellHue);
+  await keep(page, 'sidebar-dag-wide', { selector: '#cellpipe-sidebar' });
+});
+
+test('while a step runs its header duration ticks and the full log tab follows it; a folded log stays folded in the next run', async ({ page }) => {
+  await openNotebook(page, LIVE);
+  await openSidebar(page);
+  const sidebar = page.locator('#cellpipe-sidebar');
+  await sidebar.locator('.cp-run-button').click();
+  const log = page.locator('.cp-inline-log[data-step="slow"]');
+  await expect(log.locator('.cp-log-line', { hasText: 'tick 1' })).toBeVisible({ timeout: 60_000 });
+  const meta = log.locator('.cp-log-header .cp-log-meta');
+  const first = await meta.textContent();
+  await expect.poll(() => meta.textContent(), { timeout: 5_000 }).not.toBe(first);
+
+  await log.locator('.cp-log-full').click();
+  const tab = page.locator('.jp-MainAreaWidget .cp-full-log');
+  await expect(tab.locator('pre')).toContainText('tick 1');
+  await expect(tab.locator('.cp-full-log-status')).toContainText('following');
+  // Lines the step prints after the tab opened arrive in it.
+  await expect(tab.locator('pre')).toContainText('tick 15', { timeout: 30_000 });
+  await expect(tab).toHaveAttribute('data-ended', 'true', { timeout: 30_000 });
+  await expect(sidebar.locator('.cp-current-run')).toHaveAttribute('data-state', 'succeeded', { timeout: 60_000 });
+  await page.locator('.lm-TabBar-tab', { hasText: LIVE }).click();
+
+  await log.locator('.cp-log-toggle').click();
+  await expect(log).toHaveClass(/cp-collapsed/);
+  const before = await sidebar.locator('.cp-current-run').getAttribute('data-run-id');
+  await sidebar.locator('input[name="param-TICKS"]').fill('3');
+  await sidebar.locator('.cp-run-button').click();
+  await expect(sidebar.locator('.cp-current-run')).not.toHaveAttribute('data-run-id', before!, { timeout: 60_000 });
+  await expect(sidebar.locator('.cp-current-run')).toHaveAttribute('data-state', 'succeeded', { timeout: 60_000 });
+  const next = page.locator('.cp-inline-log[data-step="slow"]');
+  await expect(next).not.toHaveAttribute('data-run-id', before!);
+  await expect(next).toHaveClass(/cp-collapsed/);
+  await expect(page.locator('.cp-inline-log[data-step="after"]')).not.toHaveClass(/cp-collapsed/);
 });

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, existsSync } from 'node:fs';
-import { chipLabel, diagnosticsByCell, diagnosticTooltip, firstCells, logAnchors, placeCells, stepColor, stepNames, worstSeverity, type CellInfo } from './cells.js';
+import { chipLabel, diagnosticsByCell, diagnosticTooltip, firstCells, logAnchors, MIN_NEIGHBOUR_HUE_GAP, placeCells, stepColor, stepNames, stepPalette, worstSeverity, type CellInfo } from './cells.js';
 
 const code = (...tags: string[]): CellInfo => ({ type: 'code', tags });
 const md: CellInfo = { type: 'markdown', tags: [] };
@@ -50,4 +50,22 @@ test('the Kale candies notebook places its four steps from tags alone', { skip: 
   const nb = JSON.parse(readFileSync(corpus, 'utf8')) as { cells: { cell_type: CellInfo['type']; metadata: { tags?: string[] } }[] };
   const cells = nb.cells.map((c) => ({ type: c.cell_type, tags: c.metadata.tags ?? [] }));
   assert.deepEqual(stepNames(cells), ['sack', 'kid1', 'kid2', 'kid3']);
+});
+
+test('steps next to each other, in the notebook or in the graph, get hues at least 60° apart; the others keep their own', () => {
+  const order = ['load', 'clean', 'features', 'split', 'train_a', 'train_b', 'train_c', 'eval_a', 'eval_b', 'eval_c', 'report', 'publish'];
+  const edges: [string, string][] = [['load', 'clean'], ['clean', 'features'], ['features', 'split'], ['split', 'train_a'], ['split', 'train_b'], ['split', 'train_c'],
+    ['train_a', 'eval_a'], ['train_b', 'eval_b'], ['train_c', 'eval_c'], ['eval_a', 'report'], ['eval_b', 'report'], ['eval_c', 'report'], ['report', 'publish']];
+  const palette = stepPalette(order, edges);
+  const hue = (s: string) => Number(/^hsl\((\d+),/.exec(palette.get(s)!)![1]);
+  const gap = (a: string, b: string) => {
+    const d = Math.abs(hue(a) - hue(b)) % 360;
+    return Math.min(d, 360 - d);
+  };
+  const pairs = [...order.slice(1).map((s, i) => [order[i], s] as [string, string]), ...edges];
+  for (const [a, b] of pairs) assert.ok(gap(a, b) >= MIN_NEIGHBOUR_HUE_GAP, `${a} (${hue(a)}) and ${b} (${hue(b)}) are only ${gap(a, b)}° apart`);
+  // The first step has no coloured neighbour yet: it keeps the colour its name always has.
+  assert.equal(palette.get('load'), stepColor('load'));
+  // The same notebook gets the same colours.
+  assert.deepEqual(stepPalette(order, edges), palette);
 });

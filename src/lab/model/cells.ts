@@ -56,6 +56,11 @@ export function chipLabel(place: CellPlace): string | undefined {
  * DAG node, in every session. Hash (FNV-1a) → hue; fixed saturation and lightness readable on light and dark themes.
  */
 export function stepColor(name: string): string {
+  return `hsl(${stepHue(name)}, 65%, 48%)`;
+}
+
+/** The hue (0–359) a step name hashes to. */
+export function stepHue(name: string): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < name.length; i++) {
     h = (h ^ name.charCodeAt(i)) >>> 0;
@@ -67,8 +72,58 @@ export function stepColor(name: string): string {
   h = (h ^ (h >>> 13)) >>> 0;
   h = Math.imul(h, 0xc2b2ae35) >>> 0;
   h = (h ^ (h >>> 16)) >>> 0;
-  const hue = h % 360;
-  return `hsl(${hue}, 65%, 48%)`;
+  return h % 360;
+}
+
+/** How far apart two hues must be for steps side by side to be told apart at a glance. */
+export const MIN_NEIGHBOUR_HUE_GAP = 60;
+
+function hueGap(a: number, b: number): number {
+  const d = Math.abs(a - b) % 360;
+  return Math.min(d, 360 - d);
+}
+
+/**
+ * Colours for the steps of one notebook such that steps next to each other — consecutive in the notebook, or joined
+ * in the graph — differ in hue by at least MIN_NEIGHBOUR_HUE_GAP where that is possible. Each step keeps its name's
+ * hue (stepColor) unless a neighbour coloured before it is too close; then it takes the nearest hue that is far
+ * enough from all its coloured neighbours. Steps are coloured in notebook order, so the result is stable for a
+ * notebook.
+ */
+export function stepPalette(order: readonly string[], edges: readonly (readonly [string, string])[]): Map<string, string> {
+  const neighbours = new Map<string, Set<string>>();
+  const link = (a: string, b: string) => {
+    if (a === b) return;
+    if (!neighbours.has(a)) neighbours.set(a, new Set());
+    if (!neighbours.has(b)) neighbours.set(b, new Set());
+    neighbours.get(a)!.add(b);
+    neighbours.get(b)!.add(a);
+  };
+  order.forEach((s, i) => i > 0 && link(order[i - 1], s));
+  for (const [a, b] of edges) link(a, b);
+  const hues = new Map<string, number>();
+  for (const step of order) {
+    if (hues.has(step)) continue;
+    const taken = [...(neighbours.get(step) ?? [])].filter((n) => hues.has(n)).map((n) => hues.get(n)!);
+    const own = stepHue(step);
+    const gap = (h: number) => Math.min(360, ...taken.map((t) => hueGap(h, t)));
+    let best = own;
+    if (gap(own) < MIN_NEIGHBOUR_HUE_GAP) {
+      // Candidates every 5°, nearest to the step's own hue first; the first far enough wins, else the farthest.
+      let bestGap = gap(own);
+      for (let k = 1; k < 72; k++) {
+        const h = (own + (k % 2 ? 1 : -1) * Math.ceil(k / 2) * 5 + 360) % 360;
+        const g = gap(h);
+        if (g >= MIN_NEIGHBOUR_HUE_GAP) {
+          best = h;
+          break;
+        }
+        if (g > bestGap) [best, bestGap] = [h, g];
+      }
+    }
+    hues.set(step, best);
+  }
+  return new Map([...hues].map(([s, h]) => [s, `hsl(${h}, 65%, 48%)`]));
 }
 
 /**

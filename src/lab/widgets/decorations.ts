@@ -10,7 +10,7 @@ import type { Cell } from '@jupyterlab/cells';
 import { cellLabel } from '../../core/notebook.js';
 import type { LogLine, RunRecord, StepRecord } from '../../runtimes/types.js';
 import type { PipelineModel } from '../pipeline.js';
-import { chipLabel, diagnosticTooltip, firstCells, logAnchors, stepColor, worstSeverity } from '../model/cells.js';
+import { chipLabel, diagnosticTooltip, firstCells, logAnchors, worstSeverity } from '../model/cells.js';
 import { failedStepAction, renderChipActions } from './stepActionsDom.js';
 import { formatDuration, isErrorLine, stateClass, stepMarks } from '../model/runs.js';
 
@@ -36,6 +36,32 @@ function setClass(el: HTMLElement, name: string): void {
 export const MAX_INLINE_LINES = 5000;
 const LOG = 'cp-inline-log';
 
+/** What a step's log header says after its state: its duration (so far) and its marks. */
+function headerMeta(step: StepRecord): string {
+  return [formatDuration(step.startedAt, step.finishedAt), ...stepMarks(step)].filter(Boolean).join(' · ');
+}
+
+const collapsedKey = (path: string) => `cellpipe:collapsed-logs:${path}`;
+
+/** The steps whose inline log the user folded in this notebook (localStorage; none when it is unavailable). */
+function readCollapsed(path: string): Set<string> {
+  try {
+    const saved = JSON.parse(localStorage.getItem(collapsedKey(path)) ?? '[]') as unknown;
+    return new Set(Array.isArray(saved) ? saved.filter((s): s is string => typeof s === 'string') : []);
+  } catch {
+    return new Set();
+  }
+}
+
+function writeCollapsed(path: string, steps: Set<string>): void {
+  try {
+    if (steps.size) localStorage.setItem(collapsedKey(path), JSON.stringify([...steps]));
+    else localStorage.removeItem(collapsedKey(path));
+  } catch {
+    // private mode or full storage: folding still works for this page
+  }
+}
+
 export class NotebookDecorations {
   constructor(
     readonly panel: NotebookPanel,
@@ -46,6 +72,9 @@ export class NotebookDecorations {
     model.runChanged.connect(this.renderLogs, this);
     model.logLines.connect(this.onLines, this);
     panel.content.model?.cells.changed.connect(() => requestAnimationFrame(() => this.renderAll()));
+    this.collapsed = readCollapsed(panel.context.path);
+    // A running step's header counts its duration up, between the run's own state changes.
+    this.ticker = setInterval(() => this.tick(), 1000);
     this.renderAll();
   }
 
@@ -69,7 +98,7 @@ export class NotebookDecorations {
       }
       if (!bar) bar = this.createBar(cell);
       const label = chipLabel(place);
-      const color = place.step ? stepColor(place.step) : '';
+      const color = place.step ? this.model.stepColor(place.step) : '';
       // Update the bar's elements in place: a compile never replaces what the user may be pointing at.
       const chip = bar.querySelector<HTMLElement>('.cp-chip')!;
       setClass(chip, `cp-chip ${label ? '' : 'cp-chip-empty'} ${place.role ? `cp-role-${place.role}` : ''}`.trim());
@@ -157,8 +186,20 @@ export class NotebookDecorations {
   }
 
   dispose(): void {
+    clearInterval(this.ticker);
     for (const el of this.panel.content.node.querySelectorAll(`.${LOG}, .${BAR}`)) el.remove();
     this.areas.clear();
+  }
+
+  private tick(): void {
+    const run = this.model.run;
+    if (!run || !run.steps.some((s) => s.state === 'running')) return;
+    for (const [name, area] of this.areas) {
+      const step = run.steps.find((s) => s.name === name);
+      if (step?.state !== 'running') continue;
+      const meta = area.querySelector<HTMLElement>('.cp-log-header .cp-log-meta');
+      if (meta) setText(meta, headerMeta(step));
+    }
   }
 
   private logArea(cell: Cell, step: string, run: RunRecord): HTMLElement {
@@ -169,7 +210,9 @@ export class NotebookDecorations {
     area.className = LOG;
     area.dataset.step = step;
     area.dataset.runId = run.id;
-    area.style.setProperty('--cp-step-color', stepColor(step));
+    area.style.setProperty('--cp-step-color', this.model.stepColor(step));
+    // Folded by the user once, folded in every later run too (per notebook and step, kept in this browser).
+    if (this.collapsed.has(step)) area.classList.add('cp-collapsed');
     const header = document.createElement('div');
     header.className = 'cp-log-header';
     const pre = document.createElement('pre');
@@ -191,8 +234,11 @@ export class NotebookDecorations {
     toggle.textContent = area.classList.contains('cp-collapsed') ? '▸' : '▾';
     toggle.title = 'show/hide this step\'s log';
     toggle.addEventListener('click', () => {
-      area.classList.toggle('cp-collapsed');
-      toggle.textContent = area.classList.contains('cp-collapsed') ? '▸' : '▾';
+      const folded = area.classList.toggle('cp-collapsed');
+      toggle.textContent = folded ? '▸' : '▾';
+      if (folded) this.collapsed.add(step.name);
+      else this.collapsed.delete(step.name);
+      writeCollapsed(this.panel.context.path, this.collapsed);
     });
     const name = document.createElement('span');
     name.className = 'cp-log-step';
@@ -202,7 +248,7 @@ export class NotebookDecorations {
     state.textContent = step.state;
     const meta = document.createElement('span');
     meta.className = 'cp-log-meta';
-    meta.textContent = [formatDuration(step.startedAt, step.finishedAt), ...stepMarks(step)].filter(Boolean).join(' · ');
+    meta.textContent = headerMeta(step);
     header.append(toggle, name, state, meta);
     if (step.state === 'failed' && step.error) {
       const err = document.createElement('button');
@@ -259,4 +305,6 @@ export class NotebookDecorations {
   }
 
   private areas = new Map<string, HTMLElement>();
+  private collapsed: Set<string>;
+  private ticker: ReturnType<typeof setInterval>;
 }

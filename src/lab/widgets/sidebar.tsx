@@ -169,7 +169,7 @@ function Panel(props: { model: PipelineModel | null; schedules: SchedulesModel |
         {onProfile && scheduling && schedules ? <ScheduleForm model={model} schedules={schedules} onDone={() => setScheduling(false)} /> : null}
         {run ? (
           <div className="cp-current-run" data-run-id={run.id} data-state={run.state}>
-            run <code>{run.id.slice(0, 12)}</code> <span className={`cp-run-state ${stateClass(run.state)}`}>{run.state}</span>{' '}
+            run <code>{run.id}</code> <span className={`cp-run-state ${stateClass(run.state)}`}>{run.state}</span>{' '}
             {formatDuration(run.startedAt ?? run.createdAt, run.finishedAt)}
             {run.reason ? ` (${run.reason})` : ''}
             {run.url && run.runtime === 'kubeflow' ? (
@@ -204,7 +204,7 @@ function Panel(props: { model: PipelineModel | null; schedules: SchedulesModel |
       </section>
       <section className="cp-section">
         <h3>Steps</h3>
-        {graph ? <DagView graph={graph} states={states} onSelect={(s) => actions.goToStep(model, s)} /> : <div className="cp-empty">The pipeline has errors; see below.</div>}
+        {graph ? <DagView graph={graph} states={states} onSelect={(s) => actions.goToStep(model, s)} color={(s) => model.stepColor(s)} /> : <div className="cp-empty">The pipeline has errors; see below.</div>}
       </section>
       <section className="cp-section cp-debug-section">
         <h3>Debug a step</h3>
