@@ -18,12 +18,36 @@ export interface KernelResult {
   error?: string;
 }
 
+/** How long the kernel may take to answer (it may be busy with a cell the user ran). */
+export const KERNEL_ANSWER_MS = 180_000;
+
+/** Resolves when `ready()` holds, checked at every `changed` signal; rejects with `why` after `ms`. */
+function whenReady(ready: () => boolean, changed: { connect(fn: () => void): unknown; disconnect(fn: () => void): unknown }, ms: number, why: string): Promise<void> {
+  if (ready()) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const check = () => {
+      if (!ready()) return;
+      clearTimeout(timer);
+      changed.disconnect(check);
+      resolve();
+    };
+    const timer = setTimeout(() => {
+      changed.disconnect(check);
+      reject(new Error(why));
+    }, ms);
+    changed.connect(check);
+  });
+}
+
 /** Runs `code` in the notebook's kernel (not stored in its history); resolves when the kernel is done with it. */
 export async function executeInKernel(panel: NotebookPanel, code: string): Promise<KernelResult> {
   const ctx = panel.sessionContext;
   await ctx.ready;
   const kernel = ctx.session?.kernel;
   if (!kernel) throw new Error('this notebook has no kernel: pick one (Kernel → Change Kernel…), then try again');
+  // A kernel that is still starting (or reconnecting) takes the request once it is connected.
+  await whenReady(() => kernel.connectionStatus === 'connected', kernel.connectionStatusChanged, KERNEL_ANSWER_MS,
+    `the kernel is not connected (${kernel.connectionStatus}): restart it (Kernel → Restart Kernel…) and try again`);
   const future = kernel.requestExecute({ code, store_history: false, silent: false, allow_stdin: false, stop_on_error: true });
   const out: string[] = [];
   let error: string | undefined;
@@ -32,7 +56,11 @@ export async function executeInKernel(panel: NotebookPanel, code: string): Promi
     if (msg.header.msg_type === 'stream' && content.name === 'stdout') out.push(content.text ?? '');
     else if (msg.header.msg_type === 'error') error = content.ename === 'LoadError' ? content.evalue : `${content.ename}: ${content.evalue}`;
   };
-  const reply = await future.done;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`the kernel did not answer in ${KERNEL_ANSWER_MS / 1000} s (is a cell still running? Kernel → Interrupt)`)), KERNEL_ANSWER_MS);
+  });
+  const reply = await Promise.race([future.done, late]).finally(() => clearTimeout(timer));
   const status = (reply?.content as { status?: string } | undefined)?.status;
   return { ok: status === 'ok' && !error, stdout: out.join(''), ...(error ? { error } : {}) };
 }

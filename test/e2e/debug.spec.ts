@@ -30,6 +30,8 @@ async function dagStates(page: Page): Promise<Record<string, string | null>> {
 let failedRun = '';
 
 test('a failed step: "Load inputs into kernel" binds what the pipeline gave it and selects the cell that raised', async ({ page }) => {
+  // The page's own errors and warnings go to the test output: a kernel request that never ends says why there.
+  page.on('console', (m) => (m.type() === 'error' || m.type() === 'warning') && console.log(`[page ${m.type()}] ${m.text()}`));
   await openNotebook(page, 'debug.ipynb');
   await openSidebar(page);
   const sidebar = page.locator('#cellpipe-sidebar');
@@ -60,6 +62,8 @@ test('a failed step: "Load inputs into kernel" binds what the pipeline gave it a
   await page.keyboard.press('Shift+Enter');
   // `os` comes from the imports cell (run before the load), the values from the run; CELLPIPE_STEP is the step's, not the kernel's.
   await expect(added.locator('.jp-OutputArea-output')).toHaveText('bound 10 0 kg None', { timeout: 60_000 });
+  // The new cell joined the step: once the page recompiled, the step's log sits under it, its last cell.
+  await expect(added.locator('.cp-inline-log[data-step="divide"]')).toBeVisible();
   await stepCell(page, 'divide').scrollIntoViewIfNeeded();
   await keep(page, 'debug-step');
   // Leave the notebook as it was for the next tests (the added cell would join the divide step).
