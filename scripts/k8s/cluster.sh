@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # A real Kubernetes control plane for tests and development, as plain processes on 127.0.0.1 (no Docker):
-# etcd, kube-apiserver, kube-controller-manager, kube-scheduler and KWOK (one fake node whose pods follow the
-# Stages in scripts/k8s/kwok.yaml and serve logs from files through Logs/ClusterLogs objects).
+# etcd, kube-apiserver, kube-controller-manager, kube-scheduler, a real node (containerd + runc + the kubelet, see
+# node.sh: pods run real containers) and KWOK (one fake node, tainted so only pods that ask for it land there, whose
+# pods follow the Stages in scripts/k8s/kwok.yaml and serve logs from files: for what a real node cannot do here,
+# such as hundreds of pods at once).
 #
 #   bash scripts/k8s/cluster.sh start    build the binaries if missing (first run: see build.sh), start, wait ready
 #   bash scripts/k8s/cluster.sh env      print `export …` lines for the running cluster (eval them)
@@ -13,16 +15,25 @@
 #   CELLPIPE_K8S_RESTRICTED_KUBECONFIG  service account cellpipe-test/cellpipe-restricted: may read pods and their
 #                                       logs in the test namespace, nothing else (for RBAC-denial tests)
 #   CELLPIPE_K8S_NAMESPACE              the test namespace (cellpipe-test)
-#   CELLPIPE_K8S_NODE                   the KWOK node's name
+#   CELLPIPE_K8S_NODE                   the node pods run on: the real one (cellpipe-node-0), or KWOK's without it
+#   CELLPIPE_K8S_NODE_KIND              real | kwok: what CELLPIPE_K8S_NODE is
+#   CELLPIPE_K8S_KWOK_NODE              the KWOK node's name (taint cellpipe.dev/kwok:NoSchedule)
 #   CELLPIPE_K8S_LOG_DIR                a directory KWOK can read: put CRI-format log files there
+#   CELLPIPE_K8S_REGISTRY_CONFIG        the real node's containerd registry config (certs.d): a registry on
+#                                       127.0.0.1:PORT is pulled over plain HTTP once it has a hosts.toml there
+#   CELLPIPE_K8S_NODE_IP                the real node's address (on the bridge node.sh makes)
+# CELLPIPE_K8S_REAL_NODE=0 leaves the real node out (KWOK only; e.g. without root).
 # State lives in $CELLPIPE_K8S_STATE (default ${TMPDIR:-/tmp}/cellpipe-k8s-$UID); needs openssl, curl, node.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 state=${CELLPIPE_K8S_STATE:-${TMPDIR:-/tmp}/cellpipe-k8s-$(id -u)}
 NS=cellpipe-test
 NODE=kwok-node-0
+real_node=${CELLPIPE_K8S_REAL_NODE:-1}
 log() { printf '\033[1m[k8s]\033[0m %s\n' "$*" >&2; }
 die() { printf '[k8s] error: %s\n' "$*" >&2; exit 1; }
+
+. "$here/node.sh"
 
 free_port() { node -e 's=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
 
@@ -101,6 +112,7 @@ EOF
 stop_all() {
   [ -d "$state/pids" ] || return 0
   local name pid
+  node_stop
   for name in kwok kube-scheduler kube-controller-manager kube-apiserver etcd; do
     [ -f "$state/pids/$name" ] || continue
     pid=$(cat "$state/pids/$name")
@@ -143,6 +155,12 @@ cmd_start() {
   kubeconfig "$state/admin.kubeconfig" admin "$(cat "$state/admin.token")"
   kubeconfig "$state/kcm.kubeconfig" system:kube-controller-manager "$(cat "$state/kcm.token")"
   kubeconfig "$state/sched.kubeconfig" system:kube-scheduler "$(cat "$state/sched.token")"
+  local authz=(--authorization-mode RBAC)
+  if [ "$real_node" = 1 ]; then
+    KUBELET_BIN=$bin/kubelet
+    node_prepare
+    read -r -a authz <<<"$(node_apiserver_flags)"
+  fi
 
   launch etcd etcd --name cellpipe --data-dir "$state/etcd" \
     --listen-client-urls "http://127.0.0.1:$etcd_port" --advertise-client-urls "http://127.0.0.1:$etcd_port" \
@@ -155,7 +173,7 @@ cmd_start() {
     --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$api_port" \
     --tls-cert-file "$state/pki/serving.crt" --tls-private-key-file "$state/pki/serving.key" \
     --client-ca-file "$state/pki/ca.crt" --token-auth-file "$state/pki/tokens.csv" \
-    --authorization-mode RBAC \
+    "${authz[@]}" \
     --service-account-issuer https://kubernetes.default.svc.cluster.local \
     --service-account-key-file "$state/pki/sa.pub" --service-account-signing-key-file "$state/pki/sa.key" \
     --service-cluster-ip-range 10.0.0.0/24 \
@@ -177,6 +195,11 @@ cmd_start() {
     --authorization-kubeconfig "$state/sched.kubeconfig" \
     --bind-address 127.0.0.1 --secure-port "$(cat "$state/ports/sched")" --leader-elect=false --v 1
 
+  if [ "$real_node" = 1 ]; then
+    node_start
+    log "real node $REAL_NODE ready after $(node -e "console.log((Date.now()/1000-$t0).toFixed(1))")s"
+  fi
+
   # KWOK's Logs and ClusterLogs kinds as CRDs, so tests can point pods at log files while the cluster runs.
   for crd in logs clusterlogs; do create_yaml /apis/apiextensions.k8s.io/v1/customresourcedefinitions <"$bin/crd/kwok.x-k8s.io_$crd.yaml"; done
   wait_for 30 "KWOK CRDs" api GET /apis/kwok.x-k8s.io/v1alpha1/clusterlogs
@@ -187,12 +210,14 @@ metadata:
   name: $NODE
   annotations: {kwok.x-k8s.io/node: fake}
   labels: {type: kwok, kubernetes.io/hostname: $NODE, kubernetes.io/os: linux, kubernetes.io/arch: amd64}
+spec:
+  taints: [{key: cellpipe.dev/kwok, value: "true", effect: NoSchedule}]
 status:
   allocatable: {cpu: "32", memory: 256Gi, pods: "110"}
   capacity: {cpu: "32", memory: 256Gi, pods: "110"}
 EOF
   launch kwok "$bin/kwok" --kubeconfig "$state/admin.kubeconfig" --config "$here/kwok.yaml" \
-    --manage-all-nodes=true --node-ip 127.0.0.1 --node-name "$NODE" \
+    --manage-all-nodes=false --manage-nodes-with-annotation-selector kwok.x-k8s.io/node=fake --node-ip 127.0.0.1 --node-name "$NODE" \
     --node-port "$(cat "$state/ports/kwok")" --server-address "127.0.0.1:$(cat "$state/ports/kwok")" \
     --tls-cert-file "$state/pki/serving.crt" --tls-private-key-file "$state/pki/serving.key" \
     --node-lease-duration-seconds 40 --enable-crds Logs,ClusterLogs
@@ -241,7 +266,9 @@ EOF
 
 cmd_status() {
   [ -f "$state/admin.token" ] || return 1
-  for n in etcd kube-apiserver kube-controller-manager kube-scheduler kwok; do running "$n" || { log "$n is not running"; return 1; }; done
+  local names=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok)
+  [ ! -f "$state/pids/kubelet" ] || names+=(containerd kubelet)
+  for n in "${names[@]}"; do running "$n" || { log "$n is not running"; return 1; }; done
   api GET /readyz >/dev/null 2>&1 || { log "apiserver not ready"; return 1; }
 }
 
@@ -251,14 +278,24 @@ cmd_env() {
 export CELLPIPE_K8S_KUBECONFIG=$state/admin.kubeconfig
 export CELLPIPE_K8S_RESTRICTED_KUBECONFIG=$state/restricted.kubeconfig
 export CELLPIPE_K8S_NAMESPACE=$NS
-export CELLPIPE_K8S_NODE=$NODE
 export CELLPIPE_K8S_LOG_DIR=$state/pod-logs
+export CELLPIPE_K8S_KWOK_NODE=$NODE
 EOF
+  if [ -f "$state/pids/kubelet" ]; then
+    cat <<EOF
+export CELLPIPE_K8S_NODE=$REAL_NODE
+export CELLPIPE_K8S_NODE_KIND=real
+export CELLPIPE_K8S_NODE_IP=$NODE_IP
+export CELLPIPE_K8S_REGISTRY_CONFIG=$state/certs.d
+EOF
+  else
+    printf 'export CELLPIPE_K8S_NODE=%s\nexport CELLPIPE_K8S_NODE_KIND=kwok\n' "$NODE"
+  fi
 }
 
 case "${1:-}" in
   start) cmd_start ;;
-  stop) stop_all; rm -rf "$state"; log "stopped" ;;
+  stop) stop_all; node_stop; rm -rf "$state"; log "stopped" ;;
   status) cmd_status && log "running ($state)" ;;
   env) cmd_env ;;
   *) echo "usage: $0 start|stop|status|env" >&2; exit 2 ;;
