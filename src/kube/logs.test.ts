@@ -1,6 +1,7 @@
 /**
- * Pod log streaming against the real test cluster (kube-apiserver + KWOK serving logs from files).
- * Run through `bash scripts/test-k8s.sh`; skipped without a cluster.
+ * Pod log streaming against the real test cluster: real containers on its kubelet node, whose output each test
+ * feeds through a file (echoFileScript), so what the kubelet serves is a container's stdout and the test still
+ * decides when each line is written. Run through `bash scripts/test-k8s.sh`; skipped without a real node.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,23 +11,23 @@ import vm from 'node:vm';
 import type { LogLine } from '../runtimes/types.js';
 import { LogCursor, parseTimestamp, sinceTimeFor, streamPodLogs } from './logs.js';
 import {
-  SKIP_NO_CLUSTER,
-  annotatePod,
+  SKIP_NO_REAL_NODE,
   apiAddress,
-  appendLines,
   connectThrough,
-  createPod,
-  customObjects,
+  createRealPod,
+  echoFileScript,
+  feedLines,
   freshNamespace,
+  newInputFile,
   newLogFile,
-  nowNs,
-  serveLogsFromFile,
   tcpProxy,
   testCluster,
   waitFor,
 } from './testing.js';
 
-const cluster = testCluster();
+const found = testCluster();
+const cluster = found?.nodeKind === 'real' ? found : undefined;
+const SKIP = cluster ? false : SKIP_NO_REAL_NODE;
 v8.setFlagsFromString('--expose-gc');
 /** A full collection, so heap figures count live objects only. */
 const gc = vm.runInNewContext('gc') as () => void;
@@ -51,7 +52,7 @@ describe('log positions (no cluster needed)', () => {
   });
 });
 
-describe('pod logs from the real API server', { skip: cluster ? false : SKIP_NO_CLUSTER, timeout: 120_000 }, () => {
+describe('pod logs from the real API server', { skip: SKIP, timeout: 120_000 }, () => {
   const c = cluster!;
   let ns: Awaited<ReturnType<typeof freshNamespace>>;
   before(async () => {
@@ -61,13 +62,12 @@ describe('pod logs from the real API server', { skip: cluster ? false : SKIP_NO_
     await ns?.dispose();
   });
 
-  test('lines appended while following arrive in order, exactly once, across forced reconnects', async () => {
-    const file = await newLogFile(c, 'follow');
-    await serveLogsFromFile(c, ns.name, file, ['step-train']);
+  test('lines a container prints while followed arrive in order, exactly once, across forced reconnects', async () => {
+    const input = await newInputFile(c, 'follow');
     const proxy = await tcpProxy(apiAddress(c));
     try {
       const conn = connectThrough(c, ns.name, proxy.port);
-      await createPod(ns.conn, c, 'step-train', { labels: { run: 'r1', step: 'train' } });
+      await createRealPod(ns.conn, c, 'step-train', { labels: { run: 'r1', step: 'train' }, script: echoFileScript(input.name) });
       const got: string[] = [];
       const warnings: string[] = [];
       const stream = streamPodLogs({
@@ -84,22 +84,20 @@ describe('pod logs from the real API server', { skip: cluster ? false : SKIP_NO_
       });
       const expected: string[] = [];
       let n = 0;
-      const batch = async (size: number, sameStamp = false) => {
-        const ns0 = nowNs();
-        const lines = Array.from({ length: size }, () => ({ text: `line ${++n}`, ns: sameStamp ? ns0 : nowNs() }));
-        expected.push(...lines.map((l) => l.text));
-        await appendLines(file, lines);
+      const batch = async (size: number) => {
+        const lines = Array.from({ length: size }, () => `line ${++n}`);
+        expected.push(...lines);
+        await feedLines(input.path, lines);
       };
       for (let round = 0; round < 4; round++) {
         await batch(50);
-        await batch(3, true); // three lines with one timestamp, right before the drop
         await waitFor(`line ${n} to arrive`, async () => got.length >= expected.length);
         const cut = proxy.cut();
         assert.ok(cut >= 1, 'the proxy had open connections to cut');
-        await batch(20); // written while disconnected
+        await batch(20); // printed while disconnected
       }
       await waitFor('all lines', async () => got.length >= expected.length);
-      await annotatePod(ns.conn, 'step-train', { 'kwok.cellpipe.dev/exit-code': '0' });
+      await feedLines(input.path, ['__exit 0__']);
       await stream.done;
       assert.deepEqual(got, expected);
       assert.ok((stream.connections.get('step-train/main') ?? 0) >= 5, `reconnected (${JSON.stringify([...stream.connections])})`);
@@ -110,10 +108,9 @@ describe('pod logs from the real API server', { skip: cluster ? false : SKIP_NO_
   });
 
   test('a pod that has not started yet is waited for, then streamed', async () => {
-    const file = await newLogFile(c, 'gated');
-    await appendLines(file, [{ text: 'written before the pod started' }]);
-    await serveLogsFromFile(c, ns.name, file, ['step-late']);
-    await createPod(ns.conn, c, 'step-late', { labels: { run: 'r2', step: 'late' }, gated: true });
+    const input = await newInputFile(c, 'gated');
+    await feedLines(input.path, ['written before the pod started']);
+    await createRealPod(ns.conn, c, 'step-late', { labels: { run: 'r2', step: 'late' }, gated: true, script: echoFileScript(input.name) });
     const got: LogLine[] = [];
     const stream = streamPodLogs({
       conn: ns.conn,
@@ -126,37 +123,30 @@ describe('pod logs from the real API server', { skip: cluster ? false : SKIP_NO_
     const pod = await ns.conn.core.readNamespacedPod({ name: 'step-late', namespace: ns.name });
     assert.equal(pod.status?.phase, 'Pending', 'the pod is held by its scheduling gate');
     assert.equal(got.length, 0);
-    // Release the gate: the scheduler binds it to the KWOK node, KWOK runs it.
+    // Release the gate: the scheduler binds it to the real node, whose kubelet starts the container.
     pod.spec!.schedulingGates = [];
     await ns.conn.core.replaceNamespacedPod({ name: 'step-late', namespace: ns.name, body: pod });
     await waitFor('pod running', async () => (await ns.conn.core.readNamespacedPod({ name: 'step-late', namespace: ns.name })).status?.phase === 'Running');
-    const before = (await readFile(file, 'utf8')).split('\n').filter(Boolean).length;
-    await appendLines(file, [{ text: 'late 1' }, { text: 'late 2' }]);
-    await waitFor('late lines', async () => got.some((l) => l.text === 'late 2'));
-    await annotatePod(ns.conn, 'step-late', { 'kwok.cellpipe.dev/exit-code': '0' });
+    await feedLines(input.path, ['late 1', 'late 2', '__exit 0__']);
     await stream.done;
     const texts = got.filter((l) => l.stream !== 'system').map((l) => l.text);
-    assert.equal(texts.length, before + 2);
-    assert.deepEqual(texts.slice(-2), ['late 1', 'late 2']);
+    assert.deepEqual(texts, ['written before the pod started', 'late 1', 'late 2']);
+    const done = await ns.conn.core.readNamespacedPod({ name: 'step-late', namespace: ns.name });
+    assert.equal(done.spec?.nodeName, c.node, 'it ran on the real node');
   });
 });
 
-describe('restarted containers', { skip: cluster ? false : SKIP_NO_CLUSTER, timeout: 120_000 }, () => {
+describe('restarted containers', { skip: SKIP, timeout: 120_000 }, () => {
   test("a restarted container's previous log is finished before the new attempt's log", async () => {
     const c = cluster!;
     const ns = await freshNamespace(c, 'restart');
     try {
-      const first = await newLogFile(c, 'attempt0');
-      const second = await newLogFile(c, 'attempt1');
-      await appendLines(first, [{ text: 'attempt 0: start' }, { text: 'attempt 0: working' }]);
-      const logs = { group: 'kwok.x-k8s.io', version: 'v1alpha1', namespace: ns.name, plural: 'logs' };
-      const custom = customObjects(c);
-      await custom.createNamespacedCustomObject({
-        ...logs,
-        body: { apiVersion: 'kwok.x-k8s.io/v1alpha1', kind: 'Logs', metadata: { name: 'step-flaky' }, spec: { logs: [{ logsFile: first, follow: true }] } },
-      });
-      await new Promise((r) => setTimeout(r, 300));
-      await createPod(ns.conn, c, 'step-flaky', { labels: { run: 'r5', step: 'flaky' } });
+      const attempt0 = await newInputFile(c, 'attempt0');
+      const attempt1 = await newInputFile(c, 'attempt1');
+      // Exit 1 under restartPolicy OnFailure: the kubelet starts the container again in the same pod; the
+      // emptyDir (kept across restarts) tells the second attempt which input to follow.
+      const script = `if [ -f /scratch/crashed ]; then ${echoFileScript(attempt1.name)}; fi\ntouch /scratch/crashed\n${echoFileScript(attempt0.name)}`;
+      await createRealPod(ns.conn, c, 'step-flaky', { labels: { run: 'r5', step: 'flaky' }, restartPolicy: 'OnFailure', emptyDir: '/scratch', script });
       const got: LogLine[] = [];
       const stream = streamPodLogs({
         conn: ns.conn,
@@ -165,22 +155,13 @@ describe('restarted containers', { skip: cluster ? false : SKIP_NO_CLUSTER, time
         sink: async (_s, l) => void got.push(l),
         stopWhenDone: true,
       });
+      await feedLines(attempt0.path, ['attempt 0: start', 'attempt 0: working']);
       await waitFor('attempt 0 lines', async () => got.length >= 2);
-      // The container crashes: its last words land in the (now previous) log; the new attempt logs elsewhere.
-      await appendLines(first, [{ text: 'attempt 0: Traceback (most recent call last)' }]);
-      await appendLines(second, [{ text: 'attempt 1: start' }]);
-      const current = await custom.getNamespacedCustomObject({ ...logs, name: 'step-flaky' });
-      await custom.replaceNamespacedCustomObject({
-        ...logs,
-        name: 'step-flaky',
-        body: { ...current, spec: { logs: [{ logsFile: second, previousLogsFile: first, follow: true }] } },
-      });
-      await new Promise((r) => setTimeout(r, 500));
-      await annotatePod(ns.conn, 'step-flaky', { 'kwok.cellpipe.dev/restart': 'once' });
-      await waitFor('attempt 1 line', async () => got.some((l) => l.text === 'attempt 1: start'));
-      await appendLines(second, [{ text: 'attempt 1: done' }]);
-      await waitFor('attempt 1 end', async () => got.some((l) => l.text === 'attempt 1: done'));
-      await annotatePod(ns.conn, 'step-flaky', { 'kwok.cellpipe.dev/exit-code': '0' });
+      // The container crashes: its last words land in the (now previous) log; the new attempt logs anew.
+      await feedLines(attempt1.path, ['attempt 1: start']);
+      await feedLines(attempt0.path, ['attempt 0: Traceback (most recent call last)', '__exit 1__']);
+      await waitFor('attempt 1 line', async () => got.some((l) => l.text === 'attempt 1: start'), 60_000);
+      await feedLines(attempt1.path, ['attempt 1: done', '__exit 0__']);
       await stream.done;
       assert.deepEqual(
         got.map((l) => (l.stream === 'system' ? `[${l.text}]` : l.text)),
@@ -193,13 +174,15 @@ describe('restarted containers', { skip: cluster ? false : SKIP_NO_CLUSTER, time
           'attempt 1: done',
         ],
       );
+      const pod = await ns.conn.core.readNamespacedPod({ name: 'step-flaky', namespace: ns.name });
+      assert.equal(pod.status?.containerStatuses?.[0]?.restartCount, 1, 'the kubelet restarted the container once');
     } finally {
       await ns.dispose();
     }
   });
 });
 
-describe('logs outlive pods and stay bounded', { skip: cluster ? false : SKIP_NO_CLUSTER, timeout: 120_000 }, () => {
+describe('logs outlive pods and stay bounded', { skip: SKIP, timeout: 120_000 }, () => {
   const c = cluster!;
   let ns: Awaited<ReturnType<typeof freshNamespace>>;
   before(async () => {
@@ -210,12 +193,10 @@ describe('logs outlive pods and stay bounded', { skip: cluster ? false : SKIP_NO
   });
 
   test("a deleted pod's log is still readable from the sink's store", async () => {
-    const lines = Array.from({ length: 200 }, (_, i) => `epoch ${i} loss=${(1 / (i + 1)).toFixed(4)}`);
-    const file = await newLogFile(c, 'deleted');
-    await appendLines(file, lines.map((text) => ({ text })));
-    await serveLogsFromFile(c, ns.name, file, ['step-gc']);
     const store = await newLogFile(c, 'store'); // a JSON-lines run store stand-in
-    await createPod(ns.conn, c, 'step-gc', { labels: { run: 'r3', step: 'evaluate' }, annotations: { 'kwok.cellpipe.dev/exit-code': '0', 'kwok.cellpipe.dev/run-for': '1s' } });
+    const script = 'i=0; while [ $i -lt 200 ]; do echo "epoch $i"; i=$((i + 1)); done';
+    await createRealPod(ns.conn, c, 'step-gc', { labels: { run: 'r3', step: 'evaluate' }, script });
+    const lines = Array.from({ length: 200 }, (_, i) => `epoch ${i}`);
     const stream = streamPodLogs({
       conn: ns.conn,
       selector: 'run=r3',
@@ -239,17 +220,13 @@ describe('logs outlive pods and stay bounded', { skip: cluster ? false : SKIP_NO
   });
 
   test('100k lines stream with bounded memory', async () => {
-    const file = await newLogFile(c, 'big');
     const total = 100_000;
     const pad = 'x'.repeat(120);
-    let base = nowNs();
-    for (let start = 0; start < total; start += 10_000) {
-      await appendLines(file, Array.from({ length: 10_000 }, (_, i) => ({ text: `row ${start + i} ${pad}`, ns: (base += 1000n) })));
-    }
     const ns2 = await freshNamespace(c, 'big');
     try {
-      await serveLogsFromFile(c, ns2.name, file);
-      await createPod(ns2.conn, c, 'step-big', { labels: { run: 'r4', step: 'big' }, annotations: { 'kwok.cellpipe.dev/exit-code': '0' } });
+      // The container prints 100k lines (~13 MiB) as fast as it can, while cellpipe follows them.
+      const script = `seq 0 ${total - 1} | sed 's/.*/row & ${pad}/'`;
+      await createRealPod(ns2.conn, c, 'step-big', { labels: { run: 'r4', step: 'big' }, script });
       gc();
       const heap0 = process.memoryUsage().heapUsed;
       let peak = heap0;
@@ -274,7 +251,7 @@ describe('logs outlive pods and stay bounded', { skip: cluster ? false : SKIP_NO
       await stream.done;
       const seconds = (performance.now() - t0) / 1000;
       assert.equal(count, total);
-      assert.ok(ordered, 'lines arrive in file order');
+      assert.ok(ordered, 'lines arrive in the order they were printed');
       const grownMiB = (peak - heap0) / 1048576;
       // The file is ~13 MiB (~26 MiB as JS strings); holding it would show. Streaming keeps a few chunks.
       assert.ok(grownMiB < 24, `heap grew ${grownMiB.toFixed(1)} MiB while streaming 100k lines`);

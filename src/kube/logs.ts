@@ -92,7 +92,8 @@ async function* lines(res: AsyncIterable<Buffer>, maxLine = 1 << 20): AsyncGener
 
 /** State of one container as the pod watch last saw it. */
 interface ContainerView {
-  state: 'waiting' | 'running' | 'terminated' | 'gone';
+  /** 'restarting': the container exited and the kubelet will start it again (restartPolicy Always, or OnFailure after a failure). */
+  state: 'waiting' | 'running' | 'restarting' | 'terminated' | 'gone';
   restartCount: number;
   reason?: string;
 }
@@ -107,7 +108,13 @@ function viewOf(pod: V1Pod | undefined, container: string, init: boolean): Conta
     return { state: 'terminated', restartCount: s?.restartCount ?? 0, reason: pod.status?.reason ?? phase };
   }
   if (!s) return { state: 'waiting', restartCount: 0, reason: phase };
-  if (s.state?.terminated) return { state: 'terminated', restartCount: s.restartCount ?? 0, reason: s.state.terminated.reason };
+  if (s.state?.terminated) {
+    // A kubelet reports the exited container as terminated until it starts the next attempt (at once, or after a
+    // back-off): the pod is not done, so neither is its log.
+    const policy = init ? 'OnFailure' : pod.spec?.restartPolicy ?? 'Always';
+    const again = policy === 'Always' || (policy === 'OnFailure' && s.state.terminated.exitCode !== 0);
+    return { state: again ? 'restarting' : 'terminated', restartCount: s.restartCount ?? 0, reason: s.state.terminated.reason };
+  }
   if (s.state?.running) return { state: 'running', restartCount: s.restartCount ?? 0 };
   return { state: 'waiting', restartCount: s.restartCount ?? 0, reason: s.state?.waiting?.reason };
 }
@@ -195,7 +202,7 @@ class ContainerFollower {
     this.view = viewOf(pod, this.container, false);
     // A follow stream on a terminated container may stay open (KWOK never closes it): end it, then catch up.
     // A one-shot read of a finished container ends by itself; cutting it would lose what it had not read yet.
-    if (this.currentFollows && (this.view.state === 'terminated' || this.view.state === 'gone' || this.view.restartCount > before.restartCount)) {
+    if (this.currentFollows && (['terminated', 'restarting', 'gone'].includes(this.view.state) || this.view.restartCount > before.restartCount)) {
       this.current?.abort();
     }
     this.changed.notify();
@@ -207,6 +214,8 @@ class ContainerFollower {
 
   private async run(): Promise<void> {
     let attempt = this.view.restartCount;
+    /** The attempt whose log was read to its end after it exited, while its restart is awaited. */
+    let readUntilExit = -1;
     let cursor = new LogCursor();
     let delay = this.opts.retryDelayMs ?? 200;
     const maxDelay = 5000;
@@ -229,15 +238,21 @@ class ContainerFollower {
         await this.system(`container '${this.container}' restarted (restart ${attempt})`);
         continue;
       }
-      const terminated = view.state === 'terminated';
+      if (view.state === 'restarting' && readUntilExit === attempt) {
+        // Until the next attempt starts (a back-off can take minutes) there is nothing more to read.
+        await this.changed.wait(2000, this.signal);
+        continue;
+      }
+      const terminated = view.state === 'terminated' || view.state === 'restarting';
       const outcome = await this.read(cursor, { previous: false, follow: !terminated });
+      if (outcome === 'ok' && view.state === 'restarting') readUntilExit = attempt;
       if (this.signal.aborted) return;
       if (outcome === 'gone') return;
       if (outcome === 'cut') continue; // ended on purpose: read again from where it stopped
-      if (outcome === 'ok' && terminated && !(this.view.restartCount > attempt)) return;
+      if (outcome === 'ok' && view.state === 'terminated' && !(this.view.restartCount > attempt)) return;
       if (outcome === 'ok') {
         delay = this.opts.retryDelayMs ?? 200;
-        if (this.view.state === 'terminated' || this.view.restartCount > attempt || this.view.state === 'gone') continue;
+        if (['terminated', 'restarting', 'gone'].includes(this.view.state) || this.view.restartCount > attempt) continue;
         // The stream ended while the container still runs: a dropped connection (or API server timeout).
         this.opts.onWarning?.(`log stream of ${this.key} ended while the container runs; reconnecting`);
       }

@@ -1,17 +1,19 @@
 /**
  * The notebook pod's own image as the steps' default base: which container is the notebook, its pulled digest as
- * each container runtime reports it, and reading the pod from the real test cluster (KWOK reports the imageID a
- * test puts in the pod's `kwok.cellpipe.dev/image-id.<container>` annotation, as a kubelet reports what it pulled).
+ * each container runtime reports it, and reading a running pod from the real test cluster: its kubelet pulled the
+ * image from a registry on 127.0.0.1 and reports the digest it pulled, as it does for a Kubeflow notebook pod.
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { V1Pod } from '@kubernetes/client-node';
 import { notebookImage, ownPod, readOwnImage } from './own-image.js';
 import { connect } from './connect.js';
-import { SKIP_NO_CLUSTER, createPod, freshNamespace, testCluster, waitFor } from './testing.js';
+import { SKIP_NO_REAL_NODE, freshNamespace, testCluster, trustRegistry, waitFor } from './testing.js';
+import { RegistryClient } from '../images/registry.js';
+import { pushBaseImage, startRegistry } from '../images/testing.js';
 
 const DIGEST = `sha256:${'c'.repeat(64)}`;
 
@@ -53,21 +55,40 @@ test('this process is in a pod only with the service host, a hostname and the se
   }
 });
 
-const cluster = testCluster();
-describe('reading the notebook pod from the API server', { skip: cluster ? false : SKIP_NO_CLUSTER }, () => {
-  test('gives the running notebook container\'s image by digest; a pod it may not read gives the reason instead', async () => {
+const found = testCluster();
+const cluster = found?.nodeKind === 'real' ? found : undefined;
+describe('reading the notebook pod from the API server', { skip: cluster ? false : SKIP_NO_REAL_NODE, timeout: 120_000 }, () => {
+  test('gives the running notebook container\'s image by the digest its kubelet pulled; a pod it may not read gives the reason instead', async () => {
     const c = cluster!;
     const ns = await freshNamespace(c, 'own-image');
+    const registry = await startRegistry('open');
     try {
-      await createPod(ns.conn, c, 'notebook-0', { annotations: { 'kwok.cellpipe.dev/image-id.main': `docker-pullable://registry.example.com/team/nb@${DIGEST}` } });
-      await waitFor('the notebook pod running', async () => (await ns.conn.core.readNamespacedPod({ name: 'notebook-0', namespace: ns.name })).status?.phase === 'Running');
+      // A notebook image of our own (a static busybox that sleeps), pushed by tag; the kubelet resolves the digest.
+      const client = new RegistryClient(registry.clientOptions());
+      const digest = await pushBaseImage(client, 'team/nb', 'v1', [{ path: '/bin/busybox', data: readFileSync('/bin/busybox'), executable: true }]);
+      client.close();
+      await trustRegistry(c, registry.host);
+      await ns.conn.core.createNamespacedPod({
+        namespace: ns.name,
+        body: {
+          metadata: { name: 'notebook-0' },
+          spec: {
+            nodeName: c.node,
+            automountServiceAccountToken: false,
+            terminationGracePeriodSeconds: 1,
+            containers: [{ name: 'main', image: `${registry.host}/team/nb:v1`, command: ['/bin/busybox', 'sleep', '600'] }],
+          },
+        },
+      });
+      await waitFor('the notebook pod running', async () => (await ns.conn.core.readNamespacedPod({ name: 'notebook-0', namespace: ns.name })).status?.phase === 'Running', 60_000);
       const found = await readOwnImage(ns.conn, 'notebook-0', {});
-      assert.deepEqual(found.image, { image: `registry.example.com/team/nb@${DIGEST}`, byDigest: true, container: 'main' });
+      assert.deepEqual(found.image, { image: `${registry.host}/team/nb@${digest}`, byDigest: true, container: 'main' });
       const denied = await readOwnImage(connect({ kubeconfig: c.restrictedKubeconfig, namespace: ns.name }), 'notebook-0', {});
       assert.equal(denied.image, undefined);
       assert.match(denied.why!, /cannot read this notebook's pod .*notebook-0.*(forbidden|denied|not allowed)/i);
     } finally {
       await ns.dispose();
+      await registry.stop();
     }
   });
 });

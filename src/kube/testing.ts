@@ -1,9 +1,10 @@
 /**
  * Helpers for tests and benchmarks against the real test cluster (scripts/k8s/cluster.sh): connections from the
- * exported kubeconfigs, throw-away namespaces, CRI log files that KWOK serves, and a TCP proxy that can cut every
- * connection (a real network drop between cellpipe and the API server).
+ * exported kubeconfigs, throw-away namespaces, pods on the real node (busybox containers whose output the test
+ * feeds through a file), pods on the KWOK node with CRI log files it serves (for what a real node cannot do here),
+ * and a TCP proxy that can cut every connection (a real network drop between cellpipe and the API server).
  */
-import { appendFile, mkdir, writeFile } from 'node:fs/promises';
+import { appendFile, chmod, mkdir, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -14,8 +15,15 @@ export interface TestCluster {
   kubeconfig: string;
   restrictedKubeconfig: string;
   namespace: string;
+  /** The node pods run on: the real one when there is one (nodeKind 'real'), else KWOK's. */
   node: string;
+  nodeKind: 'real' | 'kwok';
+  /** KWOK's node (tainted cellpipe.dev/kwok:NoSchedule: only pods that tolerate it land there). */
+  kwokNode: string;
+  /** A host directory that KWOK and the real node's pods (mounted at /input) can read. */
   logDir: string;
+  /** The real node's containerd registry config (certs.d), when there is a real node. */
+  registryConfig?: string;
 }
 
 /** The running test cluster from the environment, or undefined (tests then skip). */
@@ -26,8 +34,90 @@ export function testCluster(env: NodeJS.ProcessEnv = process.env): TestCluster |
     restrictedKubeconfig: env.CELLPIPE_K8S_RESTRICTED_KUBECONFIG ?? '',
     namespace: env.CELLPIPE_K8S_NAMESPACE ?? 'cellpipe-test',
     node: env.CELLPIPE_K8S_NODE ?? 'kwok-node-0',
+    nodeKind: env.CELLPIPE_K8S_NODE_KIND === 'real' ? 'real' : 'kwok',
+    kwokNode: env.CELLPIPE_K8S_KWOK_NODE ?? 'kwok-node-0',
     logDir: env.CELLPIPE_K8S_LOG_DIR,
+    registryConfig: env.CELLPIPE_K8S_REGISTRY_CONFIG || undefined,
   };
+}
+
+export const SKIP_NO_REAL_NODE = 'the test cluster has no real node (CELLPIPE_K8S_NODE_KIND is not "real"): run `bash scripts/test-k8s.sh` as root';
+
+/** The busybox image cluster.sh imports into the real node (Debian's busybox-static: sh, sleep, seq, wc, sed…). */
+export const BUSYBOX = 'cellpipe.local/busybox:1';
+
+/** Lets the real node pull from a registry on 127.0.0.1 over plain HTTP (a hosts.toml in its containerd config). */
+export async function trustRegistry(c: TestCluster, host: string): Promise<void> {
+  if (!c.registryConfig) return;
+  await mkdir(join(c.registryConfig, host), { recursive: true });
+  await writeFile(join(c.registryConfig, host, 'hosts.toml'),
+    `server = "http://${host}"\n\n[host."http://${host}"]\n  capabilities = ["pull", "resolve"]\n  skip_verify = true\n`);
+}
+
+/**
+ * A shell script for a real container that prints the lines of /input/FILE as the test appends them, and ends at a
+ * line `__exit N__` with status N: the test decides what the container logs and when, as with KWOK's log files, but
+ * the log a kubelet serves is a real container's stdout.
+ */
+export function echoFileScript(file: string): string {
+  return [
+    'i=0',
+    'while :; do',
+    `  n=$(wc -l < /input/${file})`,
+    '  while [ "$i" -lt "$n" ]; do',
+    '    i=$((i + 1))',
+    `    line=$(sed -n "\${i}p" /input/${file})`,
+    '    case "$line" in "__exit "*__) code=${line#__exit }; exit "${code%__}" ;; esac',
+    '    printf \'%s\\n\' "$line"',
+    '  done',
+    '  sleep 0.05',
+    'done',
+  ].join('\n');
+}
+
+/** A file in the cluster's shared directory that echoFileScript pods read as /input/NAME; returns its host path and name. */
+export async function newInputFile(c: TestCluster, name: string): Promise<{ path: string; name: string }> {
+  await mkdir(c.logDir, { recursive: true });
+  const base = `${name}-${randomBytes(3).toString('hex')}.txt`;
+  const path = join(c.logDir, base);
+  await writeFile(path, '');
+  await chmod(path, 0o644);
+  return { path, name: base };
+}
+
+/** Appends plain lines to an input file (what an echoFileScript pod prints next). */
+export async function feedLines(path: string, lines: string[]): Promise<void> {
+  await appendFile(path, lines.map((l) => `${l}\n`).join(''));
+}
+
+/** A pod on the real node: one busybox container `main` running `script` with the shared directory at /input. */
+export async function createRealPod(
+  conn: KubeConnection,
+  c: TestCluster,
+  name: string,
+  o: { script: string; labels?: Record<string, string>; restartPolicy?: 'Never' | 'OnFailure'; gated?: boolean; emptyDir?: string } = { script: 'true' },
+): Promise<void> {
+  await conn.core.createNamespacedPod({
+    namespace: conn.namespace,
+    body: {
+      metadata: { name, labels: o.labels },
+      spec: {
+        nodeName: o.gated ? undefined : c.node,
+        schedulingGates: o.gated ? [{ name: 'cellpipe.dev/test-gate' }] : undefined,
+        automountServiceAccountToken: false,
+        restartPolicy: o.restartPolicy ?? 'Never',
+        terminationGracePeriodSeconds: 1,
+        containers: [{
+          name: 'main',
+          image: BUSYBOX,
+          imagePullPolicy: 'Never',
+          command: ['sh', '-c', o.script],
+          volumeMounts: [{ name: 'input', mountPath: '/input', readOnly: true }, ...(o.emptyDir ? [{ name: 'scratch', mountPath: o.emptyDir }] : [])],
+        }],
+        volumes: [{ name: 'input', hostPath: { path: c.logDir, type: 'Directory' } }, ...(o.emptyDir ? [{ name: 'scratch', emptyDir: {} }] : [])],
+      },
+    },
+  });
 }
 
 export const SKIP_NO_CLUSTER = 'no test cluster: run `bash scripts/test-k8s.sh` (or eval "$(bash scripts/k8s/cluster.sh env)")';
@@ -113,7 +203,7 @@ export async function appendLines(file: string, lines: { text: string; ns?: bigi
   await appendFile(file, lines.map((l) => criLine(l.text, l.ns)).join(''));
 }
 
-/** A bare pod on the KWOK node (no scheduler needed) with annotations that drive its KWOK stages. */
+/** A bare pod on the KWOK node (no scheduler needed) with annotations that drive its KWOK stages; nothing runs. */
 export async function createPod(
   conn: KubeConnection,
   c: TestCluster,
@@ -125,7 +215,9 @@ export async function createPod(
     body: {
       metadata: { name, labels: o.labels, annotations: o.annotations },
       spec: {
-        nodeName: o.gated ? undefined : c.node,
+        nodeName: o.gated ? undefined : c.kwokNode,
+        // A gated pod is bound by the scheduler once released: only to KWOK's node, which its taint otherwise guards.
+        nodeSelector: o.gated ? { 'kubernetes.io/hostname': c.kwokNode } : undefined,
         schedulingGates: o.gated ? [{ name: 'cellpipe.dev/test-gate' }] : undefined,
         automountServiceAccountToken: false,
         containers: [{ name: 'main', image: 'python:3.12-slim' }],
