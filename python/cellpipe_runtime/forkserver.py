@@ -179,7 +179,6 @@ class Server:
     def serve(self) -> int:
         signal.set_wakeup_fd(self.wake_w)
         signal.signal(signal.SIGCHLD, lambda *_: None)  # a handler, so the wake-up byte is written
-        signal.signal(signal.SIGTERM, lambda *_: self._stop())
         while True:
             watched = [self.listener.fileno(), self.wake_r, 0] + list(self.reading)
             timeout = None
@@ -210,9 +209,6 @@ class Server:
                 else:
                     self._read(self.reading[fd])
             self._reap()
-
-    def _stop(self) -> None:
-        raise SystemExit(0)
 
     def _read(self, conn: _Conn) -> None:
         try:
@@ -389,6 +385,34 @@ def main(argv: List[str]) -> int:
     if "imports" not in options or "socket" not in options or "workdir" not in options:
         sys.stderr.write(USAGE)
         return 2
+    # Stopped while still importing (a newer server replaced it): end through the clean-up below.
+    signal.signal(signal.SIGTERM, _terminated)
+    try:
+        return _serve(options)
+    finally:
+        _remove_folder(options)
+
+
+def _terminated(*_: Any) -> None:
+    raise SystemExit(0)
+
+
+def _remove_folder(options: Dict[str, str]) -> None:
+    """The socket's private folder (and the imports program in it) go with the server, whoever ends first."""
+    folder = os.path.dirname(os.path.abspath(options["socket"]))
+    for path in (options["socket"], options["imports"]):
+        try:
+            if os.path.dirname(os.path.abspath(path)) == folder:
+                os.unlink(path)
+        except OSError:
+            pass
+    try:
+        os.rmdir(folder)
+    except OSError:
+        pass
+
+
+def _serve(options: Dict[str, str]) -> int:
     status = os.fdopen(int(options.get("status-fd", "1")), "w", buffering=1)
 
     def say(message: Dict[str, Any]) -> None:
@@ -426,7 +450,3 @@ def main(argv: List[str]) -> int:
         return server.serve()
     finally:
         listener.close()
-        try:
-            os.unlink(options["socket"])
-        except OSError:
-            pass

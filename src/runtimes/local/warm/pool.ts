@@ -40,8 +40,9 @@ export type WarmStart = { child: WarmChild; serverPid: number } | { cold: string
 
 export class WarmStarts {
   private readonly servers = new Map<string, ForkServer>();
-  /** Keys whose server was not usable, with why: their steps start cold at once. */
-  private readonly refused = new Map<string, string>();
+  /** Keys whose server was not usable, with why and when: their steps start cold at once, for an idle period (a
+   *  long-lived backend tries again later: the package that failed to import may be installed by then). */
+  private readonly refused = new Map<string, { reason: string; at: number }>();
   private readonly idleSeconds: number;
   private readonly maxServers: number;
 
@@ -59,13 +60,13 @@ export class WarmStarts {
     for (const k of PER_STEP_ENV) delete serverEnv[k];
     const key = canonicalHash({ python: req.python, workdir: req.workdir, env: serverEnv, cells: plan.cells, runtime: req.runtimeVersion });
     const known = this.refused.get(key);
-    if (known) return { cold: known };
+    if (known && Date.now() - known.at < this.idleSeconds * 1000) return { cold: known.reason };
     for (let attempt = 0; attempt < 2; attempt++) {
       const server = this.server(key, req, serverEnv, plan.cells);
       const ready = await server.ready;
       if (!ready.ok) {
         this.servers.delete(key);
-        this.refused.set(key, ready.reason);
+        this.refused.set(key, { reason: ready.reason, at: Date.now() });
         return { cold: ready.reason };
       }
       try {
