@@ -67,6 +67,9 @@ function versionJson(v: StoredVersion): Record<string, unknown> {
 export interface StoredRun {
   run: KfpRun;
   namespace: string;
+  /** The pipeline spec the run was created from (and its Kubernetes platform document, if any): what executes it reads these. */
+  spec: Record<string, unknown>;
+  platform?: Record<string, unknown>;
   order: string[];
   deps: Record<string, string[]>;
   tasks: Record<string, KfpRuntimeState>;
@@ -489,7 +492,7 @@ export class FakeKfpServer {
     };
     (run as { storage_state?: string }).storage_state = 'AVAILABLE';
     if (exp) exp.last_run_created_at = run.created_at!;
-    const stored: StoredRun = { run, namespace, order, deps, tasks: Object.fromEntries(order.map((t) => [t, 'PENDING'])), tick: 0, terminating: false, times: {} };
+    const stored: StoredRun = { run, namespace, spec: v.spec, platform: v.platform, order, deps, tasks: Object.fromEntries(order.map((t) => [t, 'PENDING'])), tick: 0, terminating: false, times: {} };
     this.setState(stored, 'PENDING');
     this.runs.set(run.run_id, stored);
     send(200, run);

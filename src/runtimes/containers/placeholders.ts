@@ -237,3 +237,20 @@ export function executorInputFor(
   if (Object.keys(outputParameters).length) input.outputs!.parameters = outputParameters;
   return input;
 }
+
+/**
+ * The command and args a container starts with, as KFP's launcher starts them: every placeholder resolved from the
+ * ExecutorInput; throws naming the placeholders it could not fill. Used by every runner of compiled specs here
+ * (the containers runtime, the test cluster's executor pods), so they resolve alike.
+ */
+export function launcherArgv(
+  container: { command?: readonly string[]; args?: readonly string[] },
+  input: ExecutorInput,
+  task: TaskContext = {},
+): { command?: string[]; args: string[] } {
+  const command = container.command ? resolveArgs(container.command, input, task) : undefined;
+  const args = resolveArgs(container.args ?? [], input, task);
+  const left = unresolved([...(command ?? []), ...args]);
+  if (left.length) throw new PlaceholderError(`the spec uses placeholders the ExecutorInput does not fill: ${left.join(', ')}`);
+  return { command, args };
+}

@@ -18,7 +18,7 @@ import { LocalRuntime, type ActiveRun, type LocalRuntimeOptions, type StepLaunch
 import type { RunRequest } from '../types.js';
 import { ImageStore, mountRootfs, unmountRootfs } from './images.js';
 import { runtimeConfig, type BindMount } from './oci-spec.js';
-import { executorInputFor, resolveArgs, unresolved } from './placeholders.js';
+import { executorInputFor, launcherArgv } from './placeholders.js';
 import { containerId, deleteContainer, killContainer, runArgs, runcPath } from './runc.js';
 import { specTasks, type SpecDoc, type SpecTask } from './tasks.js';
 import { resolveUser } from './users.js';
@@ -119,15 +119,19 @@ export class ContainerRuntime extends LocalRuntime {
         outputFile: `${OUT}/executor_output.json`,
       });
       const context = { pipelineTaskName: task.task, pipelineJobName: req.graph.pipeline.name, pipelineJobUuid: l.runId };
-      const command = task.container.command ? resolveArgs(task.container.command, input, context) : undefined;
+      let launched: { command?: string[]; args: string[] };
+      try {
+        launched = launcherArgv(task.container, input, context);
+      } catch (err) {
+        throw new Error(`step '${l.step.name}': ${(err as Error).message}`);
+      }
+      const command = launched.command;
       const args = [
-        ...resolveArgs(task.container.args ?? [], input, context),
+        ...launched.args,
         // cellpipe's own runtime flags (not KFP's): the failing cell and line go into the run record.
         '--error-record', `${CTL}/error.json`,
         ...(this.dumpVariables ? ['--dump-variables', `${CTL}/variables`] : []),
       ];
-      const left = unresolved([...(command ?? []), ...args]);
-      if (left.length) throw new Error(`step '${l.step.name}': the spec uses placeholders this runner cannot fill: ${left.join(', ')}`);
       const secretEnv: Record<string, string> = {};
       for (const s of l.step.secrets) {
         // The runner's environment holds the value under the variable's own name (as a local step sees it).
