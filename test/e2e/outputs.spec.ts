@@ -224,6 +224,8 @@ test('while a step runs its header duration ticks and the full log tab follows i
   await sidebar.locator('.cp-run-button').click();
   const log = page.locator('.cp-inline-log[data-step="slow"]');
   await expect(log.locator('.cp-log-line', { hasText: 'tick 1' })).toBeVisible({ timeout: 60_000 });
+  // The step's cell says it runs; its outputs come when it ends.
+  await expect(cell(page, 2).locator('.cp-run-outputs-none')).toHaveText('the step is running: its outputs show here when it ends');
   const meta = log.locator('.cp-log-header .cp-log-meta');
   const first = await meta.textContent();
   await expect.poll(() => meta.textContent(), { timeout: 5_000 }).not.toBe(first);
@@ -237,6 +239,7 @@ test('while a step runs its header duration ticks and the full log tab follows i
   await expect(tab).toHaveAttribute('data-ended', 'true', { timeout: 30_000 });
   await expect(sidebar.locator('.cp-current-run')).toHaveAttribute('data-state', 'succeeded', { timeout: 60_000 });
   await page.locator('.lm-TabBar-tab', { hasText: LIVE }).click();
+  await expect(cell(page, 2).locator('.cp-run-outputs .cp-run-output')).toContainText('tick 15');
 
   await log.locator('.cp-log-toggle').click();
   await expect(log).toHaveClass(/cp-collapsed/);

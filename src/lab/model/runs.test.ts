@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { formatDuration, isErrorLine, latestRun, stepMarks, isTerminal } from './runs.js';
+import { formatDuration, formatWhen, isErrorLine, latestRun, stepMarks, isTerminal } from './runs.js';
 
 test('durations read naturally at every scale', () => {
   assert.equal(formatDuration('2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.850Z'), '850 ms');
@@ -33,4 +33,14 @@ test('the error line of a failed step is recognised from the structured error or
   assert.equal(isErrorLine('  File "cell 3", line 2', error), false);
   assert.equal(isErrorLine('KeyError: \'x\''), true);
   assert.equal(isErrorLine('all good'), false);
+});
+
+test('a run of today is shown by its time, an older one by its day and time', () => {
+  const now = new Date(2026, 5, 15, 18, 0, 0).getTime();
+  const today = formatWhen(new Date(2026, 5, 15, 9, 5, 7).toISOString(), now);
+  assert.match(today, /05/);
+  assert.doesNotMatch(today, /2026|15/);
+  const older = formatWhen(new Date(2026, 5, 3, 9, 5, 7).toISOString(), now);
+  assert.match(older, /3/);
+  assert.equal(formatWhen('not a time', now), '');
 });

@@ -67,3 +67,14 @@ export function isErrorLine(text: string, error?: StepRecord['error']): boolean 
   }
   return /^[A-Za-z_][A-Za-z0-9_.]*(Error|Exception|Interrupt|Exit)(: |$)/.test(text);
 }
+
+/** When a run started, short: the time for today's runs, else the day and time. */
+export function formatWhen(iso: string, now: number = Date.now()): string {
+  const d = new Date(iso);
+  if (!Number.isFinite(d.getTime())) return '';
+  const today = new Date(now);
+  const sameDay = d.getFullYear() === today.getFullYear() && d.getMonth() === today.getMonth() && d.getDate() === today.getDate();
+  return sameDay
+    ? d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' })
+    : d.toLocaleString([], { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' });
+}

@@ -7,7 +7,7 @@ import React, { useState } from 'react';
 import type { RunRecord } from '../../runtimes/types.js';
 import type { PipelineModel } from '../pipeline.js';
 import { showValue, summarizeRun } from '../../core/compare.js';
-import { formatMs, stateClass } from '../model/runs.js';
+import { formatMs, formatWhen, stateClass } from '../model/runs.js';
 import { runtimeLabel } from '../model/targets.js';
 
 /** Runs listed; older ones stay in the store (`cellpipe runs`). */
@@ -45,7 +45,7 @@ export function RunHistory(props: { model: PipelineModel; actions: HistoryAction
                 <input type="checkbox" className="cp-compare-pick" name={`compare-${r.id}`} checked={shown.includes(r.id)} aria-label={`compare run ${r.id}`}
                   onClick={(e) => e.stopPropagation()} onChange={(e) => toggle(r.id, e.target.checked)} />
                 <span className={`cp-run-state ${stateClass(r.state)}`}>{r.state}</span>
-                <span className="cp-run-start">{new Date(r.startedAt ?? r.createdAt).toLocaleString()}</span>
+                <span className="cp-run-start" title={new Date(r.startedAt ?? r.createdAt).toLocaleString()}>{formatWhen(r.startedAt ?? r.createdAt)}</span>
                 <span className="cp-run-duration">{s.durationMs !== undefined ? formatMs(s.durationMs) : ''}</span>
                 <span className="cp-run-runtime">{runtimeLabel(r)}</span>
                 {s.cached ? <span className="cp-run-cached" title={`${s.cached} of ${s.steps} steps took an earlier run's outputs`}>{s.cached}/{s.steps} cached</span> : null}

@@ -77,12 +77,18 @@ export class RunOutputsView {
       const at = failingCell(s, cells);
       if (at !== undefined) failed.set(at, s);
     }
+    // While a step runs, its cells say so (their outputs come when it ends: the runtime writes them then).
+    const running = new Map<number, StepRecord>();
+    for (const s of run?.steps ?? []) {
+      if (s.state !== 'running') continue;
+      for (const i of this.model.result?.graph?.steps.find((g) => g.name === s.name)?.cells ?? []) if (!placed.has(i)) running.set(i, s);
+    }
     const wanted = new Set<Element>();
     if (run) {
-      for (const index of new Set([...placed.keys(), ...failed.keys()])) {
+      for (const index of new Set([...placed.keys(), ...failed.keys(), ...running.keys()])) {
         const cell = widgets[index];
         if (!cell) continue;
-        const area = this.renderCell(cell, index, run, placed.get(index), failed.get(index));
+        const area = this.renderCell(cell, index, run, placed.get(index), failed.get(index), running.get(index));
         if (area) wanted.add(area);
       }
     }
@@ -104,15 +110,15 @@ export class RunOutputsView {
     for (const cell of this.panel.content.widgets) cell.node.classList.remove(SHOWING_RUN, FAILED_CELL);
   }
 
-  private renderCell(cell: Cell, index: number, run: RunRecord, got: CellRunOutputs | undefined, failedStep: StepRecord | undefined): HTMLElement | undefined {
-    const stepName = got?.step ?? failedStep?.name;
+  private renderCell(cell: Cell, index: number, run: RunRecord, got: CellRunOutputs | undefined, failedStep: StepRecord | undefined, runningStep?: StepRecord): HTMLElement | undefined {
+    const stepName = got?.step ?? failedStep?.name ?? runningStep?.name;
     const step = run.steps.find((s) => s.name === stepName);
     if (!step) return undefined;
     let outputs: NbOutput[] = got?.outputs ?? [];
     // The failed cell shows the error even when the step recorded no outputs (a runtime that kept none).
     if (failedStep?.error && !outputs.some((o) => o.output_type === 'error')) outputs = [...outputs, errorOutputOf(failedStep.error)];
     // A cell that showed nothing in the run nor in the kernel (an imports cell, say) needs no line saying so.
-    if (!outputs.length && !kernelOutputCount(cell)) return undefined;
+    if (!outputs.length && !kernelOutputCount(cell) && !runningStep) return undefined;
     let area = cell.node.querySelector<HTMLElement>(`:scope > .${AREA}`);
     if (!area) {
       area = document.createElement('div');
@@ -134,7 +140,7 @@ export class RunOutputsView {
     area.classList.toggle('cp-kernel-mode', !showRun);
     cell.node.classList.toggle(SHOWING_RUN, showRun);
     this.renderHeader(area, cell, run, step, got, failedStep, index);
-    const key = `${run.id}|${step.name}|${got?.fromRun ?? ''}|${outputs.length}|${failedStep ? 'failed' : ''}`;
+    const key = `${run.id}|${step.name}|${got?.fromRun ?? ''}|${outputs.length}|${failedStep ? 'failed' : ''}|${runningStep ? 'running' : ''}`;
     const shown = this._shown.get(area);
     if (shown?.key !== key) {
       this.disposeRenderers(area);
@@ -148,7 +154,7 @@ export class RunOutputsView {
       if (!outputs.length) {
         const none = document.createElement('div');
         none.className = 'cp-run-outputs-none';
-        none.textContent = 'this cell showed nothing in the run';
+        none.textContent = runningStep ? 'the step is running: its outputs show here when it ends' : 'this cell showed nothing in the run';
         body.appendChild(none);
       }
       this._shown.set(area, { key, renderers });
