@@ -23,6 +23,8 @@ export interface CompileOptions {
   defaultBaseImage?: string;
   /** Skip emitting YAML (the JupyterLab page only needs the graph and diagnostics while the user types). */
   graphOnly?: boolean;
+  /** Steps that must execute even where KFP has their outputs cached (partial runs on Kubeflow): no caching for them. */
+  execute?: string[];
 }
 
 export interface CompileResult {
@@ -61,6 +63,7 @@ export function compileNotebook(input: string | object, options: CompileOptions 
   if (options.graphOnly) return sortDiagnostics(result);
   const spec = pipelineSpec(graph, programs, {
     images: options.images, programDir: options.programDir, workdir: options.workdir, sdkVersion: `cellpipe-${CELLPIPE_VERSION}`,
+    execute: options.execute,
   });
   diagnostics.push(...spec.diagnostics);
   result.yaml = specYaml(spec.docs, graph);

@@ -33,6 +33,8 @@ export interface IrOptions {
   /** Working directory inside the image (the notebook's directory recreated). */
   workdir?: string;
   sdkVersion: string;
+  /** Steps whose tasks must execute (KFP's cache off for them, whatever their `cache:` tag). */
+  execute?: string[];
 }
 
 type Doc = Record<string, unknown>;
@@ -87,7 +89,7 @@ export function pipelineSpec(graph: StepGraph, programs: Record<string, StepProg
     executors[`exec-${task}`] = { container };
 
     const taskSpec: Doc = {
-      cachingOptions: step.cache ? { enableCache: true } : {},
+      cachingOptions: step.cache && !options.execute?.includes(step.name) ? { enableCache: true } : {},
       componentRef: { name: `comp-${task}` },
       taskInfo: { name: step.name },
     };

@@ -11,7 +11,7 @@
  * | `PUT /api/settings {profiles?, runsDir?, concurrency?, defaultBaseImage?}` | the profile summaries (as `GET /api/profiles`) under the new settings (see ./settings.ts) |
  * | `GET /api/settings` | the settings in force |
  * | `GET /api/profiles` | `{profiles: [{name, kind: "kubeflow", namespace, registry?, kfpUi?, error?}], file?, error?, containers: {error?}}` |
- * | `POST /api/runs {path, parameters, target: "local" \| "containers" \| PROFILE, cache?, only?: [STEP…], from?: STEP, reuse?: RUN}` | 201 `{runId, run, warnings}` (Kubeflow: submitted in the background, `run.stage` shows how far; `only`/`from`: a partial run as `cellpipe run --only/--from [--reuse]`, `warnings` say which reused inputs are stale) |
+ * | `POST /api/runs {path, parameters, target: "local" \| "containers" \| PROFILE, cache?, only?: [STEP…], from?: STEP, reuse?: RUN}` | 201 `{runId, run, warnings}` (Kubeflow: submitted in the background, `run.stage` shows how far; `only`/`from`: a partial run as `cellpipe run --only/--from [--reuse]`, `warnings` say which reused inputs are stale; on Kubeflow as `cellpipe submit --only/--from/--no-cache`, no `reuse`) |
  * | `GET /api/runs?notebook=PATH` | `{runs}`, newest first |
  * | `GET /api/runs/:id[?notebook=PATH]` | the RunRecord |
  * | `GET /api/runs/:id/store` | `{run, store}`: the run store's folder (absolute), for loading a step's values in a kernel |
@@ -51,12 +51,13 @@ import type { LogLine, RunRecord, Runtime } from '../runtimes/types.js';
 import { HttpError, readJsonObject, requireString, sendError, sendJson } from './http.js';
 import { bindParameters } from './parameters.js';
 import { planPartial, readPartialSelection } from './partial.js';
+import { chooseSteps, PartialRunError } from '../runs/partial.js';
 import type { PartialSelection } from '../runs/plan.js';
 import { resolveNotebook, type ResolvedNotebook } from './paths.js';
 import { EventStream } from './sse.js';
 import { tailLog, watchRun } from './tail.js';
 import { human, KubeflowTargets, type KubeflowOptions } from './kubeflow.js';
-import type { SubmitProgress } from '../runtimes/kubeflow/runtime.js';
+import type { SubmitOptions, SubmitProgress } from '../runtimes/kubeflow/runtime.js';
 import type { BuildProgress } from '../images/build.js';
 import type { NotebookBuildOptions } from '../images/notebook.js';
 import { scheduleHttpError, scheduleOptions, scheduleView } from './schedules.js';
@@ -363,14 +364,27 @@ export class Backend {
     }
     const selection = readPartialSelection(body);
     const profile = target === 'local' || target === CONTAINERS_TARGET ? undefined : await this.kubeflow.profile(target);
-    if (selection && profile) {
-      throw new HttpError(400, `partial runs (only/from) run on this machine; Kubeflow runs the whole pipeline`, "Pick Local (or This machine, in containers) as the target; on Kubeflow, KFP's cache reuses the steps that did not change.");
+    if (selection?.reuse && profile) {
+      throw new HttpError(400, "'reuse' names an earlier run of this machine; on Kubeflow the steps not chosen take KFP's cached outputs", "Leave 'reuse' out, or run on Local.");
     }
     const nb = await this.resolve(given);
     const { result, bytes } = await this.compiled(nb);
     const parameters = bindParameters(result.graph.parameters, body.parameters);
     const storeDir = this.storeDirFor(nb.abs);
     const { runtime, store } = await this.backendFor(storeDir);
+    if (profile) {
+      // On Kubeflow the chosen steps execute and the others take KFP's cached outputs (runtimes/kubeflow/runtime.ts).
+      try {
+        if (selection) chooseSteps(result.graph, selection); // a wrong step name is said now, not in the background
+      } catch (err) {
+        throw err instanceof PartialRunError ? new HttpError(400, err.message) : err;
+      }
+      const select = selection ? { ...selection } : body.cache === false ? { noCache: true } : undefined;
+      const runId = await this.submitToKubeflow(nb, result, bytes, parameters, profile, storeDir, store, select);
+      const run = await store.get(runId);
+      sendJson(res, 201, { runId, run: run ?? null, warnings: [] });
+      return;
+    }
     // Planned before anything is built, so a wrong step name or a missing earlier run is said at once.
     const partial = selection ? await planPartial(store, nb.rel, result.graph, result.programs, selection) : undefined;
     if (target === CONTAINERS_TARGET) {
@@ -378,12 +392,6 @@ export class Backend {
       this.runIndex.set(runId, storeDir);
       this.started.add(runId);
       sendJson(res, 201, { runId, run: (await store.get(runId)) ?? null, warnings });
-      return;
-    }
-    if (profile) {
-      const runId = await this.submitToKubeflow(nb, result, bytes, parameters, profile, storeDir, store);
-      const run = await store.get(runId);
-      sendJson(res, 201, { runId, run: run ?? null });
       return;
     }
     const runId = await runtime.submit({
@@ -446,6 +454,7 @@ export class Backend {
     profile: Profile,
     storeDir: string,
     store: RunStore,
+    select?: SubmitOptions['select'],
   ): Promise<string> {
     const runtime = await this.kubeflow.runtime(profile, store);
     const runId = newRunId();
@@ -492,7 +501,7 @@ export class Backend {
       }
     };
     void runtime
-      .submitNotebook({ notebookPath: nb.real, shownPath: nb.rel, parameters, runId, onProgress, defaultBaseImage: this.settings.defaultBaseImage })
+      .submitNotebook({ notebookPath: nb.real, shownPath: nb.rel, parameters, runId, onProgress, defaultBaseImage: this.settings.defaultBaseImage, ...(select ? { select } : {}) })
       .catch(async (err: unknown) => {
         await writes;
         const now = await store.get(runId);

@@ -18,6 +18,10 @@ const USAGE = `usage: cellpipe submit NOTEBOOK --profile NAME [options]
   --param NAME=VALUE    set a pipeline parameter for this run (repeatable); VALUE is read by the parameter's type
   --watch               follow the run: step states and logs until it ends; exit code = the run's result
   --no-build            do not build images: run every step on the base image with its program in the spec
+  --only STEP           the step must execute (repeat, or a,b); the others take KFP's cached outputs where their
+                        inputs are unchanged (KFP's cache, not an earlier run of yours: see README, Debugging a step)
+  --from STEP           this step and every step after it must execute
+  --no-cache            every step executes (KFP's cache off for this run)
   --json                print the run record as JSON (after the run ends, with --watch)
 
 Profiles live in $CELLPIPE_PROFILES or ~/.config/cellpipe/profiles.yaml (see README: "Kubeflow profiles and auth").
@@ -30,7 +34,11 @@ const submit: Command = async (argv, io) => {
   try {
     args = parseArgs(argv, {
       profile: { value: true }, param: { value: true, multiple: true }, watch: {}, 'no-build': {}, json: {}, help: { short: 'h' },
+      only: { value: true, multiple: true }, from: { value: true }, 'no-cache': {},
     });
+    if ([args.flags.only !== undefined, args.flags.from !== undefined, !!args.flags['no-cache']].filter(Boolean).length > 1) {
+      throw new UsageError('give one of --only, --from and --no-cache');
+    }
     if (args.flags.help) {
       io.stdout.write(USAGE + '\n');
       return 0;
@@ -70,6 +78,11 @@ const submit: Command = async (argv, io) => {
   try {
     result = await runtime.submitNotebook({
       notebookPath: path, shownPath: shown, text, parameterTexts: texts, images: args.flags['no-build'] ? 'inline' : 'build', watch: false, onProgress,
+      select: {
+        ...(args.flags.only !== undefined ? { only: (args.flags.only as string[]).flatMap((o) => o.split(',')).map((o) => o.trim()).filter(Boolean) } : {}),
+        ...(typeof args.flags.from === 'string' ? { from: args.flags.from } : {}),
+        ...(args.flags['no-cache'] ? { noCache: true } : {}),
+      },
     });
   } catch (err) {
     if (tty) io.stderr.write('\r\x1b[K');

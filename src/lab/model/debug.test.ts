@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { compileNotebook } from '../../core/compile.js';
 import type { RunRecord, StepRecord } from '../../runtimes/types.js';
-import { cellToSelect, loadCode, partialChoice, partialRunUnavailable, runToLoad, shellQuote, stepToDebug } from './debug.js';
+import { cellToSelect, loadCode, partialChoice, reuseWording, reusesEarlierRun, runToLoad, shellQuote, stepToDebug } from './debug.js';
 
 const code = (tags: string[], source: string) => ({ cell_type: 'code', metadata: { tags }, source, outputs: [], execution_count: null });
 const graph = compileNotebook(JSON.stringify({
@@ -24,9 +24,11 @@ test('the actions on a step ask the backend what cellpipe run --only / --from / 
   assert.deepEqual(partialChoice('from', 'divide'), { from: 'divide' });
   assert.deepEqual(partialChoice('no-cache'), { cache: false });
   assert.throws(() => partialChoice('only'), /needs a step/);
-  assert.equal(partialRunUnavailable('local'), undefined);
-  assert.equal(partialRunUnavailable('containers'), undefined);
-  assert.match(partialRunUnavailable('kf')!, /on Kubeflow, KFP's cache/);
+  assert.equal(reusesEarlierRun('local'), true);
+  assert.equal(reusesEarlierRun('containers'), true);
+  assert.equal(reusesEarlierRun('kf'), false, 'a Kubeflow profile');
+  assert.match(reuseWording('local'), /from the latest run that has them/);
+  assert.match(reuseWording('kf'), /KFP's cached outputs where their inputs are unchanged/);
 });
 
 test('the debugging panel starts on the failed step of the shown run, else the first step', () => {

@@ -66,9 +66,14 @@ export function runToLoad(step: string, shown: RunRecord | undefined, runs: read
   return [...runs].sort((a, b) => (a.createdAt < b.createdAt ? 1 : -1)).find(started);
 }
 
-/** Why the partial-run actions are not offered on a target (undefined: they are). */
-export function partialRunUnavailable(target: string): string | undefined {
-  return target === 'local' || target === 'containers'
-    ? undefined
-    : 'partial runs and runs without the cache run on this machine (Local, or in containers); on Kubeflow, KFP\'s cache reuses the steps that did not change';
+/** Whether a target reuses an earlier run of this machine (Local, containers) or KFP's cache (a Kubeflow profile). */
+export function reusesEarlierRun(target: string): boolean {
+  return target === 'local' || target === 'containers';
+}
+
+/** What happens to the steps a partial run does not choose, on that target. */
+export function reuseWording(target: string): string {
+  return reusesEarlierRun(target)
+    ? 'the other steps take their outputs from the latest run that has them'
+    : "the other steps take KFP's cached outputs where their inputs are unchanged";
 }

@@ -6,14 +6,13 @@
 import React, { useState } from 'react';
 import type { PipelineModel } from '../pipeline.js';
 import { loadStepIntoKernel, startPartialRun } from '../debug.js';
-import { partialChoice, partialRunUnavailable, stepToDebug } from '../model/debug.js';
+import { partialChoice, reuseWording, reusesEarlierRun, stepToDebug } from '../model/debug.js';
 
 /** "Run without cache": every step runs again, nothing reused (`cellpipe run --no-cache`). */
 export function RunWithoutCacheButton(props: { model: PipelineModel; target: string; disabled: boolean }) {
-  const why = partialRunUnavailable(props.target);
   return (
-    <button className="jp-mod-styled cp-run-nocache-button" disabled={props.disabled || !!why}
-      title={why ?? 'save the notebook and run every step again, reusing nothing from earlier runs'}
+    <button className="jp-mod-styled cp-run-nocache-button" disabled={props.disabled}
+      title={reusesEarlierRun(props.target) ? 'save the notebook and run every step again, reusing nothing from earlier runs' : "submit with KFP's cache off: every step executes"}
       onClick={() => void startPartialRun(props.model, partialChoice('no-cache'), props.target)}>
       Run without cache
     </button>
@@ -28,10 +27,11 @@ export function StepActions(props: { model: PipelineModel; target: string; disab
   const names = graph?.steps.map((s) => s.name) ?? [];
   if (!graph || !names.length) return <div className="cp-empty">No steps to debug yet.</div>;
   const step = picked && names.includes(picked) ? picked : stepToDebug(graph, model.run)!;
-  const why = partialRunUnavailable(props.target);
   const hasRun = model.runs.length > 0;
-  const runDisabled = props.disabled || !!why || !hasRun;
-  const runTitle = (what: string) => why ?? (hasRun ? what : 'run the whole pipeline once first: the other steps take their outputs from a run');
+  // Locally the other steps come from an earlier run, so there must be one; on Kubeflow KFP's cache decides.
+  const needsRun = reusesEarlierRun(props.target) && !hasRun;
+  const runDisabled = props.disabled || needsRun;
+  const runTitle = (what: string) => (needsRun ? 'run the whole pipeline once first: the other steps take their outputs from a run' : `${what}; ${reuseWording(props.target)}`);
   return (
     <div className="cp-step-actions" data-step={step}>
       <label className="cp-step-pick">
@@ -45,12 +45,12 @@ export function StepActions(props: { model: PipelineModel; target: string; disab
       </label>
       <div className="cp-step-buttons">
         <button className="jp-mod-styled cp-run-only-button" disabled={runDisabled}
-          title={runTitle(`run only '${step}'; the other steps take their outputs from the latest run that has them`)}
+          title={runTitle(`run only '${step}'`)}
           onClick={() => void startPartialRun(model, partialChoice('only', step), props.target)}>
           Run this step
         </button>
         <button className="jp-mod-styled cp-run-from-button" disabled={runDisabled}
-          title={runTitle(`run '${step}' and every step after it; the steps before take their outputs from the latest run that has them`)}
+          title={runTitle(`run '${step}' and every step after it`)}
           onClick={() => void startPartialRun(model, partialChoice('from', step), props.target)}>
           Run from here
         </button>

@@ -22,6 +22,7 @@ import { compileNotebook, type CompileResult } from '../../core/compile.js';
 import { taskName } from '../../core/graph.js';
 import { cellLabel } from '../../core/notebook.js';
 import { sha256Hex } from '../../core/hash.js';
+import { chooseSteps } from '../../runs/partial.js';
 import type { LogLine, LogOptions, RunRecord, RunRequest, Runtime, StepRecord, SubmitStage } from '../types.js';
 import { RunStore, isTerminalRun, isTerminalStep, newRunId, pendingStep } from '../../runs/store.js';
 import { currentRunner, runnerGone } from '../../runs/process.js';
@@ -94,6 +95,12 @@ export interface SubmitOptions {
    */
   runId?: string;
   onProgress?: (p: SubmitProgress) => void;
+  /**
+   * A partial run (`--only`/`--from`, "Run this step" on a Kubeflow target): the chosen steps' tasks execute (KFP's
+   * cache off for them); the others take KFP's cached outputs when their inputs are unchanged. `noCache`: every step
+   * executes.
+   */
+  select?: { only?: string[]; from?: string; noCache?: boolean };
 }
 
 export interface SubmitResult {
@@ -281,6 +288,16 @@ export class KubeflowRuntime extends EventEmitter<KubeflowRuntimeEvents> impleme
       return r;
     });
     const graph = checked.graph!;
+    // A partial run's steps, checked before anything is built.
+    let execute: string[] | undefined;
+    if (o.select?.noCache) execute = graph.steps.map((s) => s.name);
+    else if (o.select?.only || o.select?.from !== undefined) {
+      try {
+        execute = [...chooseSteps(graph, o.select)];
+      } catch (err) {
+        throw new SubmitError((err as Error).message);
+      }
+    }
 
     const imageMode = o.images ?? 'build';
     const built = await stage('build', async () => {
@@ -292,6 +309,7 @@ export class KubeflowRuntime extends EventEmitter<KubeflowRuntimeEvents> impleme
     const compiled = compileNotebook(text, {
       path: shown,
       defaultBaseImage,
+      ...(execute ? { execute } : {}),
       ...(built.images ? { images: built.images, programDir: '/cellpipe/steps', workdir: '/cellpipe/work' } : {}),
     });
     if (!compiled.ok || !compiled.yaml || !compiled.specHash) throw new SubmitError(`${shown} does not compile with the built images`, compiled);
