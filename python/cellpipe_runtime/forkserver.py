@@ -179,8 +179,19 @@ class Server:
     def serve(self) -> int:
         signal.set_wakeup_fd(self.wake_w)
         signal.signal(signal.SIGCHLD, lambda *_: None)  # a handler, so the wake-up byte is written
+        # SIGTERM (a newer server replaced this one): take no more steps, but report on the running ones first.
+        signal.signal(signal.SIGTERM, lambda *_: setattr(self, "draining", True))
+        self.draining = False
         while True:
-            watched = [self.listener.fileno(), self.wake_r, 0] + list(self.reading)
+            if self.draining:
+                for conn in list(self.reading.values()) + [c for p in self.pending.values() for c in p.values()]:
+                    conn.sock.close()
+                self.reading.clear()
+                self.pending.clear()
+                self.listener.close()  # a step asking now is refused at once (and starts elsewhere)
+                if not self.children:
+                    return 0
+            watched = ([] if self.draining else [self.listener.fileno()]) + [self.wake_r, 0] + list(self.reading)
             timeout = None
             if not self.children and not self.pending and not self.reading:
                 timeout = max(0.0, self.idle - (time.monotonic() - self.last_activity))
@@ -206,7 +217,7 @@ class Server:
                     except OSError:
                         continue
                     self.reading[sock.fileno()] = _Conn(sock)
-                else:
+                elif fd in self.reading:
                     self._read(self.reading[fd])
             self._reap()
 

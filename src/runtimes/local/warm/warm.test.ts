@@ -184,6 +184,23 @@ test('a warm step over its timeout, or cancelled, is stopped with its whole proc
   runtime.warmStarts!.stopAll();
 });
 
+test('a server stopped while its step runs (replaced, or all stopped) still reports that step, then exits', async () => {
+  const { root, runtime } = setup();
+  const id = await runtime.submit(handBuiltRequest([{ name: 'slow', code: 'import time\ntime.sleep(1)\nprint("finished")' }], { prelude: 'import json', workdir: root, cache: false }));
+  while ((await runtime.store.get(id))?.steps[0].state !== 'running') await new Promise((r) => setTimeout(r, 20));
+  const [server] = runtime.warmStarts!.pids();
+  runtime.warmStarts!.stopAll();
+  const rec = await runtime.wait(id);
+  assert.equal(rec.steps[0].state, 'succeeded', JSON.stringify(rec.steps[0]));
+  assert.equal(rec.steps[0].start, 'warm');
+  assert.deepEqual(await logLines(runtime, id, 'slow', 'stdout'), ['finished']);
+  await eventually(() => !pidExists(server), 'the stopped server has exited once its step was reported');
+  const next = await run(runtime, [{ name: 'again', code: 'print("new server")' }], { prelude: 'import json', workdir: root });
+  assert.equal(next.steps[0].start, 'warm');
+  assert.notEqual(runtime.warmStarts!.pids()[0], server, 'the next run got a new server');
+  runtime.warmStarts!.stopAll();
+});
+
 /** Writes a two-step notebook with an imports cell; the second step sleeps `sleep` seconds. */
 function notebook(dir: string, sleep = 0): string {
   const cell = (source: string, tags: string[]) => ({ cell_type: 'code', metadata: { tags }, source, outputs: [], execution_count: null });
