@@ -6,7 +6,7 @@
  * without cache".
  */
 import { test, expect, type Page } from '@playwright/test';
-import { keep, openNotebook, openSidebar } from './lab-helpers.js';
+import { keep, openNotebook, openSidebar, savedTagsOnceWritten } from './lab-helpers.js';
 
 test.describe.configure({ mode: 'serial' });
 
@@ -105,4 +105,20 @@ test('"Run from here" on the chip and "Run this step" in the sidebar run only wh
   await sidebar.locator('.cp-run-nocache-button').click();
   await nextRun(page, onlyRun, 'succeeded');
   expect(await dagStates(page)).toEqual({ load: 'succeeded', divide: 'succeeded', report: 'succeeded', other: 'succeeded' });
+});
+
+test('the tag editor edits a step\'s environment variables and refuses a credential with a pointer to secret:', async ({ page }) => {
+  await openNotebook(page, 'debug.ipynb');
+  await stepCell(page, 'other').locator('.cp-chip').click();
+  const dialog = page.locator('.jp-Dialog');
+  const env = dialog.locator('textarea[name="env"]');
+  await env.fill('API_TOKEN=abc123');
+  await expect(dialog.locator('.cp-field-error')).toContainText("'API_TOKEN' is named like a credential");
+  await expect(dialog.locator('.cp-field-error')).toContainText('secret:<secret name>:<key>:API_TOKEN');
+  await env.fill('REGION=eu-west\nDATASET_URL=https://example.com/d.csv?x=1');
+  await expect(dialog.locator('.cp-field-error')).toHaveCount(0);
+  await dialog.locator('button', { hasText: 'Save tags' }).click();
+  await page.keyboard.press('Control+s');
+  await expect.poll(() => savedTagsOnceWritten('debug.ipynb')?.[6], { timeout: 15_000 })
+    .toEqual(['step:other', 'prev:load', 'env:REGION=eu-west', 'env:DATASET_URL=https://example.com/d.csv?x=1']);
 });
