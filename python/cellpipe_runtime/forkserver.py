@@ -145,6 +145,45 @@ def fork_hazards() -> Optional[str]:
     return None
 
 
+def watched_files() -> List[List[Any]]:
+    """[path, mtime_ns, size] of what a cold step would read afresh but a forked one has in memory: modules imported
+    from outside the installed libraries (a ``utils.py`` next to the notebook, an editable install), and the
+    site-packages folders themselves (a ``pip install`` changes them). The runtime starts a new server when one
+    changed."""
+    import site
+    import sysconfig
+
+    libraries = set()
+    for key in ("purelib", "platlib", "stdlib", "platstdlib"):
+        try:
+            libraries.add(os.path.realpath(sysconfig.get_paths()[key]))
+        except (KeyError, OSError):
+            pass
+    for prefix in (sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix):
+        libraries.add(os.path.realpath(prefix))
+    site_dirs = list(getattr(site, "getsitepackages", lambda: [])())
+    if site.ENABLE_USER_SITE:
+        site_dirs.append(site.getusersitepackages())
+    mine = os.path.dirname(os.path.realpath(__file__))
+    paths = set()
+    for module in list(sys.modules.values()):
+        f = getattr(module, "__file__", None)
+        if not isinstance(f, str):
+            continue
+        f = os.path.realpath(f)
+        if f.startswith(mine + os.sep) or any(f.startswith(lib + os.sep) for lib in libraries):
+            continue
+        paths.add(f)
+    out = []
+    for path in sorted(paths) + [d for d in site_dirs if os.path.isdir(d)]:
+        try:
+            st = os.stat(path)
+        except OSError:
+            continue
+        out.append([path, str(st.st_mtime_ns), st.st_size])
+    return out
+
+
 def os_threads() -> int:
     try:
         return len(os.listdir("/proc/self/task"))
@@ -270,7 +309,11 @@ class Server:
         control, out, err = parts["control"], parts["stdout"], parts["stderr"]
         request = control.message or {}
         runner._flush()  # nothing buffered here may be written twice
-        pid = os.fork()
+        import warnings
+
+        with warnings.catch_warnings():  # 3.12+ warns of fork with threads: native pools that handle it are fine
+            warnings.simplefilter("ignore", DeprecationWarning)
+            pid = os.fork()
         if pid == 0:
             code = 70
             try:
@@ -456,7 +499,7 @@ def _serve(options: Dict[str, str]) -> int:
     server = Server(state, listener, status, float(options.get("idle", "600")),
                     reseed=not any(w in sources for w in _SEED_WORDS))
     say({"ready": True, "pid": os.getpid(), "importSeconds": round(time.monotonic() - started, 3),
-         "osThreads": os_threads()})
+         "osThreads": os_threads(), "watch": watched_files()})
     try:
         return server.serve()
     finally:

@@ -84,8 +84,10 @@ export class WarmStarts {
 
   private server(key: string, req: WarmStepRequest, env: NodeJS.ProcessEnv, cells: StepProgram['cells']): ForkServer {
     let server = this.servers.get(key);
-    if (server && server.exited) {
+    if (server && (server.exited || server.changedFile())) {
+      // Gone, or what its imports read has changed (a cold step would see the new code): a new server.
       this.servers.delete(key);
+      server.stop();
       server = undefined;
     }
     if (server) {

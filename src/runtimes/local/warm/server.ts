@@ -31,6 +31,9 @@ export interface ForkServerOptions {
 
 export type ServerReady = { ok: true; pid: number; importSeconds: number } | { ok: false; reason: string };
 
+/** A file whose change makes a server stale: [path, mtime in ns, size] as the server saw it after its imports. */
+type Watched = [string, string, number];
+
 /** What one step attempt asks the server for: `python -m cellpipe_runtime <argv>` in `cwd` with `env`. */
 export interface ForkRequest {
   argv: string[];
@@ -100,6 +103,7 @@ export class ForkServer {
   private readonly socketPath: string;
   private gone = false;
   private stderrTail: string[] = [];
+  private watched: Watched[] = [];
 
   constructor(private readonly options: ForkServerOptions) {
     // Unix socket paths are short (108 bytes): a private folder in the system's temporary directory.
@@ -115,6 +119,18 @@ export class ForkServer {
 
   get pid(): number | undefined {
     return this.child?.pid;
+  }
+
+  /**
+   * Which file the server's imports came from has changed since (a module next to the notebook, an installed
+   * package), if one has: a cold step would import the new one, so the server must not be used any more.
+   */
+  changedFile(): string | undefined {
+    for (const [file, mtimeNs, size] of this.watched) {
+      const st = fs.statSync(file, { bigint: true, throwIfNoEntry: false });
+      if (!st || st.mtimeNs.toString() !== mtimeNs || Number(st.size) !== size) return file;
+    }
+    return undefined;
   }
 
   private start(): Promise<ServerReady> {
@@ -150,7 +166,8 @@ export class ForkServer {
       const status = child.stdio[3] as Readable;
       createInterface({ input: status, crlfDelay: Infinity }).once('line', (line) => {
         try {
-          const s = JSON.parse(line) as { ready: boolean; reason?: string; pid?: number; importSeconds?: number };
+          const s = JSON.parse(line) as { ready: boolean; reason?: string; pid?: number; importSeconds?: number; watch?: Watched[] };
+          this.watched = s.watch ?? [];
           answer(s.ready ? { ok: true, pid: s.pid ?? child.pid!, importSeconds: s.importSeconds ?? 0 } : { ok: false, reason: s.reason ?? 'not ready' });
         } catch {
           answer({ ok: false, reason: `the fork server said something unexpected: ${line.slice(0, 200)}` });

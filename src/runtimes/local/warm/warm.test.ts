@@ -155,6 +155,22 @@ test('a changed imports cell starts a new server; the same imports reuse the run
   await eventually(() => !pidExists(Number(p1)) && !pidExists(Number(p3)), 'the stopped servers are gone');
 });
 
+test('a module next to the notebook that the imports read is changed: the next run imports the new one, from a new server', async () => {
+  const { root, runtime } = setup();
+  fs.writeFileSync(path.join(root, 'helpers.py'), 'GREETING = "hello"\n');
+  const steps: StepSpec[] = [{ name: 's', code: 'print(helpers.GREETING)' }];
+  const first = await run(runtime, steps, { prelude: 'import helpers', workdir: root });
+  assert.deepEqual(await logLines(runtime, first.id, 's', 'stdout'), ['hello']);
+  const [server] = runtime.warmStarts!.pids();
+  fs.writeFileSync(path.join(root, 'helpers.py'), 'GREETING = "bonjour, a longer greeting"\n');
+  const second = await run(runtime, steps, { prelude: 'import helpers', workdir: root });
+  assert.equal(second.steps[0].start, 'warm');
+  assert.deepEqual(await logLines(runtime, second.id, 's', 'stdout'), ['bonjour, a longer greeting'], 'as a cold start would');
+  assert.ok(!runtime.warmStarts!.pids().includes(server), 'the stale server was replaced');
+  await eventually(() => !pidExists(server), 'the stale server has exited');
+  runtime.warmStarts!.stopAll();
+});
+
 test('a warm step over its timeout, or cancelled, is stopped with its whole process group; the server serves on', async () => {
   const { root, runtime } = setup();
   const sleeper = 'import subprocess, time\nchild = subprocess.Popen(["sleep", "60"])\nprint("child", child.pid, flush=True)\ntime.sleep(60)';
