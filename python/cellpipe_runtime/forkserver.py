@@ -476,6 +476,9 @@ def _serve(options: Dict[str, str]) -> int:
     if not hasattr(os, "fork"):
         say({"ready": False, "reason": "this platform has no fork()"})
         return 0
+    if sys.platform == "darwin":  # why multiprocessing stopped forking there: system frameworks are not fork-safe
+        say({"ready": False, "reason": "on macOS, libraries a notebook imports may not survive fork()"})
+        return 0
     started = time.monotonic()
     try:
         program = load_program(options["imports"])
