@@ -82,7 +82,8 @@ test('a run shows each cell\'s plot, table and value under that cell, marked wit
   await expect(cell(page, 4).locator('.cp-run-outputs .cp-run-output')).toContainText('made 4 points');
   await expect(plot.locator('.cp-run-output')).toHaveCount(1);
   await expect(cell(page, 5)).toHaveClass(/cp-showing-run/);
-  await cell(page, 5).scrollIntoViewIfNeeded();
+  // The picture: the plot's cell at the top, the table's below it.
+  await cell(page, 5).evaluate((el) => el.scrollIntoView({ block: 'start' }));
   await keep(page, 'outputs-under-cells');
 
   // One click: every cell shows the kernel's outputs (none: the kernel never ran), the run's fold away.
