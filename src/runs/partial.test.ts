@@ -120,3 +120,24 @@ test('--only a downstream step after an upstream cell changed warns that the reu
   assert.match(stale.stdout, /\[a\] warning: this step's code changed since run/);
   assert.match(stale.stdout, /^\[c\] ran c 3 in /m, 'c ran on the old (stale) inputs, as warned');
 });
+
+test('--only a downstream step after an upstream step\'s env: tag changed warns that the reused inputs are stale', async () => {
+  const ws = fs.mkdtempSync(path.join(os.tmpdir(), 'cellpipe-partial-'));
+  const nb = (mode: string) => JSON.stringify({
+    nbformat: 4, nbformat_minor: 5, metadata: {},
+    cells: [
+      cell(['imports'], 'import os'),
+      cell(['step:a', `env:MODE=${mode}`], "x = os.environ['MODE']"),
+      cell(['step:b', 'prev:a'], "print('ran b', x)"),
+    ],
+  });
+  fs.writeFileSync(path.join(ws, 'env.ipynb'), nb('fast'));
+  assert.equal((await cellpipe(['run', 'env.ipynb'], ws)).code, 0);
+  const same = await cellpipe(['run', 'env.ipynb', '--only', 'b'], ws);
+  assert.doesNotMatch(same.stderr, /stale/);
+  fs.writeFileSync(path.join(ws, 'env.ipynb'), nb('slow'));
+  const changed = await cellpipe(['run', 'env.ipynb', '--only', 'b'], ws);
+  assert.equal(changed.code, 0, changed.stderr);
+  assert.match(changed.stderr, /warning: step 'a' changed since run \S+, whose outputs of it are reused: the inputs of 'b' are stale/);
+  assert.match(changed.stdout, /^\[b\] ran b fast$/m, 'b ran on the reused (stale) value, as warned');
+});

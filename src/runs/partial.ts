@@ -12,9 +12,12 @@ import { canonicalHash } from '../runtimes/local/cache.js';
 
 export class PartialRunError extends Error {}
 
-/** What identifies a step's code: its program (prelude and own cells, inputs, outputs, parameters). */
-export function programHash(program: StepProgram): string {
-  return canonicalHash(program);
+/**
+ * What identifies a step's code: its program (prelude and own cells, inputs, outputs, parameters) and its
+ * environment variables, when it has any (a step without them hashes as before they existed).
+ */
+export function programHash(program: StepProgram, env?: Record<string, string>): string {
+  return canonicalHash(env && Object.keys(env).length ? { program, env } : program);
 }
 
 function listSteps(graph: StepGraph): string {
@@ -101,7 +104,7 @@ export function planReuse(
       reuse.omitted.push(s.name);
       continue;
     }
-    const changed = old!.programHash !== undefined && old!.programHash !== programHash(programs[s.name]);
+    const changed = old!.programHash !== undefined && old!.programHash !== programHash(programs[s.name], s.env);
     reuse.steps[s.name] = {
       outputs: old!.outputs,
       metrics: old!.metrics,

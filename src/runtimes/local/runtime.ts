@@ -22,6 +22,7 @@ import { awaitGroupGone, currentRunner, processAlive, processStartTime, runnerGo
 import { StepCache, canonicalHash, hashArtifact, stepCacheKey } from './cache.js';
 import { paramText } from './params.js';
 import { CELL_OUTPUTS_FILE } from '../../runs/outputs.js';
+import { programHash as stepProgramHash } from '../../runs/partial.js';
 import { deleteContainer } from '../containers/runc.js';
 import { WarmStarts } from './warm/pool.js';
 import type { StepProcess } from './warm/server.js';
@@ -446,7 +447,7 @@ export class LocalRuntime extends EventEmitter<LocalRuntimeEvents> implements Ru
       env: Object.keys(step.env ?? {}).length ? step.env : undefined,
     });
     // Recorded so a later partial run can tell whether this step's code changed (runs/partial.ts).
-    const programHash = canonicalHash(program);
+    const programHash = stepProgramHash(program, step.env);
     // Where each input came from, for `cellpipe.load(step)` in a kernel (the graph is not in the record).
     fs.mkdirSync(dir, { recursive: true });
     fs.writeFileSync(
