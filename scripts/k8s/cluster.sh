@@ -22,6 +22,7 @@
 #   CELLPIPE_K8S_REGISTRY_CONFIG        the real node's containerd registry config (certs.d): a registry on
 #                                       127.0.0.1:PORT is pulled over plain HTTP once it has a hosts.toml there
 #   CELLPIPE_K8S_NODE_IP                the real node's address (on the bridge node.sh makes)
+#   CELLPIPE_K8S_KANIKO_EXECUTOR        kaniko's executor built by build.sh (tests put it in an image)
 # CELLPIPE_K8S_REAL_NODE=0 leaves the real node out (KWOK only; e.g. without root).
 # State lives in $CELLPIPE_K8S_STATE (default ${TMPDIR:-/tmp}/cellpipe-k8s-$UID); needs openssl, curl, node.
 set -euo pipefail
@@ -138,6 +139,7 @@ cmd_start() {
   t0=$(date +%s.%N)
   rm -rf "$state"; mkdir -p "$state"/{pids,logs,ports,pki,etcd,pod-logs}; chmod 700 "$state"
   chmod 755 "$state/pod-logs"
+  echo "$bin" >"$state/bin-dir"
   gen_pki
   for p in etcd etcd-peer api kcm sched kwok kwok-metrics; do free_port >"$state/ports/$p"; done
   local etcd_port api_port
@@ -281,6 +283,8 @@ export CELLPIPE_K8S_NAMESPACE=$NS
 export CELLPIPE_K8S_LOG_DIR=$state/pod-logs
 export CELLPIPE_K8S_KWOK_NODE=$NODE
 EOF
+  local bin; bin=$(cat "$state/bin-dir" 2>/dev/null || true)
+  [ -x "$bin/kaniko-executor" ] && echo "export CELLPIPE_K8S_KANIKO_EXECUTOR=$bin/kaniko-executor"
   if [ -f "$state/pids/kubelet" ]; then
     cat <<EOF
 export CELLPIPE_K8S_NODE=$REAL_NODE

@@ -21,7 +21,7 @@ import { defaultCredentialSource, type CredentialSource } from './credentials.js
 import { buildLayer, type Layer, type LayerFile } from './layer.js';
 import { formatImageRef, parseImageRef, parseRepository } from './ref.js';
 import { RegistryClient, type RegistryOptions, type RegistryStats, type ResolvedImage } from './registry.js';
-import { buildRequirementsImage, normalizeRequirements, requirementsTag, type LocalBuilderOptions } from './requirements.js';
+import { buildRequirementsImage, normalizeRequirements, requirementsTag, type LocalBuilderOptions, type PipSettings } from './requirements.js';
 
 export const STEPS_DIR = '/cellpipe/steps';
 export const RUNTIME_DIR = '/cellpipe/runtime';
@@ -41,6 +41,8 @@ export interface BuildOptions {
   requirements?: string[];
   /** Builds and pushes a requirements image (default: buildah on this machine; a profile may say kaniko). */
   buildRequirements?: (o: LocalBuilderOptions) => Promise<string>;
+  /** Where requirements builds get their packages (a profile's `pip`). */
+  pip?: PipSettings;
   /** Target `HOST[:PORT]/REPOSITORY`. */
   registry: string;
   /** Base image reference. */
@@ -251,6 +253,7 @@ export async function buildStepImages(o: BuildOptions): Promise<BuildResult> {
           insecure: o.insecure,
           ca: o.ca,
           credential: await credentials(target.registry),
+          pip: o.pip,
           onLog: (line) => o.onProgress?.({ kind: 'log', line }),
         });
         existing = await targetClient.headManifest(target.repository, tag);

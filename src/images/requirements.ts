@@ -42,6 +42,34 @@ export const BUILD_CA_PATH = '/run/cellpipe-build/ca-certificates.crt';
 export interface RequirementsContextOptions {
   /** A CA bundle mounted at this path during the build, trusted by pip (and Python's ssl) for the install only. */
   buildCaPath?: string;
+  /** Where pip finds packages (a profile's `pip`): a private index or mirror instead of PyPI. */
+  pip?: PipSettings;
+}
+
+/** pip's index settings for requirements builds (profile `pip:`); they are build ARGs, never in the image. */
+export interface PipSettings {
+  indexUrl?: string;
+  extraIndexUrl?: string;
+  trustedHost?: string;
+}
+
+/** Checks a profile's pip settings; returns a message naming the field at fault, or undefined. */
+export function pipSettingsProblem(pip: PipSettings): string | undefined {
+  for (const key of ['indexUrl', 'extraIndexUrl'] as const) {
+    const v = pip[key];
+    if (v === undefined) continue;
+    let url: URL;
+    try {
+      url = new URL(v);
+    } catch {
+      return `${key}: '${v}' is not a URL`;
+    }
+    if (!['http:', 'https:'].includes(url.protocol) || /[\s"'\\]/.test(v)) return `${key}: expected an http(s) URL without spaces or quotes`;
+    // The URL goes into the build's Containerfile (and a kaniko Job's ConfigMap): no credentials there.
+    if (url.username || url.password) return `${key}: has credentials in it; give them to pip through a netrc or keyring in the base image instead`;
+  }
+  if (pip.trustedHost !== undefined && !/^[A-Za-z0-9.-]+(:\d+)?$/.test(pip.trustedHost)) return `trustedHost: '${pip.trustedHost}' is not a host[:port]`;
+  return undefined;
 }
 
 /**
@@ -52,6 +80,8 @@ export interface RequirementsContextOptions {
 export function requirementsContext(base: string, requirements: string[], o: RequirementsContextOptions = {}): BuildContext {
   if (/[\s]/.test(base)) throw new Error(`base image '${base}' contains white space`);
   if (o.buildCaPath !== undefined && !/^\/[A-Za-z0-9_./-]+$/.test(o.buildCaPath)) throw new Error(`CA path '${o.buildCaPath}' must be an absolute plain path`);
+  const pipProblem = o.pip && pipSettingsProblem(o.pip);
+  if (pipProblem) throw new Error(`pip settings: ${pipProblem}`);
   const reqs = normalizeRequirements(requirements);
   const containerfile = [
     `FROM ${base}`,
@@ -61,6 +91,9 @@ export function requirementsContext(base: string, requirements: string[], o: Req
     // PEP 668 ignore the variable.
     'ARG PIP_BREAK_SYSTEM_PACKAGES=1',
     ...(o.buildCaPath ? [`ARG PIP_CERT=${o.buildCaPath}`, `ARG SSL_CERT_FILE=${o.buildCaPath}`] : []),
+    ...(o.pip?.indexUrl ? [`ARG PIP_INDEX_URL=${o.pip.indexUrl}`] : []),
+    ...(o.pip?.extraIndexUrl ? [`ARG PIP_EXTRA_INDEX_URL=${o.pip.extraIndexUrl}`] : []),
+    ...(o.pip?.trustedHost ? [`ARG PIP_TRUSTED_HOST=${o.pip.trustedHost}`] : []),
     `COPY requirements.txt ${REQUIREMENTS_PATH}`,
     `RUN ["python3", "-m", "pip", "install", "--no-cache-dir", "--disable-pip-version-check", "-r", "${REQUIREMENTS_PATH}"]`,
     '',
@@ -114,6 +147,8 @@ export interface LocalBuilderOptions {
   storageRoot?: string;
   /** CA bundle pip trusts during the build (default: this machine's, `hostCaBundle()`); `false`: the base's own. */
   hostCa?: string | false;
+  /** Where pip finds packages (default: pip's own configuration, PyPI). */
+  pip?: PipSettings;
   onLog?: (line: string) => void;
 }
 
@@ -164,7 +199,7 @@ export async function buildRequirementsImage(o: LocalBuilderOptions): Promise<st
       await copyFile(hostCa, copy);
       volumes.push('-v', `${copy}:${BUILD_CA_PATH}:ro`);
     }
-    const ctx = requirementsContext(o.base, o.requirements, { buildCaPath: hostCa ? BUILD_CA_PATH : undefined });
+    const ctx = requirementsContext(o.base, o.requirements, { buildCaPath: hostCa ? BUILD_CA_PATH : undefined, pip: o.pip });
     const ctxDir = join(dir, 'context');
     await mkdir(ctxDir);
     await writeFile(join(ctxDir, 'Containerfile'), ctx.containerfile);

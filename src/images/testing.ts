@@ -241,7 +241,13 @@ export async function pushBaseImage(
   repository: string,
   tag: string,
   files: LayerFile[],
-  options: { oci?: boolean; gzipLevel?: number; extraLayers?: LayerFile[][] } = {},
+  options: {
+    oci?: boolean;
+    gzipLevel?: number;
+    extraLayers?: LayerFile[][];
+    /** Image config fields to set instead of the defaults (a test entrypoint, PATH and working dir). */
+    config?: { Env?: string[]; Entrypoint?: string[]; Cmd?: string[]; WorkingDir?: string };
+  } = {},
 ): Promise<string> {
   const layers = [await buildLayer(files, options.gzipLevel)];
   for (const extra of options.extraLayers ?? []) layers.push(await buildLayer(extra, options.gzipLevel));
@@ -249,7 +255,7 @@ export async function pushBaseImage(
     architecture: 'amd64',
     os: 'linux',
     created: '2026-01-01T00:00:00Z',
-    config: { Env: ['PATH=/usr/local/bin:/usr/bin:/bin', 'LANG=C.UTF-8'], Entrypoint: ['/bin/entry'], Cmd: ['--help'], WorkingDir: '/' },
+    config: { Env: ['PATH=/usr/local/bin:/usr/bin:/bin', 'LANG=C.UTF-8'], Entrypoint: ['/bin/entry'], Cmd: ['--help'], WorkingDir: '/', ...options.config },
     rootfs: { type: 'layers', diff_ids: layers.map((l) => l.diffId) },
     history: layers.map((_, i) => ({ created: '2026-01-01T00:00:00Z', created_by: `test base layer ${i}` })),
   };

@@ -11,10 +11,10 @@ import { buildWithKaniko, type KanikoBuildOptions } from './kaniko.js';
 /** A requirements builder (the `buildRequirements` of the image build) that runs kaniko through `conn`. */
 export function kanikoRequirementsBuilder(
   conn: KubeConnection,
-  extra: Pick<KanikoBuildOptions, 'image' | 'cleanup' | 'timeoutSeconds' | 'signal'> = {},
+  extra: Pick<KanikoBuildOptions, 'image' | 'hostNetwork' | 'cleanup' | 'timeoutSeconds' | 'signal'> = {},
 ): (o: LocalBuilderOptions) => Promise<string> {
   return async (o) => {
-    const ctx = requirementsContext(o.base, o.requirements);
+    const ctx = requirementsContext(o.base, o.requirements, { pip: o.pip });
     // The context goes in as a gzipped tar, the same reproducible tar the step layers are.
     const context = await buildLayer([
       { path: 'Containerfile', data: ctx.containerfile },

@@ -1,7 +1,8 @@
 /**
  * Kaniko build Jobs against the real test cluster: the API server validates and stores the Job, the controller
- * manager and scheduler run it, KWOK plays the kaniko container (exit code and log from a file).
- * Run through `bash scripts/test-k8s.sh`; skipped without a cluster.
+ * manager and scheduler run it. Here KWOK plays the kaniko container (exit code and log from a file), so a
+ * failure's exact log lines and the timing of cleanup can be driven; the real kaniko executor building a real
+ * image on the kubelet node is kaniko-requirements.test.ts. Run through `bash scripts/test-k8s.sh`.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,9 +11,11 @@ import type { LogLine } from '../runtimes/types.js';
 import { connect } from './connect.js';
 import { KubeError } from './errors.js';
 import { BuildFailedError, buildWithKaniko, dockerConfigJson, kanikoJob } from './kaniko.js';
-import { SKIP_NO_CLUSTER, appendLines, freshNamespace, newLogFile, serveLogsFromFile, testCluster } from './testing.js';
+import { SKIP_NO_CLUSTER, appendLines, freshNamespace, newLogFile, serveLogsFromFile, testCluster, type TestCluster } from './testing.js';
 
 const cluster = testCluster();
+/** The build pod goes to KWOK's node (its taint keeps every other pod off it). */
+const onKwok = (c: TestCluster) => ({ nodeSelector: { 'kubernetes.io/hostname': c.kwokNode }, tolerations: [{ key: 'cellpipe.dev/kwok', operator: 'Exists', effect: 'NoSchedule' }] });
 
 const KANIKO_LOG = [
   'INFO[0000] Retrieving image manifest python:3.12-slim',
@@ -100,6 +103,7 @@ describe('kaniko builds in the real cluster', { skip: cluster ? false : SKIP_NO_
       destinations: ['registry.example.com/team/train:3f2a9c'],
       credentials: [{ registry: 'registry.example.com', username: 'robot', password: 's3cret' }],
       annotations: { 'kwok.cellpipe.dev/exit-code': '0', 'kwok.cellpipe.dev/run-for': '2s' },
+      ...onKwok(c),
       onProgress: (l) => void progress.push(l),
     });
     assert.match(result.job, /^cellpipe-build-[0-9a-f]{8}$/);
@@ -126,6 +130,7 @@ describe('kaniko builds in the real cluster', { skip: cluster ? false : SKIP_NO_
         destinations: ['registry.example.com/team/train:bad'],
         credentials: [{ registry: 'registry.example.com', username: 'robot', password: 's3cret' }],
         annotations: { 'kwok.cellpipe.dev/exit-code': '1', 'kwok.cellpipe.dev/run-for': '1s' },
+        ...onKwok(c),
         cleanup: 'on-success',
         tailLines: 3,
       }).then(

@@ -11,7 +11,7 @@
  *   4. always delete the Secret; delete the Job, its pods and ConfigMaps unless `cleanup` says to keep them.
  */
 import { randomBytes } from 'node:crypto';
-import type { V1Job, V1OwnerReference, V1Pod } from '@kubernetes/client-node';
+import type { V1Job, V1OwnerReference, V1Pod, V1Toleration } from '@kubernetes/client-node';
 import type { LogLine } from '../runtimes/types.js';
 import type { KubeConnection } from './connect.js';
 import { KubeError } from './errors.js';
@@ -42,6 +42,14 @@ export interface KanikoBuildOptions {
   insecureRegistry?: boolean;
   /** Executor image (must be a `-debug` variant: the init container uses its busybox). */
   image?: string;
+  /**
+   * Run the build pod in the node's network namespace: for a registry or package index that only the node reaches,
+   * e.g. on its loopback (the test cluster's). Off by default.
+   */
+  hostNetwork?: boolean;
+  /** Where the build pod may run (e.g. build nodes with a taint). */
+  nodeSelector?: Record<string, string>;
+  tolerations?: V1Toleration[];
   /** More executor flags, e.g. `--cache=true`. */
   extraArgs?: string[];
   /** Extra pod labels / annotations (e.g. for admission controllers). */
@@ -118,6 +126,9 @@ export function kanikoJob(name: string, o: KanikoBuildOptions, parts: number, wi
         spec: {
           restartPolicy: 'Never',
           automountServiceAccountToken: false,
+          ...(o.hostNetwork ? { hostNetwork: true, dnsPolicy: 'ClusterFirstWithHostNet' } : {}),
+          ...(o.nodeSelector ? { nodeSelector: o.nodeSelector } : {}),
+          ...(o.tolerations ? { tolerations: o.tolerations } : {}),
           initContainers: [
             {
               name: 'context',

@@ -15,6 +15,9 @@
  *     baseImage: python:3.12-slim  # default base image of the steps
  *     build: auto                  # how requirements images are built: buildah (here), kaniko (a Job in the
  *                                  # namespace) or auto (buildah when installed, else kaniko)
+ *     pip: { indexUrl: https://pypi.example.com/simple }   # optional: where those builds get packages
+ *                                  # (also extraIndexUrl, trustedHost); no credentials in the URL
+ *     kaniko: { image: registry.example.com/mirror/kaniko:v1.23.2-debug, hostNetwork: false }   # optional
  *     kfp: { host: https://kubeflow.example.com/pipeline }   # Kubeflow Pipelines settings, read by the kubeflow runtime
  * ```
  */
@@ -22,6 +25,7 @@ import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parse } from 'yaml';
+import { pipSettingsProblem, type PipSettings } from '../images/requirements.js';
 
 export interface Profile {
   name: string;
@@ -34,6 +38,9 @@ export interface Profile {
   baseImage?: string;
   /** Builder of requirements images: `buildah` (this machine), `kaniko` (a Job in `namespace`), `auto` (default). */
   build?: 'auto' | 'buildah' | 'kaniko';
+  pip?: PipSettings;
+  /** The kaniko Job: its executor image (a `-debug` variant; default gcr.io's) and whether it uses the node's network. */
+  kaniko?: { image?: string; hostNetwork?: boolean };
   kfp?: Record<string, unknown>;
 }
 
@@ -126,6 +133,25 @@ export function checkProfile(name: string, raw: unknown, path: string, env: Node
   if (build !== undefined && !['auto', 'buildah', 'kaniko'].includes(build)) {
     throw new Error(`${where}.build: '${build}' is not one of auto, buildah, kaniko`);
   }
+  const section = (key: string): Record<string, unknown> | undefined => {
+    const v = r[key];
+    if (v === undefined || v === null) return undefined;
+    if (typeof v !== 'object' || Array.isArray(v)) throw new Error(`${where}.${key}: expected a mapping`);
+    return v as Record<string, unknown>;
+  };
+  const fields = (key: string, known: Record<string, 'string' | 'boolean'>): Record<string, string | boolean> | undefined => {
+    const m = section(key);
+    if (!m) return undefined;
+    for (const [k, v] of Object.entries(m)) {
+      if (!(k in known)) throw new Error(`${where}.${key}.${k}: unknown setting (known: ${Object.keys(known).join(', ')})`);
+      if (typeof v !== known[k] || v === '') throw new Error(`${where}.${key}.${k}: expected ${known[k] === 'string' ? 'a non-empty string' : 'true or false'}`);
+    }
+    return m as Record<string, string | boolean>;
+  };
+  const pip = fields('pip', { indexUrl: 'string', extraIndexUrl: 'string', trustedHost: 'string' }) as PipSettings | undefined;
+  const pipProblem = pip && pipSettingsProblem(pip);
+  if (pipProblem) throw new Error(`${where}.pip.${pipProblem}`);
+  const kaniko = fields('kaniko', { image: 'string', hostNetwork: 'boolean' }) as Profile['kaniko'];
   const kfp = r.kfp;
   if (kfp !== undefined && (typeof kfp !== 'object' || kfp === null || Array.isArray(kfp))) {
     throw new Error(`${where}.kfp: expected a mapping`);
@@ -140,6 +166,8 @@ export function checkProfile(name: string, raw: unknown, path: string, env: Node
     insecureRegistry: bool('insecureRegistry'),
     baseImage: str('baseImage'),
     build: build as Profile['build'],
+    ...(pip ? { pip } : {}),
+    ...(kaniko ? { kaniko } : {}),
     kfp: kfp as Record<string, unknown> | undefined,
   };
 }

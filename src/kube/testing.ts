@@ -24,6 +24,8 @@ export interface TestCluster {
   logDir: string;
   /** The real node's containerd registry config (certs.d), when there is a real node. */
   registryConfig?: string;
+  /** kaniko's executor binary build.sh made (tests put it in an image), when there is one. */
+  kanikoExecutor?: string;
 }
 
 /** The running test cluster from the environment, or undefined (tests then skip). */
@@ -38,6 +40,7 @@ export function testCluster(env: NodeJS.ProcessEnv = process.env): TestCluster |
     kwokNode: env.CELLPIPE_K8S_KWOK_NODE ?? 'kwok-node-0',
     logDir: env.CELLPIPE_K8S_LOG_DIR,
     registryConfig: env.CELLPIPE_K8S_REGISTRY_CONFIG || undefined,
+    kanikoExecutor: env.CELLPIPE_K8S_KANIKO_EXECUTOR || undefined,
   };
 }
 

@@ -432,7 +432,7 @@ export class KubeflowRuntime extends EventEmitter<KubeflowRuntimeEvents> impleme
       return undefined;
     }
     const { kanikoRequirementsBuilder } = await import('../../kube/kaniko-requirements.js');
-    return kanikoRequirementsBuilder(conn);
+    return kanikoRequirementsBuilder(conn, { image: this.profile.kaniko?.image, hostNetwork: this.profile.kaniko?.hostNetwork });
   }
 
   private async buildImages(r: CompileResult, notebookDir: string, onProgress: (b: BuildProgress) => void) {
@@ -448,6 +448,7 @@ export class KubeflowRuntime extends EventEmitter<KubeflowRuntimeEvents> impleme
         insecure: this.profile.insecureRegistry,
         onProgress,
         buildRequirements: await this.requirementsBuilder(),
+        pip: this.profile.pip,
       });
     } catch (err) {
       if (err instanceof NotebookBuildError) throw new SubmitError(err.message);
