@@ -95,6 +95,15 @@ test('a run shows each cell\'s plot, table and value under that cell, marked wit
   await plot.locator('.cp-outputs-switch').click();
   await expect(plot.locator('.cp-run-output img')).toBeVisible();
 
+  // A cell run in the kernel since shows the kernel's new output (here a NameError: the kernel never ran the
+  // parameters cell); the other cells keep the run's.
+  await cell(page, 4).locator('.jp-InputArea-editor').click();
+  await page.keyboard.press('Shift+Enter');
+  await expect(cell(page, 4).locator('.jp-Cell-outputWrapper')).toContainText('NameError', { timeout: 60_000 });
+  await expect(cell(page, 4)).not.toHaveClass(/cp-showing-run/);
+  await expect(cell(page, 4).locator('.cp-outputs-switch')).toHaveText('run outputs');
+  await expect(cell(page, 5)).toHaveClass(/cp-showing-run/);
+
   // The run's outputs were never written into the notebook (it was saved before the run, as it was).
   const saved = JSON.parse(readFileSync(join(ROOT, NB), 'utf8')) as Nb;
   expect(saved.cells.every((c) => c.cell_type !== 'code' || (c.outputs ?? []).length === 0)).toBe(true);

@@ -48,9 +48,8 @@ export function stepMarks(step: StepRecord): string[] {
   const marks: string[] = [];
   if (step.state === 'cached') marks.push(step.reused ? `reused from ${step.cachedFrom ?? 'an earlier run'}` : 'cached');
   if (step.attempts > 1) marks.push(`retried ×${step.attempts - 1}`);
-  // Local runs say whether the step's Python started warm (a ready interpreter) or cold (a new process).
-  const start = (step as StepRecord & { start?: unknown }).start;
-  if (start === 'warm' || start === 'cold') marks.push(`${start} start`);
+  // Local runs say whether the step's Python started warm (forked from a ready interpreter) or cold (a new one).
+  if (step.start === 'warm' || step.start === 'cold') marks.push(`${step.start} start`);
   return marks;
 }
 

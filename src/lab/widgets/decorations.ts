@@ -249,6 +249,7 @@ export class NotebookDecorations {
     const meta = document.createElement('span');
     meta.className = 'cp-log-meta';
     meta.textContent = headerMeta(step);
+    if (step.start === 'cold' && step.coldStartReason) meta.title = `cold start: ${step.coldStartReason}`;
     header.append(toggle, name, state, meta);
     if (step.state === 'failed' && step.error) {
       const err = document.createElement('button');

@@ -165,6 +165,10 @@ export class RunOutputsView {
   private renderHeader(area: HTMLElement, cell: Cell, run: RunRecord, step: StepRecord, got: CellRunOutputs | undefined, failedStep: StepRecord | undefined, index: number): void {
     const header = area.querySelector<HTMLElement>('.cp-run-outputs-header')!;
     const showRun = !area.classList.contains('cp-kernel-mode');
+    // Rebuilt only when what it says changed: a recompile while typing must not swap the button under the pointer.
+    const key = [run.id, run.state, step.name, step.state, step.startedAt, step.finishedAt, got?.fromRun, failedStep?.error?.line, showRun, kernelOutputCount(cell), index].join('|');
+    if (header.dataset.key === key) return;
+    header.dataset.key = key;
     const from = document.createElement('span');
     from.className = 'cp-run-outputs-from';
     from.textContent = provenance(run, step, got?.fromRun ?? run.id);
