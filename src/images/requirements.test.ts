@@ -16,7 +16,7 @@ import { compileNotebook } from '../core/compile.js';
 import { buildStepImages, type BuildProgress } from './build.js';
 import type { LayerFile } from './layer.js';
 import { RegistryClient } from './registry.js';
-import { BUILD_CA_PATH, hostCaBundle, normalizeRequirements, requirementsContext, requirementsTag } from './requirements.js';
+import { BUILD_CA_PATH, hostCaBundle, normalizeRequirements, pipSettingsProblem, requirementsContext, requirementsTag } from './requirements.js';
 import { pushBaseImage, startRegistry, tool, type TestRegistry } from './testing.js';
 
 const exec = promisify(execFile);
@@ -38,6 +38,19 @@ test('the requirements Containerfile installs from a file, never through a shell
   assert.notEqual(requirementsTag(d1, ['a', 'b']), requirementsTag(d1, ['a', 'c']));
   assert.notEqual(requirementsTag(d1, ['a']), requirementsTag('sha256:' + '2'.repeat(64), ['a']));
   assert.match(requirementsTag(d1, ['a']), /^req-[0-9a-f]{40}$/);
+});
+
+test('a profile\'s pip index reaches the build as ARGs; a URL with credentials or a bad host is refused, naming the field', () => {
+  const ctx = requirementsContext('reg.example/base:1', ['six'], { pip: { indexUrl: 'https://pypi.internal/simple', extraIndexUrl: 'http://127.0.0.1:8080/simple', trustedHost: '127.0.0.1:8080' } });
+  const lines = ctx.containerfile.split('\n');
+  for (const l of ['ARG PIP_INDEX_URL=https://pypi.internal/simple', 'ARG PIP_EXTRA_INDEX_URL=http://127.0.0.1:8080/simple', 'ARG PIP_TRUSTED_HOST=127.0.0.1:8080']) {
+    assert.ok(lines.includes(l) && lines.indexOf(l) < lines.findIndex((x) => x.startsWith('RUN ')), `${l} declared before the install:\n${ctx.containerfile}`);
+  }
+  assert.ok(!requirementsContext('b', ['six']).containerfile.includes('PIP_INDEX_URL'), 'nothing set: pip keeps its own configuration');
+  assert.equal(pipSettingsProblem({ indexUrl: 'https://robot:s3cret@pypi.internal/simple' }), 'indexUrl: has credentials in it; give them to pip through a netrc or keyring in the base image instead');
+  assert.match(pipSettingsProblem({ extraIndexUrl: 'ftp://x/simple' })!, /^extraIndexUrl: expected an http\(s\) URL/);
+  assert.match(pipSettingsProblem({ trustedHost: 'a b' })!, /^trustedHost: 'a b' is not a host/);
+  assert.throws(() => requirementsContext('b', ['six'], { pip: { indexUrl: 'not a url' } }), /pip settings: indexUrl: 'not a url' is not a URL/);
 });
 
 test('a local build trusts a mounted CA bundle through ARGs (never ENV: the image keeps no build path); the host bundle is found', () => {

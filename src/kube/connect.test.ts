@@ -58,6 +58,25 @@ describe('connecting from a profile (no cluster needed)', () => {
     await assert.rejects(loadProfile('odd', env), /profiles\.odd\.build: 'docker' is not one of auto, buildah, kaniko/);
   });
 
+  test('profiles file: pip and kaniko settings are read; unknown keys, wrong types and credentials in an index URL are named', async () => {
+    const dir = await tmp();
+    const file = join(dir, 'profiles.yaml');
+    await writeFile(file, [
+      'profiles:',
+      '  ok: {namespace: t, pip: {indexUrl: "https://pypi.internal/simple", trustedHost: pypi.internal}, kaniko: {image: "r.io/kaniko:debug", hostNetwork: true}}',
+      '  typo: {namespace: t, pip: {indexURL: "https://x/simple"}}',
+      '  wrong: {namespace: t, kaniko: {hostNetwork: "yes"}}',
+      '  secret: {namespace: t, pip: {indexUrl: "https://u:p@x/simple"}}',
+      '',
+    ].join('\n'));
+    const env = { CELLPIPE_PROFILES: file, HOME: '/home/ada' };
+    const p = await loadProfile('ok', env);
+    assert.deepEqual([p.pip, p.kaniko], [{ indexUrl: 'https://pypi.internal/simple', trustedHost: 'pypi.internal' }, { image: 'r.io/kaniko:debug', hostNetwork: true }]);
+    await assert.rejects(loadProfile('typo', env), /profiles\.typo\.pip\.indexURL: unknown setting \(known: indexUrl, extraIndexUrl, trustedHost\)/);
+    await assert.rejects(loadProfile('wrong', env), /profiles\.wrong\.kaniko\.hostNetwork: expected true or false/);
+    await assert.rejects(loadProfile('secret', env), /profiles\.secret\.pip\.indexUrl: has credentials in it/);
+  });
+
   test('no kubeconfig, unknown context and unreachable API server are explained', async () => {
     const dir = await tmp();
     const e1 = await expectKubeError(() => connect({ name: 'p', kubeconfig: join(dir, 'missing'), namespace: 'x' }), 'no-kubeconfig');
