@@ -90,8 +90,9 @@ test('"Run from here" on the chip and "Run this step" in the sidebar run only wh
   // The reused step shows the log of the run that ran it.
   await expect(page.locator('.cp-inline-log[data-step="load"] .cp-log-lines')).toContainText('loaded 10 kg');
 
-  // Run this step (sidebar) on other: only other runs; the rest comes from the latest run.
-  await sidebar.locator('select[name="debug-step"]').selectOption('other');
+  // Run this step (sidebar) on other, picked by a click on its node: only other runs; the rest comes from the latest run.
+  await sidebar.locator('.cp-dag-node[data-step="other"]').click();
+  await expect(sidebar.locator('select[name="debug-step"]')).toHaveValue('other');
   await sidebar.locator('.cp-run-only-button').click();
   const onlyRun = await nextRun(page, fromRun, 'succeeded');
   expect(await dagStates(page)).toEqual({ load: 'cached', divide: 'cached', report: 'cached', other: 'succeeded' });

@@ -112,6 +112,7 @@ function Panel(props: { model: PipelineModel | null; schedules: SchedulesModel |
   useSchedulesVersion(schedules);
   const [picked, setTarget] = useState('local');
   const [scheduling, setScheduling] = useState(false);
+  const [debugStep, setDebugStep] = useState<string | undefined>(undefined);
   const target = validTarget(props.targets, picked);
   const onProfile = target !== LOCAL_TARGET;
   // The schedules shown are those of the picked profile; none (and no polling) for Local or a closed panel.
@@ -204,11 +205,12 @@ function Panel(props: { model: PipelineModel | null; schedules: SchedulesModel |
       </section>
       <section className="cp-section">
         <h3>Steps</h3>
-        {graph ? <DagView graph={graph} states={states} onSelect={(s) => actions.goToStep(model, s)} color={(s) => model.stepColor(s)} /> : <div className="cp-empty">The pipeline has errors; see below.</div>}
+        {graph ? <DagView graph={graph} states={states} onSelect={(s) => (setDebugStep(s), actions.goToStep(model, s))} color={(s) => model.stepColor(s)} /> : <div className="cp-empty">The pipeline has errors; see below.</div>}
       </section>
       <section className="cp-section cp-debug-section">
         <h3>Debug a step</h3>
-        <StepActions model={model} target={target} disabled={model.busy || errors > 0 || !graph} goToCell={(cell) => actions.goToCell(model, cell)} />
+        <StepActions model={model} target={target} disabled={model.busy || errors > 0 || !graph} goToCell={(cell) => actions.goToCell(model, cell)}
+          picked={debugStep} onPick={setDebugStep} />
       </section>
       <section className="cp-section">
         <h3>Diagnostics {diagnostics.length ? `(${diagnostics.length})` : ''}</h3>

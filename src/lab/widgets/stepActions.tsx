@@ -19,11 +19,19 @@ export function RunWithoutCacheButton(props: { model: PipelineModel; target: str
   );
 }
 
-/** A step picker (the shown run's failed step first) with the actions on that step. */
-export function StepActions(props: { model: PipelineModel; target: string; disabled: boolean; goToCell: (cell: number) => void }) {
+/**
+ * A step picker (the shown run's failed step first; a click on a node of the step graph picks that step) with the
+ * actions on that step.
+ */
+export function StepActions(props: {
+  model: PipelineModel; target: string; disabled: boolean; goToCell: (cell: number) => void;
+  picked?: string; onPick?: (step: string) => void;
+}) {
   const { model } = props;
   const graph = model.result?.graph;
-  const [picked, setPicked] = useState<string | undefined>(undefined);
+  const [own, setOwn] = useState<string | undefined>(undefined);
+  const picked = props.picked ?? own;
+  const setPicked = props.onPick ?? setOwn;
   const names = graph?.steps.map((s) => s.name) ?? [];
   if (!graph || !names.length) return <div className="cp-empty">No steps to debug yet.</div>;
   const step = picked && names.includes(picked) ? picked : stepToDebug(graph, model.run)!;
