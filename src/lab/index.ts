@@ -315,6 +315,19 @@ const plugin: JupyterFrontEndPlugin<void> = {
         if (panel) await models.get(panel)?.model.cancel();
       },
     });
+    app.commands.addCommand(CommandIDs.toggleRunOutputs, {
+      label: () => {
+        const panel = tracker.currentWidget;
+        const view = panel ? models.get(panel)?.outputs : undefined;
+        return view?.mode === 'kernel' ? 'Show the Pipeline Run\'s Outputs under Cells' : 'Show the Kernel\'s Outputs under Cells';
+      },
+      isEnabled: () => !!tracker.currentWidget,
+      execute: () => {
+        const panel = tracker.currentWidget;
+        const view = panel ? models.get(panel)?.outputs : undefined;
+        view?.setMode(view.mode === 'kernel' ? 'run' : 'kernel');
+      },
+    });
     app.commands.addCommand(CommandIDs.openSidebar, {
       label: 'Show Pipeline Sidebar',
       execute: () => app.shell.activateById(sidebar.id),
@@ -332,7 +345,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
 
     if (palette) {
       const category = 'Pipeline (cellpipe)';
-      for (const command of [CommandIDs.editTags, CommandIDs.newStep, CommandIDs.joinAbove, CommandIDs.skipCell, CommandIDs.run, CommandIDs.cancel, CommandIDs.openSidebar]) {
+      for (const command of [CommandIDs.editTags, CommandIDs.newStep, CommandIDs.joinAbove, CommandIDs.skipCell, CommandIDs.run, CommandIDs.cancel, CommandIDs.openSidebar, CommandIDs.toggleRunOutputs]) {
         palette.addItem({ command, category });
       }
       for (const role of ROLES) palette.addItem({ command: CommandIDs.setRole, args: { role }, category });

@@ -19,6 +19,8 @@ export namespace CommandIDs {
   export const run = 'cellpipe:run';
   export const cancel = 'cellpipe:cancel';
   export const openSidebar = 'cellpipe:open-sidebar';
+  /** Switch every cell of the notebook between the kernel's outputs and the shown run's. */
+  export const toggleRunOutputs = 'cellpipe:toggle-run-outputs';
   /** Open a step's whole log in a main-area tab (args `runId`, `step`, `path`). */
   export const fullLog = 'cellpipe:open-full-log';
 }

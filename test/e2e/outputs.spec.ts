@@ -103,6 +103,17 @@ test('a run shows each cell\'s plot, table and value under that cell, marked wit
   await expect(cell(page, 4)).not.toHaveClass(/cp-showing-run/);
   await expect(cell(page, 4).locator('.cp-outputs-switch')).toHaveText('run outputs');
   await expect(cell(page, 5)).toHaveClass(/cp-showing-run/);
+  // The same switch from the command palette.
+  const command = async (label: string) => {
+    await page.keyboard.press('Escape');
+    await page.keyboard.press('Control+Shift+C');
+    await page.locator('.lm-CommandPalette-input').fill(label);
+    await page.locator('.lm-CommandPalette-item', { hasText: label }).first().click();
+  };
+  await command("Show the Kernel's Outputs under Cells");
+  await expect(cell(page, 5)).not.toHaveClass(/cp-showing-run/);
+  await command("Show the Pipeline Run's Outputs under Cells");
+  await expect(cell(page, 5)).toHaveClass(/cp-showing-run/);
 
   // The run's outputs were never written into the notebook (it was saved before the run, as it was).
   const saved = JSON.parse(readFileSync(join(ROOT, NB), 'utf8')) as Nb;

@@ -203,7 +203,7 @@ export class RunOutputsView {
     const rendermime = this.panel.content.rendermime;
     const mime = rendermime.preferredMimeType(bundle as never, 'any');
     const holder = document.createElement('div');
-    holder.className = `cp-run-output jp-OutputArea-output cp-output-${String(output.output_type)}`;
+    holder.className = `cp-run-output cp-output-${String(output.output_type)}`;
     if (!mime) {
       holder.textContent = `(no renderer for ${Object.keys(bundle).join(', ')})`;
       body.appendChild(holder);
