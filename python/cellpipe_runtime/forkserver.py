@@ -214,6 +214,10 @@ class Server:
         self.wake_r, self.wake_w = os.pipe()
         os.set_blocking(self.wake_w, False)
         self.last_activity = time.monotonic()
+        import random
+
+        # Python reseeds `random` in every forked child; imports that seeded it want their state kept.
+        self.random_state = random.getstate()
 
     def serve(self) -> int:
         signal.set_wakeup_fd(self.wake_w)
@@ -384,6 +388,10 @@ class Server:
         os.chdir(request.get("cwd") or os.getcwd())
         if self.reseed:
             _reseed()
+        else:
+            import random
+
+            random.setstate(self.random_state)
         code = 1
         try:
             code = runner.main(list(request.get("argv") or []), warm=self.state)

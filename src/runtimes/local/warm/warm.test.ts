@@ -139,6 +139,25 @@ test('fallbacks: threads, a %% magic, a parameter in the imports, CELLPIPE_WARM=
   }
 });
 
+test('random numbers: fresh in each warm step unless the imports seed them, then the same as cold', async () => {
+  const draw: StepSpec[] = ['a', 'b'].map((name) => ({ name, code: 'print(random.random(), numpy.random.rand())' }));
+  const values = async (prelude: string, warm: boolean) => {
+    const { root, runtime } = setup({ warm });
+    const rec = await run(runtime, draw, { prelude, workdir: root });
+    assert.equal(rec.state, 'succeeded');
+    assert.ok(rec.steps.every((s) => s.start === (warm ? 'warm' : 'cold')));
+    const out = await Promise.all(draw.map((s) => logLines(runtime, rec.id, s.name, 'stdout')));
+    runtime.warmStarts?.stopAll();
+    return out.map((l) => l[0]);
+  };
+  const [a, b] = await values('import random, numpy', true);
+  assert.notEqual(a, b, 'two steps forked from one server draw different numbers, as two fresh processes do');
+  const seeded = 'import random, numpy\nrandom.seed(3)\nnumpy.random.seed(3)';
+  const warm = await values(seeded, true);
+  assert.deepEqual(warm, await values(seeded, false), 'seeded in the imports: the numbers a cold step draws');
+  assert.equal(warm[0], warm[1]);
+});
+
 test('a changed imports cell starts a new server; the same imports reuse the running one', async () => {
   const { root, runtime } = setup();
   const serverOf = async (rec: RunRecord) => (await logLines(runtime, rec.id, 's', 'system')).map((l) => /fork server \(pid (\d+)\)/.exec(l)?.[1]).find(Boolean);
