@@ -32,6 +32,7 @@ cp "$corpus/kale/candies_sharing.ipynb" "$root/candies_sharing.ipynb"
 cp "$corpus/kale/candies_sharing.ipynb" "$root/tagging.ipynb"
 cp "$corpus/kale/candies_sharing.ipynb" "$root/kubeflow.ipynb"
 cp test/e2e/notebooks/long_running.ipynb test/e2e/notebooks/failing.ipynb test/e2e/notebooks/debug.ipynb "$root/"
+cp test/e2e/notebooks/kubeflow_values.ipynb "$root/"
 
 # CELLPIPE_E2E_NO_KUBEFLOW=1 (for quick iterations on the page): no cluster and no Kubeflow services, and the tests
 # tagged @kubeflow are left out. CI never sets it.
@@ -40,8 +41,9 @@ if [ -n "${CELLPIPE_E2E_NO_KUBEFLOW:-}" ]; then
   left_out='@quickstart|@kubeflow'
   echo "e2e: CELLPIPE_E2E_NO_KUBEFLOW is set: the @kubeflow tests are left out"
 else
-  # The Kubeflow target: the real test cluster (kube-apiserver + KWOK: step pods and their logs; binaries built once
-  # per machine and cached), a real registry and the swagger-checked fake KFP server, named in a profiles file that
+  # The Kubeflow target: the real test cluster (kube-apiserver and a kubelet node whose pods run the step images;
+  # binaries built once per machine and cached), a real registry and the swagger-checked fake KFP server, whose runs
+  # the test cluster executes (src/kfp/testing/executors.ts), named in a profiles file that
   # JupyterLab's backend reads (CELLPIPE_PROFILES); its Kubeflow run list goes to a state dir of this run only.
   export CELLPIPE_K8S_STATE="$services/k8s"
   bash scripts/k8s/build.sh >/dev/null || { echo "e2e: building the test cluster binaries failed (scripts/k8s/build.sh)" >&2; exit 1; }

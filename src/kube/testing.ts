@@ -98,12 +98,12 @@ export async function createRealPod(
   conn: KubeConnection,
   c: TestCluster,
   name: string,
-  o: { script: string; labels?: Record<string, string>; restartPolicy?: 'Never' | 'OnFailure'; gated?: boolean; emptyDir?: string } = { script: 'true' },
+  o: { script: string; labels?: Record<string, string>; annotations?: Record<string, string>; restartPolicy?: 'Never' | 'OnFailure'; gated?: boolean; emptyDir?: string } = { script: 'true' },
 ): Promise<void> {
   await conn.core.createNamespacedPod({
     namespace: conn.namespace,
     body: {
-      metadata: { name, labels: o.labels },
+      metadata: { name, labels: o.labels, annotations: o.annotations },
       spec: {
         nodeName: o.gated ? undefined : c.node,
         schedulingGates: o.gated ? [{ name: 'cellpipe.dev/test-gate' }] : undefined,

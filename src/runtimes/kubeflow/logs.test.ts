@@ -1,6 +1,7 @@
 /**
- * Step logs of a Kubeflow run, streamed from the step pods of the real test cluster (kube-apiserver + KWOK serving
- * the containers' logs from files) into the run store, while the fake KFP API server reports the task states.
+ * Step logs of a Kubeflow run, streamed from step pods that run real containers on the test cluster's kubelet
+ * node into the run store, while the fake KFP API server (moved by hand) reports the task states. Each pod prints
+ * what the test feeds it through a file (echoFileScript), so the test decides when each line is written.
  * The pods carry what KFP's API server and Argo put on executor pods: label `pipeline/runid=<run id>` and
  * annotation `workflows.argoproj.io/node-name=<workflow>.root.<task>.executor`, container `main`.
  * Skipped without a cluster (run through `bash scripts/test-k8s.sh`, or with `eval "$(bash scripts/k8s/cluster.sh env)"`).
@@ -17,11 +18,13 @@ import { FakeKfpServer } from '../../kfp/testing/fake-server.js';
 import { KfpClient } from '../../kfp/client.js';
 import { staticEndpoint } from '../../kfp/endpoint.js';
 import { RunStore } from '../../runs/store.js';
-import { SKIP_NO_CLUSTER, annotatePod, apiAddress, appendLines, connectThrough, createPod, freshNamespace, newLogFile, serveLogsFromFile, tcpProxy, testCluster, waitFor, type TestCluster } from '../../kube/testing.js';
+import { SKIP_NO_REAL_NODE, apiAddress, connectThrough, createRealPod, echoFileScript, feedLines, freshNamespace, newInputFile, tcpProxy, testCluster, waitFor, type TestCluster } from '../../kube/testing.js';
 import { KubeflowRuntime } from './runtime.js';
 import type { KubeConnection } from '../../kube/connect.js';
 
-const cluster = testCluster();
+const found = testCluster();
+const cluster = found?.nodeKind === 'real' ? found : undefined;
+const SKIP_NO_CLUSTER = SKIP_NO_REAL_NODE;
 
 /** A runtime over a store in `dir` that asks the fake KFP and reads pods in `ns`, polling fast. */
 function quickRuntime(dir: string, ns: { name: string; conn: KubeConnection }, fake: FakeKfpServer) {
@@ -69,13 +72,20 @@ async function storedLines(store: RunStore, runId: string, step: string): Promis
   return out;
 }
 
-/** Starts the executor pod of `task` as KFP's Argo labels it, with a log file KWOK serves; returns the file. */
-async function startExecutorPod(c: TestCluster, conn: KubeConnection, kfpId: string, wf: string, pod: string, task: string, annotations: Record<string, string> = {}): Promise<string> {
-  const file = await newLogFile(c, task);
-  await serveLogsFromFile(c, conn.namespace, file, [pod]);
-  await createPod(conn, c, pod, { labels: { 'pipeline/runid': kfpId }, annotations: { 'workflows.argoproj.io/node-name': `${wf}.root.${task}.executor`, ...annotations } });
-  return file;
+/** Starts the executor pod of `task` as KFP's Argo labels it, printing what is fed to the returned file. */
+async function startExecutorPod(c: TestCluster, conn: KubeConnection, kfpId: string, wf: string, pod: string, task: string, script?: string): Promise<string> {
+  const input = await newInputFile(c, task);
+  await createRealPod(conn, c, pod, {
+    labels: { 'pipeline/runid': kfpId },
+    annotations: { 'workflows.argoproj.io/node-name': `${wf}.root.${task}.executor` },
+    script: script ?? echoFileScript(input.name),
+  });
+  return input.path;
 }
+
+/** Ends a pod started by startExecutorPod: its container exits 0. */
+const finish = (file: string) => feedLines(file, ['__exit 0__']);
+const feed = (file: string, lines: string[]) => feedLines(file, lines);
 const CANDIES = fileURLToPath(new URL('../../../../shared/corpus/kale/candies_sharing.ipynb', import.meta.url));
 
 describe('Kubeflow runs: step logs from the pods into the run store', { skip: cluster ? false : SKIP_NO_CLUSTER }, () => {
@@ -99,11 +109,8 @@ describe('Kubeflow runs: step logs from the pods into the run store', { skip: cl
     const { store, runtime } = quickRuntime(dir, ns, fake);
     const { r, kfpId, warnings, watching, wf } = await startWatchedRun(runtime, fake);
     // A driver pod of the same run: not a step, its log must not land anywhere.
-    const driverLog = await newLogFile(c, 'driver');
-    await appendLines(driverLog, [{ text: 'driver output' }]);
-    await serveLogsFromFile(c, ns.name, driverLog, [`${wf}-system-container-driver-1`]);
-    await createPod(ns.conn, c, `${wf}-system-container-driver-1`, {
-      labels: { 'pipeline/runid': kfpId }, annotations: { 'workflows.argoproj.io/node-name': `${wf}.root.sack-driver`, 'kwok.cellpipe.dev/exit-code': '0' },
+    await createRealPod(ns.conn, c, `${wf}-system-container-driver-1`, {
+      labels: { 'pipeline/runid': kfpId }, annotations: { 'workflows.argoproj.io/node-name': `${wf}.root.sack-driver` }, script: 'echo driver output',
     });
     const pods: Record<string, string> = {};
     for (const [i, task] of ['sack', 'kid1', 'kid2', 'kid3'].entries()) {
@@ -111,14 +118,15 @@ describe('Kubeflow runs: step logs from the pods into the run store', { skip: cl
       pods[task] = pod;
       const file = await startExecutorPod(c, ns.conn, kfpId, wf, pod, task);
       fake.setRunState(kfpId, 'RUNNING', { [task]: 'RUNNING' });
-      await appendLines(file, [{ text: `${task}: started` }, { text: `${task}: working` }]);
+      await feed(file, [`${task}: started`, `${task}: working`]);
       await waitFor(`${task} log lines in the store`, async () => {
         const lines: string[] = [];
         for await (const l of store.readLogs(r.runId, task)) lines.push(l.text);
         return lines.includes(`${task}: working`);
       });
-      await appendLines(file, [{ text: `${task}: done` }]);
-      await annotatePod(ns.conn, pod, { 'kwok.cellpipe.dev/exit-code': '0' });
+      await feed(file, [`${task}: done`]);
+      await finish(file);
+      await waitFor(`${pod} to succeed`, async () => (await ns.conn.core.readNamespacedPod({ name: pod, namespace: ns.name })).status?.phase === 'Succeeded');
       fake.setRunState(kfpId, 'RUNNING', { [task]: 'SUCCEEDED' });
     }
     fake.setRunState(kfpId, 'SUCCEEDED');
@@ -148,17 +156,9 @@ describe('Kubeflow runs: a step that is over before its log is read', { skip: cl
       const expected: Record<string, string[]> = {};
       for (const [i, task] of ['sack', 'kid1', 'kid2', 'kid3'].entries()) {
         const pod = `${wf}-system-container-impl-${i}`;
-        const file = await newLogFile(c, task);
         expected[task] = Array.from({ length: 50 }, (_, n) => `${task} line ${n}`);
-        await appendLines(file, expected[task].map((text) => ({ text })));
-        await serveLogsFromFile(c, ns.name, file, [pod]);
-        await createPod(ns.conn, c, pod, {
-          labels: { 'pipeline/runid': kfpId },
-          annotations: { 'workflows.argoproj.io/node-name': `${wf}.root.${task}.executor`, 'kwok.cellpipe.dev/exit-code': '0' },
-        });
-        // A kubelet serves a finished container's log at once; KWOK needs a moment to pick up its ClusterLogs.
-        await waitFor(`KWOK serving ${pod}'s log`, async () =>
-          (await ns.conn.core.readNamespacedPodLog({ name: pod, namespace: ns.name, container: 'main' })).includes(`${task} line 49`));
+        await startExecutorPod(c, ns.conn, kfpId, wf, pod, task, `i=0; while [ $i -lt 50 ]; do echo "${task} line $i"; i=$((i + 1)); done`);
+        await waitFor(`${pod} to succeed`, async () => (await ns.conn.core.readNamespacedPod({ name: pod, namespace: ns.name })).status?.phase === 'Succeeded');
       }
       fake.setRunState(kfpId, 'SUCCEEDED', { sack: 'SUCCEEDED', kid1: 'SUCCEEDED', kid2: 'SUCCEEDED', kid3: 'SUCCEEDED' });
       // What a log follower sees at the moment each step turns terminal in the store.
@@ -213,16 +213,17 @@ describe('Kubeflow runs watched by two processes (the backend and a CLI --watch)
         for (const [i, task] of ['sack', 'kid1', 'kid2', 'kid3'].entries()) {
           files[task] = await startExecutorPod(c, ns.conn, kfpId, wf, pod(task, i), task);
           fake.setRunState(kfpId, 'RUNNING', { [task]: 'RUNNING' });
-          await appendLines(files[task], [{ text: 'one' }, { text: 'two' }]);
+          await feed(files[task], ['one', 'two']);
           await waitFor(`${task}'s first lines stored`, async () => (await stored(task)).length === 2);
           if (task === 'kid1') {
             // The first watcher dies in the middle of kid1.
             child!.kill('SIGKILL');
             await once(child!, 'exit');
           }
-          await appendLines(files[task], [{ text: 'three' }]);
+          await feed(files[task], ['three']);
           await waitFor(`${task}'s last line stored`, async () => (await stored(task)).length >= 3);
-          await annotatePod(ns.conn, pod(task, i), { 'kwok.cellpipe.dev/exit-code': '0' });
+          await finish(files[task]);
+          await waitFor(`${pod(task, i)} to succeed`, async () => (await ns.conn.core.readNamespacedPod({ name: pod(task, i), namespace: ns.name })).status?.phase === 'Succeeded');
           fake.setRunState(kfpId, 'RUNNING', { [task]: 'SUCCEEDED' });
         }
         fake.setRunState(kfpId, 'SUCCEEDED');
@@ -263,12 +264,13 @@ describe('Kubeflow runs when the connection to the cluster drops mid-run', { ski
           const file = await startExecutorPod(c, ns.conn, kfpId, wf, pod, task);
           fake.setRunState(kfpId, 'RUNNING', { [task]: 'RUNNING' });
           for (let n = 0; n < 3; n++) {
-            await appendLines(file, [{ text: `${task} line ${n}` }]);
+            await feed(file, [`${task} line ${n}`]);
             await waitFor(`${task} line ${n} stored`, async () => (await stored(task)).length === n + 1);
             // Every open connection to the API server (the pod watch and the log streams) is dropped.
             cuts += proxy.cut();
           }
-          await annotatePod(ns.conn, pod, { 'kwok.cellpipe.dev/exit-code': '0' });
+          await finish(file);
+          await waitFor(`${pod} to succeed`, async () => (await ns.conn.core.readNamespacedPod({ name: pod, namespace: ns.name })).status?.phase === 'Succeeded');
           fake.setRunState(kfpId, 'RUNNING', { [task]: 'SUCCEEDED' });
         }
         fake.setRunState(kfpId, 'SUCCEEDED');
