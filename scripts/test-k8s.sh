@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Kubernetes tests against a real control plane: starts the test cluster (scripts/k8s/cluster.sh; the first run on
-# a machine builds the binaries), runs the src/kube tests and the log benchmark against it, and stops the cluster.
+# Kubernetes tests against a real control plane and a real kubelet node: starts the test cluster
+# (scripts/k8s/cluster.sh; the first run on a machine builds the binaries), runs the src/kube and Kubeflow log tests
+# and the log benchmark against it, checks crash recovery and clean-up (node-recovery.sh), and stops the cluster.
 # Called by scripts/test.sh (and so by .ci/run). Set CELLPIPE_SKIP_K8S=1 to skip.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -19,4 +20,6 @@ eval "$(bash scripts/k8s/cluster.sh env)"
 rc=0
 node --expose-gc --test --test-concurrency=1 --test-reporter=spec lib/kube/*.test.js lib/runtimes/kubeflow/logs.test.js || rc=1
 node bench/k8s-logs.mjs || rc=1
+# Last, as it kills the cluster: a crashed node is cleaned up by the next start, and stop leaves nothing behind.
+bash scripts/k8s/node-recovery.sh || rc=1
 exit $rc

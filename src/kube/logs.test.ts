@@ -219,6 +219,30 @@ describe('logs outlive pods and stay bounded', { skip: SKIP, timeout: 120_000 },
     assert.ok(stored.every((l) => l.step === 'evaluate' && l.stream === 'stdout' && !Number.isNaN(Date.parse(l.time))));
   });
 
+  test('a pod deleted while its log is followed: what it printed is stored, and the stream ends', async () => {
+    const store = await newLogFile(c, 'store-mid');
+    const input = await newInputFile(c, 'mid');
+    await createRealPod(ns.conn, c, 'step-mid', { labels: { run: 'r6', step: 'cut' }, script: echoFileScript(input.name) });
+    const got: LogLine[] = [];
+    const stream = streamPodLogs({
+      conn: ns.conn,
+      selector: 'run=r6',
+      stepOf: (p) => p.metadata?.labels?.step,
+      sink: async (step, line) => {
+        got.push(line);
+        await appendFile(store, JSON.stringify({ step, ...line }) + '\n');
+      },
+      stopWhenDone: true,
+    });
+    await feedLines(input.path, ['before 1', 'before 2']);
+    await waitFor('the first lines', async () => got.filter((l) => l.stream !== 'system').length >= 2, 60_000);
+    // Deleted mid-run (a user, a node drain, KFP's garbage collection): the kubelet stops the container.
+    await ns.conn.core.deleteNamespacedPod({ name: 'step-mid', namespace: ns.name, gracePeriodSeconds: 1 });
+    await stream.done;
+    const stored = (await readFile(store, 'utf8')).split('\n').filter(Boolean).map((l) => JSON.parse(l) as LogLine);
+    assert.deepEqual(stored.filter((l) => l.stream !== 'system').map((l) => l.text), ['before 1', 'before 2']);
+  });
+
   test('100k lines stream with bounded memory', async () => {
     const total = 100_000;
     const pad = 'x'.repeat(120);
