@@ -142,6 +142,9 @@ test('runs with different parameters: history rows say what differs, an older ru
   await expect(cell(page, 7).locator('.cp-run-outputs')).toHaveAttribute('data-run-id', first!);
   await expect(cell(page, 7).locator('.cp-run-outputs .cp-run-output')).toHaveText("'total is 3.0'");
   await expect(sidebar.locator('.cp-run-details [data-param="RATE"]')).toHaveText('RATE=0.5');
+  await expect(sidebar.locator('input[name="param-RATE"]')).toHaveValue('1.5');
+  await sidebar.locator('.cp-run-details .cp-use-params').click();
+  await expect(sidebar.locator('input[name="param-RATE"]')).toHaveValue('0.5');
 
   await row(first!).locator('.cp-compare-pick').check();
   await row(second).locator('.cp-compare-pick').check();

@@ -90,6 +90,10 @@ export function RunDetails(props: { model: PipelineModel; run: RunRecord; onExpo
               {name}={showValue(value)}
             </span>
           ))}
+          <button className="cp-link-button cp-use-params" title="put these values into the parameters above, for the next run"
+            onClick={() => params.forEach(([name, value]) => props.model.setParameter(name, value))}>
+            use these values
+          </button>
         </div>
       ) : null}
       <button className="jp-mod-styled cp-export-button" disabled={!done || exporting}
