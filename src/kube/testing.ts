@@ -98,7 +98,16 @@ export async function createRealPod(
   conn: KubeConnection,
   c: TestCluster,
   name: string,
-  o: { script: string; labels?: Record<string, string>; annotations?: Record<string, string>; restartPolicy?: 'Never' | 'OnFailure'; gated?: boolean; emptyDir?: string } = { script: 'true' },
+  o: {
+    script: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+    restartPolicy?: 'Never' | 'OnFailure';
+    gated?: boolean;
+    emptyDir?: string;
+    /** A memory limit, e.g. `32Mi` (the kubelet enforces it through the container's cgroup). */
+    memoryLimit?: string;
+  } = { script: 'true' },
 ): Promise<void> {
   await conn.core.createNamespacedPod({
     namespace: conn.namespace,
@@ -115,6 +124,7 @@ export async function createRealPod(
           image: BUSYBOX,
           imagePullPolicy: 'Never',
           command: ['sh', '-c', o.script],
+          resources: o.memoryLimit ? { limits: { memory: o.memoryLimit } } : undefined,
           volumeMounts: [{ name: 'input', mountPath: '/input', readOnly: true }, ...(o.emptyDir ? [{ name: 'scratch', mountPath: o.emptyDir }] : [])],
         }],
         volumes: [{ name: 'input', hostPath: { path: c.logDir, type: 'Directory' } }, ...(o.emptyDir ? [{ name: 'scratch', emptyDir: {} }] : [])],

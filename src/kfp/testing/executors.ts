@@ -57,6 +57,15 @@ function secretEnv(r: StoredRun, spec: SpecDoc, task: SpecTask): V1EnvVar[] {
   })));
 }
 
+/** Container limits as KFP's driver sets them from the spec's `resourceCpuLimit` / `resourceMemoryLimit`. */
+function limitsOf(container: { resources?: Record<string, unknown> }): { limits: Record<string, string> } | undefined {
+  const r = container.resources ?? {};
+  const limits: Record<string, string> = {};
+  if (typeof r.resourceCpuLimit === 'string') limits.cpu = r.resourceCpuLimit;
+  if (typeof r.resourceMemoryLimit === 'string') limits.memory = r.resourceMemoryLimit;
+  return Object.keys(limits).length ? { limits } : undefined;
+}
+
 /** The executor pod of one task: the task's image, the resolved command, the run's artifact folder. */
 export function executorPod(o: {
   r: StoredRun;
@@ -98,6 +107,7 @@ export function executorPod(o: {
         command,
         args,
         env: [...(o.task.container.env ?? []), ...secretEnv(o.r, o.spec, o.task)],
+        resources: limitsOf(o.task.container as { resources?: Record<string, unknown> }),
         volumeMounts: [{ name: 'artifacts', mountPath: `/minio/${BUCKET}/${runId}` }],
       }],
       volumes: [{ name: 'artifacts', hostPath: { path: o.runDir, type: 'Directory' } }],

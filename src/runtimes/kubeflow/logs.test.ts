@@ -73,12 +73,13 @@ async function storedLines(store: RunStore, runId: string, step: string): Promis
 }
 
 /** Starts the executor pod of `task` as KFP's Argo labels it, printing what is fed to the returned file. */
-async function startExecutorPod(c: TestCluster, conn: KubeConnection, kfpId: string, wf: string, pod: string, task: string, script?: string): Promise<string> {
+async function startExecutorPod(c: TestCluster, conn: KubeConnection, kfpId: string, wf: string, pod: string, task: string, script?: string, memoryLimit?: string): Promise<string> {
   const input = await newInputFile(c, task);
   await createRealPod(conn, c, pod, {
     labels: { 'pipeline/runid': kfpId },
     annotations: { 'workflows.argoproj.io/node-name': `${wf}.root.${task}.executor` },
     script: script ?? echoFileScript(input.name),
+    memoryLimit,
   });
   return input.path;
 }
@@ -141,6 +142,34 @@ describe('Kubeflow runs: step logs from the pods into the run store', { skip: cl
       assert.deepEqual(lines, [`${task}: started`, `${task}: working`, `${task}: done`]);
     }
     assert.ok(!warnings.some((w) => /logs stopped|not available/.test(w)), warnings.join('\n'));
+  });
+});
+
+describe('Kubeflow runs: a step killed at its memory limit', { skip: cluster ? false : SKIP_NO_CLUSTER }, () => {
+  const c = cluster!;
+  test('the step record says it was OOM-killed, with the limit and what to do, and its log says so after what it printed', async () => {
+    await inScene(c, 'kfp-oom', async ({ ns, fake, dir }) => {
+      const { store, runtime } = quickRuntime(dir, ns, fake);
+      const { r, kfpId, watching, wf } = await startWatchedRun(runtime, fake);
+      const pod = `${wf}-system-container-impl-0`;
+      // 200 MB into a shell variable under a 32Mi limit: the kernel's OOM killer ends the container (exit 137).
+      await startExecutorPod(c, ns.conn, kfpId, wf, pod, 'sack', 'echo "filling memory"; x=$(head -c 200000000 /dev/zero | tr "\\0" a); echo "not reached"', '32Mi');
+      fake.setRunState(kfpId, 'RUNNING', { sack: 'RUNNING' });
+      const ended = await waitFor(`${pod} to fail`, async () => {
+        const p = await ns.conn.core.readNamespacedPod({ name: pod, namespace: ns.name });
+        return p.status?.phase === 'Failed' ? p : undefined;
+      }, 60_000);
+      assert.equal(ended.status?.containerStatuses?.[0]?.state?.terminated?.reason, 'OOMKilled', 'the real kubelet reports the OOM kill');
+      fake.setRunState(kfpId, 'FAILED', { sack: 'FAILED' });
+      const final = await watching;
+      const sack = final.steps.find((s) => s.name === 'sack')!;
+      assert.equal(sack.state, 'failed');
+      assert.equal(sack.exitCode, 137);
+      assert.deepEqual(sack.error, { type: 'OOMKilled', message: 'the step was killed for using more memory than its limit (32Mi): raise its limit:memory tag or make it use less' });
+      const lines: string[] = [];
+      for await (const l of store.readLogs(r.runId, 'sack')) lines.push(l.text);
+      assert.deepEqual(lines.filter((l) => /filling memory|not reached|killed for using more memory/.test(l)), ['filling memory', sack.error!.message]);
+    });
   });
 });
 

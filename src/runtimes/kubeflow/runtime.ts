@@ -526,6 +526,8 @@ export class KubeflowRuntime extends EventEmitter<KubeflowRuntimeEvents> impleme
         delete patch.finishedAt;
         held = true;
       }
+      // What the pod told (an OOM kill, an eviction) says more than KFP's generic "task failed: exit code N".
+      if (patch.error && s.error?.type && ['OOMKilled', 'Evicted'].includes(s.error.type)) delete patch.error;
       const diff: Partial<StepRecord> = {};
       for (const [k, v] of Object.entries(patch) as [keyof StepRecord, unknown][]) {
         if (JSON.stringify(s[k]) !== JSON.stringify(v)) (diff as Record<string, unknown>)[k] = v;
@@ -700,10 +702,32 @@ export class KubeflowRuntime extends EventEmitter<KubeflowRuntimeEvents> impleme
         this.emit('log', runId, step, line);
       },
       onWarning: (m) => this.emit('warning', runId, m),
-      onPodDone: (pod) => pods.logged.add(pod),
+      // The pod's ending is recorded before the watcher may take the step's log as complete.
+      onPodDone: (pod, step) => void this.recordPodOutcome(conn, runId, step, pod).finally(() => pods.logged.add(pod)),
     });
     stream.done.catch((err: unknown) => this.emit('warning', runId, `step logs stopped: ${(err as Error).message}`));
     return stream;
+  }
+
+  /**
+   * A finished step pod's exit code, and an error for an ending its log cannot tell (an OOM kill at the memory
+   * limit, an eviction): in the step record and as a system line in its log.
+   */
+  private async recordPodOutcome(conn: KubeConnection, runId: string, step: string, podName: string): Promise<void> {
+    try {
+      const { podOutcome } = await import('../../kube/pod-outcome.js');
+      const outcome = podOutcome(await conn.core.readNamespacedPod({ name: podName, namespace: conn.namespace }));
+      if (!outcome || outcome.exitCode === undefined) return;
+      const line = outcome.error ? { time: new Date().toISOString(), stream: 'system' as const, text: outcome.error.message } : undefined;
+      if (line) {
+        await this.store.appendLog(runId, step, line);
+        this.emit('log', runId, step, line);
+      }
+      const r = await this.store.updateStep(runId, step, { exitCode: outcome.exitCode, ...(outcome.error ? { error: outcome.error } : {}) });
+      this.emit('change', structuredClone(r));
+    } catch (err) {
+      this.emit('warning', runId, `reading how pod ${podName} ended: ${(err as Error).message}`);
+    }
   }
 
   /** The stored record, refreshed once from KFP when the run is unfinished and nobody watches it. */
