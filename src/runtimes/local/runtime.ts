@@ -660,6 +660,8 @@ export class LocalRuntime extends EventEmitter<LocalRuntimeEvents> implements Ru
         return;
       }
       run.children.set(child, step.name);
+      // Cancelled while the step waited for its start (a fork server still running the imports): stop it now.
+      if (run.aborted) this.stopChild(child);
       let timedOut = false;
       let lastStderr = '';
       let spawnError: string | undefined;

@@ -219,6 +219,20 @@ test('a warm step over its timeout, or cancelled, is stopped with its whole proc
   runtime.warmStarts!.stopAll();
 });
 
+test('a run cancelled while its fork server is still running the imports leaves no step running', async () => {
+  const { root, runtime } = setup();
+  const pids = new Set<number>();
+  runtime.on('change', (r) => r.steps.forEach((s) => s.pid && pids.add(s.pid)));
+  const id = await runtime.submit(handBuiltRequest([{ name: 's', code: 'import time\ntime.sleep(30)' }], { prelude: 'import time\ntime.sleep(1.5)', workdir: root, cache: false }));
+  await eventually(() => runtime.warmStarts!.pids().length === 1, 'the fork server is starting');
+  await runtime.cancel(id);
+  const rec = await runtime.status(id);
+  assert.equal(rec.state, 'cancelled');
+  assert.equal(rec.steps[0].state, 'cancelled');
+  for (const pid of pids) assert.ok(!groupAlive(pid), 'a step forked after the cancel was stopped at once');
+  runtime.warmStarts!.stopAll();
+});
+
 test('a server stopped while its step runs (replaced, or all stopped) still reports that step, then exits', async () => {
   const { root, runtime } = setup();
   const id = await runtime.submit(handBuiltRequest([{ name: 'slow', code: 'import time\ntime.sleep(1)\nprint("finished")' }], { prelude: 'import json', workdir: root, cache: false }));
