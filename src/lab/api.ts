@@ -117,7 +117,7 @@ export class CellpipeAPI {
   }
 
   /** What each cell of a step showed in a run (`recorded: false` until the step has ended and written them). */
-  stepOutputs(id: string, step: string, notebook: string): Promise<{ run: string; step: string; recorded: boolean; fromRun?: string; cells: Record<string, RecordedCell> }> {
+  stepOutputs(id: string, step: string, notebook: string): Promise<{ run: string; step: string; recorded: boolean; fromRun?: string; cells: Record<string, RecordedCell>; sources?: Record<string, string> }> {
     return this.request(`runs/${encodeURIComponent(id)}/outputs/${encodeURIComponent(step)}?notebook=${encodeURIComponent(notebook)}`);
   }
 

@@ -52,7 +52,7 @@ export class RunOutputsModel {
       void this.model.api.stepOutputs(runId, s.name, this.model.path).then(
         (got) => {
           if (this._runId !== runId || !got.recorded) return;
-          this._byStep.set(s.name, { step: s.name, fromRun: got.fromRun ?? runId, cells: got.cells });
+          this._byStep.set(s.name, { step: s.name, fromRun: got.fromRun ?? runId, cells: got.cells, sources: got.sources });
           this._changed.emit();
         },
         (err: unknown) => {

@@ -16,6 +16,9 @@ export const CELL_OUTPUTS_FORMAT = 'cellpipe.cell-outputs/v1';
 /** One step's recorded cell outputs and the run that produced them (another run's for a cached step). */
 export interface StepCellOutputs extends StepCells {
   fromRun: string;
+  /** The code each cell had when it ran (cell index as text → source, from the step's `program.json`), so a page can
+   *  tell the outputs of a cell edited since; absent when the program was not kept. */
+  sources?: Record<string, string>;
 }
 
 /** The step's outputs, or undefined when it recorded none (not run yet, skipped, or run before outputs were kept). */
@@ -46,7 +49,22 @@ export function readStepCellOutputs(store: RunStore, rec: RunRecord, step: strin
   if (!isObject(doc) || doc.format !== CELL_OUTPUTS_FORMAT || !isObject(doc.cells)) {
     throw new Error(`${file} is not a ${CELL_OUTPUTS_FORMAT} file as the step runtime writes it`);
   }
-  return { step, cells: doc.cells as StepCellOutputs['cells'], fromRun: fromRunOf(rel) ?? rec.id };
+  const sources = readSources(path.join(path.dirname(file), 'program.json'));
+  return { step, cells: doc.cells as StepCellOutputs['cells'], fromRun: fromRunOf(rel) ?? rec.id, ...(sources ? { sources } : {}) };
+}
+
+/** Cell index → source from a step's program (written beside its outputs); undefined when it is missing or unreadable. */
+function readSources(file: string): Record<string, string> | undefined {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch {
+    return undefined;
+  }
+  if (!isObject(doc) || !Array.isArray(doc.cells)) return undefined;
+  const out: Record<string, string> = {};
+  for (const c of doc.cells) if (isObject(c) && typeof c.index === 'number' && typeof c.source === 'string') out[String(c.index)] = c.source;
+  return out;
 }
 
 /** Every step's outputs that were recorded, in the run's step order. */

@@ -19,7 +19,7 @@
  * | `GET /api/runs/:id/logs/:step?from=N&follow=1` | SSE: `line` (LogLine, `id:` = its 0-based line index), then `end` `{lines, state}` |
  * | `GET /api/runs/:id/logs/:step?format=text\|json` | the whole log as text, or `{lines}` |
  * | `GET /api/runs/:id/outputs` | `{run, steps: {STEP: {fromRun, cells}}}`: what each cell showed in the run's steps that recorded it (runs/outputs.ts; `cells` maps the 0-based cell index to `{id, executionCount, outputs}`, nbformat outputs) |
- * | `GET /api/runs/:id/outputs/:step` | `{run, step, recorded, fromRun?, cells}` for one step (`recorded: false` while it has none) |
+ * | `GET /api/runs/:id/outputs/:step` | `{run, step, recorded, fromRun?, cells, sources?}` for one step (`recorded: false` while it has none; `sources`: each cell's code as it ran, by index) |
  * | `POST /api/runs/:id/export?notebook=PATH` | `{path, filled, notes}`: the run's executed notebook written beside the notebook as `<name>.<run id>.ipynb` (as `cellpipe export`; the notebook itself is never written); `path` is relative to the root |
  * | `POST /api/runs/:id/cancel` | 202 with the RunRecord (Kubeflow: terminated in KFP, or its submission stopped) |
  * | `POST /api/schedules {path, profile, cron, parameters?, maxConcurrency?, catchUp?}` | 201 `{schedule, next}`: images built, the version uploaded, the recurring run created pinned to it (runtimes/kubeflow/schedule.ts) |
@@ -663,8 +663,8 @@ export class Backend {
   private async runOutputs(_req: IncomingMessage, res: ServerResponse, [runId, step]: string[], url: URL): Promise<void> {
     const { backend, record } = await this.locateRun(runId, url);
     if (step === undefined) {
-      const steps: Record<string, { fromRun: string; cells: unknown }> = {};
-      for (const s of readRunCellOutputs(backend.store, record)) steps[s.step] = { fromRun: s.fromRun, cells: s.cells };
+      const steps: Record<string, { fromRun: string; cells: unknown; sources?: Record<string, string> }> = {};
+      for (const s of readRunCellOutputs(backend.store, record)) steps[s.step] = { fromRun: s.fromRun, cells: s.cells, sources: s.sources };
       sendJson(res, 200, { run: record.id, steps });
       return;
     }
@@ -672,7 +672,7 @@ export class Backend {
       throw new HttpError(404, `run '${runId}' has no step '${step}'`, `Its steps are: ${record.steps.map((s) => s.name).join(', ') || 'none'}.`);
     }
     const got = readStepCellOutputs(backend.store, record, step);
-    sendJson(res, 200, got ? { run: record.id, step, recorded: true, fromRun: got.fromRun, cells: got.cells } : { run: record.id, step, recorded: false, cells: {} });
+    sendJson(res, 200, got ? { run: record.id, step, recorded: true, fromRun: got.fromRun, cells: got.cells, sources: got.sources } : { run: record.id, step, recorded: false, cells: {} });
   }
 
   private async exportRun(_req: IncomingMessage, res: ServerResponse, [runId]: string[], url: URL): Promise<void> {

@@ -52,6 +52,11 @@ describe('GET /api/runs/:id/outputs (real Python steps)', () => {
     assert.deepEqual(Object.keys(step.json.cells).sort(), ['1', '3']);
     const table = step.json.cells['3'];
     assert.equal(table.id, 'c3');
+    // The code each cell ran, from the step's program: the page tells an edited cell by it.
+    const nb = JSON.parse(readFileSync(path.join(base, 'root', 'nb', 'outputs.ipynb'), 'utf8')) as { cells: { source: string | string[] }[] };
+    const src = (i: number) => [nb.cells[i].source].flat().join('');
+    assert.equal(step.json.sources['3'], src(3));
+    assert.equal(step.json.sources['1'], src(1));
     assert.deepEqual(table.outputs.map((o: { output_type: string }) => o.output_type), ['stream', 'execute_result']);
     assert.equal(table.outputs[0].text, 'rows: 4\n');
     assert.match(table.outputs[1].data['text/plain'], /n\s+square\n0\s+0\s+0\n1\s+1\s+1\n2\s+2\s+4\n3\s+3\s+9$/);

@@ -118,6 +118,16 @@ test('a run shows each cell\'s plot, table and value under that cell, marked wit
   // The run's outputs were never written into the notebook (it was saved before the run, as it was).
   const saved = JSON.parse(readFileSync(join(ROOT, NB), 'utf8')) as Nb;
   expect(saved.cells.every((c) => c.cell_type !== 'code' || (c.outputs ?? []).length === 0)).toBe(true);
+
+  // Editing a cell's code after the run says its outputs are of the code it had then.
+  const value = cell(page, 7);
+  await expect(value.locator('.cp-run-outputs-edited')).toHaveCount(0);
+  await value.locator('.cm-content').click();
+  await page.keyboard.press('Control+End');
+  await page.keyboard.type(" + ''");
+  await expect(value.locator('.cp-run-outputs-edited')).toHaveText('code edited since');
+  await expect(cell(page, 6).locator('.cp-run-outputs-edited')).toHaveCount(0);
+  await page.keyboard.press('Escape');
 });
 
 test('runs with different parameters: history rows say what differs, an older run shows its outputs, compare puts both values side by side', async ({ page }) => {

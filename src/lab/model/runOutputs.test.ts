@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { errorOutputOf, failingCell, mimeBundle, placeRunOutputs, provenance, splitError, type StepOutputs } from './runOutputs.js';
+import { editedSince, errorOutputOf, failingCell, mimeBundle, placeRunOutputs, provenance, splitError, type StepOutputs } from './runOutputs.js';
 import type { CellInfo } from './cells.js';
 
 const code = (id: string): CellInfo => ({ id, type: 'code', tags: [] });
@@ -20,6 +20,16 @@ test('run outputs land under the cell that produced them, found by id after cell
   assert.equal(placed.get(5)!.fromRun, 'r0', 'a cached step shows the outputs of the run that executed it');
   // The imports cell ran in both steps: the first step in run order is shown.
   assert.equal(placed.get(2)!.step, 'plot');
+});
+
+test('each placed cell carries the code it ran, so an edit since is told', () => {
+  const steps: StepOutputs[] = [{ step: 's', fromRun: 'r', sources: { '0': 'x = 1\nx' }, cells: { '0': { id: 'a', outputs: [] }, '1': { id: 'b', outputs: [] } } }];
+  const placed = placeRunOutputs(steps, [code('a'), code('b')]);
+  assert.equal(placed.get(0)!.source, 'x = 1\nx');
+  assert.equal(placed.get(1)!.source, undefined);
+  assert.equal(editedSince('x = 1\nx', 'x = 1\nx\n'), false, 'a trailing newline is no edit');
+  assert.equal(editedSince('x = 1\nx', 'x = 2\nx'), true);
+  assert.equal(editedSince(undefined, 'anything'), false, 'unknown: not claimed to be edited');
 });
 
 test('outputs of a cell that is no code cell any more are not placed', () => {

@@ -12,6 +12,8 @@ import { formatDuration } from './runs.js';
 export interface StepOutputs extends StepCells {
   /** The run that executed the step (another run's id for a cached or reused step). */
   fromRun: string;
+  /** Each cell's code as it ran (cell index as text → source), when the backend kept it. */
+  sources?: Record<string, string>;
 }
 
 /** What one notebook cell shows from the run. */
@@ -20,6 +22,8 @@ export interface CellRunOutputs {
   fromRun: string;
   executionCount?: number;
   outputs: NbOutput[];
+  /** The cell's code when it ran (undefined: not known). */
+  source?: string;
 }
 
 /** An nbformat v4 output, as the step runtime records it. */
@@ -32,15 +36,22 @@ export type NbOutput = Record<string, unknown> & { output_type?: string };
  */
 export function placeRunOutputs(steps: readonly StepOutputs[], cells: readonly CellInfo[]): Map<number, CellRunOutputs> {
   const fromRun = new Map(steps.map((s) => [s.step, s.fromRun]));
+  const sources = new Map(steps.map((s) => [s.step, s.sources]));
   const ids = new Map<string, number>();
   cells.forEach((c, i) => c.id && ids.set(c.id, i));
   const out = new Map<number, CellRunOutputs>();
   for (const [index, rec] of outputsByCell([...steps])) {
     const at = (rec.id ? ids.get(rec.id) : undefined) ?? index;
     if (cells[at]?.type !== 'code' || out.has(at)) continue;
-    out.set(at, { step: rec.step, fromRun: fromRun.get(rec.step) ?? '', executionCount: rec.executionCount, outputs: rec.outputs as NbOutput[] });
+    const source = sources.get(rec.step)?.[String(index)];
+    out.set(at, { step: rec.step, fromRun: fromRun.get(rec.step) ?? '', executionCount: rec.executionCount, outputs: rec.outputs as NbOutput[], ...(source !== undefined ? { source } : {}) });
   }
   return out;
+}
+
+/** True when the cell's code is not what ran (trailing whitespace aside): its run outputs may not match it any more. */
+export function editedSince(ran: string | undefined, now: string): boolean {
+  return ran !== undefined && ran.trimEnd() !== now.trimEnd();
 }
 
 /** The cell a failed step raised in, as the notebook is now (its id wins over its recorded index). */

@@ -14,7 +14,7 @@ import { cellLabel } from '../../core/notebook.js';
 import type { RunRecord, StepRecord } from '../../runtimes/types.js';
 import type { PipelineModel } from '../pipeline.js';
 import type { RunOutputsModel } from '../runOutputs.js';
-import { errorOutputOf, failingCell, mimeBundle, placeRunOutputs, provenance, splitError, type CellRunOutputs, type NbOutput } from '../model/runOutputs.js';
+import { editedSince, errorOutputOf, failingCell, mimeBundle, placeRunOutputs, provenance, splitError, type CellRunOutputs, type NbOutput } from '../model/runOutputs.js';
 import { isTerminal, stateClass } from '../model/runs.js';
 
 const AREA = 'cp-run-outputs';
@@ -166,7 +166,8 @@ export class RunOutputsView {
     const header = area.querySelector<HTMLElement>('.cp-run-outputs-header')!;
     const showRun = !area.classList.contains('cp-kernel-mode');
     // Rebuilt only when what it says changed: a recompile while typing must not swap the button under the pointer.
-    const key = [run.id, run.state, step.name, step.state, step.startedAt, step.finishedAt, got?.fromRun, failedStep?.error?.line, showRun, kernelOutputCount(cell), index].join('|');
+    const edited = editedSince(got?.source, cell.model.sharedModel.getSource());
+    const key = [run.id, run.state, step.name, step.state, step.startedAt, step.finishedAt, got?.fromRun, failedStep?.error?.line, showRun, kernelOutputCount(cell), index, edited].join('|');
     if (header.dataset.key === key) return;
     header.dataset.key = key;
     const from = document.createElement('span');
@@ -175,6 +176,13 @@ export class RunOutputsView {
     const state = document.createElement('span');
     state.className = `cp-run-outputs-state ${stateClass(step.state)}`;
     const parts: HTMLElement[] = [state, from];
+    if (edited) {
+      const stale = document.createElement('span');
+      stale.className = 'cp-run-outputs-edited';
+      stale.textContent = 'code edited since';
+      stale.title = `this cell's code changed after run ${run.id} ran it: these outputs are of the code it had then`;
+      parts.push(stale);
+    }
     if (failedStep) {
       const marker = document.createElement('button');
       marker.className = 'cp-failed-marker';
