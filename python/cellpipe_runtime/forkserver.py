@@ -103,6 +103,7 @@ def _warm_up(program: Program, workdir: str) -> WarmState:
         compiled = runner.compile_cells(program, ctx, split=True)
     finally:
         sys.stderr = real_err
+    _watch_opened(True)
     for k, (cell, code, plain, original) in enumerate(compiled):
         ctx.add_cell(cell.filename, plain, original)
         try:
@@ -112,7 +113,29 @@ def _warm_up(program: Program, workdir: str) -> WarmState:
                                                             type(exc).__name__, exc)) from None
         if not going_on:
             raise NotWarmable("%s stops the step (exit())" % cell_label(cell.index))
+    _watch_opened(False)
     return WarmState(program, len(program.cells), ns, ctx, recorder, notes.getvalue())
+
+
+_OPENED: Dict[str, bool] = {}
+_WATCHING = [False]
+
+
+def _watch_opened(on: bool) -> None:
+    """Notes the files the imports cells open for reading (``pd.read_csv("data.csv")`` in an imports cell): a
+    cold step would read them again, so a change to one makes the server stale. (An audit hook can't be removed;
+    it does nothing once the imports ran. Files read by native code, pyarrow's for one, are not seen.)"""
+    if on and not _OPENED.get("__hook__"):
+        def hook(event: str, args: Any) -> None:
+            if _WATCHING[0] and event == "open" and args and isinstance(args[0], (str, bytes)):
+                mode = args[1] if len(args) > 1 and isinstance(args[1], str) else "r"
+                if "r" in mode or "+" in mode:
+                    path = os.fsdecode(args[0])
+                    _OPENED[os.path.realpath(path)] = True
+
+        sys.addaudithook(hook)
+        _OPENED["__hook__"] = True
+    _WATCHING[0] = on
 
 
 class _Buffer:
@@ -147,9 +170,9 @@ def fork_hazards() -> Optional[str]:
 
 def watched_files() -> List[List[Any]]:
     """[path, mtime_ns, size] of what a cold step would read afresh but a forked one has in memory: modules imported
-    from outside the installed libraries (a ``utils.py`` next to the notebook, an editable install), and the
-    site-packages folders themselves (a ``pip install`` changes them). The runtime starts a new server when one
-    changed."""
+    from outside the installed libraries (a ``utils.py`` next to the notebook, an editable install), files the
+    imports cells opened for reading, and the site-packages folders themselves (a ``pip install`` changes them).
+    The runtime starts a new server when one changed."""
     import site
     import sysconfig
 
@@ -174,6 +197,10 @@ def watched_files() -> List[List[Any]]:
         if f.startswith(mine + os.sep) or any(f.startswith(lib + os.sep) for lib in libraries):
             continue
         paths.add(f)
+    for f in _OPENED:
+        if f != "__hook__" and os.path.isfile(f) and not f.startswith(("/proc/", "/dev/", "/sys/")) \
+                and not any(f.startswith(lib + os.sep) for lib in libraries):
+            paths.add(f)
     out = []
     for path in sorted(paths) + [d for d in site_dirs if os.path.isdir(d)]:
         try:

@@ -187,6 +187,17 @@ test('a module next to the notebook that the imports read is changed: the next r
   assert.deepEqual(await logLines(runtime, second.id, 's', 'stdout'), ['bonjour, a longer greeting'], 'as a cold start would');
   assert.ok(!runtime.warmStarts!.pids().includes(server), 'the stale server was replaced');
   await eventually(() => !pidExists(server), 'the stale server has exited');
+
+  // The same for a file an imports cell reads (data loaded up front).
+  fs.writeFileSync(path.join(root, 'labels.txt'), 'cat\ndog\n');
+  const reads: StepSpec[] = [{ name: 's', code: 'print(len(LABELS))' }];
+  const prelude = 'with open("labels.txt") as fh:\n    LABELS = fh.read().split()';
+  const before = await run(runtime, reads, { prelude, workdir: root });
+  assert.deepEqual(await logLines(runtime, before.id, 's', 'stdout'), ['2']);
+  fs.appendFileSync(path.join(root, 'labels.txt'), 'bird\n');
+  const after = await run(runtime, reads, { prelude, workdir: root });
+  assert.equal(after.steps[0].start, 'warm');
+  assert.deepEqual(await logLines(runtime, after.id, 's', 'stdout'), ['3'], 'the imports read the changed file again');
   runtime.warmStarts!.stopAll();
 });
 
