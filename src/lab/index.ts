@@ -211,7 +211,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
       const before = tagsOf(panel, index);
       const initial = readTagEdit(before);
       const steps = stepNames(model.cells());
-      const edit = await editTagsDialog(`Pipeline tags of ${cellLabel(index)}`, initial, steps);
+      const edit = await editTagsDialog(`Pipeline tags of ${cellLabel(index)}`, initial, steps, (s) => model.stepColor(s));
       if (!edit) return;
       const cells = panel.content.model.cells;
       const renamedFrom = initial.role === 'step' && edit.role === 'step' ? initial.step : '';

@@ -29,7 +29,7 @@ function Field(props: { label: string; name: keyof TagEdit; errors: FieldError[]
   );
 }
 
-function TagForm(props: { initial: TagEdit; steps: string[]; onChange: (edit: TagEdit) => void }) {
+function TagForm(props: { initial: TagEdit; steps: string[]; onChange: (edit: TagEdit) => void; color: (step: string) => string }) {
   const [edit, setEdit] = useState(props.initial);
   const set = (patch: Partial<TagEdit>) => {
     const next = { ...edit, ...patch };
@@ -58,12 +58,12 @@ function TagForm(props: { initial: TagEdit; steps: string[]; onChange: (edit: Ta
         <>
           <Field label="Step name" name="step" errors={errors} hint="letters, digits, _ and -; renaming updates every prev: that names it">
             <input className="jp-mod-styled cp-input" name="step" aria-labelledby="cp-field-step" value={edit.step} autoFocus onChange={(e) => set({ step: e.target.value })}
-              style={{ borderLeft: `4px solid ${edit.step ? stepColor(edit.step.trim()) : 'transparent'}` }} />
+              style={{ borderLeft: `4px solid ${edit.step ? props.color(edit.step.trim()) : 'transparent'}` }} />
           </Field>
           <Field label="Depends on" name="prev" errors={errors} hint={others.length ? undefined : 'no other steps yet'}>
             <span className="cp-prev-list">
               {others.map((s) => (
-                <label key={s} className="cp-prev-choice" style={{ borderColor: stepColor(s) }}>
+                <label key={s} className="cp-prev-choice" style={{ borderColor: props.color(s) }}>
                   <input type="checkbox" name={`prev:${s}`} checked={edit.prev.includes(s)}
                     onChange={(e) => set({ prev: e.target.checked ? [...edit.prev, s] : edit.prev.filter((p) => p !== s) })} />
                   {s}
@@ -103,6 +103,7 @@ class TagEditorBody extends ReactWidget implements Dialog.IBodyWidget<TagEdit> {
   constructor(
     private initial: TagEdit,
     private steps: string[],
+    private color: (step: string) => string,
   ) {
     super();
     this.value = initial;
@@ -113,7 +114,7 @@ class TagEditorBody extends ReactWidget implements Dialog.IBodyWidget<TagEdit> {
     return this.value;
   }
   render() {
-    return <TagForm initial={this.initial} steps={this.steps} onChange={(e) => (this.value = e)} />;
+    return <TagForm initial={this.initial} steps={this.steps} onChange={(e) => (this.value = e)} color={this.color} />;
   }
 }
 
@@ -121,12 +122,12 @@ class TagEditorBody extends ReactWidget implements Dialog.IBodyWidget<TagEdit> {
  * Opens the editor; resolves with the accepted fields, or undefined when cancelled. An invalid form is shown again
  * with its messages instead of being written.
  */
-export async function editTagsDialog(title: string, initial: TagEdit, steps: string[]): Promise<TagEdit | undefined> {
+export async function editTagsDialog(title: string, initial: TagEdit, steps: string[], color: (step: string) => string = stepColor): Promise<TagEdit | undefined> {
   let current = initial;
   for (;;) {
     const result = await showDialog({
       title,
-      body: new TagEditorBody(current, steps),
+      body: new TagEditorBody(current, steps, color),
       buttons: [Dialog.cancelButton(), Dialog.okButton({ label: 'Save tags' })],
     });
     if (!result.button.accept || !result.value) return undefined;
