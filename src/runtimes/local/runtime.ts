@@ -138,7 +138,7 @@ export class LocalRuntime extends EventEmitter<LocalRuntimeEvents> implements Ru
     this.cache = new StepCache(path.join(this.store.dir, 'cache'));
     if (options.warm === false) this.coldBecause = 'cold starts were asked for (--cold)';
     else if (env.CELLPIPE_WARM === '0') this.coldBecause = 'CELLPIPE_WARM=0 turns warm starts off';
-    else this.warmStarts = new WarmStarts();
+    else this.warmStarts = new WarmStarts({ env });
   }
 
   /**

@@ -15,8 +15,10 @@ import { ForkServer, type WarmChild } from './server.js';
 const PER_STEP_ENV = ['TMPDIR', 'CELLPIPE_RUN_ID', 'CELLPIPE_STEP'];
 
 export interface WarmStartsOptions {
-  /** Seconds an idle server waits for work before it exits; default `$CELLPIPE_WARM_IDLE`, else 600. */
+  /** Seconds an idle server waits for work before it exits; default `CELLPIPE_WARM_IDLE` of `env`, else 600. */
   idleSeconds?: number;
+  /** Where `CELLPIPE_WARM_IDLE` is read; default this process's environment. */
+  env?: NodeJS.ProcessEnv;
   /** Servers kept at once (each holds its imports in memory); the least recently used one stops first. Default 4. */
   maxServers?: number;
 }
@@ -47,7 +49,7 @@ export class WarmStarts {
   private readonly maxServers: number;
 
   constructor(options: WarmStartsOptions = {}) {
-    const idle = Number(process.env.CELLPIPE_WARM_IDLE);
+    const idle = Number((options.env ?? process.env).CELLPIPE_WARM_IDLE);
     this.idleSeconds = options.idleSeconds ?? (Number.isFinite(idle) && idle > 0 ? idle : 600);
     this.maxServers = Math.max(1, options.maxServers ?? 4);
   }

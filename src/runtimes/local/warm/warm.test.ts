@@ -201,6 +201,18 @@ test('a module next to the notebook that the imports read is changed: the next r
   runtime.warmStarts!.stopAll();
 });
 
+test('an idle server stops on its own (CELLPIPE_WARM_IDLE); the next step starts a new one', async () => {
+  const { root, runtime } = setup({ env: { ...process.env, CELLPIPE_WARM_IDLE: '1' } });
+  const first = await run(runtime, [{ name: 's', code: 'print(1)' }], { prelude: 'import json', workdir: root });
+  assert.equal(first.steps[0].start, 'warm');
+  const [server] = runtime.warmStarts!.pids();
+  await eventually(() => !pidExists(server), 'the idle server has exited');
+  const second = await run(runtime, [{ name: 's', code: 'print(2)' }], { prelude: 'import json', workdir: root });
+  assert.equal(second.steps[0].start, 'warm');
+  assert.deepEqual(await logLines(runtime, second.id, 's', 'stdout'), ['2']);
+  runtime.warmStarts!.stopAll();
+});
+
 test('a warm step over its timeout, or cancelled, is stopped with its whole process group; the server serves on', async () => {
   const { root, runtime } = setup();
   const sleeper = 'import subprocess, time\nchild = subprocess.Popen(["sleep", "60"])\nprint("child", child.pid, flush=True)\ntime.sleep(60)';
