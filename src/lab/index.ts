@@ -141,7 +141,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
         inlineLogs: () => settings.inlineLogs,
       });
       const runOutputs = new RunOutputsModel(model);
-      const outputs = new RunOutputsView(panel, model, runOutputs, { goToCell: (i, line) => void goToCell(panel, i, line) });
+      const outputs = new RunOutputsView(panel, model, runOutputs, { goToCell: (i, line) => void goToCell(panel, i, line) }, settings.cellOutputs);
       models.set(panel, { model, decorations, outputs });
       panel.disposed.connect(() => {
         outputs.dispose();
@@ -162,13 +162,18 @@ const plugin: JupyterFrontEndPlugin<void> = {
     tracker.currentChanged.connect(follow);
     follow();
 
+    let lastOutputsMode: CellpipeSettings['cellOutputs'] = DEFAULT_SETTINGS.cellOutputs;
     if (settingRegistry) {
       void settingRegistry.load(PLUGIN_ID).then((s) => {
         const apply = () => {
           settings = { ...DEFAULT_SETTINGS, ...(s.composite as Partial<CellpipeSettings>) };
-          for (const { model, decorations } of models.values()) {
+          const outputsMode = (s.composite as Partial<CellpipeSettings>).cellOutputs === 'kernel' ? 'kernel' : 'run';
+          const changedMode = outputsMode !== lastOutputsMode;
+          lastOutputsMode = outputsMode;
+          for (const { model, decorations, outputs } of models.values()) {
             model.compileNow();
             decorations.renderLogs();
+            if (changedMode) outputs.setMode(outputsMode);
           }
           sidebar.update();
           // The backend runs with these settings too; its answer is the target list under them.

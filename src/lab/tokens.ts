@@ -33,6 +33,8 @@ export interface CellpipeSettings {
   concurrency: number;
   defaultBaseImage: string;
   inlineLogs: boolean;
+  /** What cells show when a run is shown: its outputs, or the kernel's (the switch on each cell flips it). */
+  cellOutputs: 'run' | 'kernel';
 }
 
 export const DEFAULT_SETTINGS: CellpipeSettings = {
@@ -41,4 +43,5 @@ export const DEFAULT_SETTINGS: CellpipeSettings = {
   concurrency: 2,
   defaultBaseImage: '',
   inlineLogs: true,
+  cellOutputs: 'run',
 };

@@ -10,7 +10,7 @@ import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ROOT, keep, openNotebook, openSidebar } from './lab-helpers.js';
+import { ROOT, TOKEN, URL, keep, openNotebook, openSidebar } from './lab-helpers.js';
 
 test.describe.configure({ mode: 'serial' });
 
@@ -286,4 +286,20 @@ test('while a step runs its header duration ticks and the full log tab follows i
   await expect(next).not.toHaveAttribute('data-run-id', before!);
   await expect(next).toHaveClass(/cp-collapsed/);
   await expect(page.locator('.cp-inline-log[data-step="after"]')).not.toHaveClass(/cp-collapsed/);
+});
+
+test('with the setting "Outputs under cells: kernel" cells show the kernel\'s outputs, the run\'s one click away', async ({ page }) => {
+  const put = (raw: string) => page.request.put(`${URL}lab/api/settings/cellpipe:plugin`, { headers: { Authorization: `token ${TOKEN}` }, data: { raw } });
+  expect((await put(JSON.stringify({ cellOutputs: 'kernel' }))).status()).toBe(204);
+  try {
+    await openNotebook(page, NB);
+    const plot = cell(page, 5).locator('.cp-run-outputs');
+    await expect(plot.locator('.cp-outputs-switch')).toHaveText('run outputs');
+    await expect(cell(page, 5)).not.toHaveClass(/cp-showing-run/);
+    await expect(plot.locator('.cp-run-output img')).toBeHidden();
+    await plot.locator('.cp-outputs-switch').click();
+    await expect(plot.locator('.cp-run-output img')).toBeVisible();
+  } finally {
+    expect((await put('{}')).status()).toBe(204);
+  }
 });

@@ -42,7 +42,9 @@ export class RunOutputsView {
     readonly model: PipelineModel,
     readonly outputs: RunOutputsModel,
     readonly actions: RunOutputsActions,
+    mode: 'run' | 'kernel' = 'run',
   ) {
+    this._mode = mode;
     outputs.changed.connect(this.render, this);
     model.runChanged.connect(this.render, this);
     model.compiled.connect(this.render, this);
