@@ -49,12 +49,15 @@ class NotWarmable(Exception):
 class WarmState:
     """What a child inherits: the namespace the imports cells ran in, their recorded outputs, what they printed."""
 
-    def __init__(self, program: Program, n_cells: int, ns: Dict[str, Any], ctx: Any, recorder: Any, notes: str):
+    def __init__(self, program: Program, n_cells: int, ns: Dict[str, Any], ctx: Any, recorder: Any, notes: str,
+                 stdout: bytes = b"", stderr: bytes = b""):
         self.cells = [(c.index, c.source) for c in program.cells[:n_cells]]
         self.ns = ns
         self.ctx = ctx
         self.recorder = recorder
         self.notes = notes
+        self.stdout = stdout
+        self.stderr = stderr
 
     def adopt(self, program: Program) -> int:
         """How many of the program's leading cells already ran; refuses a program whose imports differ (the
@@ -66,17 +69,14 @@ class WarmState:
         return len(self.cells)
 
     def replay(self) -> None:
-        """What the imports cells printed, into this step's log, where a cold step would have printed it."""
+        """What the imports cells wrote to stdout and stderr (their prints, and what ``!commands`` printed), into
+        this step's log, where a cold step would have written it. (The cell outputs have the prints already.)"""
         if self.notes:
             sys.stderr.write(self.notes)
-        for index, _ in self.cells:
-            entry = self.recorder.cells.get(index) if self.recorder is not None else None
-            for output in (entry or {}).get("outputs", []):
-                if output.get("output_type") == "stream":
-                    stream = sys.stdout if output.get("name") == "stdout" else sys.stderr
-                    raw = getattr(stream, "_real", stream)  # past the recorder: cell outputs have them already
-                    raw.write("".join(output.get("text", "")))
         runner._flush()
+        for fd, data in ((1, self.stdout), (2, self.stderr)):
+            while data:
+                data = data[os.write(fd, data):]
 
 
 def _warm_up(program: Program, workdir: str) -> WarmState:
@@ -104,17 +104,45 @@ def _warm_up(program: Program, workdir: str) -> WarmState:
     finally:
         sys.stderr = real_err
     _watch_opened(True)
-    for k, (cell, code, plain, original) in enumerate(compiled):
-        ctx.add_cell(cell.filename, plain, original)
-        try:
-            going_on = runner._run_cell(cell, code, ns, recorder, k + 1)
-        except BaseException as exc:
-            raise NotWarmable("%s (\"%s\") raised %s: %s" % (cell_label(cell.index), cell.first_line,
-                                                            type(exc).__name__, exc)) from None
-        if not going_on:
-            raise NotWarmable("%s stops the step (exit())" % cell_label(cell.index))
+    with _Captured() as captured:  # at the descriptors: `!commands` write there, not through sys.stdout
+        for k, (cell, code, plain, original) in enumerate(compiled):
+            ctx.add_cell(cell.filename, plain, original)
+            try:
+                going_on = runner._run_cell(cell, code, ns, recorder, k + 1)
+            except BaseException as exc:
+                raise NotWarmable("%s (\"%s\") raised %s: %s" % (cell_label(cell.index), cell.first_line,
+                                                                type(exc).__name__, exc)) from None
+            if not going_on:
+                raise NotWarmable("%s stops the step (exit())" % cell_label(cell.index))
     _watch_opened(False)
-    return WarmState(program, len(program.cells), ns, ctx, recorder, notes.getvalue())
+    return WarmState(program, len(program.cells), ns, ctx, recorder, notes.getvalue(), *captured.data)
+
+
+class _Captured:
+    """File descriptors 1 and 2 redirected into temporary files while the imports cells run."""
+
+    def __enter__(self) -> "_Captured":
+        import tempfile
+
+        runner._flush()
+        self.files = [tempfile.TemporaryFile(), tempfile.TemporaryFile()]
+        self.saved = [os.dup(1), os.dup(2)]
+        for fd, f in zip((1, 2), self.files):
+            os.dup2(f.fileno(), fd)
+        self.data = (b"", b"")
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        runner._flush()
+        for fd, saved in zip((1, 2), self.saved):
+            os.dup2(saved, fd)
+            os.close(saved)
+        data = []
+        for f in self.files:
+            f.seek(0)
+            data.append(f.read())
+            f.close()
+        self.data = (data[0], data[1])
 
 
 _OPENED: Dict[str, bool] = {}

@@ -54,7 +54,7 @@ const CHAIN: StepSpec[] = [
 ];
 
 test('a warm step gives what a cold one gives, and its imports cell ran once, in the fork server', async () => {
-  const prelude = (mark: string) => `import collections\nwith open(${JSON.stringify(mark)}, "a") as fh:\n    fh.write("ran\\n")\nprint("imports done")`;
+  const prelude = (mark: string) => `import collections\nwith open(${JSON.stringify(mark)}, "a") as fh:\n    fh.write("ran\\n")\nprint("imports done")\n!echo the shell says hi`;
   const results: Record<string, { rec: RunRecord; runs: number; logs: string[][]; cells: unknown[] }> = {};
   for (const mode of ['warm', 'cold'] as const) {
     const { root, store, runtime } = setup({ warm: mode === 'warm' });
@@ -73,7 +73,7 @@ test('a warm step gives what a cold one gives, and its imports cell ran once, in
   assert.equal(warm.runs, 1, 'warm: the imports cell ran once, in the server');
   assert.equal(cold.runs, 3, 'cold: once per step');
   assert.deepEqual(warm.logs, cold.logs, 'the same lines on stdout, the imports cell\'s print included');
-  assert.ok(warm.logs.every((l) => l[0] === 'imports done'), 'each warm step\'s log shows what its imports printed');
+  assert.ok(warm.logs.every((l) => l[0] === 'imports done' && l[1] === 'the shell says hi'), 'each warm step\'s log shows what its imports printed, !commands too');
   assert.deepEqual(warm.cells, cold.cells, 'the same cell outputs, the imports cell\'s too');
   const hashes = (r: RunRecord) => r.steps.flatMap((s) => s.outputs.map((o) => [s.name, o.name, o.sha256]));
   assert.deepEqual(hashes(warm.rec), hashes(cold.rec), 'the same artifacts, byte for byte');
