@@ -198,17 +198,23 @@ export class ForkServer {
         sock.once('connect', () => {
           sock.write(`${JSON.stringify(first)}\n`);
           sock.off('error', reject);
+          // A reset connection (the server or the step killed) ends in 'close', which is what is watched.
+          sock.on('error', () => {});
           resolve(sock);
         });
         sock.once('error', reject);
       });
-    const [control, stdout, stderr] = await Promise.all([
+    const opened = await Promise.allSettled([
       connect({ op: 'run', id, argv: request.argv, env: request.env, cwd: request.cwd }),
       connect({ op: 'attach', id, stream: 'stdout' }),
       connect({ op: 'attach', id, stream: 'stderr' }),
-    ]).catch((err: Error) => {
-      throw new Error(`the fork server did not take the step: ${err.message}`);
-    });
+    ]);
+    const failed = opened.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+    if (failed) {
+      for (const o of opened) if (o.status === 'fulfilled') o.value.destroy();
+      throw new Error(`the fork server did not take the step: ${(failed.reason as Error).message}`);
+    }
+    const [control, stdout, stderr] = opened.map((o) => (o as PromiseFulfilledResult<net.Socket>).value);
     const child = new WarmChild(stdout, stderr);
     return new Promise<WarmChild>((resolve, reject) => {
       let started = false;
