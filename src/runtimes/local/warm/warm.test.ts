@@ -273,6 +273,24 @@ test('a server stopped while its step runs (replaced, or all stopped) still repo
   runtime.warmStarts!.stopAll();
 });
 
+test('a fork server killed with SIGKILL while its step runs: the step fails saying so, its group is stopped, the next run gets a new server', async () => {
+  const { root, runtime } = setup();
+  const pids = new Set<number>();
+  runtime.on('change', (r) => r.steps.forEach((s) => s.pid && pids.add(s.pid)));
+  const id = await runtime.submit(handBuiltRequest([{ name: 'slow', code: 'import time\nprint("up", flush=True)\ntime.sleep(30)' }], { prelude: 'import json', workdir: root, cache: false }));
+  while (!(await logLines(runtime, id, 'slow', 'stdout')).includes('up')) await new Promise((r) => setTimeout(r, 20));
+  const [server] = runtime.warmStarts!.pids();
+  process.kill(server, 'SIGKILL');
+  const rec = await runtime.wait(id);
+  assert.equal(rec.steps[0].state, 'failed');
+  assert.match(rec.steps[0].error?.message ?? '', /the fork server ended while the step ran/);
+  for (const pid of pids) await eventually(() => !groupAlive(pid), 'the orphaned step was stopped');
+  const next = await run(runtime, [{ name: 'quick', code: 'print("ok")' }], { prelude: 'import json', workdir: root });
+  assert.equal(next.steps[0].start, 'warm');
+  assert.deepEqual(await logLines(runtime, next.id, 'quick', 'stdout'), ['ok']);
+  runtime.warmStarts!.stopAll();
+});
+
 /** Writes a two-step notebook with an imports cell; the second step sleeps `sleep` seconds. */
 function notebook(dir: string, sleep = 0): string {
   const cell = (source: string, tags: string[]) => ({ cell_type: 'code', metadata: { tags }, source, outputs: [], execution_count: null });
