@@ -18,7 +18,6 @@ import { PipelineSidebar } from './widgets/sidebar.js';
 import { editTagsDialog } from './widgets/tagEditor.js';
 import { createLogTab } from './widgets/logTab.js';
 import { compareTabId, createCompareTab } from './widgets/compare.js';
-import type { RunRecord } from '../runtimes/types.js';
 import { CommandIDs, DEFAULT_SETTINGS, PLUGIN_ID, type CellpipeSettings } from './tokens.js';
 import { makeStepTags, readTagEdit, renameStep, setRoleTags, suggestStepName, validateTagEdit, writeTags, type RoleChoice } from './model/tags.js';
 import { firstCells, stepNames } from './model/cells.js';
@@ -96,10 +95,9 @@ const plugin: JupyterFrontEndPlugin<void> = {
         },
         goToCell: (model, cell, line) => void goToCell(model.panel, cell, line),
         compare: (model, runIds) => {
-          const runs = runIds.map((id) => model.runs.find((r) => r.id === id)).filter((r): r is RunRecord => !!r);
-          const id = compareTabId(runs.map((r) => r.id));
+          const id = compareTabId(runIds);
           if (Array.from(app.shell.widgets('main')).some((w) => w.id === id)) return app.shell.activateById(id);
-          app.shell.add(createCompareTab(runs, model.path), 'main', { mode: 'split-right' });
+          app.shell.add(createCompareTab(model, runIds), 'main', { mode: 'split-right' });
         },
         exportRun: async (model, run) => {
           try {

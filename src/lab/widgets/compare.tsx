@@ -5,7 +5,8 @@
  */
 import React from 'react';
 import { MainAreaWidget } from '@jupyterlab/apputils';
-import { ReactWidget } from '@jupyterlab/ui-components';
+import { ReactWidget, UseSignal } from '@jupyterlab/ui-components';
+import type { PipelineModel } from '../pipeline.js';
 import type { RunRecord } from '../../runtimes/types.js';
 import { compareRuns, showValue, type CompareRow } from '../../core/compare.js';
 import { formatMs, stateClass } from '../model/runs.js';
@@ -77,9 +78,21 @@ export function CompareTable(props: { runs: RunRecord[] }) {
   );
 }
 
+/** The runs by id as the notebook's model has them now (a run still going changes while the tab is open). */
+function LiveCompare(props: { model: PipelineModel; runIds: string[] }) {
+  const pick = () => props.runIds.map((id) => props.model.runs.find((r) => r.id === id)).filter((r): r is RunRecord => !!r);
+  return (
+    <UseSignal signal={props.model.runChanged}>
+      {() => <CompareTable runs={pick()} />}
+    </UseSignal>
+  );
+}
+
 /** The tab; its id is made of the runs', so comparing the same runs again shows the open tab. */
-export function createCompareTab(runs: RunRecord[], notebook: string): MainAreaWidget<ReactWidget> {
-  const content = ReactWidget.create(<CompareTable runs={runs} />);
+export function createCompareTab(model: PipelineModel, runIds: string[]): MainAreaWidget<ReactWidget> {
+  const runs = runIds.map((id) => model.runs.find((r) => r.id === id)).filter((r): r is RunRecord => !!r);
+  const notebook = model.path;
+  const content = ReactWidget.create(<LiveCompare model={model} runIds={runs.map((r) => r.id)} />);
   content.addClass('cp-compare-widget');
   const widget = new MainAreaWidget({ content });
   widget.id = compareTabId(runs.map((r) => r.id));
