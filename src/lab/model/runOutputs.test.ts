@@ -54,6 +54,14 @@ test('an error reads as one short line, and its traceback does not repeat it', (
   assert.equal(traceback.includes('division by zero'), false);
   // A message that already starts with its type is not prefixed twice.
   assert.equal(splitError({ output_type: 'error', ename: 'KeyError', evalue: "KeyError: 'x'", traceback: [] }).head, "KeyError: 'x'");
+  // A long or multi-line message: its start in the line, the whole of it once, at the end of the traceback.
+  const long = 'x'.repeat(300);
+  const l = splitError({ output_type: 'error', ename: 'ValueError', evalue: long, traceback: ['Traceback (most recent call last):', `ValueError: ${long}`] });
+  assert.ok(l.head.length <= 161 && l.head.endsWith('…') && l.head.startsWith('ValueError: xxx'));
+  assert.equal(l.traceback, `Traceback (most recent call last):\nValueError: ${long}`);
+  const multi = splitError({ output_type: 'error', ename: 'KeyError', evalue: 'first line\nsecond line', traceback: ['Traceback (most recent call last):', '  File "cell 2", line 1', 'KeyError: first line', 'second line'] });
+  assert.equal(multi.head, 'KeyError: first line…');
+  assert.equal(multi.traceback, 'Traceback (most recent call last):\n  File "cell 2", line 1\nKeyError: first line\nsecond line');
   // Made from a step's error record when the step recorded no outputs.
   const made = errorOutputOf({ message: 'boom', type: 'RuntimeError', traceback: 'Traceback…\nRuntimeError: boom\n' });
   assert.deepEqual(splitError(made), { head: 'RuntimeError: boom', traceback: 'Traceback…' });

@@ -94,9 +94,13 @@ export function mimeBundle(output: NbOutput): Record<string, unknown> | undefine
 
 const ANSI = /\u001b\[[0-9;]*[A-Za-z]/g;
 
+/** Longest error line shown before the traceback; a longer or multi-line message is finished in the traceback. */
+export const ERROR_HEAD_MAX = 160;
+
 /**
  * An error output as one short line (`ZeroDivisionError: division by zero`) and its traceback without that line
- * again at its end: the message is read once.
+ * again at its end: the message is read once. A message longer than ERROR_HEAD_MAX or of several lines shows its
+ * start, and the whole of it ends the traceback.
  */
 export function splitError(output: NbOutput): { head: string; traceback: string } {
   const ename = String(output.ename ?? 'Error');
@@ -106,9 +110,15 @@ export function splitError(output: NbOutput): { head: string; traceback: string 
     .flatMap((l) => l.split('\n'))
     .map((l) => l.replace(ANSI, ''));
   while (lines.length && lines[lines.length - 1].trim() === '') lines.pop();
-  const last = lines.length ? lines[lines.length - 1].trim() : '';
-  if (last === head || last === `${ename}: ${evalue}` || (evalue && last === evalue) || last === ename) lines.pop();
-  return { head, traceback: lines.join('\n') };
+  // The message ends the traceback, on one line or several: take it off (it is the head).
+  const tail = head.split('\n').length;
+  const end = lines.slice(-tail).map((l) => l.trim()).join('\n');
+  if (lines.length >= tail && (end === head.trim() || end === `${ename}: ${evalue}`.trim() || (evalue && end === evalue.trim()))) lines.splice(-tail);
+  else if (lines.length && lines[lines.length - 1].trim() === ename) lines.pop();
+  const firstLine = head.split('\n')[0];
+  if (firstLine.length <= ERROR_HEAD_MAX && firstLine === head) return { head, traceback: lines.join('\n') };
+  const short = `${firstLine.slice(0, ERROR_HEAD_MAX).trimEnd()}…`;
+  return { head: short, traceback: [...lines, head].join('\n') };
 }
 
 /**

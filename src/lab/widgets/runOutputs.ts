@@ -238,6 +238,7 @@ export class RunOutputsView {
     const line = document.createElement('div');
     line.className = 'cp-run-error-head';
     line.textContent = head;
+    if (head.endsWith('…')) line.title = `${String(output.ename ?? '')}: ${String(output.evalue ?? '')}`;
     const errLine = failedStep?.error?.line;
     if (errLine) {
       const where = document.createElement('button');
