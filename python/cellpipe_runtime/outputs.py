@@ -181,8 +181,10 @@ class _PostImport:
 
 
 class Recorder:
-    def __init__(self, path: str, step: str, max_output: int = MAX_OUTPUT, max_step: int = MAX_STEP):
+    def __init__(self, path: Optional[str], step: str, max_output: int = MAX_OUTPUT, max_step: int = MAX_STEP):
         self.path = path
+        # Also (or only) the outputs as one HTML page: the step's KFP system.HTML artifact (outputs_html.py).
+        self.html_path: Optional[str] = None
         self.step = step
         self.max_output = max_output
         self.max_step = max_step
@@ -346,13 +348,22 @@ class Recorder:
             outs = [{k: v for k, v in o.items() if not k.startswith("_")} for o in entry["outputs"]]
             cells[str(index)] = dict(entry, outputs=outs)
         doc = {"format": FORMAT, "step": self.step, "cells": cells}
-        d = os.path.dirname(self.path)
-        if d:
-            os.makedirs(d, exist_ok=True)
-        tmp = "%s.tmp" % self.path
-        with open(tmp, "w", encoding="utf-8") as fh:
-            json.dump(doc, fh, default=str)
-        os.replace(tmp, self.path)
+        if self.path:
+            _write_atomically(self.path, json.dumps(doc, default=str))
+        if self.html_path:
+            from .outputs_html import render
+
+            _write_atomically(self.html_path, render(json.loads(json.dumps(doc, default=str))))
+
+
+def _write_atomically(path: str, text: str) -> None:
+    d = os.path.dirname(path)
+    if d:
+        os.makedirs(d, exist_ok=True)
+    tmp = "%s.tmp" % path
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    os.replace(tmp, path)
 
 
 def split_last_expression(source: str, filename: str) -> Tuple[Any, Any]:

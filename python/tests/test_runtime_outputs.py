@@ -148,3 +148,30 @@ def test_a_cell_that_stops_the_step_keeps_its_outputs(tmp_path):
     assert got.code == 0, got
     assert doc["cells"]["1"]["outputs"] == [{"output_type": "stream", "name": "stdout", "text": "bye\n"}]
     assert "2" not in doc["cells"]
+
+
+def test_the_html_page_of_a_steps_outputs_shows_each_cell_as_its_notebook_numbers_it(tmp_path):
+    """``--cell-outputs-html``: the step's KFP system.HTML artifact, a page with what each cell showed."""
+    html_file = tmp_path / "page.html"
+    cells = [
+        "print('rows: 2')",
+        "from IPython.display import HTML\ndisplay(HTML('<table><tr><td>92.48</td></tr></table>'))",
+        "x = 1\nx + 41",
+        "import sys\nprint('<careful> & so on', file=sys.stderr)",
+        "raise ValueError('bad value: 3')",
+    ]
+    prog = program("outputs", [{"index": i + 1, "source": s, "role": "step", "id": "id-%d" % i} for i, s in enumerate(cells)])
+    workdir = tmp_path / "step"
+    workdir.mkdir()
+    got = run_step(tmp_path, prog, workdir=str(workdir), extra=["--cell-outputs-html", str(html_file)])
+    assert got.code == 1, got
+    page = html_file.read_text(encoding="utf-8")
+    assert page.startswith("<!DOCTYPE html>") and "<script" not in page
+    # Cell numbers as JupyterLab shows them: the program's cells are notebook cells 2..6 (index 1..5).
+    assert [n for n in range(1, 8) if "<h2>Cell %d</h2>" % n in page] == [2, 3, 4, 5, 6]
+    assert "<pre>rows: 2\n</pre>" in page
+    assert "<table><tr><td>92.48</td></tr></table>" in page  # HTML as the cell displayed it
+    assert "<pre>42</pre>" in page  # the last expression's value
+    assert '<pre class="stderr">&lt;careful&gt; &amp; so on\n</pre>' in page  # text is escaped
+    assert 'class="error"' in page and "ValueError: bad value: 3" in page
+    assert not (tmp_path / "cell-outputs.json").exists(), "only the page was asked for"

@@ -12,6 +12,8 @@ import { quantityValue } from './quantity.js';
 
 export const SCHEMA_VERSION = '2.1.0';
 export const METRICS_ARTIFACT = 'mlpipeline_metrics';
+/** Every step's `system.HTML` output: what its cells showed, as one page (the Kubeflow UI's Visualization tab). */
+export const CELL_OUTPUTS_ARTIFACT = 'cellpipe_cell_outputs';
 /** The step runtime, as every executor of a built image starts it (the image holds the runtime). */
 export const RUNTIME_COMMAND = ['python3', '-m', 'cellpipe_runtime'];
 
@@ -61,6 +63,7 @@ export function pipelineSpec(graph: StepGraph, programs: Record<string, StepProg
     if (step.inputs.length) inputDefinitions.artifacts = Object.fromEntries(step.inputs.map((v) => [v, artifactType('system.Artifact')]));
     const outputArtifacts: Doc = Object.fromEntries(step.outputs.map((v) => [v, artifactType('system.Artifact')]));
     if (step.metrics.length) outputArtifacts[METRICS_ARTIFACT] = artifactType('system.Metrics');
+    outputArtifacts[CELL_OUTPUTS_ARTIFACT] = artifactType('system.HTML');
     const component: Doc = { executorLabel: `exec-${task}` };
     if (Object.keys(inputDefinitions).length) component.inputDefinitions = inputDefinitions;
     if (Object.keys(outputArtifacts).length) component.outputDefinitions = { artifacts: outputArtifacts };
@@ -76,6 +79,7 @@ export function pipelineSpec(graph: StepGraph, programs: Record<string, StepProg
       // metadata, which is what KFP v2's launcher records and its UI shows.
       args.push('--metrics', `{{$.outputs.artifacts['${METRICS_ARTIFACT}'].path}}`, '--kfp-executor-output', '{{$.outputs.output_file}}');
     }
+    args.push('--cell-outputs-html', `{{$.outputs.artifacts['${CELL_OUTPUTS_ARTIFACT}'].path}}`);
     if (options.workdir) args.push('--workdir', options.workdir);
     const container: Doc = {
       image: options.images?.[step.name] ?? step.image ?? graph.pipeline.baseImage,

@@ -151,6 +151,9 @@ describe('requirements images built by kaniko in the cluster', { skip: cluster ?
       const log = await ns.conn.core.readNamespacedPodLog({ name: trainPod!.metadata!.name!, namespace: ns.name, container: 'main' });
       assert.equal(fake.runs.get(kfpId)?.run.state, 'SUCCEEDED', `the run succeeded; train's log:\n${log}`);
       assert.match(log, /cellpipe_probe 1\.0 saw 3 rows, sum 6/);
+      // The step's system.HTML artifact (what the Kubeflow UI shows): its cells' outputs, on the run's artifact volume.
+      const page = readFileSync(join(c.logDir, 'kfp-artifacts', kfpId, 'train', 'cellpipe_cell_outputs'), 'utf8');
+      assert.match(page, /<h2>Cell 2<\/h2><pre>cellpipe_probe 1\.0 saw 3 rows, sum 6\n<\/pre>/);
       await waitFor('the build Job deleted', async () => (await ns.conn.batch.listNamespacedJob({ namespace: ns.name })).items.every((j) => j.metadata?.deletionTimestamp) || undefined);
       assert.deepEqual(fake.violations, []);
     } finally {

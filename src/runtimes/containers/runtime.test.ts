@@ -15,6 +15,7 @@ import { compileNotebook } from '../../core/compile.js';
 import { pipelineSpec } from '../../core/ir.js';
 import type { JsonValue } from '../../core/model.js';
 import { buildStepImages, STEPS_DIR, WORK_DIR } from '../../images/build.js';
+import { readStepCellOutputs } from '../../runs/outputs.js';
 import { RunStore } from '../../runs/store.js';
 import { LocalRuntime, cancelRun } from '../local/runtime.js';
 import { handBuiltRequest, type StepSpec } from '../local/testkit.js';
@@ -155,6 +156,13 @@ test('a plain compiled spec runs as it is in the bare Debian base: the runtime i
   assert.equal(local.record.state, 'succeeded');
   for (const step of compiled.graph.steps) await assertSameVariables(local, { store, record }, step.name);
   assert.deepEqual(record.steps.find((s) => s.name === 'combine')!.metrics, local.record.steps.find((s) => s.name === 'combine')!.metrics);
+  // What each cell showed is in the run store as a local run keeps it (the same outputs, cell by cell).
+  for (const step of compiled.graph.steps) {
+    const inImage = readStepCellOutputs(store, record, step.name);
+    const here = readStepCellOutputs(local.store, local.record, step.name);
+    assert.ok(inImage && here, `${step.name}: cell outputs recorded in the image and locally`);
+    assert.deepEqual(JSON.stringify(inImage.cells), JSON.stringify(here.cells), `${step.name}: same cell outputs`);
+  }
   await assertNothingLeft(record);
 });
 

@@ -16,6 +16,7 @@ import type { JsonValue } from '../../core/model.js';
 import { quantityValue } from '../../core/quantity.js';
 import { LocalRuntime, type ActiveRun, type LocalRuntimeOptions, type StepLaunch, type StepResult } from '../local/runtime.js';
 import type { RunRequest } from '../types.js';
+import { CELL_OUTPUTS_FILE } from '../../runs/outputs.js';
 import { ImageStore, mountRootfs, unmountRootfs } from './images.js';
 import { runtimeConfig, type BindMount } from './oci-spec.js';
 import { executorInputFor, launcherArgv } from './placeholders.js';
@@ -130,6 +131,8 @@ export class ContainerRuntime extends LocalRuntime {
         ...launched.args,
         // cellpipe's own runtime flags (not KFP's): the failing cell and line go into the run record.
         '--error-record', `${CTL}/error.json`,
+        // What each cell showed, for the run store as a local step records it (the spec's HTML page goes to OUT).
+        '--cell-outputs', `${CTL}/${CELL_OUTPUTS_FILE}`,
         ...(this.dumpVariables ? ['--dump-variables', `${CTL}/variables`] : []),
       ];
       const secretEnv: Record<string, string> = {};
@@ -181,6 +184,7 @@ export class ContainerRuntime extends LocalRuntime {
       if (fs.existsSync(from)) fs.renameSync(from, to);
     };
     move(path.join(ctl, 'error.json'), l.errorFile);
+    move(path.join(ctl, CELL_OUTPUTS_FILE), l.cellOutputsFile);
     move(path.join(outputsDir, 'mlpipeline_metrics.values.json'), `${l.metricsFile}.values.json`);
     move(path.join(outputsDir, 'mlpipeline_metrics'), l.metricsFile);
     if (this.dumpVariables) {
