@@ -100,7 +100,7 @@ export function DagView(props: { graph: StepGraph; states: Record<string, StepSt
           {layout.nodes.map((n) => {
             const s = steps.get(n.name);
             const state = props.states[n.name];
-            const tip = [`step ${n.name}`, s?.inputs.length ? `inputs: ${s.inputs.join(', ')}` : 'no inputs', s?.outputs.length ? `outputs: ${s.outputs.join(', ')}` : 'no outputs', state ? `state: ${state}` : '']
+            const tip = [`step ${n.name}`, s?.inputs.length ? `inputs: ${s.inputs.join(', ')}` : 'no inputs', s?.outputs.length ? `outputs: ${s.outputs.join(', ')}` : 'no outputs', state ? `state: ${state}` : '', state === 'failed' ? 'click: go to the cell and line that raised' : 'click: go to its first cell']
               .filter(Boolean).join('\n');
             return (
               <g key={n.name} className={`cp-dag-node ${stateClass(state)}`} data-step={n.name} data-state={state ?? ''} transform={`translate(${n.x - n.w / 2}, ${n.y - NODE_H / 2})`}
