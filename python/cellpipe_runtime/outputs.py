@@ -185,6 +185,9 @@ class Recorder:
         self.path = path
         # Also (or only) the outputs as one HTML page: the step's KFP system.HTML artifact (outputs_html.py).
         self.html_path: Optional[str] = None
+        # Also as chunked lines on stderr (``[cellpipe] cell-outputs I/N DATA``): how a pod's outputs reach the
+        # run store of the cellpipe that follows its log (a Kubeflow step has no shared folder with it).
+        self.to_log = False
         self.step = step
         self.max_output = max_output
         self.max_step = max_step
@@ -348,12 +351,33 @@ class Recorder:
             outs = [{k: v for k, v in o.items() if not k.startswith("_")} for o in entry["outputs"]]
             cells[str(index)] = dict(entry, outputs=outs)
         doc = {"format": FORMAT, "step": self.step, "cells": cells}
+        text = json.dumps(doc, default=str)
         if self.path:
-            _write_atomically(self.path, json.dumps(doc, default=str))
+            _write_atomically(self.path, text)
         if self.html_path:
             from .outputs_html import render
 
-            _write_atomically(self.html_path, render(json.loads(json.dumps(doc, default=str))))
+            _write_atomically(self.html_path, render(json.loads(text)))
+        if self.to_log:
+            write_log_chunks(text, sys.__stderr__)
+
+
+LOG_PREFIX = "[cellpipe] cell-outputs "
+# Short lines: a kubelet splits longer ones into partial records, which its log API interleaves with timestamps.
+LOG_CHUNK = 8000
+
+
+def write_log_chunks(text: str, stream: Any) -> None:
+    """The outputs document, zlib-compressed and base64-encoded, as numbered lines (``src/kfp/cell-outputs-log.ts``
+    reassembles them)."""
+    import base64
+    import zlib
+
+    data = base64.b64encode(zlib.compress(text.encode("utf-8"), 6)).decode("ascii")
+    chunks = [data[i:i + LOG_CHUNK] for i in range(0, len(data), LOG_CHUNK)] or [""]
+    for i, chunk in enumerate(chunks, 1):
+        stream.write("%s%d/%d %s\n" % (LOG_PREFIX, i, len(chunks), chunk))
+    stream.flush()
 
 
 def _write_atomically(path: str, text: str) -> None:

@@ -57,12 +57,14 @@ USAGE = ("usage: python3 -m cellpipe_runtime run --program PROGRAM [--param NAME
          "           [--output NAME=DIR]... [--metrics FILE [--kfp-executor-output FILE]] [--error-record FILE]\n"
          "           [--workdir DIR]\n"
          "           [--dump-variables DIR] [--cell-outputs FILE] [--cell-outputs-html FILE]\n"
+         "           [--cell-outputs-log stderr]\n"
          "       python3 -m cellpipe_runtime compare EXPECTED DIR [DIR...] [--names a,b]\n"
          "       python3 -m cellpipe_runtime --version\n")
 _REPEATED = {"--param": "param", "--input": "input", "--output": "output"}
 _SINGLE = {"--program": "program", "--metrics": "metrics", "--error-record": "error_record", "--workdir": "workdir",
            "--dump-variables": "dump_variables", "--kfp-executor-output": "kfp_executor_output",
-           "--cell-outputs": "cell_outputs", "--cell-outputs-html": "cell_outputs_html"}
+           "--cell-outputs": "cell_outputs", "--cell-outputs-html": "cell_outputs_html",
+           "--cell-outputs-log": "cell_outputs_log"}
 
 
 class UsageError(Exception):
@@ -73,7 +75,7 @@ def parse_args(argv: List[str]) -> types.SimpleNamespace:
     """The ``run`` options (argparse is not used: it costs more to import than the rest of a trivial step)."""
     args = types.SimpleNamespace(param=[], input=[], output=[], program=None, metrics=None, error_record=None,
                                  workdir=None, dump_variables=None, kfp_executor_output=None,
-                                 cell_outputs=None, cell_outputs_html=None)
+                                 cell_outputs=None, cell_outputs_html=None, cell_outputs_log=None)
     i = 0
     while i < len(argv):
         option, eq, value = argv[i].partition("=")
@@ -221,6 +223,9 @@ def run(args: types.SimpleNamespace, warm: Any = None) -> int:
     dump_path = os.path.abspath(args.dump_variables) if args.dump_variables else None
     cell_outputs_path = os.path.abspath(args.cell_outputs) if args.cell_outputs else None
     html_path = os.path.abspath(args.cell_outputs_html) if args.cell_outputs_html else None
+    if args.cell_outputs_log not in (None, "stderr"):
+        return _fail(StepError("--cell-outputs-log takes 'stderr', not %r" % args.cell_outputs_log, kind="UsageError"), "?", record_path)
+    to_log = args.cell_outputs_log == "stderr"
     recorder = None
     step = "?"
     try:
@@ -244,16 +249,16 @@ def run(args: types.SimpleNamespace, warm: Any = None) -> int:
         if warm is not None:
             done = warm.adopt(program)
             ns, ctx = warm.ns, warm.ctx
-            if cell_outputs_path or html_path:
+            if cell_outputs_path or html_path or to_log:
                 recorder = warm.recorder
                 recorder.path, recorder.step = cell_outputs_path, step
-                recorder.html_path = html_path
+                recorder.html_path, recorder.to_log = html_path, to_log
         else:
-            if cell_outputs_path or html_path:
+            if cell_outputs_path or html_path or to_log:
                 from .outputs import Recorder
 
                 recorder = Recorder(cell_outputs_path, step)
-                recorder.html_path = html_path
+                recorder.html_path, recorder.to_log = html_path, to_log
                 recorder.install()
             module, ns = fresh_namespace()
             ctx = artifacts.Context(ns)

@@ -175,3 +175,26 @@ def test_the_html_page_of_a_steps_outputs_shows_each_cell_as_its_notebook_number
     assert '<pre class="stderr">&lt;careful&gt; &amp; so on\n</pre>' in page  # text is escaped
     assert 'class="error"' in page and "ValueError: bad value: 3" in page
     assert not (tmp_path / "cell-outputs.json").exists(), "only the page was asked for"
+
+
+def test_the_outputs_also_go_to_stderr_as_numbered_chunks_that_reassemble_to_the_same_document(tmp_path):
+    """``--cell-outputs-log stderr``: how a Kubeflow pod's outputs reach the run store of the cellpipe that reads its log."""
+    import base64
+    import zlib
+
+    out_file = tmp_path / "cell-outputs.json"
+    cells = ["print('x' * 30000)", "from IPython.display import HTML\ndisplay(HTML('<b>%s</b>' % ('y' * 20000)))", "6 * 7"]
+    prog = program("chunks", [{"index": i, "source": s, "role": "step", "id": "c%d" % i} for i, s in enumerate(cells)])
+    workdir = tmp_path / "step"
+    workdir.mkdir()
+    got = run_step(tmp_path, prog, workdir=str(workdir), extra=["--cell-outputs", str(out_file), "--cell-outputs-log", "stderr"])
+    assert got.code == 0, got
+    lines = [l for l in got.stderr.splitlines() if l.startswith("[cellpipe] cell-outputs ")]
+    assert lines and all(len(l) < 8100 for l in lines), "short lines, numbered"
+    parts = [l[len("[cellpipe] cell-outputs "):].split(" ", 1) for l in lines]
+    assert [p[0] for p in parts] == ["%d/%d" % (i + 1, len(parts)) for i in range(len(parts))]
+    doc = json.loads(zlib.decompress(base64.b64decode("".join(p[1] for p in parts))))
+    assert doc == json.loads(out_file.read_text(encoding="utf-8"))
+    assert "cell-outputs" not in got.stdout
+    bad = run_step(tmp_path, prog, workdir=str(workdir), extra=["--cell-outputs-log", "stdout"])
+    assert bad.code != 0 and "--cell-outputs-log takes 'stderr'" in bad.stderr

@@ -79,7 +79,8 @@ export function pipelineSpec(graph: StepGraph, programs: Record<string, StepProg
       // metadata, which is what KFP v2's launcher records and its UI shows.
       args.push('--metrics', `{{$.outputs.artifacts['${METRICS_ARTIFACT}'].path}}`, '--kfp-executor-output', '{{$.outputs.output_file}}');
     }
-    args.push('--cell-outputs-html', `{{$.outputs.artifacts['${CELL_OUTPUTS_ARTIFACT}'].path}}`);
+    // What the cells showed: a page for the Kubeflow UI, and the outputs for cellpipe's run store through the log.
+    args.push('--cell-outputs-html', `{{$.outputs.artifacts['${CELL_OUTPUTS_ARTIFACT}'].path}}`, '--cell-outputs-log', 'stderr');
     if (options.workdir) args.push('--workdir', options.workdir);
     const container: Doc = {
       image: options.images?.[step.name] ?? step.image ?? graph.pipeline.baseImage,

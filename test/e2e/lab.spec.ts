@@ -148,6 +148,8 @@ test('Build & Submit on a Kubeflow profile builds the step images, runs them in 
   // value went from one pod to the next as an artifact.
   await expect(page.locator('.cp-inline-log[data-step="measure"] .cp-log-line', { hasText: 'measured 5 readings' })).toBeVisible();
   await expect(page.locator('.cp-inline-log[data-step="summarise"] .cp-log-line', { hasText: 'mean reading from measure: 16.8' })).toBeVisible();
+  // What the cell showed came back from its pod (through its log) into the run store, and shows under the cell.
+  await expect(page.locator('.jp-NotebookPanel .jp-Cell').nth(4).locator('.cp-run-outputs .cp-run-output')).toContainText('mean reading from measure: 16.8');
   await keep(page, 'sidebar-kubeflow', { selector: '#cellpipe-sidebar' });
 });
 

@@ -18,6 +18,8 @@ import { FakeKfpServer } from '../../kfp/testing/fake-server.js';
 import { KfpClient } from '../../kfp/client.js';
 import { staticEndpoint } from '../../kfp/endpoint.js';
 import { RunStore } from '../../runs/store.js';
+import { readStepCellOutputs } from '../../runs/outputs.js';
+import { deflateSync } from 'node:zlib';
 import { SKIP_NO_REAL_NODE, apiAddress, connectThrough, createRealPod, echoFileScript, feedLines, freshNamespace, newInputFile, tcpProxy, testCluster, waitFor, type TestCluster } from '../../kube/testing.js';
 import { KubeflowRuntime } from './runtime.js';
 import type { KubeConnection } from '../../kube/connect.js';
@@ -142,6 +144,31 @@ describe('Kubeflow runs: step logs from the pods into the run store', { skip: cl
       assert.deepEqual(lines, [`${task}: started`, `${task}: working`, `${task}: done`]);
     }
     assert.ok(!warnings.some((w) => /logs stopped|not available/.test(w)), warnings.join('\n'));
+  });
+});
+
+describe('Kubeflow runs: cell outputs through the pod log', { skip: cluster ? false : SKIP_NO_CLUSTER }, () => {
+  const c = cluster!;
+  test('the outputs a step pod writes to its log land in the run store as a local step\'s do, and not in the step\'s log', async () => {
+    await inScene(c, 'kfp-outputs', async ({ ns, fake, dir }) => {
+      const { store, runtime } = quickRuntime(dir, ns, fake);
+      const { r, kfpId, watching, wf } = await startWatchedRun(runtime, fake);
+      const doc = { format: 'cellpipe.cell-outputs/v1', step: 'sack', cells: { '4': { id: 'c4', executionCount: 1, outputs: [{ output_type: 'stream', name: 'stdout', text: 'twenty candies\n' }] } } };
+      // As the step runtime writes them (--cell-outputs-log stderr): numbered chunks of zlib + base64.
+      const data = deflateSync(Buffer.from(JSON.stringify(doc))).toString('base64');
+      const chunks = data.match(/.{1,40}/g)!;
+      const script = ['echo twenty candies', ...chunks.map((ch, i) => `echo '[cellpipe] cell-outputs ${i + 1}/${chunks.length} ${ch}' >&2`)].join('\n');
+      const pod = `${wf}-system-container-impl-0`;
+      await startExecutorPod(c, ns.conn, kfpId, wf, pod, 'sack', script);
+      fake.setRunState(kfpId, 'RUNNING', { sack: 'RUNNING' });
+      await waitFor(`${pod} to succeed`, async () => (await ns.conn.core.readNamespacedPod({ name: pod, namespace: ns.name })).status?.phase === 'Succeeded');
+      fake.setRunState(kfpId, 'FAILED', { sack: 'SUCCEEDED', kid1: 'FAILED' });
+      const final = await watching;
+      const got = readStepCellOutputs(store, final, 'sack');
+      assert.ok(got, 'the step record points at its outputs');
+      assert.deepEqual(got.cells, doc.cells);
+      assert.deepEqual(await storedLines(store, r.runId, 'sack'), ['twenty candies'], 'the chunks are not log lines');
+    });
   });
 });
 

@@ -13,8 +13,8 @@
  * they answer again; `resume()` restarts watching unfinished runs after a restart of this process.
  */
 import { EventEmitter } from 'node:events';
-import { readFile } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import path, { dirname, resolve } from 'node:path';
 import { hostname } from 'node:os';
 import type { V1Pod } from '@kubernetes/client-node';
 import type { JsonValue, StepGraph } from '../../core/model.js';
@@ -31,6 +31,8 @@ import type { KubeConnection } from '../../kube/connect.js';
 import type { PodLogStream } from '../../kube/logs.js';
 import { KfpClient, type KfpExperiment, type KfpRun, type PipelineVersionResult } from '../../kfp/client.js';
 import { KfpError } from '../../kfp/errors.js';
+import { CellOutputsAssembler, isCellOutputsLine } from '../../kfp/cell-outputs-log.js';
+import { CELL_OUTPUTS_FILE } from '../../runs/outputs.js';
 import { kfpEndpoint, kfpSettings, type KfpSettings } from '../../kfp/endpoint.js';
 import { rootParameters, runtimeParameters, specDocument } from '../../kfp/parameters.js';
 import { TERMINAL_KFP, runState, stepPatches } from '../../kfp/states.js';
@@ -676,6 +678,7 @@ export class KubeflowRuntime extends EventEmitter<KubeflowRuntimeEvents> impleme
       for await (const l of this.store.readLogs(runId, s.name)) if (l.stream !== 'system') n++;
       if (n) stored.set(s.name, n);
     }
+    const outputs = new Map<string, CellOutputsAssembler>();
     const stream = streamPodLogs({
       conn,
       selector: `pipeline/runid=${kfpRunId}`,
@@ -693,6 +696,11 @@ export class KubeflowRuntime extends EventEmitter<KubeflowRuntimeEvents> impleme
       containersOf: () => ['main'],
       stopWhenDone: false,
       sink: async (step, line) => {
+        // The Kubernetes log API merges stdout and stderr: the prefix alone tells these lines.
+        if (isCellOutputsLine(line.text)) {
+          await this.storeCellOutputs(runId, step, outputs, line.text);
+          return;
+        }
         const skip = stored.get(step) ?? 0;
         if (skip > 0 && line.stream !== 'system') {
           stored.set(step, skip - 1);
@@ -707,6 +715,20 @@ export class KubeflowRuntime extends EventEmitter<KubeflowRuntimeEvents> impleme
     });
     stream.done.catch((err: unknown) => this.emit('warning', runId, `step logs stopped: ${(err as Error).message}`));
     return stream;
+  }
+
+  /** A chunk of a step's cell outputs from its log; the whole document goes where a local step writes it. */
+  private async storeCellOutputs(runId: string, step: string, outputs: Map<string, CellOutputsAssembler>, text: string): Promise<void> {
+    let a = outputs.get(step);
+    if (!a) outputs.set(step, (a = new CellOutputsAssembler()));
+    const json = a.accept(text);
+    if (json === undefined) return;
+    const file = path.join(this.store.stepDir(runId, step), CELL_OUTPUTS_FILE);
+    await mkdir(path.dirname(file), { recursive: true });
+    await writeFile(`${file}.tmp`, json);
+    await rename(`${file}.tmp`, file);
+    const r = await this.store.updateStep(runId, step, { cellOutputs: path.relative(this.store.dir, file) });
+    this.emit('change', structuredClone(r));
   }
 
   /**

@@ -17,6 +17,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { JsonValue, Step, StepProgram } from '../../core/model.js';
 import type { LogLine, LogOptions, RunRecord, RunRequest, Runtime, StepError, StepOutput, StepRecord, StepState } from '../types.js';
+import { isCellOutputsLine } from '../../kfp/cell-outputs-log.js';
 import { RunStore, isTerminalRun, newRunId, pendingStep } from '../../runs/store.js';
 import { awaitGroupGone, currentRunner, processAlive, processStartTime, runnerGone, signalGroup } from '../../runs/process.js';
 import { StepCache, canonicalHash, hashArtifact, stepCacheKey } from './cache.js';
@@ -678,6 +679,8 @@ export class LocalRuntime extends EventEmitter<LocalRuntimeEvents> implements Ru
         });
       }
       const onLine = (stream: 'stdout' | 'stderr') => (text: string) => {
+        // A spec's steps also send their cell outputs through the log (for Kubeflow); here the file has them.
+        if (stream === 'stderr' && isCellOutputsLine(text)) return;
         const line: LogLine = { time: new Date().toISOString(), stream, text };
         this.store.appendLogSync(runId, step.name, line);
         this.emit('log', runId, step.name, line);
