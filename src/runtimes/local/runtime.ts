@@ -25,7 +25,7 @@ import { paramText } from './params.js';
 import { CELL_OUTPUTS_FILE } from '../../runs/outputs.js';
 import { programHash as stepProgramHash } from '../../runs/partial.js';
 import { deleteContainer } from '../containers/runc.js';
-import { WarmStarts } from './warm/pool.js';
+import { WarmStarts, idleSecondsOf } from './warm/pool.js';
 import type { StepProcess } from './warm/server.js';
 
 export interface LocalRuntimeOptions {
@@ -139,7 +139,7 @@ export class LocalRuntime extends EventEmitter<LocalRuntimeEvents> implements Ru
     this.cache = new StepCache(path.join(this.store.dir, 'cache'));
     if (options.warm === false) this.coldBecause = 'cold starts were asked for (--cold)';
     else if (env.CELLPIPE_WARM === '0') this.coldBecause = 'CELLPIPE_WARM=0 turns warm starts off';
-    else this.warmStarts = new WarmStarts({ env });
+    else this.warmStarts = WarmStarts.shared();
   }
 
   /**
@@ -734,6 +734,7 @@ export class LocalRuntime extends EventEmitter<LocalRuntimeEvents> implements Ru
     if (this.warmStarts) {
       const got = await this.warmStarts.start({
         python, program: run.request.programs[step.name], env, workdir, cwd: scratch, argv: args.slice(2), runtimeVersion: this.runtimeVersion(),
+        idleSeconds: idleSecondsOf(this.env),
       });
       if ('child' in got) {
         this.log(runId, step.name, `warm start: forked from the fork server (pid ${got.serverPid}) that ran the imports cells once`);

@@ -15,12 +15,14 @@ import { ForkServer, type WarmChild } from './server.js';
 const PER_STEP_ENV = ['TMPDIR', 'CELLPIPE_RUN_ID', 'CELLPIPE_STEP'];
 
 export interface WarmStartsOptions {
-  /** Seconds an idle server waits for work before it exits; default `CELLPIPE_WARM_IDLE` of `env`, else 600. */
-  idleSeconds?: number;
-  /** Where `CELLPIPE_WARM_IDLE` is read; default this process's environment. */
-  env?: NodeJS.ProcessEnv;
   /** Servers kept at once (each holds its imports in memory); the least recently used one stops first. Default 4. */
   maxServers?: number;
+}
+
+/** Seconds an idle server waits for work before it exits: `CELLPIPE_WARM_IDLE` of `env`, else 600. */
+export function idleSecondsOf(env: NodeJS.ProcessEnv): number {
+  const idle = Number(env.CELLPIPE_WARM_IDLE);
+  return Number.isFinite(idle) && idle > 0 ? idle : 600;
 }
 
 export interface WarmStepRequest {
@@ -36,6 +38,8 @@ export interface WarmStepRequest {
   argv: string[];
   /** Mixed into the key: the step runtime's version. */
   runtimeVersion: string;
+  /** How long a server this step starts waits for work once idle. */
+  idleSeconds: number;
 }
 
 export type WarmStart = { child: WarmChild; serverPid: number } | { cold: string };
@@ -45,12 +49,19 @@ export class WarmStarts {
   /** Keys whose server was not usable, with why and when: their steps start cold at once, for an idle period (a
    *  long-lived backend tries again later: the package that failed to import may be installed by then). */
   private readonly refused = new Map<string, { reason: string; at: number }>();
-  private readonly idleSeconds: number;
   private readonly maxServers: number;
+  private static process?: WarmStarts;
+
+  /**
+   * The servers of this process: every local runtime in it (the backend has one per run store) shares them, so
+   * the limit on servers holds for the process, and notebooks in one folder share their servers.
+   */
+  static shared(): WarmStarts {
+    WarmStarts.process ??= new WarmStarts();
+    return WarmStarts.process;
+  }
 
   constructor(options: WarmStartsOptions = {}) {
-    const idle = Number((options.env ?? process.env).CELLPIPE_WARM_IDLE);
-    this.idleSeconds = options.idleSeconds ?? (Number.isFinite(idle) && idle > 0 ? idle : 600);
     this.maxServers = Math.max(1, options.maxServers ?? 4);
   }
 
@@ -62,7 +73,7 @@ export class WarmStarts {
     for (const k of PER_STEP_ENV) delete serverEnv[k];
     const key = canonicalHash({ python: req.python, workdir: req.workdir, env: serverEnv, cells: plan.cells, runtime: req.runtimeVersion });
     const known = this.refused.get(key);
-    if (known && Date.now() - known.at < this.idleSeconds * 1000) return { cold: known.reason };
+    if (known && Date.now() - known.at < req.idleSeconds * 1000) return { cold: known.reason };
     for (let attempt = 0; attempt < 2; attempt++) {
       const server = this.server(key, req, serverEnv, plan.cells);
       const ready = await server.ready;
@@ -99,7 +110,7 @@ export class WarmStarts {
       return server;
     }
     const imports: StepProgram = { ...req.program, step: `${req.program.step} (imports)`, cells, inputs: [], outputs: [], metrics: [], parameters: [] };
-    server = new ForkServer({ python: req.python, env, workdir: req.workdir, imports, idleSeconds: this.idleSeconds });
+    server = new ForkServer({ python: req.python, env, workdir: req.workdir, imports, idleSeconds: req.idleSeconds });
     this.servers.set(key, server);
     while (this.servers.size > this.maxServers) {
       const [oldKey, old] = this.servers.entries().next().value!;
