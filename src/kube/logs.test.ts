@@ -23,6 +23,7 @@ import {
   tcpProxy,
   testCluster,
   waitFor,
+  waitForPhase,
 } from './testing.js';
 
 const found = testCluster();
@@ -126,7 +127,7 @@ describe('pod logs from the real API server', { skip: SKIP, timeout: 120_000 }, 
     // Release the gate: the scheduler binds it to the real node, whose kubelet starts the container.
     pod.spec!.schedulingGates = [];
     await ns.conn.core.replaceNamespacedPod({ name: 'step-late', namespace: ns.name, body: pod });
-    await waitFor('pod running', async () => (await ns.conn.core.readNamespacedPod({ name: 'step-late', namespace: ns.name })).status?.phase === 'Running');
+    await waitForPhase(ns.conn, 'step-late', 'Running');
     await feedLines(input.path, ['late 1', 'late 2', '__exit 0__']);
     await stream.done;
     const texts = got.filter((l) => l.stream !== 'system').map((l) => l.text);

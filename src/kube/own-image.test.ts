@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import type { V1Pod } from '@kubernetes/client-node';
 import { notebookImage, ownPod, readOwnImage } from './own-image.js';
 import { connect } from './connect.js';
-import { SKIP_NO_REAL_NODE, freshNamespace, testCluster, trustRegistry, waitFor } from './testing.js';
+import { SKIP_NO_REAL_NODE, freshNamespace, testCluster, trustRegistry, waitForPhase } from './testing.js';
 import { RegistryClient } from '../images/registry.js';
 import { pushBaseImage, startRegistry } from '../images/testing.js';
 
@@ -80,7 +80,7 @@ describe('reading the notebook pod from the API server', { skip: cluster ? false
           },
         },
       });
-      await waitFor('the notebook pod running', async () => (await ns.conn.core.readNamespacedPod({ name: 'notebook-0', namespace: ns.name })).status?.phase === 'Running', 60_000);
+      await waitForPhase(ns.conn, 'notebook-0', 'Running', 60_000);
       const found = await readOwnImage(ns.conn, 'notebook-0', {});
       assert.deepEqual(found.image, { image: `${registry.host}/team/nb@${digest}`, byDigest: true, container: 'main' });
       const denied = await readOwnImage(connect({ kubeconfig: c.restrictedKubeconfig, namespace: ns.name }), 'notebook-0', {});

@@ -8,7 +8,7 @@ import { appendFile, chmod, mkdir, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
+import { CustomObjectsApi, KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import { connect, type KubeConnection } from './connect.js';
 
 export interface TestCluster {
@@ -255,6 +255,14 @@ export async function waitFor<T>(what: string, fn: () => Promise<T | undefined |
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/** Waits until pod `name` (in the connection's namespace) is in `phase`; returns the pod. */
+export async function waitForPhase(conn: KubeConnection, name: string, phase: 'Running' | 'Succeeded' | 'Failed', timeoutMs = 30000): Promise<V1Pod> {
+  return waitFor(`pod ${name} ${phase}`, async () => {
+    const p = await conn.core.readNamespacedPod({ name, namespace: conn.namespace });
+    return p.status?.phase === phase ? p : undefined;
+  }, timeoutMs);
 }
 
 /** A TCP proxy on 127.0.0.1 in front of `target`; `cut()` destroys every open connection, as a network drop would. */

@@ -20,7 +20,7 @@ import { staticEndpoint } from '../../kfp/endpoint.js';
 import { RunStore } from '../../runs/store.js';
 import { readStepCellOutputs } from '../../runs/outputs.js';
 import { deflateSync } from 'node:zlib';
-import { SKIP_NO_REAL_NODE, apiAddress, connectThrough, createRealPod, echoFileScript, feedLines, freshNamespace, newInputFile, tcpProxy, testCluster, waitFor, type TestCluster } from '../../kube/testing.js';
+import { SKIP_NO_REAL_NODE, apiAddress, connectThrough, createRealPod, echoFileScript, feedLines, freshNamespace, newInputFile, tcpProxy, testCluster, waitFor, waitForPhase, type TestCluster } from '../../kube/testing.js';
 import { KubeflowRuntime } from './runtime.js';
 import type { KubeConnection } from '../../kube/connect.js';
 
@@ -129,7 +129,7 @@ describe('Kubeflow runs: step logs from the pods into the run store', { skip: cl
       });
       await feed(file, [`${task}: done`]);
       await finish(file);
-      await waitFor(`${pod} to succeed`, async () => (await ns.conn.core.readNamespacedPod({ name: pod, namespace: ns.name })).status?.phase === 'Succeeded');
+      await waitForPhase(ns.conn, pod, 'Succeeded');
       fake.setRunState(kfpId, 'RUNNING', { [task]: 'SUCCEEDED' });
     }
     fake.setRunState(kfpId, 'SUCCEEDED');
@@ -161,7 +161,7 @@ describe('Kubeflow runs: cell outputs through the pod log', { skip: cluster ? fa
       const pod = `${wf}-system-container-impl-0`;
       await startExecutorPod(c, ns.conn, kfpId, wf, pod, 'sack', script);
       fake.setRunState(kfpId, 'RUNNING', { sack: 'RUNNING' });
-      await waitFor(`${pod} to succeed`, async () => (await ns.conn.core.readNamespacedPod({ name: pod, namespace: ns.name })).status?.phase === 'Succeeded');
+      await waitForPhase(ns.conn, pod, 'Succeeded');
       fake.setRunState(kfpId, 'FAILED', { sack: 'SUCCEEDED', kid1: 'FAILED' });
       const final = await watching;
       const got = readStepCellOutputs(store, final, 'sack');
@@ -182,10 +182,7 @@ describe('Kubeflow runs: a step killed at its memory limit', { skip: cluster ? f
       // 200 MB into a shell variable under a 32Mi limit: the kernel's OOM killer ends the container (exit 137).
       await startExecutorPod(c, ns.conn, kfpId, wf, pod, 'sack', 'echo "filling memory"; x=$(head -c 200000000 /dev/zero | tr "\\0" a); echo "not reached"', '32Mi');
       fake.setRunState(kfpId, 'RUNNING', { sack: 'RUNNING' });
-      const ended = await waitFor(`${pod} to fail`, async () => {
-        const p = await ns.conn.core.readNamespacedPod({ name: pod, namespace: ns.name });
-        return p.status?.phase === 'Failed' ? p : undefined;
-      }, 60_000);
+      const ended = await waitForPhase(ns.conn, pod, 'Failed', 60_000);
       assert.equal(ended.status?.containerStatuses?.[0]?.state?.terminated?.reason, 'OOMKilled', 'the real kubelet reports the OOM kill');
       fake.setRunState(kfpId, 'FAILED', { sack: 'FAILED' });
       const final = await watching;
@@ -214,7 +211,7 @@ describe('Kubeflow runs: a step that is over before its log is read', { skip: cl
         const pod = `${wf}-system-container-impl-${i}`;
         expected[task] = Array.from({ length: 50 }, (_, n) => `${task} line ${n}`);
         await startExecutorPod(c, ns.conn, kfpId, wf, pod, task, `i=0; while [ $i -lt 50 ]; do echo "${task} line $i"; i=$((i + 1)); done`);
-        await waitFor(`${pod} to succeed`, async () => (await ns.conn.core.readNamespacedPod({ name: pod, namespace: ns.name })).status?.phase === 'Succeeded');
+        await waitForPhase(ns.conn, pod, 'Succeeded');
       }
       fake.setRunState(kfpId, 'SUCCEEDED', { sack: 'SUCCEEDED', kid1: 'SUCCEEDED', kid2: 'SUCCEEDED', kid3: 'SUCCEEDED' });
       // What a log follower sees at the moment each step turns terminal in the store.
@@ -279,7 +276,7 @@ describe('Kubeflow runs watched by two processes (the backend and a CLI --watch)
           await feed(files[task], ['three']);
           await waitFor(`${task}'s last line stored`, async () => (await stored(task)).length >= 3);
           await finish(files[task]);
-          await waitFor(`${pod(task, i)} to succeed`, async () => (await ns.conn.core.readNamespacedPod({ name: pod(task, i), namespace: ns.name })).status?.phase === 'Succeeded');
+          await waitForPhase(ns.conn, pod(task, i), 'Succeeded');
           fake.setRunState(kfpId, 'RUNNING', { [task]: 'SUCCEEDED' });
         }
         fake.setRunState(kfpId, 'SUCCEEDED');
@@ -326,7 +323,7 @@ describe('Kubeflow runs when the connection to the cluster drops mid-run', { ski
             cuts += proxy.cut();
           }
           await finish(file);
-          await waitFor(`${pod} to succeed`, async () => (await ns.conn.core.readNamespacedPod({ name: pod, namespace: ns.name })).status?.phase === 'Succeeded');
+          await waitForPhase(ns.conn, pod, 'Succeeded');
           fake.setRunState(kfpId, 'RUNNING', { [task]: 'SUCCEEDED' });
         }
         fake.setRunState(kfpId, 'SUCCEEDED');
