@@ -79,10 +79,9 @@ export class RunOutputsView {
       const at = failingCell(s, cells);
       if (at !== undefined) failed.set(at, s);
     }
-    // While a step runs, its cells say so (their outputs come when it ends: the runtime writes them then). Only local
-    // runs keep cell outputs so far: a Kubeflow or in-containers step's cells would wait for nothing.
+    // While a step runs, its cells say so (their outputs come when it ends: every runtime writes them then).
     const running = new Map<number, StepRecord>();
-    for (const s of run?.runtime === 'local' ? run.steps : []) {
+    for (const s of run?.steps ?? []) {
       if (s.state !== 'running') continue;
       for (const i of this.model.result?.graph?.steps.find((g) => g.name === s.name)?.cells ?? []) if (!placed.has(i)) running.set(i, s);
     }
