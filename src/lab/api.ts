@@ -81,6 +81,11 @@ export class CellpipeAPI {
     return this.request('compile', { method: 'POST', body: JSON.stringify({ path }) });
   }
 
+  /** Has the backend get the saved notebook's fork server ready, so its next local Run starts warm. */
+  prewarm(path: string): Promise<{ warm: boolean; pid?: number; reason?: string }> {
+    return this.request('prewarm', { method: 'POST', body: JSON.stringify({ path }) });
+  }
+
   startRun(req: StartRunRequest): Promise<{ runId: string }> {
     return this.request('runs', { method: 'POST', body: JSON.stringify(req) });
   }

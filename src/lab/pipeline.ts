@@ -42,6 +42,11 @@ export class PipelineModel {
     void panel.context.ready.then(() => {
       this.compileNow();
       void this.loadHistory();
+      this.prewarm();
+    });
+    // The backend runs the saved file: once it is saved, its imports may be new.
+    panel.context.saveState.connect((_c, state) => {
+      if (state === 'completed') this.prewarm();
     });
   }
 
@@ -147,6 +152,15 @@ export class PipelineModel {
     this._lastCompileMs = performance.now() - t0;
     this._compiled.emit(result);
     return result;
+  }
+
+  /**
+   * Asks the backend to run the saved notebook's imports once in a fork server now, so the first local Run starts
+   * warm. Best effort: a notebook that does not compile, or a server that cannot start, only means a cold start.
+   */
+  private prewarm(): void {
+    if (!this._result?.ok) return;
+    this.api.prewarm(this.path).catch(() => undefined);
   }
 
   /** Loads the notebook's run history and shows the latest run (with its logs). */

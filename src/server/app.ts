@@ -8,6 +8,7 @@
  * | --- | --- |
  * | `GET /api/health` | `{version}` |
  * | `POST /api/compile {path}` | `{ok, graph, diagnostics, specHash, yaml}` |
+ * | `POST /api/prewarm {path}` | `{warm: true, pid}` once the fork server of the saved notebook's first step ran its imports (its first local Run then starts warm), or `{warm: false, reason}` |
  * | `PUT /api/settings {profiles?, runsDir?, concurrency?, defaultBaseImage?}` | the profile summaries (as `GET /api/profiles`) under the new settings (see ./settings.ts) |
  * | `GET /api/settings` | the settings in force |
  * | `GET /api/profiles` | `{profiles: [{name, kind: "kubeflow", namespace, registry?, kfpUi?, error?}], file?, error?, containers: {error?}}` |
@@ -40,6 +41,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import path from 'node:path';
 import type { CompileOptions, CompileResult } from '../core/compile.js';
 import { compileNotebook } from '../core/compile.js';
+import type { LocalRuntime } from '../runtimes/local/runtime.js';
 import { CONTAINERS_TARGET, inImages, inImagesUnavailable, type InImages } from '../runtimes/containers/setup.js';
 import { cellLabel } from '../core/notebook.js';
 import { readRunCellOutputs, readStepCellOutputs } from '../runs/outputs.js';
@@ -137,6 +139,7 @@ export class Backend {
     this.routes = [
       r('GET', /^\/api\/health$/, async (_q, res) => sendJson(res, 200, { version: this.options.version })),
       r('POST', /^\/api\/compile$/, (q, s) => this.compileRoute(q, s)),
+      r('POST', /^\/api\/prewarm$/, (q, s) => this.prewarmRoute(q, s)),
       r('PUT', /^\/api\/settings$/, (q, s) => this.putSettings(q, s)),
       r('GET', /^\/api\/settings$/, async (_q, res) => sendJson(res, 200, this.settings)),
       r('GET', /^\/api\/profiles$/, async (_q, res) => sendJson(res, 200, { ...(await this.kubeflow.summaries()), containers: containersTarget() })),
@@ -333,6 +336,19 @@ export class Backend {
       specHash: result.specHash ?? null,
       yaml: result.yaml ?? null,
     });
+  }
+
+  private async prewarmRoute(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const body = await readJsonObject(req);
+    const nb = await this.resolve(requireString(body, 'path'));
+    const { result } = await this.compiled(nb);
+    const { runtime } = await this.backendFor(this.storeDirFor(nb.abs));
+    const prewarm = (runtime as Partial<Pick<LocalRuntime, 'prewarm'>>).prewarm;
+    if (!prewarm) {
+      sendJson(res, 200, { warm: false, reason: 'this backend runs no local steps' });
+      return;
+    }
+    sendJson(res, 200, await prewarm.call(runtime, { graph: result.graph, programs: result.programs, workdir: path.dirname(nb.abs) }));
   }
 
   /** Compiles the notebook; a 422 naming the first error (cell, line) when it does not compile. */

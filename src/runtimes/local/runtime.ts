@@ -639,17 +639,7 @@ export class LocalRuntime extends EventEmitter<LocalRuntimeEvents> implements Ru
     extra: Partial<StepRecord> = {},
   ): Promise<StepResult> {
     const python = command ? command.file : await this.resolvePython(workdir);
-    // The step's own variables (`env:` tags, metadata.cellpipe.env) over this process's, as in its container.
-    const stepEnv = { ...this.env, ...(step.env ?? {}) };
-    const env: NodeJS.ProcessEnv = command ? command.env : {
-      ...stepEnv,
-      PYTHONPATH: [this.runtimePath, stepEnv.PYTHONPATH].filter(Boolean).join(path.delimiter),
-      PYTHONUNBUFFERED: '1',
-      PYTHONDONTWRITEBYTECODE: this.env.PYTHONDONTWRITEBYTECODE ?? '1',
-      TMPDIR: scratch,
-      CELLPIPE_RUN_ID: runId,
-      CELLPIPE_STEP: step.name,
-    };
+    const env: NodeJS.ProcessEnv = command ? command.env : this.stepEnvironment(runId, step, scratch);
     const warm = command || args[1] !== 'cellpipe_runtime' ? undefined : await this.warmStart(runId, run, step, python, env, args, scratch, workdir);
     if (warm) extra = { ...extra, ...warm.record };
     return new Promise((resolve) => {
@@ -721,6 +711,37 @@ export class LocalRuntime extends EventEmitter<LocalRuntimeEvents> implements Ru
         resolve({ exitCode: code ?? undefined, signal: signal ?? undefined, timedOut, lastStderr });
       });
     });
+  }
+
+  /** A local step's environment: this process's, the step's own variables over it, the runtime on the path. */
+  private stepEnvironment(runId: string, step: Step, scratch: string): NodeJS.ProcessEnv {
+    // The step's own variables (`env:` tags, metadata.cellpipe.env) over this process's, as in its container.
+    const stepEnv = { ...this.env, ...(step.env ?? {}) };
+    return {
+      ...stepEnv,
+      PYTHONPATH: [this.runtimePath, stepEnv.PYTHONPATH].filter(Boolean).join(path.delimiter),
+      PYTHONUNBUFFERED: '1',
+      PYTHONDONTWRITEBYTECODE: this.env.PYTHONDONTWRITEBYTECODE ?? '1',
+      TMPDIR: scratch,
+      CELLPIPE_RUN_ID: runId,
+      CELLPIPE_STEP: step.name,
+    };
+  }
+
+  /**
+   * Gets the fork server of the notebook's first step ready before any run (the backend does this when a
+   * notebook is opened or saved), so the first Run starts warm. Resolves with the reason when it would start cold.
+   */
+  async prewarm(request: Pick<RunRequest, 'graph' | 'programs' | 'workdir'>): Promise<{ warm: true; pid: number } | { warm: false; reason: string }> {
+    if (!this.warmStarts) return { warm: false, reason: this.coldBecause ?? 'warm starts are off' };
+    const step = request.graph.steps[0];
+    if (!step) return { warm: false, reason: 'the notebook has no steps' };
+    const workdir = request.workdir ?? process.cwd();
+    const got = await this.warmStarts.prewarm({
+      python: await this.resolvePython(workdir), program: request.programs[step.name], env: this.stepEnvironment('prewarm', step, os.tmpdir()),
+      workdir, runtimeVersion: this.runtimeVersion(), idleSeconds: idleSecondsOf(this.env),
+    });
+    return 'pid' in got ? { warm: true, pid: got.pid } : { warm: false, reason: got.cold };
   }
 
   /**

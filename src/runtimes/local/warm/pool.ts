@@ -65,17 +65,40 @@ export class WarmStarts {
     this.maxServers = Math.max(1, options.maxServers ?? 4);
   }
 
-  /** Forks the step from its server (started first when needed), or says why it must start cold. */
-  async start(req: WarmStepRequest): Promise<WarmStart> {
+  /** The server a step would fork from: its key, environment and imports cells, or why it starts cold. */
+  private keyed(req: Omit<WarmStepRequest, 'argv' | 'cwd'>): { key: string; env: NodeJS.ProcessEnv; cells: StepProgram['cells'] } | { cold: string } {
     const plan = warmPlan(req.program);
     if ('cold' in plan) return plan;
-    const serverEnv: NodeJS.ProcessEnv = { ...req.env };
-    for (const k of PER_STEP_ENV) delete serverEnv[k];
-    const key = canonicalHash({ python: req.python, workdir: req.workdir, env: serverEnv, cells: plan.cells, runtime: req.runtimeVersion });
+    const env: NodeJS.ProcessEnv = { ...req.env };
+    for (const k of PER_STEP_ENV) delete env[k];
+    const key = canonicalHash({ python: req.python, workdir: req.workdir, env, cells: plan.cells, runtime: req.runtimeVersion });
     const known = this.refused.get(key);
     if (known && Date.now() - known.at < req.idleSeconds * 1000) return { cold: known.reason };
+    return { key, env, cells: plan.cells };
+  }
+
+  /**
+   * Starts (or keeps) the server this step will fork from and waits until its imports ran, so the first Run after
+   * a notebook is opened starts warm too. Resolves with its pid, or why the step will start cold.
+   */
+  async prewarm(req: Omit<WarmStepRequest, 'argv' | 'cwd'>): Promise<{ pid: number } | { cold: string }> {
+    const k = this.keyed(req);
+    if ('cold' in k) return k;
+    const server = this.server(k.key, req, k.env, k.cells);
+    const ready = await server.ready;
+    if (ready.ok) return { pid: ready.pid };
+    this.servers.delete(k.key);
+    this.refused.set(k.key, { reason: ready.reason, at: Date.now() });
+    return { cold: ready.reason };
+  }
+
+  /** Forks the step from its server (started first when needed), or says why it must start cold. */
+  async start(req: WarmStepRequest): Promise<WarmStart> {
+    const k = this.keyed(req);
+    if ('cold' in k) return k;
+    const { key, env: serverEnv, cells } = k;
     for (let attempt = 0; attempt < 2; attempt++) {
-      const server = this.server(key, req, serverEnv, plan.cells);
+      const server = this.server(key, req, serverEnv, cells);
       const ready = await server.ready;
       if (!ready.ok) {
         this.servers.delete(key);
@@ -95,7 +118,7 @@ export class WarmStarts {
     return { cold: 'the fork server could not be reached' };
   }
 
-  private server(key: string, req: WarmStepRequest, env: NodeJS.ProcessEnv, cells: StepProgram['cells']): ForkServer {
+  private server(key: string, req: Omit<WarmStepRequest, 'argv' | 'cwd'>, env: NodeJS.ProcessEnv, cells: StepProgram['cells']): ForkServer {
     let server = this.servers.get(key);
     if (server && (server.exited || server.changedFile())) {
       // Gone, or what its imports read has changed (a cold step would see the new code): a new server.
