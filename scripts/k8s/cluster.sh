@@ -110,6 +110,20 @@ EOF
   chmod 600 "$1"
 }
 
+stop_pid() { # stop_pid NAME: SIGTERM to the process in pids/NAME, SIGKILL after 5 s (some ignore the first TERM)
+  [ -f "$state/pids/$1" ] || return 0
+  local pid; pid=$(cat "$state/pids/$1")
+  kill "$pid" 2>/dev/null || true
+  for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -9 "$pid" 2>/dev/null || true
+  rm -f "$state/pids/$1"
+}
+
+node_ready() { # node_ready NAME: exit 0 when the node reports Ready
+  api GET "/api/v1/nodes/$1" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{
+    const c=(JSON.parse(s).status?.conditions??[]).find(c=>c.type==="Ready");process.exit(c?.status==="True"?0:1)})'
+}
+
 stop_all() {
   [ -d "$state/pids" ] || return 0
   local name pid
@@ -119,13 +133,7 @@ stop_all() {
     pid=$(cat "$state/pids/$name")
     kill "$pid" 2>/dev/null || true
   done
-  for name in kwok kube-scheduler kube-controller-manager kube-apiserver etcd; do
-    [ -f "$state/pids/$name" ] || continue
-    pid=$(cat "$state/pids/$name")
-    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$pid" 2>/dev/null || true
-    rm -f "$state/pids/$name"
-  done
+  for name in kwok kube-scheduler kube-controller-manager kube-apiserver etcd; do stop_pid "$name"; done
 }
 
 cmd_start() {
@@ -256,12 +264,8 @@ EOF
     node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>process.stdout.write(JSON.parse(s).status.token))')
   kubeconfig "$state/restricted.kubeconfig" "system:serviceaccount:$NS:cellpipe-restricted" "$token"
 
-  node_ready() {
-    api GET "/api/v1/nodes/$NODE" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{
-      const c=(JSON.parse(s).status?.conditions??[]).find(c=>c.type==="Ready");process.exit(c?.status==="True"?0:1)})'
-  }
   sa_ready() { api GET "/api/v1/namespaces/$NS/serviceaccounts/default"; }
-  wait_for 60 "KWOK node $NODE" node_ready
+  wait_for 60 "KWOK node $NODE" node_ready "$NODE"
   wait_for 60 "default service account in $NS" sa_ready
   log "cluster ready in $(node -e "console.log((Date.now()/1000-$t0).toFixed(1))")s (state: $state)"
 }

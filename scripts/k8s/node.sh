@@ -7,7 +7,8 @@
 # One real node per machine at a time: the kubelet's device-plugin socket and containerd's shim FIFOs live at fixed
 # paths outside the state directory. A lock held by the node's processes says whether one is running.
 #
-# Needs from cluster.sh: $state, $here, log, die, launch, wait_for, api, create_yaml, free_port, $state/pki/ca.*.
+# Needs from cluster.sh: $state, $here, log, die, launch, wait_for, api, kubeconfig, free_port, stop_pid, node_ready,
+# $state/pki/ca.*.
 
 REAL_NODE=cellpipe-node-0
 NODE_BRIDGE=cellpipe0
@@ -113,13 +114,6 @@ EOF
 EOF
 }
 
-# trust_registry HOST:PORT — containerd pulls from it over plain HTTP.
-node_trust_registry() {
-  mkdir -p "$state/certs.d/$1"
-  printf 'server = "http://%s"\n\n[host."http://%s"]\n  capabilities = ["pull", "resolve"]\n  skip_verify = true\n' "$1" "$1" \
-    >"$state/certs.d/$1/hosts.toml"
-}
-
 node_kubelet_config() {
   local k=$state/kubelet
   mkdir -p "$k/root" "$state/pod-logs-real"
@@ -192,11 +186,7 @@ node_start() {
     --root-dir "$state/kubelet/root" --hostname-override "$REAL_NODE" --node-ip "$NODE_IP" --v 1
   # The node's processes hold the lock; this script lets go of it.
   exec 8>&-
-  real_node_ready() {
-    api GET "/api/v1/nodes/$REAL_NODE" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{
-      const c=(JSON.parse(s).status?.conditions??[]).find(c=>c.type==="Ready");process.exit(c?.status==="True"?0:1)})'
-  }
-  wait_for 90 "the real node $REAL_NODE" real_node_ready
+  wait_for 90 "the real node $REAL_NODE" node_ready "$REAL_NODE"
 }
 
 # Stops what node_start started and undoes what it changed outside the state directory. Safe to call on a node
@@ -204,11 +194,7 @@ node_start() {
 node_stop() {
   [ -d "$state" ] || return 0
   local pid
-  if [ -f "$state/pids/kubelet" ]; then
-    pid=$(cat "$state/pids/kubelet"); kill "$pid" 2>/dev/null || true
-    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$pid" 2>/dev/null || true; rm -f "$state/pids/kubelet"
-  fi
+  stop_pid kubelet
   # Containers outlive containerd (each has its shim): kill them through runc, then their shims.
   local runc_root=$state/containerd/runc/k8s.io id
   if [ -d "$runc_root" ]; then
@@ -218,12 +204,7 @@ node_stop() {
     done
   fi
   for pid in $(pgrep -f "containerd-shim-runc-v2 .*-address $state/containerd/containerd.sock" || true); do kill -9 "$pid" 2>/dev/null || true; done
-  if [ -f "$state/pids/containerd" ]; then
-    pid=$(cat "$state/pids/containerd"); kill "$pid" 2>/dev/null || true
-    # containerd sometimes ignores the first SIGTERM.
-    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$pid" 2>/dev/null || true; rm -f "$state/pids/containerd"
-  fi
+  stop_pid containerd # it sometimes ignores the first SIGTERM
   # Mounts under the state directory (rootfs overlays, netns, shm, secrets), deepest first.
   awk -v s="$state/" 'index($2, s) == 1 { print $2 }' /proc/mounts | sort -r | while read -r m; do
     umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true
