@@ -20,6 +20,7 @@ const NB = 'outputs.ipynb';
 const FAILING = 'outputs_failing.ipynb';
 const WIDE = 'wide_graph.ipynb';
 const LIVE = 'live_log.ipynb';
+const FANOUT = 'fan_out.ipynb';
 const FAN = ['train_lr', 'train_rf', 'train_gb', 'train_svm', 'train_knn', 'train_nb', 'train_mlp', 'train_dt'];
 
 const codeCell = (source: string, tags: string[]) => ({ cell_type: 'code', execution_count: null, metadata: { tags }, outputs: [], source });
@@ -40,6 +41,14 @@ test.beforeAll(() => {
     ...FAN.map((f) => codeCell(`model_${f.slice(6)} = len(X) + len(y)`, [`step:${f}`, 'prev:features'])),
     codeCell(`best = max([${FAN.map((f) => `model_${f.slice(6)}`).join(', ')}])`, ['step:compare', ...FAN.map((f) => `prev:${f}`)]),
     codeCell('print(best)', ['step:report', 'prev:compare']),
+  ]));
+  // The wine notebook of issue 25: two models trained in parallel from the same features.
+  writeFileSync(join(ROOT, FANOUT), notebook([
+    codeCell('raw = [[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]', ['step:load']),
+    codeCell('X_train_s = [r[0] for r in raw]\ny_train = [r[1] for r in raw]', ['step:features', 'prev:load']),
+    codeCell('forest = sum(X_train_s) + sum(y_train)', ['step:train_forest', 'prev:features']),
+    codeCell('logreg = max(X_train_s) - min(y_train)', ['step:train_logreg', 'prev:features']),
+    codeCell('print(forest, logreg)', ['step:evaluate', 'prev:train_forest', 'prev:train_logreg']),
   ]));
   writeFileSync(join(ROOT, LIVE), notebook([
     codeCell('import time', ['imports']),
@@ -216,7 +225,40 @@ test('a failing run marks the cell that raised and shows the error under it, onc
   await expect(cell(page, 6)).toHaveClass(/jp-mod-active/);
 });
 
-test('a 12-step graph is legible at the sidebar\'s width: it wraps onto rows, labels at full size, data names on demand, neighbours in distinct colours', async ({ page }) => {
+type Box = { x: number; y: number; width: number; height: number };
+const overlap = (a: Box, b: Box) => a.x < b.x + b.width && b.x < a.x + a.width && a.y < b.y + b.height && b.y < a.y + a.height;
+
+test('two steps trained in parallel sit side by side at the sidebar\'s width, each with its own edges; data labels never between them', async ({ page }) => {
+  await openNotebook(page, FANOUT);
+  await openSidebar(page);
+  const sidebar = page.locator('#cellpipe-sidebar');
+  await expect(sidebar.locator('.cp-dag-node')).toHaveCount(5);
+  await expect(sidebar.locator('svg.cp-dag')).toHaveAttribute('data-wrapped', 'false');
+  const box = async (step: string) => (await sidebar.locator(`.cp-dag-node[data-step="${step}"] rect`).boundingBox())!;
+  const [forest, logreg, features, evaluate] = [await box('train_forest'), await box('train_logreg'), await box('features'), await box('evaluate')];
+  expect(Math.abs(forest.y - logreg.y)).toBeLessThan(1);
+  expect(forest.x + forest.width).toBeLessThan(logreg.x);
+  expect(features.y + features.height).toBeLessThan(forest.y);
+  expect(forest.y + forest.height).toBeLessThan(evaluate.y);
+  // Shrunk to fit rather than wrapped, the labels stay readable (8 px or more) and nothing needs scrolling sideways.
+  for (const h of await sidebar.locator('.cp-dag-node text').evaluateAll((els) => els.map((e) => e.getBoundingClientRect().height))) expect(h).toBeGreaterThanOrEqual(8);
+  const fits = await sidebar.locator('.cp-dag-scroll').evaluate((el) => ({ scroll: el.scrollWidth, client: el.clientWidth }));
+  expect(fits.scroll).toBeLessThanOrEqual(fits.client);
+  // There is no edge between the two, and the edges from features leave through separate points.
+  await expect(sidebar.locator('.cp-dag-edge[data-edge="train_forest->train_logreg"]')).toHaveCount(0);
+  const starts = await sidebar.locator('.cp-dag-edge[data-edge^="features->"]').evaluateAll((els) => els.map((e) => e.getAttribute('d')!.split(' ').slice(1, 3).join(',')));
+  expect(new Set(starts).size).toBe(2);
+  await sidebar.locator('input[name="dag-data-names"]').check();
+  const label = sidebar.locator('.cp-dag-edge-label', { hasText: 'X_train_s, y_train' });
+  await expect(label).toHaveCount(2);
+  const nodes = await sidebar.locator('.cp-dag-node rect').evaluateAll((els) => els.map((e) => e.getBoundingClientRect().toJSON() as Box));
+  for (const l of await sidebar.locator('.cp-dag-edge-label').evaluateAll((els) => els.map((e) => e.getBoundingClientRect().toJSON() as Box))) {
+    for (const n of nodes) expect(overlap(l, n)).toBe(false);
+  }
+  await keep(page, 'sidebar-dag-parallel', { selector: '#cellpipe-sidebar .cp-dag-view' });
+});
+
+test('a 12-step graph too wide to read shrunk wraps onto rows, labels readable, data names in the tooltips, neighbours in distinct colours', async ({ page }) => {
   await openNotebook(page, WIDE);
   await openSidebar(page);
   const sidebar = page.locator('#cellpipe-sidebar');
@@ -225,18 +267,23 @@ test('a 12-step graph is legible at the sidebar\'s width: it wraps onto rows, la
   await expect(svg).toHaveAttribute('data-wrapped', 'true');
   const fits = await sidebar.locator('.cp-dag-scroll').evaluate((el) => ({ scroll: el.scrollWidth, client: el.clientWidth }));
   expect(fits.scroll).toBeLessThanOrEqual(fits.client);
-  // Labels are drawn at their own size (12 px), not shrunk to fit.
+  // Labels stay readable: shrunk no further than 8 px.
   const heights = await sidebar.locator('.cp-dag-node text').evaluateAll((els) => els.map((e) => e.getBoundingClientRect().height));
-  for (const h of heights) expect(h).toBeGreaterThanOrEqual(11);
+  for (const h of heights) expect(h).toBeGreaterThanOrEqual(8);
   await expect(sidebar.locator('.cp-dag-edge-label')).toHaveCount(0);
   await sidebar.locator('input[name="dag-data-names"]').check();
-  await expect(sidebar.locator('.cp-dag-edge-label', { hasText: /^X, y$/ })).toHaveCount(8);
-  await expect(sidebar.locator('.cp-dag-edge-label', { hasText: /^model_rf$/ })).toHaveCount(1);
+  // Wrapped rows have no free place for labels: each edge names its data in its tooltip, and the graph says so.
+  await expect(sidebar.locator('.cp-dag-edge-label')).toHaveCount(0);
+  await expect(sidebar.locator('.cp-dag-note')).toContainText('hover an arrow');
+  await expect(sidebar.locator('.cp-dag-edge[data-edge="features->train_rf"] title')).toHaveText('features → train_rf: X, y');
+  await expect(sidebar.locator('.cp-dag-edge[data-edge="train_rf->compare"] title')).toHaveText('train_rf → compare: model_rf');
   // Zoom in and back to fit.
+  const fit = (await sidebar.locator('.cp-dag-zoom-fit').textContent())!;
   await sidebar.locator('.cp-dag-zoom-in').click();
-  await expect(sidebar.locator('.cp-dag-zoom-fit')).toHaveText('125%');
+  await expect(sidebar.locator('.cp-dag-zoom-fit')).not.toHaveText(fit);
+  expect(parseInt((await sidebar.locator('.cp-dag-zoom-fit').textContent())!)).toBeGreaterThan(parseInt(fit));
   await sidebar.locator('.cp-dag-zoom-fit').click();
-  await expect(sidebar.locator('.cp-dag-zoom-fit')).toHaveText('100%');
+  await expect(sidebar.locator('.cp-dag-zoom-fit')).toHaveText(fit);
   // Steps next to each other in the notebook have hues at least 60° apart (on the cells and in the graph alike).
   const hues = await page.locator('.jp-NotebookPanel .jp-Cell.cp-step-cell').evaluateAll((els) =>
     els.map((e) => Number(/hsl\((\d+)/.exec(getComputedStyle(e).getPropertyValue('--cp-step-color'))?.[1])));

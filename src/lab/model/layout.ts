@@ -1,7 +1,13 @@
 /**
- * Step graph layout, as plain numbers the SVG view draws. dagre lays the graph out top to bottom; when that is wider
- * than the sidebar, each rank's steps are wrapped onto as many rows as the width needs (in dagre's order), so the
- * graph grows downwards — where the sidebar has room — and its labels keep their size.
+ * Step graph layout, as plain numbers the SVG view draws.
+ *
+ * Steps of the same rank (longest path from the first steps) sit on one row, so parallel steps read as parallel. When
+ * that is wider than the sidebar the view shrinks the picture to fit, down to MIN_SCALE (labels stay readable); only a
+ * graph wider than that wraps a rank onto several rows. dagre orders the steps in each row and keeps a free column for
+ * every edge that passes through a row; the edges are then routed here as right angles: each leaves its step through
+ * its own port, jogs sideways on its own lane in the gap between two rows, and crosses rows only in its free column —
+ * so no two edges share a segment and no edge runs through a step it does not join. Data labels get their own rows
+ * between the step rows (dagre reserves their width), never between sibling steps.
  */
 import * as dagreModule from '@dagrejs/dagre';
 import type { StepGraph } from '../../core/model.js';
@@ -11,22 +17,32 @@ const dagre = ((dagreModule as unknown as { default?: typeof dagreModule }).defa
 
 /** Height of a step node, in px. */
 export const NODE_H = 30;
-const NODE_SEP = 18;
-const RANK_SEP = 28;
+/** Height of a data label's row, in px. */
+export const LABEL_H = 14;
+/**
+ * The smallest scale the view may shrink the graph to before the layout wraps ranks instead: the 12 px step labels
+ * then show at 8 px, the smallest text JupyterLab itself uses.
+ */
+export const MIN_SCALE = 2 / 3;
+const NODE_SEP = 12;
+const EDGE_SEP = 8;
+const RANK_SEP = 30;
 const MARGIN = 8;
-/** Side margins of a wrapped layout: the channels edges that skip rows run down. */
-const SIDE = 16;
-/** Approximate width of one character of the 12 px monospace labels; of the 10 px edge labels. */
-const CHAR_W = 7.5;
-const LABEL_CHAR_W = 6.2;
-const LABEL_H = 14;
+/** Approximate width of one character of the 12 px monospace step labels; of the 10 px data labels. */
+const CHAR_W = 7.25;
+const LABEL_CHAR_W = 6.1;
+/** Distance between a data label and the edge it names. */
+const LABEL_GAP = 5;
+/** Distance between two ports on one side of a step. */
+const PORT_SEP = 8;
 
 export interface LayoutEdge {
   from: string;
   to: string;
+  /** A polyline of horizontal and vertical segments, from the bottom of `from` to the top of `to`. */
   points: { x: number; y: number }[];
-  /** The data the edge carries and the baseline of its text (only when labels were asked for). */
-  label?: { text: string; x: number; y: number };
+  /** The data the edge carries: the text starts at (x, y) (its baseline) and runs right (only when labels were asked for). */
+  label?: { text: string; x: number; y: number; w: number };
 }
 
 export interface Layout {
@@ -39,13 +55,14 @@ export interface Layout {
 }
 
 export interface LayoutOptions {
-  /** The width available, in px: a wider graph wraps its ranks. */
+  /** The width available, in px: a graph wider than this divided by MIN_SCALE wraps its ranks. */
   maxWidth?: number;
   /** Label each edge with the names of the data it carries. */
   labels?: boolean;
 }
 
 type Graph = Pick<StepGraph, 'steps' | 'edges'>;
+type Point = { x: number; y: number };
 
 /** The names `to` reads that `from` produces (from the compiler's inputSources); empty for an order-only edge. */
 export function edgeData(graph: Graph, from: string, to: string): string[] {
@@ -53,102 +70,244 @@ export function edgeData(graph: Graph, from: string, to: string): string[] {
   return Object.entries(target?.inputSources ?? {}).filter(([, src]) => src === from).map(([name]) => name).sort();
 }
 
+/** The edges whose two ends are steps of the graph. */
+function knownEdges(graph: Graph): [string, string][] {
+  const names = new Set(graph.steps.map((s) => s.name));
+  return graph.edges.filter(([a, b]) => names.has(a) && names.has(b) && a !== b);
+}
+
+/** Each step's rank: 0 for a step nothing leads to, else one more than the highest rank among the steps before it. */
+export function stepRanks(graph: Graph): Map<string, number> {
+  const before = new Map<string, string[]>(graph.steps.map((s) => [s.name, []]));
+  for (const [a, b] of knownEdges(graph)) before.get(b)!.push(a);
+  const rank = new Map<string, number>();
+  const visit = (name: string, seen: Set<string>): number => {
+    if (rank.has(name)) return rank.get(name)!;
+    if (seen.has(name)) return 0; // a cycle (the compiler reports it); lay it out anyway
+    seen.add(name);
+    const r = Math.max(-1, ...before.get(name)!.map((p) => visit(p, seen))) + 1;
+    rank.set(name, r);
+    return r;
+  };
+  for (const s of graph.steps) visit(s.name, new Set());
+  return rank;
+}
+
 function nodeWidth(name: string): number {
-  return Math.max(60, name.length * CHAR_W + 24);
+  return Math.max(40, name.length * CHAR_W + 16);
 }
 
 /** Lays the graph out; pure given the graph and options. */
 export function layoutGraph(graph: Graph, options: LayoutOptions = {}): Layout {
+  const ranks = stepRanks(graph);
+  const flat = place(graph, options, ranks);
+  if (!options.maxWidth || flat.width * MIN_SCALE <= options.maxWidth) return flat;
+  // Too wide to read when shrunk: wrap the widest ranks into rows of fewer steps (in the order dagre chose), fewer
+  // until it fits or every row holds one step.
+  const order = new Map(flat.nodes.map((n) => [n.name, n.x]));
+  const widest = Math.max(...[...ranks.values()].map((r) => [...ranks.values()].filter((x) => x === r).length));
+  let last = flat;
+  for (let perRow = widest - 1; perRow >= 1; perRow--) {
+    last = placeWrapped(graph, wrapRows(ranks, order, perRow), order, options.maxWidth);
+    if (last.width * MIN_SCALE <= options.maxWidth) break;
+  }
+  return last;
+}
+
+/** The row of each step when every rank holds at most `perRow` steps, left to right by `order`. */
+function wrapRows(ranks: Map<string, number>, order: Map<string, number>, perRow: number): Map<string, number> {
+  const rows = new Map<string, number>();
+  let next = 0;
+  for (const r of [...new Set(ranks.values())].sort((a, b) => a - b)) {
+    const members = [...ranks].filter(([, x]) => x === r).map(([name]) => name).sort((a, b) => order.get(a)! - order.get(b)!);
+    members.forEach((name, i) => rows.set(name, next + Math.floor(i / perRow)));
+    next += Math.ceil(members.length / perRow);
+  }
+  return rows;
+}
+
+/** dagre with every step on the given row (through each edge's minimum length), then the edges routed. */
+function place(graph: Graph, options: LayoutOptions, rows: Map<string, number>): Layout {
   const g = new dagre.graphlib.Graph();
-  g.setGraph({ rankdir: 'TB', nodesep: NODE_SEP, ranksep: RANK_SEP, marginx: MARGIN, marginy: MARGIN });
+  g.setGraph({ rankdir: 'TB', nodesep: NODE_SEP, edgesep: EDGE_SEP, ranksep: RANK_SEP, marginx: MARGIN, marginy: MARGIN });
   g.setDefaultEdgeLabel(() => ({}));
   const label = (a: string, b: string) => (options.labels ? edgeData(graph, a, b).join(', ') : '');
   for (const s of graph.steps) g.setNode(s.name, { width: nodeWidth(s.name), height: NODE_H });
-  for (const [a, b] of graph.edges) {
-    if (!g.hasNode(a) || !g.hasNode(b)) continue;
+  for (const [a, b] of knownEdges(graph)) {
     const text = label(a, b);
-    g.setEdge(a, b, text ? { width: text.length * LABEL_CHAR_W + 6, height: LABEL_H, labelpos: 'c' } : {});
+    const minlen = Math.max(1, rows.get(b)! - rows.get(a)!);
+    g.setEdge(a, b, text ? { minlen, width: text.length * LABEL_CHAR_W + LABEL_GAP, height: LABEL_H, labelpos: 'r', labeloffset: LABEL_GAP } : { minlen });
   }
   dagre.layout(g);
   const meta = g.graph();
-  const laid: Layout = {
-    width: meta.width ?? 0,
-    height: meta.height ?? 0,
-    nodes: g.nodes().map((n) => {
-      const v = g.node(n);
-      return { name: n, x: v.x, y: v.y, w: v.width };
-    }),
-    edges: g.edges().map((e) => {
-      const v = g.edge(e) as { points?: { x: number; y: number }[]; x?: number; y?: number };
-      const text = label(e.v, e.w);
-      return { from: e.v, to: e.w, points: v.points ?? [], ...(text && v.x !== undefined && v.y !== undefined ? { label: { text, x: v.x, y: v.y + 3 } } : {}) };
-    }),
-    wrapped: false,
-  };
-  if (!options.maxWidth || laid.width <= options.maxWidth) return laid;
-  return wrapRanks(laid, options.maxWidth, label);
+  const nodes = g.nodes().map((n) => {
+    const v = g.node(n);
+    return { name: n, x: v.x, y: v.y, w: v.width };
+  });
+  const raw = g.edges().map((e) => {
+    const v = g.edge(e) as { points?: Point[]; y?: number };
+    const text = label(e.v, e.w);
+    return { from: e.v, to: e.w, points: v.points ?? [], text, labelY: text ? v.y : undefined };
+  });
+  return { width: meta.width ?? 0, height: meta.height ?? 0, nodes, edges: route(nodes, raw), wrapped: false };
 }
 
-/** Rows of at most `maxWidth` (a step wider than that gets a row of its own), rank after rank. */
-function wrapRanks(laid: Layout, maxWidth: number, label: (a: string, b: string) => string): Layout {
-  const ranks = new Map<number, Layout['nodes']>();
-  for (const n of laid.nodes) {
-    const key = Math.round(n.y);
-    if (!ranks.has(key)) ranks.set(key, []);
-    ranks.get(key)!.push(n);
-  }
-  const rows: Layout['nodes'][] = [];
-  for (const key of [...ranks.keys()].sort((a, b) => a - b)) {
-    let row: Layout['nodes'] = [];
-    let used = 2 * SIDE;
-    for (const n of ranks.get(key)!.sort((a, b) => a.x - b.x)) {
-      const need = n.w + (row.length ? NODE_SEP : 0);
-      if (row.length && used + need > maxWidth) {
-        rows.push(row);
-        row = [];
-        used = 2 * SIDE;
-      }
-      row.push(n);
-      used += n.w + (row.length > 1 ? NODE_SEP : 0);
+/**
+ * Rows of steps centred in the width, for a graph wrapped onto more rows than it has ranks. An edge that skips rows
+ * runs down a channel of its own at the side (the one nearer its ends), outside every row; data labels are left to
+ * the edges' tooltips, as rows this dense have no free place for them.
+ */
+function placeWrapped(graph: Graph, rows: Map<string, number>, order: Map<string, number>, maxWidth: number): Layout {
+  const rowCount = Math.max(0, ...rows.values()) + 1;
+  const members: string[][] = Array.from({ length: rowCount }, () => []);
+  for (const s of graph.steps) members[rows.get(s.name)!].push(s.name);
+  for (const m of members) m.sort((a, b) => order.get(a)! - order.get(b)!);
+  const w = new Map(graph.steps.map((s) => [s.name, nodeWidth(s.name)]));
+  const rowWidth = (m: string[]) => m.reduce((sum, n) => sum + w.get(n)!, 0) + NODE_SEP * Math.max(0, m.length - 1);
+  // Positions relative to the rows' centre, to pick each long edge's side.
+  const rel = new Map<string, number>();
+  for (const m of members) {
+    let x = -rowWidth(m) / 2;
+    for (const n of m) {
+      rel.set(n, x + w.get(n)! / 2);
+      x += w.get(n)! + NODE_SEP;
     }
-    if (row.length) rows.push(row);
   }
-  const rowWidth = (row: Layout['nodes']) => row.reduce((sum, n) => sum + n.w, 0) + NODE_SEP * (row.length - 1);
-  const width = Math.max(maxWidth, ...rows.map((r) => rowWidth(r) + 2 * SIDE));
-  const gap = RANK_SEP + (laid.edges.some((e) => e.label) ? LABEL_H : 0);
-  const nodes: Layout['nodes'] = [];
-  const rowOf = new Map<string, number>();
-  rows.forEach((row, i) => {
-    let x = (width - rowWidth(row)) / 2;
-    const y = MARGIN + NODE_H / 2 + i * (NODE_H + gap);
-    for (const n of row) {
-      nodes.push({ name: n.name, x: x + n.w / 2, y, w: n.w });
-      rowOf.set(n.name, i);
-      x += n.w + NODE_SEP;
-    }
+  const edges = knownEdges(graph);
+  const long = edges.filter(([a, b]) => rows.get(b)! - rows.get(a)! > 1);
+  const side = new Map(long.map(([a, b]) => [`${a}\0${b}`, rel.get(a)! + rel.get(b)! < 0 ? 'left' : 'right']));
+  const lefts = long.filter(([a, b]) => side.get(`${a}\0${b}`) === 'left');
+  const rights = long.filter(([a, b]) => side.get(`${a}\0${b}`) === 'right');
+  const leftPad = MARGIN + lefts.length * EDGE_SEP + (lefts.length ? NODE_SEP : 0);
+  const rightPad = MARGIN + rights.length * EDGE_SEP + (rights.length ? NODE_SEP : 0);
+  const inner = Math.max(...members.map(rowWidth));
+  const width = Math.max(maxWidth, leftPad + inner + rightPad);
+  const centre = leftPad + (width - leftPad - rightPad) / 2;
+  // Each gap is tall enough for a lane per edge that crosses it.
+  const ys: number[] = [];
+  let y = MARGIN + NODE_H / 2;
+  for (let r = 0; r < rowCount; r++) {
+    ys.push(y);
+    const crossing = edges.filter(([a, b]) => rows.get(a)! <= r && rows.get(b)! > r).length;
+    y += NODE_H + Math.max(RANK_SEP, (crossing + 1) * 5);
+  }
+  const nodes = graph.steps.map((s) => ({ name: s.name, x: centre + rel.get(s.name)!, y: ys[rows.get(s.name)!], w: w.get(s.name)! }));
+  const channel = (a: string, b: string) => {
+    const k = `${a}\0${b}`;
+    return side.get(k) === 'left'
+      ? MARGIN + EDGE_SEP / 2 + lefts.findIndex(([x, z]) => `${x}\0${z}` === k) * EDGE_SEP
+      : width - MARGIN - EDGE_SEP / 2 - rights.findIndex(([x, z]) => `${x}\0${z}` === k) * EDGE_SEP;
+  };
+  const raw: RawEdge[] = edges.map(([a, b]) => {
+    const through: Point[] = [];
+    for (let r = rows.get(a)! + 1; r < rows.get(b)!; r++) through.push({ x: channel(a, b), y: ys[r] });
+    return { from: a, to: b, points: [], through, text: '' };
   });
+  return { width, height: ys[rowCount - 1] + NODE_H / 2 + MARGIN, nodes, edges: route(nodes, raw), wrapped: true };
+}
+
+interface RawEdge {
+  from: string;
+  to: string;
+  /** dagre's route, with a point in every rank between the ends; or `through`, a point in every row between them. */
+  points: Point[];
+  through?: Point[];
+  text: string;
+  labelY?: number;
+}
+
+/**
+ * Right-angled routes. The rows are the y levels of steps and of labels; dagre left each edge one point in every row
+ * between its ends, in a column free of other things. An edge is a list of columns (its out-port, those points, its
+ * in-port), and between two rows it jogs from one column to the next on a lane of its own.
+ */
+function route(nodes: Layout['nodes'], raw: RawEdge[]): LayoutEdge[] {
   const at = new Map(nodes.map((n) => [n.name, n]));
-  const degree = (name: string, end: 'from' | 'to') => laid.edges.filter((e) => e[end] === name).length;
-  const edges = laid.edges.map((e): LayoutEdge => {
+  // Rows: y → half height.
+  const half = new Map<number, number>();
+  const key = (y: number) => Math.round(y * 2) / 2;
+  for (const n of nodes) half.set(key(n.y), NODE_H / 2);
+  for (const e of raw) if (e.labelY !== undefined && !half.has(key(e.labelY))) half.set(key(e.labelY), LABEL_H / 2);
+  const rowYs = [...half.keys()].sort((a, b) => a - b);
+  const rowOf = (y: number) => rowYs.indexOf(key(y));
+
+  // Each edge's columns through the rows strictly between its ends.
+  const through = raw.map((e) => {
+    if (e.through) return e.through;
     const a = at.get(e.from)!;
     const b = at.get(e.to)!;
-    const start = { x: a.x, y: a.y + NODE_H / 2 };
-    const end = { x: b.x, y: b.y - NODE_H / 2 };
-    const below = start.y + 8;
-    const above = end.y - gap + 8;
-    // To the next row: straight across the gap between them. Further down: out to the side, along the margin and
-    // back in over the target's row — through free space only, never across the steps of the rows in between.
-    const points = rowOf.get(e.to)! === rowOf.get(e.from)! + 1
-      ? [start, { x: start.x, y: below }, { x: end.x, y: above }, end]
-      : (() => {
-          const side = end.x < width / 2 ? SIDE / 2 : width - SIDE / 2;
-          return [start, { x: start.x, y: below }, { x: side, y: below }, { x: side, y: above }, { x: end.x, y: above }, end];
-        })();
-    const text = label(e.from, e.to);
-    // The label goes where the edge is alone: over the target unless many edges meet there (a join), else under the source.
-    const atTarget = degree(e.to, 'to') <= degree(e.from, 'from');
-    const place = atTarget ? { x: end.x, y: end.y - 3 } : { x: start.x, y: start.y + LABEL_H };
-    return { from: e.from, to: e.to, points, ...(text ? { label: { text, ...place } } : {}) };
+    const inner = e.points.slice(1, -1).filter((p) => half.has(key(p.y)) && key(p.y) > key(a.y) && key(p.y) < key(b.y));
+    // dagre gives one point per rank; keep one per row, in order.
+    const byRow = new Map<number, Point>();
+    for (const p of inner) if (!byRow.has(rowOf(p.y))) byRow.set(rowOf(p.y), p);
+    return [...byRow.entries()].sort((x, y) => x[0] - y[0]).map(([, p]) => p);
   });
-  return { width, height: MARGIN * 2 + rows.length * NODE_H + (rows.length - 1) * gap, nodes, edges, wrapped: true };
+
+  // Ports: a step's out-edges leave through separate points on its bottom, ordered by where they head next; its
+  // in-edges arrive through separate points on its top, ordered by where they come from.
+  const outX = new Map<number, number>();
+  const inX = new Map<number, number>();
+  const spread = (name: string, list: { i: number; toward: number }[], into: Map<number, number>) => {
+    const n = at.get(name)!;
+    list.sort((p, q) => p.toward - q.toward);
+    const step = list.length > 1 ? Math.min(PORT_SEP * 2, (n.w - 16) / (list.length - 1)) : 0;
+    list.forEach((p, j) => into.set(p.i, n.x + (j - (list.length - 1) / 2) * step));
+  };
+  for (const n of nodes) {
+    spread(n.name, raw.map((e, i) => ({ e, i })).filter(({ e }) => e.from === n.name)
+      .map(({ e, i }) => ({ i, toward: (through[i][0] ?? at.get(e.to)!).x })), outX);
+    spread(n.name, raw.map((e, i) => ({ e, i })).filter(({ e }) => e.to === n.name)
+      .map(({ e, i }) => ({ i, toward: (through[i][through[i].length - 1] ?? at.get(e.from)!).x })), inX);
+  }
+
+  // Jogs: in each gap (below row r), the edges that move sideways there, each on its own lane.
+  const columns = raw.map((e, i) => [outX.get(i)!, ...through[i].map((p) => p.x), inX.get(i)!]);
+  const firstRow = raw.map((e) => rowOf(at.get(e.from)!.y));
+  const jogs = new Map<number, { i: number; from: number; to: number }[]>();
+  columns.forEach((cols, i) => {
+    for (let k = 0; k + 1 < cols.length; k++) {
+      if (Math.abs(cols[k] - cols[k + 1]) < 0.5) continue;
+      const gap = firstRow[i] + k;
+      if (!jogs.has(gap)) jogs.set(gap, []);
+      jogs.get(gap)!.push({ i, from: cols[k], to: cols[k + 1] });
+    }
+  });
+  const lane = new Map<string, number>();
+  for (const [gap, list] of jogs) {
+    // Jogs to the left from the leftmost column first, then jogs to the right from the rightmost: nested, not crossed.
+    const left = list.filter((j) => j.to < j.from).sort((p, q) => p.from - q.from);
+    const right = list.filter((j) => j.to > j.from).sort((p, q) => q.from - p.from);
+    const top = rowYs[gap] + half.get(rowYs[gap])!;
+    const bottom = rowYs[gap + 1] - half.get(rowYs[gap + 1])!;
+    const ordered = [...left, ...right];
+    ordered.forEach((j, n) => lane.set(`${j.i}:${gap}`, top + ((n + 1) * (bottom - top)) / (ordered.length + 1)));
+  }
+
+  return raw.map((e, i): LayoutEdge => {
+    const a = at.get(e.from)!;
+    const b = at.get(e.to)!;
+    const cols = columns[i];
+    const points: Point[] = [{ x: cols[0], y: a.y + NODE_H / 2 }];
+    for (let k = 0; k + 1 < cols.length; k++) {
+      const y = lane.get(`${i}:${firstRow[i] + k}`);
+      if (y === undefined) continue;
+      points.push({ x: cols[k], y }, { x: cols[k + 1], y });
+    }
+    points.push({ x: cols[cols.length - 1], y: b.y - NODE_H / 2 });
+    const labelAt = e.labelY === undefined ? undefined : through[i].find((p) => key(p.y) === key(e.labelY!));
+    const w = e.text.length * LABEL_CHAR_W;
+    return {
+      from: e.from, to: e.to, points: simplify(points),
+      ...(e.text && labelAt ? { label: { text: e.text, x: labelAt.x + LABEL_GAP, y: labelAt.y + 3.5, w } } : {}),
+    };
+  });
+}
+
+/** Drops points in the middle of a straight run. */
+function simplify(points: Point[]): Point[] {
+  return points.filter((p, k) => {
+    if (k === 0 || k === points.length - 1) return true;
+    const [a, b] = [points[k - 1], points[k + 1]];
+    return !((Math.abs(a.x - p.x) < 0.01 && Math.abs(b.x - p.x) < 0.01) || (Math.abs(a.y - p.y) < 0.01 && Math.abs(b.y - p.y) < 0.01));
+  });
 }

@@ -1,7 +1,8 @@
 /**
- * The step graph picture: laid out for the width the sidebar gives it (model/layout.ts wraps wide ranks onto more
- * rows), drawn in SVG at full size; zoom (−, fit, +, Ctrl+wheel) and pan (drag, or the scroll bars) for the rest.
- * "data" labels each edge with the names it carries. Nodes carry the step's colour and, during a run, its state;
+ * The step graph picture: laid out for the width the sidebar gives it (model/layout.ts: parallel steps on one row,
+ * shrunk to fit; only a graph too wide to read shrunk wraps ranks onto more rows), drawn in SVG; zoom (−, fit, +,
+ * Ctrl+wheel) and pan (drag, or the scroll bars) for the rest. "data" labels each edge with the names it carries (a
+ * wrapped graph: in the edge's tooltip). Nodes carry the step's colour and, during a run, its state;
  * hover shows inputs/outputs; click goes to the step (a failed one: where it raised).
  */
 import React, { useEffect, useMemo, useRef, useState } from 'react';
@@ -9,7 +10,7 @@ import type { StepGraph } from '../../core/model.js';
 import type { StepState } from '../../runtimes/types.js';
 import { stepColor } from '../model/cells.js';
 import { stateClass } from '../model/runs.js';
-import { layoutGraph, NODE_H } from '../model/layout.js';
+import { edgeData, layoutGraph, NODE_H } from '../model/layout.js';
 
 const ZOOMS = [0.5, 0.67, 0.8, 1, 1.25, 1.5, 2];
 
@@ -37,7 +38,7 @@ export function DagView(props: { graph: StepGraph; states: Record<string, StepSt
   const steps = new Map(props.graph.steps.map((s) => [s.name, s]));
   const color = props.color ?? stepColor;
   const drag = useRef<{ x: number; y: number; left: number; top: number; moved: boolean } | null>(null);
-  const scale = zoom === 'fit' ? (width > 0 && layout.width > width ? width / layout.width : 1) : zoom;
+  const scale = zoom === 'fit' ? (avail && layout.width > avail ? avail / layout.width : 1) : zoom;
   const current = zoom === 'fit' ? scale : zoom;
   const step = (dir: 1 | -1) => {
     const next = dir > 0 ? ZOOMS.find((z) => z > current + 0.01) : [...ZOOMS].reverse().find((z) => z < current - 0.01);
@@ -58,6 +59,7 @@ export function DagView(props: { graph: StepGraph; states: Record<string, StepSt
         </span>
       </div>
       {layout.nodes.length ? null : <div className="cp-empty">No steps yet: tag a cell with a step name.</div>}
+      {labels && layout.wrapped ? <div className="cp-dag-note">too wide for labels here: hover an arrow for its data, or zoom out</div> : null}
       <div className="cp-dag-scroll" ref={setScroller}
         onWheel={(e) => {
           if (!e.ctrlKey) return;
@@ -86,13 +88,18 @@ export function DagView(props: { graph: StepGraph; states: Record<string, StepSt
               <path d="M 0 0 L 10 5 L 0 10 z" className="cp-dag-arrow" />
             </marker>
           </defs>
-          {layout.edges.map((e) => (
-            <path key={`${e.from}->${e.to}`} className="cp-dag-edge" markerEnd="url(#cp-arrow)" data-edge={`${e.from}->${e.to}`}
-              d={e.points.map((p, i) => `${i ? 'L' : 'M'} ${p.x.toFixed(1)} ${p.y.toFixed(1)}`).join(' ')} />
-          ))}
+          {layout.edges.map((e) => {
+            const data = edgeData(props.graph, e.from, e.to);
+            return (
+              <path key={`${e.from}->${e.to}`} className="cp-dag-edge" markerEnd="url(#cp-arrow)" data-edge={`${e.from}->${e.to}`}
+                d={e.points.map((p, i) => `${i ? 'L' : 'M'} ${p.x.toFixed(1)} ${p.y.toFixed(1)}`).join(' ')}>
+                <title>{`${e.from} → ${e.to}${data.length ? `: ${data.join(', ')}` : ' (order only)'}`}</title>
+              </path>
+            );
+          })}
           {layout.edges.map((e) =>
             e.label ? (
-              <text key={`label ${e.from}->${e.to}`} className="cp-dag-edge-label" x={e.label.x} y={e.label.y} textAnchor="middle">
+              <text key={`label ${e.from}->${e.to}`} className="cp-dag-edge-label" x={e.label.x} y={e.label.y} textAnchor="start">
                 {e.label.text}
               </text>
             ) : null,
