@@ -19,6 +19,7 @@ Stdlib only; IPython and matplotlib are used when the step's own code imports th
 """
 from __future__ import annotations
 
+import io
 import json
 import os
 import sys
@@ -119,14 +120,15 @@ def format_object(obj: Any, include: Any = None, exclude: Any = None) -> Tuple[D
 
 def _output_size(output: Dict[str, Any]) -> int:
     if output["output_type"] == "stream":
-        return len(output["text"])
+        return output.get("_size", len(output["text"]))
     if output["output_type"] == "error":
         return sum(len(l) for l in output["traceback"]) + len(output["evalue"])
     return sum(len(v) if isinstance(v, str) else len(json.dumps(v)) for v in output["data"].values())
 
 
 class _Tee:
-    """``sys.stdout``/``sys.stderr`` during a step: writes reach the real stream first, then the current cell."""
+    """``sys.stdout``/``sys.stderr`` during a step when the real stream has no binary layer: every write reaches the
+    real stream first, then the current cell."""
 
     def __init__(self, real: Any, name: str, recorder: "Recorder"):
         self._real = real
@@ -146,6 +148,64 @@ class _Tee:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._real, name)
+
+
+class _TeeBytes(io.RawIOBase):
+    """The binary layer under ``sys.stdout``/``sys.stderr`` during a step (``tee_stream``): what reaches it goes to
+    the real stream's binary layer, then to the current cell.
+
+    Underneath a line-buffered ``io.TextIOWrapper`` it is called once per line, where a Python object standing in
+    for the text stream is called for every piece ``print`` writes (4 for ``print('x', i)``): that per-call cost made
+    a step's printing several times slower than plain Python's."""
+
+    def __init__(self, real: Any, name: str, recorder: "Recorder"):
+        super().__init__()
+        self._real = real
+        self._out = real.buffer
+        self._name = name
+        self._encoding = real.encoding
+        self._recorder = recorder
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        data = bytes(data)
+        # Whatever sits in the real text layer (a display's text written straight to it) goes out first.
+        self._real.flush()
+        self._out.write(data)
+        text = data.decode(self._encoding, "replace")
+        # The runtime's own "[cellpipe] ..." bookkeeping lines are log lines, not something the cell showed.
+        if not text.startswith("[cellpipe] "):
+            self._recorder.stream(self._name, text)
+        return len(data)
+
+    def flush(self) -> None:
+        self._out.flush()
+
+    def fileno(self) -> int:
+        return self._real.fileno()
+
+    def isatty(self) -> bool:
+        return self._real.isatty()
+
+    @property
+    def name(self) -> Any:
+        return getattr(self._real, "name", self._name)
+
+    def close(self) -> None:  # closing sys.stdout must not close the process's real stream
+        self.flush()
+        super().close()
+
+
+def tee_stream(real: Any, name: str, recorder: "Recorder") -> Any:
+    """What replaces ``sys.stdout``/``sys.stderr`` during a step: a line-buffered text stream over ``_TeeBytes``
+    (each line reaches the log as it ends, as with ``PYTHONUNBUFFERED``), or a ``_Tee`` when the real stream is not a
+    file (a test's ``io.StringIO``)."""
+    if not isinstance(real, io.TextIOWrapper):
+        return _Tee(real, name, recorder)
+    return io.TextIOWrapper(_TeeBytes(real, name, recorder), encoding=real.encoding, errors=real.errors,
+                            line_buffering=True)
 
 
 class _PostImport:
@@ -197,14 +257,16 @@ class Recorder:
         self.step_full = False
         self._cut_streams: set = set()
         self._real_out: Any = None
+        self._tees: Tuple[Any, ...] = ()
 
     # --- set-up -------------------------------------------------------------------------------------------------
     def install(self) -> None:
         import builtins
 
         self._real_out = sys.stdout
-        sys.stdout = _Tee(sys.stdout, "stdout", self)
-        sys.stderr = _Tee(sys.stderr, "stderr", self)
+        sys.stdout = tee_stream(sys.stdout, "stdout", self)
+        sys.stderr = tee_stream(sys.stderr, "stderr", self)
+        self._tees = (sys.stdout, sys.stderr)
         builtins.display = self.display  # type: ignore[attr-defined]
         patches = {"IPython.core.display_functions": self._patch_ipython, "IPython.core.display": self._patch_ipython,
                    "matplotlib.pyplot": self._patch_pyplot}
@@ -226,17 +288,28 @@ class Recorder:
         module.show = show
 
     # --- cells --------------------------------------------------------------------------------------------------
+    def _settle(self) -> None:
+        """A line still pending in the line-buffered streams belongs to what came before: out with it."""
+        for tee in self._tees:
+            try:
+                tee.flush()
+            except Exception:
+                pass
+
     def begin(self, index: int, cell_id: Optional[str], count: int) -> None:
+        self._settle()
         entry = {"id": cell_id, "executionCount": count, "outputs": []}
         self.cells[index] = entry
         self.current = entry["outputs"]
 
     def end(self) -> None:
+        self._settle()
         if self.current is not None:
             self.flush_figures()
         self.current = None
 
     def _add(self, output: Dict[str, Any]) -> None:
+        self._settle()
         if self.current is None or self.step_full:
             return
         size = _output_size(output)
@@ -258,6 +331,9 @@ class Recorder:
         return {"output_type": "stream", "name": "stderr", "text": "[cellpipe] %s\n" % text}
 
     def stream(self, name: str, text: str) -> None:
+        """Appends to the cell's last output when it is the same stream, as Jupyter's front end merges them. The
+        pieces are kept in a list and joined once when the file is written: ``text += piece`` per print copies the
+        whole stream each time, which made a step printing 100k lines take minutes."""
         outs = self.current
         if outs is None or self.step_full or not text:
             return
@@ -266,15 +342,18 @@ class Recorder:
             return
         last = outs[-1] if outs else None
         if not (last and last["output_type"] == "stream" and last["name"] == name and not last.get("_note")):
-            last = {"output_type": "stream", "name": name, "text": ""}
+            last = {"output_type": "stream", "name": name, "text": "", "_parts": [], "_size": 0}
             outs.append(last)
-        room = min(self.max_output - len(last["text"]), self.max_step - self.total)
+        elif "_parts" not in last:  # a stream output added whole (a note): continue from its text
+            last["_parts"], last["_size"] = [last["text"]], len(last["text"])
+        room = min(self.max_output - last["_size"], self.max_step - self.total)
         if len(text) > room:
             text = text[:max(room, 0)]
             self._cut_streams.add(key)
             if self.max_step - self.total - len(text) <= 0:
                 self.step_full = True
-        last["text"] += text
+        last["_parts"].append(text)
+        last["_size"] += len(text)
         self.total += len(text)
         if key in self._cut_streams:
             note = self._note("%s was cut here: it is over the %s limit" % (
@@ -285,6 +364,7 @@ class Recorder:
     def display(self, *objs: Any, include: Any = None, exclude: Any = None, metadata: Any = None,
                 raw: bool = False, **_ignored: Any) -> None:
         """``display(...)`` as in IPython: one ``display_data`` per object, its text form in the log as before."""
+        self._settle()
         for obj in objs:
             if raw and isinstance(obj, dict):
                 data, md = dict(obj), dict(metadata or {})
@@ -296,6 +376,7 @@ class Recorder:
             self._add({"output_type": "display_data", "data": data, "metadata": md})
 
     def publish_display_data(self, data: Dict[str, Any], metadata: Any = None, **_ignored: Any) -> None:
+        self._settle()
         self._log_text(data)
         self._add({"output_type": "display_data", "data": dict(data), "metadata": dict(metadata or {})})
 
@@ -348,7 +429,7 @@ class Recorder:
     def write(self) -> None:
         cells = {}
         for index, entry in sorted(self.cells.items()):
-            outs = [{k: v for k, v in o.items() if not k.startswith("_")} for o in entry["outputs"]]
+            outs = [{k: v for k, v in _joined(o).items() if not k.startswith("_")} for o in entry["outputs"]]
             cells[str(index)] = dict(entry, outputs=outs)
         doc = {"format": FORMAT, "step": self.step, "cells": cells}
         text = json.dumps(doc, default=str)
@@ -360,6 +441,15 @@ class Recorder:
             _write_atomically(self.html_path, render(json.loads(text)))
         if self.to_log:
             write_log_chunks(text, sys.__stderr__)
+
+
+def _joined(output: Dict[str, Any]) -> Dict[str, Any]:
+    """A stream output with its pieces (``Recorder.stream``) joined into its text; other outputs as they are."""
+    parts = output.get("_parts")
+    if parts is not None:
+        output["text"] = "".join(parts)
+        output["_parts"] = [output["text"]]
+    return output
 
 
 LOG_PREFIX = "[cellpipe] cell-outputs "

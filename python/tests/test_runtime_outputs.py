@@ -198,3 +198,78 @@ def test_the_outputs_also_go_to_stderr_as_numbered_chunks_that_reassemble_to_the
     assert "cell-outputs" not in got.stdout
     bad = run_step(tmp_path, prog, workdir=str(workdir), extra=["--cell-outputs-log", "stdout"])
     assert bad.code != 0 and "--cell-outputs-log takes 'stderr'" in bad.stderr
+
+
+_COUNT_CALLS = r'''
+import json, sys
+from cellpipe_runtime.outputs import Recorder
+
+rec = Recorder(None, "s", max_output=1 << 30, max_step=1 << 30)
+calls = []
+stream = rec.stream
+rec.stream = lambda name, text: (calls.append(len(text)), stream(name, text))
+rec.install()
+rec.begin(0, None, 1)
+for i in range(%(n)d):
+    print("line", i)
+rec.end()
+sys.stdout = sys.__stdout__
+outs = rec.cells[0]["outputs"]
+from cellpipe_runtime.outputs import _joined
+text = _joined(outs[0])["text"]
+print(json.dumps({"calls": len(calls), "outputs": len(outs), "ok": text == "".join("line %%d\n" %% i for i in range(%(n)d))}))
+'''
+
+
+def test_printing_a_line_crosses_into_the_recorder_once_not_once_per_piece_print_writes(tmp_path):
+    """``print('line', i)`` writes four pieces; the recorder sees each finished line once and keeps the pieces in a
+    list, so recording N lines is linear (``text += piece`` per write made 100k prints take minutes)."""
+    import subprocess
+
+    n = 20000
+    env = dict(os.environ, PYTHONPATH=PYTHON_DIR, PYTHONUNBUFFERED="1")
+    got = subprocess.run([sys.executable, "-c", _COUNT_CALLS % {"n": n}], capture_output=True, text=True, env=env,
+                         cwd=str(tmp_path), timeout=120)
+    assert got.returncode == 0, got.stderr
+    report = json.loads(got.stdout.strip().splitlines()[-1])
+    assert report == {"calls": n, "outputs": 1, "ok": True}
+    assert got.stdout.count("\n") == n + 1  # and every line still reached the real stream
+
+
+def test_a_printing_step_costs_about_what_plain_python_does(tmp_path):
+    """100k prints in a step against the same loop in plain Python with the step's environment, measured here: the
+    bound is generous (3x; bench/print_cost.py measures ~1x) so a busy machine can't fail it, but quadratic
+    recording (~30x) can't pass it."""
+    import subprocess
+    import time
+
+    code = "for i in range(100000):\n    print('line', i)\n"
+    env = dict(os.environ, PYTHONPATH=PYTHON_DIR, PYTHONUNBUFFERED="1")
+
+    def plain():
+        t = time.perf_counter()
+        subprocess.run([sys.executable, "-c", code], stdout=subprocess.PIPE, env=env, check=True, timeout=300)
+        return time.perf_counter() - t
+
+    def step():
+        t = time.perf_counter()
+        got, doc = _step_outputs(tmp_path, [code], extra_env={"PYTHONUNBUFFERED": "1"})
+        elapsed = time.perf_counter() - t
+        assert got.code == 0 and got.stdout.count("\n") == 100000, got.stderr[-2000:]
+        assert doc["cells"]["0"]["outputs"][0]["text"].startswith("line 0\nline 1\n")
+        return elapsed
+
+    times = [(plain(), step()) for _ in range(2)]
+    baseline, cost = min(t[0] for t in times), min(t[1] for t in times)
+    assert cost < 3 * baseline + 0.5, "a printing step took %.2fs, plain Python %.2fs" % (cost, baseline)
+
+
+def test_lines_from_stdout_and_stderr_keep_their_order_in_the_cell(tmp_path):
+    cells = ["import sys\nprint('a')\nprint('b', file=sys.stderr)\nprint('c')\nprint('no newline', end='')\n"
+             "display(1)\nprint('d')"]
+    got, doc = _step_outputs(tmp_path, cells)
+    assert got.code == 0, got
+    outs = [(o["output_type"], o.get("name"), o.get("text")) for o in doc["cells"]["0"]["outputs"]]
+    assert outs == [("stream", "stdout", "a\n"), ("stream", "stderr", "b\n"), ("stream", "stdout", "c\nno newline"),
+                    ("display_data", None, None), ("stream", "stdout", "d\n")]
+    assert got.stdout == "a\nc\nno newline1\nd\n"
