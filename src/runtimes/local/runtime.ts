@@ -44,6 +44,8 @@ export interface LocalRuntimeOptions {
   dumpVariables?: boolean;
   /** Fork steps from a server that ran their imports cells once (warm/); default unless `CELLPIPE_WARM=0`. */
   warm?: boolean;
+  /** The fork servers to use (tests: a pool of their own, with its own limit); default this process's shared ones. */
+  warmStarts?: WarmStarts;
 }
 
 /** Events: `log` (runId, step, LogLine) for every stored line, `change` (RunRecord) after every state change. */
@@ -139,7 +141,7 @@ export class LocalRuntime extends EventEmitter<LocalRuntimeEvents> implements Ru
     this.cache = new StepCache(path.join(this.store.dir, 'cache'));
     if (options.warm === false) this.coldBecause = 'cold starts were asked for (--cold)';
     else if (env.CELLPIPE_WARM === '0') this.coldBecause = 'CELLPIPE_WARM=0 turns warm starts off';
-    else this.warmStarts = WarmStarts.shared();
+    else this.warmStarts = options.warmStarts ?? WarmStarts.shared();
   }
 
   /**

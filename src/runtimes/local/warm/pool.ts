@@ -15,7 +15,9 @@ import { ForkServer, type WarmChild } from './server.js';
 const PER_STEP_ENV = ['TMPDIR', 'CELLPIPE_RUN_ID', 'CELLPIPE_STEP'];
 
 export interface WarmStartsOptions {
-  /** Servers kept at once (each holds its imports in memory); the least recently used one stops first. Default 4. */
+  /** Servers kept at once (each holds its imports in memory); the least recently used idle one stops first. A
+   *  server still running its imports, or one a step is being forked from, is never stopped to make room: the
+   *  pool holds more for a while instead, and is brought back to the limit as they finish. Default 4. */
   maxServers?: number;
 }
 
@@ -46,6 +48,8 @@ export type WarmStart = { child: WarmChild; serverPid: number } | { cold: string
 
 export class WarmStarts {
   private readonly servers = new Map<string, ForkServer>();
+  /** Steps (or prewarms) waiting on each server right now. */
+  private readonly users = new Map<ForkServer, number>();
   /** Keys whose server was not usable, with why and when: their steps start cold at once, for an idle period (a
    *  long-lived backend tries again later: the package that failed to import may be installed by then). */
   private readonly refused = new Map<string, { reason: string; at: number }>();
@@ -85,11 +89,12 @@ export class WarmStarts {
     const k = this.keyed(req);
     if ('cold' in k) return k;
     const server = this.server(k.key, req, k.env, k.cells);
-    const ready = await server.ready;
-    if (ready.ok) return { pid: ready.pid };
-    this.servers.delete(k.key);
-    this.refused.set(k.key, { reason: ready.reason, at: Date.now() });
-    return { cold: ready.reason };
+    return this.using(server, async () => {
+      const ready = await server.ready;
+      if (ready.ok) return { pid: ready.pid };
+      this.forget(k.key, server, ready);
+      return { cold: ready.reason };
+    });
   }
 
   /** Forks the step from its server (started first when needed), or says why it must start cold. */
@@ -99,47 +104,78 @@ export class WarmStarts {
     const { key, env: serverEnv, cells } = k;
     for (let attempt = 0; attempt < 2; attempt++) {
       const server = this.server(key, req, serverEnv, cells);
-      const ready = await server.ready;
-      if (!ready.ok) {
-        this.servers.delete(key);
-        this.refused.set(key, { reason: ready.reason, at: Date.now() });
-        return { cold: ready.reason };
-      }
-      try {
-        const child = await server.fork({ argv: req.argv, env: req.env, cwd: req.cwd });
-        return { child, serverPid: ready.pid };
-      } catch (err) {
-        this.servers.delete(key);
-        server.stop();
-        if (attempt === 0 && server.exited) continue; // it ended meanwhile (idle): start another
-        return { cold: (err as Error).message };
-      }
+      const got = await this.using(server, async (): Promise<WarmStart | 'again'> => {
+        const ready = await server.ready;
+        if (!ready.ok) {
+          this.forget(key, server, ready);
+          return { cold: ready.reason };
+        }
+        try {
+          const child = await server.fork({ argv: req.argv, env: req.env, cwd: req.cwd });
+          return { child, serverPid: ready.pid };
+        } catch (err) {
+          if (this.servers.get(key) === server) this.servers.delete(key);
+          server.stop('it could not fork a step');
+          if (attempt === 0 && server.exited) return 'again'; // it ended meanwhile (idle): start another
+          return { cold: (err as Error).message };
+        }
+      });
+      if (got !== 'again') return got;
     }
     return { cold: 'the fork server could not be reached' };
   }
 
+  /** Runs `work` with `server` marked as in use, so it is not stopped to make room meanwhile. */
+  private async using<T>(server: ForkServer, work: () => Promise<T>): Promise<T> {
+    this.users.set(server, (this.users.get(server) ?? 0) + 1);
+    try {
+      return await work();
+    } finally {
+      const n = (this.users.get(server) ?? 1) - 1;
+      if (n > 0) this.users.set(server, n);
+      else this.users.delete(server);
+      this.trim();
+    }
+  }
+
+  /** A server that never became ready: its key starts cold for a while, unless this process stopped it (then the
+   *  failure says nothing about the imports). */
+  private forget(key: string, server: ForkServer, ready: { reason: string; stopped?: boolean }): void {
+    if (this.servers.get(key) === server) this.servers.delete(key);
+    if (!ready.stopped) this.refused.set(key, { reason: ready.reason, at: Date.now() });
+  }
+
+  /** Stops least recently used servers while there are more than the limit, skipping any still importing or in use
+   *  (and `keep`, about to be used). */
+  private trim(keep?: ForkServer): void {
+    for (const [key, s] of this.servers) {
+      if (this.servers.size <= this.maxServers) return;
+      if (s === keep || s.starting || this.users.has(s)) continue;
+      this.servers.delete(key);
+      s.stop(`at most ${this.maxServers} fork servers are kept and it was the least recently used`);
+    }
+  }
+
   private server(key: string, req: Omit<WarmStepRequest, 'argv' | 'cwd'>, env: NodeJS.ProcessEnv, cells: StepProgram['cells']): ForkServer {
     let server = this.servers.get(key);
-    if (server && (server.exited || server.changedFile())) {
+    const changed = server && !server.exited ? server.changedFile() : undefined;
+    if (server && (server.exited || changed)) {
       // Gone, or what its imports read has changed (a cold step would see the new code): a new server.
       this.servers.delete(key);
-      server.stop();
+      server.stop(`${changed} changed since its imports read it`);
       server = undefined;
     }
     if (server) {
       // Most recently used last (Map order), so the first one is the one to stop when there are too many.
       this.servers.delete(key);
       this.servers.set(key, server);
+      this.trim(server);
       return server;
     }
     const imports: StepProgram = { ...req.program, step: `${req.program.step} (imports)`, cells, inputs: [], outputs: [], metrics: [], parameters: [] };
     server = new ForkServer({ python: req.python, env, workdir: req.workdir, imports, idleSeconds: req.idleSeconds });
     this.servers.set(key, server);
-    while (this.servers.size > this.maxServers) {
-      const [oldKey, old] = this.servers.entries().next().value!;
-      this.servers.delete(oldKey);
-      old.stop();
-    }
+    this.trim(server);
     return server;
   }
 
@@ -150,7 +186,7 @@ export class WarmStarts {
 
   /** Stops every server (their steps run on). */
   stopAll(): void {
-    for (const s of this.servers.values()) s.stop();
+    for (const s of this.servers.values()) s.stop('every fork server was stopped');
     this.servers.clear();
   }
 }

@@ -29,7 +29,8 @@ export interface ForkServerOptions {
   idleSeconds: number;
 }
 
-export type ServerReady = { ok: true; pid: number; importSeconds: number } | { ok: false; reason: string };
+/** Whether the server ran its imports and waits for steps; if not, why (`stopped`: this process stopped it). */
+export type ServerReady = { ok: true; pid: number; importSeconds: number } | { ok: false; reason: string; stopped?: boolean };
 
 /** A file whose change makes a server stale: [path, mtime in ns, size] as the server saw it after its imports. */
 type Watched = [string, string, number];
@@ -102,6 +103,9 @@ export class ForkServer {
   private readonly dir: string;
   private readonly socketPath: string;
   private gone = false;
+  private answered = false;
+  /** Why this process stopped the server, once it has: what a step waiting for it is told. */
+  private stoppedBecause?: string;
   private stderrTail: string[] = [];
   private watched: Watched[] = [];
 
@@ -115,6 +119,11 @@ export class ForkServer {
   /** Whether the server process has ended (idle, killed, or never became ready). */
   get exited(): boolean {
     return this.gone;
+  }
+
+  /** Still running the imports cells (steps wait for it): stopping it now would fail them. */
+  get starting(): boolean {
+    return !this.answered && !this.gone;
   }
 
   get pid(): number | undefined {
@@ -151,10 +160,12 @@ export class ForkServer {
         return;
       }
       this.child = child;
-      let answered = false;
       const answer = (r: ServerReady): void => {
-        if (answered) return;
-        answered = true;
+        if (this.answered) return;
+        this.answered = true;
+        // Stopped by us while importing, the server's own account (an imports cell "exited", or the process
+        // ended by a signal) would hide why: say what stopped it.
+        if (!r.ok && this.stoppedBecause) r = { ok: false, stopped: true, reason: `its fork server was stopped while it ran the imports cells (${this.stoppedBecause})` };
         resolve(r);
       };
       // What the imports print is each step's to show (the child replays it); here only the tail, for errors.
@@ -256,9 +267,11 @@ export class ForkServer {
     });
   }
 
-  /** Stops the server (steps it forked run on: each is its own process group, stopped as any step is). */
-  stop(): void {
+  /** Stops the server (steps it forked run on: each is its own process group, stopped as any step is). `why` is
+   *  what a step still waiting for its imports is told. */
+  stop(why = 'cellpipe stopped it'): void {
     if (this.gone || !this.child?.pid) return;
+    this.stoppedBecause ??= why;
     try {
       process.kill(this.child.pid, 'SIGTERM');
     } catch {

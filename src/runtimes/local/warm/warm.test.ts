@@ -256,6 +256,56 @@ test('a run cancelled while its fork server is still running the imports leaves 
   runtime.warmStarts!.stopAll();
 });
 
+/** An imports cell that says it began (a file), then waits until the test lets it finish (another file): the test
+ *  acts while the imports run, without racing a timer. */
+const gatedImports = (root: string, k: number) =>
+  `import os, time\nopen(os.path.join(${JSON.stringify(root)}, "began-${k}"), "w").close()\n` +
+  `while not os.path.exists(os.path.join(${JSON.stringify(root)}, "go")):\n    time.sleep(0.01)\nIMPORTS = ${k}`;
+
+test('more runs with different imports than the pool keeps: no server is stopped while its imports run, every step starts warm, and the pool shrinks back after', async () => {
+  const { WarmStarts } = await import('./pool.js');
+  const pool = new WarmStarts({ maxServers: 2 });
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'cellpipe-warm-test-'));
+  const runtime = new LocalRuntime({ store: new RunStore(path.join(root, '.cellpipe')), python, concurrency: 4, killGraceMs: 1000, warmStarts: pool });
+  try {
+    const ids = [];
+    for (let k = 0; k < 4; k++) {
+      ids.push(await runtime.submit(handBuiltRequest([{ name: 's', code: 'print("imports", IMPORTS)' }], { prelude: gatedImports(root, k), workdir: root, cache: false })));
+    }
+    await eventually(() => [0, 1, 2, 3].every((k) => fs.existsSync(path.join(root, `began-${k}`))), 'all four servers run their imports');
+    assert.equal(pool.pids().length, 4, 'none was stopped to make room while importing');
+    fs.writeFileSync(path.join(root, 'go'), '');
+    const recs = await Promise.all(ids.map((id) => runtime.wait(id)));
+    for (const [k, rec] of recs.entries()) {
+      assert.equal(rec.steps[0].state, 'succeeded', JSON.stringify(rec.steps[0]));
+      assert.equal(rec.steps[0].start, 'warm', `run ${k}: ${rec.steps[0].coldStartReason}`);
+      assert.deepEqual(await logLines(runtime, rec.id, 's', 'stdout'), [`imports ${k}`]);
+    }
+    await eventually(() => pool.pids().length <= 2, 'the pool is back to its limit once the steps were forked');
+  } finally {
+    fs.writeFileSync(path.join(root, 'go'), ''); // a failed check leaves no step waiting
+    pool.stopAll();
+  }
+});
+
+test('a step whose fork server is stopped while it runs the imports starts cold and says so, not what the stopped imports cell looked like', async () => {
+  const { root, runtime } = setup();
+  const id = await runtime.submit(handBuiltRequest([{ name: 's', code: 'print("imports", IMPORTS)' }], { prelude: gatedImports(root, 0), workdir: root, cache: false }));
+  try {
+    await eventually(() => fs.existsSync(path.join(root, 'began-0')), 'the server runs the imports');
+    runtime.warmStarts!.stopAll();
+  } finally {
+    fs.writeFileSync(path.join(root, 'go'), ''); // the cold step runs the imports too
+  }
+  const rec = await runtime.wait(id);
+  assert.equal(rec.steps[0].state, 'succeeded', JSON.stringify(rec.steps[0]));
+  assert.equal(rec.steps[0].start, 'cold');
+  assert.equal(rec.steps[0].coldStartReason, 'its fork server was stopped while it ran the imports cells (every fork server was stopped)');
+  const next = await run(runtime, [{ name: 's', code: 'print("imports", IMPORTS)' }], { prelude: gatedImports(root, 0), workdir: root });
+  assert.equal(next.steps[0].start, 'warm', `a stop by cellpipe does not make the imports start cold later: ${next.steps[0].coldStartReason}`);
+  runtime.warmStarts!.stopAll();
+});
+
 test('a server stopped while its step runs (replaced, or all stopped) still reports that step, then exits', async () => {
   const { root, runtime } = setup();
   const id = await runtime.submit(handBuiltRequest([{ name: 'slow', code: 'import time\ntime.sleep(1)\nprint("finished")' }], { prelude: 'import json', workdir: root, cache: false }));
