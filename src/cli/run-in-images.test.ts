@@ -81,3 +81,46 @@ test('kill -9 of the runner mid-step: the run is interrupted, its container and 
     fs.rmSync(work, { recursive: true, force: true });
   }
 });
+
+/** The metrics of each step of the latest run in a store, by step name. */
+async function metricsOf(storeDir: string): Promise<Record<string, unknown>> {
+  const store = new RunStore(storeDir);
+  try {
+    const [rec] = await store.list();
+    assert.equal(rec.state, 'succeeded', JSON.stringify(rec.steps.map((s) => [s.name, s.state, s.error])));
+    return Object.fromEntries(rec.steps.map((s) => [s.name, s.metrics]));
+  } finally {
+    store.close();
+  }
+}
+
+/** The lines the notebook's own code printed (`[step] text`), without cellpipe's own lines. */
+function printed(stdout: string): string[] {
+  return stdout.split('\n').filter((l) => /^\[[\w-]+\] /.test(l) && !/^\[[\w-]+\] (──|\[cellpipe\]|warm start|cold start)/.test(l));
+}
+
+for (const [name, notebook, data] of [
+  ['the README\'s quickstart (open(\'data/weather.csv\'))', path.join(kit.REPO, 'examples/quickstart.ipynb'), path.join(kit.REPO, 'examples/data')],
+  ['wordcount (open(SOURCE), a parameter naming data/words.txt)', path.join(kit.FIXTURES, 'wordcount.ipynb'), path.join(kit.FIXTURES, 'data')],
+] as const) {
+  test(`${name} runs in its images with no declared files: the file it reads travels, outputs equal a local run`, { skip: why ?? false, timeout: 600_000 }, async () => {
+    const base = await debianBase();
+    const work = fs.mkdtempSync(path.join(os.tmpdir(), 'cellpipe-cli-files-'));
+    try {
+      const nb = path.join(work, path.basename(notebook));
+      fs.copyFileSync(notebook, nb);
+      fs.cpSync(data, path.join(work, 'data'), { recursive: true });
+      assert.equal((JSON.parse(fs.readFileSync(nb, 'utf8')).metadata.cellpipe ?? {}).files, undefined, 'the notebook declares no files');
+      const local = await kit.cellpipe(['run', nb, '--store', path.join(work, 'local')], {});
+      assert.equal(local.code, 0, local.stdout + local.stderr);
+      const images = await kit.cellpipe(['run', nb, '--in-images', '--base', `oci:${base.layout}:${base.tag}`, '--store', path.join(work, 'images')], {});
+      assert.equal(images.code, 0, images.stdout + images.stderr);
+      assert.match(images.stderr, /files packaged into the images .*\n {2}data\/\w+\.(csv|txt) {2}[\d.]+ [KB]+ {2}read by \w+/, 'the run says what it packaged');
+      assert.deepEqual(printed(images.stdout), printed(local.stdout), 'the steps printed the same in their images as locally');
+      assert.ok(printed(local.stdout).length > 0);
+      assert.deepEqual(await metricsOf(path.join(work, 'images')), await metricsOf(path.join(work, 'local')), 'same metrics');
+    } finally {
+      fs.rmSync(work, { recursive: true, force: true });
+    }
+  });
+}

@@ -7,6 +7,7 @@ import { buildStepGraph, type CellPlacement } from './graph.js';
 import { stepPrograms } from './programs.js';
 import { pipelineSpec, specYaml } from './ir.js';
 import { sha256Hex } from './hash.js';
+import { notebookContext, readFilesSetting, resolveFileReads } from './files.js';
 
 export const CELLPIPE_VERSION = '0.1.0';
 
@@ -50,6 +51,7 @@ export function compileNotebook(input: string | object, options: CompileOptions 
   const built = buildStepGraph(notebook, options.path, options.defaultBaseImage);
   const diagnostics = [...parsed.diagnostics, ...built.diagnostics];
   const graph = built.graph;
+  diagnostics.push(...stepFiles(notebook, built));
   if (!graph.steps.length && !diagnostics.some((d) => d.severity === 'error')) {
     diagnostics.push({
       severity: 'error', code: 'no-steps', message: 'the notebook has no code to run as a pipeline step',
@@ -69,6 +71,21 @@ export function compileNotebook(input: string | object, options: CompileOptions 
   result.yaml = specYaml(spec.docs, graph);
   result.specHash = sha256Hex(result.yaml);
   return sortDiagnostics(result);
+}
+
+/**
+ * Sets each step's `files`: what its code (prelude included) reads, from the whole notebook's imports, parameters and
+ * constants; returns the notes and warnings about reads that cannot travel.
+ */
+function stepFiles(notebook: Notebook, built: ReturnType<typeof buildStepGraph>): Diagnostic[] {
+  const { graph, names, placement } = built;
+  const { setting, diagnostics } = readFilesSetting(notebook.metadata);
+  const running = notebook.cells.filter((c) => c.type === 'code' && ['prelude', 'step'].includes(placement.get(c.index)?.kind ?? ''));
+  const ctx = notebookContext(running, names, graph.parameters);
+  const stepCells = new Map(graph.steps.map((s) => [s.name, [...graph.prelude, ...s.cells]]));
+  const found = resolveFileReads(notebook, stepCells, ctx, setting, graph.pipeline.volumes);
+  for (const step of graph.steps) step.files = found.files.get(step.name) ?? [];
+  return [...diagnostics, ...found.diagnostics];
 }
 
 const SEVERITY_ORDER = { error: 0, warning: 1, info: 2 };

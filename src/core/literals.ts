@@ -166,7 +166,8 @@ function parseStrings(node: SyntaxNode, source: string): string {
   }).join('');
 }
 
-function decodeString(text: string, node: SyntaxNode): string {
+/** The value of one plain (non-f, non-bytes) Python string literal's source text; throws on f-strings and bytes. */
+export function decodeString(text: string, node: SyntaxNode): string {
   const prefix = /^[A-Za-z]*/.exec(text)![0].toLowerCase();
   if (prefix.includes('b')) throw new LiteralError('bytes are not pipeline parameter types — use a str', node);
   if (prefix.includes('f')) throw new LiteralError('f-strings are computed, not literals', node);

@@ -79,6 +79,35 @@ export interface VolumeMount {
 /** Role of a cell in the pipeline, from its tags. */
 export type CellRole = 'imports' | 'functions' | 'pipeline-parameters' | 'pipeline-metrics' | 'skip' | 'step';
 
+/** Whether a file a step reads goes into its image, as far as the code tells (existence and size are checked at build time). */
+export type FileStatus =
+  /** Relative, inside the notebook's folder: packaged into the images (if it exists and fits the size limit). */
+  | 'travels'
+  /** Left out by a `!path` entry of `metadata.cellpipe.files`. */
+  | 'excluded'
+  /** An absolute path under a mounted volume's mount point: the volume brings it. */
+  | 'volume'
+  /** An absolute path: only on this machine. */
+  | 'absolute'
+  /** A relative path leading out of the notebook's folder. */
+  | 'outside';
+
+/** One file (or pattern) a step reads. */
+export interface StepFile {
+  /** Relative to the notebook's folder, normalised (`data/weather.csv`); as written when absolute. A pattern has `*`. */
+  path: string;
+  /** True when `path` has variable parts (`*`) and stands for every file that matches. */
+  pattern?: boolean;
+  /** The reader, qualified: `pandas.read_csv`, `open`, `pathlib.Path.read_text`, `pickle.load(open(…))`. */
+  reader: string;
+  /** 0-based index of the cell that reads it, and the 1-based line. */
+  cell: number;
+  line: number;
+  /** The pipeline parameter whose default names it, when one does. */
+  parameter?: string;
+  status: FileStatus;
+}
+
 /** One pipeline step: a named group of cells that runs as one process or container. */
 export interface Step {
   name: string;
@@ -108,6 +137,8 @@ export interface Step {
   annotations: Record<string, string>;
   /** Non-secret environment variables (`metadata.cellpipe.env`, then the step's `env:` tags), keys sorted. */
   env: Record<string, string>;
+  /** Files its code reads (src/core/files.ts), in cell order; set by the compiler. */
+  files?: StepFile[];
 }
 
 /** Notebook-level settings (Kale's `metadata.kubeflow_notebook` merged with cellpipe's `metadata.cellpipe`). */

@@ -13,7 +13,7 @@ import { compileNotebook } from '../core/compile.js';
 import { buildStepImages } from './build.js';
 import { buildNotebookImages, declaredFileList, NotebookBuildError } from './notebook.js';
 import { RegistryClient } from './registry.js';
-import { pushBaseImage, startRegistry, type TestRegistry } from './testing.js';
+import { pushBaseImage, startRegistry, tool, type TestRegistry } from './testing.js';
 
 const repoRoot = resolve(fileURLToPath(new URL('.', import.meta.url)), '../..');
 const fixture = join(repoRoot, 'test/fixtures/images/fournb');
@@ -51,6 +51,30 @@ describe('buildNotebookImages', () => {
     assert.deepEqual(Object.keys(helper.images).sort(), compiled.graph!.steps.map((s) => s.name).sort());
     assert.ok(Object.values(helper.steps).every((s) => s.unchanged), 'the second build found every image');
     assert.ok(events.includes('step'));
+  });
+
+  test('a file a step reads goes into the shared layer without being declared, and says so in the result', async () => {
+    const nb = JSON.parse(await readFile(join(nbDir, 'four_steps.ipynb'), 'utf8'));
+    delete nb.metadata.cellpipe.files;
+    const compiled = compileNotebook(JSON.stringify(nb), { path: 'four_steps.ipynb', graphOnly: true });
+    assert.ok(compiled.ok);
+    const built = await buildNotebookImages(compiled, nbDir, { registry: `${reg.host}/team/undeclared`, base: `${reg.host}/base/python:3`, insecure: true });
+    assert.deepEqual(built.files.paths, ['data/train.csv']);
+    assert.deepEqual(built.files.outcomes.map((o) => [o.path, o.travels, o.steps]), [['data/train.csv', true, ['load']]]);
+    const manifest = JSON.parse((await client.getManifest('team/undeclared', built.steps.load.tag)).bytes.toString()) as { layers: { digest: string }[] };
+    const shared = manifest.layers[manifest.layers.length - 2];
+    const dir = await mkdtemp(join(tmpdir(), 'cellpipe-layer-'));
+    try {
+      await writeFile(join(dir, 'layer.tar.gz'), await client.getBlob('team/undeclared', shared.digest));
+      const listed = await tool('tar', ['-xzOf', join(dir, 'layer.tar.gz'), 'cellpipe/work/data/train.csv']);
+      assert.equal(listed, await readFile(join(nbDir, 'data/train.csv'), 'utf8'), 'the file is in the shared layer, as the notebook has it');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+    // Same files, same layers: the images of the declared build are these very images.
+    const declared = compileNotebook(await readFile(join(nbDir, 'four_steps.ipynb'), 'utf8'), { path: 'four_steps.ipynb', graphOnly: true });
+    const again = await buildNotebookImages(declared, nbDir, { registry: `${reg.host}/team/undeclared`, base: `${reg.host}/base/python:3`, insecure: true });
+    assert.ok(Object.values(again.steps).every((s) => s.unchanged), 'declaring the file changes nothing in the images');
   });
 
   test('a malformed metadata.cellpipe.files is named, with the field to fix', async () => {

@@ -1,7 +1,8 @@
 /**
  * `cellpipe build NOTEBOOK --registry HOST[:PORT]/REPO [--base IMAGE] [--insecure] [--ca-file PEM] …`:
- * packages every step into an image (base + cellpipe runtime + the step's program + declared files), pushes it,
- * and prints `step → host/repo@sha256:…` per step (`unchanged` when that exact image was already there).
+ * packages every step into an image (base + cellpipe runtime + the step's program + the files the steps read and the
+ * declared files), pushes it, and prints `step → host/repo@sha256:…` per step (`unchanged` when that exact image was
+ * already there), then on stderr the files it packaged and those that do not travel, with why.
  * Exit 0 on success, 1 when the notebook has errors or the build fails, 2 for usage errors.
  */
 import { readFile, writeFile } from 'node:fs/promises';
@@ -12,6 +13,7 @@ import { parseArgs, UsageError } from '../args.js';
 import { formatDiagnostics } from '../diagnostics.js';
 import { STEPS_DIR, WORK_DIR, type BuildProgress } from '../../images/build.js';
 import { buildNotebookImages, declaredFileList } from '../../images/notebook.js';
+import { filesReport } from '../files-report.js';
 import { defaultCredentialSource, dockerConfigFromSecret, dockerConfigSource } from '../../images/credentials.js';
 import { parseRepository } from '../../images/ref.js';
 
@@ -132,6 +134,9 @@ const build: Command = async (argv, io) => {
     return 1;
   }
   if (progressShown) io.stderr.write('\r\x1b[K');
+  io.stderr.write(filesReport(built.files));
+  const warnings = formatDiagnostics(built.files.diagnostics, shown, { color: tty });
+  if (warnings) io.stderr.write(warnings + '\n');
   if (flags.json) {
     io.stdout.write(JSON.stringify(built.images, null, 2) + '\n');
   } else {

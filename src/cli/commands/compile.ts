@@ -3,16 +3,18 @@
  * Exit 0 on success, 1 when the notebook has errors (printed with cell and line), 2 for usage errors.
  */
 import { readFile, writeFile } from 'node:fs/promises';
-import { resolve, relative } from 'node:path';
+import { dirname, resolve, relative } from 'node:path';
 import type { Command } from '../main.js';
 import { compileNotebook, type CompileResult } from '../../core/compile.js';
 import { commandArgs } from '../args.js';
 import { formatDiagnostics } from '../diagnostics.js';
+import { planNotebookFiles, type FilesPlan } from '../../images/files.js';
 
 const USAGE = `usage: cellpipe compile NOTEBOOK [-o FILE] [--graph]
 
   -o, --output FILE   write the pipeline spec (KFP v2 IR YAML) to FILE instead of stdout
-  --graph             print the step graph as JSON instead of the spec`;
+  --graph             print the step graph as JSON instead of the spec (with the files each step reads
+                      and whether they travel into the step images)`;
 
 const compile: Command = async (argv, io) => {
   const args = commandArgs('compile', argv, { output: { short: 'o', value: true }, graph: {} }, USAGE, io, { exactly: 1, what: 'one notebook' });
@@ -27,21 +29,32 @@ const compile: Command = async (argv, io) => {
   }
   const shown = relative(io.cwd, path) || path;
   const result = compileNotebook(text, { path: shown, graphOnly: Boolean(args.flags.graph) });
-  const report = formatDiagnostics(result.diagnostics, shown, { color: Boolean(io.stderr.isTTY) });
+  // Which of the files the steps read exist here and would travel into the images (missing ones are warnings).
+  const files = result.graph ? await planNotebookFiles(result, dirname(path)) : undefined;
+  const report = formatDiagnostics([...result.diagnostics, ...(files?.diagnostics ?? [])], shown, { color: Boolean(io.stderr.isTTY) });
   if (report) io.stderr.write(report + '\n');
   if (args.flags.graph) {
-    io.stdout.write(JSON.stringify(graphJson(result), null, 2) + '\n');
+    io.stdout.write(JSON.stringify(graphJson(result, files), null, 2) + '\n');
     return result.ok ? 0 : 1;
   }
   if (!result.ok || !result.yaml) return 1;
+  const travelling = files?.outcomes.filter((o) => o.travels).length ?? 0;
+  if (travelling) {
+    io.stderr.write(`note: the steps read ${travelling} file${travelling === 1 ? '' : 's'} of the notebook's folder; they travel in built images only ` +
+      `(cellpipe build … -o spec.yaml, cellpipe submit): this spec runs the steps without them\n`);
+  }
   if (typeof args.flags.output === 'string') await writeFile(resolve(io.cwd, args.flags.output), result.yaml);
   else io.stdout.write(result.yaml);
   return 0;
 };
 
-/** The `--graph` JSON: steps with their cells, data and options, edges, parameters, metrics, diagnostics. */
-export function graphJson(result: CompileResult): unknown {
+/**
+ * The `--graph` JSON: steps with their cells, data, the files they read and options, edges, parameters, metrics,
+ * diagnostics. With a files plan, each file says whether it travels into the images (and why not).
+ */
+export function graphJson(result: CompileResult, files?: FilesPlan): unknown {
   const graph = result.graph;
+  const outcome = new Map(files?.outcomes.map((o) => [o.path, o]));
   return {
     ok: result.ok,
     pipeline: graph?.pipeline,
@@ -53,6 +66,10 @@ export function graphJson(result: CompileResult): unknown {
       outputs: s.outputs,
       parameters: s.parameters,
       metrics: s.metrics,
+      files: (s.files ?? []).map((f) => {
+        const o = outcome.get(f.path);
+        return { ...f, ...(o ? { travels: o.travels, ...(o.why ? { why: o.why } : {}), ...(o.bytes !== undefined ? { bytes: o.bytes } : {}), ...(o.matches ? { matches: o.matches } : {}) } : {}) };
+      }),
       image: s.image ?? graph!.pipeline.baseImage,
       resources: s.limits,
       cache: s.cache,
@@ -66,7 +83,7 @@ export function graphJson(result: CompileResult): unknown {
     edges: graph?.edges ?? [],
     parameters: (graph?.parameters ?? []).map((p) => ({ name: p.name, type: p.type, default: p.default })),
     metrics: graph?.metrics ?? [],
-    diagnostics: result.diagnostics,
+    diagnostics: [...result.diagnostics, ...(files?.diagnostics ?? [])],
   };
 }
 

@@ -16,6 +16,7 @@ import { RunStore, storeDirFor } from '../../runs/store.js';
 import { formatDuration, formatProgress, formatStatus } from '../../runs/format.js';
 import { LocalRuntime } from '../../runtimes/local/runtime.js';
 import { inImages, type InImages } from '../../runtimes/containers/setup.js';
+import { filesReport } from '../files-report.js';
 import { ParameterError, resolveParameters } from '../../runtimes/local/params.js';
 import type { PartialReuse, RunRecord, StepState } from '../../runtimes/types.js';
 import { planPartialRun } from '../../runs/plan.js';
@@ -163,6 +164,10 @@ const run: Command = async (argv, io) => {
       return 1;
     }
     runtime = inImagesRun.runtime;
+    const files = inImagesRun.prepared.built.files;
+    io.stderr.write(filesReport(files));
+    const warnings = formatDiagnostics(files.diagnostics, shown, { color: Boolean(io.stderr.isTTY) });
+    if (warnings) io.stderr.write(warnings + '\n');
   } else {
     runtime = new LocalRuntime({ store, concurrency, env: io.env, ...(args.flags.cold ? { warm: false } : {}) });
   }

@@ -7,8 +7,8 @@ import { createHash } from 'node:crypto';
 import { dirname } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { compileNotebook, type CompileResult } from '../../core/compile.js';
-import { STEPS_DIR, WORK_DIR, type BuildProgress, type BuildResult } from '../../images/build.js';
-import { buildNotebookImages, type NotebookBuildOptions } from '../../images/notebook.js';
+import { STEPS_DIR, WORK_DIR, type BuildProgress } from '../../images/build.js';
+import { buildNotebookImages, type NotebookBuildOptions, type NotebookBuildResult } from '../../images/notebook.js';
 import type { ContainerRunRequest } from './runtime.js';
 import type { SpecDoc } from './tasks.js';
 
@@ -24,7 +24,8 @@ export interface PrepareOptions {
 
 export interface Prepared {
   compiled: CompileResult;
-  built: BuildResult;
+  /** The images, and which files went into them. */
+  built: NotebookBuildResult;
   request: Omit<ContainerRunRequest, 'parameters'>;
 }
 
