@@ -28,7 +28,7 @@ export function filesReport(plan: FilesPlan): string {
     for (const o of packaged) {
       const size = o.bytes !== undefined ? `  ${human(o.bytes)}` : '';
       const many = o.matches && o.matches.length !== 1 ? `  (${o.matches.length} files)` : '';
-      lines.push(`  ${o.path}${size}${many}  read by ${o.steps.join(', ')}`);
+      lines.push(`  ${o.path}${size}${many}  ${o.declared ? 'declared, ' : ''}read by ${o.steps.join(', ')}`);
     }
     for (const d of plan.declared) if (!packaged.some((o) => o.path === d)) lines.push(`  ${d}  declared`);
   }

@@ -27,6 +27,8 @@ export interface FileOutcome {
   matches?: string[];
   /** Steps that read it. */
   steps: string[];
+  /** True when it travels because `metadata.cellpipe.files` lists it (or its folder). */
+  declared?: boolean;
 }
 
 export interface FilesPlan {
@@ -129,7 +131,7 @@ export async function planNotebookFiles(result: CompileResult, notebookDir: stri
       continue;
     }
     if (!file.pattern && isDeclared(file.path)) {
-      outcome.travels = true; // declared: packaged with the declared entries
+      Object.assign(outcome, { travels: true, declared: true }); // packaged with the declared entries
       continue;
     }
     const found = await matchFiles(notebookDir, file);

@@ -134,9 +134,6 @@ const build: Command = async (argv, io) => {
     return 1;
   }
   if (progressShown) io.stderr.write('\r\x1b[K');
-  io.stderr.write(filesReport(built.files));
-  const warnings = formatDiagnostics(built.files.diagnostics, shown, { color: tty });
-  if (warnings) io.stderr.write(warnings + '\n');
   if (flags.json) {
     io.stdout.write(JSON.stringify(built.images, null, 2) + '\n');
   } else {
@@ -146,6 +143,9 @@ const build: Command = async (argv, io) => {
     }
   }
   io.stderr.write(`pushed ${human(built.stats.bytesUp)} in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+  io.stderr.write(filesReport(built.files));
+  const warnings = formatDiagnostics(built.files.diagnostics, shown, { color: tty });
+  if (warnings) io.stderr.write(warnings + '\n');
   if (typeof flags.spec === 'string') {
     // The spec that runs the programs packaged in the images, by digest.
     const spec = compileNotebook(text, { path: shown, images: built.images, programDir: STEPS_DIR, workdir: WORK_DIR });
