@@ -214,7 +214,9 @@ const plugin: JupyterFrontEndPlugin<void> = {
       const before = tagsOf(panel, index);
       const initial = readTagEdit(before);
       const steps = stepNames(model.cells());
-      const edit = await editTagsDialog(`Pipeline tags of ${cellLabel(index)}`, initial, steps, (s) => model.stepColor(s));
+      const step = model.places()[index]?.step;
+      const files = model.result?.graph?.steps.find((s) => s.name === step)?.files ?? [];
+      const edit = await editTagsDialog(`Pipeline tags of ${cellLabel(index)}`, initial, steps, (s) => model.stepColor(s), files);
       if (!edit) return;
       const cells = panel.content.model.cells;
       const renamedFrom = initial.role === 'step' && edit.role === 'step' ? initial.step : '';

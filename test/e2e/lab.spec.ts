@@ -25,6 +25,20 @@ test('chips show each cell\'s role or step, in the step\'s colour', async ({ pag
   await keep(page, 'tagged-notebook');
 });
 
+test('a step that reads a file lists it on its chip row and in the tag editor, saying it travels into the images', async ({ page }) => {
+  await openNotebook(page, 'quickstart.ipynb');
+  const load = page.locator('.jp-NotebookPanel .jp-Cell').filter({ has: page.locator('.cp-chip', { hasText: /^load$/ }) });
+  const files = load.locator('.cp-files');
+  await expect(files).toHaveText('reads data/weather.csv');
+  await expect(files).toHaveAttribute('title', /data\/weather\.csv — travels into the step images \(open, cell 5, line 1\)/);
+  await expect(page.locator('.cp-files:not(:empty)'), 'only the step that reads a file says so').toHaveCount(1);
+  await load.locator('.cp-chip').click();
+  const dialog = page.locator('.jp-Dialog');
+  await expect(dialog.locator('[aria-label="files this step reads"] li')).toHaveText(['data/weather.csv — travels into the step images (open, cell 5, line 1)']);
+  await dialog.locator('button', { hasText: 'Cancel' }).click();
+  await expect(dialog).toHaveCount(0);
+});
+
 test('marking a new cell as a step through the editor writes Kale tags to the saved notebook', async ({ page }) => {
   await openNotebook(page, 'tagging.ipynb');
   const before = savedTags('tagging.ipynb');

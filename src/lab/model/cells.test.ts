@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, existsSync } from 'node:fs';
-import { chipLabel, diagnosticsByCell, diagnosticTooltip, firstCells, logAnchors, MIN_NEIGHBOUR_HUE_GAP, placeCells, stepColor, stepNames, stepPalette, worstSeverity, type CellInfo } from './cells.js';
+import { chipLabel, diagnosticsByCell, diagnosticTooltip, filesLabel, firstCells, logAnchors, MIN_NEIGHBOUR_HUE_GAP, placeCells, stepColor, stepNames, stepPalette, worstSeverity, type CellInfo } from './cells.js';
+import type { StepFile } from '../../core/model.js';
 
 const code = (...tags: string[]): CellInfo => ({ type: 'code', tags });
 const md: CellInfo = { type: 'markdown', tags: [] };
@@ -68,4 +69,21 @@ test('steps next to each other, in the notebook or in the graph, get hues at lea
   assert.equal(palette.get('load'), stepColor('load'));
   // The same notebook gets the same colours.
   assert.deepEqual(stepPalette(order, edges), palette);
+});
+
+test('a step that reads files says so on its chip row: the first path, how many more, and per file whether it travels', () => {
+  const files: StepFile[] = [
+    { path: 'data/weather.csv', reader: 'open', cell: 4, line: 1, status: 'travels' },
+    { path: 'images/*', pattern: true, reader: 'PIL.Image.open', cell: 4, line: 3, status: 'travels' },
+    { path: '/srv/big.parquet', reader: 'pandas.read_parquet', cell: 5, line: 2, status: 'absolute' },
+  ];
+  assert.equal(filesLabel([]), undefined);
+  assert.equal(filesLabel(files.slice(0, 1))!.text, 'reads data/weather.csv');
+  const label = filesLabel(files)!;
+  assert.equal(label.text, '▲ reads data/weather.csv, +2', 'a file that stays here marks the row');
+  assert.deepEqual(label.title.split('\n').slice(1), [
+    'data/weather.csv — travels into the step images (open, cell 5, line 1)',
+    'images/* — travels into the step images (every file that matches) (PIL.Image.open, cell 5, line 3)',
+    '/srv/big.parquet — stays here: absolute path (use a volume or object storage) (pandas.read_parquet, cell 6, line 2)',
+  ]);
 });

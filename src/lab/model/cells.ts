@@ -3,7 +3,8 @@
  * which step a cell belongs to, its chip, its colour, its diagnostics, and where a step's logs go.
  */
 import { parseCellTags } from '../../core/tags.js';
-import type { CellRole, Diagnostic, StepGraph } from '../../core/model.js';
+import { cellLabel } from '../../core/notebook.js';
+import type { CellRole, Diagnostic, StepFile, StepGraph } from '../../core/model.js';
 
 /** The minimum the view knows about a cell. */
 export interface CellInfo {
@@ -194,4 +195,32 @@ export function stepNames(cells: readonly CellInfo[]): string[] {
   const out: string[] = [];
   for (const p of placeCells(cells)) if (p.role === 'step' && p.step && !out.includes(p.step)) out.push(p.step);
   return out;
+}
+
+const NOT_TRAVELLING: Record<Exclude<StepFile['status'], 'travels'>, string> = {
+  excluded: 'stays here: excluded in metadata.cellpipe.files',
+  volume: 'on a mounted volume',
+  absolute: 'stays here: absolute path (use a volume or object storage)',
+  outside: "stays here: outside the notebook's folder (use a volume or object storage)",
+};
+
+/** What one file a step reads says: its path, and whether it travels into the step images (and why not). */
+export function fileLine(f: StepFile): string {
+  const where = `${f.reader}, ${cellLabel(f.cell, f.line)}`;
+  const what = f.status === 'travels'
+    ? `travels into the step images${f.pattern ? ' (every file that matches)' : ''}`
+    : NOT_TRAVELLING[f.status];
+  return `${f.path} — ${what} (${where})`;
+}
+
+/**
+ * The files a step reads, for its first cell's chip row: a short text (`reads data/a.csv, +2`, `▲` when one does not
+ * travel) and one line per file for the tooltip. Undefined when the step reads no file. Whether a file exists is
+ * checked when the images are built.
+ */
+export function filesLabel(files: readonly StepFile[] | undefined): { text: string; title: string } | undefined {
+  if (!files?.length) return undefined;
+  const staying = files.some((f) => f.status !== 'travels' && f.status !== 'volume');
+  const text = `${staying ? '▲ ' : ''}reads ${files[0].path}${files.length > 1 ? `, +${files.length - 1}` : ''}`;
+  return { text, title: ['Files this step reads (packaged into its image when they exist):', ...files.map(fileLine)].join('\n') };
 }

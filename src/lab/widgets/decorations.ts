@@ -10,7 +10,7 @@ import type { Cell } from '@jupyterlab/cells';
 import { cellLabel } from '../../core/notebook.js';
 import type { LogLine, RunRecord, StepRecord } from '../../runtimes/types.js';
 import type { PipelineModel } from '../pipeline.js';
-import { chipLabel, diagnosticTooltip, firstCells, logAnchors, worstSeverity } from '../model/cells.js';
+import { chipLabel, diagnosticTooltip, filesLabel, firstCells, logAnchors, worstSeverity } from '../model/cells.js';
 import { failedStepAction, renderChipActions } from './stepActionsDom.js';
 import { formatDuration, isErrorLine, stateClass, stepMarks } from '../model/runs.js';
 
@@ -109,6 +109,13 @@ export class NotebookDecorations {
       renderChipActions(bar, place, !!place.step && starts.get(place.step) === i, this.model);
       const deps = bar.querySelector<HTMLElement>('.cp-deps')!;
       setText(deps, place.prev.length ? `after ${place.prev.join(', ')}` : '');
+      // The files the step reads, on its first cell (whether each travels into the step images on hover).
+      const files = bar.querySelector<HTMLElement>('.cp-files')!;
+      const reads = place.step && starts.get(place.step) === i
+        ? filesLabel(this.model.result?.graph?.steps.find((s) => s.name === place.step)?.files) : undefined;
+      setText(files, reads?.text ?? '');
+      if (reads) files.title = reads.title;
+      else files.removeAttribute('title');
       const diags = this.model.diagnostics.get(i) ?? [];
       const worst = worstSeverity(diags);
       const icon = bar.querySelector<HTMLElement>('.cp-diag')!;
@@ -175,11 +182,13 @@ export class NotebookDecorations {
     });
     const deps = document.createElement('span');
     deps.className = 'cp-deps';
+    const files = document.createElement('span');
+    files.className = 'cp-files';
     const icon = document.createElement('span');
     icon.className = 'cp-diag';
     const text = document.createElement('span');
     text.className = 'cp-diag-text';
-    bar.append(chip, deps, icon, text);
+    bar.append(chip, deps, files, icon, text);
     // Under the cell's input and outputs (and above its inline log, if any): one stable place for every cell.
     cell.node.insertBefore(bar, cell.node.querySelector(`:scope > .${LOG}`));
     return bar;

@@ -6,7 +6,8 @@ import React, { useState } from 'react';
 import { ReactWidget } from '@jupyterlab/ui-components';
 import { Dialog, showDialog } from '@jupyterlab/apputils';
 import { ROLE_CHOICES, validateTagEdit, type TagEdit, type FieldError } from '../model/tags.js';
-import { stepColor } from '../model/cells.js';
+import { fileLine, stepColor } from '../model/cells.js';
+import type { StepFile } from '../../core/model.js';
 
 const ROLE_LABELS: Record<string, string> = {
   none: 'untagged (joins the step above)',
@@ -29,7 +30,7 @@ function Field(props: { label: string; name: keyof TagEdit; errors: FieldError[]
   );
 }
 
-function TagForm(props: { initial: TagEdit; steps: string[]; onChange: (edit: TagEdit) => void; color: (step: string) => string }) {
+function TagForm(props: { initial: TagEdit; steps: string[]; onChange: (edit: TagEdit) => void; color: (step: string) => string; files: readonly StepFile[] }) {
   const [edit, setEdit] = useState(props.initial);
   const set = (patch: Partial<TagEdit>) => {
     const next = { ...edit, ...patch };
@@ -93,6 +94,15 @@ function TagForm(props: { initial: TagEdit; steps: string[]; onChange: (edit: Ta
             <textarea className="jp-mod-styled cp-input cp-env-input" name="env" aria-labelledby="cp-field-env" rows={3} value={edit.env}
               placeholder="DATASET_URL=https://example.com/data.csv" spellCheck={false} onChange={(e) => set({ env: e.target.value })} />
           </Field>
+          {props.files.length > 0 && (
+            <div className="cp-field">
+              <span className="cp-field-label">Files it reads</span>
+              <ul className="cp-files-list" aria-label="files this step reads">
+                {props.files.map((f) => <li key={f.path}>{fileLine(f)}</li>)}
+              </ul>
+              <span className="cp-field-hint">found in the step's code; what cellpipe cannot see goes in metadata.cellpipe.files</span>
+            </div>
+          )}
         </>
       )}
     </div>
@@ -104,6 +114,7 @@ class TagEditorBody extends ReactWidget implements Dialog.IBodyWidget<TagEdit> {
     private initial: TagEdit,
     private steps: string[],
     private color: (step: string) => string,
+    private files: readonly StepFile[],
   ) {
     super();
     this.value = initial;
@@ -114,7 +125,7 @@ class TagEditorBody extends ReactWidget implements Dialog.IBodyWidget<TagEdit> {
     return this.value;
   }
   render() {
-    return <TagForm initial={this.initial} steps={this.steps} onChange={(e) => (this.value = e)} color={this.color} />;
+    return <TagForm initial={this.initial} steps={this.steps} onChange={(e) => (this.value = e)} color={this.color} files={this.files} />;
   }
 }
 
@@ -122,12 +133,14 @@ class TagEditorBody extends ReactWidget implements Dialog.IBodyWidget<TagEdit> {
  * Opens the editor; resolves with the accepted fields, or undefined when cancelled. An invalid form is shown again
  * with its messages instead of being written.
  */
-export async function editTagsDialog(title: string, initial: TagEdit, steps: string[], color: (step: string) => string = stepColor): Promise<TagEdit | undefined> {
+export async function editTagsDialog(
+  title: string, initial: TagEdit, steps: string[], color: (step: string) => string = stepColor, files: readonly StepFile[] = [],
+): Promise<TagEdit | undefined> {
   let current = initial;
   for (;;) {
     const result = await showDialog({
       title,
-      body: new TagEditorBody(current, steps, color),
+      body: new TagEditorBody(current, steps, color, files),
       buttons: [Dialog.cancelButton(), Dialog.okButton({ label: 'Save tags' })],
     });
     if (!result.button.accept || !result.value) return undefined;

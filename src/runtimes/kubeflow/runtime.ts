@@ -303,10 +303,10 @@ export class KubeflowRuntime extends EventEmitter<KubeflowRuntimeEvents> impleme
 
     const imageMode = o.images ?? 'build';
     const built = await stage('build', async () => {
-      if (imageMode === 'inline') return { images: undefined as Record<string, string> | undefined, unchanged: 0 };
-      if (typeof imageMode === 'object') return { images: imageMode, unchanged: Object.keys(imageMode).length };
+      if (imageMode === 'inline') return { images: undefined as Record<string, string> | undefined, unchanged: 0, files: '' };
+      if (typeof imageMode === 'object') return { images: imageMode, unchanged: Object.keys(imageMode).length, files: '' };
       return this.buildImages(checked, dirname(path), (b) => progress({ stage: 'build', state: 'start', build: b }));
-    }, (b) => (b.images ? `${Object.keys(b.images).length} images, ${b.unchanged} unchanged` : 'no images (programs inlined)'));
+    }, (b) => (b.images ? `${Object.keys(b.images).length} images, ${b.unchanged} unchanged${b.files}` : 'no images (programs inlined)'));
 
     const compiled = compileNotebook(text, {
       path: shown,
@@ -456,7 +456,12 @@ export class KubeflowRuntime extends EventEmitter<KubeflowRuntimeEvents> impleme
       if (err instanceof NotebookBuildError) throw new SubmitError(err.message);
       throw err;
     }
-    return { images: result.images, unchanged: Object.values(result.steps).filter((s) => s.unchanged).length };
+    // The files the steps read that went into the images, and those that could not (the CLI's build prints them all).
+    const files = result.files.outcomes;
+    const packaged = files.filter((f) => f.travels).length;
+    const left = files.length - packaged;
+    const filesNote = files.length ? `, ${packaged} file${packaged === 1 ? '' : 's'} packaged${left ? ` (${left} not: ${files.filter((f) => !f.travels).map((f) => `${f.path} ${f.why}`).join(', ')})` : ''}` : '';
+    return { images: result.images, unchanged: Object.values(result.steps).filter((s) => s.unchanged).length, files: filesNote };
   }
 
   /** RunRequest form (the Runtime interface): reads the notebook named by the request and submits it. */
