@@ -5,9 +5,11 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { compileNotebook } from '../core/compile.js';
 import { planNotebookFiles } from './files.js';
 
@@ -82,4 +84,17 @@ describe('planNotebookFiles', () => {
     assert.deepEqual(p.paths, []);
     assert.deepEqual(p.outcomes.map((o) => [o.path, o.why]), [['data/train.csv', 'excluded'], ['/etc/hostname', 'absolute'], ['../x.txt', 'outside'], ['.cellpipe/*', 'missing']]);
   });
+});
+
+const elyra = fileURLToPath(new URL('../../../shared/corpus/elyra', import.meta.url));
+it('the corpus\'s Elyra data-cleaning notebook: the CSV its first cell reads is found, and its absence (load_data.ipynb downloads it) is a warning on that cell', { skip: !existsSync(elyra) && 'no ../shared/corpus' }, async () => {
+  const compiled = compileNotebook(readFileSync(join(elyra, 'part1_data_cleaning.ipynb'), 'utf8'), { graphOnly: true });
+  assert.deepEqual(compiled.graph!.steps.map((s) => s.files!.map((f) => [f.reader, f.path, f.cell, f.line])),
+    [[['pandas.read_csv', 'data/noaa-weather-data-jfk-airport/jfk_weather.csv', 4, 1]]]);
+  const p = await planNotebookFiles(compiled, elyra);
+  assert.deepEqual(p.diagnostics.map((d) => [d.code, d.cell, d.line]), [['file-missing', 4, 1]]);
+  // load_data.ipynb only downloads and writes: nothing it reads is a local file.
+  const load = compileNotebook(readFileSync(join(elyra, 'load_data.ipynb'), 'utf8'), { graphOnly: true });
+  assert.deepEqual(load.graph!.steps.flatMap((s) => s.files), []);
+  assert.deepEqual(load.diagnostics.filter((d) => d.code.startsWith('file-')), []);
 });

@@ -167,6 +167,20 @@ test('Build & Submit on a Kubeflow profile builds the step images, runs them in 
   await keep(page, 'sidebar-kubeflow', { selector: '#cellpipe-sidebar' });
 });
 
+test('Build & Submit of the quickstart: the data file it reads travels into its image with nothing declared, and the steps succeed in their pods', { tag: '@kubeflow' }, async ({ page }) => {
+  expect(JSON.parse(readFileSync(join(ROOT, 'quickstart.ipynb'), 'utf8')).metadata.cellpipe?.files, 'no hand-written files').toBeUndefined();
+  await openNotebook(page, 'quickstart.ipynb');
+  await openSidebar(page);
+  const sidebar = page.locator('#cellpipe-sidebar');
+  await sidebar.locator('select[name="target"]').selectOption('team');
+  await sidebar.locator('.cp-run-button').click();
+  await expect(sidebar.locator('.cp-current-run')).toHaveAttribute('data-state', 'succeeded', { timeout: 180_000 });
+  await expect(sidebar.locator('.cp-run-runtime').first()).toHaveText('kubeflow · team');
+  // load opened data/weather.csv in its pod: the file came in the image.
+  await expect(page.locator('.cp-inline-log[data-step="load"] .cp-log-line', { hasText: /^loaded 90 days$/ })).toBeVisible();
+  await expect(page.locator('.cp-inline-log[data-step="summarise"] .cp-log-line', { hasText: /^mean smoothed temperature: 17\.392$/ })).toBeVisible();
+});
+
 test('a daily schedule made from the sidebar on the Kubeflow profile is listed with its next runs, paused and deleted', { tag: '@kubeflow' }, async ({ page }) => {
   await openNotebook(page, 'kubeflow.ipynb');
   await openSidebar(page);
