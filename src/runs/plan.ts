@@ -27,6 +27,8 @@ export async function planPartialRun(
   graph: StepGraph,
   programs: Record<string, StepProgram>,
   sel: PartialSelection,
+  /** Which recorded notebook paths are this notebook (default: the same file name, right for a store next to it). */
+  sameNotebook: (recorded: string) => boolean = (recorded) => basename(recorded) === basename(notebookPath),
 ): Promise<PartialPlan> {
   let chosen: Set<string>;
   try {
@@ -45,7 +47,7 @@ export async function planPartialRun(
       rec = found;
     } else {
       const name = basename(notebookPath);
-      const mine = (await store.list()).filter((r) => basename(r.notebook) === name && ['succeeded', 'failed', 'cancelled'].includes(r.state));
+      const mine = (await store.list()).filter((r) => sameNotebook(r.notebook) && ['succeeded', 'failed', 'cancelled'].includes(r.state));
       rec = mine.find((r) => canSupply(r, needed, existsSync));
       if (!rec) {
         return {

@@ -202,3 +202,72 @@ test('a torn last line (power cut mid-write) is skipped and the rest of the reco
   assert.equal(rec?.state, 'running');
   assert.equal(execFileSync('wc', ['-l', path.join(store.runDir(id), 'run.jsonl')], { encoding: 'utf8' }).trim().split(' ')[0], '3');
 });
+
+test('a damaged record is listed as damaged with its file and line; the other runs list as usual', async () => {
+  const store = tmpStore();
+  await store.create(record('good', { createdAt: '2026-01-05T00:00:00.000Z' }));
+  const damage: Record<string, { text?: string; line?: number; problem: RegExp }> = {
+    'null-line': { text: 'create\nnull\n', line: 2, problem: /null, not a record change/ },
+    'no-notebook': { text: JSON.stringify({ t: 'create', record: { ...record('no-notebook'), notebook: undefined } }) + '\n', line: 1, problem: /no 'notebook'/ },
+    'steps-not-list': { text: JSON.stringify({ t: 'create', record: { ...record('steps-not-list'), steps: 'a,b' } }) + '\n', line: 1, problem: /'steps' is not a list/ },
+    'truncated-create': { text: JSON.stringify({ t: 'create', record: record('truncated-create') }).slice(0, 60) + '\n', line: 1, problem: /create line is not valid JSON/ },
+    'empty-object': { text: 'create\n{}\n', line: 2, problem: /unknown kind of line null/ },
+    'a-folder': { problem: /is a folder/ },
+  };
+  for (const [id, d] of Object.entries(damage)) {
+    const file = path.join(store.dir, 'runs', id, 'run.jsonl');
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    if (d.text === undefined) fs.mkdirSync(file);
+    else fs.writeFileSync(file, d.text.replace(/^create\n/, JSON.stringify({ t: 'create', record: record(id) }) + '\n'));
+  }
+  const fresh = new RunStore(store.dir);
+  const { runs, damaged } = await fresh.scan({ notebook: 'nb.ipynb' });
+  // The runs whose create line was readable count as the notebook's; the others may be anyone's: all are shown.
+  assert.deepEqual(runs.map((r) => r.id), ['good']);
+  assert.deepEqual(damaged.map((d) => d.id).sort(), Object.keys(damage).sort());
+  for (const d of damaged) {
+    assert.equal(d.file, path.join(store.dir, 'runs', d.id, 'run.jsonl'));
+    assert.equal(d.line, damage[d.id].line, d.id);
+    assert.match(d.problem, damage[d.id].problem, d.id);
+  }
+  assert.deepEqual((await fresh.list()).map((r) => r.id), ['good']);
+  await assert.rejects(fresh.get('null-line'), (err: Error) => err.name === 'DamagedRunError' && /run\.jsonl line 2: the line is null/.test(err.message));
+  // A damaged run is never written to as if it were whole.
+  await assert.rejects(fresh.update('empty-object', { state: 'failed' }), /damaged/);
+});
+
+test('a run id longer than a file name can be is no run, and never reaches the file system', async () => {
+  const store = tmpStore();
+  assert.equal(await store.get('a'.repeat(5000)), undefined);
+  assert.throws(() => store.runDir('a'.repeat(129)), /invalid run id/);
+});
+
+test('a step log keeps its head and its tail with a note of what was cut, and cuts overlong lines', async () => {
+  const store = new RunStore(fs.mkdtempSync(path.join(os.tmpdir(), 'cellpipe-store-')), { logLimits: { bytes: 20_000, lineChars: 100 } });
+  const id = newRunId();
+  await store.create(record(id, { state: 'running' }));
+  await store.updateStep(id, 'a', { state: 'running' });
+  const stored: boolean[] = [];
+  for (let i = 0; i < 2000; i++) stored.push(store.appendLogSync(id, 'a', line(`line ${i} ${'.'.repeat(40)}`)));
+  store.appendLogSync(id, 'a', line('y'.repeat(5000)));
+  store.appendLogSync(id, 'a', line('the last line'));
+  assert.equal(stored[0], true);
+  assert.equal(stored[1999], false, 'past the head, lines wait for the end of the step');
+  const during: string[] = [];
+  for await (const l of store.readLogs(id, 'a')) during.push(l.text);
+  assert.match(during.at(-1)!, /this step's log reached 9\.8 KiB: from here on only its last 9\.8 KiB are kept, written when the step ends .*CELLPIPE_LOG_LIMIT/);
+
+  await store.updateStep(id, 'a', { state: 'succeeded' });
+  const texts: string[] = [];
+  for await (const l of store.readLogs(id, 'a')) texts.push(l.text);
+  assert.ok(fs.statSync(store.logFile(id, 'a')).size < 20_000 + 1000, 'the log stays within its limit (and the notes)');
+  assert.equal(texts[0], `line 0 ${'.'.repeat(40)}`, 'the head is kept');
+  const cut = texts.findIndex((t) => /lines \(.*\) cut here/.test(t));
+  assert.ok(cut > 0, texts.slice(0, 3).join('\n'));
+  const cutLines = Number(/… (\d+) lines/.exec(texts[cut])![1]);
+  const head = texts.slice(0, cut - 1).length;
+  const tail = texts.length - cut - 1;
+  assert.equal(head + cutLines + tail, 2002, 'every line is either kept or counted as cut');
+  assert.equal(texts.at(-1), 'the last line', 'the tail is kept');
+  assert.equal(texts.at(-2), `${'y'.repeat(100)} … [4900 characters cut: log lines are kept up to 100 characters (CELLPIPE_LOG_LINE_LIMIT)]`);
+});

@@ -20,6 +20,7 @@
  * runs/<run-id>/run.jsonl          the record: a `create` line, then run-level and step-level patches
  * runs/<run-id>/logs/<step>.jsonl  one LogLine per line, in arrival order
  * runs/<run-id>/steps/<step>/      the step's program, outputs, metrics, error record and scratch dir
+ * runs/<run-id>/.reserve           space set aside while the run is going (see below)
  * cache/<key>.json                 step cache entries (local runtime)
  * ```
  *
@@ -27,6 +28,16 @@
  * reader finds a run that is not finished but whose runner process is gone, it marks the run `failed` with
  * reason `interrupted` (its running steps failed, its pending steps skipped), kills step processes that
  * outlived their runner, and keeps every log line already written.
+ *
+ * **A full disk fails one run, says so, and keeps what was written.** A run that is going holds a small `.reserve`
+ * file; when a write finds the disk full, the reserve is given back so that the run's last record lines (failed:
+ * "disk full: <store>") and a note at the end of the step's log can still be written. Every write error comes out as
+ * a StoreWriteError (./store-errors.ts) naming the store and what to do. Step logs are capped per step (./log-limit.ts).
+ *
+ * **A damaged record is said, not guessed.** A line that is valid JSON but not a record change (`null`, `{}`, a
+ * create line without `notebook`, `steps` that are not a list), a first line cut short, or a `run.jsonl` that is
+ * not a file make the run *damaged* (file and line): `scan` lists it apart, `get` throws DamagedRunError, the
+ * other runs are not affected.
  */
 import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
@@ -35,6 +46,10 @@ import { randomBytes } from 'node:crypto';
 import type { LogLine, RunRecord, RunState, StepRecord, StepState } from '../runtimes/types.js';
 import { awaitGroupGoneSync, processAlive, runnerGone, signalGroup } from './process.js';
 import { removeLeftoversSync } from '../runtimes/containers/runc.js';
+import { DamagedRunError, isNoSpace, storeWriteError, type DamagedRun, type RunDamage } from './store-errors.js';
+import { logLimitsFromEnv, StepLogCap, type LogLimits } from './log-limit.js';
+
+export { DamagedRunError, StoreWriteError, type DamagedRun } from './store-errors.js';
 
 /**
  * Log lines in a chunk read from a `<step>.jsonl` file: `carry` is the unfinished last line of the previous chunk,
@@ -95,6 +110,16 @@ interface Folded {
   offset: number;
   /** Number of events folded: changes whenever the record changes. */
   version: number;
+  /** Complete lines folded so far (to name the line of a damage). */
+  lines: number;
+  /** Set when the record cannot be read as a run: nothing more is folded. */
+  damage?: RunDamage;
+}
+
+/** A step's open log file and how much of it may still be written (log-limit.ts). */
+interface LogFile {
+  fd: number;
+  cap: StepLogCap;
 }
 
 /** An open run record file and the state of its background fdatasync. */
@@ -105,7 +130,12 @@ interface RunFd {
   close: boolean;
 }
 
-const RUN_ID = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+/** Run ids are file names: letters, digits, `._-`, at most 128 characters (file names stop at 255 bytes). */
+const RUN_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+/** Bytes set aside per going run, given back when the disk is full so its end can still be recorded. */
+const RESERVE_BYTES = 64 * 1024;
+/** A record file with no complete line for this long was cut short, not being written. */
+const TORN_FIRST_LINE_MS = 5000;
 const POLL_MS = 100;
 
 /** A file name for a step name (step names are identifiers with `-`, but never trust a name with a path). */
@@ -126,6 +156,51 @@ function splitPatch<T extends object>(patch: Partial<T>): Patch<T> {
 function applyPatch<T extends object>(target: T, set: Partial<T>, unset?: string[]): void {
   Object.assign(target, set);
   for (const k of unset ?? []) delete (target as Record<string, unknown>)[k];
+}
+
+/**
+ * Writes all of `text` to `fd` (a short write, as on a disk filling up, goes on where it stopped); `progress.done`
+ * holds the bytes written so far, so a caller can resume after freeing space, or tell that a line was torn.
+ */
+function writeAll(fd: number, text: string, progress: { done: number } = { done: 0 }): void {
+  const buf = Buffer.from(text);
+  while (progress.done < buf.length) progress.done += fs.writeSync(fd, buf, progress.done, buf.length - progress.done);
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** What is wrong with one parsed line of run.jsonl, or undefined when it is a record change readers can fold. */
+function eventProblem(ev: unknown, haveRecord: boolean): string | undefined {
+  if (!isObject(ev)) return `the line is ${JSON.stringify(ev)}, not a record change`;
+  const patchProblem = (e: Record<string, unknown>): string | undefined => {
+    if (!isObject(e.set)) return "the change has no 'set' object";
+    if (e.unset !== undefined && !(Array.isArray(e.unset) && e.unset.every((k) => typeof k === 'string'))) return "'unset' is not a list of field names";
+    return undefined;
+  };
+  if (ev.t === 'create') {
+    const r = ev.record;
+    if (!isObject(r)) return "the create line has no 'record'";
+    for (const k of ['id', 'notebook', 'state', 'createdAt']) if (typeof r[k] !== 'string') return `the create line's record has no '${k}'`;
+    if (!Array.isArray(r.steps)) return "the create line's 'steps' is not a list";
+    if (!r.steps.every((s) => isObject(s) && typeof s.name === 'string')) return "a step of the create line has no 'name'";
+    return undefined;
+  }
+  if (!haveRecord) return 'the record does not start with a create line';
+  if (ev.t === 'run') {
+    const p = patchProblem(ev);
+    if (p) return p;
+    const set = ev.set as Record<string, unknown>;
+    if ('steps' in set || 'notebook' in set || 'id' in set) return "a run change may not replace 'steps', 'notebook' or 'id'";
+    if ('state' in set && typeof set.state !== 'string') return "'state' is not a text";
+    return undefined;
+  }
+  if (ev.t === 'step') {
+    if (typeof ev.step !== 'string' || !ev.step) return 'a step change names no step';
+    return patchProblem(ev);
+  }
+  return `unknown kind of line ${JSON.stringify(ev.t ?? null)}`;
 }
 
 function clone<T>(v: T): T {
@@ -149,13 +224,16 @@ export class RunStore {
   readonly dir: string;
   private readonly folded = new Map<string, Folded>();
   private readonly runFds = new Map<string, RunFd>();
-  private readonly logFds = new Map<string, number>();
+  private readonly logFds = new Map<string, LogFile>();
   /** fdatasync after each state change (set CELLPIPE_STORE_FSYNC=0 to trade power-cut safety for speed). */
   private readonly sync: boolean;
+  /** How much of each step's log is kept (default: CELLPIPE_LOG_LIMIT, CELLPIPE_LOG_LINE_LIMIT). */
+  readonly logLimits: LogLimits;
 
-  constructor(dir: string) {
+  constructor(dir: string, options: { logLimits?: LogLimits } = {}) {
     this.dir = path.resolve(dir);
     this.sync = process.env.CELLPIPE_STORE_FSYNC !== '0';
+    this.logLimits = options.logLimits ?? logLimitsFromEnv();
   }
 
   /** The run's folder: its record, logs and artifacts live under it. */
@@ -177,18 +255,32 @@ export class RunStore {
     return path.join(this.runDir(runId), 'run.jsonl');
   }
 
-  /** Record a new run. Fails when a run with this id exists. */
+  /**
+   * Record a new run. Fails when a run with this id exists, and with a StoreWriteError (nothing left behind) when
+   * the store cannot be written or its disk has no room for the run's reserve.
+   */
   async create(record: RunRecord): Promise<void> {
     const dir = this.runDir(record.id);
-    fs.mkdirSync(path.join(dir, 'logs'), { recursive: true });
     const file = this.recordFile(record.id);
-    // 'wx': exclusive create, so two processes can never both create the same run.
-    const fd = fs.openSync(file, 'wx');
+    let made = false;
     try {
-      fs.writeSync(fd, JSON.stringify({ t: 'create', record } satisfies Event) + '\n');
-      if (this.sync) fs.fdatasyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
+      fs.mkdirSync(path.join(this.dir, 'runs'), { recursive: true });
+      // Exclusive, so two processes can never both create the same run.
+      fs.mkdirSync(dir);
+      made = true;
+      fs.mkdirSync(path.join(dir, 'logs'));
+      fs.writeFileSync(this.reserveFile(record.id), Buffer.alloc(RESERVE_BYTES));
+      // 'wx': exclusive create of the record too.
+      const fd = fs.openSync(file, 'wx');
+      try {
+        writeAll(fd, JSON.stringify({ t: 'create', record } satisfies Event) + '\n');
+        if (this.sync) fs.fdatasyncSync(fd);
+      } finally {
+        fs.closeSync(fd);
+      }
+    } catch (err) {
+      if (made) fs.rmSync(dir, { recursive: true, force: true });
+      throw storeWriteError(err, this.dir, `the record of a new run ${record.id}`) ?? err;
     }
     if (this.sync) this.syncDir(dir);
     this.refresh(record.id);
@@ -212,29 +304,46 @@ export class RunStore {
   async get(runId: string): Promise<RunRecord | undefined> {
     if (!RUN_ID.test(runId)) return undefined;
     const f = this.refresh(runId);
+    if (f.damage) throw new DamagedRunError({ id: runId, ...f.damage, ...(f.record?.notebook ? { notebook: f.record.notebook } : {}) });
     if (!f.record) return undefined;
     return clone(this.recover(f).record!);
   }
 
-  /** All runs (optionally of one notebook, path as recorded), newest first. */
+  /** All readable runs (optionally of one notebook, path as recorded), newest first; damaged ones are left out. */
   async list(filter: { notebook?: string } = {}): Promise<RunRecord[]> {
+    return (await this.scan(filter)).runs;
+  }
+
+  /**
+   * All runs, newest first, and the runs whose record is damaged (file, line, what is wrong), so one bad record
+   * never hides the others. A damaged run whose notebook is unknown passes any notebook filter.
+   */
+  async scan(filter: { notebook?: string | ((notebook: string) => boolean) } = {}): Promise<{ runs: RunRecord[]; damaged: DamagedRun[] }> {
     let names: string[];
     try {
       names = await fsp.readdir(path.join(this.dir, 'runs'));
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') return { runs: [], damaged: [] };
       throw err;
     }
-    const out: RunRecord[] = [];
+    const wanted = (nb: string): boolean =>
+      filter.notebook === undefined || (typeof filter.notebook === 'function' ? filter.notebook(nb) : nb === filter.notebook);
+    const runs: RunRecord[] = [];
+    const damaged: DamagedRun[] = [];
     for (const id of names) {
       if (!RUN_ID.test(id)) continue;
       const f = this.refresh(id);
-      if (!f.record) continue;
-      if (filter.notebook !== undefined && f.record.notebook !== filter.notebook) continue;
-      out.push(clone(this.recover(f).record!));
+      const notebook = typeof f.record?.notebook === 'string' ? f.record.notebook : undefined;
+      if (f.damage) {
+        if (notebook === undefined || wanted(notebook)) damaged.push({ id, ...f.damage, ...(notebook ? { notebook } : {}) });
+        continue;
+      }
+      if (!f.record || !wanted(f.record.notebook)) continue;
+      runs.push(clone(this.recover(f).record!));
     }
-    out.sort((a, b) => (a.createdAt === b.createdAt ? (a.id < b.id ? 1 : -1) : a.createdAt < b.createdAt ? 1 : -1));
-    return out;
+    runs.sort((a, b) => (a.createdAt === b.createdAt ? (a.id < b.id ? 1 : -1) : a.createdAt < b.createdAt ? 1 : -1));
+    damaged.sort((a, b) => (a.id < b.id ? 1 : -1));
+    return { runs, damaged };
   }
 
   /**
@@ -245,16 +354,52 @@ export class RunStore {
     this.appendLogSync(runId, step, line);
   }
 
-  /** Synchronous form of appendLog, for stream handlers that must keep line order without awaiting. */
-  appendLogSync(runId: string, step: string, line: LogLine): void {
+  /**
+   * Synchronous form of appendLog, for stream handlers that must keep line order without awaiting. Past the step's
+   * log limit lines are held back (only the last ones are written, when the step ends); returns whether this line
+   * was written now. Throws a StoreWriteError when the log cannot be written: on a full disk the log is closed with
+   * a note saying so first (with the run's reserve), so what was written before stays readable.
+   */
+  appendLogSync(runId: string, step: string, line: LogLine): boolean {
     const file = this.logFile(runId, step);
-    let fd = this.logFds.get(file);
-    if (fd === undefined) {
-      fs.mkdirSync(path.dirname(file), { recursive: true });
-      fd = fs.openSync(file, 'a');
-      this.logFds.set(file, fd);
+    const doing = `the log of step '${step}' of run ${runId}`;
+    let log = this.logFds.get(file);
+    if (log === undefined) {
+      try {
+        fs.mkdirSync(path.dirname(file), { recursive: true });
+        const fd = fs.openSync(file, 'a');
+        log = { fd, cap: new StepLogCap(this.logLimits, fs.fstatSync(fd).size) };
+      } catch (err) {
+        throw storeWriteError(err, this.dir, doing) ?? err;
+      }
+      this.logFds.set(file, log);
     }
-    fs.writeSync(fd, JSON.stringify(line) + '\n');
+    const encoded = JSON.stringify(log.cap.fitLine(line)) + '\n';
+    const now = log.cap.admit(encoded);
+    this.writeLog(runId, file, log, now, doing);
+    return now.at(-1) === encoded;
+  }
+
+  /** Append `texts` to a step's log; on a full disk end the log with a note (using the run's reserve) and throw. */
+  private writeLog(runId: string, file: string, log: LogFile, texts: string[], doing: string): void {
+    let progress = { done: 0 };
+    try {
+      for (const text of texts) writeAll(log.fd, text, (progress = { done: 0 }));
+    } catch (err) {
+      const failure = storeWriteError(err, this.dir, doing) ?? err;
+      if (isNoSpace(err) && this.releaseReserve(runId)) {
+        // What was written stays readable: a torn line is ended (readers skip it) and the log says why it stops.
+        const note: LogLine = { time: new Date().toISOString(), stream: 'system', text: `${(failure as Error).message}: the log stops here` };
+        try {
+          writeAll(log.fd, `${progress.done ? '\n' : ''}${JSON.stringify(note)}\n`);
+        } catch {
+          // Nothing more can be written; the record still gets the reason (the reserve was given back for it).
+        }
+      }
+      this.logFds.delete(file);
+      fs.closeSync(log.fd);
+      throw failure;
+    }
   }
 
   /**
@@ -344,7 +489,13 @@ export class RunStore {
 
   /** Close descriptors this store holds open (log files of running steps, run records). */
   close(): void {
-    for (const fd of this.logFds.values()) fs.closeSync(fd);
+    for (const [file, log] of [...this.logFds]) {
+      try {
+        this.finishLog(file, log);
+      } catch {
+        // closing anyway
+      }
+    }
     this.logFds.clear();
     for (const h of this.runFds.values()) {
       if (h.syncing) h.close = true;
@@ -355,28 +506,68 @@ export class RunStore {
 
   // --- internals ------------------------------------------------------------------------------------------
 
+  /** A step ended: write the tail its log held back (with the note of what was cut), close the file. */
   private closeLog(runId: string, step: string): void {
     const file = this.logFile(runId, step);
-    const fd = this.logFds.get(file);
-    if (fd !== undefined) {
-      fs.closeSync(fd);
+    const log = this.logFds.get(file);
+    if (log !== undefined) this.finishLog(file, log, runId, step);
+  }
+
+  private finishLog(file: string, log: LogFile, runId?: string, step?: string): void {
+    const rest = log.cap.finish();
+    if (rest.length && runId) this.writeLog(runId, file, log, rest, `the log of step '${step}' of run ${runId}`);
+    else if (rest.length) for (const text of rest) writeAll(log.fd, text);
+    if (this.logFds.get(file) === log) {
       this.logFds.delete(file);
+      fs.closeSync(log.fd);
+    }
+  }
+
+  private reserveFile(runId: string): string {
+    return path.join(this.runDir(runId), '.reserve');
+  }
+
+  /** Give the run's reserved space back to the disk; true when there was some. */
+  private releaseReserve(runId: string): boolean {
+    try {
+      fs.unlinkSync(this.reserveFile(runId));
+      return true;
+    } catch {
+      return false;
     }
   }
 
   private append(runId: string, event: Event): RunRecord {
     const before = this.refresh(runId);
+    if (before.damage) throw new DamagedRunError({ id: runId, ...before.damage });
     if (!before.record) throw new Error(`no run '${runId}' in ${this.dir}`);
+    const doing = `the record of run ${runId}`;
     let h = this.runFds.get(runId);
     if (h === undefined) {
-      h = { fd: fs.openSync(this.recordFile(runId), 'a'), syncing: false, dirty: false, close: false };
+      try {
+        h = { fd: fs.openSync(this.recordFile(runId), 'a'), syncing: false, dirty: false, close: false };
+      } catch (err) {
+        throw storeWriteError(err, this.dir, doing) ?? err;
+      }
       this.runFds.set(runId, h);
     }
-    fs.writeSync(h.fd, JSON.stringify(event) + '\n');
+    const text = JSON.stringify(event) + '\n';
+    const progress = { done: 0 };
+    for (;;) {
+      try {
+        writeAll(h.fd, text, progress);
+        break;
+      } catch (err) {
+        // A full disk: the run's reserve is given back so its end can be recorded (the rest of the line is written).
+        if (isNoSpace(err) && this.releaseReserve(runId)) continue;
+        throw storeWriteError(err, this.dir, doing) ?? err;
+      }
+    }
     const after = this.refresh(runId);
     if (isTerminalRun(after.record!.state)) {
       h.close = true;
       this.runFds.delete(runId);
+      this.releaseReserve(runId);
     }
     this.syncSoon(h);
     return clone(after.record!);
@@ -404,22 +595,34 @@ export class RunStore {
     });
   }
 
-  /** Fold the lines appended to run.jsonl since the last call (by anyone) into the cached record. */
+  /**
+   * Fold the lines appended to run.jsonl since the last call (by anyone) into the cached record. A line that is
+   * not a record change, or a record file that cannot be read, marks the run damaged and stops the folding.
+   */
   private refresh(runId: string): Folded {
     let f = this.folded.get(runId);
     if (!f) {
-      f = { record: undefined, offset: 0, version: 0 };
+      f = { record: undefined, offset: 0, version: 0, lines: 0 };
       this.folded.set(runId, f);
     }
+    if (f.damage) return f;
+    const file = this.recordFile(runId);
     let fd: number;
     try {
-      fd = fs.openSync(this.recordFile(runId), 'r');
+      fd = fs.openSync(file, 'r');
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return f;
-      throw err;
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENOTDIR') return f;
+      f.damage = { file, problem: `the record cannot be read (${(err as Error).message})` };
+      return f;
     }
     try {
-      const size = fs.fstatSync(fd).size;
+      const st = fs.fstatSync(fd);
+      if (!st.isFile()) {
+        f.damage = { file, problem: 'run.jsonl is a folder (or another kind of file), not the record file' };
+        return f;
+      }
+      const size = st.size;
       if (size <= f.offset) return f;
       const buf = Buffer.alloc(size - f.offset);
       let got = 0;
@@ -429,19 +632,35 @@ export class RunStore {
         got += n;
       }
       const end = buf.lastIndexOf(0x0a, got - 1);
-      if (end < 0) return f; // only a partial line so far
+      if (end < 0) {
+        // Only a partial line so far: being written now, or the first line was cut short long ago.
+        if (f.offset === 0 && Date.now() - st.mtimeMs > TORN_FIRST_LINE_MS) f.damage = { file, line: 1, problem: 'the first line (the run\'s create line) is cut short' };
+        return f;
+      }
       const text = buf.toString('utf8', 0, end);
       f.offset += end + 1;
       for (const line of text.split('\n')) {
+        f.lines++;
         if (!line) continue;
-        let ev: Event;
+        let ev: unknown;
         try {
-          ev = JSON.parse(line) as Event;
+          ev = JSON.parse(line);
         } catch {
-          continue; // torn line (power cut mid-write): skip it, keep the rest
+          // A torn line (power cut mid-write) is skipped and the rest kept — but without its create line there is no run.
+          if (f.record) continue;
+          f.damage = { file, line: f.lines, problem: 'the run\'s create line is not valid JSON (cut short?)' };
+          return f;
         }
-        this.apply(f, ev);
+        const problem = eventProblem(ev, f.record !== undefined);
+        if (problem) {
+          f.damage = { file, line: f.lines, problem };
+          return f;
+        }
+        this.apply(f, ev as Event);
       }
+      return f;
+    } catch (err) {
+      f.damage = { file, problem: `the record cannot be read (${(err as Error).message})` };
       return f;
     } finally {
       fs.closeSync(fd);

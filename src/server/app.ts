@@ -13,7 +13,7 @@
  * | `GET /api/settings` | the settings in force |
  * | `GET /api/profiles` | `{profiles: [{name, kind: "kubeflow", namespace, registry?, kfpUi?, error?}], file?, error?, containers: {error?}}` |
  * | `POST /api/runs {path, parameters, target: "local" \| "containers" \| PROFILE, cache?, only?: [STEP…], from?: STEP, reuse?: RUN}` | 201 `{runId, run, warnings}` (Kubeflow: submitted in the background, `run.stage` shows how far; `only`/`from`: a partial run as `cellpipe run --only/--from [--reuse]`, `warnings` say which reused inputs are stale; on Kubeflow as `cellpipe submit --only/--from/--no-cache`, no `reuse`) |
- * | `GET /api/runs?notebook=PATH` | `{runs}`, newest first |
+ * | `GET /api/runs?notebook=PATH` | `{runs, damaged}`: the notebook's runs, newest first; `damaged`: runs of its store whose record cannot be read, `{id, file, line?, problem, notebook?}` |
  * | `GET /api/runs/:id[?notebook=PATH]` | the RunRecord |
  * | `GET /api/runs/:id/store` | `{run, store}`: the run store's folder (absolute), for loading a step's values in a kernel |
  * | `GET /api/runs/:id/events` | SSE: `run` (RunRecord) per change, then `end` (Kubeflow runs: `stage`/`stageDetail` while submitted) |
@@ -88,6 +88,8 @@ export interface BackendOptions {
   settingsFile?: string;
   /** Extra image build settings for `POST /api/build` (credentials, CA, registry client tuning). */
   build?: Partial<NotebookBuildOptions>;
+  /** Where the backend says what it refused at start (e.g. a kept setting); default: stderr. */
+  warn?: (message: string) => void;
 }
 
 type Handler = (req: IncomingMessage, res: ServerResponse, params: string[], url: URL) => Promise<void>;
@@ -171,7 +173,9 @@ export class Backend {
     const realRoot = await realpath(root);
     const backend = new Backend({ ...options, root }, realRoot);
     // The last settings a page sent: runs on JupyterLab's profiles are watched again too.
-    backend.applySettings(await readKeptSettings(backend.settingsFile));
+    const kept = await readKeptSettings(backend.settingsFile);
+    if (kept.refused) (options.warn ?? ((m: string) => process.stderr.write(`${m}\n`)))(`cellpipe backend: ${kept.refused}`);
+    backend.applySettings(kept.settings);
     // Kubeflow runs this backend submitted before it stopped are watched again.
     backend.resumed = await backend.kubeflow.resume(async (dir) => (await backend.backendFor(dir)).store);
     return backend;
@@ -243,6 +247,19 @@ export class Backend {
   /** Where the runs of a notebook are kept: the `runsDir` setting, else next to the notebook. */
   private storeDirFor(notebookAbsPath: string): string {
     return runsDirFor(this.settings, this.options.root, notebookAbsPath, this.defaultStoreDir);
+  }
+
+  /**
+   * Which recorded notebook paths are this notebook. Records hold the path as it was given: the backend's relative
+   * to the root, the CLI's as typed (`nb.ipynb`, `dir/nb.ipynb`, absolute). In the notebook's own folder store
+   * (`<dir>/.cellpipe`) every run is of a notebook of that folder, so the file name tells; in a shared store (the runs
+   * folder setting, CELLPIPE_STORE) only the whole path does — else `t/five.ipynb` would list `t3/five.ipynb`'s runs.
+   */
+  private sameNotebook(nb: ResolvedNotebook, storeDir: string): (recorded: string) => boolean {
+    const store = path.resolve(storeDir);
+    const own = store === path.join(path.dirname(nb.abs), '.cellpipe') || store === path.join(path.dirname(nb.real), '.cellpipe');
+    const base = path.posix.basename(nb.rel);
+    return (recorded) => recorded === nb.rel || recorded === nb.abs || recorded === nb.real || (own && path.basename(recorded) === base);
   }
 
   private resolve(given: string): Promise<ResolvedNotebook> {
@@ -402,9 +419,9 @@ export class Backend {
       return;
     }
     // Planned before anything is built, so a wrong step name or a missing earlier run is said at once.
-    const partial = selection ? await planPartial(store, nb.rel, result.graph, result.programs, selection) : undefined;
+    const partial = selection ? await planPartial(store, nb.rel, result.graph, result.programs, selection, this.sameNotebook(nb, storeDir)) : undefined;
     if (target === CONTAINERS_TARGET) {
-      const { runId, warnings } = await this.startInImages(nb, bytes, parameters, body.cache ?? true, store, selection);
+      const { runId, warnings } = await this.startInImages(nb, bytes, parameters, body.cache ?? true, store, storeDir, selection);
       this.runIndex.set(runId, storeDir);
       this.started.add(runId);
       sendJson(res, 201, { runId, run: (await store.get(runId)) ?? null, warnings });
@@ -434,7 +451,7 @@ export class Backend {
    * the run store (base: the "Default base image" setting, else the notebook's), then the container runtime.
    */
   private async startInImages(
-    nb: ResolvedNotebook, bytes: Buffer, parameters: Record<string, JsonValue>, cache: boolean, store: RunStore, selection?: PartialSelection,
+    nb: ResolvedNotebook, bytes: Buffer, parameters: Record<string, JsonValue>, cache: boolean, store: RunStore, storeDir: string, selection?: PartialSelection,
   ): Promise<{ runId: string; warnings: string[] }> {
     const why = inImagesUnavailable();
     if (why) throw new HttpError(409, `cannot run in containers: ${why}`, 'Run it locally, or start Jupyter as root on a machine with runc.');
@@ -447,7 +464,7 @@ export class Backend {
     let partial: Awaited<ReturnType<typeof planPartial>> | undefined;
     try {
       const { graph, programs } = run.prepared.request;
-      partial = selection ? await planPartial(store, nb.rel, graph, programs, selection) : undefined;
+      partial = selection ? await planPartial(store, nb.rel, graph, programs, selection, this.sameNotebook(nb, storeDir)) : undefined;
     } catch (err) {
       await run.close();
       throw err;
@@ -638,12 +655,10 @@ export class Backend {
     const nb = await this.resolve(notebook);
     const storeDir = this.storeDirFor(nb.abs);
     const { store } = await this.backendFor(storeDir);
-    // Runs record the notebook path as they were given (the CLI's may differ from ours: `nb.ipynb` vs
-    // `dir/nb.ipynb`); one store directory belongs to one notebook directory, so the file name identifies it.
-    const base = path.posix.basename(nb.rel);
-    const runs = (await store.list()).filter((r) => path.basename(r.notebook) === base);
+    // A run whose record is damaged is listed apart (file, line, what is wrong), never breaking the others.
+    const { runs, damaged } = await store.scan({ notebook: this.sameNotebook(nb, storeDir) });
     for (const r of runs) this.runIndex.set(r.id, storeDir);
-    sendJson(res, 200, { runs });
+    sendJson(res, 200, { runs, damaged });
   }
 
   private async getRun(_req: IncomingMessage, res: ServerResponse, [runId]: string[], url: URL): Promise<void> {

@@ -3,6 +3,8 @@
  * JSON responses, bounded JSON request bodies.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import path from 'node:path';
+import { DamagedRunError, StoreWriteError } from '../runs/store-errors.js';
 
 /** An error the user can act on: its status, message and hint are sent to the client as they are. */
 export class HttpError extends Error {
@@ -39,16 +41,37 @@ export function errorBody(err: HttpError): ErrorBody {
   return { error };
 }
 
-/** Sends `err` as a JSON error; anything that is not an HttpError is a 500 whose message is kept, stack is not. */
+/** A file name for a message: its last part, shortened when it is very long. */
+function shortName(file: string | undefined): string {
+  const name = path.basename(file ?? '');
+  return name.length > 60 ? `${name.slice(0, 40)}…${name.slice(-12)} (${Buffer.byteLength(name)} bytes)` : name;
+}
+
+/**
+ * The HTTP error for what a request ran into: HttpErrors as they are; the run store's own errors (disk full,
+ * store not writable, damaged record) with their status; what the file system says about a request's names
+ * (too long) or a full disk as 4xx/507. Anything else is a 500 — a bug in cellpipe.
+ */
+export function toHttpError(err: unknown): HttpError {
+  if (err instanceof HttpError) return err;
+  if (err instanceof StoreWriteError || err instanceof DamagedRunError) return new HttpError(err.status, err.message, err.hint);
+  const e = err as NodeJS.ErrnoException | undefined;
+  if (e?.code === 'ENAMETOOLONG') {
+    return new HttpError(400, `a file name is longer than the file system allows (255 bytes): ${shortName(e.path)}`, 'Use a shorter name (notebook, folder or run id).');
+  }
+  if (e?.code === 'ENOSPC' || e?.code === 'EDQUOT') {
+    return new HttpError(507, `disk full: no space left to write ${e.path ?? 'a file'}`, 'Free space on that disk, then try again.');
+  }
+  return new HttpError(
+    500,
+    `cellpipe backend error: ${err instanceof Error ? err.message : String(err)}`,
+    'This is a bug in cellpipe; the backend log (Jupyter server output) has the details.',
+  );
+}
+
+/** Sends `err` as a JSON error; anything that is not a user's or the disk's doing is a 500 whose message is kept, stack is not. */
 export function sendError(res: ServerResponse, err: unknown): void {
-  const httpError =
-    err instanceof HttpError
-      ? err
-      : new HttpError(
-          500,
-          `cellpipe backend error: ${err instanceof Error ? err.message : String(err)}`,
-          'This is a bug in cellpipe; the backend log (Jupyter server output) has the details.',
-        );
+  const httpError = toHttpError(err);
   if (res.headersSent) {
     // A stream already started: the best we can do is end it.
     res.end();

@@ -31,8 +31,9 @@ export async function planPartial(
   graph: StepGraph,
   programs: Record<string, StepProgram>,
   sel: PartialSelection,
+  sameNotebook?: (recorded: string) => boolean,
 ): Promise<{ reuse: PartialReuse; warnings: string[] }> {
-  const plan = await planPartialRun(store, notebookPath, graph, programs, sel);
+  const plan = await planPartialRun(store, notebookPath, graph, programs, sel, sameNotebook);
   if ('error' in plan) {
     throw new HttpError(plan.usage ? 400 : 409, plan.error.replace(/^--reuse/, 'reuse'), plan.usage ? undefined : 'Run the whole pipeline first, or choose a run in which the steps it needs succeeded.');
   }

@@ -4,7 +4,9 @@
  *
  * - `profiles`: Kubeflow profiles in the profiles file's own format (name → settings, see kube/profile.ts), added to
  *   the file's profiles; on a name in both, the JupyterLab setting wins;
- * - `runsDir`: where run records and logs go ('' = next to each notebook, as the CLI does);
+ * - `runsDir`: where run records and logs go ('' = next to each notebook, as the CLI does): a folder inside the
+ *   Jupyter root, relative to it — never an absolute path nor one that leads out of the root with `..` (run records
+ *   hold what the notebooks computed; the backend only ever writes inside the root it serves);
  * - `concurrency`: steps of a local run at once;
  * - `defaultBaseImage`: base image of notebooks that name none.
  *
@@ -48,7 +50,7 @@ export function parseLabSettings(body: Record<string, unknown>): LabSettings {
   }
   if (body.runsDir !== undefined && body.runsDir !== null) {
     if (typeof body.runsDir !== 'string') throw new HttpError(400, "settings: 'runsDir' must be a path (or empty for the default)");
-    out.runsDir = body.runsDir.trim();
+    out.runsDir = checkRunsDir(body.runsDir.trim());
   }
   if (body.concurrency !== undefined && body.concurrency !== null) {
     const c = body.concurrency;
@@ -63,18 +65,51 @@ export function parseLabSettings(body: Record<string, unknown>): LabSettings {
   return out;
 }
 
+/** A `runsDir` setting that stays inside the Jupyter root, or a 400 saying why it does not. */
+function checkRunsDir(dir: string): string {
+  if (!dir) return dir;
+  const hint = "Give a folder relative to the Jupyter root, e.g. 'runs' or 'work/.cellpipe-runs', or leave it empty to keep runs next to each notebook.";
+  const refuse = (why: string) => new HttpError(400, `settings: 'runsDir' '${dir}' is refused: ${why}`, hint);
+  if (dir.includes('\0')) throw refuse('it contains a NUL byte');
+  if (dir === '~' || dir.startsWith('~/')) throw refuse("'~' is not the home folder here: the path is relative to the Jupyter root");
+  if (path.isAbsolute(dir) || /^[a-zA-Z]:[\\/]/.test(dir)) {
+    throw refuse('it is an absolute path; run records must stay inside the Jupyter root, so the path is relative to it');
+  }
+  const norm = path.posix.normalize(dir.replace(/\\/g, '/'));
+  if (norm === '..' || norm.startsWith('../')) throw refuse("it leads outside the Jupyter root ('..'); run records must stay inside it");
+  return dir;
+}
+
 /** Where runs of a notebook go under these settings: `runsDir` (relative to the Jupyter root) or the default. */
 export function runsDirFor(settings: LabSettings, root: string, notebookAbs: string, fallback: (abs: string) => string): string {
   if (!settings.runsDir) return fallback(notebookAbs);
   return path.resolve(root, settings.runsDir);
 }
 
-/** The settings a previous backend kept, or none. A damaged file counts as none (the page sends them again). */
-export async function readKeptSettings(file: string): Promise<LabSettings> {
+/**
+ * The settings a previous backend kept, or none. A file that cannot be read counts as none (the page sends them
+ * again); a setting that is refused now (a `runsDir` outside the root, kept by an older version or edited by hand)
+ * is left out, the others kept, and `refused` says which and why.
+ */
+export async function readKeptSettings(file: string): Promise<{ settings: LabSettings; refused?: string }> {
+  let raw: unknown;
   try {
-    return parseLabSettings(JSON.parse(await readFile(file, 'utf8')) as Record<string, unknown>);
+    raw = JSON.parse(await readFile(file, 'utf8'));
   } catch {
-    return NO_LAB_SETTINGS;
+    return { settings: NO_LAB_SETTINGS };
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return { settings: NO_LAB_SETTINGS, refused: `the settings kept in ${file} are not a JSON object: ignored` };
+  const body = raw as Record<string, unknown>;
+  try {
+    return { settings: parseLabSettings(body) };
+  } catch (err) {
+    const why = (err as Error).message;
+    try {
+      const settings = parseLabSettings({ ...body, runsDir: '' });
+      return { settings, refused: `${why} (kept in ${file}); runs are kept next to each notebook until JupyterLab sends a runs folder inside the root` };
+    } catch {
+      return { settings: NO_LAB_SETTINGS, refused: `the settings kept in ${file} are refused: ${why}; none are used until JupyterLab sends them again` };
+    }
   }
 }
 

@@ -265,3 +265,24 @@ test('a missing interpreter fails the step with a message saying what to set', a
   assert.equal(rec.state, 'failed');
   assert.match(step(rec, 'a').error!.message, /CELLPIPE_PYTHON/);
 });
+
+test('a step killed by a signal says so and who may have sent it, not the runtime banner', async () => {
+  const { root, runtime } = setup();
+  const req = handBuiltRequest(
+    [{ name: 'slow', code: 'import os, signal, sys\nprint("working", file=sys.stderr, flush=True)\nos.kill(os.getpid(), signal.SIGKILL)' }],
+    { workdir: root },
+  );
+  const rec = await runtime.wait(await runtime.submit(req));
+  assert.equal(rec.state, 'failed');
+  const message = step(rec, 'slow').error!.message;
+  assert.match(message, /^step 'slow' was killed by SIGKILL \(sent from outside the step: most often the memory limit — the kernel's OOM killer .*, else a user's `kill -9`, or a cancel/, message);
+  assert.doesNotMatch(message, /\[cellpipe\]|exited with code/);
+});
+
+test('exit messages: a signal or a shell-style 128+N code names the signal; the runtime banner is never the error', async () => {
+  const { exitMessage } = await import('./runtime.js');
+  assert.match(exitMessage('s', { exitCode: 137 }), /^step 's' was killed by SIGKILL \(/);
+  assert.match(exitMessage('s', { signal: 'SIGTERM' }), /was killed by SIGTERM \(asked to stop from outside the step: a cancel/);
+  assert.equal(exitMessage('s', { exitCode: 3, lastStderr: '[cellpipe] step s: 0 parameters' }), "step 's' exited with code 3");
+  assert.equal(exitMessage('s', { exitCode: 3, lastStderr: 'Segmentation fault in libfoo' }), "step 's' exited with code 3: Segmentation fault in libfoo");
+});

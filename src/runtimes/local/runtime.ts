@@ -12,6 +12,7 @@ import { execFile, spawn } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
+import { constants as osConstants } from 'node:os';
 import * as path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -19,6 +20,7 @@ import type { JsonValue, Step, StepProgram } from '../../core/model.js';
 import type { LogLine, LogOptions, RunRecord, RunRequest, Runtime, StepError, StepOutput, StepRecord, StepState } from '../types.js';
 import { isCellOutputsLine } from '../../kfp/cell-outputs-log.js';
 import { RunStore, isTerminalRun, newRunId, pendingStep } from '../../runs/store.js';
+import { storeWriteError } from '../../runs/store-errors.js';
 import { awaitGroupGone, currentRunner, processAlive, processStartTime, runnerGone, signalGroup } from '../../runs/process.js';
 import { StepCache, canonicalHash, hashArtifact, stepCacheKey } from './cache.js';
 import { paramText } from './params.js';
@@ -71,6 +73,8 @@ export interface ActiveRun {
   children: Map<StepProcess, string>;
   done: Promise<RunRecord>;
   stop: (reason: string) => void;
+  /** Set when the run store could not be written (disk full …): the run stops and fails with this message. */
+  failure?: string;
 }
 
 /** One attempt of one step, as `launchStep` gets it: host paths of everything the step reads and writes. */
@@ -216,7 +220,7 @@ export class LocalRuntime extends EventEmitter<LocalRuntimeEvents> implements Ru
         if (run.aborted) return;
         run.aborted = true;
         for (const [child, step] of run.children) {
-          this.log(id, step, `cancelling (${reason}): stopping the step`);
+          this.log(id, step, `${run.failure ? 'stopping' : 'cancelling'} (${reason}): stopping the step`);
           this.stopChild(child);
         }
       };
@@ -224,8 +228,15 @@ export class LocalRuntime extends EventEmitter<LocalRuntimeEvents> implements Ru
       setImmediate(() => {
         this.execute(id, run)
           .catch(async (err) => {
-            const message = err instanceof Error ? err.message : String(err);
-            return this.update(id, { state: 'failed', reason: `runner error: ${message}`, finishedAt: new Date().toISOString() });
+            const failure = storeWriteError(err, this.store.dir, `the record of run ${id}`);
+            const reason = failure ? failure.sentence : `runner error: ${err instanceof Error ? err.message : String(err)}`;
+            return this.update(id, { state: 'failed', reason, finishedAt: new Date().toISOString() });
+          })
+          .catch((err): RunRecord => {
+            // Not even the end could be recorded (the disk stayed full): said here, and the run ends in this process.
+            const reason = storeWriteError(err, this.store.dir, `the record of run ${id}`)?.sentence ?? String((err as Error)?.message ?? err);
+            process.stderr.write(`cellpipe: the end of run ${id} could not be recorded: ${reason}\n`);
+            return { ...record, state: 'failed', reason, finishedAt: new Date().toISOString() };
           })
           .then((final) => {
             this.active.delete(id);
@@ -282,9 +293,37 @@ export class LocalRuntime extends EventEmitter<LocalRuntimeEvents> implements Ru
 
   /** Store (and announce) a line of the runner's own about a step. */
   private log(runId: string, step: string, text: string): void {
-    const line: LogLine = { time: new Date().toISOString(), stream: 'system', text };
-    this.store.appendLogSync(runId, step, line);
+    this.storeLine(runId, step, { time: new Date().toISOString(), stream: 'system', text });
+  }
+
+  /** Store (and announce) a log line; a store that cannot be written stops the run instead of throwing. */
+  private storeLine(runId: string, step: string, line: LogLine): void {
+    if (this.active.get(runId)?.failure) return;
+    try {
+      this.store.appendLogSync(runId, step, line);
+    } catch (err) {
+      this.storeFailed(runId, err, `the log of step '${step}'`);
+      return;
+    }
     this.emit('log', runId, step, line);
+  }
+
+  /**
+   * A write to the run store failed (disk full, store folder gone …): the run cannot go on without losing what
+   * its steps print, so it stops — this run only, the others and this process go on — and fails with what
+   * happened and what to do (the store gave back the run's reserve so that this can be recorded).
+   */
+  private storeFailed(runId: string, err: unknown, doing: string): void {
+    const failure = storeWriteError(err, this.store.dir, doing);
+    const message = failure ? failure.sentence : `cannot write the run store ${this.store.dir} (${doing}): ${(err as Error)?.message ?? err}`;
+    const run = this.active.get(runId);
+    if (!run) {
+      process.stderr.write(`cellpipe: run ${runId}: ${message}\n`);
+      return;
+    }
+    if (run.failure) return;
+    run.failure = message;
+    run.stop(message);
   }
 
   /**
@@ -293,10 +332,7 @@ export class LocalRuntime extends EventEmitter<LocalRuntimeEvents> implements Ru
    */
   private async replayLog(runId: string, step: string, fromRun: string): Promise<void> {
     try {
-      for await (const line of this.store.readLogs(fromRun, step)) {
-        this.store.appendLogSync(runId, step, line);
-        this.emit('log', runId, step, line);
-      }
+      for await (const line of this.store.readLogs(fromRun, step)) this.storeLine(runId, step, line);
     } catch (err) {
       this.log(runId, step, `(the log of run ${fromRun} could not be read: ${(err as Error).message})`);
     }
@@ -332,8 +368,9 @@ export class LocalRuntime extends EventEmitter<LocalRuntimeEvents> implements Ru
           if (state.get(s.name) !== 'pending') continue;
           const upstream = [...(deps.get(s.name) ?? [])];
           if (run.aborted) {
-            state.set(s.name, 'cancelled');
-            await this.updateStep(runId, s.name, { state: 'cancelled', finishedAt: new Date().toISOString() });
+            const st = run.failure ? 'skipped' : 'cancelled';
+            state.set(s.name, st);
+            await this.updateStep(runId, s.name, { state: st, finishedAt: new Date().toISOString() });
             progressed = true;
             continue;
           }
@@ -360,8 +397,10 @@ export class LocalRuntime extends EventEmitter<LocalRuntimeEvents> implements Ru
           progressed = true;
           const p = this.runStep(runId, run, s, outputs)
             .catch(async (err): Promise<StepState> => {
-              const message = err instanceof Error ? err.message : String(err);
-              await this.updateStep(runId, s.name, { state: 'failed', error: { message }, finishedAt: new Date().toISOString() });
+              const failure = storeWriteError(err, this.store.dir, `the files of step '${s.name}'`);
+              if (failure) this.storeFailed(runId, failure, '');
+              const message = failure ? failure.sentence : err instanceof Error ? err.message : String(err);
+              await this.updateStep(runId, s.name, { state: 'failed', error: { message }, finishedAt: new Date().toISOString() }).catch(() => undefined);
               return 'failed';
             })
             .then((final) => {
@@ -390,7 +429,8 @@ export class LocalRuntime extends EventEmitter<LocalRuntimeEvents> implements Ru
     const omitted = new Set(run.request.reuse?.omitted ?? []);
     const states = [...state.entries()].filter(([n]) => !omitted.has(n)).map(([, st]) => st);
     const final: Partial<RunRecord> = { finishedAt: new Date().toISOString() };
-    if (run.aborted) Object.assign(final, { state: 'cancelled', reason: 'cancelled' });
+    if (run.failure) Object.assign(final, { state: 'failed', reason: run.failure });
+    else if (run.aborted) Object.assign(final, { state: 'cancelled', reason: 'cancelled' });
     else if (states.some((s) => s === 'failed' || s === 'skipped' || s === 'cancelled')) {
       const failed = graph.steps.filter((s) => state.get(s.name) === 'failed').map((s) => s.name);
       Object.assign(final, { state: 'failed', reason: failed.length ? `step ${failed.map((f) => `'${f}'`).join(', ')} failed` : 'steps were skipped' });
@@ -522,6 +562,10 @@ export class LocalRuntime extends EventEmitter<LocalRuntimeEvents> implements Ru
       if (fs.existsSync(cellOutputsFile)) await this.updateStep(runId, step.name, { cellOutputs: path.relative(this.store.dir, cellOutputsFile) });
       // Killed by a `cellpipe cancel` from another process before our poll saw the request?
       if (!run.aborted && result.exitCode !== 0 && (await this.store.get(runId))?.cancelRequestedAt) run.stop('cancel requested');
+      if (run.failure) {
+        await this.updateStep(runId, step.name, { state: 'failed', exitCode, error: { message: run.failure }, finishedAt: new Date().toISOString(), pid: undefined, pidStart: undefined });
+        return 'failed';
+      }
       if (run.aborted) {
         await this.updateStep(runId, step.name, { state: 'cancelled', exitCode, finishedAt: new Date().toISOString(), pid: undefined, pidStart: undefined });
         return 'cancelled';
@@ -553,9 +597,7 @@ export class LocalRuntime extends EventEmitter<LocalRuntimeEvents> implements Ru
       }
       lastError = result.timedOut
         ? { message: `step '${step.name}' timed out after ${step.timeout} s (its timeout tag); it was stopped` }
-        : readErrorRecord(errorFile) ?? {
-            message: `step '${step.name}' exited with code ${result.exitCode}${result.signal ? ` (signal ${result.signal})` : ''}${result.lastStderr ? `: ${result.lastStderr}` : ''}`,
-          };
+        : readErrorRecord(errorFile) ?? { message: exitMessage(step.name, result) };
       if (attempt < maxAttempts) {
         this.log(runId, step.name, `attempt ${attempt} failed: ${lastError.message}; retrying`);
         await this.updateStep(runId, step.name, { error: lastError, exitCode });
@@ -661,21 +703,19 @@ export class LocalRuntime extends EventEmitter<LocalRuntimeEvents> implements Ru
       const started = new Date().toISOString();
       if (child.pid !== undefined) {
         const pid = child.pid;
-        void this.updateStep(runId, step.name, {
+        this.updateStep(runId, step.name, {
           state: 'running',
           attempts: attempt,
           ...(attempt === 1 ? { startedAt: started } : {}),
           pid,
           pidStart: processStartTime(pid),
           ...extra,
-        });
+        }).catch((err) => this.storeFailed(runId, err, `the record of step '${step.name}'`));
       }
       const onLine = (stream: 'stdout' | 'stderr') => (text: string) => {
         // A spec's steps also send their cell outputs through the log (for Kubeflow); here the file has them.
         if (stream === 'stderr' && isCellOutputsLine(text)) return;
-        const line: LogLine = { time: new Date().toISOString(), stream, text };
-        this.store.appendLogSync(runId, step.name, line);
-        this.emit('log', runId, step.name, line);
+        this.storeLine(runId, step.name, { time: new Date().toISOString(), stream, text });
         if (stream === 'stderr' && text.trim()) lastStderr = text.trim();
       };
       createInterface({ input: child.stdout!, crlfDelay: Infinity }).on('line', onLine('stdout'));
@@ -778,6 +818,33 @@ export class LocalRuntime extends EventEmitter<LocalRuntimeEvents> implements Ru
     t.unref();
     child.once('close', () => clearTimeout(t));
   }
+}
+
+/** Who may have sent a signal that ended a step, for the step's error. */
+const SIGNAL_SENDERS: Record<string, string> = {
+  SIGKILL:
+    'sent from outside the step: most often the memory limit — the kernel\'s OOM killer stops the biggest process when the machine or its container runs out of memory —, else a user\'s `kill -9`, or a cancel the step did not answer in time',
+  SIGTERM: 'asked to stop from outside the step: a cancel, Jupyter or the machine shutting down, or a user\'s `kill`',
+  SIGINT: 'interrupted: Ctrl-C or a user\'s `kill -INT`',
+  SIGSEGV: 'the Python process crashed, most often inside a native library (numpy, torch, …): the last lines of the log may say where',
+  SIGBUS: 'the Python process crashed, most often inside a native library or on a file that was truncated while mapped',
+  SIGABRT: 'a native library aborted the Python process: the last lines of the log may say why',
+  SIGXCPU: 'the step used up its CPU time limit (ulimit -t)',
+  SIGXFSZ: 'the step wrote a file larger than its file size limit (ulimit -f)',
+  SIGPIPE: 'the step wrote to a pipe nobody reads any more',
+};
+
+/**
+ * Why a step process ended badly, in words. A signal says who may have sent it (an exit code above 128, as a
+ * shell or a container reports a signal, counts as one); the step runtime's own `[cellpipe] …` lines are its
+ * bookkeeping, never quoted as the error.
+ */
+export function exitMessage(step: string, result: Pick<StepResult, 'exitCode' | 'signal' | 'lastStderr'>): string {
+  const byNumber = (n: number) => Object.entries(osConstants.signals).find(([, v]) => v === n)?.[0];
+  const signal = result.signal ?? (result.exitCode !== undefined && result.exitCode > 128 && result.exitCode <= 128 + 64 ? byNumber(result.exitCode - 128) : undefined);
+  if (signal) return `step '${step}' was killed by ${signal} (${SIGNAL_SENDERS[signal] ?? 'a signal sent from outside the step'})`;
+  const said = result.lastStderr && !result.lastStderr.startsWith('[cellpipe]') ? `: ${result.lastStderr}` : '';
+  return `step '${step}' exited with code ${result.exitCode ?? 'unknown'}${said}`;
 }
 
 function readMetrics(file: string): Record<string, number | string> {
