@@ -67,11 +67,20 @@ function readSources(file: string): Record<string, string> | undefined {
   return out;
 }
 
-/** Every step's outputs that were recorded, in the run's step order. */
-export function readRunCellOutputs(store: RunStore, rec: RunRecord): StepCellOutputs[] {
+/**
+ * Every step's outputs that were recorded, in the run's step order. With `unreadable`, a step whose outputs cannot
+ * be read (the file deleted or damaged) is left out and said there (step → why) instead of failing the whole run.
+ */
+export function readRunCellOutputs(store: RunStore, rec: RunRecord, unreadable?: Record<string, string>): StepCellOutputs[] {
   const out: StepCellOutputs[] = [];
   for (const s of rec.steps) {
-    const got = readStepCellOutputs(store, rec, s.name);
+    let got: StepCellOutputs | undefined;
+    try {
+      got = readStepCellOutputs(store, rec, s.name);
+    } catch (err) {
+      if (!unreadable) throw err;
+      unreadable[s.name] = (err as Error).message;
+    }
     if (got) out.push(got);
   }
   return out;

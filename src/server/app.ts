@@ -19,7 +19,7 @@
  * | `GET /api/runs/:id/events` | SSE: `run` (RunRecord) per change, then `end` (Kubeflow runs: `stage`/`stageDetail` while submitted) |
  * | `GET /api/runs/:id/logs/:step?from=N&follow=1` | SSE: `line` (LogLine, `id:` = its 0-based line index), then `end` `{lines, state}` |
  * | `GET /api/runs/:id/logs/:step?format=text\|json` | the whole log as text, or `{lines}` |
- * | `GET /api/runs/:id/outputs` | `{run, steps: {STEP: {fromRun, cells}}}`: what each cell showed in the run's steps that recorded it (runs/outputs.ts; `cells` maps the 0-based cell index to `{id, executionCount, outputs}`, nbformat outputs) |
+ * | `GET /api/runs/:id/outputs` | `{run, steps: {STEP: {fromRun, cells}}, unreadable?: {STEP: why}}`: what each cell showed in the run's steps that recorded it (runs/outputs.ts; `cells` maps the 0-based cell index to `{id, executionCount, outputs}`, nbformat outputs); a step whose outputs file is gone or damaged is in `unreadable` |
  * | `GET /api/runs/:id/outputs/:step` | `{run, step, recorded, fromRun?, cells, sources?}` for one step (`recorded: false` while it has none; `sources`: each cell's code as it ran, by index) |
  * | `POST /api/runs/:id/export?notebook=PATH` | `{path, filled, notes}`: the run's executed notebook written beside the notebook as `<name>.<run id>.ipynb` (as `cellpipe export`; the notebook itself is never written); `path` is relative to the root |
  * | `POST /api/runs/:id/cancel` | 202 with the RunRecord (Kubeflow: terminated in KFP, or its submission stopped) |
@@ -695,14 +695,22 @@ export class Backend {
     const { backend, record } = await this.locateRun(runId, url);
     if (step === undefined) {
       const steps: Record<string, { fromRun: string; cells: unknown; sources?: Record<string, string> }> = {};
-      for (const s of readRunCellOutputs(backend.store, record)) steps[s.step] = { fromRun: s.fromRun, cells: s.cells, sources: s.sources };
-      sendJson(res, 200, { run: record.id, steps });
+      // One step's outputs gone (deleted by hand, a cleanup) leaves the others to show; `unreadable` says which and why.
+      const unreadable: Record<string, string> = {};
+      for (const s of readRunCellOutputs(backend.store, record, unreadable)) steps[s.step] = { fromRun: s.fromRun, cells: s.cells, sources: s.sources };
+      sendJson(res, 200, { run: record.id, steps, ...(Object.keys(unreadable).length ? { unreadable } : {}) });
       return;
     }
     if (!record.steps.some((s) => s.name === step)) {
       throw new HttpError(404, `run '${runId}' has no step '${step}'`, `Its steps are: ${record.steps.map((s) => s.name).join(', ') || 'none'}.`);
     }
-    const got = readStepCellOutputs(backend.store, record, step);
+    let got;
+    try {
+      got = readStepCellOutputs(backend.store, record, step);
+    } catch (err) {
+      const message = (err as Error).message;
+      throw new HttpError(/ are gone: /.test(message) ? 410 : 422, message, 'Run the step again to record its outputs anew.');
+    }
     sendJson(res, 200, got ? { run: record.id, step, recorded: true, fromRun: got.fromRun, cells: got.cells, sources: got.sources } : { run: record.id, step, recorded: false, cells: {} });
   }
 
@@ -718,6 +726,14 @@ export class Backend {
       throw new HttpError(409, `cannot export run ${runId}: ${(err as Error).message}`);
     }
     const name = executedFileName(nb.rel, record.id);
+    // File names stop at 255 bytes: say so, rather than failing on the write (with room for the temporary suffix).
+    if (Buffer.byteLength(name) > 255 - 16) {
+      throw new HttpError(
+        400,
+        `cannot export run ${runId}: the executed notebook's name would be ${Buffer.byteLength(name)} bytes ('<notebook name>.${record.id}.ipynb'), more than a file name can have (255)`,
+        `Rename the notebook to a shorter name (at most ${255 - 16 - Buffer.byteLength(`.${record.id}.ipynb`)} bytes), or export from a terminal: cellpipe export ${record.id} -o SHORTER.ipynb.`,
+      );
+    }
     const out = path.join(path.dirname(nb.abs), name);
     const tmp = `${out}.tmp-${process.pid}`;
     await writeFile(tmp, executedText(result));

@@ -109,7 +109,31 @@ export async function readJsonObject(req: IncomingMessage): Promise<Record<strin
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw new HttpError(400, 'request body must be a JSON object');
   }
+  const deep = tooDeep(value as Record<string, unknown>, MAX_JSON_DEPTH);
+  if (deep !== undefined) {
+    throw new HttpError(400, `field '${deep}' of the request is nested more than ${MAX_JSON_DEPTH} levels deep (lists or objects inside each other)`, 'Pass a flatter value; a step can read a deeper structure from a file.');
+  }
   return value as Record<string, unknown>;
+}
+
+/** Deepest nesting a request's JSON may have: deeper values would overflow the stack of whatever walks them later. */
+export const MAX_JSON_DEPTH = 100;
+
+/** The top-level field of `body` whose value nests deeper than `limit`; else undefined. */
+function tooDeep(body: Record<string, unknown>, limit: number): string | undefined {
+  return Object.entries(body).find(([, value]) => nestedDeeperThan(value, limit))?.[0];
+}
+
+/** Do lists or objects nest deeper than `limit` levels in `value`? (Found without recursion, so any depth is safe.) */
+export function nestedDeeperThan(value: unknown, limit: number): boolean {
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length) {
+    const [v, depth] = stack.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    if (depth > limit) return true;
+    for (const child of Object.values(v as object)) stack.push([child, depth + 1]);
+  }
+  return false;
 }
 
 /** A required string field of a JSON body. */

@@ -5,7 +5,7 @@
 import type { JsonValue, Parameter } from '../core/model.js';
 import { cellLabel } from '../core/notebook.js';
 import { PARAMETER_EXAMPLES, parameterFromText, valueFits } from '../core/parameter-values.js';
-import { HttpError } from './http.js';
+import { HttpError, MAX_JSON_DEPTH, nestedDeeperThan } from './http.js';
 
 function isPlainObject(v: unknown): v is Record<string, JsonValue> {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
@@ -29,6 +29,9 @@ export function bindParameters(declared: Parameter[], given: unknown): Record<st
     }
     let value: JsonValue | undefined = valueFits(p.type, raw) ? raw : undefined;
     if (value === undefined && typeof raw === 'string') value = parameterFromText(p.type, raw);
+    if (value !== undefined && nestedDeeperThan(value, MAX_JSON_DEPTH)) {
+      throw new HttpError(400, `parameter '${name}' is nested more than ${MAX_JSON_DEPTH} levels deep (lists or dicts inside each other)`, 'Pass a flatter value; a step can read a deeper structure from a file.');
+    }
     if (value === undefined) {
       throw new HttpError(
         400,

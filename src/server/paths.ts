@@ -40,6 +40,10 @@ export async function resolveNotebook(root: string, realRoot: string, given: str
     if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') {
       throw new HttpError(404, `notebook '${given}' not found`, 'Save the notebook first, then try again.');
     }
+    if ((err as NodeJS.ErrnoException).code === 'ENAMETOOLONG') {
+      const longest = Math.max(...given.split('/').map((part) => Buffer.byteLength(part)));
+      throw new HttpError(400, `notebook path '${given.length > 80 ? `${given.slice(0, 60)}…` : given}' is too long: a name in it has ${longest} bytes, more than a file name can have (255)`, 'Use a shorter notebook or folder name.');
+    }
     throw err;
   }
   if (!isInside(realRoot, real)) throw refused('it is a symbolic link to a place outside the Jupyter root directory');
