@@ -11,7 +11,7 @@
  * | `POST /api/prewarm {path}` | `{warm: true, pid}` once the fork server of the saved notebook's first step ran its imports (its first local Run then starts warm), or `{warm: false, reason}` |
  * | `PUT /api/settings {profiles?, runsDir?, concurrency?, defaultBaseImage?}` | the profile summaries (as `GET /api/profiles`) under the new settings (see ./settings.ts) |
  * | `GET /api/settings` | the settings in force |
- * | `GET /api/profiles` | `{profiles: [{name, kind: "kubeflow", namespace, registry?, kfpUi?, error?}], file?, error?, containers: {error?}}` |
+ * | `GET /api/profiles` | `{profiles: [{name, kind: "kubeflow", namespace, registry?, kfpUi?, error?, hint?}], file?, error?, containers: {error?}}`: each profile checked (settings; kubeconfig, API server and namespace when it needs the cluster) |
  * | `POST /api/runs {path, parameters, target: "local" \| "containers" \| PROFILE, cache?, only?: [STEP…], from?: STEP, reuse?: RUN}` | 201 `{runId, run, warnings}` (Kubeflow: submitted in the background, `run.stage` shows how far; `only`/`from`: a partial run as `cellpipe run --only/--from [--reuse]`, `warnings` say which reused inputs are stale; on Kubeflow as `cellpipe submit --only/--from/--no-cache`, no `reuse`) |
  * | `GET /api/runs?notebook=PATH` | `{runs, damaged}`: the notebook's runs, newest first; `damaged`: runs of its store whose record cannot be read, `{id, file, line?, problem, notebook?}` |
  * | `GET /api/runs/:id[?notebook=PATH]` | the RunRecord |
@@ -338,7 +338,7 @@ export class Backend {
       // In force anyway; only a restarted backend would not know them until the page sends them again.
       process.stderr.write(`cellpipe backend: cannot keep the settings in ${this.settingsFile}: ${(err as Error).message}\n`);
     }
-    sendJson(res, 200, await this.kubeflow.summaries());
+    sendJson(res, 200, { ...(await this.kubeflow.summaries()), containers: containersTarget() });
   }
 
   private async compileRoute(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -540,10 +540,13 @@ export class Backend {
         const now = await store.get(runId);
         if (!now || now.external?.kfpRunId || isTerminalRun(now.state)) return;
         const cancelled = now.cancelRequestedAt !== undefined;
+        // No step ran: none is left pending under its cells as if it still might.
+        const finishedAt = new Date().toISOString();
+        for (const s of now.steps) if (s.state === 'pending') await store.updateStep(runId, s.name, { state: cancelled ? 'cancelled' : 'skipped', finishedAt });
         await store.update(runId, {
           state: cancelled ? 'cancelled' : 'failed',
           reason: cancelled ? 'cancelled before it was submitted to Kubeflow' : `${now.stage ?? 'submit'} failed: ${(err as Error).message}`,
-          finishedAt: new Date().toISOString(),
+          finishedAt,
         });
         await this.kubeflow.forget(runId);
       });

@@ -41,8 +41,10 @@ export interface ProfileSummary {
   registry?: string;
   /** Base URL of the Kubeflow Pipelines UI (`<kfpUi>/#/runs/details/<kfp run id>`), when known. */
   kfpUi?: string;
-  /** A mistake in the profile; it cannot be used until it is fixed. */
+  /** A mistake in the profile, or the cluster it needs out of reach; it cannot be used until it is fixed. */
   error?: string;
+  /** What to do about `error`: the field to set, in the checker's own words. */
+  hint?: string;
   /** Where it is defined: the profiles file or JupyterLab's settings (which win on a name in both). */
   source: 'file' | 'settings';
 }
@@ -70,6 +72,36 @@ interface Remembered {
 export function defaultStateFile(env: NodeJS.ProcessEnv = process.env): string {
   const base = env.XDG_STATE_HOME || path.join(env.HOME || homedir(), '.local', 'state');
   return path.join(base, 'cellpipe', 'backend-kubeflow-runs.json');
+}
+
+/** Whether a profile reaches Kubeflow through the cluster's API (or builds there): then it needs a working kubeconfig. */
+function needsCluster(p: Profile, auth: string): boolean {
+  return auth === 'kube' || p.build === 'kaniko' || p.kubeconfig !== undefined || p.context !== undefined;
+}
+
+/** How long the picker waits for a cluster to answer before listing its profile as unreachable. */
+const CLUSTER_CHECK_MS = 4000;
+
+/**
+ * The kubeconfig readable, its API server answering and the namespace there — before the profile is offered; what
+ * is wrong and how to fix it otherwise (a KubeError's own message and hint).
+ */
+async function checkCluster(p: Profile, env: NodeJS.ProcessEnv): Promise<{ error: string; hint?: string } | undefined> {
+  const { connect, checkNamespace } = await import('../kube/connect.js');
+  try {
+    const conn = connect(p, env);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(Object.assign(new Error(`the cluster's API server ${conn.server} did not answer within ${CLUSTER_CHECK_MS / 1000} s`), {
+        hint: `check the network, or 'kubeconfig' and 'context' of profile '${p.name}' (cellpipe doctor --profile ${p.name})`,
+      })), CLUSTER_CHECK_MS);
+    });
+    await Promise.race([checkNamespace(conn), late]).finally(() => clearTimeout(timer));
+    return undefined;
+  } catch (err) {
+    const hint = (err as { hint?: unknown }).hint;
+    return { error: (err as Error).message, ...(typeof hint === 'string' ? { hint } : {}) };
+  }
 }
 
 export class KubeflowTargets {
@@ -138,6 +170,7 @@ export class KubeflowTargets {
     const c = await this.collect();
     const { kfpSettings } = await import('../kfp/endpoint.js');
     const out: ProfileSummary[] = [];
+    const checks: Promise<void>[] = [];
     for (const [name, source] of c.sources) {
       const p = c.profiles.get(name);
       if (!p) {
@@ -149,11 +182,17 @@ export class KubeflowTargets {
       try {
         const settings = kfpSettings(p, this.env);
         if (settings.uiUrl) s.kfpUi = settings.uiUrl;
+        if (needsCluster(p, settings.auth)) {
+          checks.push(checkCluster(p, this.env).then((problem) => void (problem && Object.assign(s, problem))));
+        }
       } catch (err) {
         s.error = (err as Error).message;
+        const hint = (err as { hint?: unknown }).hint;
+        if (typeof hint === 'string') s.hint = hint;
       }
       out.push(s);
     }
+    await Promise.all(checks);
     out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     return { profiles: out, ...(c.file ? { file: c.file } : {}), ...(c.fileError ? { error: c.fileError } : {}) };
   }

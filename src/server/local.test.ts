@@ -90,6 +90,9 @@ describe('backend + local runtime (real Python steps)', () => {
     writeFileSync(path.join(root, 'nb', 'branches.ipynb'), twoBranches);
     const put = await call(socket, 'PUT', '/api/settings', { runsDir: 'all-runs', concurrency: 1, defaultBaseImage: 'registry.example.com/team/py:3.12', profiles: {} });
     assert.equal(put.status, 200, put.text);
+    // The answer is the target list under the new settings, the container target included (as GET /api/profiles has it).
+    assert.deepEqual(put.json.containers, (await call(socket, 'GET', '/api/profiles')).json.containers);
+    assert.ok(put.json.containers, 'the container target is in the answer');
 
     const compiled = await call(socket, 'POST', '/api/compile', { path: 'nb/branches.ipynb' });
     assert.equal(compiled.json.graph.pipeline.baseImage, 'registry.example.com/team/py:3.12');

@@ -245,7 +245,7 @@ test('a daily schedule made from the sidebar on the Kubeflow profile is listed w
   await expect(sidebar.locator('.cp-schedule-item')).toHaveCount(0);
 });
 
-test('a Kubeflow submit whose registry is unreachable stops at the build stage and says what failed', { tag: '@kubeflow' }, async ({ page }) => {
+test('a Kubeflow submit whose registry is unreachable stops before building and says what failed and which field sets it', { tag: '@kubeflow' }, async ({ page }) => {
   await openNotebook(page, 'kubeflow.ipynb');
   await openSidebar(page);
   const sidebar = page.locator('#cellpipe-sidebar');
@@ -253,13 +253,14 @@ test('a Kubeflow submit whose registry is unreachable stops at the build stage a
   await sidebar.locator('.cp-run-button').click();
   const current = sidebar.locator('.cp-current-run');
   await expect(current).toHaveAttribute('data-state', 'failed', { timeout: 120_000 });
-  await expect(current).toContainText('127.0.0.1:9');
+  await expect(current).toContainText('the registry 127.0.0.1:9 (where step images are pushed): connection refused');
+  await expect(current).toContainText("fix 'registry' in profile 'offline'");
   const stages = sidebar.locator('.cp-submit-stages .cp-stage');
   await expect(stages).toHaveCount(4);
-  await expect(stages.nth(0)).toHaveAttribute('data-state', 'done');
-  await expect(stages.nth(1)).toHaveAttribute('data-state', 'failed');
-  await expect(stages.nth(1)).toContainText('build');
-  await expect(stages.nth(3)).toHaveAttribute('data-state', 'pending');
+  await expect(stages.nth(0)).toHaveAttribute('data-state', 'failed');
+  await expect(stages.nth(0)).toContainText('validate');
+  await expect(stages.nth(1)).toHaveAttribute('data-state', 'pending');
+  for (const state of await sidebar.locator('.cp-run-steps li .cp-run-state').all()) await expect(state).toHaveText('skipped');
 });
 
 test('"full log" opens the step\'s whole log in a tab; a DAG node scrolls to its step', async ({ page }) => {

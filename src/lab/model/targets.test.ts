@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { targetOptions, validTarget, runButtonLabel, showsSubmitStages, submitStages, runtimeLabel } from './targets.js';
+import { targetOptions, unavailableTargets, validTarget, runButtonLabel, showsSubmitStages, submitStages, runtimeLabel } from './targets.js';
 
 test('the picker offers Local first, then each profile; a broken profile is disabled with its error as tooltip', () => {
   const opts = targetOptions({
@@ -13,6 +13,25 @@ test('the picker offers Local first, then each profile; a broken profile is disa
   assert.equal(opts[0]!.label, 'Local (this machine)');
   assert.match(opts[1]!.label, /team-a/);
   assert.equal(opts[2]!.title, 'field "registry" is missing');
+});
+
+test('"This machine, in containers" is offered from the answer to a settings change as from GET /api/profiles', () => {
+  const opts = targetOptions({ profiles: [], containers: {} });
+  assert.deepEqual(opts.map((o) => [o.value, o.label, o.disabled]), [['local', 'Local (this machine)', false], ['containers', 'This machine, in containers', false]]);
+});
+
+test('a profile the backend found unusable is disabled and listed with why and the backend\'s own fix', () => {
+  const opts = targetOptions({
+    profiles: [{ name: 'kf', kind: 'kubeflow', namespace: 'team-a', error: 'no kubeconfig found (looked at /home/me/.kube/config)', hint: "set 'kubeconfig' in profile 'kf', or KUBECONFIG" }],
+    containers: { error: 'runc is not installed' },
+  });
+  assert.deepEqual(opts.map((o) => [o.value, o.disabled]), [['local', false], ['containers', true], ['kf', true]]);
+  assert.match(opts[2]!.title, /no kubeconfig found[\s\S]*fix: set 'kubeconfig'/);
+  assert.deepEqual(unavailableTargets(opts), [
+    { name: 'containers', why: 'runc is not installed' },
+    { name: 'kf', why: 'no kubeconfig found (looked at /home/me/.kube/config)', fix: "set 'kubeconfig' in profile 'kf', or KUBECONFIG" },
+  ]);
+  assert.equal(validTarget(opts, 'kf'), 'local');
 });
 
 test('without a profiles file only Local is offered, and a vanished or broken selection falls back to Local', () => {

@@ -7,6 +7,8 @@ export interface ProfileInfo {
   registry?: string;
   kfpUi?: string;
   error?: string;
+  /** How to fix `error` (the backend's own hint). */
+  hint?: string;
   /** `settings` when defined in JupyterLab's settings, `file` in the profiles file. */
   source?: string;
 }
@@ -26,6 +28,8 @@ export interface TargetOption {
   disabled: boolean;
   /** why it is disabled (shown as tooltip), or a description */
   title: string;
+  /** For a disabled target: what to do to make it usable. */
+  fix?: string;
 }
 
 export const LOCAL_TARGET = 'local';
@@ -47,13 +51,18 @@ export function targetOptions(resp: ProfilesResponse | undefined): TargetOption[
     if (!p || typeof p.name !== 'string' || !p.name || p.name === LOCAL_TARGET || p.name === CONTAINERS_TARGET) continue;
     const where = p.namespace ? ` · ${p.namespace}` : '';
     if (p.error) {
-      out.push({ value: p.name, label: `${p.name} (Kubeflow, unavailable)`, disabled: true, title: p.error });
+      out.push({ value: p.name, label: `${p.name} (Kubeflow, unavailable)`, disabled: true, title: p.hint ? `${p.error}\nfix: ${p.hint}` : p.error, ...(p.hint ? { fix: p.hint } : {}) });
     } else {
       const from = p.source === 'settings' ? ' (profile from JupyterLab settings)' : p.source === 'file' ? ' (profile from the profiles file)' : '';
       out.push({ value: p.name, label: `${p.name} (Kubeflow${where})`, disabled: false, title: `build images${p.registry ? ` into ${p.registry}` : ''} and submit to Kubeflow${where}${from}` });
     }
   }
   return out;
+}
+
+/** The targets offered but unusable, each with why and the fix: listed under the picker, not only in tooltips. */
+export function unavailableTargets(options: TargetOption[]): { name: string; why: string; fix?: string }[] {
+  return options.filter((o) => o.disabled).map((o) => ({ name: o.value, why: o.title.split('\nfix: ')[0], ...(o.fix ? { fix: o.fix } : {}) }));
 }
 
 /** The selected target if it is still offered and enabled, otherwise Local. */

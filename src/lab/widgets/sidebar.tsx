@@ -3,7 +3,7 @@
  * graph with run states, the diagnostics list, the target, Run/Cancel, and the run history; on a Kubeflow profile
  * also "Schedule…" and the notebook's schedules (./schedules.tsx).
  */
-import React, { useEffect, useState } from 'react';
+import React, { useEffect, useRef, useState } from 'react';
 import { ReactWidget } from '@jupyterlab/ui-components';
 import { Signal, type ISignal } from '@lumino/signaling';
 import type { JsonValue, Parameter } from '../../core/model.js';
@@ -12,7 +12,7 @@ import type { RunRecord, StepState } from '../../runtimes/types.js';
 import type { PipelineModel } from '../pipeline.js';
 import { DagView } from './dag.js';
 import { formatDuration, isTerminal, stateClass } from '../model/runs.js';
-import { LOCAL_TARGET, runButtonLabel, showsSubmitStages, submitStages, validTarget, type TargetOption } from '../model/targets.js';
+import { LOCAL_TARGET, runButtonLabel, showsSubmitStages, submitStages, unavailableTargets, validTarget, type TargetOption } from '../model/targets.js';
 import { SchedulesModel } from '../schedules.js';
 import { ScheduleForm, ScheduleList, useSchedulesVersion } from './schedules.js';
 import { RunDetails, RunHistory, type HistoryActions } from './history.js';
@@ -106,7 +106,26 @@ function RunSteps(props: { run: RunRecord; model: PipelineModel; actions: Sideba
   );
 }
 
-function Panel(props: { model: PipelineModel | null; schedules: SchedulesModel | null; actions: SidebarActions; status: { text: string; hint?: string } | null; targets: TargetOption[] }) {
+/** The targets that cannot be used here, folded under the picker: each with why and what to do. */
+function Unavailable(props: { targets: TargetOption[] }) {
+  const list = unavailableTargets(props.targets);
+  if (!list.length) return null;
+  return (
+    <details className="cp-unavailable">
+      <summary>{list.length} target{list.length === 1 ? '' : 's'} unavailable: why</summary>
+      <ul>
+        {list.map((t) => (
+          <li key={t.name} data-target={t.name}>
+            <code>{t.name}</code>: {t.why}
+            {t.fix ? <div className="cp-hint">fix: {t.fix}</div> : null}
+          </li>
+        ))}
+      </ul>
+    </details>
+  );
+}
+
+function Panel(props: { model: PipelineModel | null; schedules: SchedulesModel | null; actions: SidebarActions; status: { text: string; hint?: string } | null; targets: TargetOption[]; clearStatus: () => void }) {
   const { model, actions, schedules } = props;
   useModelVersion(model);
   useSchedulesVersion(schedules);
@@ -115,6 +134,13 @@ function Panel(props: { model: PipelineModel | null; schedules: SchedulesModel |
   const [debugStep, setDebugStep] = useState<string | undefined>(undefined);
   const target = validTarget(props.targets, picked);
   const onProfile = target !== LOCAL_TARGET;
+  // A banner is about the target it came from: another target (picked, or Local after the profile went) clears it.
+  const shownTarget = useRef(target);
+  useEffect(() => {
+    if (shownTarget.current === target) return;
+    shownTarget.current = target;
+    props.clearStatus();
+  }, [target]);
   // The schedules shown are those of the picked profile; none (and no polling) for Local or a closed panel.
   useEffect(() => {
     schedules?.show(onProfile ? target : undefined);
@@ -167,6 +193,7 @@ function Panel(props: { model: PipelineModel | null; schedules: SchedulesModel |
             Cancel
           </button>
         </div>
+        <Unavailable targets={props.targets} />
         {onProfile && scheduling && schedules ? <ScheduleForm model={model} schedules={schedules} onDone={() => setScheduling(false)} /> : null}
         {run ? (
           <div className="cp-current-run" data-run-id={run.id} data-state={run.state}>
@@ -272,7 +299,8 @@ export class PipelineSidebar extends ReactWidget {
   }
 
   render() {
-    return <Panel key={this.model?.path ?? ''} model={this.model} schedules={this.schedules} actions={this.actions} status={this.status} targets={this.targets()} />;
+    return <Panel key={this.model?.path ?? ''} model={this.model} schedules={this.schedules} actions={this.actions} status={this.status} targets={this.targets()}
+      clearStatus={() => this.status && this.setStatus(null)} />;
   }
 
   private onMessage(_: unknown, msg: { text: string; hint?: string }): void {

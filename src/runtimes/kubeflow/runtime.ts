@@ -287,6 +287,7 @@ export class KubeflowRuntime extends EventEmitter<KubeflowRuntimeEvents> impleme
           r,
         );
       }
+      await this.checkReachable(r.graph, o.images ?? 'build');
       return r;
     });
     const graph = checked.graph!;
@@ -414,6 +415,36 @@ export class KubeflowRuntime extends EventEmitter<KubeflowRuntimeEvents> impleme
     this.emit('change', structuredClone(stored));
     if (o.watch !== false) void this.watch(id);
     return { runId: id, record, upload, timings, yaml };
+  }
+
+  /**
+   * Kubeflow Pipelines, the registry step images go to and the registries of their base images must answer before
+   * anything is built: otherwise the submission fails now, naming what is unreachable and the setting that names it.
+   */
+  private async checkReachable(graph: StepGraph, imageMode: SubmitOptions['images']): Promise<void> {
+    const { baseRegistries, describeUnreachable, registryAnswers, unreachable } = await import('./preflight.js');
+    const s = kfpSettings(this.profile, this.env);
+    const insecure = this.profile.insecureRegistry === true;
+    const needed: import('./preflight.js').Needed[] = [{
+      what: s.host ? `Kubeflow Pipelines at ${s.host}` : `Kubeflow Pipelines through the cluster's API (service ${s.kfpNamespace}/${s.service})`,
+      field: s.auth === 'kube' ? "'kubeconfig' and 'context'" : "'kfp.host'",
+      check: async () => (await this.kfp()).healthz(),
+    }];
+    if (imageMode === 'build' && this.profile.registry) {
+      const push = this.profile.registry.split('/')[0];
+      needed.push({ what: `the registry ${push} (where step images are pushed)`, field: "'registry'", check: () => registryAnswers(push, insecure) });
+      const bases = baseRegistries([
+        { ref: graph.pipeline.baseImage, field: this.profile.baseImage ? "'baseImage'" : "'baseImage' (or the notebook's base image)" },
+        ...graph.steps.filter((st) => st.image).map((st) => ({ ref: st.image!, field: `the image: tag of step ${st.name}` })),
+      ]);
+      for (const b of bases) {
+        if (b.registry !== push) needed.push({ what: `the registry ${b.registry} (base images)`, field: b.field, check: () => registryAnswers(b.registry, insecure) });
+      }
+    }
+    const missing = await unreachable(needed);
+    if (!missing.length) return;
+    const { message, hint } = describeUnreachable(this.profile.name, missing);
+    throw new SubmitError(`${message} — ${hint}`);
   }
 
   /**
