@@ -67,6 +67,8 @@ for (const mode of ['open', 'basic', 'tls'] as RegistryMode[]) {
       assert.deepEqual(lines.map((l) => l.split(' ')[0]), ['clean', 'load', 'report', 'train']);
       for (const l of lines) assert.match(l, new RegExp(`^\\w+ +→ ${reg.host.replace(/\./g, '\\.')}/team/steps@sha256:[0-9a-f]{64}$`));
       assert.match(first.err, /pushed .* in .* s/);
+      // What went into the images: the file load reads (the fixture also declares it).
+      assert.match(first.err, /files packaged into the images \(0 B of the 50\.0 MB limit, declared files not counted\):\n {2}data\/train\.csv {2}declared, read by load\n/);
       const ref = lines.find((l) => l.startsWith('load'))!.split('→ ')[1];
       const inspect = JSON.parse(await tool('skopeo', ['inspect', ...reg.toolFlags(), `docker://${ref}`]));
       assert.equal(inspect.Layers.length, 3);

@@ -57,3 +57,19 @@ test('-o writes the spec to a file', async () => {
   assert.equal(r.code, 0, r.stderr);
   assert.match(await readFile(`${dir}/spec.yaml`, 'utf8'), /^# PIPELINE DEFINITION/);
 });
+
+test('cellpipe compile --graph lists the files each step reads and whether they travel into the images', async () => {
+  const r = await cli('compile', 'examples/quickstart.ipynb', '--graph');
+  assert.equal(r.code, 0, r.stderr);
+  const graph = JSON.parse(r.stdout);
+  const files = Object.fromEntries(graph.steps.map((s: { name: string; files: unknown[] }) => [s.name, s.files]));
+  const size = (await import('node:fs')).statSync(`${repo}examples/data/weather.csv`).size;
+  assert.deepEqual(files, {
+    load: [{ reader: 'open', cell: 4, line: 1, path: 'data/weather.csv', status: 'travels', travels: true, bytes: size }],
+    clean: [],
+    summarise: [],
+  });
+  // The plain spec carries no files: compile says so.
+  const spec = await cli('compile', 'examples/quickstart.ipynb');
+  assert.match(spec.stderr, /the steps read 1 file of the notebook's folder; they travel in built images only/);
+});
