@@ -579,7 +579,9 @@ export class Backend {
           stream.send('progress', e);
         },
       });
-      stream.send('result', { images: built.images, steps: built.steps, bytesUp: built.stats.bytesUp });
+      // Which files the steps read went into the images, and which did not (with the warnings on their cells).
+      const { outcomes, declared, bytes, limitBytes, diagnostics } = built.files;
+      stream.send('result', { images: built.images, steps: built.steps, bytesUp: built.stats.bytesUp, files: { outcomes, declared, bytes, limitBytes, diagnostics } });
     } catch (err) {
       stream.send('error', { error: (err as Error).message, hint: `Check that ${profile.registry} is reachable and that your credentials for it are set up (docker login).` });
     } finally {

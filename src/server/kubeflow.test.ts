@@ -328,6 +328,8 @@ describe('backend: Kubeflow targets', () => {
     for (const ref of Object.values(images)) assert.match(ref, new RegExp(`^${reg.host}/team/steps@sha256:[0-9a-f]{64}$`));
     const steps = events.filter((e) => e.event === 'progress' && e.data.kind === 'step').map((e) => e.data.step).sort();
     assert.deepEqual(steps, Object.keys(images).sort(), 'one step event per image');
+    assert.deepEqual(result.data.files.outcomes, [], 'candies reads no file');
+    assert.equal(result.data.files.limitBytes, 50 * 1024 * 1024);
     assert.equal(events.at(-1)!.event, 'result');
   });
 
