@@ -72,6 +72,8 @@ const READERS: Record<string, string[]> = {
 for (const r of ['read_csv', 'read_table', 'read_json', 'read_pickle', 'read_excel', 'read_parquet', 'read_feather']) {
   READERS[`pandas.${r}`] = ['filepath_or_buffer', 'path_or_buf', 'path', 'io'];
 }
+/** The last part of every reader's name (`read_csv`, `load`, `open` …). */
+const READER_LAST_NAMES = new Set(Object.keys(READERS).map((r) => r.split('.').pop()!));
 /** Path-building callees: their arguments are joined as path segments. */
 const PATH_MAKERS = new Set(['pathlib.Path', 'pathlib.PurePath', 'pathlib.PosixPath', 'pathlib.PurePosixPath']);
 const PATH_JOINS = new Set(['os.path.join', 'posixpath.join']);
@@ -100,17 +102,25 @@ export interface NotebookContext {
  */
 export function notebookContext(cells: NotebookCell[], names: Map<number, CellNames>, parameters: Parameter[]): NotebookContext {
   const aliases = new Map<string, string>();
-  const assigned = new Map<string, PathExpr[]>();
+  // The first value of each name and how often it is assigned (a name assigned in 400 cells must stay linear).
+  const assigned = new Map<string, { value: PathExpr; count: number }>();
   const otherwiseBound = new Set<string>();
   for (const cell of cells) {
     const facts = cellFileFacts(cell.source);
     for (const [name, module] of facts.imports) aliases.set(name, module);
-    for (const a of facts.assignments) assigned.set(a.name, [...(assigned.get(a.name) ?? []), a.value]);
-    const simple = new Set(facts.assignments.map((a) => a.name));
-    for (const b of names.get(cell.index)?.bound ?? []) if (!simple.has(b)) otherwiseBound.add(b);
+    for (const a of facts.assignments) {
+      const seen = assigned.get(a.name);
+      if (seen) seen.count++;
+      else assigned.set(a.name, { value: a.value, count: 1 });
+    }
+    const bound = names.get(cell.index)?.bound;
+    if (bound?.length) {
+      const simple = new Set(facts.assignments.map((a) => a.name));
+      for (const b of bound) if (!simple.has(b)) otherwiseBound.add(b);
+    }
   }
   const constants = new Map<string, PathExpr>();
-  for (const [name, values] of assigned) if (values.length === 1 && !otherwiseBound.has(name)) constants.set(name, values[0]);
+  for (const [name, { value, count }] of assigned) if (count === 1 && !otherwiseBound.has(name)) constants.set(name, value);
   return { aliases, constants, parameters: new Map(parameters.map((p) => [p.name, p.default])) };
 }
 
@@ -291,6 +301,9 @@ function shorten(text: string): string {
 /** One reader call: a resolved file, a read cellpipe cannot see, or undefined (not a file read after all). */
 function fileRead(cell: NotebookCell, call: RawFileCall, ctx: NotebookContext, setting: FilesSetting, volumes: VolumeMount[]):
   StepFile | { unresolved: string } | undefined {
+  // Most calls are no reader: decide that before building anything (this runs on every compile, for every call).
+  const last = call.callee[call.callee.length - 1];
+  if (!call.method && (call.callee.length === 1 ? !(last in READERS) && !ctx.aliases.has(last) : !READER_LAST_NAMES.has(last))) return undefined;
   const locals = new Set(call.locals);
   const q = call.callee.length ? qualify(call.callee, ctx, locals) : '';
   let reader: string;
