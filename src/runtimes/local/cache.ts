@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { StepProgram } from '../../core/model.js';
+import type { StepFile, StepProgram } from '../../core/model.js';
 import type { StepOutput } from '../types.js';
 
 export interface CacheEntry {
@@ -40,6 +40,8 @@ export function stepCacheKey(parts: {
   runtimeVersion: string;
   /** The step's environment variables, when it has any. */
   env?: Record<string, string>;
+  /** Content hashes of the files the step reads, when it reads any (see `stepFileHashes`). */
+  files?: Record<string, string>;
 }): string {
   return canonicalHash({ v: 1, ...parts });
 }
@@ -103,4 +105,19 @@ export class StepCache {
     fs.writeFileSync(tmp, JSON.stringify(entry));
     fs.renameSync(tmp, this.file(entry.key));
   }
+}
+
+/**
+ * Content hashes of the files a step reads (`Step.files` that travel, relative to the notebook's folder `workdir`;
+ * `missing` for one that is not there), or undefined when it reads none. A changed data file is a new cache key, as
+ * it is a new image in containers. Patterns (`images/*`) are not hashed: a step reading one is keyed by its code.
+ */
+export function stepFileHashes(files: readonly StepFile[] | undefined, workdir: string): Record<string, string> | undefined {
+  const out: Record<string, string> = {};
+  for (const f of files ?? []) {
+    if (f.status !== 'travels' || f.pattern) continue;
+    const abs = path.resolve(workdir, f.path);
+    out[f.path] = fs.existsSync(abs) ? hashArtifact(abs).sha256 : 'missing';
+  }
+  return Object.keys(out).length ? out : undefined;
 }

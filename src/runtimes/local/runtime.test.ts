@@ -187,6 +187,24 @@ test('cancelRun from another store instance stops a run whose runner ignores it,
   assert.equal(final.state, 'cancelled');
 });
 
+test('a step that reads a data file is cached while the file is unchanged and runs again when it changes', async () => {
+  const { root, runtime } = setup();
+  fs.writeFileSync(path.join(root, 'data.txt'), 'first');
+  const request = () => {
+    const req = handBuiltRequest([{ name: 'load', code: 'text = open("data.txt").read()\nprint(text)' }], { workdir: root });
+    req.graph.steps[0].files = [{ path: 'data.txt', reader: 'open', cell: 0, line: 1, status: 'travels' }];
+    return req;
+  };
+  const first = await runtime.wait(await runtime.submit(request()));
+  assert.equal(step(first, 'load').state, 'succeeded');
+  const second = await runtime.wait(await runtime.submit(request()));
+  assert.equal(step(second, 'load').state, 'cached', 'the same file: the same result');
+  fs.writeFileSync(path.join(root, 'data.txt'), 'second');
+  const third = await runtime.wait(await runtime.submit(request()));
+  assert.equal(step(third, 'load').state, 'succeeded', 'a changed file re-runs the step, as a rebuilt image would');
+  assert.deepEqual(await logText(runtime, third.id, 'load'), ['second']);
+});
+
 test('an unchanged step is cached, a changed parameter re-runs what reads it, and cache: false always runs', async () => {
   const { root, runtime } = setup();
   const steps: StepSpec[] = [

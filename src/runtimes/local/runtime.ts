@@ -22,7 +22,7 @@ import { isCellOutputsLine } from '../../kfp/cell-outputs-log.js';
 import { RunStore, isTerminalRun, newRunId, pendingStep } from '../../runs/store.js';
 import { storeWriteError } from '../../runs/store-errors.js';
 import { awaitGroupGone, currentRunner, processAlive, processStartTime, runnerGone, signalGroup } from '../../runs/process.js';
-import { StepCache, canonicalHash, hashArtifact, stepCacheKey } from './cache.js';
+import { StepCache, canonicalHash, hashArtifact, stepCacheKey, stepFileHashes } from './cache.js';
 import { paramText } from './params.js';
 import { CELL_OUTPUTS_FILE } from '../../runs/outputs.js';
 import { programHash as stepProgramHash } from '../../runs/partial.js';
@@ -488,6 +488,8 @@ export class LocalRuntime extends EventEmitter<LocalRuntimeEvents> implements Ru
       program, inputs: inputHashes, parameters: paramTexts, runtimeVersion: this.runtimeVersion() + this.cacheSalt(run, step.name),
       // A changed variable may change what the step computes (absent when there are none: older keys stay valid).
       env: Object.keys(step.env ?? {}).length ? step.env : undefined,
+      // So may a changed data file the step reads (absent when it reads none).
+      files: stepFileHashes(step.files, request.workdir ?? path.dirname(path.resolve(request.notebookPath))),
     });
     // Recorded so a later partial run can tell whether this step's code changed (runs/partial.ts).
     const programHash = stepProgramHash(program, step.env);
