@@ -252,3 +252,15 @@ test('on a terminal, cellpipe run keeps a live progress line under the step line
   assert.match(r.stdout, /\x1b\[36mtop\s*\x1b\[0m │ top \['the', 'dog', 'fox'\]/, 'step lines carry a coloured step column');
   assert.match(r.stdout, /cellpipe: run \S+ succeeded/);
 });
+
+test('cellpipe runs lists the readable runs and says which record is damaged, with file and line', async () => {
+  const ws = fs.mkdtempSync(path.join(os.tmpdir(), 'cellpipe-cli-damaged-'));
+  const store = new RunStore(path.join(ws, '.cellpipe'));
+  await store.create({ id: '20260101-000000-good', notebook: 'nb.ipynb', notebookHash: 'n', specHash: 's', runtime: 'local', parameters: {}, state: 'succeeded', createdAt: '2026-01-01T00:00:00.000Z', steps: [] });
+  fs.mkdirSync(path.join(store.dir, 'runs', '20260101-000000-bad'));
+  fs.writeFileSync(path.join(store.dir, 'runs', '20260101-000000-bad', 'run.jsonl'), 'null\n');
+  const r = await cellpipe(['runs'], ws);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /20260101-000000-good/);
+  assert.match(r.stderr, /^cellpipe runs: run 20260101-000000-bad is damaged: .*run\.jsonl line 1: the line is null, not a record change$/m);
+});

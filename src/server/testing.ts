@@ -27,6 +27,9 @@ export function call(
     const req = request(
       {
         socketPath,
+        // A connection per request: a kept-alive one can be closed by the server's keep-alive timeout (5 s) just as
+        // the next request goes out on it (ECONNRESET) — a race a test idle for about that long (a run) would lose.
+        agent: false,
         method,
         path: urlPath,
         headers: { ...(payload !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
@@ -77,7 +80,7 @@ export function readEvents(
     const payload = options.body === undefined ? undefined : JSON.stringify(options.body);
     const method = payload === undefined ? 'GET' : 'POST';
     const headers = { ...(payload !== undefined ? { 'content-type': 'application/json' } : {}), ...options.headers };
-    const req = request({ socketPath, method, path: urlPath, headers }, (res) => {
+    const req = request({ socketPath, agent: false, method, path: urlPath, headers }, (res) => {
       const contentType = String(res.headers['content-type'] ?? '');
       let buffer = '';
       let finished = false;

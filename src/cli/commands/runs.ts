@@ -18,7 +18,8 @@ const runs: Command = async (argv, io) => {
   const args = commandArgs('runs', argv, { json: {}, notebook: { value: true }, store: { value: true } }, USAGE, io, { exactly: 0, what: '' });
   if (typeof args === 'number') return args;
   const store = new RunStore(storeDirFromArgs(args.flags.store, io.cwd, io.env));
-  let list = await store.list();
+  const { runs: all, damaged } = await store.scan();
+  let list = all;
   const nb = args.flags.notebook;
   if (typeof nb === 'string') {
     // The record keeps the path as given when the run started; match it as given or as the same file.
@@ -28,6 +29,8 @@ const runs: Command = async (argv, io) => {
   }
   if (args.flags.json) io.stdout.write(JSON.stringify(list, null, 2) + '\n');
   else io.stdout.write(formatRunsTable(list) + '\n');
+  // A damaged record hides no other run, and is said (on stderr, so --json stays a list of records).
+  for (const d of damaged) io.stderr.write(`cellpipe runs: run ${d.id} is damaged: ${d.file}${d.line ? ` line ${d.line}` : ''}: ${d.problem}\n`);
   return 0;
 };
 
