@@ -123,6 +123,26 @@ export interface LogLine {
   text: string;
 }
 
+/** A log line in a window of a step's log (`GET …/logs/:step?format=json`): its 0-based index and, when its text was cut, the whole line's stored size in bytes. */
+export interface WindowLine extends LogLine {
+  n: number;
+  cut?: number;
+}
+
+/** Lines [from, from + lines.length) of a step's log, which has `total` lines now. */
+export interface LogWindow {
+  from: number;
+  lines: WindowLine[];
+  total: number;
+}
+
+/** Characters [start, start + text.length) of one log line whose whole text is `length` characters (`GET …/lines/:n`). */
+export interface LineText extends LogLine {
+  n: number;
+  start: number;
+  length: number;
+}
+
 /** What a runtime needs to start a run: the analysed graph, each step's program and the parameter values. */
 export interface RunRequest {
   notebookPath: string;

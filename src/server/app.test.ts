@@ -211,6 +211,26 @@ describe('backend API over a Unix socket', () => {
     assert.equal(text.text, 'sack line 1\nsack line 2\nsack line 3\nsack line 4\n');
     const json = await call(socket, 'GET', `/api/runs/${runId}/logs/sack?format=json&from=3`);
     assert.deepEqual(json.json.lines.map((l: { text: string }) => l.text), ['sack line 4']);
+    // Windows of the log (what the page reads; logWindow.test.ts has the big ones), with their bounds checked.
+    const tail = await call(socket, 'GET', `/api/runs/${runId}/logs/sack?format=json&tail=2&cut=100`);
+    assert.deepEqual([tail.json.from, tail.json.total, tail.json.lines.map((l: { n: number }) => l.n)], [2, 4, [2, 3]]);
+    const page = await call(socket, 'GET', `/api/runs/${runId}/logs/sack?format=json&from=1&limit=2`);
+    assert.deepEqual(page.json.lines.map((l: { text: string }) => l.text), ['sack line 2', 'sack line 3']);
+    for (const [query, says] of [
+      ['limit=10001', /'limit' must be a whole number from 0 to 10000, got '10001'/],
+      ['tail=-1', /'tail' must be a whole number from 0 to 10000/],
+      ['cut=5', /'cut' must be a whole number from 100 to 1000000/],
+      ['tail=2&from=1', /'from' or 'tail', not both/],
+    ] as const) {
+      const bad = await call(socket, 'GET', `/api/runs/${runId}/logs/sack?format=json&${query}`);
+      assert.equal(bad.status, 400, query);
+      assert.match(bad.json.error.message, says);
+    }
+    const slice = await call(socket, 'GET', `/api/runs/${runId}/logs/sack/lines/1?start=5&length=4`);
+    assert.deepEqual([slice.status, slice.json.text, slice.json.length, slice.json.n], [200, 'line', 11, 1]);
+    assert.equal((await call(socket, 'GET', `/api/runs/${runId}/logs/sack/lines/4`)).status, 404);
+    assert.equal((await call(socket, 'GET', `/api/runs/${runId}/logs/sack/lines/x`)).status, 400);
+    assert.equal((await call(socket, 'GET', `/api/runs/${runId}/logs/sack/lines/1?length=0`)).status, 400);
 
     const noStep = await call(socket, 'GET', `/api/runs/${runId}/logs/kid9?format=text`);
     assert.equal(noStep.status, 404);

@@ -17,8 +17,10 @@
  * | `GET /api/runs/:id[?notebook=PATH]` | the RunRecord |
  * | `GET /api/runs/:id/store` | `{run, store}`: the run store's folder (absolute), for loading a step's values in a kernel |
  * | `GET /api/runs/:id/events` | SSE: `run` (RunRecord) per change, then `end` (Kubeflow runs: `stage`/`stageDetail` while submitted) |
- * | `GET /api/runs/:id/logs/:step?from=N&follow=1` | SSE: `line` (LogLine, `id:` = its 0-based line index), then `end` `{lines, state}` |
- * | `GET /api/runs/:id/logs/:step?format=text\|json` | the whole log as text, or `{lines}` |
+ * | `GET /api/runs/:id/logs/:step?from=N&follow=1&cut=C` | SSE: `line` (LogLine, `id:` = its 0-based line index; with `cut`, texts over C characters cut, marked `cut`), then `end` `{lines, state}`; paced by the reader (sse.ts) |
+ * | `GET /api/runs/:id/logs/:step?format=json&from=N&limit=M` (or `&tail=M`) `&cut=C` | a window: `{from, lines, total}`, lines [from, from + M) (or the last M), each a LogLine with `n` (its index) and, when its text was cut at C characters, `cut` (the whole line's size in bytes); M ≤ 10 000 (default 1000), C 100…1 000 000 (default 10 000) |
+ * | `GET /api/runs/:id/logs/:step/lines/:n?start=S&length=L` | line n whole: `{n, time, stream, text, start, length}`, `text` = characters [S, S + L) (L ≤ 1 000 000, the default), `length` = the line's length |
+ * | `GET /api/runs/:id/logs/:step?format=text` | the whole log as text (paced by the reader) |
  * | `GET /api/runs/:id/outputs` | `{run, steps: {STEP: {fromRun, cells}}, unreadable?: {STEP: why}}`: what each cell showed in the run's steps that recorded it (runs/outputs.ts; `cells` maps the 0-based cell index to `{id, executionCount, outputs}`, nbformat outputs); a step whose outputs file is gone or damaged is in `unreadable` |
  * | `GET /api/runs/:id/outputs/:step` | `{run, step, recorded, fromRun?, cells, sources?}` for one step (`recorded: false` while it has none; `sources`: each cell's code as it ran, by index) |
  * | `POST /api/runs/:id/export?notebook=PATH` | `{path, filled, notes}`: the run's executed notebook written beside the notebook as `<name>.<run id>.ipynb` (as `cellpipe export`; the notebook itself is never written); `path` is relative to the root |
@@ -57,6 +59,7 @@ import { chooseSteps, PartialRunError } from '../runs/partial.js';
 import type { PartialSelection } from '../runs/plan.js';
 import { resolveNotebook, type ResolvedNotebook } from './paths.js';
 import { EventStream } from './sse.js';
+import { readLogLine, readLogWindow } from './logWindow.js';
 import { tailLog, watchRun } from './tail.js';
 import { human, KubeflowTargets, type KubeflowOptions } from './kubeflow.js';
 import type { SubmitOptions, SubmitProgress } from '../runtimes/kubeflow/runtime.js';
@@ -110,6 +113,40 @@ function hashBytes(bytes: Buffer | string): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
 
+/** Lines of a log window when the page does not say (`limit`), and the most it may ask for (`limit`, `tail`). */
+export const DEFAULT_WINDOW_LINES = 1000;
+export const MAX_WINDOW_LINES = 10_000;
+/** Characters of a line a window shows when the page does not say (`cut`), and the most it may ask for. */
+export const DEFAULT_CUT = 10_000;
+export const MAX_CUT = 1_000_000;
+/** Most characters of one line sent at once (`/lines/:n`): a 50 MB line comes in slices. */
+export const MAX_LINE_SLICE = 1_000_000;
+
+/** An optional whole-number query parameter within [min, max] (400 otherwise). */
+function numberParam(url: URL, name: string, bounds: { min: number; max: number; fallback?: number }): number | undefined {
+  const text = url.searchParams.get(name);
+  if (text === null || text === '') return bounds.fallback;
+  const value = /^\d+$/.test(text) ? Number(text) : NaN;
+  if (!(value >= bounds.min && value <= bounds.max)) {
+    throw new HttpError(400, `'${name}' must be a whole number from ${bounds.min} to ${bounds.max}, got '${text}'`);
+  }
+  return value;
+}
+
+/** Resolves true once the response's buffer drained, false if the client went away first. */
+function drainedOrGone(res: ServerResponse): Promise<boolean> {
+  if (res.destroyed) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve(!res.destroyed);
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
+}
+
 function flag(value: string | null): boolean {
   return value !== null && ['1', 'true', 'yes', ''].includes(value.toLowerCase());
 }
@@ -160,6 +197,7 @@ export class Backend {
         sendJson(res, 200, { run: record.id, store: backend.store.dir });
       }),
       r('GET', new RegExp(`^/api/runs/${seg}/logs/${seg}$`), (q, s, p, u) => this.stepLogs(q, s, p, u)),
+      r('GET', new RegExp(`^/api/runs/${seg}/logs/${seg}/lines/${seg}$`), (q, s, p, u) => this.stepLogLine(q, s, p, u)),
       r('GET', new RegExp(`^/api/runs/${seg}/outputs$`), (q, s, p, u) => this.runOutputs(q, s, p, u)),
       r('GET', new RegExp(`^/api/runs/${seg}/outputs/${seg}$`), (q, s, p, u) => this.runOutputs(q, s, p, u)),
       r('POST', new RegExp(`^/api/runs/${seg}/export$`), (q, s, p, u) => this.exportRun(q, s, p, u)),
@@ -687,7 +725,7 @@ export class Backend {
     try {
       for await (const record of watchRun(backend.store, backend.runtime, runId, stream.signal)) {
         last = record;
-        if (!stream.send('run', record)) break;
+        if (!stream.send('run', record) || !(await stream.drained())) break;
       }
       if (last && isTerminalRun(last.state)) stream.send('end', { state: last.state });
     } finally {
@@ -746,12 +784,18 @@ export class Backend {
     sendJson(res, 200, { path: path.posix.join(path.posix.dirname(nb.rel), name), filled: result.filled, notes: result.notes });
   }
 
-  private async stepLogs(req: IncomingMessage, res: ServerResponse, [runId, step]: string[], url: URL): Promise<void> {
-    const { backend, record } = await this.locateRun(runId, url);
-    if (!record.steps.some((s) => s.name === step)) {
-      const names = record.steps.map((s) => s.name).join(', ');
+  /** The run and step a log route names (404 for a step the run does not have). */
+  private async locateStep(runId: string, step: string, url: URL): Promise<{ backend: RunBackend; record: RunRecord }> {
+    const found = await this.locateRun(runId, url);
+    if (!found.record.steps.some((s) => s.name === step)) {
+      const names = found.record.steps.map((s) => s.name).join(', ');
       throw new HttpError(404, `run '${runId}' has no step '${step}'`, `Its steps are: ${names || 'none'}.`);
     }
+    return found;
+  }
+
+  private async stepLogs(req: IncomingMessage, res: ServerResponse, [runId, step]: string[], url: URL): Promise<void> {
+    const { backend } = await this.locateStep(runId, step, url);
     const follow = flag(url.searchParams.get('follow'));
     const format = url.searchParams.get('format') ?? 'sse';
     // Line numbers are 0-based indexes into the step's log; an event's id is its line's index, so a client
@@ -764,17 +808,24 @@ export class Backend {
       throw new HttpError(400, `unknown format '${format}'`, 'Use format=text or format=json, or leave it out for an event stream.');
     }
     if (format !== 'sse' && follow) throw new HttpError(400, `follow=1 needs the event stream; leave out format=${format}`);
+    const cut = numberParam(url, 'cut', { min: 100, max: MAX_CUT, fallback: format === 'json' ? DEFAULT_CUT : undefined });
 
     if (format === 'json') {
-      const lines = [];
-      for await (const line of backend.store.readLogs(runId, step, { fromLine })) lines.push(line);
-      sendJson(res, 200, { lines, from: fromLine });
+      // A window, never the whole log: a 1e6-line log is read a page at a time (logWindow.ts).
+      const tail = numberParam(url, 'tail', { min: 0, max: MAX_WINDOW_LINES });
+      if (tail !== undefined && url.searchParams.has('from')) throw new HttpError(400, "give 'from' or 'tail', not both");
+      const limit = numberParam(url, 'limit', { min: 0, max: MAX_WINDOW_LINES, fallback: DEFAULT_WINDOW_LINES })!;
+      const window = await readLogWindow(backend.store.logFile(runId, step), { from: fromLine, tail, limit, cut: cut! });
+      sendJson(res, 200, window);
       return;
     }
     if (format === 'text') {
       res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' });
-      for await (const line of backend.store.readLogs(runId, step, { fromLine })) {
-        if (!res.write(line.text + '\n')) await new Promise((r) => res.once('drain', r));
+      const gone = new AbortController();
+      res.on('close', () => gone.abort());
+      for await (const line of backend.store.readLogs(runId, step, { fromLine, signal: gone.signal })) {
+        // Paced by the client: the next lines are read only once the socket took these.
+        if (!res.write(line.text + '\n') && !(await drainedOrGone(res))) break;
       }
       res.end();
       return;
@@ -786,7 +837,10 @@ export class Backend {
         ? tailLog(backend.store, backend.runtime, runId, step, fromLine, stream.signal)
         : backend.store.readLogs(runId, step, { fromLine, signal: stream.signal });
       for await (const line of lines) {
-        if (!stream.send('line', line, next++)) break;
+        const sent = cut !== undefined && line.text.length > cut ? { ...line, text: line.text.slice(0, cut), cut: Buffer.byteLength(JSON.stringify(line)) } : line;
+        if (!stream.send('line', sent, next++)) break;
+        // A slow reader slows the reading of the log instead of filling the backend's memory.
+        if (!(await stream.drained())) break;
       }
       if (!stream.closed) {
         const now = await backend.store.get(runId);
@@ -795,6 +849,17 @@ export class Backend {
     } finally {
       stream.close();
     }
+  }
+
+  /** One line of a step's log, whole (or `start`/`length` characters of it): what "show all" of a cut line asks for. */
+  private async stepLogLine(_req: IncomingMessage, res: ServerResponse, [runId, step, n]: string[], url: URL): Promise<void> {
+    const { backend } = await this.locateStep(runId, step, url);
+    if (!/^\d+$/.test(n)) throw new HttpError(400, `a line index (0 or more) was expected, got '${n}'`);
+    const start = numberParam(url, 'start', { min: 0, max: Number.MAX_SAFE_INTEGER, fallback: 0 })!;
+    const length = numberParam(url, 'length', { min: 1, max: MAX_LINE_SLICE, fallback: MAX_LINE_SLICE })!;
+    const line = await readLogLine(backend.store.logFile(runId, step), Number(n), start, length);
+    if (!line) throw new HttpError(404, `step '${step}' of run '${runId}' has no line ${n} (its lines are numbered from 0)`);
+    sendJson(res, 200, line);
   }
 
   private async cancelRun(_req: IncomingMessage, res: ServerResponse, [runId]: string[], url: URL): Promise<void> {

@@ -91,36 +91,39 @@ export async function* tailLog(
   let carry = '';
   let index = 0;
   const buf = Buffer.alloc(64 * 1024);
-  /** Lines appended since the last read, parsed (a torn last line waits in `carry`). */
-  const readNew = async (): Promise<LogLine[]> => {
+  /** Lines appended since the last read, parsed, a chunk at a time (a torn last line waits in `carry`). */
+  async function* readNew(): AsyncIterable<LogLine[]> {
     if (!handle) {
       try {
         handle = await open(file, 'r');
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
         throw err;
       }
     }
-    const out: LogLine[] = [];
     for (;;) {
       const { bytesRead } = await handle.read(buf, 0, buf.length, offset);
-      if (bytesRead === 0) break;
+      if (bytesRead === 0) return;
       offset += bytesRead;
       const chunk = decodeLogLines(carry, buf.toString('utf8', 0, bytesRead));
       carry = chunk.carry;
+      const out: LogLine[] = [];
       for (const line of chunk.lines) if (index++ >= fromLine) out.push(line);
+      // Handed over chunk by chunk: the consumer (paced by its client) decides when the next one is read.
+      yield out;
     }
-    return out;
-  };
+  }
 
   try {
     for (;;) {
       if (signal.aborted) return;
       // Decide "finished" before reading, so lines written just before the end are still read below.
       const done = finished || stepFinished(await store.get(runId), step);
-      for (const line of await readNew()) {
-        yield line;
-        if (signal.aborted) return;
+      for await (const lines of readNew()) {
+        for (const line of lines) {
+          yield line;
+          if (signal.aborted) return;
+        }
       }
       if (done) return;
       // Events make this instant for our own runs; the timer covers everyone else's.

@@ -223,3 +223,44 @@ export class ScriptedRuntime implements Runtime {
     await this.finished(runId);
   }
 }
+
+/**
+ * Records a finished local run of `notebook` whose steps printed the given lines (`logs`: step → the texts of its
+ * lines, in order), in `store`. The logs are written straight in the store's format (one JSON LogLine per line, as
+ * `appendLog` writes them) in large writes, so a 1e6-line or a 50 MB-line log takes seconds, not a minute of
+ * printing. Used by the tests of big logs.
+ */
+export async function recordRunWithLogs(store: RunStore, notebook: string, logs: Record<string, Iterable<string>>): Promise<string> {
+  const { appendFileSync } = await import('node:fs');
+  const { newRunId, pendingStep } = await import('../runs/store.js');
+  const id = newRunId();
+  const now = new Date().toISOString();
+  const steps = Object.keys(logs);
+  await store.create({ id, notebook, notebookHash: '', specHash: '', runtime: 'local', parameters: {}, state: 'running', createdAt: now, startedAt: now, steps: steps.map(pendingStep) });
+  for (const step of steps) {
+    await store.updateStep(id, step, { state: 'running', startedAt: now });
+    const file = store.logFile(id, step);
+    let batch: string[] = [];
+    let size = 0;
+    for (const text of logs[step]) {
+      const line = JSON.stringify({ time: now, stream: 'stdout', text } satisfies LogLine) + '\n';
+      batch.push(line);
+      size += line.length;
+      if (size > 4 * 1024 * 1024) {
+        appendFileSync(file, batch.join(''));
+        batch = [];
+        size = 0;
+      }
+    }
+    appendFileSync(file, batch.join(''));
+    await store.updateStep(id, step, { state: 'succeeded', finishedAt: new Date().toISOString() });
+  }
+  await store.update(id, { state: 'succeeded', finishedAt: new Date().toISOString() });
+  return id;
+}
+
+/** `count` numbered lines of about `width` characters: `line 1 xxxx…`. */
+export function* numberedLines(count: number, width = 60): Iterable<string> {
+  const pad = 'x'.repeat(width);
+  for (let i = 1; i <= count; i++) yield `line ${i} ${pad}`;
+}
