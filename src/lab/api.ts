@@ -5,7 +5,7 @@
  */
 import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
-import type { RunRecord, LogLine, ScheduleView } from '../runtimes/types.js';
+import type { RunRecord, LogLine, LogWindow, LineText, ScheduleView } from '../runtimes/types.js';
 import type { CompileResult } from '../core/compile.js';
 import type { RecordedCell } from '../core/executed.js';
 import { SSEParser } from './model/sse.js';
@@ -131,12 +131,17 @@ export class CellpipeAPI {
     return this.request(`runs/${encodeURIComponent(id)}/export?notebook=${encodeURIComponent(notebook)}`, { method: 'POST' });
   }
 
-  /** The whole stored log of a step as text (for the "full log" tab). */
-  async fullLog(id: string, step: string, notebook: string): Promise<string> {
-    const url = this.url(`runs/${encodeURIComponent(id)}/logs/${encodeURIComponent(step)}`, { format: 'text', notebook });
-    const res = await ServerConnection.makeRequest(url, {}, this.settings);
-    if (!res.ok) throw await toError(res);
-    return res.text();
+  /**
+   * A window of a step's stored log: lines [from, from + limit), or the last `tail` lines, each text cut at `cut`
+   * characters (a cut line says its whole size in `cut`). The page never asks for a whole log: one may have 1e6 lines.
+   */
+  logWindow(id: string, notebook: string, step: string, q: { from?: number; tail?: number; limit?: number; cut?: number }): Promise<LogWindow> {
+    return this.request(`runs/${encodeURIComponent(id)}/logs/${encodeURIComponent(step)}?${query({ format: 'json', notebook, ...q })}`);
+  }
+
+  /** Characters [start, start + length) of line `n` of a step's log (what "show all" of a cut line shows). */
+  logLine(id: string, notebook: string, step: string, n: number, start: number, length: number): Promise<LineText> {
+    return this.request(`runs/${encodeURIComponent(id)}/logs/${encodeURIComponent(step)}/lines/${n}?${query({ notebook, start, length })}`);
   }
 
   /** Follows a run's state changes until it ends (or `signal` aborts). */
@@ -150,12 +155,12 @@ export class CellpipeAPI {
    * Follows a step's log from line `from` until the step ends (or `signal` aborts). Resumes after a dropped
    * connection from the last line id seen, so no line is lost or repeated.
    */
-  async followLog(id: string, notebook: string, step: string, from: number, onLines: (lines: { n: number; line: LogLine }[]) => void, signal: AbortSignal): Promise<void> {
+  async followLog(id: string, notebook: string, step: string, from: number, onLines: (lines: { n: number; line: LogLine & { cut?: number } }[]) => void, signal: AbortSignal, cut?: number): Promise<void> {
     let next = from;
     for (let attempt = 0; attempt < 20 && !signal.aborted; attempt++) {
       let ended = false;
       try {
-        const url = this.url(`runs/${encodeURIComponent(id)}/logs/${encodeURIComponent(step)}`, { from: next, follow: 1, notebook });
+        const url = this.url(`runs/${encodeURIComponent(id)}/logs/${encodeURIComponent(step)}`, { from: next, follow: 1, notebook, cut });
         await this.stream(url, signal, (ev) => {
           if (ev.event === 'line') {
             const n = ev.id !== undefined ? Number(ev.id) : next;
@@ -206,6 +211,14 @@ export class CellpipeAPI {
     if (!res.ok) throw await toError(res, path);
     return (await res.json()) as T;
   }
+}
+
+/** A query string of the defined values. */
+function query(q: Record<string, string | number | undefined>): string {
+  return Object.entries(q)
+    .filter(([, v]) => v !== undefined)
+    .map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(String(v))}`)
+    .join('&');
 }
 
 async function toError(res: Response, path = ''): Promise<ResponseError> {

@@ -8,19 +8,25 @@ import type { NotebookPanel } from '@jupyterlab/notebook';
 import type { ICellModel } from '@jupyterlab/cells';
 import { compileNotebook, type CompileOptions, type CompileResult } from '../core/compile.js';
 import type { Diagnostic } from '../core/model.js';
-import type { LogLine, RunRecord } from '../runtimes/types.js';
+import type { RunRecord, WindowLine } from '../runtimes/types.js';
 import { CellpipeAPI, ResponseError } from './api.js';
 import { diagnosticsByCell, placeCells, stepColor, stepNames, stepPalette, type CellInfo, type CellPlace } from './model/cells.js';
 import { isStepDone, isTerminal, latestRun } from './model/runs.js';
 
 /** How long typing must pause before the notebook is recompiled. */
 export const COMPILE_DEBOUNCE_MS = 250;
-/** Log lines kept per step in the page. */
+/** Log lines kept per step in the page (the full-log tab pages through the rest). */
 export const MAX_KEPT_LINES = 5000;
+/** Lines of a step's log shown first (its end), and how many more each "earlier lines" asks for. */
+export const LOG_TAIL_LINES = 200;
+/** Characters of a log line shown; a longer line is cut, with a button that fetches it alone. */
+export const LOG_CUT_CHARS = 10_000;
 
-/** One step's log as the page holds it. */
+/** One step's log as the page holds it: a window of it, `lines[0]` being line `first`. */
 export interface StepLog {
-  lines: LogLine[];
+  lines: WindowLine[];
+  /** Index of `lines[0]` in the step's log: lines before it are fetched on request (`loadEarlier`). */
+  first: number;
   /** True once the server said the log ended. */
   ended: boolean;
 }
@@ -59,8 +65,12 @@ export class PipelineModel {
     return this._runChanged;
   }
   /** Emitted for every batch of new log lines of a step of the shown run. */
-  get logLines(): ISignal<this, { step: string; lines: LogLine[]; start: number }> {
+  get logLines(): ISignal<this, { step: string; lines: WindowLine[]; start: number }> {
     return this._logLines;
+  }
+  /** Emitted when earlier lines of a step's log arrived (`loadEarlier`): they go before the ones shown. */
+  get earlierLines(): ISignal<this, { step: string; lines: WindowLine[] }> {
+    return this._earlierLines;
   }
   /** Emitted when a message should reach the user (errors, "not installed"). */
   get message(): ISignal<this, { text: string; hint?: string; kind: 'error' | 'info' }> {
@@ -243,22 +253,53 @@ export class PipelineModel {
     else this._runs = [run, ...this._runs];
     for (const step of run.steps) {
       if (step.state === 'pending' || this._logs.has(step.name)) continue;
-      const log: StepLog = { lines: [], ended: false };
+      const log: StepLog = { lines: [], first: 0, ended: false };
       this._logs.set(step.name, log);
-      void this.api
-        .followLog(run.id, this.path, step.name, 0, (batch) => {
-          const start = log.lines.length;
-          for (const { line } of batch) log.lines.push(line);
-          // Bounded memory: the page keeps the newest lines; the run store keeps them all.
-          if (log.lines.length > 2 * MAX_KEPT_LINES) log.lines.splice(0, log.lines.length - MAX_KEPT_LINES);
-          this._logLines.emit({ step: step.name, lines: batch.map((b) => b.line), start });
-        }, signal)
-        .then(() => {
-          log.ended = true;
-        })
-        .catch((err) => !signal.aborted && !isStepDone(step.state) && this.report(err));
+      void this.showLog(run, step.name, log, signal).catch((err) => !signal.aborted && !isStepDone(step.state) && this.report(err));
     }
     this._runChanged.emit(run);
+  }
+
+  /**
+   * A step's log: its last lines first (a window, never the whole log — it may have 1e6 lines), then, while the
+   * step runs, each new line as it is stored. Long lines arrive cut (`LOG_CUT_CHARS`).
+   */
+  private async showLog(run: RunRecord, step: string, log: StepLog, signal: AbortSignal): Promise<void> {
+    const tail = await this.api.logWindow(run.id, this.path, step, { tail: LOG_TAIL_LINES, cut: LOG_CUT_CHARS });
+    if (signal.aborted) return;
+    log.lines = tail.lines;
+    log.first = tail.from;
+    this._logLines.emit({ step, lines: tail.lines, start: tail.from });
+    const now = run.steps.find((s) => s.name === step);
+    if (now && isStepDone(now.state)) {
+      log.ended = true;
+      return;
+    }
+    await this.api.followLog(run.id, this.path, step, tail.total, (batch) => {
+      const start = batch[0]?.n ?? log.first + log.lines.length;
+      for (const { n, line } of batch) log.lines.push({ ...line, n });
+      // Bounded memory: the page keeps the newest lines; the run store keeps them all.
+      if (log.lines.length > 2 * MAX_KEPT_LINES) {
+        log.lines.splice(0, log.lines.length - MAX_KEPT_LINES);
+        log.first = log.lines[0].n;
+      }
+      this._logLines.emit({ step, lines: batch.map(({ n, line }) => ({ ...line, n })), start });
+    }, signal, LOG_CUT_CHARS);
+    log.ended = true;
+  }
+
+  /** Fetches up to `count` lines before the first one the page holds of a step's log; false when there are none. */
+  async loadEarlier(step: string, count = LOG_TAIL_LINES): Promise<boolean> {
+    const log = this._logs.get(step);
+    const run = this._run;
+    if (!log || !run || log.first === 0) return false;
+    const from = Math.max(0, log.first - count);
+    const got = await this.api.logWindow(run.id, this.path, step, { from, limit: log.first - from, cut: LOG_CUT_CHARS });
+    if (this._run !== run || this._logs.get(step) !== log || got.lines.length === 0) return false;
+    log.lines.unshift(...got.lines);
+    log.first = from;
+    this._earlierLines.emit({ step, lines: got.lines });
+    return true;
   }
 
   /** Shows an error where the sidebar shows errors. */
@@ -274,7 +315,8 @@ export class PipelineModel {
 
   private _compiled = new Signal<this, CompileResult>(this);
   private _runChanged = new Signal<this, RunRecord | undefined>(this);
-  private _logLines = new Signal<this, { step: string; lines: LogLine[]; start: number }>(this);
+  private _logLines = new Signal<this, { step: string; lines: WindowLine[]; start: number }>(this);
+  private _earlierLines = new Signal<this, { step: string; lines: WindowLine[] }>(this);
   private _message = new Signal<this, { text: string; hint?: string; kind: 'error' | 'info' }>(this);
   private _result: CompileResult | undefined;
   private _diagnostics = new Map<number, Diagnostic[]>();

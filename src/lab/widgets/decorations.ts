@@ -8,11 +8,12 @@
 import type { NotebookPanel } from '@jupyterlab/notebook';
 import type { Cell } from '@jupyterlab/cells';
 import { cellLabel } from '../../core/notebook.js';
-import type { LogLine, RunRecord, StepRecord } from '../../runtimes/types.js';
+import type { RunRecord, StepRecord, WindowLine } from '../../runtimes/types.js';
 import type { PipelineModel } from '../pipeline.js';
 import { chipLabel, diagnosticTooltip, filesLabel, firstCells, logAnchors, worstSeverity } from '../model/cells.js';
 import { failedStepAction, renderChipActions } from './stepActionsDom.js';
 import { formatDuration, isErrorLine, stateClass, stepMarks } from '../model/runs.js';
+import { formatCount, logLineElement } from './logLines.js';
 
 /** What the decorations need from the plugin: open the editor, open the full log, jump to a cell. */
 export interface DecorationActions {
@@ -32,7 +33,7 @@ function setText(el: HTMLElement, text: string): void {
 function setClass(el: HTMLElement, name: string): void {
   if (el.className !== name) el.className = name;
 }
-/** Inline logs keep the newest lines only, so a 100k-line log cannot slow the notebook; "full log" has them all. */
+/** Inline logs show the newest lines only (and earlier ones on request, up to this many), so a 1e6-line log cannot slow the notebook; "full log" pages through them all. */
 export const MAX_INLINE_LINES = 5000;
 const LOG = 'cp-inline-log';
 
@@ -71,6 +72,7 @@ export class NotebookDecorations {
     model.compiled.connect(this.renderCells, this);
     model.runChanged.connect(this.renderLogs, this);
     model.logLines.connect(this.onLines, this);
+    model.earlierLines.connect(this.onEarlier, this);
     panel.content.model?.cells.changed.connect(() => requestAnimationFrame(() => this.renderAll()));
     this.collapsed = readCollapsed(panel.context.path);
     // A running step's header counts its duration up, between the run's own state changes.
@@ -226,6 +228,15 @@ export class NotebookDecorations {
     header.className = 'cp-log-header';
     const pre = document.createElement('pre');
     pre.className = 'cp-log-lines';
+    // The log's end is shown first; scrolling to its top (or the button there) fetches the lines before.
+    const earlier = document.createElement('button');
+    earlier.className = 'cp-log-earlier';
+    earlier.hidden = true;
+    earlier.addEventListener('click', () => this.loadEarlier(area, step));
+    pre.appendChild(earlier);
+    pre.addEventListener('scroll', () => {
+      if (pre.scrollTop < 24 && !earlier.hidden) this.loadEarlier(area, step);
+    }, { passive: true });
     area.append(header, pre);
     cell.node.appendChild(area);
     this.areas.set(step, area);
@@ -282,35 +293,65 @@ export class NotebookDecorations {
     header.appendChild(full);
   }
 
-  private onLines(_: PipelineModel, ev: { step: string; lines: LogLine[] }): void {
+  private onLines(_: PipelineModel, ev: { step: string; lines: WindowLine[] }): void {
     const area = this.areas.get(ev.step);
     if (!area) return;
     this.appendLines(area, ev.lines, this.model.run?.steps.find((s) => s.name === ev.step));
   }
 
-  private appendLines(area: HTMLElement, lines: readonly LogLine[], step?: StepRecord): void {
+  private onEarlier(_: PipelineModel, ev: { step: string; lines: WindowLine[] }): void {
+    const area = this.areas.get(ev.step);
+    if (!area) return;
+    const pre = area.querySelector<HTMLElement>('.cp-log-lines')!;
+    const earlier = pre.querySelector<HTMLButtonElement>(':scope > .cp-log-earlier')!;
+    const frag = document.createDocumentFragment();
+    const step = this.model.run?.steps.find((s) => s.name === ev.step);
+    for (const line of ev.lines) frag.appendChild(this.lineElement(line, ev.step, step));
+    // Keep what the reader looks at in place while lines are added above it.
+    const fromBottom = pre.scrollHeight - pre.scrollTop;
+    earlier.after(frag);
+    pre.scrollTop = pre.scrollHeight - fromBottom;
+    this.updateEarlier(area);
+  }
+
+  private loadEarlier(area: HTMLElement, step: string): void {
+    if (area.dataset.loading === 'earlier') return;
+    area.dataset.loading = 'earlier';
+    void this.model.loadEarlier(step).finally(() => delete area.dataset.loading);
+  }
+
+  /** The button above the lines: how many earlier lines there are, hidden when none (or the inline cap is reached). */
+  private updateEarlier(area: HTMLElement): void {
+    const pre = area.querySelector<HTMLElement>('.cp-log-lines')!;
+    const earlier = pre.querySelector<HTMLButtonElement>(':scope > .cp-log-earlier')!;
+    const first = Number(pre.querySelector<HTMLElement>(':scope > .cp-log-line')?.dataset.n ?? 0);
+    const full = pre.childElementCount - 1 >= MAX_INLINE_LINES;
+    earlier.hidden = first === 0;
+    earlier.textContent = full
+      ? `${formatCount(first)} earlier lines: open the full log to read them`
+      : `${formatCount(first)} earlier lines — scroll up or click to show more`;
+    earlier.disabled = full;
+    area.dataset.first = String(first);
+  }
+
+  private lineElement(line: WindowLine, stepName: string, step?: StepRecord): HTMLElement {
+    const runId = this.model.run?.id ?? '';
+    const el = logLineElement(line, (n, start, length) => this.model.api.logLine(runId, this.model.path, stepName, n, start, length));
+    if (line.stream !== 'stdout' && isErrorLine(line.text, step?.error)) el.classList.add('cp-log-error');
+    // The step runtime's own bookkeeping ("[cellpipe] step x: 2 inputs …") goes to stderr, but it is no warning.
+    else if (line.stream === 'stderr' && line.text.startsWith('[cellpipe] ')) el.classList.add('cp-log-meta');
+    return el;
+  }
+
+  private appendLines(area: HTMLElement, lines: readonly WindowLine[], step?: StepRecord): void {
     const pre = area.querySelector<HTMLElement>('.cp-log-lines')!;
     const frag = document.createDocumentFragment();
-    for (const line of lines) {
-      const el = document.createElement('div');
-      el.className = `cp-log-line cp-stream-${line.stream}`;
-      if (line.stream !== 'stdout' && isErrorLine(line.text, step?.error)) el.classList.add('cp-log-error');
-      // The step runtime's own bookkeeping ("[cellpipe] step x: 2 inputs …") goes to stderr, but it is no warning.
-      else if (line.stream === 'stderr' && line.text.startsWith('[cellpipe] ')) el.classList.add('cp-log-meta');
-      el.textContent = line.text;
-      frag.appendChild(el);
-    }
+    for (const line of lines) frag.appendChild(this.lineElement(line, area.dataset.step ?? '', step));
     const atBottom = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 4;
     pre.appendChild(frag);
-    let dropped = Number(area.dataset.dropped ?? 0);
-    while (pre.childElementCount > MAX_INLINE_LINES && pre.firstElementChild) {
-      pre.firstElementChild.remove();
-      dropped++;
-    }
-    if (dropped) {
-      area.dataset.dropped = String(dropped);
-      area.title = `${dropped} earlier lines are not shown here: open the full log`;
-    }
+    // The newest lines count: past the cap, the oldest shown go (the button above says how many are before).
+    while (pre.childElementCount - 1 > MAX_INLINE_LINES) pre.querySelector(':scope > .cp-log-line')?.remove();
+    this.updateEarlier(area);
     if (atBottom) pre.scrollTop = pre.scrollHeight;
   }
 
