@@ -103,17 +103,17 @@ test('a 1e6-line log and a 50 MB line, shown side by side, scrolled, paged and s
   await phase(page, 'full-log');
   await flood.locator('.cp-log-full').click();
   const tab = page.locator('.jp-MainAreaWidget .cp-full-log');
-  await expect(tab.locator('.cp-full-log-status')).toContainText('lines 999 001–1 000 000 of 1 000 000 · the step has ended');
+  await expect(tab.locator('.cp-full-log-status')).toContainText('lines 999 501–1 000 000 of 1 000 000 · the step has ended');
   await phase(page, 'tab-earlier');
   await tab.evaluate((el) => (el.scrollTop = 0));
-  await expect(tab).toHaveAttribute('data-first', String(LINES - 2000));
+  await expect(tab).toHaveAttribute('data-first', String(LINES - 1000));
   await phase(page, 'tab-first');
   await tab.locator('.cp-full-log-first').click();
   await expect(tab.locator('.cp-log-line').first()).toHaveText(`line 1 ${'x'.repeat(40)}`);
-  await expect(tab.locator('.cp-full-log-status')).toContainText('lines 1–1 000 of 1 000 000');
+  await expect(tab.locator('.cp-full-log-status')).toContainText('lines 1–500 of 1 000 000');
   await phase(page, 'tab-later');
   await tab.evaluate((el) => (el.scrollTop = el.scrollHeight));
-  await expect(tab).toHaveAttribute('data-last', '2000');
+  await expect(tab).toHaveAttribute('data-last', '1000');
 
   // The run that printed one 50 MB line: cut, with a button that fetches that line alone.
   await phase(page, 'show-wide');

@@ -13,9 +13,9 @@ import { LOG_CUT_CHARS } from '../pipeline.js';
 import { formatCount as count, logLineElement } from './logLines.js';
 
 /** Lines fetched per page. */
-export const TAB_PAGE_LINES = 1000;
+export const TAB_PAGE_LINES = 500;
 /** Lines the tab holds at most. */
-export const MAX_TAB_LINES = 5000;
+export const MAX_TAB_LINES = 2500;
 /** How close (px) to an edge a scroll must come to fetch the next page. */
 const EDGE_PX = 200;
 
@@ -109,14 +109,20 @@ class FullLogView {
     const got = await this.fetch({ from, limit: this.first - from });
     if (!got || got.from + got.lines.length !== this.first) return;
     const node = this.content.node;
-    const fromBottom = node.scrollHeight - node.scrollTop;
+    // Past the cap, the lines at the bottom go (one removal, so the page is laid out once).
+    const drop = Math.max(0, this.last - got.from - MAX_TAB_LINES);
+    if (drop > 0) {
+      const range = document.createRange();
+      range.setStartBefore(this.pre.children[this.pre.children.length - drop]);
+      range.setEndAfter(this.pre.lastElementChild!);
+      range.deleteContents();
+      this.last -= drop;
+    }
+    // Keep what the reader looks at in place while lines are added above it.
+    const before = node.scrollHeight;
     this.pre.prepend(...got.lines.map((l) => this.lineElement(l)));
     this.first = got.from;
-    while (this.last - this.first > MAX_TAB_LINES && this.pre.lastElementChild) {
-      this.pre.lastElementChild.remove();
-      this.last--;
-    }
-    node.scrollTop = node.scrollHeight - fromBottom;
+    node.scrollTop += node.scrollHeight - before;
     this.showStatus();
   }
 
@@ -146,14 +152,19 @@ class FullLogView {
     this.showStatus();
   }
 
+  /** Past the cap, the lines at the top go: measured and removed in one go, the view kept where it was. */
   private trimTop(): void {
+    const drop = this.last - this.first - MAX_TAB_LINES;
+    if (drop <= 0) return;
     const node = this.content.node;
-    while (this.last - this.first > MAX_TAB_LINES && this.pre.firstElementChild) {
-      const h = (this.pre.firstElementChild as HTMLElement).offsetHeight;
-      this.pre.firstElementChild.remove();
-      this.first++;
-      node.scrollTop -= h;
-    }
+    const firstKept = this.pre.children[drop] as HTMLElement;
+    const height = firstKept.offsetTop - (this.pre.firstElementChild as HTMLElement).offsetTop;
+    const range = document.createRange();
+    range.setStartBefore(this.pre.firstElementChild!);
+    range.setEndBefore(firstKept);
+    range.deleteContents();
+    this.first += drop;
+    node.scrollTop -= height;
   }
 
   private lineElement(line: WindowLine): HTMLElement {
