@@ -7,10 +7,10 @@
  * minutes and is not what is under test here.
  */
 import { test, expect, type Page } from '@playwright/test';
-import { writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ROOT, openNotebook, openSidebar } from './lab-helpers.js';
+import { ROOT, TOKEN, URL, openNotebook, openSidebar } from './lab-helpers.js';
 
 test.describe.configure({ mode: 'serial' });
 
@@ -27,6 +27,7 @@ const notebook = (cells: unknown[]) => JSON.stringify({ cells, metadata: { kerne
 
 /** The big runs (made older than a small run of each notebook, which the page shows first). */
 const big: Record<string, string> = {};
+const made: string[] = [];
 
 test.beforeAll(async () => {
   test.setTimeout(180_000);
@@ -37,9 +38,17 @@ test.beforeAll(async () => {
   const store = new RunStore(join(ROOT, '.cellpipe'));
   big[FLOOD] = await recordRunWithLogs(store, FLOOD, { flood: numberedLines(LINES, 40) });
   big[WIDE] = await recordRunWithLogs(store, WIDE, { wide: ['start', 'x'.repeat(WIDE_CHARS), 'end'] });
-  await recordRunWithLogs(store, FLOOD, { flood: numberedLines(3, 40) });
-  await recordRunWithLogs(store, WIDE, { wide: ['start', 'x', 'end'] });
+  made.push(big[FLOOD], big[WIDE]);
+  made.push(await recordRunWithLogs(store, FLOOD, { flood: numberedLines(3, 40) }));
+  made.push(await recordRunWithLogs(store, WIDE, { wide: ['start', 'x', 'end'] }));
   store.close();
+});
+
+// The next specs share this JupyterLab: the kernels the two notebooks started and the 130 MB of runs go.
+test.afterAll(async ({ request }) => {
+  const sessions = (await (await request.get(`${URL}api/sessions?token=${TOKEN}`)).json()) as { id: string; path: string }[];
+  for (const s of sessions) if (s.path === FLOOD || s.path === WIDE) await request.delete(`${URL}api/sessions/${s.id}?token=${TOKEN}`);
+  for (const id of made) rmSync(join(ROOT, '.cellpipe', 'runs', id), { recursive: true, force: true });
 });
 
 /** From now on, every task over 50 ms on the page's main thread is recorded (the browser's own measure). */

@@ -30,6 +30,8 @@ class FullLogView {
   private total = 0;
   private ended = false;
   private loading = false;
+  /** Bumped by a jump: pages asked for before it are dropped when they arrive. */
+  private generation = 0;
   private error = '';
 
   constructor(
@@ -71,10 +73,12 @@ class FullLogView {
     this.showStatus();
   }
 
-  /** Shows the page starting at line `from` (undefined: the last page). */
+  /** Shows the page starting at line `from` (undefined: the last page), whatever was being fetched. */
   private async jump(from: number | undefined): Promise<void> {
+    const generation = ++this.generation;
+    this.loading = false;
     const got = await this.fetch(from === undefined ? { tail: TAB_PAGE_LINES } : { from, limit: TAB_PAGE_LINES });
-    if (!got) return;
+    if (!got || generation !== this.generation) return;
     this.pre.replaceChildren(...got.lines.map((l) => this.lineElement(l)));
     this.first = got.from;
     this.last = got.from + got.lines.length;
@@ -82,19 +86,21 @@ class FullLogView {
     this.showStatus();
   }
 
+  /** A window of the log, or undefined when another page is being fetched (or this one is no longer wanted). */
   private async fetch(q: { from?: number; tail?: number; limit?: number }): Promise<{ from: number; lines: WindowLine[] } | undefined> {
     if (this.loading) return undefined;
     this.loading = true;
+    const generation = this.generation;
     try {
       const got = await this.api.logWindow(this.runId, this.notebook, this.step, { ...q, cut: LOG_CUT_CHARS });
       this.total = Math.max(this.total, got.total);
-      return this.signal.aborted ? undefined : got;
+      return this.signal.aborted || generation !== this.generation ? undefined : got;
     } catch (err) {
       this.error = `could not read the log: ${(err as Error).message}`;
       this.showStatus();
       return undefined;
     } finally {
-      this.loading = false;
+      if (generation === this.generation) this.loading = false;
     }
   }
 
