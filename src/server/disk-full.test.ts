@@ -86,7 +86,7 @@ describe('a full disk', { skip: isRoot ? false : 'mounting a size-limited tmpfs 
     assert.ok(Date.now() - started < 30_000, 'the flooding step was stopped, not left to sleep its minute');
 
     // What was written before the disk filled is kept, whole, and the log says why it stops.
-    const log = await call(socket, 'GET', `/api/runs/${flood.json.runId}/logs/flood?format=json`);
+    const log = await call(socket, 'GET', `/api/runs/${flood.json.runId}/logs/flood?format=json&tail=10000`);
     assert.equal(log.status, 200, log.text.slice(0, 300));
     const lines = log.json.lines as { stream: string; text: string }[];
     const printed = lines.filter((l) => l.stream === 'stdout');
