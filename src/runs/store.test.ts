@@ -65,6 +65,20 @@ test('a run record is created, patched per run and per step, and read back by a 
   store.close();
 });
 
+test('a whole record handed to update (as the Kubeflow runtime does once KFP has the run) keeps the record readable', async () => {
+  const store = tmpStore();
+  const id = newRunId();
+  const made = record(id);
+  await store.create(made);
+  await store.update(id, { ...made, state: 'running', stage: 'run' });
+  const fresh = new RunStore(store.dir);
+  const rec = await fresh.get(id);
+  assert.equal(rec?.state, 'running', 'not refused as a run change that replaces id, notebook or steps');
+  assert.deepEqual(rec?.steps.map((s) => s.name), ['a', 'b']);
+  fresh.close();
+  store.close();
+});
+
 test('list returns runs newest first and filters by notebook', async () => {
   const store = tmpStore();
   await store.create(record('r1', { createdAt: '2026-01-01T00:00:00.000Z' }));

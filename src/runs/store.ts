@@ -288,7 +288,9 @@ export class RunStore {
 
   /** Apply run-level fields (a field set to `undefined` is removed) and return the new record. */
   async update(runId: string, patch: Partial<RunRecord>): Promise<RunRecord> {
-    const { steps: _ignored, ...rest } = patch;
+    // A run's steps change one by one (updateStep), and its id and notebook never: a reader refuses a run line
+    // that sets them, so a whole record handed in as the patch (the Kubeflow runtime does) must not write them.
+    const { steps: _steps, id: _id, notebook: _notebook, ...rest } = patch;
     return this.append(runId, { t: 'run', ...splitPatch(rest) });
   }
 
