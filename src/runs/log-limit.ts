@@ -65,7 +65,9 @@ export class StepLogCap {
   private readonly head: number;
   private readonly tailBudget: number;
   private cutting = false;
-  private readonly tail: string[] = [];
+  /** The held-back tail: lines from `tailStart` on (a queue; dropping from its front is O(1), compacted now and then). */
+  private tail: string[] = [];
+  private tailStart = 0;
   private tailBytes = 0;
   private cutLines = 0;
   private cutBytes = 0;
@@ -106,11 +108,15 @@ export class StepLogCap {
     }
     this.tail.push(encoded);
     this.tailBytes += size;
-    while (this.tailBytes > this.tailBudget && this.tail.length) {
-      const dropped = Buffer.byteLength(this.tail.shift()!);
+    while (this.tailBytes > this.tailBudget && this.tailStart < this.tail.length) {
+      const dropped = Buffer.byteLength(this.tail[this.tailStart++]);
       this.tailBytes -= dropped;
       this.cutLines++;
       this.cutBytes += dropped;
+    }
+    if (this.tailStart > 4096 && this.tailStart * 2 > this.tail.length) {
+      this.tail = this.tail.slice(this.tailStart);
+      this.tailStart = 0;
     }
     return out;
   }
@@ -118,7 +124,9 @@ export class StepLogCap {
   /** At the step's end: what was cut, then the kept tail. Empty when nothing was held back. */
   finish(): string[] {
     if (!this.cutting) return [];
-    const kept = this.tail.splice(0);
+    const kept = this.tail.slice(this.tailStart);
+    this.tail = [];
+    this.tailStart = 0;
     const note = this.cutLines
       ? `[cellpipe] … ${this.cutLines} lines (${humanBytes(this.cutBytes)}) cut here: the log keeps the first ${humanBytes(this.head)} and the last ${humanBytes(this.tailBudget)} of a step (CELLPIPE_LOG_LIMIT); its last ${kept.length} lines follow`
       : `[cellpipe] nothing was cut after all: the last ${kept.length} lines follow`;
