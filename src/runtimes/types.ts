@@ -55,6 +55,8 @@ export interface StepRecord {
    *  cells), or `cold` (a fresh Python), then with why in `coldStartReason` (also in the step's log). */
   start?: 'warm' | 'cold';
   coldStartReason?: string;
+  /** What a pending step waits for, and since when: e.g. its fork server running the imports cells (local runs). */
+  preparing?: { what: string; since: string };
 }
 
 /** One output artifact of a step (extra fields are local-runtime details). */

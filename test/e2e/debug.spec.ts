@@ -85,6 +85,9 @@ test('"Run from here" on the chip and "Run this step" in the sidebar run only wh
   await stepCell(page, 'divide').locator('.cp-chip-run-from').click();
   const fromRun = await nextRun(page, failedRun, 'succeeded');
   expect(await dagStates(page)).toEqual({ load: 'cached', divide: 'succeeded', report: 'succeeded', other: 'cached' });
+  // A partial run does not pass for a full one: its header and its history row say what it ran.
+  await expect(sidebar.locator('.cp-current-run .cp-run-partial')).toHaveText('from divide · 2 reused');
+  await expect(sidebar.locator(`.cp-history-item[data-run-id="${fromRun}"] .cp-run-partial`)).toHaveText('from divide · 2 reused');
   await expect(page.locator('.cp-inline-log[data-step="load"] .cp-log-header .cp-log-meta')).toContainText(`reused from ${failedRun}`);
   await expect(page.locator('.cp-inline-log[data-step="divide"] .cp-log-lines')).toContainText('share 5.0 kg');
   // The reused step shows the log of the run that ran it.
@@ -96,6 +99,8 @@ test('"Run from here" on the chip and "Run this step" in the sidebar run only wh
   await sidebar.locator('.cp-run-only-button').click();
   const onlyRun = await nextRun(page, fromRun, 'succeeded');
   expect(await dagStates(page)).toEqual({ load: 'cached', divide: 'cached', report: 'cached', other: 'succeeded' });
+  await expect(sidebar.locator('.cp-current-run .cp-run-partial')).toHaveText('only other · 3 reused');
+  await expect(sidebar.locator(`.cp-history-item[data-run-id="${onlyRun}"] .cp-run-partial`)).toHaveText('only other · 3 reused');
   for (const step of ['load', 'divide', 'report']) {
     await expect(page.locator(`.cp-inline-log[data-step="${step}"] .cp-log-header .cp-log-meta`)).toContainText('reused from');
   }
@@ -106,6 +111,7 @@ test('"Run from here" on the chip and "Run this step" in the sidebar run only wh
   await sidebar.locator('.cp-run-nocache-button').click();
   await nextRun(page, onlyRun, 'succeeded');
   expect(await dagStates(page)).toEqual({ load: 'succeeded', divide: 'succeeded', report: 'succeeded', other: 'succeeded' });
+  await expect(sidebar.locator('.cp-current-run .cp-run-partial')).toHaveCount(0);
 });
 
 test('the tag editor edits a step\'s environment variables and refuses a credential with a pointer to secret:', async ({ page }) => {

@@ -84,3 +84,28 @@ test('Build & Submit with nothing in reach builds nothing: a failed run naming w
   await sidebar.locator('select[name="target"]').selectOption('local');
   await expect(sidebar.locator('.cp-status-error')).toHaveCount(0);
 });
+
+test('the first Run after the imports changed says what it waits for while the imports cells run, with the time so far', async ({ page }) => {
+  const nb = 'warming.ipynb';
+  writeFileSync(join(ROOT, nb), JSON.stringify({
+    cells: [codeCell('import time, json\ntime.sleep(6)', ['imports']), codeCell('x = json.dumps([1])', ['step:load']), codeCell('print(x)', ['step:show', 'prev:load'])],
+    metadata: { kernelspec: { name: 'python3', display_name: 'Python 3', language: 'python' } }, nbformat: 4, nbformat_minor: 5,
+  }, null, 1));
+  await openNotebook(page, nb);
+  await openSidebar(page);
+  // Change the imports cell: its fork server must run the new imports (6 s) before the first step can start.
+  const editor = page.locator('.jp-NotebookPanel .jp-Cell').first().locator('.cm-content');
+  await editor.click();
+  await page.keyboard.press('Control+End');
+  await page.keyboard.type('\n# changed');
+  const sidebar = page.locator('#cellpipe-sidebar');
+  await sidebar.locator('.cp-run-button').click();
+  const note = sidebar.locator('.cp-current-run .cp-run-preparing');
+  await expect(note).toContainText('running the imports cells: time, json …', { timeout: 30_000 });
+  await expect(sidebar.locator('.cp-run-steps .cp-run-preparing[data-step="load"]')).toBeVisible();
+  // The time counts up while it waits.
+  const first = Number(/([\d.]+) s/.exec((await note.textContent())!)?.[1] ?? /(\d+) ms/.exec((await note.textContent())!)?.[1] ?? 0);
+  await expect.poll(async () => Number(/([\d.]+) s$/.exec((await note.textContent()) ?? '')?.[1] ?? 0), { timeout: 10_000 }).toBeGreaterThan(Math.max(1, first));
+  await expect(sidebar.locator('.cp-current-run')).toHaveAttribute('data-state', 'succeeded', { timeout: 60_000 });
+  await expect(sidebar.locator('.cp-run-preparing')).toHaveCount(0);
+});

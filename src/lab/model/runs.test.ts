@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { formatDuration, formatWhen, isErrorLine, latestRun, stepMarks, isTerminal } from './runs.js';
+import { formatDuration, formatWhen, isErrorLine, latestRun, partialLabel, stepMarks, isTerminal } from './runs.js';
 
 test('durations read naturally at every scale', () => {
   assert.equal(formatDuration('2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.850Z'), '850 ms');
@@ -43,4 +43,19 @@ test('a run of today is shown by its time, an older one by its day and time', ()
   const older = formatWhen(new Date(2026, 5, 3, 9, 5, 7).toISOString(), now);
   assert.match(older, /3/);
   assert.equal(formatWhen('not a time', now), '');
+});
+
+test('a partial run says what it ran and how many steps it reused; a full run says nothing', () => {
+  const graph = { edges: [['load', 'features'], ['features', 'train_forest'], ['features', 'train_logreg'], ['train_forest', 'evaluate'], ['train_logreg', 'evaluate']] as [string, string][] };
+  const step = (name: string, state: string, reused = false) => ({ name, state, reused, attempts: 1 }) as never;
+  const only = { state: 'succeeded' as const, steps: [step('load', 'cached', true), step('features', 'cached', true), step('train_forest', 'succeeded'), step('train_logreg', 'skipped'), step('evaluate', 'skipped')] };
+  assert.equal(partialLabel(only, graph), 'only train_forest · 2 reused');
+  const from = { state: 'succeeded' as const, steps: [step('load', 'cached', true), step('features', 'succeeded'), step('train_forest', 'succeeded'), step('train_logreg', 'succeeded'), step('evaluate', 'succeeded')] };
+  assert.equal(partialLabel(from, graph), 'from features · 1 reused');
+  // Without the graph "from" cannot be told: the steps are listed.
+  assert.equal(partialLabel(from), 'only features, train_forest, train_logreg +1 · 1 reused');
+  const full = { state: 'succeeded' as const, steps: [step('load', 'cached'), step('features', 'succeeded')] };
+  assert.equal(partialLabel(full, graph), undefined, 'a step cached by a full run is not a partial run');
+  const failed = { state: 'failed' as const, steps: [step('load', 'failed'), step('features', 'skipped')] };
+  assert.equal(partialLabel(failed, graph), undefined, 'steps skipped after a failure do not make a run partial');
 });

@@ -77,3 +77,31 @@ export function formatWhen(iso: string, now: number = Date.now()): string {
     ? d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' })
     : d.toLocaleString([], { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' });
 }
+
+/**
+ * What a partial run ran, for its header and history row: `only train_forest · 2 reused`, `from features · 1 reused`;
+ * undefined for a full run. Read from the record alone (reused steps are marked; a succeeded run's skipped steps were
+ * left out), with the notebook's graph to tell "from X" (X and everything after it) from a list of steps.
+ */
+export function partialLabel(run: Pick<RunRecord, 'state' | 'steps'>, graph?: { edges: [string, string][] }): string | undefined {
+  const reused = run.steps.filter((s) => s.reused);
+  const leftOut = run.state === 'succeeded' ? run.steps.filter((s) => s.state === 'skipped') : [];
+  if (!reused.length && !leftOut.length) return undefined;
+  const ran = run.steps.filter((s) => !s.reused && !leftOut.includes(s)).map((s) => s.name);
+  const reusedText = reused.length ? ` · ${reused.length} reused` : '';
+  if (!ran.length) return `nothing run${reusedText}`;
+  if (graph && ran.length > 1) {
+    const inRun = new Set(ran);
+    const roots = ran.filter((n) => !graph.edges.some(([a, b]) => b === n && inRun.has(a)));
+    if (roots.length === 1) {
+      const after = new Set([roots[0]]);
+      for (let grew = true; grew; ) {
+        grew = false;
+        for (const [a, b] of graph.edges) if (after.has(a) && !after.has(b) && run.steps.some((s) => s.name === b)) (after.add(b), (grew = true));
+      }
+      if (after.size === inRun.size && [...after].every((n) => inRun.has(n))) return `from ${roots[0]}${reusedText}`;
+    }
+  }
+  const names = ran.length > 3 ? `${ran.slice(0, 3).join(', ')} +${ran.length - 3}` : ran.join(', ');
+  return `only ${names}${reusedText}`;
+}

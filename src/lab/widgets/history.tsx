@@ -7,8 +7,14 @@ import React, { useState } from 'react';
 import type { RunRecord } from '../../runtimes/types.js';
 import type { PipelineModel } from '../pipeline.js';
 import { showValue, summarizeRun } from '../../core/compare.js';
-import { formatMs, formatWhen, stateClass } from '../model/runs.js';
+import { formatMs, formatWhen, partialLabel, stateClass } from '../model/runs.js';
 import { runtimeLabel } from '../model/targets.js';
+
+/** "only train_forest · 2 reused" for a partial run (nothing for a full one), so it does not pass for a full run. */
+export function PartialMark(props: { run: RunRecord; graph?: { edges: [string, string][] } }) {
+  const label = partialLabel(props.run, props.graph);
+  return label ? <span className="cp-run-partial" title="a partial run: the other steps were reused from an earlier run or left out">{label}</span> : null;
+}
 
 /** Runs listed; older ones stay in the store (`cellpipe runs`). */
 export const HISTORY_SHOWN = 30;
@@ -48,7 +54,8 @@ export function RunHistory(props: { model: PipelineModel; actions: HistoryAction
                 <span className="cp-run-start" title={new Date(r.startedAt ?? r.createdAt).toLocaleString()}>{formatWhen(r.startedAt ?? r.createdAt)}</span>
                 <span className="cp-run-duration">{s.durationMs !== undefined ? formatMs(s.durationMs) : ''}</span>
                 <span className="cp-run-runtime">{runtimeLabel(r)}</span>
-                {s.cached ? <span className="cp-run-cached" title={`${s.cached} of ${s.steps} steps took an earlier run's outputs`}>{s.cached}/{s.steps} cached</span> : null}
+                <PartialMark run={r} graph={model.result?.graph} />
+                {s.cached && !partialLabel(r, model.result?.graph) ? <span className="cp-run-cached" title={`${s.cached} of ${s.steps} steps took an earlier run's outputs`}>{s.cached}/{s.steps} cached</span> : null}
               </div>
               {s.changed.length || metrics.length ? (
                 <div className="cp-history-detail">

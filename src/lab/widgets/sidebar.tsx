@@ -15,7 +15,7 @@ import { formatDuration, isTerminal, stateClass } from '../model/runs.js';
 import { LOCAL_TARGET, runButtonLabel, showsSubmitStages, submitStages, unavailableTargets, validTarget, type TargetOption } from '../model/targets.js';
 import { SchedulesModel } from '../schedules.js';
 import { ScheduleForm, ScheduleList, useSchedulesVersion } from './schedules.js';
-import { RunDetails, RunHistory, type HistoryActions } from './history.js';
+import { PartialMark, RunDetails, RunHistory, type HistoryActions } from './history.js';
 import { RunWithoutCacheButton, StepActions } from './stepActions.js';
 
 /** Actions the sidebar asks the plugin to do. */
@@ -93,6 +93,13 @@ function Parameters(props: { model: PipelineModel }) {
   );
 }
 
+/** What a pending step of a live run waits for, with the time so far: "running the imports cells: pandas … 3.2 s". */
+function Preparing(props: { step: RunRecord['steps'][number]; run: RunRecord }) {
+  const p = props.step.preparing;
+  if (!p || props.step.state !== 'pending' || isTerminal(props.run.state)) return null;
+  return <span className="cp-run-preparing" data-step={props.step.name}>{p.what} … {formatDuration(p.since)}</span>;
+}
+
 function RunSteps(props: { run: RunRecord; model: PipelineModel; actions: SidebarActions }) {
   return (
     <ul className="cp-run-steps">
@@ -100,6 +107,7 @@ function RunSteps(props: { run: RunRecord; model: PipelineModel; actions: Sideba
         <li key={s.name} onClick={() => props.actions.goToStep(props.model, s.name)}>
           <span className={`cp-run-state ${stateClass(s.state)}`}>{s.state}</span> {s.name}{' '}
           <span className="cp-run-duration">{formatDuration(s.startedAt, s.finishedAt)}</span>
+          <Preparing step={s} run={props.run} />
         </li>
       ))}
     </ul>
@@ -198,8 +206,13 @@ function Panel(props: { model: PipelineModel | null; schedules: SchedulesModel |
         {run ? (
           <div className="cp-current-run" data-run-id={run.id} data-state={run.state}>
             run <code>{run.id}</code> <span className={`cp-run-state ${stateClass(run.state)}`}>{run.state}</span>{' '}
+            <PartialMark run={run} graph={graph} />
             {formatDuration(run.startedAt ?? run.createdAt, run.finishedAt)}
             {run.reason ? ` (${run.reason})` : ''}
+            {(() => {
+              const waiting = run.steps.find((s) => s.state === 'pending' && s.preparing);
+              return waiting ? <div><Preparing step={waiting} run={run} /></div> : null;
+            })()}
             {run.url && run.runtime === 'kubeflow' ? (
               <>
                 {' '}

@@ -797,18 +797,32 @@ export class LocalRuntime extends EventEmitter<LocalRuntimeEvents> implements Ru
   ): Promise<{ child?: StepProcess; record: Partial<StepRecord> }> {
     let reason = this.coldBecause;
     if (this.warmStarts) {
-      const got = await this.warmStarts.start({
-        python, program: run.request.programs[step.name], env, workdir, cwd: scratch, argv: args.slice(2), runtimeVersion: this.runtimeVersion(),
-        idleSeconds: idleSecondsOf(this.env),
-      });
+      // A fork server that is still running the imports cells (the first Run after they changed) can take seconds:
+      // unless it answers at once, the step says so — in its record (the sidebar counts the time) and its log.
+      const program = run.request.programs[step.name];
+      const since = new Date().toISOString();
+      const what = importsNote(program);
+      const waiting = setTimeout(() => {
+        this.log(runId, step.name, `${what} in the fork server…`);
+        void this.updateStep(runId, step.name, { preparing: { what, since } });
+      }, PREPARING_AFTER_MS);
+      let got: Awaited<ReturnType<NonNullable<typeof this.warmStarts>['start']>>;
+      try {
+        got = await this.warmStarts.start({
+          python, program, env, workdir, cwd: scratch, argv: args.slice(2), runtimeVersion: this.runtimeVersion(),
+          idleSeconds: idleSecondsOf(this.env),
+        });
+      } finally {
+        clearTimeout(waiting);
+      }
       if ('child' in got) {
         this.log(runId, step.name, `warm start: forked from the fork server (pid ${got.serverPid}) that ran the imports cells once`);
-        return { child: got.child, record: { start: 'warm', coldStartReason: undefined } };
+        return { child: got.child, record: { start: 'warm', coldStartReason: undefined, preparing: undefined } };
       }
       reason = got.cold;
     }
     this.log(runId, step.name, `cold start: ${reason}`);
-    return { record: { start: 'cold', coldStartReason: reason } };
+    return { record: { start: 'cold', coldStartReason: reason, preparing: undefined } };
   }
 
   /** SIGTERM to the step's process group, SIGKILL after the grace period if anything is left. */
@@ -847,6 +861,24 @@ export function exitMessage(step: string, result: Pick<StepResult, 'exitCode' | 
   if (signal) return `step '${step}' was killed by ${signal} (${SIGNAL_SENDERS[signal] ?? 'a signal sent from outside the step'})`;
   const said = result.lastStderr && !result.lastStderr.startsWith('[cellpipe]') ? `: ${result.lastStderr}` : '';
   return `step '${step}' exited with code ${result.exitCode ?? 'unknown'}${said}`;
+}
+
+/** How long a step's start may take before it says what it waits for. */
+const PREPARING_AFTER_MS = 300;
+
+/** "running the imports cells: pandas, sklearn, …": the top-level modules the step's imports cells import. */
+export function importsNote(program: StepProgram | undefined): string {
+  const modules: string[] = [];
+  for (const cell of program?.cells ?? []) {
+    if (cell.role !== 'imports') continue;
+    for (const line of cell.source.split('\n')) {
+      const m = /^(?:import\s+([\w.]+(?:\s*,\s*[\w.]+)*)|from\s+([\w.]+)\s+import\b)/.exec(line.trim());
+      const names = m ? (m[1] ?? m[2]).split(',').map((x) => x.trim().split('.')[0]) : [];
+      for (const n of names) if (n && !modules.includes(n)) modules.push(n);
+    }
+  }
+  const shown = modules.length > 4 ? [...modules.slice(0, 4), '…'] : modules;
+  return `running the imports cells${shown.length ? `: ${shown.join(', ')}` : ''}`;
 }
 
 function readMetrics(file: string): Record<string, number | string> {

@@ -16,7 +16,7 @@ import { RunStore } from '../../../runs/store.js';
 import { groupAlive, pidExists } from '../../../runs/process.js';
 import * as kit from '../../../runs/testing.js';
 import type { RunRecord } from '../../types.js';
-import { LocalRuntime } from '../runtime.js';
+import { importsNote, LocalRuntime } from '../runtime.js';
 import { handBuiltRequest, type StepSpec } from '../testkit.js';
 
 const python = kit.PYTHON;
@@ -404,4 +404,30 @@ test('no fork server is left once the CLI has exited, nor after it was killed wi
   const two = rec.steps.find((s) => s.name === 'two')!;
   assert.equal(two.start, 'warm');
   assert.ok(two.pid && !groupAlive(two.pid), 'the killed run\'s warm step is stopped as a cold one would be');
+});
+
+test('while the fork server runs the imports cells the pending step says so, with since when; once started the note is gone', async () => {
+  const { root, runtime } = setup();
+  const seen: { what: string; since: string; state: string }[] = [];
+  runtime.on('change', (r) => r.steps.forEach((s) => s.preparing && seen.push({ ...s.preparing, state: s.state })));
+  const rec = await runtime.wait(await runtime.submit(handBuiltRequest([{ name: 's', code: 'print("step ran")' }], {
+    prelude: 'import time, json\nfrom collections import Counter\ntime.sleep(1.5)', workdir: root, cache: false,
+  })));
+  assert.equal(rec.state, 'succeeded');
+  assert.ok(seen.length > 0, 'the step said what it waits for');
+  assert.deepEqual(seen[0].what, 'running the imports cells: time, json, collections');
+  assert.equal(seen[0].state, 'pending');
+  assert.ok(Date.parse(seen[0].since) <= Date.parse(rec.steps[0].startedAt!), 'since before the step started');
+  assert.equal(rec.steps[0].preparing, undefined, 'gone once the step runs');
+  assert.equal(rec.steps[0].start, 'warm');
+  const logs = await logLines(runtime, rec.id, 's');
+  assert.ok(logs.includes('running the imports cells: time, json, collections in the fork server…'), logs.join('\n'));
+  runtime.warmStarts!.stopAll();
+});
+
+test('the imports note names the top-level modules of the imports cells, four at most', () => {
+  const program = (source: string) => ({ cells: [{ index: 0, role: 'imports', source }, { index: 1, role: 'step', source: 'import os' }] }) as never;
+  assert.equal(importsNote(program('import pandas as pd\nfrom sklearn.ensemble import RandomForestClassifier\nimport numpy, os.path')), 'running the imports cells: pandas, sklearn, numpy, os');
+  assert.equal(importsNote(program('import a\nimport b\nimport c\nimport d\nimport e')), 'running the imports cells: a, b, c, d, …');
+  assert.equal(importsNote(program('x = 1')), 'running the imports cells');
 });
