@@ -402,7 +402,9 @@ export class KubeflowRuntime extends EventEmitter<KubeflowRuntimeEvents> impleme
         record.cancelRequestedAt = now.cancelRequestedAt;
         await client.terminateRun(kfpRun.run_id).catch((err: unknown) => this.emit('warning', id, `terminating ${kfpRun.run_id}: ${(err as Error).message}`));
       }
-      stored = await this.store.update(id, { ...record, steps: undefined, createdAt: made.createdAt, finishedAt: undefined, reason: undefined });
+      // A run change never restates the run's identity or steps (the store refuses it as damage).
+      const { id: _id, notebook: _notebook, steps: _steps, ...change } = record;
+      stored = await this.store.update(id, { ...change, createdAt: made.createdAt, finishedAt: undefined, reason: undefined });
       record.createdAt = made.createdAt;
       if (stored.cancelRequestedAt && !record.cancelRequestedAt) {
         // A cancel that came in between the check above and this update saw no KFP run yet: end it now.
