@@ -21,7 +21,7 @@ quiet() {
 
 # --- Debian packages: the real components the tests and the local tools use -------------------------------
 apt_packages=(chromium docker-registry skopeo umoci buildah runc mmdebstrap etcd-server apache2-utils openssl git ca-certificates curl
-  containerd containernetworking-plugins busybox-static iproute2)
+  containerd containernetworking-plugins busybox-static iproute2 mariadb-server iptables)
 if [ -z "${CELLPIPE_SKIP_APT:-}" ] && command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
   missing=()
   for p in "${apt_packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done

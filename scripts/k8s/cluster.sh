@@ -6,6 +6,8 @@
 # such as hundreds of pods at once).
 #
 #   bash scripts/k8s/cluster.sh start    build the binaries if missing (first run: see build.sh), start, wait ready
+#   bash scripts/k8s/cluster.sh start --kfp   the same, plus Kubeflow Pipelines 2.17.0's own stack (kfp.sh; the
+#                                        first run builds it: kfp-build.sh, ~25 min on 2 cores)
 #   bash scripts/k8s/cluster.sh env      print `export …` lines for the running cluster (eval them)
 #   bash scripts/k8s/cluster.sh status   exit 0 when the cluster is up and ready
 #   bash scripts/k8s/cluster.sh stop     stop every process it started and remove the state directory
@@ -23,6 +25,10 @@
 #                                       127.0.0.1:PORT is pulled over plain HTTP once it has a hosts.toml there
 #   CELLPIPE_K8S_NODE_IP                the real node's address (on the bridge node.sh makes)
 #   CELLPIPE_K8S_KANIKO_EXECUTOR        kaniko's executor built by build.sh (tests put it in an image)
+# and, after `start --kfp` (see kfp.sh):
+#   CELLPIPE_PROFILES                   a profiles file whose profile `test` is this cluster's KFP and registry
+#   CELLPIPE_KFP_HOST                   KFP's REST API (http://127.0.0.1:8888), single-user, namespace kubeflow
+#   CELLPIPE_KFP_NAMESPACE, CELLPIPE_KFP_REGISTRY, CELLPIPE_KFP_S3 (SeaweedFS's S3 endpoint), KFP_*_IMAGE
 # CELLPIPE_K8S_REAL_NODE=0 leaves the real node out (KWOK only; e.g. without root).
 # State lives in $CELLPIPE_K8S_STATE (default ${TMPDIR:-/tmp}/cellpipe-k8s-$UID); needs openssl, curl, node.
 set -euo pipefail
@@ -35,6 +41,7 @@ log() { printf '\033[1m[k8s]\033[0m %s\n' "$*" >&2; }
 die() { printf '[k8s] error: %s\n' "$*" >&2; exit 1; }
 
 . "$here/node.sh"
+. "$here/kfp.sh"
 
 free_port() { node -e 's=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
 
@@ -127,6 +134,7 @@ node_ready() { # node_ready NAME: exit 0 when the node reports Ready
 stop_all() {
   [ -d "$state/pids" ] || return 0
   local name pid
+  kfp_stop
   node_stop
   for name in kwok kube-scheduler kube-controller-manager kube-apiserver etcd; do
     [ -f "$state/pids/$name" ] || continue
@@ -137,10 +145,18 @@ stop_all() {
 }
 
 cmd_start() {
-  if running kube-apiserver && cmd_status; then log "already running ($state)"; return 0; fi
+  if running kube-apiserver && cmd_status; then
+    if [ "$with_kfp" = 1 ] && [ ! -f "$state/kfp/profiles.yaml" ]; then kfp_start; fi
+    log "already running ($state)"; return 0
+  fi
   stop_all
   local bin t0
   bin=$(bash "$here/build.sh")
+  if [ "$with_kfp" = 1 ]; then
+    [ "$real_node" = 1 ] || die "--kfp needs the real node (CELLPIPE_K8S_REAL_NODE=0 is set)"
+    kfp_prerequisites
+    bash "$here/kfp-build.sh" >/dev/null || die "building the Kubeflow stack failed (scripts/k8s/kfp-build.sh)"
+  fi
   command -v etcd >/dev/null || die "etcd is not installed: apt-get install etcd-server (scripts/setup.sh does it)"
   command -v openssl >/dev/null || die "openssl is not installed"
   command -v curl >/dev/null || die "curl is not installed"
@@ -267,6 +283,7 @@ EOF
   sa_ready() { api GET "/api/v1/namespaces/$NS/serviceaccounts/default"; }
   wait_for 60 "KWOK node $NODE" node_ready "$NODE"
   wait_for 60 "default service account in $NS" sa_ready
+  if [ "$with_kfp" = 1 ]; then kfp_start; fi
   log "cluster ready in $(node -e "console.log((Date.now()/1000-$t0).toFixed(1))")s (state: $state)"
 }
 
@@ -274,6 +291,7 @@ cmd_status() {
   [ -f "$state/admin.token" ] || return 1
   local names=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok)
   [ ! -f "$state/pids/kubelet" ] || names+=(containerd kubelet)
+  [ ! -f "$state/kfp/profiles.yaml" ] || names+=("${KFP_PROCS[@]}")
   for n in "${names[@]}"; do running "$n" || { log "$n is not running"; return 1; }; done
   api GET /readyz >/dev/null 2>&1 || { log "apiserver not ready"; return 1; }
 }
@@ -299,12 +317,17 @@ EOF
   else
     printf 'export CELLPIPE_K8S_NODE=%s\nexport CELLPIPE_K8S_NODE_KIND=kwok\n' "$NODE"
   fi
+  kfp_env
 }
 
+with_kfp=0
 case "${1:-}" in
-  start) cmd_start ;;
+  start)
+    [ "${2:-}" = --kfp ] && with_kfp=1
+    [ -z "${2:-}" ] || [ "$with_kfp" = 1 ] || { echo "usage: $0 start [--kfp]" >&2; exit 2; }
+    cmd_start ;;
   stop) stop_all; node_stop; rm -rf "$state"; log "stopped" ;;
   status) cmd_status && log "running ($state)" ;;
   env) cmd_env ;;
-  *) echo "usage: $0 start|stop|status|env" >&2; exit 2 ;;
+  *) echo "usage: $0 start [--kfp]|stop|status|env" >&2; exit 2 ;;
 esac
