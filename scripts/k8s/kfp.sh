@@ -50,10 +50,13 @@ kfp_drop_stale_rules() {
   done
 }
 
+# A failed start stops what it started (the cluster's processes hold the caller's lock while they run).
+kfp_die() { stop_all; die "$@"; }
+
 kfp_start() {
   kfp_prerequisites
   local kc t0 k=$state/kfp
-  kc=$(bash "$here/kfp-build.sh") || die "building the Kubeflow stack failed (scripts/k8s/kfp-build.sh)"
+  kc=$(bash "$here/kfp-build.sh") || kfp_die "building the Kubeflow stack failed (scripts/k8s/kfp-build.sh)"
   t0=$(date +%s.%N)
   mkdir -p "$k"/{mysql,weed,home/.kube,registry,tokens}
   echo "$kc" >"$k/cache-dir"
@@ -63,7 +66,7 @@ kfp_start() {
   # --- Kubernetes: the route to the `kubernetes` Service --------------------------------------------------------
   sysctl -q -w "net.ipv4.conf.$NODE_BRIDGE.route_localnet=1"
   iptables -t nat -A PREROUTING -i "$NODE_BRIDGE" -d 10.0.0.1/32 -p tcp --dport 443 -m comment --comment cellpipe-kfp \
-    -j DNAT --to-destination "127.0.0.1:$(cat "$state/ports/api")" || die "iptables: could not add the DNAT rule for 10.0.0.1:443"
+    -j DNAT --to-destination "127.0.0.1:$(cat "$state/ports/api")" || kfp_die "iptables: could not add the DNAT rule for 10.0.0.1:443"
 
   # --- the registry ---------------------------------------------------------------------------------------------
   local reg_port; reg_port=$(cat "$state/ports/kfp-registry")
@@ -80,7 +83,7 @@ EOF
 
   # --- MariaDB, SeaweedFS, ML Metadata ----------------------------------------------------------------------------
   mariadb-install-db --no-defaults --user=root --datadir="$k/mysql" --auth-root-authentication-method=normal \
-    --skip-test-db >"$state/logs/kfp-mariadb-install.log" 2>&1 || { tail "$state/logs/kfp-mariadb-install.log" >&2; die "mariadb-install-db failed"; }
+    --skip-test-db >"$state/logs/kfp-mariadb-install.log" 2>&1 || { tail "$state/logs/kfp-mariadb-install.log" >&2; kfp_die "mariadb-install-db failed"; }
   launch kfp-mariadb mariadbd --no-defaults --user=root --bind-address=127.0.0.1 --port="$(cat "$state/ports/kfp-mysql")" \
     --socket="$k/mysql.sock" --datadir="$k/mysql" --skip-log-bin --innodb-buffer-pool-size=64M
   head -c 18 /dev/urandom | base64 | tr -d '/+=' >"$k/s3.secret"
@@ -156,7 +159,7 @@ EOF
   # --- images for the pods ---------------------------------------------------------------------------------------
   wait_for 20 "the registry" curl -sf "http://127.0.0.1:$reg_port/v2/"
   node "$here/kfp-images.mjs" "$kc" "127.0.0.1:$reg_port" >"$k/images.env" 2>"$state/logs/kfp-images.log" ||
-    { cat "$state/logs/kfp-images.log" >&2; die "building the KFP images failed"; }
+    { cat "$state/logs/kfp-images.log" >&2; kfp_die "building the KFP images failed"; }
   # shellcheck disable=SC1091
   . "$k/images.env"
 
@@ -197,7 +200,7 @@ EOF
   sleep 1
   local p
   for p in kfp-persistence-agent kfp-scheduledworkflow kfp-workflow-controller; do
-    running "$p" || { tail -20 "$state/logs/$p.log" >&2; die "$p exited at start"; }
+    running "$p" || { tail -20 "$state/logs/$p.log" >&2; kfp_die "$p exited at start"; }
   done
   kfp_profiles >"$k/profiles.yaml"
   log "Kubeflow Pipelines 2.17.0 ready after $(node -e "console.log((Date.now()/1000-$t0).toFixed(1))")s (API http://127.0.0.1:$KFP_HTTP_PORT)"
@@ -224,7 +227,7 @@ EOF
 kfp_stop() {
   [ -d "$state/kfp" ] || return 0
   local p
-  for p in "${KFP_PROCS[@]}"; do [ -f "$state/pids/$p" ] && kill "$(cat "$state/pids/$p")" 2>/dev/null; done
+  for p in "${KFP_PROCS[@]}"; do [ ! -f "$state/pids/$p" ] || kill "$(cat "$state/pids/$p")" 2>/dev/null || true; done
   for p in "${KFP_PROCS[@]}"; do stop_pid "$p"; done
   kfp_drop_stale_rules
 }
