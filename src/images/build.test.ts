@@ -11,7 +11,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { compileNotebook } from '../core/compile.js';
 import type { StepProgram } from '../core/model.js';
-import { buildStepImages, defaultRuntimeDir, type BuildOptions } from './build.js';
+import { buildStepImages, type BuildOptions } from './build.js';
 import { RegistryClient, type ImageManifest } from './registry.js';
 import { pushBaseImage, startFaultProxy, startRegistry, tool, type TestRegistry } from './testing.js';
 
@@ -104,7 +104,8 @@ describe('buildStepImages on an open registry', () => {
     await assert.rejects(readFile(join(rootfs, 'cellpipe/steps/load.json')), 'a step image holds only its own program');
     assert.equal(await readFile(join(rootfs, 'cellpipe/work/data/train.csv'), 'utf8'), await readFile(join(nbDir, 'data/train.csv'), 'utf8'));
     assert.equal(await readFile(join(rootfs, 'etc/base-release'), 'utf8'), 'test base\n');
-    const runtime = defaultRuntimeDir();
+    // The runtime compiled into cellpipe is this checkout's python/cellpipe_runtime, file for file.
+    const runtime = join(repoRoot, 'python/cellpipe_runtime');
     const expected = await pyFiles(runtime);
     assert.ok(expected.length > 0);
     assert.deepEqual(await pyFiles(join(rootfs, 'cellpipe/runtime/cellpipe_runtime')), expected);

@@ -14,8 +14,10 @@
  */
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { inflateSync } from 'node:zlib';
 import type { StepProgram } from '../core/model.js';
+import { RUNTIME_BUNDLE } from '../core/runtime-bundle.generated.js';
+import { CELLPIPE_VERSION } from '../core/version.generated.js';
 import { appendImage, contentTag, type AppendProgress } from './append.js';
 import { defaultCredentialSource, type CredentialSource } from './credentials.js';
 import { buildLayer, type Layer, type LayerFile } from './layer.js';
@@ -58,7 +60,7 @@ export interface BuildOptions {
   credentials?: CredentialSource;
   platform?: string;
   layout?: 'per-step' | 'single';
-  /** The step runtime package directory (default: the `python/cellpipe_runtime` shipped with cellpipe). */
+  /** A step runtime package directory to use instead of the runtime compiled into cellpipe (`bundledRuntimeFiles`). */
   runtimeDir?: string;
   /** Runtime version in tags and the label (default: cellpipe's package version). */
   version?: string;
@@ -90,16 +92,14 @@ export interface BuildResult {
   stats: RegistryStats;
 }
 
-const here = fileURLToPath(new URL('.', import.meta.url));
-
-/** The step runtime package shipped with cellpipe. */
-export function defaultRuntimeDir(): string {
-  return resolve(here, '../../python/cellpipe_runtime');
-}
-
-export async function cellpipeVersion(): Promise<string> {
-  const pkg = JSON.parse(await readFile(resolve(here, '../../package.json'), 'utf8')) as { version: string };
-  return pkg.version;
+/**
+ * The step runtime this cellpipe was built with: the sources compiled into it (the same the inline runtime of a
+ * spec carries), so images get the same runtime from a checkout and from the wheel's bundled backend, which has no
+ * python/ folder beside it.
+ */
+export function bundledRuntimeFiles(): LayerFile[] {
+  const sources = JSON.parse(inflateSync(Buffer.from(RUNTIME_BUNDLE, 'base64')).toString('utf8')) as Record<string, string>;
+  return Object.keys(sources).sort().map((name) => ({ path: `${RUNTIME_DIR}/${name}`, data: Buffer.from(sources[name], 'utf8') }));
 }
 
 async function walk(dir: string, filter: (name: string) => boolean): Promise<string[]> {
@@ -174,7 +174,7 @@ function programFile(program: StepProgram): LayerFile {
 /** Builds and pushes every step's image; see the module comment for the layout. */
 export async function buildStepImages(o: BuildOptions): Promise<BuildResult> {
   const target = parseRepository(o.registry);
-  const version = o.version ?? (await cellpipeVersion());
+  const version = o.version ?? CELLPIPE_VERSION;
   const credentials = o.credentials ?? defaultCredentialSource();
   const clientOpts = { ...o.client, credentials, ca: o.ca };
   const targetClient = new RegistryClient({ ...clientOpts, registry: target.registry, insecure: o.insecure });
@@ -265,7 +265,7 @@ export async function buildStepImages(o: BuildOptions): Promise<BuildResult> {
       for (const s of g.steps) baseOf.set(s, reqBase);
     }
 
-    const shared = [...(await runtimeFiles(o.runtimeDir ?? defaultRuntimeDir())), ...(await declaredFiles(o.notebookDir, o.files ?? []))];
+    const shared = [...(o.runtimeDir ? await runtimeFiles(o.runtimeDir) : bundledRuntimeFiles()), ...(await declaredFiles(o.notebookDir, o.files ?? []))];
     const pythonPath = (image: ResolvedImage) => {
       const existing = image.config.config?.Env?.find((e) => e.startsWith('PYTHONPATH='))?.slice('PYTHONPATH='.length);
       return existing && !existing.split(':').includes(RUNTIME_DIR) ? `${RUNTIME_DIR}:${existing}` : existing || RUNTIME_DIR;

@@ -8,6 +8,7 @@ import { ServerConnection } from '@jupyterlab/services';
 import type { RunRecord, LogLine, LogWindow, LineText, ScheduleView } from '../runtimes/types.js';
 import type { CompileResult } from '../core/compile.js';
 import type { RecordedCell } from '../core/executed.js';
+import { CELLPIPE_VERSION } from '../core/version.generated.js';
 import { SSEParser } from './model/sse.js';
 import type { ProfilesResponse } from './model/targets.js';
 
@@ -31,7 +32,7 @@ export class ResponseError extends Error {
 /** Raised when `/api/health` is missing: the Python part of cellpipe is not installed in this Jupyter server. */
 export const NOT_INSTALLED =
   'the cellpipe server part is not installed in this Jupyter server (GET cellpipe/api/health → 404)';
-export const NOT_INSTALLED_HINT = 'install it where Jupyter runs: pip install -e python/ (or the cellpipe wheel), then restart JupyterLab';
+export const NOT_INSTALLED_HINT = 'install it where Jupyter runs: pip install cellpipe (from a checkout: pip install -e python/), then restart JupyterLab';
 
 export interface CreateScheduleRequest {
   path: string;
@@ -64,8 +65,9 @@ export class CellpipeAPI {
     return URLExt.join(this.settings.baseUrl, 'cellpipe', 'api', path) + (q ? `?${q}` : '');
   }
 
+  /** The backend's version; sends the page's, so a mismatch is in the Jupyter log too. */
   health(): Promise<{ version: string }> {
-    return this.request('health');
+    return this.request(`health?page=${encodeURIComponent(CELLPIPE_VERSION)}`);
   }
 
   profiles(): Promise<ProfilesResponse> {

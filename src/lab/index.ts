@@ -9,6 +9,7 @@ import { INotebookTracker, type NotebookPanel } from '@jupyterlab/notebook';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { LabIcon } from '@jupyterlab/ui-components';
 import { cellLabel } from '../core/notebook.js';
+import { CELLPIPE_VERSION } from '../core/version.generated.js';
 import { CellpipeAPI, ResponseError } from './api.js';
 import { PipelineModel } from './pipeline.js';
 import { NotebookDecorations } from './widgets/decorations.js';
@@ -23,6 +24,7 @@ import { makeStepTags, readTagEdit, renameStep, setRoleTags, suggestStepName, va
 import { firstCells, stepNames } from './model/cells.js';
 import { failingCell } from './model/runOutputs.js';
 import { targetOptions, type ProfilesResponse, type TargetOption } from './model/targets.js';
+import { versionMismatch } from './model/version.js';
 
 const pipelineIcon = new LabIcon({
   name: 'cellpipe:pipeline',
@@ -124,10 +126,16 @@ const plugin: JupyterFrontEndPlugin<void> = {
     // With a settings registry the target list comes back from sending the settings (below).
     if (!settingRegistry) void api.profiles().then(showTargets).catch(() => undefined); // no backend: only Local is offered
 
-    void api.health().catch((err: unknown) => {
-      const e = ResponseError.from(err);
-      sidebar.setStatus({ text: e.message, hint: e.hint });
-    });
+    void api.health().then(
+      (backend) => {
+        const mismatch = versionMismatch(CELLPIPE_VERSION, backend.version);
+        if (mismatch) sidebar.setStatus(mismatch);
+      },
+      (err: unknown) => {
+        const e = ResponseError.from(err);
+        sidebar.setStatus({ text: e.message, hint: e.hint });
+      },
+    );
 
     const attach = (panel: NotebookPanel) => {
       if (models.has(panel)) return;

@@ -72,6 +72,23 @@ describe('backend API over a Unix socket', () => {
     assert.deepEqual(r.json, { version });
   });
 
+  test('a page of another version gets the backend\'s version, and the Jupyter log says so once', async () => {
+    const said: string[] = [];
+    const write = process.stderr.write;
+    process.stderr.write = ((chunk: string) => (said.push(String(chunk)), true)) as typeof process.stderr.write;
+    try {
+      for (let i = 0; i < 2; i++) {
+        const r = await call(socket, 'GET', '/api/health?page=0.0.1-old');
+        assert.deepEqual(r.json, { version });
+      }
+      assert.deepEqual((await call(socket, 'GET', `/api/health?page=${version}`)).json, { version });
+    } finally {
+      process.stderr.write = write;
+    }
+    assert.equal(said.length, 1, said.join(''));
+    assert.match(said[0], new RegExp(`page of cellpipe 0\\.0\\.1-old talks to this backend of cellpipe ${version.replace(/\./g, '\\.')}; reload the page`));
+  });
+
   test('the socket is private to its owner (mode 0600)', async () => {
     const { statSync } = await import('node:fs');
     assert.equal(statSync(socket).mode & 0o777, 0o600);

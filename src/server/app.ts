@@ -6,7 +6,7 @@
  *
  * | route | answer |
  * | --- | --- |
- * | `GET /api/health` | `{version}` |
+ * | `GET /api/health?page=VERSION` | `{version}`; a page of another version is reported in the log (stderr) |
  * | `POST /api/compile {path}` | `{ok, graph, diagnostics, specHash, yaml}` |
  * | `POST /api/prewarm {path}` | `{warm: true, pid}` once the fork server of the saved notebook's first step ran its imports (its first local Run then starts warm), or `{warm: false, reason}` |
  * | `PUT /api/settings {profiles?, runsDir?, concurrency?, defaultBaseImage?}` | the profile summaries (as `GET /api/profiles`) under the new settings (see ./settings.ts) |
@@ -164,6 +164,8 @@ export class Backend {
   /** JupyterLab's settings in force (`PUT /api/settings`). */
   private settings: LabSettings = NO_LAB_SETTINGS;
   private readonly settingsFile: string;
+  /** Page versions already reported as not this backend's (each once: every open tab asks at start). */
+  private readonly otherPageVersions = new Set<string>();
 
   private constructor(
     private readonly options: BackendOptions,
@@ -176,7 +178,7 @@ export class Backend {
     const r = (method: string, pattern: RegExp, handler: Handler): Route => ({ method, pattern, handler });
     const seg = '([^/]+)';
     this.routes = [
-      r('GET', /^\/api\/health$/, async (_q, res) => sendJson(res, 200, { version: this.options.version })),
+      r('GET', /^\/api\/health$/, async (_q, res, _p, url) => sendJson(res, 200, this.health(url.searchParams.get('page')))),
       r('POST', /^\/api\/compile$/, (q, s) => this.compileRoute(q, s)),
       r('POST', /^\/api\/prewarm$/, (q, s) => this.prewarmRoute(q, s)),
       r('PUT', /^\/api\/settings$/, (q, s) => this.putSettings(q, s)),
@@ -366,6 +368,17 @@ export class Backend {
   }
 
   // --- routes ---------------------------------------------------------------------------------------------
+
+  /** `GET /api/health`: this backend's version; a page of another version is said in the Jupyter log. */
+  private health(page: string | null): { version: string } {
+    const version = this.options.version;
+    if (page && page !== version && !this.otherPageVersions.has(page)) {
+      this.otherPageVersions.add(page);
+      process.stderr.write(`cellpipe backend: a JupyterLab page of cellpipe ${page} talks to this backend of cellpipe ${version}; `
+        + 'reload the page, or install one cellpipe for both (pip install --upgrade cellpipe) and restart JupyterLab\n');
+    }
+    return { version };
+  }
 
   private async putSettings(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const settings = parseLabSettings(await readJsonObject(req));

@@ -3,9 +3,10 @@
  * Jupyter — and the user owning the socket — can reach it) or, for development, on a 127.0.0.1 port.
  */
 import { existsSync, lstatSync, unlinkSync } from 'node:fs';
-import { chmod, readFile } from 'node:fs/promises';
+import { chmod } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { connect } from 'node:net';
+import { CELLPIPE_VERSION } from '../core/version.generated.js';
 import { Backend, type BackendOptions, type RunBackend } from './app.js';
 import { HttpError, sendError } from './http.js';
 
@@ -31,28 +32,13 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-/** cellpipe's package version (from package.json next to lib/). */
-export async function packageVersion(): Promise<string> {
-  const pkg = JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
-  return pkg.version;
-}
 
 /** The real store + local runtime for a store directory. */
 export async function localRunBackend(storeDir: string): Promise<RunBackend> {
   const { RunStore } = await import('../runs/store.js');
   const store: RunBackend['store'] = new RunStore(storeDir);
-  // The local runtime is loaded on first use only (and only if this build has it).
-  const spec = '../runtimes/local/runtime.js';
-  let mod: Record<string, unknown>;
-  try {
-    mod = (await import(spec)) as Record<string, unknown>;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND') {
-      throw new HttpError(501, 'the local runtime is not available in this build of cellpipe', 'Rebuild cellpipe (`npm run build`).');
-    }
-    throw err;
-  }
-  const LocalRuntime = mod.LocalRuntime as new (options: { store: RunBackend['store'] }) => RunBackend['runtime'];
+  // The local runtime is loaded on first use only (a literal import, so the wheel's bundle carries it).
+  const { LocalRuntime } = await import('../runtimes/local/runtime.js');
   return { store, runtime: new LocalRuntime({ store }) };
 }
 
@@ -87,7 +73,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   }
   const backend = await Backend.create({
     root: options.root,
-    version: options.backend?.version ?? (await packageVersion()),
+    version: options.backend?.version ?? CELLPIPE_VERSION,
     localBackend: options.backend?.localBackend ?? localRunBackend,
     ...options.backend,
   });
