@@ -33,7 +33,7 @@ export interface ExecutedNotebook {
   notebook: Record<string, unknown>;
   /** For the person exporting: what could not be placed, and how cells were matched. */
   notes: string[];
-  /** How many cells got outputs from the run. */
+  /** How many cells show outputs from the run (a cell that ran and showed nothing, as most imports cells, is not counted). */
   filled: number;
 }
 
@@ -82,7 +82,7 @@ export function executedNotebook(json: unknown, steps: StepCells[], info: Export
   });
   const metadata = isObject(json.metadata) ? { ...json.metadata } : {};
   metadata.cellpipe_run = { run: info.runId, state: info.state };
-  return { notebook: { ...json, cells, metadata }, notes, filled: placed.size };
+  return { notebook: { ...json, cells, metadata }, notes, filled: [...placed.values()].filter((r) => r.outputs.length > 0).length };
 }
 
 /** nbformat 4 wants `execution_count` on results and `metadata` on rich outputs; the rest is kept as recorded. */

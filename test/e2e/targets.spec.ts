@@ -31,7 +31,7 @@ async function setProfiles(request: import('@playwright/test').APIRequestContext
 
 test.beforeAll(() => {
   writeFileSync(join(ROOT, NB), JSON.stringify({
-    cells: [codeCell('x = 1', ['step:load']), codeCell('y = x + 1', ['step:double', 'prev:load']), codeCell('print(y)', ['step:show', 'prev:double'])],
+    cells: [codeCell('C = 1.0', ['pipeline-parameters']), codeCell('x = C', ['step:load']), codeCell('y = x + 1', ['step:double', 'prev:load']), codeCell('print(y)', ['step:show', 'prev:double'])],
     metadata: { kernelspec: { name: 'python3', display_name: 'Python 3', language: 'python' } }, nbformat: 4, nbformat_minor: 5,
   }, null, 1));
 });
@@ -56,6 +56,12 @@ test('the picker offers this machine in containers, and lists a profile it canno
   await expect(why.locator('li[data-target="only-ns"]')).toContainText('no kubeconfig found');
   await expect(why.locator('li[data-target="only-ns"] .cp-hint')).toContainText("fix 'kubeconfig' in profile 'only-ns'");
   await expect(sidebar).not.toContainText(/bug in cellpipe/i);
+  // A float parameter shows as the code writes it, and what the user types is left as typed.
+  const c = sidebar.locator('input[name="param-C"]');
+  await expect(c).toHaveValue('1.0');
+  await expect(sidebar.locator('.cp-param-name', { hasText: 'C' })).toHaveAttribute('title', 'float, default 1.0');
+  await c.fill('2.50');
+  await expect(c).toHaveValue('2.50');
 });
 
 test('Build & Submit with nothing in reach builds nothing: a failed run naming what is unreachable and the fields that set it, no step pending; the banner goes with the target', async ({ page, request }) => {

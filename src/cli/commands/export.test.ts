@@ -45,12 +45,14 @@ test('export writes the executed notebook of a run: table, plot and values under
 
     const out = await cellpipe(['export', rec.id, '-o', 'executed.ipynb'], ws);
     assert.equal(out.code, 0, out.stderr);
-    assert.match(out.stdout, new RegExp(`executed\\.ipynb: 4 cells with outputs from run ${rec.id} \\(succeeded\\)`));
+    assert.match(out.stdout, new RegExp(`executed\\.ipynb: 3 cells with outputs from run ${rec.id} \\(succeeded\\)`));
     const valid = await validate('executed.ipynb', ws);
     assert.equal(valid.code, 0, valid.stderr);
 
     const original = readNb(path.join(ws, 'outputs.ipynb'));
     const nb = readNb(path.join(ws, 'executed.ipynb'));
+    // The count is of cells that show something, not of every cell that ran.
+    assert.equal(nb.cells.filter((c) => (c.outputs ?? []).length > 0).length, 3, 'the three cells the message counts show outputs');
     assert.deepEqual(nb.cells.map((c) => c.source), original.cells.map((c) => c.source));
     assert.deepEqual(nb.metadata.cellpipe_run, { run: rec.id, state: 'succeeded' });
     const [, imports, params, table, plot, report] = nb.cells;

@@ -11,6 +11,7 @@ import { cellLabel } from '../../core/notebook.js';
 import type { RunRecord, StepState } from '../../runtimes/types.js';
 import type { PipelineModel } from '../pipeline.js';
 import { DagView } from './dag.js';
+import { showParameter } from '../model/params.js';
 import { formatDuration, isTerminal, stateClass } from '../model/runs.js';
 import { LOCAL_TARGET, runButtonLabel, showsSubmitStages, submitStages, unavailableTargets, validTarget, type TargetOption } from '../model/targets.js';
 import { SchedulesModel } from '../schedules.js';
@@ -64,25 +65,26 @@ function parseValue(p: Parameter, text: string): JsonValue {
   }
 }
 
-function show(value: unknown): string {
-  return typeof value === 'string' ? value : JSON.stringify(value);
-}
 
 function Parameters(props: { model: PipelineModel }) {
   const params = props.model.result?.graph?.parameters ?? [];
   const values = props.model.parameterValues();
+  // What the user typed, kept while it means the value in force (so "1." or "2.50" is not rewritten mid-edit).
+  const [typed, setTyped] = useState<Record<string, string>>({});
   if (!params.length) return <div className="cp-empty">No pipeline parameters (tag a cell <code>pipeline-parameters</code>).</div>;
   return (
     <table className="cp-params">
       <tbody>
         {params.map((p) => (
           <tr key={p.name}>
-            <td className="cp-param-name" title={`${p.type}, default ${show(p.default)}`}>{p.name}</td>
+            <td className="cp-param-name" title={`${p.type}, default ${showParameter(p.default, p.type)}`}>{p.name}</td>
             <td>
               {p.type === 'bool' ? (
                 <input type="checkbox" name={`param-${p.name}`} checked={values[p.name] === true} onChange={(e) => props.model.setParameter(p.name, e.target.checked)} />
               ) : (
-                <input className="jp-mod-styled cp-input" name={`param-${p.name}`} value={show(values[p.name])} onChange={(e) => props.model.setParameter(p.name, parseValue(p, e.target.value))} />
+                <input className="jp-mod-styled cp-input" name={`param-${p.name}`}
+                  value={typed[p.name] !== undefined && parseValue(p, typed[p.name]) === values[p.name] ? typed[p.name] : showParameter(values[p.name], p.type)}
+                  onChange={(e) => (setTyped({ ...typed, [p.name]: e.target.value }), props.model.setParameter(p.name, parseValue(p, e.target.value)))} />
               )}
             </td>
             <td className="cp-param-type">{p.type}</td>
