@@ -72,6 +72,25 @@ test('credentials are refused, by name or by the look of the value, with a point
   assert.doesNotMatch(r.yaml ?? '', /abc123/, 'no spec carries the value');
 });
 
+test('credentials the first check let through are refused too: *PASS* names, Authorization values, URLs and connection strings with credentials', () => {
+  for (const [name, value] of [
+    ['DB_PASS', 'hunter2'], ['PASS', 'x'], ['mysqlPass', 'x'], ['DBPASSWD', 'x'], ['SMTP_PASSPHRASE', 'x'], ['TOKEN_FILE_CONTENT', 'x'],
+    ['API_KEY_ID', 'x'], ['GITHUBTOKEN', 'x'], ['MY_SECRETS', 'x'], ['SERVICE_CREDS', 'x'],
+    ['AUTH', 'Bearer abcdef0123456789'], ['HEADER', 'Authorization: Basic YWxhZGRpbjpvcGVuc2VzYW1l'], ['AUTH', 'basic YWxhZGRpbjpvcGVuc2VzYW1l'],
+    ['REPO_URL', 'https://0123456789abcdef0123456789@github.com/o/r.git'], ['DATA', 'https://s3.example.com/b/k?X-Amz-Signature=abc&X-Amz-Credential=x'],
+    ['FEED', 'https://api.example.com/v1/items?api_key=0123abcd'], ['DSN', 'Server=db;Database=x;User Id=ana;Password=hunter2;'],
+  ]) {
+    const bad = checkEnvVar(name, value);
+    assert.equal(bad?.code, 'secret-in-env', `${name}=${value} is refused`);
+    assert.match(bad!.message, /use a secret: tag/);
+    assert.match(bad!.hint, /secret:<secret name>:<key>:/);
+  }
+  for (const [name, value] of [['COMPASS_HEADING', 'north'], ['PASSENGER_COUNT', '3'], ['BYPASS_CACHE', '1'], ['AUTH_MODE', 'oauth'],
+    ['MESSAGE', 'basic settings'], ['DATASET_URL', 'https://x.org/d.csv?a=1&b=2'], ['GIT_URL', 'ssh://git@github.com/o/r.git']]) {
+    assert.equal(checkEnvVar(name, value), undefined, `${name}=${value} is allowed`);
+  }
+});
+
 test('metadata.cellpipe.env must be a mapping of text values', () => {
   const list = compileNotebook(notebook([code(['step:a'], 'x = 1')], { env: ['A=1'] }), { path: 'nb.ipynb' });
   assert.match(list.diagnostics.map((d) => d.message).join('\n'), /metadata\.cellpipe\.env must be a mapping/);
@@ -83,4 +102,14 @@ test('metadata.cellpipe.env must be a mapping of text values', () => {
 test('env: on a non-step cell is a misplaced step option', () => {
   const { diagnostics } = parseCellTags({ index: 0, type: 'code', source: '', tags: ['imports', 'env:A=1'] });
   assert.deepEqual(diagnostics.map((d) => d.code), ['misplaced-tag']);
+});
+
+test('a secret: tag is an info on its cell: where the variable comes from on Kubeflow, and what local runs do instead', () => {
+  const r = compileNotebook(notebook([code(['step:a', 'secret:db:password:DB_PASS'], 'x = 1')]), { path: 'nb.ipynb' });
+  assert.ok(r.ok, JSON.stringify(r.diagnostics));
+  const info = r.diagnostics.find((d) => d.code === 'secret-outside-kubernetes');
+  assert.equal(info?.severity, 'info');
+  assert.equal(info?.cell, 0);
+  assert.match(info!.message, /on Kubeflow DB_PASS comes from the Kubernetes secret 'db'; local and container runs don't read Kubernetes secrets/);
+  assert.match(info!.hint ?? '', /CELLPIPE_SECRETS_FILE/);
 });

@@ -89,7 +89,7 @@ export function readStepDefaults(raw: unknown, field: string): { tags: string[];
     for (const d of parsed.diagnostics) {
       diagnostics.push({ severity: d.severity, code: d.code, message: `${at}: ${d.message}`, ...(d.hint ? { hint: d.hint } : {}) });
     }
-    if (parsed.diagnostics.length) return;
+    if (parsed.diagnostics.some((d) => d.severity !== 'info')) return; // an info (secret:) keeps the tag
     if (parsed.tags.role || parsed.tags.prev.length) {
       diagnostics.push({
         severity: 'warning', code: 'misplaced-tag', message: `${at}: '${entry.trim()}' is not a step option and is ignored`,

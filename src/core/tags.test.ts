@@ -22,7 +22,7 @@ test('every step option is read with its value', () => {
     'cache:disabled', 'secret:db:password:DB_PASS', 'annotation:owner:ana', 'label:team:ml',
     'requirements:pandas==2.2,scikit-learn', 'timeout:600', 'retries:3',
   ]));
-  assert.deepEqual(diagnostics, []);
+  assert.deepEqual(diagnostics.map((d) => [d.severity, d.code]), [['info', 'secret-outside-kubernetes']], 'only the note on what secret: does outside Kubernetes');
   assert.deepEqual(tags.prev, ['load', 'clean']);
   assert.deepEqual(tags.limits, { 'nvidia.com/gpu': '2', memory: '4Gi' });
   assert.equal(tags.image, 'repo/img:1');

@@ -167,7 +167,13 @@ export function parseCellTags(cell: NotebookCell): { tags: CellTags; diagnostics
         const parts = value.split(':');
         if (parts.length !== 3 || parts.some((p) => !p) || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(parts[2])) {
           problem('error', 'invalid-tag-value', `'${tag}' is not a valid secret reference`, 'write secret:<secret name>:<key>:<ENV_VAR>');
-        } else tags.secrets.push({ secret: parts[0], key: parts[1], env: parts[2] });
+        } else {
+          tags.secrets.push({ secret: parts[0], key: parts[1], env: parts[2] });
+          // Said on the cell, so a local run's missing variable is no surprise.
+          problem('info', 'secret-outside-kubernetes',
+            `'${tag}': on Kubeflow ${parts[2]} comes from the Kubernetes secret '${parts[0]}'; local and container runs don't read Kubernetes secrets`,
+            `for those runs set ${parts[2]} in the environment cellpipe runs in, or point CELLPIPE_SECRETS_FILE at a JSON file {"${parts[0]}": {"${parts[1]}": "…"}}; the step's log says where it came from`);
+        }
         break;
       }
       case 'annotation':

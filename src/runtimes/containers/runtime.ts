@@ -23,6 +23,7 @@ import { executorInputFor, launcherArgv } from './placeholders.js';
 import { containerId, deleteContainer, killContainer, runArgs, runcPath } from './runc.js';
 import { specTasks, type SpecDoc, type SpecTask } from './tasks.js';
 import { resolveUser } from './users.js';
+import { localSecrets } from '../secrets.js';
 
 export interface ContainerRuntimeOptions extends LocalRuntimeOptions {
   images: ImageStore;
@@ -135,9 +136,10 @@ export class ContainerRuntime extends LocalRuntime {
         '--cell-outputs', `${CTL}/${CELL_OUTPUTS_FILE}`,
         ...(this.dumpVariables ? ['--dump-variables', `${CTL}/variables`] : []),
       ];
-      const secretEnv: Record<string, string> = {};
+      // The runner's environment holds the value under the variable's own name (as a local step sees it), or
+      // CELLPIPE_SECRETS_FILE does (secrets.ts; the step's log says which, by name).
+      const secretEnv: Record<string, string> = { ...localSecrets(l.step.secrets, this.env).values };
       for (const s of l.step.secrets) {
-        // The runner's environment holds the value under the variable's own name (as a local step sees it).
         const v = this.env[s.env];
         if (v !== undefined) secretEnv[s.env] = v;
       }

@@ -5,6 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -60,4 +61,37 @@ test('a credential in env: stops the run before anything starts, naming the cell
   assert.match(r.stderr, /secret:<secret name>:<key>:DB_PASSWORD/);
   assert.doesNotMatch(r.stdout, /ran/);
   assert.equal(fs.existsSync(path.join(ws, '.cellpipe', 'runs')), false, 'no run was recorded');
+});
+
+test('secret: tags in a local run: taken from CELLPIPE_SECRETS_FILE or the runner\'s environment, an unset one said in the step log, no value in the store', async () => {
+  const ws = fs.mkdtempSync(path.join(os.tmpdir(), 'cellpipe-env-'));
+  const nb = path.join(ws, 'secrets.ipynb');
+  fs.writeFileSync(nb, JSON.stringify({
+    nbformat: 4, nbformat_minor: 5, metadata: {},
+    cells: [
+      code(['imports'], 'import hashlib, os'),
+      // The step shows a digest of what it got: the notebook (hence the step's program) never holds the value.
+      code(['step:connect', 'secret:db:password:DB_PASS', 'secret:api:token:API_TOKEN', 'secret:s3:key:S3_KEY'],
+        "digest = lambda v: hashlib.sha256(v.encode()).hexdigest()[:12] if v is not None else None\n" +
+        "print('db', digest(os.environ.get('DB_PASS')), 'api', 'API_TOKEN' in os.environ, 's3', os.environ.get('S3_KEY'))"),
+    ],
+  }));
+  const secretsFile = path.join(ws, 'secrets.json');
+  fs.writeFileSync(secretsFile, JSON.stringify({ db: { password: 'hunter2-from-file' } }), { mode: 0o600 });
+  const store = path.join(ws, '.cellpipe');
+  const r = await cellpipe(['run', nb], { CELLPIPE_PYTHON: PYTHON, CELLPIPE_STORE: store, CELLPIPE_SECRETS_FILE: secretsFile, S3_KEY: 'from-runner' });
+  assert.equal(r.code, 0, r.stderr + r.stdout);
+  const digest = createHash('sha256').update('hunter2-from-file').digest('hex').slice(0, 12);
+  assert.match(r.stdout, new RegExp(`^\\[connect\\] db ${digest} api False s3 from-runner$`, 'm'));
+  const log = (await cellpipe(['logs', 'latest', '--step', 'connect'], { CELLPIPE_STORE: store })).stdout;
+  assert.match(log, /secret: DB_PASS \(secret:db:password:DB_PASS\) is set from CELLPIPE_SECRETS_FILE/);
+  assert.match(log, /secret: S3_KEY \(secret:s3:key:S3_KEY\) is taken from the environment cellpipe runs in/);
+  assert.match(log, /secret: API_TOKEN is not set: secret:api:token:API_TOKEN names a Kubernetes secret, which runs outside Kubernetes don't read; CELLPIPE_SECRETS_FILE has no "token" in "api"/);
+  const leaked = (dir: string): string[] => fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) return leaked(p);
+    return fs.readFileSync(p).includes('hunter2') ? [p] : [];
+  });
+  assert.deepEqual(leaked(store), [], 'the value is in no record, log or spec');
+  assert.doesNotMatch(r.stdout + r.stderr + log, /hunter2/);
 });

@@ -28,6 +28,7 @@ import { CELL_OUTPUTS_FILE } from '../../runs/outputs.js';
 import { programHash as stepProgramHash } from '../../runs/partial.js';
 import { deleteContainer } from '../containers/runc.js';
 import { WarmStarts, idleSecondsOf } from './warm/pool.js';
+import { localSecrets } from '../secrets.js';
 import type { StepProcess } from './warm/server.js';
 
 export interface LocalRuntimeOptions {
@@ -686,6 +687,8 @@ export class LocalRuntime extends EventEmitter<LocalRuntimeEvents> implements Ru
   ): Promise<StepResult> {
     const python = command ? command.file : await this.resolvePython(workdir);
     const env: NodeJS.ProcessEnv = command ? command.env : this.stepEnvironment(runId, step, scratch);
+    // Where each secret: variable comes from here (no Kubernetes secret to read), or that it is unset: by name only.
+    if (attempt === 1) for (const note of localSecrets(step.secrets ?? [], this.env).notes) this.log(runId, step.name, `secret: ${note}`);
     const warm = command || args[1] !== 'cellpipe_runtime' ? undefined : await this.warmStart(runId, run, step, python, env, args, scratch, workdir);
     if (warm) extra = { ...extra, ...warm.record };
     return new Promise((resolve) => {
@@ -760,7 +763,7 @@ export class LocalRuntime extends EventEmitter<LocalRuntimeEvents> implements Ru
   /** A local step's environment: this process's, the step's own variables over it, the runtime on the path. */
   private stepEnvironment(runId: string, step: Step, scratch: string): NodeJS.ProcessEnv {
     // The step's own variables (`env:` tags, metadata.cellpipe.env) over this process's, as in its container.
-    const stepEnv = { ...this.env, ...(step.env ?? {}) };
+    const stepEnv = { ...this.env, ...(step.env ?? {}), ...localSecrets(step.secrets ?? [], this.env).values };
     return {
       ...stepEnv,
       PYTHONPATH: [this.runtimePath, stepEnv.PYTHONPATH].filter(Boolean).join(path.delimiter),
