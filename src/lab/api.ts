@@ -206,7 +206,9 @@ export class CellpipeAPI {
     const url = URLExt.join(this.settings.baseUrl, 'cellpipe', 'api', path);
     let res: Response;
     try {
-      res = await ServerConnection.makeRequest(url, { ...init, headers: { 'Content-Type': 'application/json', ...(init.headers ?? {}) } }, this.settings);
+      // JSON and cellpipe's own header on every request: the backend refuses state changes without them, so that a
+      // page on another site can't send it commands (src/server/http.ts refuseCrossSite).
+      res = await ServerConnection.makeRequest(url, { ...init, headers: { 'Content-Type': 'application/json', 'X-Cellpipe-Request': '1', ...(init.headers ?? {}) } }, this.settings);
     } catch (err) {
       throw new ResponseError(`cannot reach the cellpipe server: ${String(err)}`, 0, 'check that JupyterLab is still running');
     }

@@ -52,7 +52,7 @@ import { RunStore, storeDirFor as defaultStoreDirFor, isTerminalRun, newRunId, p
 import type { JsonValue } from '../core/model.js';
 import type { Profile } from '../kube/profile.js';
 import type { LogLine, RunRecord, Runtime } from '../runtimes/types.js';
-import { HttpError, readJsonObject, requireString, sendError, sendJson } from './http.js';
+import { HttpError, readJsonObject, refuseCrossSite, requireString, sendError, sendJson } from './http.js';
 import { bindParameters } from './parameters.js';
 import { planPartial, readPartialSelection } from './partial.js';
 import { chooseSteps, PartialRunError } from '../runs/partial.js';
@@ -234,6 +234,7 @@ export class Backend {
   };
 
   private async dispatch(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    await refuseCrossSite(req);
     const url = new URL(req.url ?? '/', 'http://cellpipe.invalid');
     const pathname = url.pathname.length > 1 ? url.pathname.replace(/\/+$/, '') : url.pathname;
     let allowed: string[] = [];

@@ -80,6 +80,58 @@ export function sendError(res: ServerResponse, err: unknown): void {
   sendJson(res, httpError.status, errorBody(httpError));
 }
 
+/** The header the JupyterLab extension (and cellpipe's own clients) send with every request. A page on another
+ *  origin can't send it without a CORS preflight, which this backend never grants. */
+export const CLIENT_HEADER = 'x-cellpipe-request';
+
+const STATE_CHANGING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+function headerValues(v: string | string[] | undefined): string[] {
+  return (Array.isArray(v) ? v : v === undefined ? [] : [v]).flatMap((x) => x.split(',')).map((x) => x.trim().toLowerCase()).filter(Boolean);
+}
+
+/**
+ * Refuses a state-changing request a web page on another site could have sent (a form post, `sendBeacon`, `fetch`
+ * with `mode: 'no-cors'`): those can't send a JSON content type or {@link CLIENT_HEADER} without a preflight, and
+ * browsers name their page in `Origin`. So a POST/PUT/PATCH/DELETE needs `content-type: application/json`, and an
+ * `Origin`, when there is one, must be this server (its `Host`, or `X-Forwarded-Host` behind a proxy) unless the
+ * request carries {@link CLIENT_HEADER}. Requests without `Origin` come from programs, not pages (browsers send it
+ * with every POST). Behind Jupyter the proxy passes these headers through, so the same check holds there.
+ */
+export async function refuseCrossSite(req: IncomingMessage): Promise<void> {
+  if (!STATE_CHANGING.has(req.method ?? '')) return;
+  const type = String(req.headers['content-type'] ?? '');
+  if (!/^application\/json\s*(;|$)/i.test(type)) {
+    await drain(req);
+    throw new HttpError(415, `${req.method} requests must have content-type application/json${type ? `, not '${type}'` : ''}`,
+      'cellpipe refuses other bodies so that a page on another site cannot send it commands');
+  }
+  const origin = req.headers.origin;
+  if (origin === undefined || req.headers[CLIENT_HEADER] !== undefined) return;
+  let host: string | undefined;
+  try {
+    host = new URL(origin).host.toLowerCase();
+  } catch {
+    host = undefined;
+  }
+  const ours = [...headerValues(req.headers.host), ...headerValues(req.headers['x-forwarded-host'])];
+  if (!host || !ours.includes(host)) {
+    await drain(req);
+    throw new HttpError(403, `refused a cross-site ${req.method} request from ${origin === 'null' ? 'an opaque origin' : `'${origin}'`}`,
+      `only pages served by this server may change cellpipe's state (its own pages send the ${CLIENT_HEADER} header)`);
+  }
+}
+
+/** Reads a refused request's body (up to {@link MAX_BODY_BYTES}) before the answer: a proxy still sending it
+ *  (jupyter-server-proxy) would otherwise meet a closed connection and turn the refusal into a 500. */
+async function drain(req: IncomingMessage): Promise<void> {
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BODY_BYTES) break;
+  }
+}
+
 /** Largest JSON body accepted (parameters of a run are small; a notebook is never uploaded). */
 export const MAX_BODY_BYTES = 1 << 20;
 

@@ -32,7 +32,8 @@ export function call(
         agent: false,
         method,
         path: urlPath,
-        headers: { ...(payload !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
+        // As the page sends them (http.ts refuseCrossSite): JSON for anything that changes state.
+        headers: { ...(payload !== undefined || method !== 'GET' ? { 'content-type': 'application/json' } : {}), ...headers },
       },
       (res) => {
         const chunks: Buffer[] = [];
