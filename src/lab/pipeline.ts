@@ -22,6 +22,11 @@ export const LOG_TAIL_LINES = 200;
 /** Characters of a log line shown; a longer line is cut, with a button that fetches it alone. */
 export const LOG_CUT_CHARS = 10_000;
 
+/** Notebooks run as a pipeline from this page (this JupyterLab session): the only ones pre-warmed when opened or
+ *  saved, since pre-warming runs their imports cells and opening a notebook must never run its code. (The backend
+ *  checks the same on its side.) */
+const ranInThisSession = new Set<string>();
+
 /** One step's log as the page holds it: a window of it, `lines[0]` being line `first`. */
 export interface StepLog {
   lines: WindowLine[];
@@ -165,11 +170,12 @@ export class PipelineModel {
   }
 
   /**
-   * Asks the backend to run the saved notebook's imports once in a fork server now, so the first local Run starts
-   * warm. Best effort: a notebook that does not compile, or a server that cannot start, only means a cold start.
+   * Asks the backend to run the saved notebook's imports once in a fork server now, so the next local Run starts
+   * warm — only for a notebook already run from this page (never on the first open). Best effort: a notebook that
+   * does not compile, or a server that cannot start, only means a cold start.
    */
   private prewarm(): void {
-    if (!this._result?.ok) return;
+    if (!this._result?.ok || !ranInThisSession.has(this.path)) return;
     this.api.prewarm(this.path).catch(() => undefined);
   }
 
@@ -193,6 +199,7 @@ export class PipelineModel {
     this._runChanged.emit(this._run);
     try {
       await this.panel.context.save();
+      ranInThisSession.add(this.path);
       const { runId } = await this.api.startRun({ path: this.path, parameters: this.parameterValues(), target });
       await this.select(runId);
       return runId;

@@ -8,7 +8,7 @@
  * | --- | --- |
  * | `GET /api/health?page=VERSION` | `{version}`; a page of another version is reported in the log (stderr) |
  * | `POST /api/compile {path}` | `{ok, graph, diagnostics, specHash, yaml}` |
- * | `POST /api/prewarm {path}` | `{warm: true, pid}` once the fork server of the saved notebook's first step ran its imports (its first local Run then starts warm), or `{warm: false, reason}` |
+ * | `POST /api/prewarm {path}` | `{warm: true, pid}` once the fork server of the saved notebook's first step ran its imports (its next local Run then starts warm), or `{warm: false, reason}`; only for a notebook run through this backend before (opening a notebook never runs it) |
  * | `PUT /api/settings {profiles?, runsDir?, concurrency?, defaultBaseImage?}` | the profile summaries (as `GET /api/profiles`) under the new settings (see ./settings.ts) |
  * | `GET /api/settings` | the settings in force |
  * | `GET /api/profiles` | `{profiles: [{name, kind: "kubeflow", namespace, registry?, kfpUi?, error?, hint?}], file?, error?, containers: {error?}}`: each profile checked (settings; kubeconfig, API server and namespace when it needs the cluster) |
@@ -158,6 +158,8 @@ export class Backend {
   private readonly runIndex = new Map<string, string>();
   /** Runs started by this process and not seen finished: cancelled on shutdown so no step outlives us. */
   private readonly started = new Set<string>();
+  /** Notebooks (absolute paths) the user ran as a pipeline through this backend: the only ones it pre-warms. */
+  private readonly ranHere = new Set<string>();
   private readonly compile: (text: string, options: CompileOptions) => CompileResult;
   private readonly defaultStoreDir: (notebookAbsPath: string) => string;
   readonly kubeflow: KubeflowTargets;
@@ -410,6 +412,12 @@ export class Backend {
   private async prewarmRoute(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const body = await readJsonObject(req);
     const nb = await this.resolve(requireString(body, 'path'));
+    // Pre-warming runs the imports cells: opening a notebook (a downloaded one too) must not run its code, so only a
+    // notebook the user has run as a pipeline in this session is pre-warmed, whatever the page asks.
+    if (!this.ranHere.has(nb.abs)) {
+      sendJson(res, 200, { warm: false, reason: `${nb.rel} has not been run in this session: opening or saving a notebook never runs its code, its first Run starts the fork server` });
+      return;
+    }
     const { result } = await this.compiled(nb);
     const { runtime } = await this.backendFor(this.storeDirFor(nb.abs));
     const prewarm = (runtime as Partial<Pick<LocalRuntime, 'prewarm'>>).prewarm;
@@ -454,6 +462,7 @@ export class Backend {
     }
     const nb = await this.resolve(given);
     const { result, bytes } = await this.compiled(nb);
+    this.ranHere.add(nb.abs); // the user asked to run its code: pre-warming it later runs nothing they did not
     const parameters = bindParameters(result.graph.parameters, body.parameters);
     const storeDir = this.storeDirFor(nb.abs);
     const { runtime, store } = await this.backendFor(storeDir);
