@@ -41,7 +41,11 @@ test('comparing runs lines up parameters, metrics and steps, and marks the rows 
   // A cached step took no time of its own; durations alone never mark a row.
   assert.deepEqual(row('step', 'data').durations, [1000, undefined]);
   assert.equal(row('run', 'duration').differs, false);
-  assert.equal(row('run', 'cached steps').differs, true);
+  // Cached and succeeded are the same outcome: neither the step's row nor the count of cached steps is a difference.
+  assert.deepEqual(row('step', 'data').values, ['succeeded', 'cached']);
+  assert.equal(row('step', 'data').differs, false);
+  assert.equal(row('step', 'train').differs, true);
+  assert.equal(row('run', 'cached steps').differs, false);
   assert.equal(row('run', 'state').differs, true);
 });
 

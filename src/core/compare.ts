@@ -93,7 +93,8 @@ export interface CompareRow {
   values: (JsonValue | undefined)[];
   /** Steps: per run its duration in ms, when it ran. */
   durations?: (number | undefined)[];
-  /** Not the same in every run (steps: by state; durations always differ a little). */
+  /** Not the same in every run (steps: by outcome, cached counting as succeeded; durations always differ a little; the
+   *  number of cached steps never by itself). */
   differs: boolean;
 }
 
@@ -112,12 +113,17 @@ export function compareRuns(runs: readonly RunRecord[], now = Date.now()): Compa
   row('run', 'duration', runs.map(() => null), runs.map((r) => runDurationMs(r, now)));
   rows[rows.length - 1].differs = false;
   row('run', 'cached steps', runs.map((r) => r.steps.filter((s) => s.state === 'cached').length));
+  // How many steps took earlier outputs is how the run got there, not what it gave: never a difference by itself.
+  rows[rows.length - 1].differs = false;
   for (const name of union(runs.map((r) => Object.keys(r.parameters ?? {})))) row('parameter', name, runs.map((r) => r.parameters?.[name]));
   const metrics = runs.map(runMetrics);
   for (const name of union(metrics.map((m) => Object.keys(m)))) row('metric', name, metrics.map((m) => m[name]));
   for (const name of union(runs.map((r) => r.steps.map((s) => s.name)))) {
     const steps = runs.map((r) => r.steps.find((s) => s.name === name));
     row('step', name, steps.map((s) => s?.state), steps.map((s) => (s && s.state !== 'cached' ? stepDurationMs(s, now) : undefined)));
+    // A cached step has the outcome of a succeeded one: "cached" against "succeeded" is the same result.
+    const outcome = steps.map((s) => (s?.state === 'cached' ? 'succeeded' : s?.state));
+    rows[rows.length - 1].differs = outcome.some((v) => v !== outcome[0]);
   }
   return { runs: runs.map((r) => ({ id: r.id, state: r.state, createdAt: r.createdAt })), rows };
 }
