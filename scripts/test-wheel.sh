@@ -90,7 +90,10 @@ check_browser() { # VENV DIRS NODE_SOURCE
   echo '{"fetchNews": "false", "checkForUpdates": false}' > "$state/settings/@jupyterlab/apputils-extension/notification.jupyterlab-settings"
   port=$("$system_python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
   token=$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')
-  as_user "$venv" "$dirs" JUPYTERLAB_SETTINGS_DIR="$state/settings" JUPYTERLAB_WORKSPACES_DIR="$state/workspaces" \
+  # Not through as_user (a function: `&` would fork a subshell, and $! would not be the server): env execs setsid,
+  # which execs jupyter, so $! leads the server's own process group and stop_jupyter ends it and what it started.
+  env -i HOME="$work/home" PATH="$venv/bin:$dirs" LANG=C.UTF-8 \
+    JUPYTERLAB_SETTINGS_DIR="$state/settings" JUPYTERLAB_WORKSPACES_DIR="$state/workspaces" \
     "$(command -v setsid)" jupyter lab --no-browser --ip=127.0.0.1 --port="$port" --ServerApp.port_retries=0 --allow-root \
       --IdentityProvider.token="$token" --ServerApp.root_dir="$root" \
       --LabApp.news_url=None --LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate >"$state/jupyter.log" 2>&1 &
@@ -110,6 +113,7 @@ check_browser() { # VENV DIRS NODE_SOURCE
   local rc=$?
   if [ $rc -ne 0 ]; then echo "--- JupyterLab log (last 60 lines):" >&2; tail -60 "$state/jupyter.log" >&2; fi
   stop_jupyter
+  if pgrep -f -- "--ServerApp.root_dir=$root" >/dev/null; then fail "JupyterLab still runs after it was stopped"; fi
   [ $rc -eq 0 ] || fail "the browser test failed"
   log "in Chromium: tagged, ran, logs under the cells (backend on Node.js from $node_source)"
 }
