@@ -17,8 +17,9 @@ group() {
 why_failed() {
   local log="$logs/$1.log"
   printf '\n-- why %s failed (failure lines from its output; the full output is above):\n' "$1"
-  grep -a -n -E '✘|✖|not ok|[0-9]+\) .*›|Error|error:|FAIL|Timeout|timed out|did not start|missing|not found|Expected|Received' "$log" \
-    | grep -v -E '^[0-9]+:\s*$' | head -40
+  # '[page …]' lines are what the browser's console said; 'Traceback'/'[E ' what the Jupyter server's log said.
+  grep -a -n -E '✘|✖|not ok|[0-9]+\) .*›|Error|error:|FAIL|Timeout|timed out|did not start|missing|not found|Expected|Received|^\[page |Traceback|^\[E ' "$log" \
+    | grep -v -E '^[0-9]+:\s*$' | head -70
 }
 # TypeScript: unit and integration tests next to the code they test (compiled to lib/).
 group "typescript" node --test --test-reporter=spec $(find lib -name '*.test.js' | sort)

@@ -6,7 +6,7 @@
  * without cache".
  */
 import { test, expect, type Page } from '@playwright/test';
-import { keep, openNotebook, openSidebar, savedTagsOnceWritten } from './lab-helpers.js';
+import { expectToast, keep, openNotebook, openSidebar, savedTagsOnceWritten } from './lab-helpers.js';
 
 test.describe.configure({ mode: 'serial' });
 
@@ -43,7 +43,7 @@ test('a failed step: "Load inputs into kernel" binds what the pipeline gave it a
   await expect(sidebar.locator('select[name="debug-step"]')).toHaveValue('divide');
 
   await divide.locator('.cp-log-load-inputs').click();
-  await expect(page.getByText(`inputs of step 'divide' loaded: DIVISOR (int), total (int), unit (str) (run ${failedRun})`).first()).toBeVisible({ timeout: 90_000 });
+  await expectToast(page, `inputs of step 'divide' loaded: DIVISOR (int), total (int), unit (str) (run ${failedRun})`, 90_000);
   // The cell that raised is the active one: run it, in the kernel, with the pipeline's data — the same error.
   const active = page.locator('.jp-NotebookPanel .jp-Cell.jp-mod-active');
   await expect(active.locator('.cm-content')).toContainText('share = total / DIVISOR');

@@ -37,6 +37,19 @@ export async function openSidebar(page: Page) {
   await expect(panel).toBeVisible();
 }
 
+/** The texts of the notifications JupyterLab shows now (its toasts), for polling: a failure then prints what was said. */
+export async function toastTexts(page: Page): Promise<string> {
+  return (await page.locator('.Toastify__toast').allInnerTexts()).map((t) => t.replace(/\s+/g, ' ').trim()).join(' | ');
+}
+
+/**
+ * Waits until a notification saying `text` is shown. When it never comes, the failure lists the notifications that
+ * were shown instead (e.g. the error the page reported), so a CI log says why without the trace.
+ */
+export async function expectToast(page: Page, text: string, timeout: number): Promise<void> {
+  await expect.poll(() => toastTexts(page), { timeout, message: `a notification saying: ${text}` }).toContain(text);
+}
+
 export function savedTags(name: string): string[][] {
   const nb = JSON.parse(readFileSync(join(ROOT, name), 'utf8')) as { cells: { metadata: { tags?: string[] } }[] };
   return nb.cells.map((c) => c.metadata.tags ?? []);
