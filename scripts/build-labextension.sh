@@ -28,7 +28,7 @@ fi
 out=python/cellpipe/labextension
 built="$out/package.json"
 stale=1
-if [ -f "$built" ] && [ -z "$(find lib/lab lib/core lib/runtimes/types.js schema style package.json -newer "$built" -print -quit 2>/dev/null)" ]; then
+if [ -f "$built" ] && [ -z "$(find lib/lab lib/core lib/runs/types.js lib/runs/compare.js schema style package.json -newer "$built" -print -quit 2>/dev/null)" ]; then
   stale=0
 fi
 if [ "$stale" = 1 ]; then

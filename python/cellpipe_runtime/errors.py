@@ -4,7 +4,7 @@ Text for people numbers cells as JupyterLab does (``cell_label``: index 2 is "ce
 so does the file name notebook code is compiled under, ``<cell N>``, because Python itself prints it (warnings, a
 traceback the user's code prints). Frames are shown as ``cell N ("first line of the cell"), line L, in func``
 followed by the source line. Frames of the runtime itself are left out. The error record (``--error-record FILE``)
-is the JSON the local runtime puts in the run record (``StepError`` in ``src/runtimes/types.ts``)::
+is the JSON the local runtime puts in the run record (``StepError`` in ``src/runs/types.ts``)::
 
     {"message", "type", "cell", "cellId", "cellFirstLine", "line", "traceback", "step"}
 

@@ -458,7 +458,7 @@ LOG_CHUNK = 8000
 
 
 def write_log_chunks(text: str, stream: Any) -> None:
-    """The outputs document, zlib-compressed and base64-encoded, as numbered lines (``src/kfp/cell-outputs-log.ts``
+    """The outputs document, zlib-compressed and base64-encoded, as numbered lines (``src/runs/cell-outputs-log.ts``
     reassembles them)."""
     import base64
     import zlib

@@ -5,7 +5,7 @@
  * DAG node whose display name is the step's task name (`taskName(step)`); its `executor` child (or the latest
  * `executor(N)` on retries) carries the pod. KFP reports a cache hit as `SKIPPED`.
  */
-import type { RunState, StepRecord, StepState } from '../runtimes/types.js';
+import type { RunState, StepRecord, StepState } from '../runs/types.js';
 import type { KfpRun, KfpRuntimeState, KfpTaskDetail } from './client.js';
 
 export const TERMINAL_KFP: readonly KfpRuntimeState[] = ['SUCCEEDED', 'FAILED', 'SKIPPED', 'CANCELED'];

@@ -7,7 +7,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { gzipSync } from 'node:zlib';
-import type { LogLine } from '../runtimes/types.js';
+import type { LogLine } from '../runs/types.js';
 import { connect } from './connect.js';
 import { KubeError } from './errors.js';
 import { BuildFailedError, buildWithKaniko, dockerConfigJson, kanikoJob } from './kaniko.js';

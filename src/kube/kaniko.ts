@@ -12,7 +12,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { V1Job, V1OwnerReference, V1Pod, V1Toleration } from '@kubernetes/client-node';
-import type { LogLine } from '../runtimes/types.js';
+import type { LogLine } from '../runs/types.js';
 import type { KubeConnection } from './connect.js';
 import { KubeError } from './errors.js';
 import { streamPodLogs } from './logs.js';

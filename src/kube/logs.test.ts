@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { appendFile, readFile } from 'node:fs/promises';
 import v8 from 'node:v8';
 import vm from 'node:vm';
-import type { LogLine } from '../runtimes/types.js';
+import type { LogLine } from '../runs/types.js';
 import { LogCursor, parseTimestamp, sinceTimeFor, streamPodLogs } from './logs.js';
 import {
   SKIP_NO_REAL_NODE,

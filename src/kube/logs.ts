@@ -10,7 +10,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { V1ContainerStatus, V1Pod } from '@kubernetes/client-node';
-import type { LogLine } from '../runtimes/types.js';
+import type { LogLine } from '../runs/types.js';
 import type { KubeConnection } from './connect.js';
 import { KubeError, networkCode, toKubeError } from './errors.js';
 import { HttpStatusError, streamGet } from './http.js';

@@ -4,7 +4,7 @@
  * happened and what to do. Pure: the caller reads the pod.
  */
 import type { V1Pod } from '@kubernetes/client-node';
-import type { StepError } from '../runtimes/types.js';
+import type { StepError } from '../runs/types.js';
 
 export interface PodOutcome {
   exitCode?: number;

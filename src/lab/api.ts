@@ -5,7 +5,7 @@
  */
 import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
-import type { RunRecord, LogLine, LogWindow, LineText, ScheduleView } from '../runtimes/types.js';
+import type { RunRecord, LogLine, LogWindow, LineText, ScheduleView } from '../runs/types.js';
 import type { CompileResult } from '../core/compile.js';
 import type { RecordedCell } from '../core/executed.js';
 import { CELLPIPE_VERSION } from '../core/version.generated.js';

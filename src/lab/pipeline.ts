@@ -8,7 +8,7 @@ import type { NotebookPanel } from '@jupyterlab/notebook';
 import type { ICellModel } from '@jupyterlab/cells';
 import { compileNotebook, type CompileOptions, type CompileResult } from '../core/compile.js';
 import type { Diagnostic } from '../core/model.js';
-import type { RunRecord, WindowLine } from '../runtimes/types.js';
+import type { RunRecord, WindowLine } from '../runs/types.js';
 import { CellpipeAPI, ResponseError } from './api.js';
 import { diagnosticsByCell, placeCells, stepColor, stepNames, stepPalette, type CellInfo, type CellPlace } from './model/cells.js';
 import { isStepDone, isTerminal, latestRun } from './model/runs.js';

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { Signal } from '@lumino/signaling';
 import { RunOutputsModel } from './runOutputs.js';
 import type { PipelineModel } from './pipeline.js';
-import type { RunRecord, StepRecord } from '../runtimes/types.js';
+import type { RunRecord, StepRecord } from '../runs/types.js';
 
 const step = (name: string, state: StepRecord['state'], cellOutputs?: string): StepRecord => ({ name, state, attempts: 1, outputs: [], metrics: {}, cellOutputs });
 const run = (id: string, steps: StepRecord[]): RunRecord =>

@@ -3,7 +3,7 @@
  * once, when the step is done), again when another run is selected. Views follow `changed`.
  */
 import { Signal, type ISignal } from '@lumino/signaling';
-import type { RunRecord } from '../runtimes/types.js';
+import type { RunRecord } from '../runs/types.js';
 import type { PipelineModel } from './pipeline.js';
 import { isStepDone } from './model/runs.js';
 import type { StepOutputs } from './model/runOutputs.js';

@@ -5,7 +5,7 @@
  */
 import { Signal, type ISignal } from '@lumino/signaling';
 import { ResponseError } from './api.js';
-import type { ScheduleView } from '../runtimes/types.js';
+import type { ScheduleView } from '../runs/types.js';
 import type { PipelineModel } from './pipeline.js';
 
 /** How often the list is asked again while shown (new runs of a schedule join the history then). */

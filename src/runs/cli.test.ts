@@ -10,7 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { RunStore } from './store.js';
 import { groupAlive, pidExists } from './process.js';
-import type { RunRecord } from '../runtimes/types.js';
+import type { RunRecord } from './types.js';
 import * as kit from './testing.js';
 
 const { BIN: bin, FIXTURES: fixtures, CORPUS: corpus, PYTHON: python } = kit;

@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import * as path from 'node:path';
 import { executedNotebook, type ExecutedNotebook } from '../core/executed.js';
-import type { RunRecord } from '../runtimes/types.js';
+import type { RunRecord } from './types.js';
 import { readRunCellOutputs } from './outputs.js';
 import type { RunStore } from './store.js';
 

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { formatDuration, formatProgress, formatRunsTable, formatStatus } from './format.js';
 import { pendingStep } from './store.js';
-import type { RunRecord } from '../runtimes/types.js';
+import type { RunRecord } from './types.js';
 
 function rec(extra: Partial<RunRecord> = {}): RunRecord {
   return {

@@ -2,7 +2,7 @@
  * Run records as text for a terminal: the `cellpipe runs` table, the `cellpipe status` view, the progress line
  * of `cellpipe run`. Pure functions of a record (plus "now" for runs still going).
  */
-import type { RunRecord, StepRecord } from '../runtimes/types.js';
+import type { RunRecord, StepRecord } from './types.js';
 import { cellLabel } from '../core/notebook.js';
 
 /** `1.2s`, `3m04s`, `1h02m`. */

@@ -3,7 +3,7 @@
  * `$CELLPIPE_STORE`, else `./.cellpipe` (the store `cellpipe run` makes next to a notebook in this folder).
  */
 import { resolve } from 'node:path';
-import type { RunRecord } from '../runtimes/types.js';
+import type { RunRecord } from './types.js';
 import { RunStore } from './store.js';
 
 export function storeDirFromArgs(flag: unknown, cwd: string, env: NodeJS.ProcessEnv): string {

@@ -8,7 +8,7 @@
  * Set with `CELLPIPE_LOG_LIMIT` (bytes per step log: `20M`, `512K`, `0` for no limit; default 10M) and
  * `CELLPIPE_LOG_LINE_LIMIT` (characters per line, `0` for no limit; default 65536).
  */
-import type { LogLine } from '../runtimes/types.js';
+import type { LogLine } from './types.js';
 
 export interface LogLimits {
   /** Bytes of stored log per step (0: no limit). */

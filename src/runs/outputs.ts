@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { StepCells } from '../core/executed.js';
 import { isObject } from '../core/notebook.js';
-import type { RunRecord } from '../runtimes/types.js';
+import type { RunRecord } from './types.js';
 import type { RunStore } from './store.js';
 
 export const CELL_OUTPUTS_FILE = 'cell-outputs.json';

@@ -8,7 +8,7 @@ import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { RunRecord } from '../runtimes/types.js';
+import type { RunRecord } from './types.js';
 import { BIN, PYTHON } from './testing.js';
 
 function cell(tags: string[], source: string) {

@@ -7,8 +7,8 @@
  * already show a cached step and the run it came from, so a reused one needs no new state.
  */
 import type { StepGraph, StepProgram } from '../core/model.js';
-import type { PartialReuse, RunRecord, StepRecord } from '../runtimes/types.js';
-import { canonicalHash } from '../runtimes/local/cache.js';
+import type { PartialReuse, RunRecord, StepRecord } from './types.js';
+import { canonicalHash } from '../core/hash.js';
 
 export class PartialRunError extends Error {}
 

@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { basename } from 'node:path';
 import type { StepGraph, StepProgram } from '../core/model.js';
-import type { RunRecord } from '../runtimes/types.js';
+import type { RunRecord } from './types.js';
 import { PartialRunError, canSupply, chooseSteps, neededSteps, planReuse } from './partial.js';
 import { findRun, noSuchRun } from './locate.js';
 import type { RunStore } from './store.js';

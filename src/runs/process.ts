@@ -4,7 +4,7 @@
  */
 import { readFileSync, readdirSync } from 'node:fs';
 import { hostname } from 'node:os';
-import type { RunnerInfo } from '../runtimes/types.js';
+import type { RunnerInfo } from './types.js';
 
 /**
  * Start time of a process in clock ticks since boot (`/proc/<pid>/stat` field 22), or undefined where `/proc`

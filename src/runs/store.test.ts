@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { RunStore, newRunId, pendingStep, storeDirFor } from './store.js';
 import { currentRunner, processStartTime } from './process.js';
-import type { LogLine, RunRecord } from '../runtimes/types.js';
+import type { LogLine, RunRecord } from './types.js';
 
 const storeModule = fileURLToPath(new URL('./store.js', import.meta.url));
 

@@ -43,7 +43,7 @@ import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import type { LogLine, RunRecord, RunState, StepRecord, StepState } from '../runtimes/types.js';
+import type { LogLine, RunRecord, RunState, StepRecord, StepState } from './types.js';
 import { awaitGroupGoneSync, processAlive, runnerGone, signalGroup } from './process.js';
 import { removeLeftoversSync } from '../runtimes/containers/runc.js';
 import { DamagedRunError, isNoSpace, storeWriteError, type DamagedRun, type RunDamage } from './store-errors.js';

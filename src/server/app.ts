@@ -51,7 +51,8 @@ import { executedFileName, executedRun, executedText } from '../runs/executed.js
 import { RunStore, storeDirFor as defaultStoreDirFor, isTerminalRun, newRunId, pendingStep } from '../runs/store.js';
 import type { JsonValue } from '../core/model.js';
 import type { Profile } from '../kube/profile.js';
-import type { LogLine, RunRecord, Runtime } from '../runtimes/types.js';
+import type { LogLine, RunRecord } from '../runs/types.js';
+import type { Runtime } from '../runtimes/types.js';
 import { HttpError, readJsonObject, refuseCrossSite, requireString, sendError, sendJson } from './http.js';
 import { bindParameters } from './parameters.js';
 import { planPartial, readPartialSelection } from './partial.js';

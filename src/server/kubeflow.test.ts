@@ -17,7 +17,7 @@ import { pushBaseImage, startRegistry, type TestRegistry } from '../images/testi
 import { KubeflowRuntime } from '../runtimes/kubeflow/runtime.js';
 import { loadProfile } from '../kube/profile.js';
 import { RunStore, storeDirFor } from '../runs/store.js';
-import type { RunRecord } from '../runtimes/types.js';
+import type { RunRecord } from '../runs/types.js';
 import { startServer, type RunningServer } from './index.js';
 import { call, readEvents, type SseEvent } from './testing.js';
 

@@ -9,7 +9,7 @@
  * power cut) is shown as a `system` line saying so, keeping the numbering.
  */
 import { open, type FileHandle } from 'node:fs/promises';
-import type { LineText, LogLine, LogWindow, WindowLine } from '../runtimes/types.js';
+import type { LineText, LogLine, LogWindow, WindowLine } from '../runs/types.js';
 
 export type { LineText, LogWindow, WindowLine };
 

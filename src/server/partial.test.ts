@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startServer, type RunningServer } from './index.js';
 import { call, readEvents } from './testing.js';
-import type { RunRecord } from '../runtimes/types.js';
+import type { RunRecord } from '../runs/types.js';
 
 const code = (tags: string[], source: string) => ({ cell_type: 'code', metadata: { tags }, source, outputs: [], execution_count: null });
 

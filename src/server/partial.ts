@@ -5,7 +5,7 @@
 import type { StepGraph, StepProgram } from '../core/model.js';
 import { planPartialRun, staleWarnings, type PartialSelection } from '../runs/plan.js';
 import type { RunStore } from '../runs/store.js';
-import type { PartialReuse } from '../runtimes/types.js';
+import type { PartialReuse } from '../runs/types.js';
 import { HttpError } from './http.js';
 
 /** The selection in a run request, or undefined for a whole run. */

@@ -21,7 +21,7 @@ import { RegistryClient } from '../images/registry.js';
 import { pushBaseImage, startRegistry, type TestRegistry } from '../images/testing.js';
 import { KubeflowRuntime } from '../runtimes/kubeflow/runtime.js';
 import { CANDIES } from '../runs/testing.js';
-import type { RunRecord } from '../runtimes/types.js';
+import type { RunRecord } from '../runs/types.js';
 import { startServer, type RunningServer } from './index.js';
 import { call, readEvents, type SseEvent } from './testing.js';
 import type { ScheduleView } from './schedules.js';

@@ -11,7 +11,7 @@ import type { KfpRecurringRun } from '../kfp/client.js';
 import { KfpError } from '../kfp/errors.js';
 import { describeSchedule, scheduledNotebook } from '../runtimes/kubeflow/schedule.js';
 import { HttpError } from './http.js';
-import type { ScheduleView } from '../runtimes/types.js';
+import type { ScheduleView } from '../runs/types.js';
 
 export type { ScheduleView };
 

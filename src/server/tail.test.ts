@@ -9,7 +9,7 @@ import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { RunStore } from '../runs/store.js';
-import type { LogLine, RunRecord } from '../runtimes/types.js';
+import type { LogLine, RunRecord } from '../runs/types.js';
 import { tailLog, watchRun, POLL_MS } from './tail.js';
 
 function record(id: string): RunRecord {

@@ -10,7 +10,7 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import type { RunStore } from '../runs/store.js';
 import { decodeLogLines, isTerminalRun, isTerminalStep } from '../runs/store.js';
-import type { LogLine, RunRecord } from '../runtimes/types.js';
+import type { LogLine, RunRecord } from '../runs/types.js';
 
 /** How often the file is looked at when no event says so. */
 export const POLL_MS = 100;

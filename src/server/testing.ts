@@ -4,7 +4,8 @@
  */
 import { request, type IncomingHttpHeaders } from 'node:http';
 import type { RunStore } from '../runs/store.js';
-import type { LogLine, LogOptions, RunRecord, RunRequest, Runtime } from '../runtimes/types.js';
+import type { LogLine, RunRecord } from '../runs/types.js';
+import type { LogOptions, RunRequest, Runtime } from '../runtimes/types.js';
 import { LocalRuntime } from '../runtimes/local/runtime.js';
 
 export interface Reply {

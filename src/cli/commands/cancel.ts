@@ -10,7 +10,7 @@ import { commandArgs } from '../args.js';
 import { RunStore, isTerminalRun } from '../../runs/store.js';
 import { openRun } from '../../runs/locate.js';
 import { cancelRun } from '../../runtimes/local/runtime.js';
-import type { RunRecord } from '../../runtimes/types.js';
+import type { RunRecord } from '../../runs/types.js';
 
 const USAGE = `usage: cellpipe cancel RUN [--store DIR]
 

@@ -1,15 +1,15 @@
 /**
  * `cellpipe compare RUN RUN… [--differences] [--json] [--store DIR]`: runs side by side — state, target, duration,
  * cached steps, every parameter and metric, and each step's state and duration; rows whose values differ are marked
- * `*` (core/compare.ts). Exit 0 when every run exists.
+ * `*` (runs/compare.ts). Exit 0 when every run exists.
  */
 import type { Command } from '../main.js';
 import { commandArgs } from '../args.js';
 import { RunStore } from '../../runs/store.js';
 import { findRun, noSuchRun, storeDirFromArgs } from '../../runs/locate.js';
 import { formatDuration } from '../../runs/format.js';
-import { compareRuns, showValue, type Comparison } from '../../core/compare.js';
-import type { RunRecord } from '../../runtimes/types.js';
+import { compareRuns, showValue, type Comparison } from '../../runs/compare.js';
+import type { RunRecord } from '../../runs/types.js';
 
 const USAGE = `usage: cellpipe compare RUN RUN... [--differences] [--json] [--store DIR]
 

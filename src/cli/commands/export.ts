@@ -9,7 +9,7 @@ import type { Command } from '../main.js';
 import { commandArgs } from '../args.js';
 import { openRun } from '../../runs/locate.js';
 import { executedFileName, executedRun, executedText } from '../../runs/executed.js';
-import type { RunRecord } from '../../runtimes/types.js';
+import type { RunRecord } from '../../runs/types.js';
 
 const USAGE = `usage: cellpipe export RUN [-o FILE] [--notebook PATH] [--store DIR]
 

@@ -8,7 +8,7 @@ import type { Command } from '../main.js';
 import { commandArgs } from '../args.js';
 import { isTerminalRun } from '../../runs/store.js';
 import { openRun } from '../../runs/locate.js';
-import type { LogLine } from '../../runtimes/types.js';
+import type { LogLine } from '../../runs/types.js';
 
 const USAGE = `usage: cellpipe logs RUN [--step NAME] [--follow] [--timestamps] [--store DIR]
 

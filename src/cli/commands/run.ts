@@ -18,7 +18,7 @@ import { LocalRuntime } from '../../runtimes/local/runtime.js';
 import { inImages, type InImages } from '../../runtimes/containers/setup.js';
 import { filesReport } from '../files-report.js';
 import { ParameterError, resolveParameters } from '../../runtimes/local/params.js';
-import type { PartialReuse, RunRecord, StepState } from '../../runtimes/types.js';
+import type { PartialReuse, RunRecord, StepState } from '../../runs/types.js';
 import { planPartialRun } from '../../runs/plan.js';
 
 const USAGE = `usage: cellpipe run NOTEBOOK [--param NAME=VALUE]... [--no-cache] [--cold] [--concurrency N] [--store DIR]

@@ -10,7 +10,7 @@ import { parseArgs, keyValues, UsageError } from '../args.js';
 import { describeError, kubeflowRuntimeFor, readNotebookArg, reportSubmitFailure, stageProgress } from '../kubeflow-notebook.js';
 import { loadProfile } from '../../kube/profile.js';
 import type { KubeflowRuntime, SubmitProgress } from '../../runtimes/kubeflow/runtime.js';
-import type { RunRecord } from '../../runtimes/types.js';
+import type { RunRecord } from '../../runs/types.js';
 
 const USAGE = `usage: cellpipe submit NOTEBOOK --profile NAME [options]
 

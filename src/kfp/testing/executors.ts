@@ -15,8 +15,8 @@ import type { V1EnvVar, V1Pod } from '@kubernetes/client-node';
 import { waitFor, type TestCluster } from '../../kube/testing.js';
 import type { KubeConnection } from '../../kube/connect.js';
 import type { JsonValue } from '../../core/model.js';
-import { executorInputFor, launcherArgv } from '../../runtimes/containers/placeholders.js';
-import { specTasks, type SpecDoc, type SpecTask } from '../../runtimes/containers/tasks.js';
+import { executorInputFor, launcherArgv } from '../placeholders.js';
+import { specTasks, type SpecDoc, type SpecTask } from '../tasks.js';
 import type { FakeKfpServer, StoredRun } from './fake-server.js';
 
 export interface ExecutorOptions {

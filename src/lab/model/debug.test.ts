@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { compileNotebook } from '../../core/compile.js';
-import type { RunRecord, StepRecord } from '../../runtimes/types.js';
+import type { RunRecord, StepRecord } from '../../runs/types.js';
 import { cellToSelect, loadCode, partialChoice, reuseWording, reusesEarlierRun, runToLoad, shellQuote, stepToDebug } from './debug.js';
 
 const code = (tags: string[], source: string) => ({ cell_type: 'code', metadata: { tags }, source, outputs: [], execution_count: null });

@@ -4,7 +4,7 @@
  * backend request of "Run this step" / "Run from here" / "Run without cache".
  */
 import type { StepGraph } from '../../core/model.js';
-import type { RunRecord } from '../../runtimes/types.js';
+import type { RunRecord } from '../../runs/types.js';
 
 /** What a partial run asks for (the backend's `POST /api/runs` fields beyond path, parameters and target). */
 export interface PartialChoice {

@@ -4,7 +4,7 @@
  * and the "from run X" line that says where the outputs come from.
  */
 import { outputsByCell, type RecordedCell, type StepCells } from '../../core/executed.js';
-import type { RunRecord, StepRecord } from '../../runtimes/types.js';
+import type { RunRecord, StepRecord } from '../../runs/types.js';
 import type { CellInfo } from './cells.js';
 import { formatDuration } from './runs.js';
 

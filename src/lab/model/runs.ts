@@ -1,7 +1,7 @@
 /**
  * Presenting run records: durations, state colours, the latest run, and the failing line of a step's log.
  */
-import type { RunRecord, StepRecord, StepState, RunState } from '../../runtimes/types.js';
+import type { RunRecord, StepRecord, StepState, RunState } from '../../runs/types.js';
 
 /** Human duration between two ISO times (or until `now` while running): `850 ms`, `12.3 s`, `4 min 05 s`. */
 export function formatDuration(startedAt?: string, finishedAt?: string, now: number = Date.now()): string {

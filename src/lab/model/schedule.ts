@@ -5,7 +5,7 @@
  * error naming the field that is wrong.
  */
 import { CronError, formatRunTime, nextRuns, parseCron } from '../../core/cron.js';
-import type { ScheduleView } from '../../runtimes/types.js';
+import type { ScheduleView } from '../../runs/types.js';
 
 export type PresetKind = 'hourly' | 'daily' | 'weekly' | 'custom';
 

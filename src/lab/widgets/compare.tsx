@@ -1,14 +1,14 @@
 /**
  * "Compare runs": a main-area tab with two or more runs side by side — state, target, duration, cached steps, every
  * parameter and metric, and each step's state and duration; rows whose values differ are highlighted
- * (core/compare.ts makes the table).
+ * (runs/compare.ts makes the table).
  */
 import React from 'react';
 import { MainAreaWidget } from '@jupyterlab/apputils';
 import { ReactWidget, UseSignal } from '@jupyterlab/ui-components';
 import type { PipelineModel } from '../pipeline.js';
-import type { RunRecord } from '../../runtimes/types.js';
-import { compareRuns, showValue, type CompareRow } from '../../core/compare.js';
+import type { RunRecord } from '../../runs/types.js';
+import { compareRuns, showValue, type CompareRow } from '../../runs/compare.js';
 import { formatMs, stateClass } from '../model/runs.js';
 
 const SECTIONS: { section: CompareRow['section']; title: string }[] = [

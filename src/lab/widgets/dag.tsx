@@ -7,7 +7,7 @@
  */
 import React, { useEffect, useMemo, useRef, useState } from 'react';
 import type { StepGraph } from '../../core/model.js';
-import type { StepState } from '../../runtimes/types.js';
+import type { StepState } from '../../runs/types.js';
 import { stepColor } from '../model/cells.js';
 import { stateClass } from '../model/runs.js';
 import { edgeData, layoutGraph, NODE_H } from '../model/layout.js';

@@ -8,7 +8,7 @@
 import type { NotebookPanel } from '@jupyterlab/notebook';
 import type { Cell } from '@jupyterlab/cells';
 import { cellLabel } from '../../core/notebook.js';
-import type { RunRecord, StepRecord, WindowLine } from '../../runtimes/types.js';
+import type { RunRecord, StepRecord, WindowLine } from '../../runs/types.js';
 import type { PipelineModel } from '../pipeline.js';
 import { chipLabel, diagnosticTooltip, filesLabel, firstCells, logAnchors, worstSeverity } from '../model/cells.js';
 import { failedStepAction, renderChipActions } from './stepActionsDom.js';

@@ -1,12 +1,12 @@
 /**
  * The sidebar's run history: per run its state, start, duration, target, cached steps, the parameters that differ
  * from the notebook's defaults and its metrics; tick two or more to compare them; the selected run's parameter
- * values and "Export executed notebook" (core/compare.ts summarises, ./compare.tsx compares).
+ * values and "Export executed notebook" (runs/compare.ts summarises, ./compare.tsx compares).
  */
 import React, { useState } from 'react';
-import type { RunRecord } from '../../runtimes/types.js';
+import type { RunRecord } from '../../runs/types.js';
 import type { PipelineModel } from '../pipeline.js';
-import { showValue, summarizeRun } from '../../core/compare.js';
+import { showValue, summarizeRun } from '../../runs/compare.js';
 import { formatMs, formatWhen, partialLabel, stateClass } from '../model/runs.js';
 import { runtimeLabel } from '../model/targets.js';
 

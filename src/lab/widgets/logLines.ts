@@ -3,7 +3,7 @@
  * with a button that fetches the rest of that line alone, a slice at a time, so even a 50 MB line never lands in
  * the page at once.
  */
-import type { LineText, WindowLine } from '../../runtimes/types.js';
+import type { LineText, WindowLine } from '../../runs/types.js';
 
 /** Characters of a cut line fetched per click on its button. */
 export const LINE_SLICE_CHARS = 100_000;

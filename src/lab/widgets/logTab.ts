@@ -8,7 +8,7 @@
 import { MainAreaWidget } from '@jupyterlab/apputils';
 import { Widget } from '@lumino/widgets';
 import type { CellpipeAPI } from '../api.js';
-import type { WindowLine } from '../../runtimes/types.js';
+import type { WindowLine } from '../../runs/types.js';
 import { LOG_CUT_CHARS } from '../pipeline.js';
 import { formatCount as count, logLineElement } from './logLines.js';
 

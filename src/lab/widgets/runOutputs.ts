@@ -11,7 +11,7 @@ import { NotebookActions, type NotebookPanel } from '@jupyterlab/notebook';
 import type { Cell } from '@jupyterlab/cells';
 import { Widget } from '@lumino/widgets';
 import { cellLabel } from '../../core/notebook.js';
-import type { RunRecord, StepRecord } from '../../runtimes/types.js';
+import type { RunRecord, StepRecord } from '../../runs/types.js';
 import type { PipelineModel } from '../pipeline.js';
 import type { RunOutputsModel } from '../runOutputs.js';
 import { editedSince, errorOutputOf, failingCell, mimeBundle, placeRunOutputs, provenance, splitError, type CellRunOutputs, type NbOutput } from '../model/runOutputs.js';

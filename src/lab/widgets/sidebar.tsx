@@ -8,7 +8,7 @@ import { ReactWidget } from '@jupyterlab/ui-components';
 import { Signal, type ISignal } from '@lumino/signaling';
 import type { JsonValue, Parameter } from '../../core/model.js';
 import { cellLabel } from '../../core/notebook.js';
-import type { RunRecord, StepState } from '../../runtimes/types.js';
+import type { RunRecord, StepState } from '../../runs/types.js';
 import type { PipelineModel } from '../pipeline.js';
 import { DagView } from './dag.js';
 import { showParameter } from '../model/params.js';

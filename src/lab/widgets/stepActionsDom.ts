@@ -4,7 +4,7 @@
  * header. Local runs: the chip has no target picker (the sidebar's actions take its target).
  */
 import type { PipelineModel } from '../pipeline.js';
-import type { RunRecord, StepRecord } from '../../runtimes/types.js';
+import type { RunRecord, StepRecord } from '../../runs/types.js';
 import type { CellPlace } from '../model/cells.js';
 import { loadStepIntoKernel, startPartialRun } from '../debug.js';
 import { partialChoice } from '../model/debug.js';

@@ -10,7 +10,7 @@ import { compileNotebook, type CompileResult } from '../../core/compile.js';
 import { STEPS_DIR, WORK_DIR, type BuildProgress } from '../../images/build.js';
 import { buildNotebookImages, type NotebookBuildOptions, type NotebookBuildResult } from '../../images/notebook.js';
 import type { ContainerRunRequest } from './runtime.js';
-import type { SpecDoc } from './tasks.js';
+import type { SpecDoc } from '../../kfp/tasks.js';
 
 export interface PrepareOptions {
   /** Notebook path as shown (messages, the run record). */

@@ -19,12 +19,13 @@ import { readStepCellOutputs } from '../../runs/outputs.js';
 import { RunStore } from '../../runs/store.js';
 import { LocalRuntime, cancelRun } from '../local/runtime.js';
 import { handBuiltRequest, type StepSpec } from '../local/testkit.js';
-import type { RunRecord, RunRequest } from '../types.js';
+import type { RunRecord } from '../../runs/types.js';
+import type { RunRequest } from '../types.js';
 import * as kit from '../../runs/testing.js';
 import { debianBase } from './base-image.js';
 import { prepareContainerRun } from './prepare.js';
 import { ContainerRuntime } from './runtime.js';
-import type { SpecDoc } from './tasks.js';
+import type { SpecDoc } from '../../kfp/tasks.js';
 import { containerScene, containersUnavailable, layoutWithUser, leftovers, runInImage, type ContainerScene } from './testing.js';
 import { findTool, runTool } from './tools.js';
 

@@ -5,7 +5,7 @@
  *
  * For each attempt: the step's image is pulled and its layers unpacked (both cached, see images.ts), the root
  * filesystem is an overlay with a writable folder of this attempt, the executor's command and args from the
- * compiled spec are resolved from an ExecutorInput (placeholders.ts) whose artifact URIs map to `/minio/cellpipe/…`
+ * compiled spec are resolved from an ExecutorInput (`kfp/placeholders.ts`) whose artifact URIs map to `/minio/cellpipe/…`
  * paths, and exactly those artifact folders are bind-mounted there: inputs read-only, this step's outputs
  * read-write. Whatever ends the attempt, the container is deleted and the overlay unmounted.
  */
@@ -19,9 +19,9 @@ import type { RunRequest } from '../types.js';
 import { CELL_OUTPUTS_FILE } from '../../runs/outputs.js';
 import { ImageStore, mountRootfs, unmountRootfs } from './images.js';
 import { runtimeConfig, type BindMount } from './oci-spec.js';
-import { executorInputFor, launcherArgv } from './placeholders.js';
+import { executorInputFor, launcherArgv } from '../../kfp/placeholders.js';
 import { containerId, deleteContainer, killContainer, runArgs, runcPath } from './runc.js';
-import { specTasks, type SpecDoc, type SpecTask } from './tasks.js';
+import { specTasks, type SpecDoc, type SpecTask } from '../../kfp/tasks.js';
 import { resolveUser } from './users.js';
 import { localSecrets } from '../secrets.js';
 

@@ -4,7 +4,7 @@
  * runs never loads the Kubeflow (and Kubernetes) code.
  */
 import type { RunStore } from '../../runs/store.js';
-import type { RunRecord } from '../types.js';
+import type { RunRecord } from '../../runs/types.js';
 import { KubeflowRuntime, type KubeflowRuntimeOptions } from './runtime.js';
 
 /** The runtime that watches and controls `record`; throws a message saying what to fix when its profile is gone. */

@@ -16,7 +16,7 @@ import { RunStore } from '../../runs/store.js';
 import { RegistryClient } from '../../images/registry.js';
 import { pushBaseImage, startRegistry, type TestRegistry } from '../../images/testing.js';
 import type { Profile } from '../../kube/profile.js';
-import type { RunRecord } from '../types.js';
+import type { RunRecord } from '../../runs/types.js';
 import { KubeflowRuntime, SubmitError, type SubmitProgress } from './runtime.js';
 import { ParameterError } from '../../kfp/parameters.js';
 

@@ -23,7 +23,8 @@ import { taskName } from '../../core/graph.js';
 import { cellLabel } from '../../core/notebook.js';
 import { sha256Hex } from '../../core/hash.js';
 import { chooseSteps } from '../../runs/partial.js';
-import type { LogLine, LogOptions, RunRecord, RunRequest, Runtime, StepRecord, SubmitStage } from '../types.js';
+import type { LogLine, RunRecord, StepRecord, SubmitStage } from '../../runs/types.js';
+import type { LogOptions, RunRequest, Runtime } from '../types.js';
 import { RunStore, isTerminalRun, isTerminalStep, newRunId, pendingStep } from '../../runs/store.js';
 import { currentRunner, runnerGone } from '../../runs/process.js';
 import type { Profile } from '../../kube/profile.js';
@@ -31,7 +32,7 @@ import type { KubeConnection } from '../../kube/connect.js';
 import type { PodLogStream } from '../../kube/logs.js';
 import { KfpClient, type KfpExperiment, type KfpRun, type PipelineVersionResult } from '../../kfp/client.js';
 import { KfpError } from '../../kfp/errors.js';
-import { CellOutputsAssembler, isCellOutputsLine } from '../../kfp/cell-outputs-log.js';
+import { CellOutputsAssembler, isCellOutputsLine } from '../../runs/cell-outputs-log.js';
 import { CELL_OUTPUTS_FILE } from '../../runs/outputs.js';
 import { kfpEndpoint, kfpSettings, type KfpSettings } from '../../kfp/endpoint.js';
 import { rootParameters, runtimeParameters, specDocument } from '../../kfp/parameters.js';
@@ -39,7 +40,7 @@ import { TERMINAL_KFP, runState, stepPatches } from '../../kfp/states.js';
 import type { BuildProgress } from '../../images/build.js';
 import type { LocalBuilderOptions } from '../../images/requirements.js';
 
-export type { SubmitStage } from '../types.js';
+export type { SubmitStage } from '../../runs/types.js';
 
 export interface SubmitProgress {
   stage: SubmitStage;

@@ -9,7 +9,7 @@ import { sha256Hex } from '../../core/hash.js';
 import type { JsonValue } from '../../core/model.js';
 import type { KfpClient, KfpRecurringRun, KfpRun } from '../../kfp/client.js';
 import { pendingStep } from '../../runs/store.js';
-import type { RunRecord, SubmitStage } from '../types.js';
+import type { RunRecord, SubmitStage } from '../../runs/types.js';
 import type { KubeflowRuntime, PreparedPipeline, SubmitOptions, SubmitProgress } from './runtime.js';
 
 export interface ScheduleOptions extends Omit<SubmitOptions, 'runId' | 'watch'> {

@@ -6,8 +6,9 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { canonicalHash } from '../../core/hash.js';
 import type { StepFile, StepProgram } from '../../core/model.js';
-import type { StepOutput } from '../types.js';
+import type { StepOutput } from '../../runs/types.js';
 
 export interface CacheEntry {
   key: string;
@@ -16,20 +17,6 @@ export interface CacheEntry {
   outputs: StepOutput[];
   metrics: Record<string, number | string>;
   createdAt: string;
-}
-
-/** sha256 of a canonical JSON form (object keys sorted) of `value`. */
-export function canonicalHash(value: unknown): string {
-  return createHash('sha256').update(canonicalJson(value)).digest('hex');
-}
-
-function canonicalJson(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
-  if (v && typeof v === 'object') {
-    const keys = Object.keys(v as object).filter((k) => (v as Record<string, unknown>)[k] !== undefined).sort();
-    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson((v as Record<string, unknown>)[k])}`).join(',')}}`;
-  }
-  return JSON.stringify(v);
 }
 
 /** The cache key of one step execution. */

@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { RunRecord } from '../types.js';
+import type { RunRecord } from '../../runs/types.js';
 import { PYTHON, cellpipe } from '../../runs/testing.js';
 
 const code = (tags: string[], source: string) => ({ cell_type: 'code', metadata: { tags }, source, outputs: [], execution_count: null });

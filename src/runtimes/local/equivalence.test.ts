@@ -14,7 +14,7 @@ import { compileNotebook } from '../../core/compile.js';
 import type { JsonValue, StepProgram } from '../../core/model.js';
 import { RunStore } from '../../runs/store.js';
 import { LocalRuntime } from './runtime.js';
-import type { RunRecord } from '../types.js';
+import type { RunRecord } from '../../runs/types.js';
 import * as kit from '../../runs/testing.js';
 
 const { FIXTURES: fixtures, CORPUS: corpus, PYTHON: python } = kit;

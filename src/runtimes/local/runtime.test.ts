@@ -10,7 +10,7 @@ import { RunStore } from '../../runs/store.js';
 import { groupAlive, pidExists } from '../../runs/process.js';
 import { LocalRuntime, cancelRun } from './runtime.js';
 import { handBuiltRequest, type StepSpec } from './testkit.js';
-import type { RunRecord } from '../types.js';
+import type { RunRecord } from '../../runs/types.js';
 
 function setup(opts: { concurrency?: number; killGraceMs?: number } = {}) {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'cellpipe-local-'));

@@ -7,7 +7,7 @@
  * an imports cell that raised — the cold step then reports it as it always did).
  */
 import type { StepProgram } from '../../../core/model.js';
-import { canonicalHash } from '../cache.js';
+import { canonicalHash } from '../../../core/hash.js';
 import { warmPlan } from './eligibility.js';
 import { ForkServer, type WarmChild } from './server.js';
 

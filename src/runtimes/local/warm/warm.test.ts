@@ -15,7 +15,7 @@ import * as path from 'node:path';
 import { RunStore } from '../../../runs/store.js';
 import { groupAlive, pidExists } from '../../../runs/process.js';
 import * as kit from '../../../runs/testing.js';
-import type { RunRecord } from '../../types.js';
+import type { RunRecord } from '../../../runs/types.js';
 import { importsNote, LocalRuntime } from '../runtime.js';
 import { handBuiltRequest, type StepSpec } from '../testkit.js';
 

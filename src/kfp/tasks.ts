@@ -3,7 +3,7 @@
  * container (image, command, args, env) and where its inputs come from, with the parameter values a run gives
  * it (run values, else the pipeline's defaults, else the task's constants). Pure.
  */
-import type { JsonValue } from '../../core/model.js';
+import type { JsonValue } from '../core/model.js';
 import type { ComponentInterface } from './placeholders.js';
 
 export interface ContainerSpec {

@@ -9,12 +9,12 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseAllDocuments } from 'yaml';
-import { compileNotebook } from '../../core/compile.js';
+import { compileNotebook } from '../core/compile.js';
 import {
   executorInputFor, formatNumber, localPathForUri, parameterText, PlaceholderError, resolveArgs, unresolved, type ExecutorInput,
 } from './placeholders.js';
 import { specTasks, type SpecDoc } from './tasks.js';
-import * as kit from '../../runs/testing.js';
+import * as kit from '../runs/testing.js';
 
 const input: ExecutorInput = {
   inputs: {

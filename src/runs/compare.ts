@@ -4,8 +4,9 @@
  * state and duration, with the rows whose values differ marked. Pure: the sidebar, the compare tab and
  * `cellpipe compare` format it.
  */
-import type { JsonValue } from './model.js';
-import type { RunRecord } from '../runtimes/types.js';
+import { canonicalJson } from '../core/hash.js';
+import type { JsonValue } from '../core/model.js';
+import type { RunRecord } from './types.js';
 
 /** A parameter with the default the notebook gives it. */
 export interface ParameterDefault {
@@ -28,22 +29,13 @@ export interface RunSummary {
 
 /** Same JSON value (object keys in any order). */
 export function sameValue(a: unknown, b: unknown): boolean {
-  return canonical(a) === canonical(b);
+  return canonicalJson(a) === canonicalJson(b);
 }
 
 /** A value as the user typed it: strings bare, the rest as JSON. */
 export function showValue(value: unknown): string {
   if (value === undefined) return '—';
-  return typeof value === 'string' ? value : canonical(value);
-}
-
-function canonical(v: unknown): string {
-  if (v === undefined) return 'undefined';
-  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
-  if (v && typeof v === 'object') {
-    return `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`).join(',')}}`;
-  }
-  return JSON.stringify(v);
+  return typeof value === 'string' ? value : canonicalJson(value);
 }
 
 /** The run's metrics: every step's, in step order (a later step's value of a name wins). */

@@ -14,7 +14,7 @@
  * - Elements that are `{"Concat": […]}` / `{"IfPresent": {…}}` JSON (older component YAML) are resolved to a
  *   string / a list of elements.
  */
-import type { JsonValue } from '../../core/model.js';
+import type { JsonValue } from '../core/model.js';
 
 export interface RuntimeArtifact {
   name?: string;

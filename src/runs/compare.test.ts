@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { compareRuns, sameValue, summarizeRun } from './compare.js';
-import type { RunRecord, StepRecord } from '../runtimes/types.js';
+import type { RunRecord, StepRecord } from './types.js';
 
 const step = (name: string, state: StepRecord['state'], secs = 1, metrics: Record<string, number> = {}): StepRecord => ({
   name, state, attempts: 1, outputs: [], metrics,
