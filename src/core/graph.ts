@@ -1,12 +1,15 @@
 /**
  * Tagged cells → step graph: which cells form which step, which parameters each step reads, and which variables
  * flow from step to step (inferred from the cells' Python, explicit `prev:` edges kept, implied ones added).
+ *
+ * `buildStepGraph` runs nine phases in order over one shared `Build` state; each phase is a function below that
+ * reads what the earlier ones left there and adds its own part. Every finding goes through `diag()`.
  */
-import type { Diagnostic, Notebook, NotebookCell, Parameter, Step, StepGraph } from './model.js';
+import type { Diagnostic, Notebook, NotebookCell, Parameter, Severity, Step, StepGraph } from './model.js';
 import { analyzeCell, type CellNames } from './python/names.js';
-import { parseCellTags, STEP_NAME, type CellTags } from './tags.js';
+import { isKnownTag, parseCellTags, STEP_NAME, type CellTags } from './tags.js';
 import { readMetrics, readParameters } from './literals.js';
-import { readSettings } from './settings.js';
+import { readSettings, type NotebookSettings } from './settings.js';
 import { sortedEnv } from './env.js';
 import { cellLabel, firstLine } from './notebook.js';
 
@@ -35,35 +38,103 @@ interface StepDraft {
   order: number;
 }
 
-export function buildStepGraph(notebook: Notebook, path?: string, defaultBaseImage?: string): GraphResult {
-  const diagnostics: Diagnostic[] = [];
-  const { settings, diagnostics: settingDiagnostics } = readSettings(notebook.metadata, path, defaultBaseImage);
-  diagnostics.push(...settingDiagnostics);
-  const cellAt = new Map(notebook.cells.map((c) => [c.index, c]));
-  const where = (cell: NotebookCell) => ({ cell: cell.index, ...(cell.id ? { cellId: cell.id } : {}) });
+/** What the phases share: each phase fills its part, later ones read it. */
+interface Build {
+  notebook: Notebook;
+  settings: NotebookSettings;
+  cellAt: Map<number, NotebookCell>;
+  codeCells: NotebookCell[];
+  diagnostics: Diagnostic[];
+  // 1. placement
+  placement: Map<number, CellPlacement>;
+  drafts: Map<string, StepDraft>;
+  // 2. blocks
+  parameters: Parameter[];
+  parameterNames: Set<string>;
+  metricNames: { name: string; cell: NotebookCell; line: number }[];
+  prelude: number[];
+  // 3. names
+  names: Map<number, CellNames>;
+  preludeBound: Set<string>;
+  preludeParameters: Set<string>;
+  // 4. per step
+  stepList: StepDraft[];
+  order: Map<string, number>;
+  bound: Map<string, Set<string>>;
+  freeReads: Map<string, string[]>;
+  definitions: Map<string, Map<string, string[]>>;
+  // 5. edges: parentsOf.get(step) = the steps it depends on; kept as adjacency so data resolution stays linear.
+  parentsOf: Map<string, Set<string>>;
+  // 6. data
+  inputs: Map<string, Map<string, string>>;
+  outputs: Map<string, Set<string>>;
+  stepParameters: Map<string, Set<string>>;
+  // 7. metrics
+  stepMetrics: Map<string, Set<string>>;
+}
 
-  // 1. Place every code cell in a block, as Kale does: untagged cells join the block above.
-  const placement = new Map<number, CellPlacement>();
-  const drafts = new Map<string, StepDraft>();
-  const cellTags = new Map<number, CellTags>();
-  const codeCells = notebook.cells.filter((c) => c.type === 'code');
-  const anyStepTag = codeCells.some((c) => c.tags.some((t) => /^(step|block):\s*\S/.test(t.trim())));
+/** Where a finding points, past severity, code and cell. */
+interface At {
+  step?: string;
+  line?: number;
+  column?: number;
+}
+
+/** Records one finding on a cell (or on the notebook when `cell` is undefined). */
+function diag(b: Build, cell: NotebookCell | undefined, severity: Severity, code: string, message: string, hint: string, at: At = {}): void {
+  // Keys in the order every finding has always had, so JSON output stays byte-identical.
+  const d: Diagnostic = {
+    severity, code,
+    ...(cell ? { cell: cell.index, ...(cell.id ? { cellId: cell.id } : {}) } : {}),
+    ...(at.step !== undefined ? { step: at.step } : {}),
+    ...(at.line !== undefined ? { line: at.line } : {}),
+    ...(at.column !== undefined ? { column: at.column } : {}),
+    message, hint,
+  };
+  b.diagnostics.push(d);
+}
+
+export function buildStepGraph(notebook: Notebook, path?: string, defaultBaseImage?: string): GraphResult {
+  const { settings, diagnostics } = readSettings(notebook.metadata, path, defaultBaseImage);
+  const b: Build = {
+    notebook, settings, diagnostics: [...diagnostics],
+    cellAt: new Map(notebook.cells.map((c) => [c.index, c])),
+    codeCells: notebook.cells.filter((c) => c.type === 'code'),
+    placement: new Map(), drafts: new Map(),
+    parameters: [], parameterNames: new Set(), metricNames: [], prelude: [],
+    names: new Map(), preludeBound: new Set(), preludeParameters: new Set(),
+    stepList: [], order: new Map(), bound: new Map(), freeReads: new Map(), definitions: new Map(),
+    parentsOf: new Map(),
+    inputs: new Map(), outputs: new Map(), stepParameters: new Map(), stepMetrics: new Map(),
+  };
+  placeCells(b);
+  readBlocks(b);
+  analysePrelude(b);
+  analyseSteps(b);
+  addExplicitEdges(b);
+  resolveData(b);
+  assignMetrics(b);
+  checkTaskNames(b);
+  const graph = assemble(b);
+  return { graph, diagnostics: b.diagnostics, placement: b.placement, names: b.names };
+}
+
+/** 1. Places every code cell in a block, as Kale does: untagged cells join the block above. */
+function placeCells(b: Build): void {
+  const { placement, drafts, settings } = b;
+  const anyStepTag = b.codeCells.some((c) => c.tags.some((t) => /^(step|block):\s*\S/.test(t.trim())));
   let current: CellPlacement = { kind: 'unassigned' };
-  for (const cell of notebook.cells) {
+  for (const cell of b.notebook.cells) {
     if (cell.type !== 'code') {
-      const tagged = cell.tags.filter((t) => /^(imports|functions|pipeline-parameters|pipeline-metrics|skip|(step|block|prev|limit|image|cache|secret|annotation|label|requirements|timeout|retries):.*)$/.test(t.trim()));
+      const tagged = cell.tags.filter((t) => isKnownTag(t.trim()));
       if (tagged.length) {
-        diagnostics.push({
-          severity: 'warning', code: 'tag-on-markdown', ...where(cell),
-          message: `${cellLabel(cell.index)} is a ${cell.type} cell; its tags (${tagged.join(', ')}) are ignored`,
-          hint: 'move the tags to the code cell they are meant for',
-        });
+        diag(b, cell, 'warning', 'tag-on-markdown', `${cellLabel(cell.index)} is a ${cell.type} cell; its tags (${tagged.join(', ')}) are ignored`,
+          'move the tags to the code cell they are meant for');
       }
       continue;
     }
     const { tags, diagnostics: tagDiagnostics } = parseCellTags(cell);
-    diagnostics.push(...tagDiagnostics);
-    cellTags.set(cell.index, tags);
+    b.diagnostics.push(...tagDiagnostics);
     switch (tags.role) {
       case 'skip':
         placement.set(cell.index, { kind: 'skipped' });
@@ -80,8 +151,7 @@ export function buildStepGraph(notebook: Notebook, path?: string, defaultBaseIma
         break;
       case 'step': {
         const name = tags.step!;
-        let draft = drafts.get(name);
-        if (!draft) drafts.set(name, (draft = { name, cells: [], tags: [], order: drafts.size }));
+        if (!drafts.has(name)) drafts.set(name, { name, cells: [], tags: [], order: drafts.size });
         current = { kind: 'step', step: name };
         break;
       }
@@ -91,11 +161,8 @@ export function buildStepGraph(notebook: Notebook, path?: string, defaultBaseIma
           const name = STEP_NAME.test(settings.name) ? settings.name : 'notebook';
           drafts.set(name, { name, cells: [], tags: [], order: 0 });
           current = { kind: 'step', step: name };
-          diagnostics.push({
-            severity: 'info', code: 'single-step', ...where(cell),
-            message: `no cell is tagged as a step: the whole notebook runs as one step '${name}'`,
-            hint: 'tag cells with step:<name> to split the notebook into steps',
-          });
+          diag(b, cell, 'info', 'single-step', `no cell is tagged as a step: the whole notebook runs as one step '${name}'`,
+            'tag cells with step:<name> to split the notebook into steps');
         }
         break;
     }
@@ -105,169 +172,160 @@ export function buildStepGraph(notebook: Notebook, path?: string, defaultBaseIma
       draft.cells.push(cell.index);
       draft.tags.push(tags);
     } else if (current.kind === 'unassigned' && cell.source.trim()) {
-      diagnostics.push({
-        severity: 'warning', code: 'unassigned-cell', ...where(cell),
-        message: `${cellLabel(cell.index)} ("${firstLine(cell.source)}") comes before any tagged cell and is not part of the pipeline`,
-        hint: 'tag it (imports, functions, step:<name>) or skip it explicitly with the skip tag',
-      });
+      diag(b, cell, 'warning', 'unassigned-cell',
+        `${cellLabel(cell.index)} ("${firstLine(cell.source)}") comes before any tagged cell and is not part of the pipeline`,
+        'tag it (imports, functions, step:<name>) or skip it explicitly with the skip tag');
     }
   }
+}
 
-  // 2. Parameters, metrics and the prelude (imports + functions run before every step).
-  const parameters: Parameter[] = [];
-  const metricNames: { name: string; cell: NotebookCell; line: number }[] = [];
-  const prelude: number[] = [];
-  for (const cell of codeCells) {
-    const place = placement.get(cell.index);
+/** 2. Parameters, metrics and the prelude (imports + functions run before every step). */
+function readBlocks(b: Build): void {
+  for (const cell of b.codeCells) {
+    const place = b.placement.get(cell.index);
     if (place?.kind === 'parameters') {
       const read = readParameters(cell);
-      diagnostics.push(...read.diagnostics);
+      b.diagnostics.push(...read.diagnostics);
       for (const p of read.parameters) {
-        const i = parameters.findIndex((q) => q.name === p.name);
-        if (i >= 0) parameters.splice(i, 1);
-        parameters.push(p);
+        const i = b.parameters.findIndex((q) => q.name === p.name);
+        if (i >= 0) b.parameters.splice(i, 1);
+        b.parameters.push(p);
       }
     } else if (place?.kind === 'metrics') {
       const read = readMetrics(cell);
-      diagnostics.push(...read.diagnostics);
-      for (const m of read.metrics) if (!metricNames.some((n) => n.name === m.name)) metricNames.push({ ...m, cell });
+      b.diagnostics.push(...read.diagnostics);
+      for (const m of read.metrics) if (!b.metricNames.some((n) => n.name === m.name)) b.metricNames.push({ ...m, cell });
     } else if (place?.kind === 'prelude') {
-      prelude.push(cell.index);
+      b.prelude.push(cell.index);
     }
   }
-  const parameterNames = new Set(parameters.map((p) => p.name));
+  b.parameterNames = new Set(b.parameters.map((p) => p.name));
+}
 
-  // 3. Name analysis of every cell that runs.
-  const names = new Map<number, CellNames>();
-  const analyse = (index: number) => {
-    let result = names.get(index);
-    if (!result) {
-      const cell = cellAt.get(index)!;
-      result = analyzeCell(cell.source); // memoised by source: an edit re-parses only the changed cell
-      names.set(index, result);
-      for (const e of result.syntaxErrors) {
-        diagnostics.push({
-          severity: 'error', code: 'syntax-error', ...where(cell), line: e.line, column: e.column,
-          message: `syntax error: ${e.message}`, hint: 'fix the Python syntax (the cell would not run either)',
-        });
-      }
-      for (const o of result.opaque) {
-        diagnostics.push({
-          severity: 'warning', code: 'opaque-code', ...where(cell), line: o.line,
-          message: `cellpipe can't see through ${o.text}`,
-          hint: o.kind === 'star-import'
-            ? 'import the names you use explicitly, or put this import in the imports cell'
-            : 'names set or read this way are not passed between steps; assign them explicitly',
-        });
-      }
+/** Name analysis of one cell, once; its syntax errors and opaque code are reported the first time. */
+function analyse(b: Build, index: number): CellNames {
+  let result = b.names.get(index);
+  if (!result) {
+    const cell = b.cellAt.get(index)!;
+    result = analyzeCell(cell.source); // memoised by source: an edit re-parses only the changed cell
+    b.names.set(index, result);
+    for (const e of result.syntaxErrors) {
+      diag(b, cell, 'error', 'syntax-error', `syntax error: ${e.message}`, 'fix the Python syntax (the cell would not run either)',
+        { line: e.line, column: e.column });
     }
-    return result;
-  };
-  const preludeBound = new Set<string>();
-  const preludeParameters = new Set<string>();
-  for (const index of prelude) {
-    const n = analyse(index);
-    n.bound.forEach((b) => preludeBound.add(b));
+    for (const o of result.opaque) {
+      diag(b, cell, 'warning', 'opaque-code', `cellpipe can't see through ${o.text}`,
+        o.kind === 'star-import'
+          ? 'import the names you use explicitly, or put this import in the imports cell'
+          : 'names set or read this way are not passed between steps; assign them explicitly',
+        { line: o.line });
+    }
   }
-  for (const index of prelude) {
-    const n = analyse(index);
+  return result;
+}
+
+/** 3. What the prelude binds, and which parameters it reads (every step then needs them). */
+function analysePrelude(b: Build): void {
+  for (const index of b.prelude) analyse(b, index).bound.forEach((name) => b.preludeBound.add(name));
+  for (const index of b.prelude) {
+    const n = analyse(b, index);
     for (const r of [...n.reads, ...n.definitions.flatMap((d) => d.freeNames)]) {
-      if (parameterNames.has(r)) preludeParameters.add(r);
+      if (b.parameterNames.has(r)) b.preludeParameters.add(r);
     }
   }
+}
 
-  // 4. Per step: what it binds and what it reads before binding.
-  const stepList = [...drafts.values()].sort((a, b) => a.order - b.order);
-  const order = new Map(stepList.map((s, i) => [s.name, i]));
-  const bound = new Map<string, Set<string>>();
-  const freeReads = new Map<string, string[]>();
-  const definitions = new Map<string, Map<string, string[]>>();
-  for (const draft of stepList) {
+/** 4. Per step: what it binds and what it reads before binding. */
+function analyseSteps(b: Build): void {
+  b.stepList = [...b.drafts.values()].sort((x, y) => x.order - y.order);
+  b.order = new Map(b.stepList.map((s, i) => [s.name, i]));
+  for (const draft of b.stepList) {
     const binds = new Set<string>();
     const reads: string[] = [];
     const defs = new Map<string, string[]>();
     for (const index of draft.cells) {
-      const n = analyse(index);
+      const n = analyse(b, index);
       for (const r of n.reads) if (!binds.has(r) && !reads.includes(r)) reads.push(r);
-      n.bound.forEach((b) => binds.add(b));
+      n.bound.forEach((name) => binds.add(name));
       for (const d of n.definitions) defs.set(d.name, d.freeNames);
     }
     for (const free of defs.values()) for (const r of free) if (!binds.has(r) && !reads.includes(r)) reads.push(r);
-    bound.set(draft.name, binds);
-    freeReads.set(draft.name, reads);
-    definitions.set(draft.name, defs);
-    if (draft.cells.every((i) => !hasCode(cellAt.get(i)!.source))) {
-      const cell = cellAt.get(draft.cells[0])!;
-      diagnostics.push({
-        severity: 'error', code: 'empty-step', ...where(cell), step: draft.name,
-        message: `step '${draft.name}' has no code`, hint: 'add code to the step\'s cell or remove its step: tag',
-      });
+    b.bound.set(draft.name, binds);
+    b.freeReads.set(draft.name, reads);
+    b.definitions.set(draft.name, defs);
+    if (draft.cells.every((i) => !hasCode(b.cellAt.get(i)!.source))) {
+      diag(b, b.cellAt.get(draft.cells[0])!, 'error', 'empty-step', `step '${draft.name}' has no code`,
+        'add code to the step\'s cell or remove its step: tag', { step: draft.name });
     }
   }
+}
 
-  // 5. Explicit edges, checked: unknown steps, self edges, steps that come later, cycles.
-  // parentsOf.get(step) = the steps it depends on; kept as adjacency so data resolution stays linear.
-  const parentsOf = new Map<string, Set<string>>(stepList.map((s) => [s.name, new Set()]));
-  const edgeList = () => [...parentsOf.entries()].flatMap(([to, from]) => [...from].map((f) => [f, to] as [string, string]));
+/** The graph's edges as `[from, to]`. */
+function edgeList(b: Build): [string, string][] {
+  return [...b.parentsOf.entries()].flatMap(([to, from]) => [...from].map((f) => [f, to] as [string, string]));
+}
+
+/** 5. Explicit edges, checked: unknown steps, self edges, steps that come later, cycles. */
+function addExplicitEdges(b: Build): void {
+  const { drafts, order, parentsOf } = b;
+  for (const s of b.stepList) parentsOf.set(s.name, new Set());
   const explicit: [string, string, NotebookCell][] = [];
-  for (const draft of stepList) {
+  for (const draft of b.stepList) {
     draft.tags.forEach((tags, i) => {
-      const cell = cellAt.get(draft.cells[i])!;
+      const cell = b.cellAt.get(draft.cells[i])!;
       for (const prev of tags.prev) explicit.push([prev, draft.name, cell]);
     });
   }
   for (const [from, to, cell] of explicit) {
     if (!drafts.has(from)) {
       const near = [...drafts.keys()].find((s) => s.toLowerCase() === from.toLowerCase() || s.replace(/[-_]/g, '') === from.replace(/[-_]/g, ''));
-      diagnostics.push({
-        severity: 'error', code: 'unknown-step', ...where(cell), step: to,
-        message: `step '${to}' depends on 'prev:${from}', but no step is named '${from}'`,
-        hint: near ? `did you mean prev:${near}?` : `existing steps: ${[...drafts.keys()].join(', ') || 'none'}`,
-      });
+      diag(b, cell, 'error', 'unknown-step', `step '${to}' depends on 'prev:${from}', but no step is named '${from}'`,
+        near ? `did you mean prev:${near}?` : `existing steps: ${[...drafts.keys()].join(', ') || 'none'}`, { step: to });
     } else if (from === to) {
-      diagnostics.push({ severity: 'error', code: 'cycle', ...where(cell), step: to, message: `step '${to}' depends on itself (prev:${from})`, hint: 'remove the prev: tag' });
+      diag(b, cell, 'error', 'cycle', `step '${to}' depends on itself (prev:${from})`, 'remove the prev: tag', { step: to });
     } else {
       if (order.get(from)! > order.get(to)!) {
-        diagnostics.push({
-          severity: 'error', code: 'prev-later-step', ...where(cell), step: to,
-          message: `step '${to}' depends on 'prev:${from}', which comes later in the notebook`,
-          hint: `steps run in an order the notebook could run in: move '${from}' above '${to}' or drop the tag`,
-        });
+        diag(b, cell, 'error', 'prev-later-step', `step '${to}' depends on 'prev:${from}', which comes later in the notebook`,
+          `steps run in an order the notebook could run in: move '${from}' above '${to}' or drop the tag`, { step: to });
       }
       parentsOf.get(to)!.add(from);
     }
   }
-  const cycle = findCycle([...drafts.keys()], edgeList());
+  const cycle = findCycle([...drafts.keys()], edgeList(b));
   if (cycle) {
-    const cell = cellAt.get(drafts.get(cycle[0])!.cells[0])!;
-    diagnostics.push({
-      severity: 'error', code: 'cycle', ...where(cell), step: cycle[0],
-      message: `the steps form a cycle: ${[...cycle, cycle[0]].join(' → ')}`, hint: 'remove one of the prev: tags in the cycle',
-    });
+    diag(b, b.cellAt.get(drafts.get(cycle[0])!.cells[0])!, 'error', 'cycle', `the steps form a cycle: ${[...cycle, cycle[0]].join(' → ')}`,
+      'remove one of the prev: tags in the cycle', { step: cycle[0] });
     // Keep only backward edges so the rest of the analysis runs on a DAG.
-    for (const [a, b] of edgeList()) if (order.get(a)! >= order.get(b)!) parentsOf.get(b)!.delete(a);
+    for (const [x, y] of edgeList(b)) if (order.get(x)! >= order.get(y)!) parentsOf.get(y)!.delete(x);
   }
+}
 
-  // 6. Data: each free read comes from the nearest ancestor that binds it; missing edges are implied by data.
-  const inputs = new Map<string, Map<string, string>>(stepList.map((s) => [s.name, new Map()]));
-  const outputs = new Map<string, Set<string>>(stepList.map((s) => [s.name, new Set()]));
-  const stepParameters = new Map<string, Set<string>>(stepList.map((s) => [s.name, new Set(preludeParameters)]));
+/** The nearest ancestor of `step` (breadth first, then the latest in the notebook) that binds `name`. */
+function nearestAncestorBinding(b: Build, step: string, name: string): string | undefined {
+  let frontier = [step];
+  const seen = new Set([step]);
+  while (frontier.length) {
+    const next: string[] = [];
+    for (const s of frontier) for (const p of b.parentsOf.get(s)!) if (!seen.has(p)) { seen.add(p); next.push(p); }
+    const binders = next.filter((p) => b.bound.get(p)!.has(name)).sort((x, y) => b.order.get(y)! - b.order.get(x)!);
+    if (binders.length) return binders[0];
+    frontier = next;
+  }
+  return undefined;
+}
+
+/** 6. Data: each free read comes from the nearest ancestor that binds it; missing edges are implied by data. */
+function resolveData(b: Build): void {
+  const { stepList, order, bound, inputs, outputs, stepParameters, parameterNames, preludeBound } = b;
+  for (const s of stepList) {
+    inputs.set(s.name, new Map());
+    outputs.set(s.name, new Set());
+    stepParameters.set(s.name, new Set(b.preludeParameters));
+  }
   const reported = new Set<string>();
-  const nearestAncestorBinding = (step: string, name: string): string | undefined => {
-    let frontier = [step];
-    const seen = new Set([step]);
-    while (frontier.length) {
-      const next: string[] = [];
-      for (const s of frontier) for (const p of parentsOf.get(s)!) if (!seen.has(p)) { seen.add(p); next.push(p); }
-      const binders = next.filter((p) => bound.get(p)!.has(name)).sort((a, b) => order.get(b)! - order.get(a)!);
-      if (binders.length) return binders[0];
-      frontier = next;
-    }
-    return undefined;
-  };
   for (const draft of stepList) {
     const step = draft.name;
-    const queue = [...freeReads.get(step)!];
+    const queue = [...b.freeReads.get(step)!];
     for (let i = 0; i < queue.length; i++) {
       const name = queue[i];
       if (inputs.get(step)!.has(name)) continue;
@@ -276,42 +334,38 @@ export function buildStepGraph(notebook: Notebook, path?: string, defaultBaseIma
         continue;
       }
       if (preludeBound.has(name)) continue;
-      let producer = nearestAncestorBinding(step, name);
+      let producer = nearestAncestorBinding(b, step, name);
       if (!producer) {
         const earlier = stepList.filter((s) => order.get(s.name)! < order.get(step)! && bound.get(s.name)!.has(name));
         producer = earlier.length ? earlier[earlier.length - 1].name : undefined;
         if (producer) {
-          parentsOf.get(step)!.add(producer);
-          const cell = readingCell(draft, name);
-          diagnostics.push({
-            severity: 'info', code: 'implied-edge', ...where(cell), step, line: nameLine(cell.source, name),
-            message: `step '${step}' reads '${name}' from step '${producer}': added the edge ${producer} → ${step}`,
-            hint: `add the tag prev:${producer} to make the dependency explicit`,
-          });
+          b.parentsOf.get(step)!.add(producer);
+          const cell = readingCell(b, draft, name);
+          diag(b, cell, 'info', 'implied-edge', `step '${step}' reads '${name}' from step '${producer}': added the edge ${producer} → ${step}`,
+            `add the tag prev:${producer} to make the dependency explicit`, { step, line: nameLine(cell.source, name) });
         }
       }
       if (!producer) {
-        if (bound.get(step)!.has(name) && !isReadBeforeBound(draft, name)) continue;
+        if (bound.get(step)!.has(name) && !isReadBeforeBound(b, draft, name)) continue;
         const rkey = `${step}:${name}`;
         if (reported.has(rkey)) continue;
         reported.add(rkey);
         const later = stepList.filter((s) => order.get(s.name)! > order.get(step)! && bound.get(s.name)!.has(name)).map((s) => s.name);
-        const cell = readingCell(draft, name);
-        diagnostics.push({
-          severity: 'warning', code: later.length ? 'read-before-defined' : 'undefined-name', ...where(cell), step, line: nameLine(cell.source, name),
-          message: later.length
+        const cell = readingCell(b, draft, name);
+        diag(b, cell, 'warning', later.length ? 'read-before-defined' : 'undefined-name',
+          later.length
             ? `step '${step}' reads '${name}', which only the later step '${later[0]}' defines`
             : `step '${step}' reads '${name}', which no step, parameter, imports or functions cell defines`,
-          hint: later.length
+          later.length
             ? `move the code that defines '${name}' above this step`
             : `define '${name}' in an earlier step (or the imports/functions cell); if it comes from a star import or exec, define it explicitly`,
-        });
+          { step, line: nameLine(cell.source, name) });
         continue;
       }
       inputs.get(step)!.set(name, producer);
       outputs.get(producer)!.add(name);
       // A function defined upstream needs, when called here, the upstream names its body reads.
-      const free = definitions.get(producer)!.get(name);
+      const free = b.definitions.get(producer)!.get(name);
       if (free) {
         for (const f of free) {
           if (parameterNames.has(f)) stepParameters.get(step)!.add(f);
@@ -325,51 +379,54 @@ export function buildStepGraph(notebook: Notebook, path?: string, defaultBaseIma
       }
     }
   }
+}
 
-  // 7. Metrics: written by the step that binds the value last; parameters by the last step.
-  const stepMetrics = new Map<string, Set<string>>(stepList.map((s) => [s.name, new Set()]));
-  for (const m of metricNames) {
+/** 7. Metrics: written by the step that binds the value last; parameters by the last step. */
+function assignMetrics(b: Build): void {
+  const { stepList, bound, parameterNames } = b;
+  for (const s of stepList) b.stepMetrics.set(s.name, new Set());
+  for (const m of b.metricNames) {
     const binders = stepList.filter((s) => bound.get(s.name)!.has(m.name));
     const writer = binders.length ? binders[binders.length - 1].name : parameterNames.has(m.name) ? stepList[stepList.length - 1]?.name : undefined;
     if (!writer) {
-      diagnostics.push({
-        severity: 'warning', code: 'undefined-metric', cell: m.cell.index, ...(m.cell.id ? { cellId: m.cell.id } : {}), line: m.line,
-        message: `metric '${m.name}' is not defined by any step or parameter`, hint: `compute '${m.name}' in a step, or remove the line`,
-      });
+      diag(b, m.cell, 'warning', 'undefined-metric', `metric '${m.name}' is not defined by any step or parameter`,
+        `compute '${m.name}' in a step, or remove the line`, { line: m.line });
       continue;
     }
-    stepMetrics.get(writer)!.add(m.name);
-    if (parameterNames.has(m.name) && !binders.length) stepParameters.get(writer)!.add(m.name);
+    b.stepMetrics.get(writer)!.add(m.name);
+    if (parameterNames.has(m.name) && !binders.length) b.stepParameters.get(writer)!.add(m.name);
   }
+}
 
-  // 8. Step names must stay distinct once Kubeflow sanitises them.
+/** 8. Step names must stay distinct once Kubeflow sanitises them. */
+function checkTaskNames(b: Build): void {
   const sanitized = new Map<string, string>();
-  for (const s of stepList) {
+  for (const s of b.stepList) {
     const k = taskName(s.name);
     const other = sanitized.get(k);
     if (other) {
-      const cell = cellAt.get(s.cells[0])!;
-      diagnostics.push({
-        severity: 'error', code: 'duplicate-step-name', ...where(cell), step: s.name,
-        message: `steps '${other}' and '${s.name}' both become the Kubeflow task '${k}'`, hint: `rename one of them`,
-      });
+      diag(b, b.cellAt.get(s.cells[0])!, 'error', 'duplicate-step-name', `steps '${other}' and '${s.name}' both become the Kubeflow task '${k}'`,
+        `rename one of them`, { step: s.name });
     } else sanitized.set(k, s.name);
   }
+}
 
-  // 9. Assemble, with step options merged from the notebook's defaults and the step's cells.
+/** 9. Assembles the graph, with step options merged from the notebook's defaults and the step's cells. */
+function assemble(b: Build): StepGraph {
+  const { settings } = b;
   const defaults = parseCellTags({ index: -1, type: 'code', source: '', tags: settings.stepDefaults }).tags;
-  const steps: Step[] = stepList.map((draft) => {
+  const steps: Step[] = b.stepList.map((draft) => {
     const all = [defaults, ...draft.tags];
     const last = <T>(pick: (t: CellTags) => T | undefined): T | undefined => all.map(pick).filter((v) => v !== undefined).pop();
-    const input = inputs.get(draft.name)!;
+    const input = b.inputs.get(draft.name)!;
     const step: Step = {
       name: draft.name,
       cells: draft.cells,
       inputs: [...input.keys()].sort(),
-      outputs: [...outputs.get(draft.name)!].sort(),
+      outputs: [...b.outputs.get(draft.name)!].sort(),
       inputSources: Object.fromEntries([...input.entries()].sort()),
-      parameters: [...stepParameters.get(draft.name)!].sort(),
-      metrics: [...stepMetrics.get(draft.name)!].sort(),
+      parameters: [...b.stepParameters.get(draft.name)!].sort(),
+      metrics: [...b.stepMetrics.get(draft.name)!].sort(),
       limits: Object.assign({}, ...all.map((t) => t.limits)),
       cache: last((t) => t.cache) ?? true,
       retries: last((t) => t.retries) ?? 0,
@@ -384,31 +441,32 @@ export function buildStepGraph(notebook: Notebook, path?: string, defaultBaseIma
     if (image) step.image = image;
     return step;
   });
-  const graph: StepGraph = {
+  return {
     pipeline: { name: settings.name, description: settings.description, experiment: settings.experiment, baseImage: settings.baseImage, volumes: settings.volumes },
     steps,
-    edges: edgeList().sort((a, b) => (a[0] === b[0] ? (a[1] < b[1] ? -1 : 1) : a[0] < b[0] ? -1 : 1)),
-    parameters,
-    metrics: metricNames.map((m) => m.name),
-    prelude,
+    edges: edgeList(b).sort((x, y) => (x[0] === y[0] ? (x[1] < y[1] ? -1 : 1) : x[0] < y[0] ? -1 : 1)),
+    parameters: b.parameters,
+    metrics: b.metricNames.map((m) => m.name),
+    prelude: b.prelude,
   };
-  return { graph, diagnostics, placement, names };
+}
 
-  function readingCell(draft: StepDraft, name: string): NotebookCell {
-    const index = draft.cells.find((i) => {
-      const n = names.get(i)!;
-      return n.reads.includes(name) || n.definitions.some((d) => d.freeNames.includes(name));
-    });
-    return cellAt.get(index ?? draft.cells[0])!;
+/** The first cell of the step that reads `name` (directly or in a function body). */
+function readingCell(b: Build, draft: StepDraft, name: string): NotebookCell {
+  const index = draft.cells.find((i) => {
+    const n = b.names.get(i)!;
+    return n.reads.includes(name) || n.definitions.some((d) => d.freeNames.includes(name));
+  });
+  return b.cellAt.get(index ?? draft.cells[0])!;
+}
+
+function isReadBeforeBound(b: Build, draft: StepDraft, name: string): boolean {
+  for (const i of draft.cells) {
+    const n = b.names.get(i)!;
+    if (n.reads.includes(name)) return true;
+    if (n.bound.includes(name)) return false;
   }
-  function isReadBeforeBound(draft: StepDraft, name: string): boolean {
-    for (const i of draft.cells) {
-      const n = names.get(i)!;
-      if (n.reads.includes(name)) return true;
-      if (n.bound.includes(name)) return false;
-    }
-    return false;
-  }
+  return false;
 }
 
 /**

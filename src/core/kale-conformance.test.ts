@@ -156,6 +156,13 @@ test('tags on markdown cells are ignored (cellpipe says so)', () => {
   assert.deepEqual(found(r, 'tag-on-markdown'), ['warning:tag-on-markdown@0']);
 });
 
+test('every cellpipe tag on a markdown cell is named in the warning, env: and report: included; other tools\' tags are not', () => {
+  const r = compiles([{ markdown: '# Setup', tags: ['env:DATASET_URL=https://example.com/d.csv', 'report:enabled', 'hide-input'] }, [['step:work'], 'x = 1']]);
+  const warning = r.diagnostics.find((d) => d.code === 'tag-on-markdown')!;
+  assert.equal(warning.cell, 0);
+  assert.match(warning.message, /\(env:DATASET_URL=https:\/\/example\.com\/d\.csv, report:enabled\) are ignored$/);
+});
+
 test('an unknown tag is a warning, not an error (Kale refuses the notebook; other tools\' tags live here too)', () => {
   const r = compiles([[['step:a', 'parameters'], 'x = 1']]);
   assert.deepEqual(found(r, 'unknown-tag'), ['warning:unknown-tag@0']);

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseCellTags, nearestTag } from './tags.js';
+import { parseCellTags, nearestTag, isKnownTag, KNOWN_TAG_FORMS } from './tags.js';
 import type { NotebookCell } from './model.js';
 
 const cell = (tags: string[]): NotebookCell => ({ index: 3, id: 'abc', type: 'code', source: 'x = 1', tags });
@@ -88,4 +88,10 @@ test('limit: values are Kubernetes quantities', () => {
   for (const malformed of ['limit:cpu:', 'limit:cpu', 'limit::1']) {
     assert.equal(parseCellTags(cell([malformed])).diagnostics[0]?.severity, 'error', malformed);
   }
+});
+
+test('one vocabulary: every documented tag form is known, whatever its value; other tools\' tags are not', () => {
+  for (const form of KNOWN_TAG_FORMS) assert.ok(isKnownTag(form), form);
+  for (const tag of ['env:A=1', 'report:enabled', 'requirements:pandas', 'block:']) assert.ok(isKnownTag(tag), tag);
+  for (const tag of ['parameters', 'papermill', 'hide-input', 'env', ':step', 'stepx:a']) assert.equal(isKnownTag(tag), false, tag);
 });

@@ -64,7 +64,15 @@ export const KNOWN_TAG_FORMS = [
   'env:<NAME>=<value>',
 ];
 
+/** The prefixes of every `prefix:value` tag: the one list the parser, the suggestions and `isKnownTag` read. */
 const PREFIXES = ['step', 'block', 'prev', 'limit', 'image', 'cache', 'report', 'secret', 'annotation', 'label', 'requirements', 'timeout', 'retries', 'env'];
+
+/** Whether a tag is one of cellpipe's (a role tag, or a known prefix and `:`), whatever its value says. */
+export function isKnownTag(tag: string): boolean {
+  if (Object.hasOwn(ROLE_TAGS, tag)) return true;
+  const colon = tag.indexOf(':');
+  return colon > 0 && PREFIXES.includes(tag.slice(0, colon));
+}
 
 /**
  * Reads a cell's tags. Tags that are not cellpipe's (any tag without a known prefix) are reported as
