@@ -8,6 +8,8 @@ import { stepPrograms } from './programs.js';
 import { pipelineSpec, specYaml } from './ir.js';
 import { sha256Hex } from './hash.js';
 import { notebookContext, readFilesSetting, resolveFileReads } from './files.js';
+import { composeNotebook, composes, type NotebookReader } from './compose.js';
+import { cellLabel } from './notebook.js';
 
 export const CELLPIPE_VERSION = '0.1.0';
 
@@ -26,6 +28,11 @@ export interface CompileOptions {
   graphOnly?: boolean;
   /** Steps that must execute even where KFP has their outputs cached (partial runs on Kubeflow): no caching for them. */
   execute?: string[];
+  /**
+   * Reads the notebooks that `notebook:` cells reference (Kale 2.3's composition), by path relative to this notebook's
+   * folder. The core does no I/O: the CLI and backend read files, the page reads through Jupyter's contents API.
+   */
+  readNotebook?: NotebookReader;
 }
 
 export interface CompileResult {
@@ -47,9 +54,10 @@ export interface CompileResult {
 export function compileNotebook(input: string | object, options: CompileOptions = {}): CompileResult {
   const parsed = typeof input === 'string' ? parseNotebook(input) : notebookFromJson(input);
   if (!parsed.notebook) return { ok: false, diagnostics: parsed.diagnostics, programs: {} };
-  const notebook = parsed.notebook;
+  const composition = composes(parsed.notebook) ? composeNotebook(parsed.notebook, options.path, options.readNotebook) : undefined;
+  const notebook = composition?.notebook ?? parsed.notebook;
   const built = buildStepGraph(notebook, options.path, options.defaultBaseImage);
-  const diagnostics = [...parsed.diagnostics, ...built.diagnostics];
+  const diagnostics = [...parsed.diagnostics, ...(composition?.diagnostics ?? []), ...built.diagnostics];
   const graph = built.graph;
   diagnostics.push(...stepFiles(notebook, built));
   if (!graph.steps.length && !diagnostics.some((d) => d.severity === 'error')) {
@@ -58,6 +66,7 @@ export function compileNotebook(input: string | object, options: CompileOptions 
       hint: 'add code cells and tag them step:<name>',
     });
   }
+  if (composition) placeOnReferences(notebook, parsed.notebook, diagnostics, composition.units);
   const programs = stepPrograms(notebook, graph, built.placement, options.path ?? '');
   const result: CompileResult = { ok: false, notebook, graph, placement: built.placement, diagnostics, programs };
   if (diagnostics.some((d) => d.severity === 'error')) return sortDiagnostics(result);
@@ -86,6 +95,24 @@ function stepFiles(notebook: Notebook, built: ReturnType<typeof buildStepGraph>)
   const found = resolveFileReads(notebook, stepCells, ctx, setting, graph.pipeline.volumes);
   for (const step of graph.steps) step.files = found.files.get(step.name) ?? [];
   return [...diagnostics, ...found.diagnostics];
+}
+
+/**
+ * A finding on a referenced notebook's cell is shown on the `notebook:` cell that brings it in, and names the
+ * notebook and its own cell: the user fixes it there.
+ */
+function placeOnReferences(notebook: Notebook, root: Notebook, diagnostics: Diagnostic[], units: { name: string; notebook: string; cell: number }[]): void {
+  const cellAt = new Map(notebook.cells.map((c) => [c.index, c]));
+  for (const d of diagnostics) {
+    const origin = d.cell === undefined ? undefined : cellAt.get(d.cell)?.origin;
+    if (!origin) continue;
+    const unit = units.find((u) => u.name === origin.unit)!;
+    d.message = `${origin.notebook}, ${cellLabel(origin.index)}: ${d.message.split(cellLabel(d.cell!)).join(cellLabel(origin.index))}`;
+    d.cell = unit.cell;
+    delete d.cellId;
+    const ref = root.cells.find((c) => c.index === unit.cell);
+    if (ref?.id) d.cellId = ref.id;
+  }
 }
 
 const SEVERITY_ORDER = { error: 0, warning: 1, info: 2 };

@@ -53,6 +53,8 @@ interface Build {
   parameterNames: Set<string>;
   metricNames: { name: string; cell: NotebookCell; line: number }[];
   prelude: number[];
+  /** A referenced notebook's own imports/functions cells, by unit: they run before its steps instead (Kale 2.3). */
+  unitPrelude: Map<string, number[]>;
   // 3. names
   names: Map<number, CellNames>;
   preludeBound: Set<string>;
@@ -101,7 +103,7 @@ export function buildStepGraph(notebook: Notebook, path?: string, defaultBaseIma
     cellAt: new Map(notebook.cells.map((c) => [c.index, c])),
     codeCells: notebook.cells.filter((c) => c.type === 'code'),
     placement: new Map(), drafts: new Map(),
-    parameters: [], parameterNames: new Set(), metricNames: [], prelude: [],
+    parameters: [], parameterNames: new Set(), metricNames: [], prelude: [], unitPrelude: new Map(),
     names: new Map(), preludeBound: new Set(), preludeParameters: new Set(),
     stepList: [], order: new Map(), bound: new Map(), freeReads: new Map(), definitions: new Map(),
     parentsOf: new Map(),
@@ -113,6 +115,7 @@ export function buildStepGraph(notebook: Notebook, path?: string, defaultBaseIma
   analyseSteps(b);
   addExplicitEdges(b);
   resolveData(b);
+  checkUnitSources(b);
   assignMetrics(b);
   checkTaskNames(b);
   const graph = assemble(b);
@@ -196,7 +199,8 @@ function readBlocks(b: Build): void {
       b.diagnostics.push(...read.diagnostics);
       for (const m of read.metrics) if (!b.metricNames.some((n) => n.name === m.name)) b.metricNames.push({ ...m, cell });
     } else if (place?.kind === 'prelude') {
-      b.prelude.push(cell.index);
+      if (!cell.origin) b.prelude.push(cell.index);
+      else b.unitPrelude.set(cell.origin.unit, [...(b.unitPrelude.get(cell.origin.unit) ?? []), cell.index]);
     }
   }
   b.parameterNames = new Set(b.parameters.map((p) => p.name));
@@ -226,8 +230,9 @@ function analyse(b: Build, index: number): CellNames {
 
 /** 3. What the prelude binds, and which parameters it reads (every step then needs them). */
 function analysePrelude(b: Build): void {
-  for (const index of b.prelude) analyse(b, index).bound.forEach((name) => b.preludeBound.add(name));
-  for (const index of b.prelude) {
+  const all = [...b.prelude, ...[...b.unitPrelude.values()].flat()];
+  for (const index of all) analyse(b, index).bound.forEach((name) => b.preludeBound.add(name));
+  for (const index of all) {
     const n = analyse(b, index);
     for (const r of [...n.reads, ...n.definitions.flatMap((d) => d.freeNames)]) {
       if (b.parameterNames.has(r)) b.preludeParameters.add(r);
@@ -381,6 +386,31 @@ function resolveData(b: Build): void {
   }
 }
 
+/** The composition unit a step belongs to (src/core/compose.ts): its referenced notebook, or itself. */
+function unitOf(b: Build, step: string): string {
+  return b.cellAt.get(b.drafts.get(step)!.cells[0])!.origin?.unit ?? step;
+}
+
+/**
+ * 6b. In a composition, a value one unit reads from another must have one source: Kale 2.3 refuses a name that two
+ * other units (referenced notebooks, or steps of the root) define, and so does cellpipe, rather than pick one.
+ */
+function checkUnitSources(b: Build): void {
+  if (!b.notebook.cells.some((c) => c.origin)) return;
+  for (const draft of b.stepList) {
+    const unit = unitOf(b, draft.name);
+    for (const [name, producer] of b.inputs.get(draft.name)!) {
+      if (unitOf(b, producer) === unit) continue;
+      const sources = [...new Set(b.stepList.filter((s) => b.bound.get(s.name)!.has(name)).map((s) => unitOf(b, s.name)))].filter((u) => u !== unit);
+      if (sources.length < 2) continue;
+      const cell = readingCell(b, draft, name);
+      diag(b, cell, 'error', 'ambiguous-name', `step '${draft.name}' reads '${name}', which ${sources.map((s) => `'${s}'`).join(' and ')} both define`,
+        `rename '${name}' in all but one of them, so a single notebook or step produces the value (Kale 2.3 refuses this too)`,
+        { step: draft.name, line: nameLine(cell.source, name) });
+    }
+  }
+}
+
 /** 7. Metrics: written by the step that binds the value last; parameters by the last step. */
 function assignMetrics(b: Build): void {
   const { stepList, bound, parameterNames } = b;
@@ -439,6 +469,11 @@ function assemble(b: Build): StepGraph {
     };
     const image = last((t) => t.image);
     if (image) step.image = image;
+    const origin = b.cellAt.get(draft.cells[0])!.origin;
+    if (origin) {
+      step.unit = { name: origin.unit, notebook: origin.notebook, step: draft.name.slice(origin.unit.length + 1) };
+      step.prelude = b.unitPrelude.get(origin.unit) ?? [];
+    }
     return step;
   });
   return {

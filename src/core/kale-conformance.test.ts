@@ -9,12 +9,17 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { compileNotebook, type CompileResult } from './compile.js';
 import { taskName } from './graph.js';
 import type { Step } from './model.js';
 import { checkSpec } from '../kfp/testing/kfp-real.js';
 
-type Cell = [tags: string[], source: string] | { markdown: string; tags?: string[] };
+type Cell = [tags: string[], source: string] | { markdown: string; tags?: string[] } | { code: string; tags: string[]; metadata: Record<string, unknown> };
 
 /** A notebook as Kale's editor saves it: tags in cell metadata, settings in `metadata.kubeflow_notebook`. */
 function notebook(cells: Cell[], settings: Record<string, unknown> = {}) {
@@ -25,7 +30,9 @@ function notebook(cells: Cell[], settings: Record<string, unknown> = {}) {
     cells: cells.map((c, i) =>
       Array.isArray(c)
         ? { cell_type: 'code', id: `c${i}`, metadata: { tags: c[0] }, source: c[1], outputs: [], execution_count: null }
-        : { cell_type: 'markdown', id: `c${i}`, metadata: { tags: c.tags ?? [] }, source: c.markdown },
+        : 'code' in c
+          ? { cell_type: 'code', id: `c${i}`, metadata: { tags: c.tags, ...c.metadata }, source: c.code, outputs: [], execution_count: null }
+          : { cell_type: 'markdown', id: `c${i}`, metadata: { tags: c.tags ?? [] }, source: c.markdown },
     ),
   };
 }
@@ -270,15 +277,6 @@ test('report:enabled|disabled is accepted (cellpipe records every cell\'s output
   assert.deepEqual(found(compile([[['step:a', 'report:maybe'], 'x = 1']]), 'invalid-tag-value'), ['error:invalid-tag-value@0']);
 });
 
-test('a notebook: cell (Kale 2.3\'s composition of notebooks) is an error that says cellpipe does not compose notebooks yet', () => {
-  const r = compile([[['step:a'], 'x = 1'], [['notebook:features'], '# the features notebook'], [['step:b'], 'y = 2']]);
-  assert.equal(r.ok, false);
-  const e = r.diagnostics.find((d) => d.code === 'unsupported-tag')!;
-  assert.equal(e.cell, 1);
-  assert.match(e.message, /'notebook:features': composing notebooks .* not supported/);
-  assert.ok(e.hint);
-});
-
 // ── annotation: and label: ────────────────────────────────────────────────────────────────────────────────────────
 
 test('annotation: and label: keys may carry a prefix (example.com/owner); values may be empty or contain colons', () => {
@@ -372,6 +370,216 @@ test('the pipeline-metrics cell names metrics with print(); each is written by t
   assert.deepEqual(r.graph!.metrics, ['score', 'loss']);
   assert.deepEqual(step(r, 'b').metrics, ['loss', 'score']);
   assert.deepEqual(step(r, 'a').metrics, []);
+});
+
+// ── Composing notebooks: notebook:<name> cells (Kale 2.3) ────────────────────────────────────────────────────────
+//
+// Each rule here is also run through kubeflow-kale 2.3.0 itself (test/kale/kale_graph.py, in the venv
+// bench/setup-baselines.sh makes, installed on first use), and cellpipe's graph must equal Kale's: the same steps
+// (a referenced notebook's step `s` of `notebook:<name>` is `<name>-s`), inputs, outputs, edges (an edge to or from a
+// referenced notebook expanded to its first/last steps), parameters — or both refuse the notebook.
+
+type Files = Record<string, Cell[] | { cells: Cell[]; settings: Record<string, unknown> }>;
+/** A `notebook:<name>` cell referencing `path`, as Kale 2.3's editor writes it (the path in the cell's metadata). */
+const ref = (name: string, path: string | undefined, source = '# the ' + name + ' notebook'): Cell => ({ code: source, tags: [`notebook:${name}`], metadata: path ? { notebook_path: path } : {} });
+
+function files(f: Files): Record<string, ReturnType<typeof notebook>> {
+  return Object.fromEntries(Object.entries(f).map(([path, nb]) => [path, Array.isArray(nb) ? notebook(nb) : notebook(nb.cells, nb.settings)]));
+}
+
+/** Compiles `pipeline.ipynb` of a composition, reading the others from memory as the CLI reads them from disk. */
+function compose(f: Files): CompileResult {
+  const all = files(f);
+  return compileNotebook(all['pipeline.ipynb'], { path: 'pipeline.ipynb', readNotebook: (p) => all[p] });
+}
+
+interface KaleGraph { error?: string; steps?: Record<string, { ins: string[]; outs: string[]; labels: Record<string, string>; limits: Record<string, string> }>; edges?: [string, string][]; parameters?: Record<string, unknown> }
+const kaleCases = new Map<string, Files>();
+let kaleResults: Record<string, KaleGraph> | undefined;
+/** Registers a composition for Kale to read (all in one Kale process, before the tests). */
+function forKale(name: string, f: Files): Files {
+  kaleCases.set(name, f);
+  return f;
+}
+
+/** Kale's reading of every registered composition: one Kale process, on first use (each takes seconds to start). */
+function readByKale(): Record<string, KaleGraph> {
+  if (kaleResults) return kaleResults;
+  const repo = join(dirname(fileURLToPath(import.meta.url)), '../..');
+  const python = process.env.CELLPIPE_KALE_PYTHON ?? execFileSync('bash', [join(repo, 'bench/setup-baselines.sh'), 'kale'], { encoding: 'utf8' }).trim();
+  const root = mkdtempSync(join(tmpdir(), 'cellpipe-kale-'));
+  const roots: string[] = [];
+  for (const [name, f] of kaleCases) {
+    const dir = join(root, name.replace(/[^a-z0-9]+/gi, '-'));
+    for (const [path, nb] of Object.entries(files(f))) {
+      mkdirSync(dirname(join(dir, path)), { recursive: true });
+      writeFileSync(join(dir, path), JSON.stringify(nb));
+    }
+    roots.push(join(dir, 'pipeline.ipynb'));
+  }
+  const out = JSON.parse(execFileSync(python, [join(repo, 'test/kale/kale_graph.py'), ...roots], { encoding: 'utf8', maxBuffer: 1 << 24 }));
+  kaleResults = Object.fromEntries([...kaleCases.keys()].map((name, i) => [name, out[roots[i]]]));
+  return kaleResults!;
+}
+
+/** cellpipe's graph in kale_graph.py's shape. */
+function asKale(r: CompileResult): KaleGraph {
+  return {
+    steps: Object.fromEntries(r.graph!.steps.map((s) => [s.name, { ins: s.inputs, outs: s.outputs, labels: s.labels, limits: s.limits }])),
+    edges: r.graph!.edges,
+    parameters: Object.fromEntries(r.graph!.parameters.map((p) => [p.name, p.default])),
+  };
+}
+
+/** Asserts cellpipe reads the composition as Kale does: the same graph, or both refuse it (Kale's message matching `kaleSays`). */
+function sameAsKale(name: string, r: CompileResult, kaleSays?: RegExp) {
+  const kale = readByKale()[name];
+  assert.ok(kale, `Kale did not read '${name}'`);
+  if (kaleSays) {
+    assert.equal(r.ok, false, 'cellpipe refuses it');
+    assert.match(kale.error ?? '(Kale compiled it)', kaleSays);
+  } else {
+    assert.equal(kale.error, undefined, `Kale refused it: ${kale.error}`);
+    assert.ok(r.ok, JSON.stringify(r.diagnostics.filter((d) => d.severity === 'error')));
+    assert.deepEqual(asKale(r), kale);
+  }
+}
+
+const features: Cell[] = [
+  [['imports'], 'import math'],
+  [['pipeline-parameters'], 'SCALE = 2'],
+  [['step:load'], 'raw = [1, 2, 3]'],
+  [['step:scale', 'prev:load'], 'feats = [math.sqrt(x) * SCALE for x in raw]'],
+];
+const labels: Cell[] = [[['step:make'], 'labels = [0, 1, 1]']];
+const three = forKale('three notebooks', {
+  'features.ipynb': features,
+  'labels.ipynb': labels,
+  'pipeline.ipynb': {
+    cells: [
+      [['pipeline-parameters'], 'SCALE = 10'],
+      ref('features', 'features.ipynb'),
+      ref('labels', 'labels.ipynb', ''),
+      [[], 'pairs = list(zip(feats, labels))'],
+      [['step:train'], 'model = len(pairs)'],
+      [['step:report'], 'print(model)'],
+    ],
+    settings: { steps_defaults: ['label:team:ml'] },
+  },
+});
+
+test('notebook:<name> with notebook_path brings in that notebook\'s steps; data flows between the notebooks by name, as in Kale', () => {
+  const r = compose(three);
+  sameAsKale('three notebooks', r);
+  specs.push({ rule: 'three notebooks', yaml: r.yaml! });
+  assert.deepEqual(r.graph!.steps.map((s) => s.name), ['features-load', 'features-scale', 'labels-make', 'train', 'report']);
+  assert.deepEqual(step(r, 'train').inputSources, { feats: 'features-scale', labels: 'labels-make' });
+  assert.deepEqual(step(r, 'features-scale').unit, { name: 'features', notebook: 'features.ipynb', step: 'scale' });
+});
+
+test('two notebook: cells with no step between them are independent; a step runs after every notebook above it (Kale\'s reading order)', () => {
+  const r = compose(three);
+  const edges = r.graph!.edges.map((e) => e.join(' → '));
+  assert.ok(!edges.some((e) => /features.* → labels|labels.* → features/.test(e)), edges.join(', '));
+  assert.ok(edges.includes('labels-make → report') && edges.includes('features-scale → report'), edges.join(', '));
+});
+
+test('the root\'s pipeline parameters are handed down: where both notebooks declare one, the root\'s value wins', () => {
+  const r = compose(three);
+  assert.deepEqual(r.graph!.parameters.map((p) => [p.name, p.default]), [['SCALE', 10]]);
+  assert.deepEqual(step(r, 'features-scale').parameters, ['SCALE']);
+});
+
+test('the root\'s steps_defaults apply to the referenced notebooks\' steps too', () => {
+  const r = compose(three);
+  for (const s of r.graph!.steps) assert.deepEqual(s.labels, { team: 'ml' }, s.name);
+});
+
+test('a referenced notebook\'s imports run before its own steps only (its step program names its notebook and its own cells)', () => {
+  const r = compose(three);
+  const program = r.programs['features-scale'];
+  assert.equal(program.notebook, 'features.ipynb');
+  assert.deepEqual(program.cells.map((c) => [c.index, c.role, c.source]), [[0, 'imports', 'import math'], [3, 'step', 'feats = [math.sqrt(x) * SCALE for x in raw]']]);
+  assert.deepEqual(r.programs.train.cells.map((c) => c.role), ['step', 'step']);
+});
+
+const held = forKale('untagged code after a notebook cell', {
+  'labels.ipynb': labels,
+  'pipeline.ipynb': [[['step:start'], 'n = 3'], ref('labels', 'labels.ipynb'), [[], 'pairs = labels * n'], [['step:train'], 'model = len(pairs)']],
+});
+
+test('untagged code after a notebook: cell belongs to the next step: cell, not to the step above (Kale 2.3)', () => {
+  const r = compose(held);
+  sameAsKale('untagged code after a notebook cell', r);
+  assert.deepEqual(cellsOfSteps(r), { start: [0], 'labels-make': [4], train: [2, 3] });
+});
+
+const codeInRef = forKale('code in a notebook cell', { 'labels.ipynb': labels, 'pipeline.ipynb': [ref('labels', 'labels.ipynb', '# labels\nx = 1'), [['step:a'], 'print(labels)']] });
+test('a notebook: cell holds no code of its own (comments are fine): an error on the cell', () => {
+  const r = compose(codeInRef);
+  sameAsKale('code in a notebook cell', r, /cell contains code/);
+  assert.deepEqual(found(r, 'notebook-cell-code'), ['error:notebook-cell-code@0']);
+});
+
+const heldToEnd = forKale('untagged code and no step below', { 'labels.ipynb': labels, 'pipeline.ipynb': [ref('labels', 'labels.ipynb'), [[], 'print(labels)']] });
+test('untagged code after a notebook: cell with no step: cell below is an error on that code\'s cell', () => {
+  const r = compose(heldToEnd);
+  sameAsKale('untagged code and no step below', r, /must be followed by a `step:` cell/);
+  assert.deepEqual(found(r, 'held-code'), ['error:held-code@1']);
+});
+
+const noPath = forKale('no notebook_path', { 'pipeline.ipynb': [ref('labels', undefined), [['step:a'], 'x = 1']] });
+test('a notebook: cell without notebook_path in its metadata is an error that says where the path goes', () => {
+  const r = compose(noPath);
+  sameAsKale('no notebook_path', r, /missing a 'notebook_path'/);
+  assert.match(r.diagnostics.find((d) => d.code === 'missing-notebook-path')!.hint!, /metadata "notebook_path"/);
+});
+
+const self = forKale('a notebook referencing itself', { 'pipeline.ipynb': [[['step:a'], 'x = 1'], ref('me', 'pipeline.ipynb')] });
+test('a notebook referencing itself is a reference cycle, named with its chain', () => {
+  const r = compose(self);
+  sameAsKale('a notebook referencing itself', r, /reference cycle \(pipeline\.ipynb -> pipeline\.ipynb\)/);
+  assert.match(r.diagnostics.find((d) => d.code === 'notebook-cycle')!.message, /reference cycle \(pipeline\.ipynb -> pipeline\.ipynb\)/);
+});
+
+const nested = forKale('nested references', {
+  'labels.ipynb': labels,
+  'middle.ipynb': [[['step:m'], 'y = 1'], ref('labels', 'labels.ipynb')],
+  'pipeline.ipynb': [ref('middle', 'middle.ipynb'), [['step:a'], 'print(y)']],
+});
+test('a referenced notebook that references another (nesting) is refused, the chain named; so is a cycle through it', () => {
+  const r = compose(nested);
+  sameAsKale('nested references', r, /nested inside 'middle\.ipynb'.*Nested references are not supported/);
+  assert.match(r.diagnostics.find((d) => d.code === 'nested-notebook')!.message, /pipeline\.ipynb -> middle\.ipynb -> labels\.ipynb/);
+  const cycle = compose({ 'other.ipynb': [[['step:o'], 'y = 1'], ref('back', 'pipeline.ipynb')], 'pipeline.ipynb': [ref('other', 'other.ipynb'), [['step:a'], 'print(y)']] });
+  assert.match(cycle.diagnostics.find((d) => d.code === 'nested-notebook')!.message, /pipeline\.ipynb -> other\.ipynb -> pipeline\.ipynb/);
+});
+
+const ambiguous = forKale('a name two notebooks define', {
+  'a.ipynb': [[['step:one'], 'table = [1]']],
+  'b.ipynb': [[['step:two'], 'table = [2]']],
+  'pipeline.ipynb': [ref('a', 'a.ipynb'), ref('b', 'b.ipynb'), [['step:use'], 'print(table)']],
+});
+test('a name two referenced notebooks define, read by a later step, is an error naming both (not a silent pick)', () => {
+  const r = compose(ambiguous);
+  sameAsKale('a name two notebooks define', r, /consumes 'table', but it is defined in multiple notebooks\/steps \(a, b\)/);
+  const e = r.diagnostics.find((d) => d.code === 'ambiguous-name')!;
+  assert.match(e.message, /'use' reads 'table', which 'a' and 'b' both define/);
+  assert.equal(e.cell, 2);
+});
+
+test('a referenced notebook cellpipe cannot read is an error on the notebook: cell naming the path (Kale: "could not find a notebook")', () => {
+  const r = compose({ 'pipeline.ipynb': [ref('gone', 'data/gone.ipynb'), [['step:a'], 'x = 1']] });
+  const e = r.diagnostics.find((d) => d.code === 'notebook-unreadable')!;
+  assert.equal(e.cell, 0);
+  assert.match(e.message, /'notebook:gone' references 'data\/gone\.ipynb', which cellpipe could not read: there is no such file/);
+});
+
+test('a finding in a referenced notebook is shown on the notebook: cell, naming that notebook and its own cell', () => {
+  const r = compose({ 'bad.ipynb': [[['step:x'], 'print(undefined_thing)']], 'pipeline.ipynb': [[['step:a'], 'v = 1'], ref('bad', 'bad.ipynb')] });
+  const w = r.diagnostics.find((d) => d.code === 'undefined-name')!;
+  assert.equal(w.cell, 1);
+  assert.match(w.message, /^bad\.ipynb, cell 1: step 'bad-x' reads 'undefined_thing'/);
 });
 
 // ── What Kubeflow makes of it ─────────────────────────────────────────────────────────────────────────────────────

@@ -39,6 +39,13 @@ export interface NotebookCell {
   type: CellType;
   source: string;
   tags: string[];
+  /** Kale 2.3's `notebook_path` cell metadata: the notebook a `notebook:<name>` cell references, relative to this one. */
+  notebookPath?: string;
+  /**
+   * Set on the cells a composition brought in from a referenced notebook (src/core/compose.ts): the `notebook:` name
+   * of the unit, the notebook's path (relative to the root notebook's folder) and the cell's index in it.
+   */
+  origin?: { unit: string; notebook: string; index: number };
 }
 
 /** A notebook reduced to what compilation needs. */
@@ -139,6 +146,13 @@ export interface Step {
   env: Record<string, string>;
   /** Files its code reads (src/core/files.ts), in cell order; set by the compiler. */
   files?: StepFile[];
+  /**
+   * For a step of a referenced notebook (Kale 2.3's `notebook:<name>` cell): the unit's name, the notebook's path
+   * (relative to the root notebook's folder) and the step's name in that notebook.
+   */
+  unit?: { name: string; notebook: string; step: string };
+  /** The imports/functions cells run before this step, when they are not `StepGraph.prelude` (a referenced notebook's own). */
+  prelude?: number[];
 }
 
 /** Notebook-level settings (Kale's `metadata.kubeflow_notebook` merged with cellpipe's `metadata.cellpipe`). */

@@ -49,6 +49,7 @@ export function notebookFromJson(json: unknown): { notebook?: Notebook; diagnost
     const tags = Array.isArray(rawTags) ? rawTags.filter((t): t is string => typeof t === 'string') : [];
     const cell: NotebookCell = { index, type: type as CellType, source, tags };
     if (typeof raw.id === 'string') cell.id = raw.id;
+    if (typeof metadata.notebook_path === 'string') cell.notebookPath = metadata.notebook_path;
     cells.push(cell);
   });
   const metadata = isObject(json.metadata) ? json.metadata : {};

@@ -7,9 +7,11 @@ import type { CellPlacement } from './graph.js';
 
 export function stepPrograms(notebook: Notebook, graph: StepGraph, placement: Map<number, CellPlacement>, path = ''): Record<string, StepProgram> {
   const cellAt = new Map(notebook.cells.map((c) => [c.index, c]));
+  // A referenced notebook's cell (src/core/compose.ts) keeps its own index: its step's program, and so its cache key,
+  // changes only when that notebook changes.
   const cell = (index: number, role: StepProgram['cells'][number]['role']) => {
     const c = cellAt.get(index)!;
-    return { index, ...(c.id ? { id: c.id } : {}), role, source: c.source };
+    return { index: c.origin?.index ?? index, ...(c.id ? { id: c.id } : {}), role, source: c.source };
   };
   const types = new Map(graph.parameters.map((p) => [p.name, p.type]));
   const programs: Record<string, StepProgram> = {};
@@ -18,9 +20,9 @@ export function stepPrograms(notebook: Notebook, graph: StepGraph, placement: Ma
       format: 'cellpipe.step/v1',
       pipeline: graph.pipeline.name,
       step: step.name,
-      notebook: path.split(/[\\/]/).pop() ?? path,
+      notebook: (step.unit?.notebook ?? path).split(/[\\/]/).pop() ?? path,
       cells: [
-        ...graph.prelude.map((i) => {
+        ...(step.prelude ?? graph.prelude).map((i) => {
           const place = placement.get(i);
           return cell(i, place?.kind === 'prelude' ? place.role : 'imports');
         }),

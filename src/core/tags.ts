@@ -23,6 +23,8 @@ export interface CellTags {
   retries?: number;
   /** Non-secret environment variables from `env:NAME=value`. */
   env: Record<string, string>;
+  /** The name of a `notebook:<name>` cell (Kale 2.3): the cell stands for another notebook's steps. */
+  notebook?: string;
 }
 
 /**
@@ -48,6 +50,7 @@ export const KNOWN_TAG_FORMS = [
   'skip',
   'step:<name>',
   'block:<name>',
+  'notebook:<name>',
   'prev:<name>',
   'limit:<resource>:<value>',
   'image:<ref>',
@@ -65,7 +68,7 @@ export const KNOWN_TAG_FORMS = [
 ];
 
 /** The prefixes of every `prefix:value` tag: the one list the parser, the suggestions and `isKnownTag` read. */
-const PREFIXES = ['step', 'block', 'prev', 'limit', 'image', 'cache', 'report', 'secret', 'annotation', 'label', 'requirements', 'timeout', 'retries', 'env'];
+const PREFIXES = ['step', 'block', 'notebook', 'prev', 'limit', 'image', 'cache', 'report', 'secret', 'annotation', 'label', 'requirements', 'timeout', 'retries', 'env'];
 
 /** Whether a tag is one of cellpipe's (a role tag, or a known prefix and `:`), whatever its value says. */
 export function isKnownTag(tag: string): boolean {
@@ -100,13 +103,6 @@ export function parseCellTags(cell: NotebookCell): { tags: CellTags; diagnostics
     const colon = tag.indexOf(':');
     const prefix = colon < 0 ? tag : tag.slice(0, colon);
     const value = colon < 0 ? '' : tag.slice(colon + 1);
-    if (prefix === 'notebook') {
-      // Kale 2.3 compiles a `notebook:` cell into a sub-pipeline made of another notebook; leaving it out would
-      // give a different pipeline, so say so instead.
-      problem('error', 'unsupported-tag', `'${tag}': composing notebooks (Kale's notebook: cells) is not supported by cellpipe yet`,
-        'compile the referenced notebook as a pipeline of its own, or move its steps into this notebook');
-      continue;
-    }
     if (!PREFIXES.includes(prefix)) {
       const near = nearestTag(tag);
       problem('warning', 'unknown-tag', `unknown tag '${tag}' is ignored`, near ? `did you mean '${near}'?` : `known tags: ${KNOWN_TAG_FORMS.join(', ')}`);
@@ -127,12 +123,31 @@ export function parseCellTags(cell: NotebookCell): { tags: CellTags; diagnostics
           ignoredForRole(tag);
           break;
         }
+        if (tags.notebook) {
+          problem('error', 'conflicting-tags', `'${tag}': the cell is 'notebook:${tags.notebook}', which stands for another notebook`,
+            'put the step\'s code in a cell of its own below the notebook: cell');
+          break;
+        }
         if (tags.step && tags.step !== name) {
           problem('error', 'conflicting-tags', `cell has two step names, '${tags.step}' and '${name}'`, 'a cell belongs to one step: remove one tag');
           break;
         }
         tags.role = 'step';
         tags.step = name;
+        break;
+      }
+      case 'notebook': {
+        // Kale 2.3: the cell stands for the steps of the notebook its `notebook_path` metadata names (src/core/compose.ts).
+        const name = value.trim();
+        if (!STEP_NAME.test(name)) {
+          problem('error', 'invalid-step-name', `'${tag}': '${name}' is not a valid notebook reference name`,
+            'write notebook:<name>, a name that starts with a letter or _ and has only letters, digits, _ and -');
+        } else if (roleTag || tags.step) {
+          problem('error', 'conflicting-tags', `'${tag}': a notebook: cell stands for another notebook and can't also be '${roleTag ?? `step:${tags.step}`}'`,
+            'put the notebook: tag on a cell of its own');
+        } else if (tags.notebook && tags.notebook !== name) {
+          problem('error', 'conflicting-tags', `cell references two notebooks, '${tags.notebook}' and '${name}'`, 'one notebook: tag a cell');
+        } else tags.notebook = name;
         break;
       }
       case 'prev': {
