@@ -68,6 +68,7 @@ import type { BuildProgress } from '../images/build.js';
 import type { NotebookBuildOptions } from '../images/notebook.js';
 import { scheduleHttpError, scheduleOptions, scheduleView } from './schedules.js';
 import { keepSettings, NO_LAB_SETTINGS, parseLabSettings, readKeptSettings, runsDirFor, type LabSettings } from './settings.js';
+import { notebookReader } from '../runs/notebook-reader.js';
 
 /** The runs of one store directory: the store to read them from and the runtime that executes new ones. */
 export interface RunBackend {
@@ -364,7 +365,7 @@ export class Backend {
     const bytes = await readFile(nb.real);
     let result: CompileResult;
     try {
-      result = this.compile(bytes.toString('utf8'), { path: nb.rel, defaultBaseImage: this.settings.defaultBaseImage });
+      result = this.compile(bytes.toString('utf8'), { path: nb.rel, defaultBaseImage: this.settings.defaultBaseImage, readNotebook: notebookReader(nb.real) });
     } catch (err) {
       throw new HttpError(500, `compiling '${nb.rel}' failed unexpectedly: ${(err as Error).message}`, 'This is a bug in cellpipe; please report it with the notebook.');
     }

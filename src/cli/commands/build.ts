@@ -16,6 +16,7 @@ import { buildNotebookImages, declaredFileList } from '../../images/notebook.js'
 import { filesReport } from '../files-report.js';
 import { defaultCredentialSource, dockerConfigFromSecret, dockerConfigSource } from '../../images/credentials.js';
 import { parseRepository } from '../../images/ref.js';
+import { notebookReader } from '../../runs/notebook-reader.js';
 
 const USAGE = `usage: cellpipe build NOTEBOOK --registry HOST[:PORT]/REPO [options]
 
@@ -72,7 +73,7 @@ const build: Command = async (argv, io) => {
     return 1;
   }
   const shown = relative(io.cwd, path) || path;
-  const result = compileNotebook(text, { path: shown, graphOnly: true });
+  const result = compileNotebook(text, { path: shown, graphOnly: true, readNotebook: notebookReader(path) });
   const errors = result.diagnostics.filter((d) => d.severity === 'error');
   if (!result.ok || !result.graph) {
     const report = formatDiagnostics(errors.length ? errors : result.diagnostics, shown, { color: Boolean(io.stderr.isTTY) });
@@ -148,7 +149,7 @@ const build: Command = async (argv, io) => {
   if (warnings) io.stderr.write(warnings + '\n');
   if (typeof flags.spec === 'string') {
     // The spec that runs the programs packaged in the images, by digest.
-    const spec = compileNotebook(text, { path: shown, images: built.images, programDir: STEPS_DIR, workdir: WORK_DIR });
+    const spec = compileNotebook(text, { path: shown, images: built.images, programDir: STEPS_DIR, workdir: WORK_DIR, readNotebook: notebookReader(path) });
     if (!spec.ok || !spec.yaml) {
       io.stderr.write(formatDiagnostics(spec.diagnostics, shown, { color: tty }) + '\n');
       return 1;

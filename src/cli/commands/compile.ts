@@ -9,6 +9,7 @@ import { compileNotebook, type CompileResult } from '../../core/compile.js';
 import { commandArgs } from '../args.js';
 import { formatDiagnostics } from '../diagnostics.js';
 import { planNotebookFiles, type FilesPlan } from '../../images/files.js';
+import { notebookReader } from '../../runs/notebook-reader.js';
 
 const USAGE = `usage: cellpipe compile NOTEBOOK [-o FILE] [--graph]
 
@@ -28,7 +29,7 @@ const compile: Command = async (argv, io) => {
     return 1;
   }
   const shown = relative(io.cwd, path) || path;
-  const result = compileNotebook(text, { path: shown, graphOnly: Boolean(args.flags.graph) });
+  const result = compileNotebook(text, { path: shown, graphOnly: Boolean(args.flags.graph), readNotebook: notebookReader(path) });
   // Which of the files the steps read exist here and would travel into the images (missing ones are warnings).
   const files = result.graph ? await planNotebookFiles(result, dirname(path)) : undefined;
   const report = formatDiagnostics([...result.diagnostics, ...(files?.diagnostics ?? [])], shown, { color: Boolean(io.stderr.isTTY) });

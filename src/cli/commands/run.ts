@@ -20,6 +20,7 @@ import { filesReport } from '../files-report.js';
 import { ParameterError, resolveParameters } from '../../runtimes/local/params.js';
 import type { PartialReuse, RunRecord, StepState } from '../../runs/types.js';
 import { planPartialRun } from '../../runs/plan.js';
+import { notebookReader } from '../../runs/notebook-reader.js';
 
 const USAGE = `usage: cellpipe run NOTEBOOK [--param NAME=VALUE]... [--no-cache] [--cold] [--concurrency N] [--store DIR]
                     [--only STEP... | --from STEP] [--reuse RUN]
@@ -96,7 +97,7 @@ const run: Command = async (argv, io) => {
     return 1;
   }
   const shown = relative(io.cwd, nbPath) || nbPath;
-  const result = compileNotebook(bytes.toString('utf8'), { path: shown });
+  const result = compileNotebook(bytes.toString('utf8'), { path: shown, readNotebook: notebookReader(nbPath) });
   const report = formatDiagnostics(result.diagnostics, shown, { color: Boolean(io.stderr.isTTY) });
   if (report) io.stderr.write(report + '\n');
   if (!result.ok || !result.graph) {

@@ -11,6 +11,7 @@ import { STEPS_DIR, WORK_DIR, type BuildProgress } from '../../images/build.js';
 import { buildNotebookImages, type NotebookBuildOptions, type NotebookBuildResult } from '../../images/notebook.js';
 import type { ContainerRunRequest } from './runtime.js';
 import type { SpecDoc } from '../../kfp/tasks.js';
+import { notebookReader } from '../../runs/notebook-reader.js';
 
 export interface PrepareOptions {
   /** Notebook path as shown (messages, the run record). */
@@ -37,10 +38,10 @@ export class PrepareError extends Error {
 }
 
 export async function prepareContainerRun(o: PrepareOptions): Promise<Prepared> {
-  const checked = compileNotebook(o.text, { path: o.shown, graphOnly: true, defaultBaseImage: o.build.base });
+  const checked = compileNotebook(o.text, { path: o.shown, graphOnly: true, defaultBaseImage: o.build.base, readNotebook: notebookReader(o.path) });
   if (!checked.ok || !checked.graph) throw new PrepareError(`${o.shown} has errors; fix them and run again`, checked);
   const built = await buildNotebookImages(checked, dirname(o.path), { ...o.build, onProgress: o.onProgress ?? o.build.onProgress });
-  const compiled = compileNotebook(o.text, { path: o.shown, images: built.images, programDir: STEPS_DIR, workdir: WORK_DIR, defaultBaseImage: o.build.base });
+  const compiled = compileNotebook(o.text, { path: o.shown, images: built.images, programDir: STEPS_DIR, workdir: WORK_DIR, defaultBaseImage: o.build.base, readNotebook: notebookReader(o.path) });
   if (!compiled.ok || !compiled.yaml || !compiled.graph) throw new PrepareError(`${o.shown} does not compile with the built images`, compiled);
   const spec = parseAllDocuments(compiled.yaml)[0].toJS() as SpecDoc;
   return {

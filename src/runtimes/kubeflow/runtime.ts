@@ -39,6 +39,7 @@ import { rootParameters, runtimeParameters, specDocument } from '../../kfp/param
 import { TERMINAL_KFP, runState, stepPatches } from '../../kfp/states.js';
 import type { BuildProgress } from '../../images/build.js';
 import type { LocalBuilderOptions } from '../../images/requirements.js';
+import { notebookReader } from '../../runs/notebook-reader.js';
 
 export type { SubmitStage } from '../../runs/types.js';
 
@@ -280,7 +281,7 @@ export class KubeflowRuntime extends EventEmitter<KubeflowRuntimeEvents> impleme
     // For a notebook that names no base image: the profile's, else the user's setting, else this notebook pod's own.
     const defaultBaseImage = this.profile.baseImage ?? o.defaultBaseImage ?? (await this.ownImage(o.runId));
     const checked = await stage('validate', async () => {
-      const r = compileNotebook(text, { path: shown, graphOnly: true, defaultBaseImage });
+      const r = compileNotebook(text, { path: shown, graphOnly: true, defaultBaseImage, readNotebook: notebookReader(path) });
       if (!r.ok || !r.graph) {
         const first = r.diagnostics.find((d) => d.severity === 'error');
         throw new SubmitError(
@@ -311,6 +312,7 @@ export class KubeflowRuntime extends EventEmitter<KubeflowRuntimeEvents> impleme
     }, (b) => (b.images ? `${Object.keys(b.images).length} images, ${b.unchanged} unchanged${b.files}` : 'no images (programs inlined)'));
 
     const compiled = compileNotebook(text, {
+      readNotebook: notebookReader(path),
       path: shown,
       defaultBaseImage,
       ...(execute ? { execute } : {}),
