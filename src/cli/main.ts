@@ -4,6 +4,7 @@
  * wheel's bundle of the backend (scripts/bundle-backend.mjs) carries every command.
  */
 import { CELLPIPE_VERSION } from '../core/version.generated.js';
+import { registerContainerLeftovers } from '../runtimes/containers/leftovers.js';
 
 export interface CommandIO {
   stdout: NodeJS.WritableStream & { isTTY?: boolean };
@@ -59,6 +60,8 @@ export async function main(argv: string[], io: CommandIO = defaultIO()): Promise
     io.stderr.write(`cellpipe: unknown command '${name}'\n\n${usage()}\n`);
     return 2;
   }
+  // Any command may open a store holding runs in containers: recovering or cancelling one removes their leftovers.
+  registerContainerLeftovers();
   const mod = await COMMANDS[name][1]();
   return mod.default(rest, io);
 }

@@ -45,7 +45,7 @@ import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { LogLine, RunRecord, RunState, StepRecord, StepState } from './types.js';
 import { awaitGroupGoneSync, processAlive, runnerGone, signalGroup } from './process.js';
-import { removeLeftoversSync } from '../runtimes/containers/runc.js';
+import { removeLeftoversAfterRunnerDied } from './leftovers.js';
 import { DamagedRunError, isNoSpace, storeWriteError, type DamagedRun, type RunDamage } from './store-errors.js';
 import { logLimitsFromEnv, StepLogCap, type LogLimits } from './log-limit.js';
 
@@ -701,8 +701,8 @@ export class RunStore {
           signalGroup(s.pid, 'SIGKILL');
           awaitGroupGoneSync(s.pid);
         }
-        // A step container (runc) and its overlay root outlive the killed group: remove them too.
-        if (s.container) removeLeftoversSync(s.container, this.stepDir(rec.id, s.name));
+        // What a runtime leaves besides the group (a runc container and its overlay root): its registered clean-up.
+        removeLeftoversAfterRunnerDied(s, this.stepDir(rec.id, s.name));
         this.append(rec.id, {
           t: 'step',
           step: s.name,

@@ -37,6 +37,9 @@ export interface RunningServer {
 export async function localRunBackend(storeDir: string): Promise<RunBackend> {
   const { RunStore } = await import('../runs/store.js');
   const store: RunBackend['store'] = new RunStore(storeDir);
+  // The store may hold runs in containers: recovering or cancelling one removes their leftovers.
+  const { registerContainerLeftovers } = await import('../runtimes/containers/leftovers.js');
+  registerContainerLeftovers();
   // The local runtime is loaded on first use only (a literal import, so the wheel's bundle carries it).
   const { LocalRuntime } = await import('../runtimes/local/runtime.js');
   return { store, runtime: new LocalRuntime({ store }) };

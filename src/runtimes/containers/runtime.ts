@@ -21,6 +21,7 @@ import { ImageStore, mountRootfs, unmountRootfs } from './images.js';
 import { runtimeConfig, type BindMount } from './oci-spec.js';
 import { executorInputFor, launcherArgv } from '../../kfp/placeholders.js';
 import { containerId, deleteContainer, killContainer, runArgs, runcPath } from './runc.js';
+import { registerContainerLeftovers } from './leftovers.js';
 import { specTasks, type SpecDoc, type SpecTask } from '../../kfp/tasks.js';
 import { resolveUser } from './users.js';
 import { localSecrets } from '../secrets.js';
@@ -52,6 +53,7 @@ export class ContainerRuntime extends LocalRuntime {
     super(options);
     this.images = options.images;
     this.network = options.network ?? true;
+    registerContainerLeftovers();
   }
 
   override async submit(request: RunRequest): Promise<string> {

@@ -21,6 +21,7 @@ import type { LogLine, RunRecord, StepError, StepOutput, StepRecord, StepState }
 import type { LogOptions, RunRequest, Runtime } from '../types.js';
 import { isCellOutputsLine } from '../../runs/cell-outputs-log.js';
 import { RunStore, isTerminalRun, newRunId, pendingStep } from '../../runs/store.js';
+import { removeLeftoversAfterKilled } from '../../runs/leftovers.js';
 import { storeWriteError } from '../../runs/store-errors.js';
 import { awaitGroupGone, currentRunner, processAlive, processStartTime, runnerGone, signalGroup } from '../../runs/process.js';
 import { canonicalHash } from '../../core/hash.js';
@@ -28,7 +29,6 @@ import { StepCache, hashArtifact, stepCacheKey, stepFileHashes } from './cache.j
 import { paramText } from './params.js';
 import { CELL_OUTPUTS_FILE } from '../../runs/outputs.js';
 import { programHash as stepProgramHash } from '../../runs/partial.js';
-import { deleteContainer } from '../containers/runc.js';
 import { WarmStarts, idleSecondsOf } from './warm/pool.js';
 import { localSecrets } from '../secrets.js';
 import type { StepProcess } from './warm/server.js';
@@ -937,8 +937,8 @@ export async function cancelRun(store: RunStore, runId: string, opts: { graceMs?
   const until = Date.now() + graceMs;
   while (Date.now() < until && live.some((s) => processAlive(s.pid!, s.pidStart))) await new Promise((r) => setTimeout(r, 50));
   for (const s of live) signalGroup(s.pid!, 'SIGKILL');
-  // A step container outlives its killed `runc run`: remove it too.
-  for (const s of rec.steps) if (s.container && (s.state === 'running' || s.state === 'pending')) await deleteContainer(s.container);
+  // What a runtime leaves besides the killed groups (a step container outlives its killed `runc run`): remove it too.
+  for (const s of rec.steps) if (s.state === 'running' || s.state === 'pending') await removeLeftoversAfterKilled(s);
   for (const s of live) await awaitGroupGone(s.pid!);
   const now = new Date().toISOString();
   for (const s of rec.steps) {
