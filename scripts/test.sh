@@ -18,9 +18,11 @@ why_failed() {
   local log="$logs/$1.log"
   printf '\n-- why %s failed (failure lines from its output; the full output is above):\n' "$1"
   # '[page …]' lines are what the browser's console said; 'Traceback'/'[E ' what the Jupyter server's log said.
-  grep -a -n -E '✘|✖|not ok|[0-9]+\) .*›|Error|error:|FAIL|Timeout|timed out|did not start|missing|not found|Expected|Received|^\[page |Traceback|^\[E ' "$log" \
+  grep -a -n -E '✘|✖|not ok|[0-9]+\) .*›|Error|error:|FAIL|Timeout|timed out|did not start|missing|not found|Expected|Received|^\[page |Traceback|^\[E | → ' "$log" \
     | grep -v -E '^[0-9]+:\s*$' | head -70
 }
+# Layers: every import points down the floors (.dependency-cruiser.cjs); a violation prints its arrow.
+group "layers" npm run -s lint:layers
 # TypeScript: unit and integration tests next to the code they test (compiled to lib/).
 group "typescript" node --test --test-reporter=spec $(find lib -name '*.test.js' | sort)
 # Python: the step runtime, the Jupyter glue, the analysis oracle and the KFP proto validation.
