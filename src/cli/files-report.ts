@@ -4,6 +4,7 @@
  * reads no file and declares none.
  */
 import type { FilesPlan, NotTravelling } from '../images/files.js';
+import { formatBytes } from '../core/bytes.js';
 
 const WHY: Record<NotTravelling, string> = {
   missing: 'not found in the notebook\'s folder',
@@ -14,19 +15,13 @@ const WHY: Record<NotTravelling, string> = {
   volume: 'on a mounted volume',
 };
 
-function human(bytes: number): string {
-  if (bytes < 1024) return `${bytes} B`;
-  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KB`;
-  return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
-}
-
 export function filesReport(plan: FilesPlan): string {
   const lines: string[] = [];
   const packaged = plan.outcomes.filter((o) => o.travels);
   if (packaged.length || plan.declared.length) {
-    lines.push(`files packaged into the images (${human(plan.bytes)} of the ${human(plan.limitBytes)} limit, declared files not counted):`);
+    lines.push(`files packaged into the images (${formatBytes(plan.bytes)} of the ${formatBytes(plan.limitBytes)} limit, declared files not counted):`);
     for (const o of packaged) {
-      const size = o.bytes !== undefined ? `  ${human(o.bytes)}` : '';
+      const size = o.bytes !== undefined ? `  ${formatBytes(o.bytes)}` : '';
       const many = o.matches && o.matches.length !== 1 ? `  (${o.matches.length} files)` : '';
       lines.push(`  ${o.path}${size}${many}  ${o.declared ? 'declared, ' : ''}read by ${o.steps.join(', ')}`);
     }

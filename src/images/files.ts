@@ -11,6 +11,7 @@ import { join, relative, resolve, sep } from 'node:path';
 import type { CompileResult } from '../core/compile.js';
 import { globRegExp, isExcluded, readFilesSetting } from '../core/files.js';
 import type { Diagnostic, StepFile } from '../core/model.js';
+import { formatBytes } from '../core/bytes.js';
 
 /** Why a file a step reads is not in the images. */
 export type NotTravelling = 'missing' | 'over-limit' | 'excluded' | 'absolute' | 'outside' | 'volume';
@@ -93,12 +94,6 @@ async function matchFiles(notebookDir: string, file: StepFile): Promise<{ files:
   return { files, bytes, folder: true };
 }
 
-function human(bytes: number): string {
-  if (bytes < 1024) return `${bytes} B`;
-  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KB`;
-  return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
-}
-
 /**
  * Which files of `notebookDir` go into the images of the compiled notebook `result` (its graph's steps carry
  * `files`). Never throws for what the code reads; a malformed `metadata.cellpipe.files` is the compiler's error.
@@ -150,7 +145,7 @@ export async function planNotebookFiles(result: CompileResult, notebookDir: stri
     if (plan.bytes + bytes > plan.limitBytes) {
       outcome.why = 'over-limit';
       warn(file, 'file-over-limit',
-        `'${file.path}' (${human(found.bytes)}) does not travel into the step images: the notebook's files would pass the ${human(plan.limitBytes)} limit`,
+        `'${file.path}' (${formatBytes(found.bytes)}) does not travel into the step images: the notebook's files would pass the ${formatBytes(plan.limitBytes)} limit`,
         'mount it with a volume (Kale\'s volumes setting, metadata.kubeflow_notebook.volumes) or read it from object storage; or raise metadata.cellpipe.files_limit_mb, or list it in metadata.cellpipe.files to package it anyway');
       continue;
     }

@@ -21,6 +21,7 @@ import https from 'node:https';
 import { rootCertificates } from 'node:tls';
 import type { Credential, CredentialSource } from './credentials.js';
 import { apiHost } from './ref.js';
+import { sleep } from '../runs/sleep.js';
 
 export const MediaTypes = {
   dockerManifest: 'application/vnd.docker.distribution.manifest.v2+json',
@@ -189,8 +190,6 @@ function isRetryableError(err: unknown): boolean {
   const e = err as NodeJS.ErrnoException;
   return (e.code !== undefined && RETRYABLE_CODES.has(e.code)) || /socket hang up|aborted|timed out/i.test(e.message ?? '');
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** One registry; reuse it for every repository on that host so tokens and connections are shared. */
 export class RegistryClient {

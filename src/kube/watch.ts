@@ -7,6 +7,7 @@ import { Watch, type KubernetesObject } from '@kubernetes/client-node';
 import type { KubeConnection } from './connect.js';
 import { KubeError, networkCode, toKubeError } from './errors.js';
 import { HttpStatusError, streamGet } from './http.js';
+import { sleep } from '../runs/sleep.js';
 
 export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
 
@@ -39,11 +40,6 @@ export async function watchObjects<T extends KubernetesObject>(o: WatchOptions<T
   const known = new Map<string, T>();
   const ctx = { verb: 'watch', resource: o.resource, namespace: o.conn.namespace, server: o.conn.server, profile: o.conn.profile || undefined };
   let delay = 200;
-  const sleep = (ms: number) =>
-    new Promise<void>((r) => {
-      const t = setTimeout(r, ms);
-      o.signal.addEventListener('abort', () => { clearTimeout(t); r(); }, { once: true });
-    });
 
   const list = async (): Promise<string> => {
     const res = await streamGet(o.conn.kc, o.path, { labelSelector: o.labelSelector, fieldSelector: o.fieldSelector }, o.signal);
@@ -122,7 +118,7 @@ export async function watchObjects<T extends KubernetesObject>(o: WatchOptions<T
         // Not an HTTP answer: a transport problem (closed early, reset, timeout); retried with backoff.
         o.onWarning?.(`watch of ${o.resource} interrupted (${(err as Error).message}); re-watching`);
       }
-      await sleep(delay);
+      await sleep(delay, o.signal);
       delay = Math.min(delay * 2, 5000);
     }
   }

@@ -4,6 +4,7 @@
  */
 import type { RunRecord, StepRecord } from './types.js';
 import { cellLabel } from '../core/notebook.js';
+import { formatBytes } from '../core/bytes.js';
 
 /** `1.2s`, `3m04s`, `1h02m`. */
 export function formatDuration(ms: number): string {
@@ -77,7 +78,7 @@ export function formatStatus(r: RunRecord, now = Date.now()): string {
       s.state + (s.state === 'cached' && s.cachedFrom ? ` (${s.reused ? 'reused ' : ''}from ${s.cachedFrom})` : ''),
       s.state === 'cached' ? '-' : elapsed(s.startedAt, s.finishedAt, now),
       String(s.attempts),
-      s.outputs.map((o) => `${o.name} ${formatBytes(o.bytes)}`).join(', ') || '-',
+      s.outputs.map((o) => `${o.name} ${formatBytes(o.bytes, 'compact')}`).join(', ') || '-',
       Object.entries(s.metrics).map(([k, v]) => `${k}=${v}`).join(' ') || '-',
     ]);
   }
@@ -90,13 +91,6 @@ export function formatStatus(r: RunRecord, now = Date.now()): string {
     lines.push(`  ${s.error.type && !s.error.message.startsWith(s.error.type) ? `${s.error.type}: ` : ''}${s.error.message}`);
   }
   return lines.join('\n');
-}
-
-export function formatBytes(n: number): string {
-  if (n < 1024) return `${n}B`;
-  if (n < 1024 ** 2) return `${(n / 1024).toFixed(1)}K`;
-  if (n < 1024 ** 3) return `${(n / 1024 ** 2).toFixed(1)}M`;
-  return `${(n / 1024 ** 3).toFixed(1)}G`;
 }
 
 /** The live line of `cellpipe run` on a terminal: `3/5 done · running: train, eval · 1 failed · 12.3s`. */

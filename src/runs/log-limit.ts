@@ -9,6 +9,7 @@
  * `CELLPIPE_LOG_LINE_LIMIT` (characters per line, `0` for no limit; default 65536).
  */
 import type { LogLine } from './types.js';
+import { formatBytes } from '../core/bytes.js';
 
 export interface LogLimits {
   /** Bytes of stored log per step (0: no limit). */
@@ -47,10 +48,7 @@ export function logLimitsFromEnv(env: NodeJS.ProcessEnv = process.env): LogLimit
 
 /** `10485760` → `10 MiB`. */
 export function humanBytes(n: number): string {
-  if (n < 1024) return `${n} bytes`;
-  const [unit, size] = n < 1024 ** 2 ? ['KiB', 1024] : n < 1024 ** 3 ? ['MiB', 1024 ** 2] : ['GiB', 1024 ** 3];
-  const v = n / (size as number);
-  return `${Number.isInteger(v) ? v : v.toFixed(1)} ${unit}`;
+  return formatBytes(n, 'limit');
 }
 
 function systemLine(text: string): string {

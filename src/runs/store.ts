@@ -48,6 +48,7 @@ import { awaitGroupGoneSync, processAlive, runnerGone, signalGroup } from './pro
 import { removeLeftoversAfterRunnerDied } from './leftovers.js';
 import { DamagedRunError, isNoSpace, storeWriteError, type DamagedRun, type RunDamage } from './store-errors.js';
 import { logLimitsFromEnv, StepLogCap, type LogLimits } from './log-limit.js';
+import { sleep } from './sleep.js';
 
 export { DamagedRunError, StoreWriteError, type DamagedRun } from './store-errors.js';
 
@@ -205,19 +206,6 @@ function eventProblem(ev: unknown, haveRecord: boolean): string | undefined {
 
 function clone<T>(v: T): T {
   return structuredClone(v);
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
 }
 
 export class RunStore {

@@ -62,7 +62,8 @@ import { resolveNotebook, type ResolvedNotebook } from './paths.js';
 import { EventStream } from './sse.js';
 import { readLogLine, readLogWindow } from './logWindow.js';
 import { tailLog, watchRun } from './tail.js';
-import { human, KubeflowTargets, type KubeflowOptions } from './kubeflow.js';
+import { KubeflowTargets, type KubeflowOptions } from './kubeflow.js';
+import { formatBytes } from '../core/bytes.js';
 import type { SubmitOptions, SubmitProgress } from '../runtimes/kubeflow/runtime.js';
 import type { BuildProgress } from '../images/build.js';
 import type { NotebookBuildOptions } from '../images/notebook.js';
@@ -588,7 +589,7 @@ export class Backend {
         const now = Date.now();
         if (now - lastBytes < 250) return;
         lastBytes = now;
-        write({ stageDetail: `uploaded ${human(b.uploaded)}` });
+        write({ stageDetail: `uploaded ${formatBytes(b.uploaded)}` });
       } else if (b.kind === 'step') {
         ready.add(b.step);
         write({ stageDetail: `${ready.size} of ${total} step images ready` });

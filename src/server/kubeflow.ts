@@ -340,10 +340,3 @@ export class KubeflowTargets {
     await this.stateWrite;
   }
 }
-
-/** `1.2 MB` style sizes for stage details. */
-export function human(bytes: number): string {
-  if (bytes < 1024) return `${bytes} B`;
-  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KB`;
-  return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
-}

@@ -17,6 +17,7 @@ import { filesReport } from '../files-report.js';
 import { defaultCredentialSource, dockerConfigFromSecret, dockerConfigSource } from '../../images/credentials.js';
 import { parseRepository } from '../../images/ref.js';
 import { notebookReader } from '../../runs/notebook-reader.js';
+import { formatBytes } from '../../core/bytes.js';
 
 const USAGE = `usage: cellpipe build NOTEBOOK --registry HOST[:PORT]/REPO [options]
 
@@ -30,12 +31,6 @@ const USAGE = `usage: cellpipe build NOTEBOOK --registry HOST[:PORT]/REPO [optio
   --layout per-step|single   one small layer per step on a shared layer (default), or one image for all steps
   --json                 print {step: image} as JSON instead of lines
   -o, --spec FILE        also write the pipeline spec (KFP v2 IR YAML) that runs these images`;
-
-function human(bytes: number): string {
-  if (bytes < 1024) return `${bytes} B`;
-  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KB`;
-  return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
-}
 
 const build: Command = async (argv, io) => {
   let args;
@@ -106,7 +101,7 @@ const build: Command = async (argv, io) => {
   let progressShown = false;
   const onProgress = (e: BuildProgress) => {
     if (e.kind === 'bytes' && tty) {
-      io.stderr.write(`\r\x1b[Kuploading… ${human(e.uploaded)}`);
+      io.stderr.write(`\r\x1b[Kuploading… ${formatBytes(e.uploaded)}`);
       progressShown = true;
     } else if (e.kind === 'requirements') {
       if (progressShown) io.stderr.write('\r\x1b[K');
@@ -143,7 +138,7 @@ const build: Command = async (argv, io) => {
       io.stdout.write(`${step.padEnd(width)} → ${s.reference}${s.unchanged ? '  unchanged' : ''}\n`);
     }
   }
-  io.stderr.write(`pushed ${human(built.stats.bytesUp)} in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+  io.stderr.write(`pushed ${formatBytes(built.stats.bytesUp)} in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
   io.stderr.write(filesReport(built.files));
   const warnings = formatDiagnostics(built.files.diagnostics, shown, { color: tty });
   if (warnings) io.stderr.write(warnings + '\n');

@@ -13,6 +13,7 @@ import { chmodSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { V1EnvVar, V1Pod } from '@kubernetes/client-node';
 import { waitFor, type TestCluster } from '../../kube/testing.js';
+import { sleep } from '../../runs/sleep.js';
 import type { KubeConnection } from '../../kube/connect.js';
 import type { JsonValue } from '../../core/model.js';
 import { executorInputFor, launcherArgv } from '../placeholders.js';
@@ -31,7 +32,6 @@ export interface ExecutorOptions {
   onError?: (err: Error) => void;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Where KFP's launcher puts `minio://<bucket>/<key>`: the pods mount the run's folder there. */
 const BUCKET = 'cellpipe';
 

@@ -40,6 +40,7 @@ import { TERMINAL_KFP, runState, stepPatches } from '../../kfp/states.js';
 import type { BuildProgress } from '../../images/build.js';
 import type { LocalBuilderOptions } from '../../images/requirements.js';
 import { notebookReader } from '../../runs/notebook-reader.js';
+import { sleep } from '../../runs/sleep.js';
 
 export type { SubmitStage } from '../../runs/types.js';
 
@@ -151,18 +152,6 @@ export interface KubeflowRuntimeEvents {
   /** Problems that do not stop the run: KFP unreachable (retrying), logs unavailable, … */
   warning: [runId: string, message: string];
 }
-
-const sleep = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>((res) => {
-    if (signal?.aborted) return res();
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal?.removeEventListener('abort', done);
-      res();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
 
 const NODE_NAME = 'workflows.argoproj.io/node-name';
 /** Emits the lines other processes store for a run's steps, each once (for a watcher that does not stream them). */
