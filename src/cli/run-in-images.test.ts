@@ -96,7 +96,7 @@ async function metricsOf(storeDir: string): Promise<Record<string, unknown>> {
 
 /** The lines the notebook's own code printed (`[step] text`), without cellpipe's own lines. */
 function printed(stdout: string): string[] {
-  return stdout.split('\n').filter((l) => /^\[[\w-]+\] /.test(l) && !/^\[[\w-]+\] (──|\[cellpipe\]|warm start|cold start)/.test(l));
+  return stdout.split('\n').filter((l) => /^\[[\w-]+\] /.test(l) && !/^\[[\w-]+\] (──|\[cellpipe\]|warm start|cold start|running the imports cells)/.test(l));
 }
 
 for (const [name, notebook, data] of [
