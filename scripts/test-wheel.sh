@@ -21,11 +21,10 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/cellpipe-wheel-test.XXXXXX")
 lab=setup
 services_pid=
 jupyter_pid=
+. test/e2e/jupyter.sh # stop_process_group
 stop_jupyter() {
   [ -n "$jupyter_pid" ] || return 0
-  kill -TERM -- "-$jupyter_pid" 2>/dev/null
-  for _ in $(seq 1 40); do kill -0 "$jupyter_pid" 2>/dev/null || break; sleep 0.25; done
-  kill -KILL -- "-$jupyter_pid" 2>/dev/null
+  stop_process_group "$jupyter_pid"
   jupyter_pid=
 }
 cleanup() {

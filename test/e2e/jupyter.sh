@@ -44,11 +44,16 @@ jupyter_start() {
   return 1
 }
 
+# Ends the process group PID leads (a server and everything it spawned): TERM, then KILL what is left after 10 s.
+stop_process_group() {
+  kill -TERM -- "-$1" 2>/dev/null
+  for _ in $(seq 1 40); do kill -0 "$1" 2>/dev/null || break; sleep 0.25; done
+  kill -KILL -- "-$1" 2>/dev/null
+}
+
 jupyter_stop() {
   [ -n "${JUPYTER_PID:-}" ] || return 0
-  kill -TERM -- "-$JUPYTER_PID" 2>/dev/null
-  for _ in $(seq 1 20); do kill -0 "$JUPYTER_PID" 2>/dev/null || break; sleep 0.25; done
-  kill -KILL -- "-$JUPYTER_PID" 2>/dev/null
+  stop_process_group "$JUPYTER_PID"
   JUPYTER_PID=
   rm -rf "${JUPYTER_STATE:-/nonexistent}"
 }
