@@ -39,6 +39,15 @@ function whenReady(ready: () => boolean, changed: { connect(fn: () => void): unk
   });
 }
 
+/** `promise`'s value, or a rejection saying `why` when it has not settled after `ms`. */
+async function within<T>(promise: Promise<T>, ms: number, why: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(why)), ms);
+  });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
 /** Runs `code` in the notebook's kernel (not stored in its history); resolves when the kernel is done with it. */
 export async function executeInKernel(panel: NotebookPanel, code: string): Promise<KernelResult> {
   const ctx = panel.sessionContext;
@@ -48,6 +57,9 @@ export async function executeInKernel(panel: NotebookPanel, code: string): Promi
   // A kernel that is still starting (or reconnecting) takes the request once it is connected.
   await whenReady(() => kernel.connectionStatus === 'connected', kernel.connectionStatusChanged, KERNEL_ANSWER_MS,
     `the kernel is not connected (${kernel.connectionStatus}): restart it (Kernel → Restart Kernel…) and try again`);
+  // A kernel just started (the notebook was opened a moment ago) has answered its first kernel_info only once its
+  // channels are up: a request sent before that may never be answered.
+  await within(kernel.info, KERNEL_ANSWER_MS, `the kernel did not finish starting in ${KERNEL_ANSWER_MS / 1000} s: restart it (Kernel → Restart Kernel…) and try again`);
   const future = kernel.requestExecute({ code, store_history: false, silent: false, allow_stdin: false, stop_on_error: true });
   const out: string[] = [];
   let error: string | undefined;
@@ -56,11 +68,7 @@ export async function executeInKernel(panel: NotebookPanel, code: string): Promi
     if (msg.header.msg_type === 'stream' && content.name === 'stdout') out.push(content.text ?? '');
     else if (msg.header.msg_type === 'error') error = content.ename === 'LoadError' ? content.evalue : `${content.ename}: ${content.evalue}`;
   };
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`the kernel did not answer in ${KERNEL_ANSWER_MS / 1000} s (is a cell still running? Kernel → Interrupt)`)), KERNEL_ANSWER_MS);
-  });
-  const reply = await Promise.race([future.done, late]).finally(() => clearTimeout(timer));
+  const reply = await within(future.done, KERNEL_ANSWER_MS, `the kernel did not answer in ${KERNEL_ANSWER_MS / 1000} s (is a cell still running? Kernel → Interrupt)`);
   const status = (reply?.content as { status?: string } | undefined)?.status;
   return { ok: status === 'ok' && !error, stdout: out.join(''), ...(error ? { error } : {}) };
 }
