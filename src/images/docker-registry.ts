@@ -6,6 +6,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
+import { sleep } from '../runs/sleep.js';
 
 /** A TCP port free on 127.0.0.1 now (bound, then released, for a program that takes its port from its config). */
 export async function freePort(): Promise<number> {
@@ -75,6 +76,6 @@ export async function serveRegistry(o: ServeOptions): Promise<RegistryProcess> {
       await exited;
       throw new Error(`${label} did not listen on 127.0.0.1:${o.port}: ${stderr.trim()}`);
     }
-    await new Promise((r) => setTimeout(r, 50));
+    await sleep(50);
   }
 }

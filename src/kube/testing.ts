@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { CustomObjectsApi, KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import { connect, type KubeConnection } from './connect.js';
+import { sleep } from '../runs/sleep.js';
 
 export interface TestCluster {
   kubeconfig: string;
@@ -145,7 +146,7 @@ export async function freshNamespace(c: TestCluster, prefix: string): Promise<{ 
       await conn.core.readNamespacedServiceAccount({ name: 'default', namespace: name });
       break;
     } catch {
-      await new Promise((r) => setTimeout(r, 100));
+      await sleep(100);
     }
   }
   return {
@@ -181,7 +182,7 @@ export async function serveLogsFromFile(c: TestCluster, namespace: string, file:
     },
   });
   // KWOK picks the object up through its informer; give it a moment.
-  await new Promise((r) => setTimeout(r, 300));
+  await sleep(300);
 }
 
 /** Nanosecond clock for CRI timestamps (strictly increasing per process). */
@@ -253,7 +254,7 @@ export async function waitFor<T>(what: string, fn: () => Promise<T | undefined |
     const v = await fn().catch(() => undefined);
     if (v) return v;
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
   }
 }
 

@@ -5,6 +5,7 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { hostname } from 'node:os';
 import type { RunnerInfo } from './types.js';
+import { sleep } from './sleep.js';
 
 /**
  * Start time of a process in clock ticks since boot (`/proc/<pid>/stat` field 22), or undefined where `/proc`
@@ -112,7 +113,7 @@ export async function awaitGroupGone(pgid: number, timeoutMs = 5000): Promise<bo
   for (;;) {
     if (!groupAlive(pgid)) return true;
     if (Date.now() >= deadline) return false;
-    await new Promise((r) => setTimeout(r, 10));
+    await sleep(10);
   }
 }
 

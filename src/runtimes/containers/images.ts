@@ -13,6 +13,7 @@ import * as path from 'node:path';
 import { requireTool, runTool } from './tools.js';
 import type { ImageRuntimeConfig } from './oci-spec.js';
 import { pidExists } from '../../runs/process.js';
+import { sleep } from '../../runs/sleep.js';
 
 interface Descriptor {
   mediaType: string;
@@ -64,7 +65,7 @@ export async function withLock<T>(lock: string, fn: () => Promise<T>, timeoutMs 
         continue;
       }
       if (Date.now() > deadline) throw new Error(`the image store is locked by process ${holder} (${lock}); remove the folder if that process is gone`);
-      await new Promise((r) => setTimeout(r, 100));
+      await sleep(100);
     }
   }
   try {

@@ -32,6 +32,7 @@ import { programHash as stepProgramHash } from '../../runs/partial.js';
 import { WarmStarts, idleSecondsOf } from './warm/pool.js';
 import { localSecrets } from '../secrets.js';
 import type { StepProcess } from './warm/server.js';
+import { sleep } from '../../runs/sleep.js';
 
 export interface LocalRuntimeOptions {
   store: RunStore;
@@ -924,7 +925,7 @@ export async function cancelRun(store: RunStore, runId: string, opts: { graceMs?
   if (rec.runner && !runnerGone(rec.runner) && rec.runner.pid !== process.pid) {
     const deadline = Date.now() + graceMs + 3000;
     while (Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 100));
+      await sleep(100);
       rec = (await store.get(runId))!;
       if (isTerminalRun(rec.state)) return rec;
     }
@@ -935,7 +936,7 @@ export async function cancelRun(store: RunStore, runId: string, opts: { graceMs?
   const live = rec.steps.filter((s) => s.state === 'running' && s.pid && processAlive(s.pid, s.pidStart));
   for (const s of live) signalGroup(s.pid!, 'SIGTERM');
   const until = Date.now() + graceMs;
-  while (Date.now() < until && live.some((s) => processAlive(s.pid!, s.pidStart))) await new Promise((r) => setTimeout(r, 50));
+  while (Date.now() < until && live.some((s) => processAlive(s.pid!, s.pidStart))) await sleep(50);
   for (const s of live) signalGroup(s.pid!, 'SIGKILL');
   // What a runtime leaves besides the killed groups (a step container outlives its killed `runc run`): remove it too.
   for (const s of rec.steps) if (s.state === 'running' || s.state === 'pending') await removeLeftoversAfterKilled(s);
