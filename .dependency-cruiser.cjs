@@ -72,6 +72,13 @@ module.exports = {
       from: { path: `^src/(core|lab)/|${RUN_VOCABULARY}`, pathNot: TESTS },
       to: { dependencyTypes: ['core'] },
     },
+    {
+      name: 'imports-resolve',
+      comment: 'an import the checker cannot resolve is an arrow it cannot check: every import of src/ must resolve',
+      severity: 'error',
+      from: { path: '^src/' },
+      to: { couldNotResolve: true },
+    },
   ],
   options: {
     doNotFollow: { path: 'node_modules' },
