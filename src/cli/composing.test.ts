@@ -57,6 +57,19 @@ test('examples/composing runs locally as one pipeline of the three notebooks; a 
   assert.deepEqual(states(root.out), { 'features-load': 'cached', 'features-smooth': 'cached', 'labels-label': 'cached', train: 'cached', report: 'succeeded' });
 });
 
+test('cellpipe compile --graph names each referenced step\'s notebook, and its cells by their index there', async () => {
+  const r = await cellpipe(['compile', 'pipeline.ipynb', '--graph'], path.join(REPO, 'examples/composing'));
+  assert.equal(r.code, 0, r.out);
+  const graph = JSON.parse(r.out.slice(r.out.indexOf('{'))) as { steps: { name: string; unit?: unknown; cells: number[] }[] };
+  assert.deepEqual(graph.steps.map((s) => [s.name, s.unit ?? null, s.cells]), [
+    ['features-load', { name: 'features', notebook: 'features.ipynb', step: 'load' }, [3]],
+    ['features-smooth', { name: 'features', notebook: 'features.ipynb', step: 'smooth' }, [4]],
+    ['labels-label', { name: 'labels', notebook: 'labels.ipynb', step: 'label' }, [1]],
+    ['train', null, [4]],
+    ['report', null, [5]],
+  ]);
+});
+
 test('cellpipe compile names a missing referenced notebook on its notebook: cell and exits 1', async () => {
   const ws = fs.mkdtempSync(path.join(os.tmpdir(), 'cellpipe-composing-'));
   fs.cpSync(path.join(REPO, 'examples/composing'), ws, { recursive: true });

@@ -46,6 +46,29 @@ test('cellpipe run --in-images: builds the step images into a private registry a
   }
 });
 
+test('cellpipe run --in-images of examples/composing: each referenced notebook\'s step runs in its own image, values flow across the notebooks', { skip: why ?? false, timeout: 600_000 }, async () => {
+  const base = await debianBase();
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'cellpipe-cli-images-'));
+  try {
+    fs.cpSync(path.join(kit.REPO, 'examples/composing'), work, { recursive: true });
+    const store = path.join(work, 'store');
+    const r = await kit.cellpipe(['run', path.join(work, 'pipeline.ipynb'), '--in-images', '--base', `oci:${base.layout}:${base.tag}`, '--store', store], {});
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /\[features-smooth\] smoothed \[12\.0, 13\.75/, 'the root\'s WINDOW reached the referenced notebook\'s step');
+    assert.match(r.stdout, /\[report\] a bag is full from 13\.67 g \(window 3\)/);
+    const s = new RunStore(store);
+    const [rec] = await s.list();
+    assert.equal(rec.runtime, 'containers');
+    assert.deepEqual(rec.steps.map((x) => [x.name, x.state]), [
+      ['features-load', 'succeeded'], ['features-smooth', 'succeeded'], ['labels-label', 'succeeded'], ['train', 'succeeded'], ['report', 'succeeded'],
+    ]);
+    assert.deepEqual(await leftovers(rec.id, work), { containers: [], mounts: [] });
+    s.close();
+  } finally {
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+});
+
 test('kill -9 of the runner mid-step: the run is interrupted, its container and overlay are removed', { skip: why ?? false, timeout: 600_000 }, async () => {
   const base = await debianBase();
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'cellpipe-cli-kill-'));

@@ -56,12 +56,15 @@ const compile: Command = async (argv, io) => {
 export function graphJson(result: CompileResult, files?: FilesPlan): unknown {
   const graph = result.graph;
   const outcome = new Map(files?.outcomes.map((o) => [o.path, o]));
+  // A referenced notebook's step (Kale 2.3's notebook: cells) names its notebook, and its cells by their index there.
+  const origin = new Map(result.notebook?.cells.filter((c) => c.origin).map((c) => [c.index, c.origin!.index]));
   return {
     ok: result.ok,
     pipeline: graph?.pipeline,
     steps: (graph?.steps ?? []).map((s) => ({
       name: s.name,
-      cells: s.cells,
+      ...(s.unit ? { unit: s.unit } : {}),
+      cells: s.cells.map((i) => origin.get(i) ?? i),
       inputs: s.inputs,
       inputSources: s.inputSources,
       outputs: s.outputs,
