@@ -138,7 +138,18 @@ export class PipelineModel {
   }
   setParameter(name: string, value: unknown): void {
     this._params.set(name, value);
+    this._paramErrors.delete(name);
     this._runChanged.emit(this._run);
+  }
+  /** What the user typed for a parameter is no value of its type: the value in force stays, and no run starts. */
+  setParameterError(name: string, error: string): void {
+    this._paramErrors.set(name, error);
+    this._runChanged.emit(this._run);
+  }
+  /** Why the parameters typed cannot run (empty: they can), for the parameters the notebook still declares. */
+  parameterErrors(): string[] {
+    const declared = new Set((this._result?.graph?.parameters ?? []).map((p) => p.name));
+    return [...this._paramErrors].filter(([name]) => declared.has(name)).map(([, e]) => e);
   }
 
   scheduleCompile(): void {
@@ -195,6 +206,11 @@ export class PipelineModel {
   /** Saves the notebook (the backend compiles the file on disk), then starts a local run and shows it. */
   async start(target = 'local'): Promise<string | undefined> {
     if (this.busy) return undefined;
+    const bad = this.parameterErrors();
+    if (bad.length) {
+      this._message.emit({ text: `Not started: ${bad.join('; ')}`, hint: 'correct the value in the sidebar\'s Parameters', kind: 'error' });
+      return undefined;
+    }
     this._starting = true;
     this._runChanged.emit(this._run);
     try {
@@ -331,6 +347,7 @@ export class PipelineModel {
   private _lastCompileMs = 0;
   private _timer: ReturnType<typeof setTimeout> | undefined;
   private _params = new Map<string, unknown>();
+  private _paramErrors = new Map<string, string>();
   private _runs: RunRecord[] = [];
   private _run: RunRecord | undefined;
   private _logs = new Map<string, StepLog>();

@@ -6,7 +6,7 @@ import { Signal, type ISignal } from '@lumino/signaling';
 import type { RunRecord } from '../runs/types.js';
 import type { PipelineModel } from './pipeline.js';
 import { isStepDone } from './model/runs.js';
-import type { StepOutputs } from './model/runOutputs.js';
+import { printsShown, type StepOutputs } from './model/runOutputs.js';
 
 export class RunOutputsModel {
   constructor(readonly model: PipelineModel) {
@@ -29,6 +29,12 @@ export class RunOutputsModel {
     const run = this.model.run;
     if (!run || run.id !== this._runId) return [];
     return run.steps.map((s) => this._byStep.get(s.name)).filter((s): s is StepOutputs => !!s);
+  }
+
+  /** True when the step's recorded outputs show under its cells all it printed (nothing was cut at a size limit). */
+  showsAllPrints(step: string): boolean {
+    const got = this.model.run?.id === this._runId ? this._byStep.get(step) : undefined;
+    return !!got && printsShown(got.cells) === 'all';
   }
 
   dispose(): void {

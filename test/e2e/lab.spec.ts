@@ -85,7 +85,7 @@ test('marking a new cell as a step through the editor writes Kale tags to the sa
   expect(savedTags('tagging.ipynb').flat()).toEqual(expect.arrayContaining(['step:first_kid', 'prev:first_kid']));
 });
 
-test('a local run from the sidebar shows every step\'s log inline and turns the DAG nodes green', async ({ page }) => {
+test('a local run from the sidebar shows every step\'s log inline, folded once its prints show under its cells, and turns the DAG nodes green', async ({ page }) => {
   await openNotebook(page, 'candies_sharing.ipynb');
   await openSidebar(page);
   const sidebar = page.locator('#cellpipe-sidebar');
@@ -97,8 +97,20 @@ test('a local run from the sidebar shows every step\'s log inline and turns the 
     await expect(sidebar.locator(`.cp-dag-node[data-step="${step}"]`)).toHaveAttribute('data-state', 'succeeded');
     const log = page.locator(`.cp-inline-log[data-step="${step}"]`);
     await expect(log).toHaveAttribute('data-state', 'succeeded');
-    await expect(log.locator('.cp-log-line').first()).toBeVisible();
+    // What the step printed is under its cell: the log folds, the notebook does not say everything twice.
+    await expect(log).toHaveClass(/cp-collapsed/);
+    await expect(log.locator('.cp-log-line').first()).toBeAttached();
   }
+  // Opened, the log leaves out the prints the cell shows (one click shows them there too).
+  const said = "Let's put in a bag 20 candies";
+  await expect(page.locator('.jp-NotebookPanel .jp-Cell').nth(4).locator('.cp-run-outputs .cp-run-output')).toContainText(said);
+  const sack = page.locator('.cp-inline-log[data-step="sack"]');
+  await sack.locator('.cp-log-toggle').click();
+  await expect(sack).not.toHaveClass(/cp-collapsed/);
+  await expect(sack.locator('.cp-log-line', { hasText: said })).toBeHidden();
+  await expect(sack.locator('.cp-log-line', { hasText: '[cellpipe]' }).first()).toBeVisible();
+  await sack.locator('.cp-log-prints').click();
+  await expect(sack.locator('.cp-log-line', { hasText: said })).toBeVisible();
   // The logs are display-only: nothing was written into the notebook's outputs.
   const nb = JSON.parse(readFileSync(join(ROOT, 'candies_sharing.ipynb'), 'utf8')) as { cells: { outputs?: unknown[] }[] };
   expect(nb.cells.every((c) => !c.outputs || c.outputs.length === 0 || JSON.stringify(c.outputs).indexOf('cp-inline-log') < 0)).toBe(true);
@@ -160,8 +172,8 @@ test('Build & Submit on a Kubeflow profile builds the step images, runs them in 
   // Each step ran in its own pod on the test cluster's kubelet, from the image cellpipe built; its output came
   // through the Kubernetes API and shows under the step's cells. summarise printed what measure computed, so the
   // value went from one pod to the next as an artifact.
-  await expect(page.locator('.cp-inline-log[data-step="measure"] .cp-log-line', { hasText: 'measured 5 readings' })).toBeVisible();
-  await expect(page.locator('.cp-inline-log[data-step="summarise"] .cp-log-line', { hasText: 'mean reading from measure: 16.8' })).toBeVisible();
+  await expect(page.locator('.cp-inline-log[data-step="measure"] .cp-log-line', { hasText: 'measured 5 readings' })).toHaveCount(1);
+  await expect(page.locator('.cp-inline-log[data-step="summarise"] .cp-log-line', { hasText: 'mean reading from measure: 16.8' })).toHaveCount(1);
   // What the cell showed came back from its pod (through its log) into the run store, and shows under the cell.
   await expect(page.locator('.jp-NotebookPanel .jp-Cell').nth(4).locator('.cp-run-outputs .cp-run-output')).toContainText('mean reading from measure: 16.8');
   await keep(page, 'sidebar-kubeflow', { selector: '#cellpipe-sidebar' });
@@ -177,8 +189,8 @@ test('Build & Submit of the quickstart: the data file it reads travels into its 
   await expect(sidebar.locator('.cp-current-run')).toHaveAttribute('data-state', 'succeeded', { timeout: 180_000 });
   await expect(sidebar.locator('.cp-run-runtime').first()).toHaveText('kubeflow · team');
   // load opened data/weather.csv in its pod: the file came in the image.
-  await expect(page.locator('.cp-inline-log[data-step="load"] .cp-log-line', { hasText: /^loaded 90 days$/ })).toBeVisible();
-  await expect(page.locator('.cp-inline-log[data-step="summarise"] .cp-log-line', { hasText: /^mean smoothed temperature: 17\.392$/ })).toBeVisible();
+  await expect(page.locator('.cp-inline-log[data-step="load"] .cp-log-line', { hasText: /^loaded 90 days$/ })).toHaveCount(1);
+  await expect(page.locator('.cp-inline-log[data-step="summarise"] .cp-log-line', { hasText: /^mean smoothed temperature: 17\.392$/ })).toHaveCount(1);
 });
 
 test('a daily schedule made from the sidebar on the Kubeflow profile is listed with its next runs, paused and deleted', { tag: '@kubeflow' }, async ({ page }) => {
@@ -298,7 +310,7 @@ test('reloading the page shows the latest run\'s logs again', async ({ page }) =
   for (const step of ['sack', 'kid1', 'kid2', 'kid3']) {
     const log = page.locator(`.cp-inline-log[data-step="${step}"]`);
     await expect(log).toHaveAttribute('data-state', 'succeeded');
-    await expect(log.locator('.cp-log-line').first()).toBeVisible();
+    await expect(log.locator('.cp-log-line').first()).toBeAttached();
   }
 });
 

@@ -322,8 +322,19 @@ test('while a step runs its header duration ticks and the full log tab follows i
   await page.locator('.lm-TabBar-tab', { hasText: LIVE }).click();
   await expect(cell(page, 2).locator('.cp-run-outputs .cp-run-output')).toContainText('tick 15');
 
+  // Its prints are under its cell now: the log folds by itself and, opened, does not repeat them.
+  await expect(log).toHaveClass(/cp-collapsed/);
+  await log.locator('.cp-log-toggle').click();
+  await expect(log).not.toHaveClass(/cp-collapsed/);
+  await expect(log.locator('.cp-log-line', { hasText: 'tick 15' })).toBeHidden();
+  await log.locator('.cp-log-prints').click();
+  await expect(log.locator('.cp-log-line', { hasText: 'tick 15' })).toBeVisible();
+  // Folded by the user: folded in the next run too; opened by the user: open in the next run too.
   await log.locator('.cp-log-toggle').click();
   await expect(log).toHaveClass(/cp-collapsed/);
+  const after = page.locator('.cp-inline-log[data-step="after"]');
+  await expect(after).toHaveClass(/cp-collapsed/);
+  await after.locator('.cp-log-toggle').click();
   const before = await sidebar.locator('.cp-current-run').getAttribute('data-run-id');
   await sidebar.locator('input[name="param-TICKS"]').fill('3');
   await sidebar.locator('.cp-run-button').click();
@@ -332,6 +343,7 @@ test('while a step runs its header duration ticks and the full log tab follows i
   const next = page.locator('.cp-inline-log[data-step="slow"]');
   await expect(next).not.toHaveAttribute('data-run-id', before!);
   await expect(next).toHaveClass(/cp-collapsed/);
+  await expect(page.locator('.cp-inline-log[data-step="after"]')).not.toHaveAttribute('data-run-id', before!);
   await expect(page.locator('.cp-inline-log[data-step="after"]')).not.toHaveClass(/cp-collapsed/);
 });
 
@@ -344,8 +356,17 @@ test('with the setting "Outputs under cells: kernel" cells show the kernel\'s ou
     await expect(plot.locator('.cp-outputs-switch')).toHaveText('run outputs');
     await expect(cell(page, 5)).not.toHaveClass(/cp-showing-run/);
     await expect(plot.locator('.cp-run-output img')).toBeHidden();
+    // Above the kernel's outputs no line says they come from the run; the switch names the run it brings back.
+    await expect(plot.locator('.cp-run-outputs-from')).toHaveCount(0);
+    await expect(plot.locator('.cp-outputs-switch')).toHaveAttribute('title', /^show what run \S+ printed here instead/);
+    // The run's prints are not under the cells: the data step's log keeps them, open.
+    const data = page.locator('.cp-inline-log[data-step="data"]');
+    await expect(data).not.toHaveClass(/cp-collapsed/);
+    await expect(data.locator('.cp-log-line', { hasText: 'made 4 points' })).toBeVisible();
     await plot.locator('.cp-outputs-switch').click();
     await expect(plot.locator('.cp-run-output img')).toBeVisible();
+    await expect(plot.locator('.cp-run-outputs-from')).toBeVisible();
+    await expect(data).toHaveClass(/cp-collapsed/);
   } finally {
     expect((await put('{}')).status()).toBe(204);
   }

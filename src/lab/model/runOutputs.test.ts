@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { editedSince, errorOutputOf, failingCell, mimeBundle, placeRunOutputs, provenance, splitError, type StepOutputs } from './runOutputs.js';
+import { editedSince, errorOutputOf, failingCell, mimeBundle, placeRunOutputs, printsShown, provenance, splitError, type StepOutputs } from './runOutputs.js';
 import type { CellInfo } from './cells.js';
 
 const code = (id: string): CellInfo => ({ id, type: 'code', tags: [] });
@@ -81,4 +81,15 @@ test('the line above run outputs says which run, which step in which state, and 
   const cached = provenance({ id: 'r2' }, { ...step, state: 'cached' }, 'r1');
   assert.match(cached, /^from run r2 · step plot cached · outputs of run r1 · /);
   assert.doesNotMatch(cached, /2\.0 s/);
+});
+
+test('a step\'s prints count as shown under its cells only when its outputs kept all of them', () => {
+  assert.equal(printsShown({}), 'none');
+  assert.equal(printsShown({ '1': { outputs: [] } }), 'none');
+  assert.equal(printsShown({ '1': { outputs: [] }, '2': { outputs: [{ output_type: 'stream', name: 'stdout', text: 'made 4 points\n' }] } }), 'all');
+  // The step runtime's notes when a size limit cut a stream or stopped the outputs: the log holds the rest.
+  assert.equal(printsShown({ '2': { outputs: [{ output_type: 'stream', name: 'stdout', text: 'line 1\n' }, { output_type: 'stream', name: 'stderr', text: '[cellpipe] stdout was cut here: it is over the 1.0 MB limit\n' }] } }), 'part');
+  assert.equal(printsShown({ '2': { outputs: [{ output_type: 'stream', name: 'stderr', text: ["[cellpipe] the step's outputs reached the 10 MB limit: later outputs are not kept\n"] }] } }), 'part');
+  // A user's own stderr line that mentions a limit is no note.
+  assert.equal(printsShown({ '2': { outputs: [{ output_type: 'stream', name: 'stderr', text: 'warning: rate limit\n' }] } }), 'all');
 });

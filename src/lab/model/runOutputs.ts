@@ -136,3 +136,19 @@ export function provenance(run: Pick<RunRecord, 'id'>, step: Pick<StepRecord, 'n
 }
 
 export type { RecordedCell };
+
+/**
+ * What a step's recorded outputs show of what it printed: nothing, all of it, or a part (the step runtime cut a
+ * stream, or stopped keeping outputs, at its size limits and said so in a `[cellpipe] …` note: the log has the rest).
+ */
+export function printsShown(cells: Readonly<Record<string, { outputs: readonly Record<string, unknown>[] }>>): 'none' | 'all' | 'part' {
+  let any = false;
+  for (const c of Object.values(cells)) {
+    for (const o of c.outputs ?? []) {
+      any = true;
+      const text = Array.isArray(o.text) ? o.text.join('') : typeof o.text === 'string' ? o.text : '';
+      if (o.output_type === 'stream' && o.name === 'stderr' && /^\[cellpipe\] .*\blimit\b/m.test(text)) return 'part';
+    }
+  }
+  return any ? 'all' : 'none';
+}

@@ -14,6 +14,7 @@ import { chipLabel, diagnosticTooltip, filesLabel, firstCells, logAnchors, worst
 import { failedStepAction, renderChipActions } from './stepActionsDom.js';
 import { formatDuration, isErrorLine, stateClass, stepMarks } from '../model/runs.js';
 import { formatCount, logLineElement } from './logLines.js';
+import { logFolded, readFoldChoices, writeFoldChoices, type FoldChoices } from '../model/logFold.js';
 
 /** What the decorations need from the plugin: open the editor, open the full log, jump to a cell. */
 export interface DecorationActions {
@@ -22,6 +23,8 @@ export interface DecorationActions {
   goToCell(cellIndex: number, line?: number): void;
   /** Whether inline logs are shown (setting). */
   inlineLogs(): boolean;
+  /** Whether the shown run's outputs of this step are under its cells now (so its prints need not be in its log). */
+  outputsShown(step: string): boolean;
 }
 
 const BAR = 'cp-cell-bar';
@@ -42,22 +45,22 @@ function headerMeta(step: StepRecord): string {
   return [formatDuration(step.startedAt, step.finishedAt), ...stepMarks(step)].filter(Boolean).join(' · ');
 }
 
-const collapsedKey = (path: string) => `cellpipe:collapsed-logs:${path}`;
+const foldsKey = (path: string) => `cellpipe:collapsed-logs:${path}`;
 
-/** The steps whose inline log the user folded in this notebook (localStorage; none when it is unavailable). */
-function readCollapsed(path: string): Set<string> {
+/** The steps whose inline log the user folded or opened in this notebook (localStorage; none when unavailable). */
+function readFolds(path: string): FoldChoices {
   try {
-    const saved = JSON.parse(localStorage.getItem(collapsedKey(path)) ?? '[]') as unknown;
-    return new Set(Array.isArray(saved) ? saved.filter((s): s is string => typeof s === 'string') : []);
+    return readFoldChoices(localStorage.getItem(foldsKey(path)));
   } catch {
-    return new Set();
+    return new Map();
   }
 }
 
-function writeCollapsed(path: string, steps: Set<string>): void {
+function writeFolds(path: string, choices: FoldChoices): void {
   try {
-    if (steps.size) localStorage.setItem(collapsedKey(path), JSON.stringify([...steps]));
-    else localStorage.removeItem(collapsedKey(path));
+    const saved = writeFoldChoices(choices);
+    if (saved) localStorage.setItem(foldsKey(path), saved);
+    else localStorage.removeItem(foldsKey(path));
   } catch {
     // private mode or full storage: folding still works for this page
   }
@@ -74,7 +77,7 @@ export class NotebookDecorations {
     model.logLines.connect(this.onLines, this);
     model.earlierLines.connect(this.onEarlier, this);
     panel.content.model?.cells.changed.connect(() => requestAnimationFrame(() => this.renderAll()));
-    this.collapsed = readCollapsed(panel.context.path);
+    this.folds = readFolds(panel.context.path);
     // A running step's header counts its duration up, between the run's own state changes.
     this.ticker = setInterval(() => this.tick(), 1000);
     this.renderAll();
@@ -222,8 +225,6 @@ export class NotebookDecorations {
     area.dataset.step = step;
     area.dataset.runId = run.id;
     area.style.setProperty('--cp-step-color', this.model.stepColor(step));
-    // Folded by the user once, folded in every later run too (per notebook and step, kept in this browser).
-    if (this.collapsed.has(step)) area.classList.add('cp-collapsed');
     const header = document.createElement('div');
     header.className = 'cp-log-header';
     const pre = document.createElement('pre');
@@ -249,16 +250,23 @@ export class NotebookDecorations {
     const header = area.querySelector<HTMLElement>('.cp-log-header')!;
     area.dataset.state = step.state;
     header.replaceChildren();
+    // What the step printed is under its cells once its outputs are shown: the log does not say it again.
+    const shown = this.actions.outputsShown(step.name);
+    area.classList.toggle('cp-log-outputs-shown', shown);
+    // Folded by the user once (or opened), so in every later run too (per notebook and step, kept in this browser).
+    const folded = logFolded(step.state, shown, this.folds.get(step.name));
+    area.classList.toggle('cp-collapsed', folded);
     const toggle = document.createElement('button');
     toggle.className = 'cp-log-toggle';
-    toggle.textContent = area.classList.contains('cp-collapsed') ? '▸' : '▾';
+    toggle.textContent = folded ? '▸' : '▾';
     toggle.title = 'show/hide this step\'s log';
+    toggle.setAttribute('aria-expanded', String(!folded));
     toggle.addEventListener('click', () => {
-      const folded = area.classList.toggle('cp-collapsed');
-      toggle.textContent = folded ? '▸' : '▾';
-      if (folded) this.collapsed.add(step.name);
-      else this.collapsed.delete(step.name);
-      writeCollapsed(this.panel.context.path, this.collapsed);
+      const nowFolded = area.classList.toggle('cp-collapsed');
+      toggle.textContent = nowFolded ? '▸' : '▾';
+      toggle.setAttribute('aria-expanded', String(!nowFolded));
+      this.folds.set(step.name, nowFolded);
+      writeFolds(this.panel.context.path, this.folds);
     });
     const name = document.createElement('span');
     name.className = 'cp-log-step';
@@ -271,6 +279,19 @@ export class NotebookDecorations {
     meta.textContent = headerMeta(step);
     if (step.start === 'cold' && step.coldStartReason) meta.title = `cold start: ${step.coldStartReason}`;
     header.append(toggle, name, state, meta);
+    if (shown) {
+      // The prints are hidden from the log (they are the outputs above); one click shows them here too.
+      const prints = document.createElement('button');
+      prints.className = 'cp-log-prints';
+      const showing = area.classList.contains('cp-log-show-prints');
+      prints.textContent = showing ? 'hide prints' : 'prints: under the cells';
+      prints.title = showing ? 'hide what the step printed: it is under its cells' : 'what the step printed is shown under its cells; click to see it in the log too';
+      prints.addEventListener('click', () => {
+        area.classList.toggle('cp-log-show-prints');
+        this.renderHeader(area, step, run);
+      });
+      header.appendChild(prints);
+    }
     if (step.state === 'failed' && step.error) {
       const err = document.createElement('button');
       err.className = 'cp-log-error-link';
@@ -356,6 +377,6 @@ export class NotebookDecorations {
   }
 
   private areas = new Map<string, HTMLElement>();
-  private collapsed: Set<string>;
+  private folds: FoldChoices;
   private ticker: ReturnType<typeof setInterval>;
 }

@@ -10,6 +10,7 @@
 import { NotebookActions, type NotebookPanel } from '@jupyterlab/notebook';
 import type { Cell } from '@jupyterlab/cells';
 import { Widget } from '@lumino/widgets';
+import { Signal, type ISignal } from '@lumino/signaling';
 import { cellLabel } from '../../core/notebook.js';
 import type { RunRecord, StepRecord } from '../../runs/types.js';
 import type { PipelineModel } from '../pipeline.js';
@@ -62,6 +63,12 @@ export class RunOutputsView {
     this._mode = mode;
     this._kernelCells.clear();
     this.render();
+    this._modeChanged.emit(mode);
+  }
+
+  /** Emitted when the whole notebook switches between the run's outputs and the kernel's. */
+  get modeChanged(): ISignal<this, 'run' | 'kernel'> {
+    return this._modeChanged;
   }
 
   render(): void {
@@ -108,6 +115,7 @@ export class RunOutputsView {
     this.model.runChanged.disconnect(this.render, this);
     this.model.compiled.disconnect(this.render, this);
     NotebookActions.executed.disconnect(this.onExecuted, this);
+    Signal.clearData(this);
     for (const area of this.panel.content.node.querySelectorAll<HTMLElement>(`.${AREA}`)) this.removeArea(area);
     for (const cell of this.panel.content.widgets) cell.node.classList.remove(SHOWING_RUN, FAILED_CELL);
   }
@@ -177,8 +185,10 @@ export class RunOutputsView {
     from.textContent = provenance(run, step, got?.fromRun ?? run.id);
     const state = document.createElement('span');
     state.className = `cp-run-outputs-state ${stateClass(step.state)}`;
-    const parts: HTMLElement[] = [state, from];
-    if (edited) {
+    // Above the kernel's own outputs the run's provenance would mislabel them: only the switch (which says whose
+    // outputs it brings back) and a failure marker stay.
+    const parts: HTMLElement[] = showRun ? [state, from] : [];
+    if (edited && showRun) {
       const stale = document.createElement('span');
       stale.className = 'cp-run-outputs-edited';
       stale.textContent = 'code edited since';
@@ -200,7 +210,7 @@ export class RunOutputsView {
     toggle.textContent = showRun ? `kernel outputs${kernelCount ? ` (${kernelCount})` : ''}` : 'run outputs';
     toggle.title = showRun
       ? "show what this notebook's kernel printed here instead (in every cell)"
-      : `show what run ${run.id} printed here instead (in every cell)`;
+      : `show what run ${run.id} printed here instead (in every cell): ${provenance(run, step, got?.fromRun ?? run.id)}`;
     toggle.addEventListener('click', () => this.setMode(showRun ? 'kernel' : 'run'));
     parts.push(toggle);
     if (!isTerminal(run.state) && step.state === 'running') from.textContent += ' …';
@@ -288,6 +298,7 @@ export class RunOutputsView {
   }
 
   private _mode: 'run' | 'kernel' = 'run';
+  private _modeChanged = new Signal<this, 'run' | 'kernel'>(this);
   private _lastRun: string | undefined;
   /** Cells (by model id) that show the kernel's outputs in run mode: they were executed since. */
   private _kernelCells = new Set<string>();

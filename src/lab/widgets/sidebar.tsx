@@ -6,12 +6,12 @@
 import React, { useEffect, useRef, useState } from 'react';
 import { ReactWidget } from '@jupyterlab/ui-components';
 import { Signal, type ISignal } from '@lumino/signaling';
-import type { JsonValue, Parameter } from '../../core/model.js';
+import type { Parameter } from '../../core/model.js';
 import { cellLabel } from '../../core/notebook.js';
 import type { RunRecord, StepState } from '../../runs/types.js';
 import type { PipelineModel } from '../pipeline.js';
 import { DagView } from './dag.js';
-import { showParameter } from '../model/params.js';
+import { readParameterInput, showParameter, textMeans } from '../model/params.js';
 import { formatDuration, isTerminal, stateClass } from '../model/runs.js';
 import { LOCAL_TARGET, runButtonLabel, showsSubmitStages, submitStages, unavailableTargets, validTarget, type TargetOption } from '../model/targets.js';
 import { SchedulesModel } from '../schedules.js';
@@ -44,34 +44,26 @@ function useModelVersion(model: PipelineModel | null): number {
   return version;
 }
 
-function parseValue(p: Parameter, text: string): JsonValue {
-  switch (p.type) {
-    case 'int':
-    case 'float': {
-      const n = Number(text);
-      return text.trim() !== '' && Number.isFinite(n) ? n : text;
-    }
-    case 'bool':
-      return text === 'true';
-    case 'list':
-    case 'dict':
-      try {
-        return JSON.parse(text) as JsonValue;
-      } catch {
-        return text;
-      }
-    default:
-      return text;
-  }
-}
-
-
 function Parameters(props: { model: PipelineModel }) {
   const params = props.model.result?.graph?.parameters ?? [];
   const values = props.model.parameterValues();
-  // What the user typed, kept while it means the value in force (so "1." or "2.50" is not rewritten mid-edit).
+  // What the user typed, kept while it means the value in force (so "1." or "2.50" is not rewritten mid-edit) or
+  // while it is no value at all (it stays, with what is wrong under it).
   const [typed, setTyped] = useState<Record<string, string>>({});
+  const [errors, setErrors] = useState<Record<string, string>>({});
   if (!params.length) return <div className="cp-empty">No pipeline parameters (tag a cell <code>pipeline-parameters</code>).</div>;
+  const onType = (p: Parameter, text: string) => {
+    setTyped({ ...typed, [p.name]: text });
+    const got = readParameterInput(p, text);
+    const { [p.name]: _, ...rest } = errors;
+    if ('value' in got) {
+      setErrors(rest);
+      props.model.setParameter(p.name, got.value);
+    } else {
+      setErrors({ ...rest, [p.name]: got.error });
+      props.model.setParameterError(p.name, got.error);
+    }
+  };
   return (
     <table className="cp-params">
       <tbody>
@@ -82,9 +74,12 @@ function Parameters(props: { model: PipelineModel }) {
               {p.type === 'bool' ? (
                 <input type="checkbox" name={`param-${p.name}`} checked={values[p.name] === true} onChange={(e) => props.model.setParameter(p.name, e.target.checked)} />
               ) : (
-                <input className="jp-mod-styled cp-input" name={`param-${p.name}`}
-                  value={typed[p.name] !== undefined && parseValue(p, typed[p.name]) === values[p.name] ? typed[p.name] : showParameter(values[p.name], p.type)}
-                  onChange={(e) => (setTyped({ ...typed, [p.name]: e.target.value }), props.model.setParameter(p.name, parseValue(p, e.target.value)))} />
+                <>
+                  <input className={`jp-mod-styled cp-input${errors[p.name] ? ' cp-input-invalid' : ''}`} name={`param-${p.name}`} aria-invalid={!!errors[p.name]}
+                    value={typed[p.name] !== undefined && (errors[p.name] || textMeans(p, typed[p.name], values[p.name])) ? typed[p.name] : showParameter(values[p.name], p.type)}
+                    onChange={(e) => onType(p, e.target.value)} />
+                  {errors[p.name] ? <div className="cp-param-error" role="alert">{errors[p.name]}</div> : null}
+                </>
               )}
             </td>
             <td className="cp-param-type">{p.type}</td>
@@ -135,11 +130,12 @@ function Unavailable(props: { targets: TargetOption[] }) {
   );
 }
 
-function Panel(props: { model: PipelineModel | null; schedules: SchedulesModel | null; actions: SidebarActions; status: { text: string; hint?: string } | null; targets: TargetOption[]; clearStatus: () => void }) {
-  const { model, actions, schedules } = props;
+function Panel(props: { model: PipelineModel | null; schedules: SchedulesModel | null; actions: SidebarActions; status: { text: string; hint?: string } | null; targets: TargetOption[]; clearStatus: () => void;
+  picked: string; pick: (target: string) => void }) {
+  const { model, actions, schedules, picked } = props;
   useModelVersion(model);
   useSchedulesVersion(schedules);
-  const [picked, setTarget] = useState('local');
+  const setTarget = props.pick;
   const [scheduling, setScheduling] = useState(false);
   const [debugStep, setDebugStep] = useState<string | undefined>(undefined);
   const target = validTarget(props.targets, picked);
@@ -163,7 +159,9 @@ function Panel(props: { model: PipelineModel | null; schedules: SchedulesModel |
   const states: Record<string, StepState> = {};
   for (const s of run?.steps ?? []) states[s.name] = s.state;
   const diagnostics = result?.diagnostics ?? [];
-  const errors = diagnostics.filter((d) => d.severity === 'error').length;
+  // Errors in the notebook, or a parameter typed that is no value of its type: nothing can start.
+  const errors = diagnostics.filter((d) => d.severity === 'error').length + model.parameterErrors().length;
+  const blockedWhy = model.parameterErrors()[0] ?? 'fix the errors below first';
   return (
     <div className="cp-sidebar">
       <header className="cp-section">
@@ -188,14 +186,14 @@ function Panel(props: { model: PipelineModel | null; schedules: SchedulesModel |
               ))}
             </select>
           </label>
-          <button className="jp-mod-styled jp-mod-accept cp-run-button" disabled={model.busy || errors > 0 || !graph} title={errors ? 'fix the errors below first' : 'save the notebook and run its pipeline'}
+          <button className="jp-mod-styled jp-mod-accept cp-run-button" disabled={model.busy || errors > 0 || !graph} title={errors ? blockedWhy : 'save the notebook and run its pipeline'}
             onClick={() => void model.start(target)}>
             {runButtonLabel(target)}
           </button>
           <RunWithoutCacheButton model={model} target={target} disabled={model.busy || errors > 0 || !graph} />
           {onProfile ? (
             <button className="jp-mod-styled cp-schedule-button" disabled={errors > 0 || !graph} aria-expanded={scheduling}
-              title={errors ? 'fix the errors below first' : `run this pipeline on ${target} on a schedule`} onClick={() => setScheduling(!scheduling)}>
+              title={errors ? blockedWhy : `run this pipeline on ${target} on a schedule`} onClick={() => setScheduling(!scheduling)}>
               Schedule…
             </button>
           ) : null}
@@ -315,7 +313,23 @@ export class PipelineSidebar extends ReactWidget {
 
   render() {
     return <Panel key={this.model?.path ?? ''} model={this.model} schedules={this.schedules} actions={this.actions} status={this.status} targets={this.targets()}
-      clearStatus={() => this.status && this.setStatus(null)} />;
+      clearStatus={() => this.status && this.setStatus(null)} picked={this.picked} pick={(t) => this.pickTarget(t)} />;
+  }
+
+  pickTarget(target: string): void {
+    this.picked = target;
+    this.update();
+    this._targetChanged.emit(this.target);
+  }
+
+  /** Emitted when another target is picked. */
+  get targetChanged(): ISignal<this, string> {
+    return this._targetChanged;
+  }
+
+  /** Where Run sends the pipeline: the target picked here if it is still usable, else Local (the Run command uses it too). */
+  get target(): string {
+    return validTarget(this.targets(), this.picked);
   }
 
   private onMessage(_: unknown, msg: { text: string; hint?: string }): void {
@@ -336,5 +350,7 @@ export class PipelineSidebar extends ReactWidget {
   private schedules: SchedulesModel | null = null;
   private readonly schedulesByModel = new WeakMap<PipelineModel, SchedulesModel>();
   private status: { text: string; hint?: string } | null = null;
+  private picked = LOCAL_TARGET;
+  private _targetChanged = new Signal<this, string>(this);
   private _modelChanged = new Signal<this, PipelineModel | null>(this);
 }
