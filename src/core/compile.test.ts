@@ -44,6 +44,23 @@ test('edges implied by data are added and reported; a function carries what its 
   assert.ok(implied.every((d) => d.severity === 'info' && d.cell !== undefined && d.hint?.startsWith('add the tag prev:')));
 });
 
+test('an untagged cell that joined the parameters cell is one error saying so, with the way out, not one per line', () => {
+  const cell = (source: string, tags: string[]) => ({ cell_type: 'code', metadata: { tags }, outputs: [], execution_count: null, source });
+  const r = compileNotebook(JSON.stringify({ nbformat: 4, nbformat_minor: 5, metadata: {}, cells: [
+    cell('from sklearn.datasets import load_wine', ['imports']),
+    cell('TEST_SIZE = 0.25', ['pipeline-parameters']),
+    cell('wine = load_wine(as_frame=True)\nX = wine.data\ny = wine.target', []),
+  ] }));
+  assert.deepEqual(codes(r), ['error:joined-parameters@2:-']);
+  assert.equal(r.diagnostics[0].message, 'cell 3 ("wine = load_wine(as_frame=True)") has no tag, so it joined the pipeline-parameters cell above it, which holds only NAME = literal lines');
+  assert.match(r.diagnostics[0].hint!, /^make it a step \(Shift\+Alt\+S/);
+  // The parameters cell itself still gives its parameter.
+  assert.deepEqual(r.graph?.parameters.map((p) => p.name), ['TEST_SIZE']);
+  // The parameters cell's own mistakes are still reported line by line.
+  const own = compileNotebook(JSON.stringify({ nbformat: 4, nbformat_minor: 5, metadata: {}, cells: [cell('A = 1\nB = f(2)', ['pipeline-parameters']), cell('print(A)', ['step:s'])] }));
+  assert.deepEqual(codes(own), ['error:invalid-parameter@0:2']);
+});
+
 test('all the problems of a broken notebook are reported on their cells', () => {
   const r = compileNotebook(fixture('broken.ipynb'));
   assert.equal(r.ok, false);

@@ -188,6 +188,14 @@ function readBlocks(b: Build): void {
     const place = b.placement.get(cell.index);
     if (place?.kind === 'parameters') {
       const read = readParameters(cell);
+      if (read.diagnostics.length && parseCellTags(cell).tags.role !== 'pipeline-parameters') {
+        // An untagged cell after the parameters cell joined it (tagging top to bottom gets here on the way): say
+        // that, not "'load_wine(as_frame=True)' is not a literal" for each of its lines.
+        diag(b, cell, 'error', 'joined-parameters',
+          `${cellLabel(cell.index)} ("${firstLine(cell.source)}") has no tag, so it joined the pipeline-parameters cell above it, which holds only NAME = literal lines`,
+          'make it a step (Shift+Alt+S in JupyterLab, or the tag step:<name>), or tag it imports, functions or skip');
+        continue;
+      }
       b.diagnostics.push(...read.diagnostics);
       for (const p of read.parameters) {
         const i = b.parameters.findIndex((q) => q.name === p.name);

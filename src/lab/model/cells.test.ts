@@ -46,6 +46,19 @@ test('diagnostics land on the cell their id names, else their index; the rest un
   assert.equal(diagnosticTooltip(map.get(0)!), 'warning (line 3): by index — fix it');
 });
 
+test('on a cell, errors come before warnings and warnings before infos, so the chip never shows an info over a warning', () => {
+  const cells: CellInfo[] = [{ type: 'code', tags: [], id: 'a' }];
+  const diags = [
+    { severity: 'info' as const, code: 'c', message: "reads 'logreg' … added the edge", cell: 0 },
+    { severity: 'warning' as const, code: 'c', message: 'star import', cell: 0 },
+    { severity: 'info' as const, code: 'c', message: 'second info', cell: 0 },
+    { severity: 'error' as const, code: 'c', message: 'syntax error', cell: 0 },
+    { severity: 'warning' as const, code: 'c', message: 'second warning', cell: 0 },
+  ];
+  assert.deepEqual(diagnosticsByCell(diags, cells).get(0)!.map((d) => d.message),
+    ['syntax error', 'star import', 'second warning', "reads 'logreg' … added the edge", 'second info']);
+});
+
 const corpus = '/work/shared/corpus/kale/candies_sharing.ipynb';
 test('the Kale candies notebook places its four steps from tags alone', { skip: !existsSync(corpus) && 'corpus not present' }, () => {
   const nb = JSON.parse(readFileSync(corpus, 'utf8')) as { cells: { cell_type: CellInfo['type']; metadata: { tags?: string[] } }[] };

@@ -130,7 +130,7 @@ export function stepPalette(order: readonly string[], edges: readonly (readonly 
 /**
  * Groups diagnostics by the cell they concern. A diagnostic's `cellId` wins over its index (ids survive
  * inserts above); an index is used when there is no id or the id is not found. Diagnostics about no cell
- * are returned under `-1` (the sidebar lists them).
+ * are returned under `-1` (the sidebar lists them). In each cell the most severe come first.
  */
 export function diagnosticsByCell(diagnostics: readonly Diagnostic[], cells: readonly CellInfo[]): Map<number, Diagnostic[]> {
   const byId = new Map<string, number>();
@@ -144,8 +144,13 @@ export function diagnosticsByCell(diagnostics: readonly Diagnostic[], cells: rea
     list.push(d);
     out.set(at, list);
   }
+  // Errors, then warnings, then infos (each in the compiler's order): the chip shows the first, and a warning must
+  // never hide behind an info's "(+1)".
+  for (const list of out.values()) list.sort((a, b) => SEVERITY_RANK[a.severity] - SEVERITY_RANK[b.severity]);
   return out;
 }
+
+const SEVERITY_RANK: Record<Diagnostic['severity'], number> = { error: 0, warning: 1, info: 2 };
 
 /** The worst severity in a list, for the cell's icon. */
 export function worstSeverity(diagnostics: readonly Diagnostic[]): Diagnostic['severity'] | undefined {

@@ -14,6 +14,7 @@ import { chipLabel, diagnosticTooltip, filesLabel, firstCells, logAnchors, worst
 import { failedStepAction, renderChipActions } from './stepActionsDom.js';
 import { formatDuration, isErrorLine, stateClass, stepMarks } from '../model/runs.js';
 import { formatCount, logLineElement } from './logLines.js';
+import { showInEditor } from './squiggles.js';
 import { logFolded, readFoldChoices, writeFoldChoices, type FoldChoices } from '../model/logFold.js';
 
 /** What the decorations need from the plugin: open the editor, open the full log, jump to a cell. */
@@ -122,6 +123,7 @@ export class NotebookDecorations {
       if (reads) files.title = reads.title;
       else files.removeAttribute('title');
       const diags = this.model.diagnostics.get(i) ?? [];
+      showInEditor(cell, diags);
       const worst = worstSeverity(diags);
       const icon = bar.querySelector<HTMLElement>('.cp-diag')!;
       const text = bar.querySelector<HTMLElement>('.cp-diag-text')!;
