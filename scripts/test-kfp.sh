@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Kubeflow runs on KFP 2.17.0's own stack: starts the test cluster with `--kfp` (scripts/k8s/cluster.sh; the first
+# run on a machine builds the cluster and the stack: build.sh, kfp-build.sh), runs the tests that need it
+# (lib/**/*kfp-stack.test.js), checks that stop leaves nothing behind, and stops the cluster.
+# Called by scripts/test.sh (and so by .ci/run). Set CELLPIPE_SKIP_KFP=1 (or CELLPIPE_SKIP_K8S=1) to skip.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+if [ -n "${CELLPIPE_SKIP_KFP:-}${CELLPIPE_SKIP_K8S:-}" ]; then echo "test-kfp: skipped (CELLPIPE_SKIP_KFP/CELLPIPE_SKIP_K8S is set)"; exit 0; fi
+[ -f lib/runtimes/kubeflow/kfp-stack.test.js ] || npx tsc -b || exit 1
+export CELLPIPE_K8S_STATE=${CELLPIPE_K8S_STATE:-${TMPDIR:-/tmp}/cellpipe-k8s-kfp-$$}
+cleanup() { bash scripts/k8s/cluster.sh stop >/dev/null 2>&1 || true; }
+trap cleanup EXIT INT TERM
+# Build first (cached after the first run), so the start below measures start-up only.
+t0=$(date +%s)
+bash scripts/k8s/build.sh >/dev/null || { echo "test-kfp: building the cluster binaries failed"; exit 1; }
+bash scripts/k8s/kfp-build.sh >/dev/null || { echo "test-kfp: building KFP's stack failed"; exit 1; }
+echo "test-kfp: binaries ready in $(( $(date +%s) - t0 ))s"
+t0=$(date +%s.%N)
+bash scripts/k8s/cluster.sh start --kfp || { echo "test-kfp: the test cluster with KFP did not start"; exit 1; }
+echo "test-kfp: cluster and KFP started in $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')s"
+eval "$(bash scripts/k8s/cluster.sh env)"
+rc=0
+node --test --test-concurrency=1 --test-reporter=spec $(find lib -name '*kfp-stack.test.js' | sort) || rc=1
+if [ $rc -ne 0 ]; then
+  echo "test-kfp: last lines of the stack's logs:"
+  for f in "$CELLPIPE_K8S_STATE"/logs/kfp-*.log; do echo "--- $f"; tail -15 "$f"; done
+fi
+# A crash (every process SIGKILLed, as a killed CI job leaves them): the next start cleans up and comes up again.
+for f in "$CELLPIPE_K8S_STATE"/pids/*; do kill -9 "$(cat "$f")" 2>/dev/null; done
+if bash scripts/k8s/cluster.sh start --kfp >"${TMPDIR:-/tmp}/test-kfp-restart-$$.log" 2>&1; then
+  echo "test-kfp: ok: after a crash, start --kfp cleaned up and came up again"
+else
+  echo "test-kfp: start --kfp after a crash failed:"; tail -20 "${TMPDIR:-/tmp}/test-kfp-restart-$$.log"; rc=1
+fi
+rm -f "${TMPDIR:-/tmp}/test-kfp-restart-$$.log"
+# Stop leaves nothing behind: no process of the stack, no DNAT rule, no state directory.
+bash scripts/k8s/cluster.sh stop >/dev/null 2>&1
+left=$(pgrep -af "$CELLPIPE_K8S_STATE" || true)
+[ -z "$left" ] || { echo "test-kfp: processes left after stop:"; echo "$left"; rc=1; }
+if iptables -t nat -S PREROUTING 2>/dev/null | grep -q cellpipe-kfp; then echo "test-kfp: a DNAT rule was left after stop"; rc=1; fi
+[ ! -e "$CELLPIPE_K8S_STATE" ] || { echo "test-kfp: $CELLPIPE_K8S_STATE left after stop"; rc=1; }
+[ $rc -ne 0 ] || echo "test-kfp: ok: stop left nothing behind (processes, DNAT rule, state directory)"
+exit $rc
