@@ -101,6 +101,9 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
   [plugins."io.containerd.grpc.v1.cri".registry]
     config_path = "$state/certs.d"
 EOF
+  # A default route via the bridge, as a cluster's CNI gives pods: Service IPs (the `kubernetes` Service, 10.0.0.1,
+  # which Argo's wait container and KFP's driver call) are outside the pod /24, and without it every connection to
+  # them fails with "network is unreachable".
   cat >"$state/cni/net.d/10-cellpipe.conflist" <<EOF
 {
   "cniVersion": "0.4.0",
@@ -108,7 +111,8 @@ EOF
   "plugins": [{
     "type": "bridge", "bridge": "$NODE_BRIDGE", "isGateway": true, "ipMasq": false, "hairpinMode": true,
     "ipam": {"type": "host-local", "dataDir": "$state/cni/ipam",
-             "ranges": [[{"subnet": "$NODE_SUBNET.0/24", "gateway": "$NODE_IP", "rangeStart": "$NODE_SUBNET.10"}]]}
+             "ranges": [[{"subnet": "$NODE_SUBNET.0/24", "gateway": "$NODE_IP", "rangeStart": "$NODE_SUBNET.10"}]],
+             "routes": [{"dst": "0.0.0.0/0"}]}
   }]
 }
 EOF

@@ -184,10 +184,13 @@ interface PodTracking {
   logged: Set<string>;
 }
 
-/** The task a KFP executor pod runs, from Argo's node-name annotation (`<wf>.root.<task>.executor[(N)]`). */
+/**
+ * The task a KFP executor pod runs, from Argo's node-name annotation: `<wf>.root.<task>.executor`, where Argo v4 (KFP
+ * 2.17's) marks each retryable node's attempt, `<wf>(0).root(0).<task>(0).executor(0)`.
+ */
 export function podTask(pod: V1Pod): string | undefined {
   const node = pod.metadata?.annotations?.[NODE_NAME];
-  return node ? /\.([^.]+)\.executor(\(\d+\))?$/.exec(node)?.[1] : undefined;
+  return node ? /\.([^.()]+)(?:\(\d+\))?\.executor(?:\(\d+\))?$/.exec(node)?.[1] : undefined;
 }
 
 export class KubeflowRuntime extends EventEmitter<KubeflowRuntimeEvents> implements Runtime {
