@@ -51,6 +51,8 @@ describe('Kubeflow runs on KFP 2.17\'s own stack', { skip: stack, concurrency: f
     profile = await loadProfile('test');
     dir = mkdtempSync(join(tmpdir(), 'cellpipe-kfp-stack-'));
     runtime = new KubeflowRuntime({ store: new RunStore(dir), profile });
+    // What the runtime could not do (read pod logs, reach KFP) is printed: a failing assertion alone would hide it.
+    runtime.on('warning', (runId, message) => console.log(`warning (run ${runId}): ${message}`));
   });
   after(async () => {
     await runtime?.stopWatching();
