@@ -33,6 +33,7 @@ import type { PodLogStream } from '../../kube/logs.js';
 import { KfpClient, type KfpExperiment, type KfpRun, type PipelineVersionResult } from '../../kfp/client.js';
 import { KfpError } from '../../kfp/errors.js';
 import { CellOutputsAssembler, isCellOutputsLine } from '../../runs/cell-outputs-log.js';
+import { stepFailureFromLog } from '../../runs/step-failure-log.js';
 import { CELL_OUTPUTS_FILE } from '../../runs/outputs.js';
 import { kfpEndpoint, kfpSettings, type KfpSettings } from '../../kfp/endpoint.js';
 import { rootParameters, runtimeParameters, specDocument } from '../../kfp/parameters.js';
@@ -741,6 +742,9 @@ export class KubeflowRuntime extends EventEmitter<KubeflowRuntimeEvents> impleme
         }
         await this.store.appendLog(runId, step, line);
         this.emit('log', runId, step, line);
+        // KFP reports no error text for a failed task: the step runtime's last line says which cell raised what.
+        const failure = stepFailureFromLog(step, line.text);
+        if (failure) this.emit('change', structuredClone(await this.store.updateStep(runId, step, { error: failure })));
       },
       onWarning: (m) => this.emit('warning', runId, m),
       // The pod's ending is recorded before the watcher may take the step's log as complete.
