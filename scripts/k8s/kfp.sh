@@ -16,7 +16,8 @@
 # cluster DNS names; the API server adds `hostAliases` for them (COMPILED_PIPELINE_SPEC_PATCH, a KFP setting) pointing
 # at the node's bridge address, where the services listen. Argo's wait container and KFP's driver and launcher call
 # the Kubernetes API at the `kubernetes` Service (10.0.0.1:443): one iptables DNAT rule sends that to the API server
-# on 127.0.0.1 (route_localnet on the bridge only), removed by stop.
+# on 127.0.0.1 (route_localnet on the bridge only), removed by stop; pods reach 10.0.0.1 by their default route via
+# the bridge (node.sh).
 # The API server's gRPC port listens on every interface: its REST gateway dials "localhost" + the port flag, so the
 # flag must be `:8887` (an address in it breaks every REST call).
 #
