@@ -34,6 +34,7 @@ cp "$corpus/kale/candies_sharing.ipynb" "$root/kubeflow.ipynb"
 cp test/e2e/notebooks/long_running.ipynb test/e2e/notebooks/failing.ipynb test/e2e/notebooks/debug.ipynb "$root/"
 cp test/e2e/notebooks/kubeflow_values.ipynb "$root/"
 cp examples/quickstart.ipynb "$root/quickstart.ipynb" && cp -r examples/data "$root/data"
+cp -r examples/composing "$root/composing"
 
 # CELLPIPE_E2E_NO_KUBEFLOW=1 (for quick iterations on the page): no cluster and no Kubeflow services, and the tests
 # tagged @kubeflow are left out. CI never sets it.

@@ -7,6 +7,7 @@ import type { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 import type { CellpipeAPI } from './api.js';
 import { goToCell, openFullLog } from './navigation.js';
 import { PipelineModel } from './pipeline.js';
+import { ReferencedNotebooks } from './model/referenced.js';
 import { RunOutputsModel } from './runOutputs.js';
 import type { CellpipeSettings } from './tokens.js';
 import { NotebookDecorations } from './widgets/decorations.js';
@@ -28,13 +29,25 @@ export class OpenNotebooks {
     private readonly settings: () => CellpipeSettings,
     /** Edits a cell's tags (the tag editor); the chips open it. */
     private readonly editTags: (panel: NotebookPanel, cellIndex: number) => void,
-  ) {}
+  ) {
+    // Kale 2.3's notebook: cells: referenced notebooks are read through the contents API, and read again (and the
+    // open notebooks recompiled) when one is saved, renamed or deleted.
+    this.referenced = new ReferencedNotebooks(
+      async (p) => (await app.serviceManager.contents.get(p, { content: true })).content as object,
+      () => this.entries.forEach(({ model }) => model.scheduleCompile()),
+    );
+    app.serviceManager.contents.fileChanged.connect((_c, change) => {
+      for (const m of [change.oldValue, change.newValue]) if (m?.path && this.referenced.has(m.path)) this.referenced.refresh(m.path);
+    });
+  }
+
+  private readonly referenced: ReferencedNotebooks;
 
   /** The notebook's entry, made on first sight. */
   attach(panel: NotebookPanel): OpenNotebook {
     const known = this.entries.get(panel);
     if (known) return known;
-    const model = new PipelineModel(panel, this.api, () => ({ defaultBaseImage: this.settings().defaultBaseImage }));
+    const model = new PipelineModel(panel, this.api, () => ({ defaultBaseImage: this.settings().defaultBaseImage, readNotebook: this.referenced.reader(panel.context.path) }));
     const runOutputs = new RunOutputsModel(model);
     let outputs: RunOutputsView | undefined;
     const decorations = new NotebookDecorations(panel, model, {

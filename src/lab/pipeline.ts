@@ -41,7 +41,7 @@ export class PipelineModel {
     readonly panel: NotebookPanel,
     readonly api: CellpipeAPI,
     /** Compile options from the user's settings (read at every compile). */
-    private readonly compileOptions: () => Pick<CompileOptions, 'defaultBaseImage'> = () => ({}),
+    private readonly compileOptions: () => Pick<CompileOptions, 'defaultBaseImage' | 'readNotebook'> = () => ({}),
   ) {
     const model = panel.content.model;
     if (model) {
