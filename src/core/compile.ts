@@ -72,11 +72,22 @@ export function compileNotebook(input: string | object, options: CompileOptions 
   if (diagnostics.some((d) => d.severity === 'error')) return sortDiagnostics(result);
   result.ok = true;
   if (options.graphOnly) return sortDiagnostics(result);
-  const spec = pipelineSpec(graph, programs, {
+  return compileSpec(result, options);
+}
+
+/**
+ * The last stage of `compileNotebook`: the pipeline spec of a notebook that compiled (`ok`, with its graph), e.g. again
+ * with the images the build stage made — without reading or analysing the notebook a second time.
+ */
+export function compileSpec(compiled: CompileResult, options: CompileOptions = {}): CompileResult {
+  const graph = compiled.graph;
+  if (!compiled.ok || !graph) return compiled;
+  const result: CompileResult = { ...compiled, diagnostics: [...compiled.diagnostics] };
+  const spec = pipelineSpec(graph, compiled.programs, {
     images: options.images, programDir: options.programDir, workdir: options.workdir, sdkVersion: `cellpipe-${CELLPIPE_VERSION}`,
     execute: options.execute,
   });
-  diagnostics.push(...spec.diagnostics);
+  result.diagnostics.push(...spec.diagnostics);
   result.yaml = specYaml(spec.docs, graph);
   result.specHash = sha256Hex(result.yaml);
   return sortDiagnostics(result);

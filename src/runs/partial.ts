@@ -9,8 +9,20 @@
 import type { StepGraph, StepProgram } from '../core/model.js';
 import type { PartialReuse, RunRecord, StepRecord } from './types.js';
 import { canonicalHash } from '../core/hash.js';
+import { CellpipeError } from '../core/errors.js';
 
-export class PartialRunError extends Error {}
+/**
+ * A partial run that cannot be planned. `usage`: the selection itself is wrong (an unknown step, `--only` with
+ * `--from`); otherwise no earlier run can supply the steps the chosen ones need.
+ */
+export class PartialRunError extends CellpipeError {
+  constructor(
+    message: string,
+    readonly usage = true,
+  ) {
+    super(message);
+  }
+}
 
 /**
  * What identifies a step's code: its program (prelude and own cells, inputs, outputs, parameters) and its
@@ -93,6 +105,7 @@ export function planReuse(
     throw new PartialRunError(
       `run ${rec.id} has no usable outputs of ${missing.map((n) => `'${n}'`).join(', ')} (${missing.map((n) => rec.steps.find((s) => s.name === n)?.state ?? 'not in that run').join(', ')}); ` +
         `choose a run where they succeeded with --reuse RUN, or run them too`,
+      false,
     );
   }
   const reuse: PartialReuse = { runId: rec.id, steps: {}, omitted: [] };

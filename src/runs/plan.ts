@@ -18,9 +18,13 @@ export interface PartialSelection {
   reuse?: string;
 }
 
-/** The plan, or the message saying why there is none (`usage`: the selection itself is wrong). */
-export type PartialPlan = ReturnType<typeof planReuse> | { error: string; usage: boolean };
+/** Which steps run, which earlier run the others come from, and which of those changed since. */
+export type PartialPlan = ReturnType<typeof planReuse>;
 
+/**
+ * Plans a partial run; throws a PartialRunError saying why there is no plan (`usage`: the selection itself is wrong,
+ * e.g. an unknown step; otherwise no earlier run can supply the steps the chosen ones need).
+ */
 export async function planPartialRun(
   store: RunStore,
   notebookPath: string,
@@ -30,37 +34,32 @@ export async function planPartialRun(
   /** Which recorded notebook paths are this notebook (default: the same file name, right for a store next to it). */
   sameNotebook: (recorded: string) => boolean = (recorded) => basename(recorded) === basename(notebookPath),
 ): Promise<PartialPlan> {
-  let chosen: Set<string>;
-  try {
-    chosen = chooseSteps(graph, sel);
-  } catch (err) {
-    if (err instanceof PartialRunError) return { error: err.message, usage: true };
-    throw err;
-  }
+  const chosen = chooseSteps(graph, sel);
   try {
     const needed = neededSteps(graph, chosen);
     let rec: RunRecord | undefined;
     if (sel.reuse !== undefined) {
       const found = await findRun(store, sel.reuse);
-      if (found === 'ambiguous') return { error: `--reuse ${sel.reuse}: matches several runs; give more of the id`, usage: false };
-      if (!found) return { error: `--reuse: ${noSuchRun(sel.reuse, store)}`, usage: false };
+      if (found === 'ambiguous') throw new PartialRunError(`--reuse ${sel.reuse}: matches several runs; give more of the id`, false);
+      if (!found) throw new PartialRunError(`--reuse: ${noSuchRun(sel.reuse, store)}`, false);
       rec = found;
     } else {
       const name = basename(notebookPath);
       const mine = (await store.list()).filter((r) => sameNotebook(r.notebook) && ['succeeded', 'failed', 'cancelled'].includes(r.state));
       rec = mine.find((r) => canSupply(r, needed, existsSync));
       if (!rec) {
-        return {
-          error: mine.length
+        throw new PartialRunError(
+          mine.length
             ? `no earlier run of ${name} in ${store.dir} has outputs of ${needed.map((n) => `'${n}'`).join(', ')}; run them too, or the whole notebook first`
             : `no earlier run of ${name} in ${store.dir} to reuse steps from; run the whole notebook first (cellpipe run ${name})`,
-          usage: false,
-        };
+          false,
+        );
       }
     }
     return planReuse(graph, programs, chosen, rec, existsSync);
   } catch (err) {
-    if (err instanceof PartialRunError) return { error: err.message, usage: false };
+    // Past the choice, a step that cannot be planned is not a mistake in the selection.
+    if (err instanceof PartialRunError && err.usage) throw new PartialRunError(err.message, false);
     throw err;
   }
 }

@@ -2,7 +2,7 @@
  * One interface for every place a pipeline runs (this machine, Kubeflow): what a runtime takes to start a run and
  * what it answers. The records it produces are the run vocabulary in `runs/types.ts`.
  */
-import type { JsonValue, StepGraph, StepProgram } from '../core/model.js';
+import type { JsonValue, Notebook, StepGraph, StepProgram } from '../core/model.js';
 import type { LogLine, PartialReuse, RunRecord } from '../runs/types.js';
 
 /** What a runtime needs to start a run: the analysed graph, each step's program and the parameter values. */
@@ -22,6 +22,8 @@ export interface RunRequest {
   concurrency?: number;
   /** Partial runs: the steps that are not run but take an earlier run's outputs (planned by `runs/partial.ts`). */
   reuse?: PartialReuse;
+  /** The parsed notebook the request was compiled from (Kubeflow runs: its metadata names the declared files). */
+  notebook?: Notebook;
 }
 
 export interface LogOptions {

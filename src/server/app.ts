@@ -37,34 +37,27 @@
  * JSON fields that point at a cell (`cell` of diagnostics, parameters and step errors, a graph step's `cells`) hold the
  * 0-based index into the notebook's `cells`; error `message`s, being for people, say `cellLabel` ("cell 7" for 6).
  */
-import { createHash } from 'node:crypto';
 import { readFile, realpath, rename, writeFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import path from 'node:path';
 import type { CompileOptions, CompileResult } from '../core/compile.js';
 import { compileNotebook } from '../core/compile.js';
-import type { LocalRuntime } from '../runtimes/local/runtime.js';
-import { CONTAINERS_TARGET, inImages, inImagesUnavailable, type InImages } from '../runtimes/containers/setup.js';
+import { inImagesUnavailable } from '../runtimes/containers/setup.js';
+import { openTarget, type RunInput, type TargetHost } from '../runtimes/targets/index.js';
 import { cellLabel } from '../core/notebook.js';
 import { readRunCellOutputs, readStepCellOutputs } from '../runs/outputs.js';
 import { executedFileName, executedRun, executedText } from '../runs/executed.js';
-import { RunStore, storeDirFor as defaultStoreDirFor, isTerminalRun, newRunId, pendingStep } from '../runs/store.js';
-import type { JsonValue } from '../core/model.js';
-import type { Profile } from '../kube/profile.js';
+import { RunStore, storeDirFor as defaultStoreDirFor, isTerminalRun } from '../runs/store.js';
 import type { LogLine, RunRecord } from '../runs/types.js';
 import type { Runtime } from '../runtimes/types.js';
 import { HttpError, readJsonObject, refuseCrossSite, requireString, sendError, sendJson } from './http.js';
 import { bindParameters } from './parameters.js';
-import { planPartial, readPartialSelection } from './partial.js';
-import { chooseSteps, PartialRunError } from '../runs/partial.js';
-import type { PartialSelection } from '../runs/plan.js';
+import { readPartialSelection, startOn } from './partial.js';
 import { resolveNotebook, type ResolvedNotebook } from './paths.js';
 import { EventStream } from './sse.js';
 import { readLogLine, readLogWindow } from './logWindow.js';
 import { tailLog, watchRun } from './tail.js';
 import { KubeflowTargets, type KubeflowOptions } from './kubeflow.js';
-import { formatBytes } from '../core/bytes.js';
-import type { SubmitOptions, SubmitProgress } from '../runtimes/kubeflow/runtime.js';
 import type { BuildProgress } from '../images/build.js';
 import type { NotebookBuildOptions } from '../images/notebook.js';
 import { scheduleHttpError, scheduleOptions, scheduleView } from './schedules.js';
@@ -110,10 +103,6 @@ interface Route {
 function containersTarget(): { error?: string } {
   const error = inImagesUnavailable();
   return error ? { error } : {};
-}
-
-function hashBytes(bytes: Buffer | string): string {
-  return createHash('sha256').update(bytes).digest('hex');
 }
 
 /** Lines of a log window when the page does not say (`limit`), and the most it may ask for (`limit`, `tail`). */
@@ -285,6 +274,24 @@ export class Backend {
 
   // --- helpers --------------------------------------------------------------------------------------------
 
+  /**
+   * What the targets get from the backend for runs into the store of `storeDir()` (known once the notebook is): its
+   * runtimes (one per store, one per profile and store) and its bookkeeping.
+   */
+  private targetHost(storeDir: () => string): TargetHost {
+    return {
+      localRuntime: async () => (await this.backendFor(storeDir())).runtime,
+      profile: (name) => this.kubeflow.profile(name),
+      kubeflowRuntime: (profile, store) => this.kubeflow.runtime(profile, store),
+      kubeflowRecorded: async (runId, profile) => {
+        // Known before it is submitted: `/events` follows the stages, and a restarted backend marks a cut submission.
+        this.runIndex.set(runId, storeDir());
+        await this.kubeflow.remember(runId, storeDir(), profile.name);
+      },
+      kubeflowAbandoned: (runId) => this.kubeflow.forget(runId),
+    };
+  }
+
   private applySettings(settings: LabSettings): void {
     this.settings = settings;
     this.kubeflow.setLabProfiles(settings.profiles);
@@ -422,13 +429,14 @@ export class Backend {
       return;
     }
     const { result } = await this.compiled(nb);
-    const { runtime } = await this.backendFor(this.storeDirFor(nb.abs));
-    const prewarm = (runtime as Partial<Pick<LocalRuntime, 'prewarm'>>).prewarm;
-    if (!prewarm) {
+    const storeDir = this.storeDirFor(nb.abs);
+    const target = await openTarget('local', this.targetHost(() => storeDir));
+    if (!target.capabilities.prewarm || !target.prewarm) {
       sendJson(res, 200, { warm: false, reason: 'this backend runs no local steps' });
       return;
     }
-    sendJson(res, 200, await prewarm.call(runtime, { graph: result.graph, programs: result.programs, workdir: path.dirname(nb.abs) }));
+    const { store } = await this.backendFor(storeDir);
+    sendJson(res, 200, await target.prewarm({ store, compiled: result, workdir: path.dirname(nb.abs) }));
   }
 
   /** Compiles the notebook; a 422 naming the first error (cell, line) when it does not compile. */
@@ -451,170 +459,39 @@ export class Backend {
   private async startRun(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const body = await readJsonObject(req);
     const given = requireString(body, 'path');
-    const target = body.target ?? 'local';
-    if (typeof target !== 'string' || !target) {
-      throw new HttpError(400, `field 'target' must be "local" or a profile name, got ${JSON.stringify(target)}`);
+    const name = body.target ?? 'local';
+    if (typeof name !== 'string' || !name) {
+      throw new HttpError(400, `field 'target' must be "local" or a profile name, got ${JSON.stringify(name)}`);
     }
     if (body.cache !== undefined && typeof body.cache !== 'boolean') {
       throw new HttpError(400, "field 'cache' must be true or false");
     }
     const selection = readPartialSelection(body);
-    const profile = target === 'local' || target === CONTAINERS_TARGET ? undefined : await this.kubeflow.profile(target);
-    if (selection?.reuse && profile) {
-      throw new HttpError(400, "'reuse' names an earlier run of this machine; on Kubeflow the steps not chosen take KFP's cached outputs", "Leave 'reuse' out, or run on Local.");
-    }
+    let storeDir = '';
+    const target = await openTarget(name, this.targetHost(() => storeDir));
     const nb = await this.resolve(given);
     const { result, bytes } = await this.compiled(nb);
     this.ranHere.add(nb.abs); // the user asked to run its code: pre-warming it later runs nothing they did not
-    const parameters = bindParameters(result.graph.parameters, body.parameters);
-    const storeDir = this.storeDirFor(nb.abs);
-    const { runtime, store } = await this.backendFor(storeDir);
-    if (profile) {
-      // On Kubeflow the chosen steps execute and the others take KFP's cached outputs (runtimes/kubeflow/runtime.ts).
-      try {
-        if (selection) chooseSteps(result.graph, selection); // a wrong step name is said now, not in the background
-      } catch (err) {
-        throw err instanceof PartialRunError ? new HttpError(400, err.message) : err;
-      }
-      const select = selection ? { ...selection } : body.cache === false ? { noCache: true } : undefined;
-      const runId = await this.submitToKubeflow(nb, result, bytes, parameters, profile, storeDir, store, select);
-      const run = await store.get(runId);
-      sendJson(res, 201, { runId, run: run ?? null, warnings: [] });
-      return;
-    }
-    // Planned before anything is built, so a wrong step name or a missing earlier run is said at once.
-    const partial = selection ? await planPartial(store, nb.rel, result.graph, result.programs, selection, this.sameNotebook(nb, storeDir)) : undefined;
-    if (target === CONTAINERS_TARGET) {
-      const { runId, warnings } = await this.startInImages(nb, bytes, parameters, body.cache ?? true, store, storeDir, selection);
-      this.runIndex.set(runId, storeDir);
-      this.started.add(runId);
-      sendJson(res, 201, { runId, run: (await store.get(runId)) ?? null, warnings });
-      return;
-    }
-    const runId = await runtime.submit({
-      notebookPath: nb.rel,
-      notebookHash: hashBytes(bytes),
-      specHash: result.specHash ?? hashBytes(result.yaml ?? JSON.stringify(result.graph)),
-      graph: result.graph,
-      programs: result.programs,
-      parameters,
-      cache: body.cache ?? true,
-      // Steps run where the notebook is, as they would in the notebook's kernel.
+    storeDir = this.storeDirFor(nb.abs);
+    const input: RunInput = {
+      path: nb.real,
+      shown: nb.rel,
+      bytes,
+      compiled: result,
+      parameters: bindParameters(result.graph.parameters, body.parameters),
+      ...(typeof body.cache === 'boolean' ? { cache: body.cache } : {}),
+      ...(selection ? { selection } : {}),
+      store: (await this.backendFor(storeDir)).store,
       workdir: path.dirname(nb.abs),
+      sameNotebook: this.sameNotebook(nb, storeDir),
       concurrency: this.settings.concurrency,
-      ...(partial ? { reuse: partial.reuse } : {}),
-    });
-    this.runIndex.set(runId, storeDir);
-    this.started.add(runId);
-    const run = await store.get(runId);
-    sendJson(res, 201, { runId, run: run ?? null, warnings: partial?.warnings ?? [] });
-  }
-
-  /**
-   * A run on this machine with each step in its own image: the step images built into a private registry under
-   * the run store (base: the "Default base image" setting, else the notebook's), then the container runtime.
-   */
-  private async startInImages(
-    nb: ResolvedNotebook, bytes: Buffer, parameters: Record<string, JsonValue>, cache: boolean, store: RunStore, storeDir: string, selection?: PartialSelection,
-  ): Promise<{ runId: string; warnings: string[] }> {
-    const why = inImagesUnavailable();
-    if (why) throw new HttpError(409, `cannot run in containers: ${why}`, 'Run it locally, or start Jupyter as root on a machine with runc.');
-    let run: InImages;
-    try {
-      run = await inImages({ store, notebookPath: nb.abs, shown: nb.rel, text: bytes.toString('utf8'), base: this.settings.defaultBaseImage, concurrency: this.settings.concurrency });
-    } catch (err) {
-      throw new HttpError(400, `cannot run in containers: ${(err as Error).message}`);
-    }
-    let partial: Awaited<ReturnType<typeof planPartial>> | undefined;
-    try {
-      const { graph, programs } = run.prepared.request;
-      partial = selection ? await planPartial(store, nb.rel, graph, programs, selection, this.sameNotebook(nb, storeDir)) : undefined;
-    } catch (err) {
-      await run.close();
-      throw err;
-    }
-    const runId = await run.runtime.submit({ ...run.prepared.request, parameters, cache, concurrency: this.settings.concurrency, ...(partial ? { reuse: partial.reuse } : {}) });
-    void run.runtime.wait(runId).finally(() => run.close());
-    return { runId, warnings: partial?.warnings ?? [] };
-  }
-
-  /**
-   * Records a Kubeflow run right away (state `queued`, `stage` validate) and submits it in the background; each
-   * stage and the build's upload progress land in the record, so `/events` shows them. A failed submission ends
-   * the record `failed` with the reason.
-   */
-  private async submitToKubeflow(
-    nb: ResolvedNotebook,
-    result: CompileResult & { graph: NonNullable<CompileResult['graph']> },
-    bytes: Buffer,
-    parameters: Record<string, JsonValue>,
-    profile: Profile,
-    storeDir: string,
-    store: RunStore,
-    select?: SubmitOptions['select'],
-  ): Promise<string> {
-    const runtime = await this.kubeflow.runtime(profile, store);
-    const runId = newRunId();
-    await store.create({
-      id: runId,
-      notebook: nb.rel,
-      notebookHash: hashBytes(bytes),
-      specHash: result.specHash ?? hashBytes(result.yaml ?? JSON.stringify(result.graph)),
-      runtime: 'kubeflow',
-      profile: profile.name,
-      parameters,
-      state: 'queued',
-      stage: 'validate',
-      createdAt: new Date().toISOString(),
-      steps: result.graph.steps.map((s) => pendingStep(s.name)),
-    });
-    this.runIndex.set(runId, storeDir);
-    await this.kubeflow.remember(runId, storeDir, profile.name);
-
-    // Record updates go one after another; upload progress at most every 250 ms.
-    let writes: Promise<unknown> = Promise.resolve();
-    const write = (patch: Partial<RunRecord>) => {
-      writes = writes.then(() => store.update(runId, patch)).catch(() => undefined);
+      defaultBaseImage: this.settings.defaultBaseImage,
     };
-    let lastBytes = 0;
-    const ready = new Set<string>();
-    const total = result.graph.steps.length;
-    const onProgress = (p: SubmitProgress) => {
-      if (!p.build) {
-        write({ stage: p.stage, stageDetail: p.state === 'done' ? p.detail : undefined });
-        return;
-      }
-      const b = p.build;
-      if (b.kind === 'bytes') {
-        const now = Date.now();
-        if (now - lastBytes < 250) return;
-        lastBytes = now;
-        write({ stageDetail: `uploaded ${formatBytes(b.uploaded)}` });
-      } else if (b.kind === 'step') {
-        ready.add(b.step);
-        write({ stageDetail: `${ready.size} of ${total} step images ready` });
-      } else if (b.kind === 'requirements' && b.state === 'building') {
-        write({ stageDetail: `installing requirements for ${b.steps.join(', ')}` });
-      }
-    };
-    void runtime
-      .submitNotebook({ notebookPath: nb.real, shownPath: nb.rel, parameters, runId, onProgress, defaultBaseImage: this.settings.defaultBaseImage, ...(select ? { select } : {}) })
-      .catch(async (err: unknown) => {
-        await writes;
-        const now = await store.get(runId);
-        if (!now || now.external?.kfpRunId || isTerminalRun(now.state)) return;
-        const cancelled = now.cancelRequestedAt !== undefined;
-        // No step ran: none is left pending under its cells as if it still might.
-        const finishedAt = new Date().toISOString();
-        for (const s of now.steps) if (s.state === 'pending') await store.updateStep(runId, s.name, { state: cancelled ? 'cancelled' : 'skipped', finishedAt });
-        await store.update(runId, {
-          state: cancelled ? 'cancelled' : 'failed',
-          reason: cancelled ? 'cancelled before it was submitted to Kubeflow' : `${now.stage ?? 'submit'} failed: ${(err as Error).message}`,
-          finishedAt,
-        });
-        await this.kubeflow.forget(runId);
-      });
-    return runId;
+    const { runId, warnings } = await startOn(target, input);
+    this.runIndex.set(runId, storeDir);
+    // Steps of this machine are our children: stopped when the backend stops.
+    if (!target.capabilities.detached) this.started.add(runId);
+    sendJson(res, 201, { runId, run: (await input.store.get(runId)) ?? null, warnings });
   }
 
   private async buildRoute(req: IncomingMessage, res: ServerResponse): Promise<void> {

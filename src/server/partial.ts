@@ -1,11 +1,9 @@
 /**
- * The partial-run fields of `POST /api/runs` — `only: [STEP…]`, `from: STEP`, `reuse: RUN` — read and planned as
- * `cellpipe run --only/--from/--reuse` plans them (runs/plan.ts), errors as HTTP errors with the message to show.
+ * The partial-run fields of `POST /api/runs` — `only: [STEP…]`, `from: STEP`, `reuse: RUN` — read, and a run started on
+ * its target (runtimes/targets), planned as `cellpipe run --only/--from/--reuse` plans it, errors as HTTP errors.
  */
-import type { StepGraph, StepProgram } from '../core/model.js';
-import { planPartialRun, staleWarnings, type PartialSelection } from '../runs/plan.js';
-import type { RunStore } from '../runs/store.js';
-import type { PartialReuse } from '../runs/types.js';
+import { staleWarnings, type PartialSelection } from '../runs/plan.js';
+import { TargetError, type RunInput, type Target } from '../runtimes/targets/index.js';
 import { HttpError } from './http.js';
 
 /** The selection in a run request, or undefined for a whole run. */
@@ -24,18 +22,17 @@ export function readPartialSelection(body: Record<string, unknown>): PartialSele
   return { ...(only ? { only: only as string[] } : {}), ...(from ? { from: from as string } : {}), ...(reuse ? { reuse: reuse as string } : {}) };
 }
 
-/** The reuse plan, with a warning per reused step whose code changed since; 400 for unknown steps, 409 when no run can supply them. */
-export async function planPartial(
-  store: RunStore,
-  notebookPath: string,
-  graph: StepGraph,
-  programs: Record<string, StepProgram>,
-  sel: PartialSelection,
-  sameNotebook?: (recorded: string) => boolean,
-): Promise<{ reuse: PartialReuse; warnings: string[] }> {
-  const plan = await planPartialRun(store, notebookPath, graph, programs, sel, sameNotebook);
-  if ('error' in plan) {
-    throw new HttpError(plan.usage ? 400 : 409, plan.error.replace(/^--reuse/, 'reuse'), plan.usage ? undefined : 'Run the whole pipeline first, or choose a run in which the steps it needs succeeded.');
+/**
+ * Plans and starts a run on `target`; its refusals become HTTP errors with the message to show: 400 for a wrong
+ * request, 409 when the state of things stands in the way. `warnings`: reused steps whose code changed since.
+ */
+export async function startOn(target: Target, input: RunInput): Promise<{ runId: string; warnings: string[] }> {
+  try {
+    const plan = await target.plan(input);
+    const { runId } = await target.start(input, plan);
+    return { runId, warnings: plan ? staleWarnings(plan) : [] };
+  } catch (err) {
+    if (!(err instanceof TargetError)) throw err;
+    throw new HttpError(err.kind === 'usage' ? 400 : 409, err.message.replace(/^--reuse/, 'reuse'), err.hint);
   }
-  return { reuse: plan.reuse, warnings: staleWarnings(plan) };
 }

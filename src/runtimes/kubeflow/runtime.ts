@@ -18,14 +18,15 @@ import path, { dirname, resolve } from 'node:path';
 import { hostname } from 'node:os';
 import type { V1Pod } from '@kubernetes/client-node';
 import type { JsonValue, StepGraph } from '../../core/model.js';
-import { compileNotebook, type CompileResult } from '../../core/compile.js';
+import { compileNotebook, compileSpec, type CompileResult } from '../../core/compile.js';
 import { taskName } from '../../core/graph.js';
 import { cellLabel } from '../../core/notebook.js';
 import { sha256Hex } from '../../core/hash.js';
 import { chooseSteps } from '../../runs/partial.js';
 import type { LogLine, RunRecord, StepRecord, SubmitStage } from '../../runs/types.js';
 import type { LogOptions, RunRequest, Runtime } from '../types.js';
-import { RunStore, isTerminalRun, isTerminalStep, newRunId, pendingStep } from '../../runs/store.js';
+import { RunStore, isTerminalRun, isTerminalStep, newRunId } from '../../runs/store.js';
+import { kubeflowRunRecord } from './run-record.js';
 import { currentRunner, runnerGone } from '../../runs/process.js';
 import type { Profile } from '../../kube/profile.js';
 import type { KubeConnection } from '../../kube/connect.js';
@@ -81,6 +82,11 @@ export interface SubmitOptions {
   shownPath?: string;
   /** Notebook text (default: read from `notebookPath`). */
   text?: string;
+  /**
+   * The notebook already compiled (graph only, with `baseImage()` as its default base image) and the sha256 of its
+   * bytes: it is then neither read nor analysed again (a `RunRequest`, the backend's Kubeflow target).
+   */
+  compiled?: { result: CompileResult; notebookHash: string };
   /** Typed parameter overrides. */
   parameters?: Record<string, JsonValue>;
   /** Command-line parameter overrides (`NAME=TEXT`), converted by the parameter's type. */
@@ -124,7 +130,7 @@ export type StageRunner = <T>(name: SubmitStage, fn: () => Promise<T>, detail?: 
 /** A notebook made ready to run on Kubeflow (see `KubeflowRuntime.preparePipeline`). */
 export interface PreparedPipeline {
   shown: string;
-  text: string;
+  notebookHash: string;
   graph: StepGraph;
   yaml: string;
   specHash: string;
@@ -269,12 +275,12 @@ export class KubeflowRuntime extends EventEmitter<KubeflowRuntimeEvents> impleme
     const progress = o.onProgress ?? (() => {});
     const path = resolve(o.notebookPath);
     const shown = o.shownPath ?? o.notebookPath;
-    const text = o.text ?? (await readFile(path, 'utf8'));
+    const text = o.compiled ? undefined : (o.text ?? (await readFile(path, 'utf8')));
+    const notebookHash = o.compiled?.notebookHash ?? sha256Hex(text!);
 
-    // For a notebook that names no base image: the profile's, else the user's setting, else this notebook pod's own.
-    const defaultBaseImage = this.profile.baseImage ?? o.defaultBaseImage ?? (await this.ownImage(o.runId));
+    const defaultBaseImage = o.compiled ? undefined : await this.baseImage(o.defaultBaseImage, o.runId);
     const checked = await stage('validate', async () => {
-      const r = compileNotebook(text, { path: shown, graphOnly: true, defaultBaseImage, readNotebook: notebookReader(path) });
+      const r = o.compiled?.result ?? compileNotebook(text!, { path: shown, graphOnly: true, defaultBaseImage, readNotebook: notebookReader(path) });
       if (!r.ok || !r.graph) {
         const first = r.diagnostics.find((d) => d.severity === 'error');
         throw new SubmitError(
@@ -304,10 +310,8 @@ export class KubeflowRuntime extends EventEmitter<KubeflowRuntimeEvents> impleme
       return this.buildImages(checked, dirname(path), (b) => progress({ stage: 'build', state: 'start', build: b }));
     }, (b) => (b.images ? `${Object.keys(b.images).length} images, ${b.unchanged} unchanged${b.files}` : 'no images (programs inlined)'));
 
-    const compiled = compileNotebook(text, {
-      readNotebook: notebookReader(path),
-      path: shown,
-      defaultBaseImage,
+    // The graph stays as validated: only the spec is made again, with the images by digest.
+    const compiled = compileSpec(checked, {
       ...(execute ? { execute } : {}),
       ...(built.images ? { images: built.images, programDir: '/cellpipe/steps', workdir: '/cellpipe/work' } : {}),
     });
@@ -329,7 +333,12 @@ export class KubeflowRuntime extends EventEmitter<KubeflowRuntimeEvents> impleme
       ]);
       return { experiment, upload, ns };
     }, (u) => `${u.upload.action === 'reused' ? 'reused the version with this spec' : u.upload.action === 'version' ? 'uploaded a new version' : 'uploaded a new pipeline'}`);
-    return { shown, text, graph, yaml, specHash, parameters, pipelineName, client, experiment, upload, namespace: ns };
+    return { shown, notebookHash, graph, yaml, specHash, parameters, pipelineName, client, experiment, upload, namespace: ns };
+  }
+
+  /** The default base image of a notebook that names none: the profile's, else the user's setting, else this notebook pod's own. */
+  async baseImage(userDefault: string | undefined, runId?: string): Promise<string | undefined> {
+    return this.profile.baseImage ?? userDefault ?? (await this.ownImage(runId));
   }
 
   /** Compile, build, upload and run a notebook; see the module comment. */
@@ -352,7 +361,7 @@ export class KubeflowRuntime extends EventEmitter<KubeflowRuntimeEvents> impleme
     };
     const made = o.runId !== undefined ? await this.store.get(o.runId) : undefined;
     if (o.runId !== undefined && !made) throw new SubmitError(`no run ${o.runId} in ${this.store.dir} to submit into`);
-    const { shown, text, graph, yaml, specHash, parameters, pipelineName, client, experiment, upload } = await this.preparePipeline(o, stage);
+    const { shown, notebookHash, graph, yaml, specHash, parameters, pipelineName, client, experiment, upload } = await this.preparePipeline(o, stage);
     const namespace = this.profile.namespace;
 
     const id = made?.id ?? newRunId();
@@ -369,27 +378,14 @@ export class KubeflowRuntime extends EventEmitter<KubeflowRuntimeEvents> impleme
       }),
     (r) => r.run_id);
 
-    const record: RunRecord = {
-      id,
-      notebook: shown,
-      notebookHash: sha256Hex(text),
-      specHash,
-      runtime: 'kubeflow',
-      profile: this.profile.name,
-      parameters,
-      state: 'queued',
-      createdAt: new Date().toISOString(),
-      steps: graph.steps.map((s) => pendingStep(s.name)),
+    const record = kubeflowRunRecord({ id, notebook: shown, notebookHash, specHash, profile: this.profile.name, parameters, graph }, {
+      kfpRunId: kfpRun.run_id,
       url: client.runUrl(kfpRun.run_id),
-      external: {
-        kfpRunId: kfpRun.run_id,
-        experimentId: experiment.experiment_id,
-        namespace: experiment.namespace || namespace,
-        pipelineId: upload.pipelineId,
-        pipelineVersionId: upload.pipelineVersionId,
-        tasks: JSON.stringify(Object.fromEntries(graph.steps.map((s) => [s.name, taskName(s.name)]))),
-      },
-    };
+      experimentId: experiment.experiment_id,
+      namespace: experiment.namespace || namespace,
+      pipelineId: upload.pipelineId,
+      pipelineVersionId: upload.pipelineVersionId,
+    });
     let stored = record;
     if (made) {
       const now = await this.store.get(id);
@@ -493,11 +489,23 @@ export class KubeflowRuntime extends EventEmitter<KubeflowRuntimeEvents> impleme
     return { images: result.images, unchanged: Object.values(result.steps).filter((s) => s.unchanged).length, files: filesNote };
   }
 
-  /** RunRequest form (the Runtime interface): reads the notebook named by the request and submits it. */
+  /**
+   * RunRequest form (the Runtime interface): submits the compiled request — its graph and programs (compiled with
+   * `baseImage()` as the default base), its parameters; `cache: false` executes every step. The notebook is not read
+   * again: `request.notebook` (its metadata names the declared files) and the notebook's folder (`workdir`, where the
+   * files the steps read are packaged from) come with the request.
+   */
   async submit(request: RunRequest): Promise<string> {
     const base = request.workdir ? resolve(request.workdir) : process.cwd();
     const path = resolve(base, request.notebookPath);
-    const r = await this.submitNotebook({ notebookPath: path, shownPath: request.notebookPath, parameters: request.parameters });
+    const result: CompileResult = { ok: true, graph: request.graph, programs: request.programs, diagnostics: [], ...(request.notebook ? { notebook: request.notebook } : {}) };
+    const r = await this.submitNotebook({
+      notebookPath: path,
+      shownPath: request.notebookPath,
+      compiled: { result, notebookHash: request.notebookHash },
+      parameters: request.parameters,
+      ...(request.cache === false ? { select: { noCache: true } } : {}),
+    });
     return r.runId;
   }
 
