@@ -51,6 +51,7 @@ import { RunStore, storeDirFor as defaultStoreDirFor, isTerminalRun } from '../r
 import type { LogLine, RunRecord } from '../runs/types.js';
 import type { Runtime } from '../runtimes/types.js';
 import { HttpError, readJsonObject, refuseCrossSite, requireString, sendError, sendJson } from './http.js';
+import { ERROR_LOG_NAME } from './error-log.js';
 import { bindParameters } from './parameters.js';
 import { readPartialSelection, startOn } from './partial.js';
 import { resolveNotebook, type ResolvedNotebook } from './paths.js';
@@ -89,6 +90,9 @@ export interface BackendOptions {
   build?: Partial<NotebookBuildOptions>;
   /** Where the backend says what it refused at start (e.g. a kept setting); default: stderr. */
   warn?: (message: string) => void;
+  /** Where errors the backend did not expect are written with their stack (default: `backend-errors.log` in the
+   *  folder of the Kubeflow state file, by default the XDG state folder; see ./error-log.ts); the 500 names it. */
+  errorLog?: string;
 }
 
 type Handler = (req: IncomingMessage, res: ServerResponse, params: string[], url: URL) => Promise<void>;
@@ -222,9 +226,14 @@ export class Backend {
     return this.options.root;
   }
 
+  /** Where unexpected errors are written with their stack. */
+  get errorLog(): string {
+    return this.options.errorLog ?? path.join(path.dirname(this.kubeflow.stateFile), ERROR_LOG_NAME);
+  }
+
   /** The node:http request listener. Never throws: every failure becomes a JSON error response. */
   readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
-    this.dispatch(req, res).catch((err) => sendError(res, err));
+    this.dispatch(req, res).catch((err) => sendError(res, err, { file: this.errorLog, req: { method: req.method, url: req.url } }));
   };
 
   private async dispatch(req: IncomingMessage, res: ServerResponse): Promise<void> {

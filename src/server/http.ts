@@ -4,19 +4,20 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import path from 'node:path';
+import { CellpipeError } from '../core/errors.js';
 import { DamagedRunError, StoreWriteError } from '../runs/store-errors.js';
+import { logUnexpectedError, type FailedRequest } from './error-log.js';
 
 /** An error the user can act on: its status, message and hint are sent to the client as they are. */
-export class HttpError extends Error {
+export class HttpError extends CellpipeError {
   constructor(
     readonly status: number,
     message: string,
-    readonly hint?: string,
+    hint?: string,
     /** Extra fields merged into the error body (e.g. the compiler's diagnostics). */
     readonly details?: Record<string, unknown>,
   ) {
-    super(message);
-    this.name = 'HttpError';
+    super(message, hint);
   }
 }
 
@@ -50,9 +51,10 @@ function shortName(file: string | undefined): string {
 /**
  * The HTTP error for what a request ran into: HttpErrors as they are; the run store's own errors (disk full,
  * store not writable, damaged record) with their status; what the file system says about a request's names
- * (too long) or a full disk as 4xx/507. Anything else is a 500 — a bug in cellpipe.
+ * (too long) or a full disk as 4xx/507. Anything else is a 500 — a bug in cellpipe; with `errorLog`, it is written
+ * there with its stack and the hint names the file.
  */
-export function toHttpError(err: unknown): HttpError {
+export function toHttpError(err: unknown, errorLog?: { file: string; req?: FailedRequest }): HttpError {
   if (err instanceof HttpError) return err;
   if (err instanceof StoreWriteError || err instanceof DamagedRunError) return new HttpError(err.status, err.message, err.hint);
   const e = err as NodeJS.ErrnoException | undefined;
@@ -62,16 +64,22 @@ export function toHttpError(err: unknown): HttpError {
   if (e?.code === 'ENOSPC' || e?.code === 'EDQUOT') {
     return new HttpError(507, `disk full: no space left to write ${e.path ?? 'a file'}`, 'Free space on that disk, then try again.');
   }
+  const logged = errorLog !== undefined && logUnexpectedError(errorLog.file, err, errorLog.req);
   return new HttpError(
     500,
     `cellpipe backend error: ${err instanceof Error ? err.message : String(err)}`,
-    'This is a bug in cellpipe; the backend log (Jupyter server output) has the details.',
+    logged
+      ? `This is a bug in cellpipe; the details (the stack) are in ${errorLog.file} — please report it with them.`
+      : 'This is a bug in cellpipe; the backend log (Jupyter server output) has the details.',
   );
 }
 
-/** Sends `err` as a JSON error; anything that is not a user's or the disk's doing is a 500 whose message is kept, stack is not. */
-export function sendError(res: ServerResponse, err: unknown): void {
-  const httpError = toHttpError(err);
+/**
+ * Sends `err` as a JSON error; anything that is not a user's or the disk's doing is a 500 whose message is kept, its
+ * stack written to `errorLog` (when given) and not sent.
+ */
+export function sendError(res: ServerResponse, err: unknown, errorLog?: { file: string; req?: FailedRequest }): void {
+  const httpError = toHttpError(err, errorLog);
   if (res.headersSent) {
     // A stream already started: the best we can do is end it.
     res.end();
