@@ -5,12 +5,16 @@
  * With --watch: live step states and step logs until the run ends; the exit code is the run's result.
  * Exit 0: submitted (or, with --watch, succeeded); 1: failed; 2: usage errors.
  */
+import { dirname } from 'node:path';
 import type { Command } from '../main.js';
 import { parseArgs, keyValues, UsageError } from '../args.js';
-import { describeError, kubeflowRuntimeFor, readNotebookArg, reportSubmitFailure, stageProgress } from '../kubeflow-notebook.js';
+import { describeError, kubeflowRuntimeFor, readNotebookArg, reportSubmitFailure, stageProgress, type NotebookArg } from '../kubeflow-notebook.js';
+import { compileNotebook } from '../../core/compile.js';
+import { notebookReader } from '../../runs/notebook-reader.js';
 import { loadProfile } from '../../kube/profile.js';
-import type { KubeflowRuntime, SubmitProgress } from '../../runtimes/kubeflow/runtime.js';
+import { compileFailure, type KubeflowRuntime, type SubmitProgress } from '../../runtimes/kubeflow/runtime.js';
 import type { RunRecord } from '../../runs/types.js';
+import { KUBEFLOW, type RunInput, type TargetHost } from '../../runtimes/targets/index.js';
 
 const USAGE = `usage: cellpipe submit NOTEBOOK --profile NAME [options]
 
@@ -28,6 +32,20 @@ Profiles live in $CELLPIPE_PROFILES or ~/.config/cellpipe/profiles.yaml (see REA
 A user token for Kubeflow Pipelines can be given in $CELLPIPE_KFP_TOKEN; it is never stored.`;
 
 const STAGE_WORDS: Record<SubmitProgress['stage'], string> = { validate: 'validate', build: 'build images', upload: 'upload', run: 'create run' };
+
+/** The run to submit: the notebook compiled as the profile compiles it, the steps chosen (`--only`/`--from`), the cache. */
+async function submitInput(notebook: NotebookArg, runtime: KubeflowRuntime, flags: Record<string, unknown>): Promise<RunInput> {
+  const { path, shown, text } = notebook;
+  const compiled = compileNotebook(text, { path: shown, graphOnly: true, defaultBaseImage: await runtime.baseImage(undefined), readNotebook: notebookReader(path) });
+  if (!compiled.ok || !compiled.graph) throw compileFailure(shown, compiled);
+  const only = flags.only !== undefined ? (flags.only as string[]).flatMap((o) => o.split(',')).map((o) => o.trim()).filter(Boolean) : undefined;
+  const from = typeof flags.from === 'string' ? flags.from : undefined;
+  return {
+    path, shown, bytes: Buffer.from(text), compiled: { ...compiled, graph: compiled.graph }, parameters: {}, store: runtime.store, workdir: dirname(path),
+    cache: !flags['no-cache'],
+    ...(only || from !== undefined ? { selection: { ...(only ? { only } : {}), ...(from !== undefined ? { from } : {}) } } : {}),
+  };
+}
 
 const submit: Command = async (argv, io) => {
   let args;
@@ -61,7 +79,7 @@ const submit: Command = async (argv, io) => {
   }
   const notebook = await readNotebookArg('submit', args.positionals[0], io);
   if (typeof notebook === 'number') return notebook;
-  const { path, shown, text } = notebook;
+  const { path, shown } = notebook;
 
   let runtime: KubeflowRuntime;
   try {
@@ -73,23 +91,27 @@ const submit: Command = async (argv, io) => {
 
   const tty = Boolean(io.stderr.isTTY);
   const t0 = performance.now();
-  const onProgress = stageProgress(io, STAGE_WORDS, { pad: 12, live: tty });
-  let result;
+  const host: TargetHost = {
+    env: io.env,
+    profile: async () => runtime.profile,
+    kubeflowRuntime: async () => runtime,
+    localRuntime: () => Promise.reject(new Error('cellpipe submit runs on Kubeflow; use cellpipe run for this machine')),
+    kubeflowNow: { images: args.flags['no-build'] ? 'inline' : 'build', parameterTexts: texts, onProgress: stageProgress(io, STAGE_WORDS, { pad: 12, live: tty }) },
+  };
+  let rec: RunRecord;
   try {
-    result = await runtime.submitNotebook({
-      notebookPath: path, shownPath: shown, text, parameterTexts: texts, images: args.flags['no-build'] ? 'inline' : 'build', watch: false, onProgress,
-      select: {
-        ...(args.flags.only !== undefined ? { only: (args.flags.only as string[]).flatMap((o) => o.split(',')).map((o) => o.trim()).filter(Boolean) } : {}),
-        ...(typeof args.flags.from === 'string' ? { from: args.flags.from } : {}),
-        ...(args.flags['no-cache'] ? { noCache: true } : {}),
-      },
-    });
+    // Compiled with the base image the profile gives a notebook that names none; a notebook with errors stops here.
+    const input = await submitInput(notebook, runtime, args.flags);
+    const target = await KUBEFLOW.open(runtime.profile.name, host);
+    const { runId } = await target.start(input, await target.plan(input));
+    const stored = await runtime.store.get(runId);
+    if (!stored) throw new Error(`run ${runId} was submitted but is not in ${runtime.store.dir}`);
+    rec = stored;
   } catch (err) {
     if (tty) io.stderr.write('\r\x1b[K');
     reportSubmitFailure('submit', err, shown, io);
     return 1;
   }
-  const rec = result.record;
   io.stderr.write(`submitted in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
   if (!args.flags.watch) {
     if (args.flags.json) io.stdout.write(JSON.stringify(rec, null, 2) + '\n');

@@ -27,3 +27,4 @@ export function openTarget(name: string, host: TargetHost): Promise<Target> {
 
 export type { RunInput, Started, Target, TargetCapabilities, TargetHost, TargetKind } from './target.js';
 export { TargetError } from './target.js';
+export { CONTAINERS, KUBEFLOW, LOCAL };

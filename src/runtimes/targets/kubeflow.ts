@@ -4,7 +4,9 @@
  * the upload's progress written into the record, so the page shows them. A submission that fails ends the record
  * `failed` with the reason (`cancelled` when a cancel came first).
  *
- * A partial run executes its chosen steps; the others take KFP's cached outputs (no earlier run of this machine).
+ * With `host.kubeflowNow` (`cellpipe submit`) the submission happens while the caller waits, and the run is recorded
+ * once it exists in KFP. A partial run executes its chosen steps; the others take KFP's cached outputs (no earlier
+ * run of this machine).
  */
 import { createHash } from 'node:crypto';
 import { compileNotebook } from '../../core/compile.js';
@@ -43,6 +45,22 @@ export const KUBEFLOW: TargetKind = {
       },
       async start(input) {
         const runtime = await host.kubeflowRuntime(profile, input.store);
+        if (host.kubeflowNow) {
+          const { images, parameterTexts, onProgress } = host.kubeflowNow;
+          const select = selectionOf(input);
+          const submitted = await runtime.submitNotebook({
+            notebookPath: input.path,
+            shownPath: input.shown,
+            compiled: { result: input.compiled, notebookHash: sha256(input.bytes) },
+            parameters: input.parameters,
+            ...(parameterTexts ? { parameterTexts } : {}),
+            ...(images ? { images } : {}),
+            ...(onProgress ? { onProgress } : {}),
+            ...(select ? { select } : {}),
+            watch: false,
+          });
+          return { runId: submitted.runId, runtime };
+        }
         const runId = await recordRun(input, profile, host);
         submitInBackground(runtime, input, runId, host);
         return { runId, runtime };

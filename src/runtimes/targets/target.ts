@@ -16,7 +16,7 @@ import type { LocalRuntime } from '../local/runtime.js';
 import type { InImagesOptions } from '../containers/setup.js';
 import type { Prepared } from '../containers/prepare.js';
 import type { ContainerRuntime } from '../containers/runtime.js';
-import type { KubeflowRuntime } from '../kubeflow/runtime.js';
+import type { KubeflowRuntime, SubmitProgress } from '../kubeflow/runtime.js';
 import type { RunRecord } from '../../runs/types.js';
 import type { Runtime } from '../types.js';
 
@@ -123,6 +123,17 @@ export interface TargetHost {
   /** Container runs: the images are built (`prepared.built.files`: which files went into them) and the runtime made,
    *  before the run is submitted (listen to it here). */
   containersReady?(ready: { prepared: Prepared; runtime: ContainerRuntime }): void;
+  /**
+   * Kubeflow runs submitted while the caller waits (`cellpipe submit`), instead of recorded at once and submitted in
+   * the background: the record is made once the KFP run exists, and a failed submission leaves none.
+   */
+  kubeflowNow?: {
+    /** `build` (default): step images built and pushed; `inline`: every step on the base image, its program in the spec. */
+    images?: 'build' | 'inline';
+    /** Parameters as typed on the command line (`NAME=TEXT`), converted by each parameter's type in the spec. */
+    parameterTexts?: Record<string, string>;
+    onProgress?: (p: SubmitProgress) => void;
+  };
   /** Kubeflow runs: called once the run is recorded, before it is submitted (the backend remembers it). */
   kubeflowRecorded?(runId: string, profile: Profile): Promise<void>;
   /** Kubeflow runs: the submission ended without a KFP run (failed or cancelled). */

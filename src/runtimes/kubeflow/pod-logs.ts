@@ -1,0 +1,134 @@
+/**
+ * The step pods' logs of a watched Kubeflow run, into the run store: one stream for the whole run following every
+ * step pod as it appears (`main` container), the cell outputs a step prints into its log written where a local step
+ * writes them, and how each pod ended (an OOM kill, an eviction) recorded on its step.
+ */
+import { mkdir, rename, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { V1Pod } from '@kubernetes/client-node';
+import { taskName } from '../../core/graph.js';
+import type { KubeConnection } from '../../kube/connect.js';
+import type { PodLogStream } from '../../kube/logs.js';
+import { CellOutputsAssembler, isCellOutputsLine } from '../../runs/cell-outputs-log.js';
+import { stepFailureFromLog } from '../../runs/step-failure-log.js';
+import { CELL_OUTPUTS_FILE } from '../../runs/outputs.js';
+import type { RunRecord } from '../../runs/types.js';
+import type { KubeflowContext } from './context.js';
+const NODE_NAME = 'workflows.argoproj.io/node-name';
+
+/** Step pods of a run: the latest pod per step, and the pods whose logs are completely stored. */
+export interface PodTracking {
+  podOf: Map<string, string>;
+  logged: Set<string>;
+}
+
+/**
+ * The task a KFP executor pod runs, from Argo's node-name annotation: `<wf>.root.<task>.executor`, where Argo v4 (KFP
+ * 2.17's) marks each retryable node's attempt, `<wf>(0).root(0).<task>(0).executor(0)`.
+ */
+export function podTask(pod: V1Pod): string | undefined {
+  const node = pod.metadata?.annotations?.[NODE_NAME];
+  return node ? /\.([^.()]+)(?:\(\d+\))?\.executor(?:\(\d+\))?$/.exec(node)?.[1] : undefined;
+}
+
+/** Each step of the record with its KFP task name (as recorded at submission; derived for older records). */
+export function stepTasks(record: RunRecord): { name: string; task: string }[] {
+  let tasks: Record<string, string> = {};
+  try {
+    tasks = JSON.parse(record.external?.tasks ?? '{}') as Record<string, string>;
+  } catch {
+    /* older record: derive below */
+  }
+  return record.steps.map((s) => ({ name: s.name, task: tasks[s.name] ?? taskName(s.name) }));
+}
+
+export async function startPodLogs(ctx: KubeflowContext, record: RunRecord, kfpRunId: string, pods: PodTracking): Promise<PodLogStream | undefined> {
+  const conn = await ctx.kubeConnection(record.id, record.external?.namespace ?? ctx.profile.namespace);
+  if (!conn) return undefined;
+  const { streamPodLogs } = await import('../../kube/logs.js');
+  const byTask = new Map(stepTasks(record).map((s) => [s.task, s.name]));
+  const runId = record.id;
+  // Lines a previous watcher (a restarted backend, a CLI that stopped) already stored are read again from the
+  // pods; the first that many of each step are dropped so the stored log has each line once.
+  const stored = new Map<string, number>();
+  for (const s of record.steps) {
+    let n = 0;
+    for await (const l of ctx.store.readLogs(runId, s.name)) if (l.stream !== 'system') n++;
+    if (n) stored.set(s.name, n);
+  }
+  const outputs = new Map<string, CellOutputsAssembler>();
+  const stream = streamPodLogs({
+    conn,
+    selector: `pipeline/runid=${kfpRunId}`,
+    stepOf: (pod) => {
+      const task = podTask(pod);
+      const step = task ? byTask.get(task) : undefined;
+      const name = pod.metadata?.name;
+      if (!step || !name) return undefined;
+      if (pods.podOf.get(step) !== name) {
+        pods.podOf.set(step, name);
+        void ctx.store.updateStep(runId, step, { pod: name }).then((r) => ctx.changed(structuredClone(r)), () => {});
+      }
+      return step;
+    },
+    containersOf: () => ['main'],
+    stopWhenDone: false,
+    sink: async (step, line) => {
+      // The Kubernetes log API merges stdout and stderr: the prefix alone tells these lines.
+      if (isCellOutputsLine(line.text)) {
+        await storeCellOutputs(ctx, runId, step, outputs, line.text);
+        return;
+      }
+      const skip = stored.get(step) ?? 0;
+      if (skip > 0 && line.stream !== 'system') {
+        stored.set(step, skip - 1);
+        return;
+      }
+      await ctx.store.appendLog(runId, step, line);
+      ctx.logged(runId, step, line);
+      // KFP reports no error text for a failed task: the step runtime's last line says which cell raised what.
+      const failure = stepFailureFromLog(step, line.text);
+      if (failure) ctx.changed(structuredClone(await ctx.store.updateStep(runId, step, { error: failure })));
+    },
+    onWarning: (m) => ctx.warn(runId, m),
+    // The pod's ending is recorded before the watcher may take the step's log as complete.
+    onPodDone: (pod, step) => void recordPodOutcome(ctx, conn, runId, step, pod).finally(() => pods.logged.add(pod)),
+  });
+  stream.done.catch((err: unknown) => ctx.warn(runId, `step logs stopped: ${(err as Error).message}`));
+  return stream;
+}
+
+/** A chunk of a step's cell outputs from its log; the whole document goes where a local step writes it. */
+async function storeCellOutputs(ctx: KubeflowContext, runId: string, step: string, outputs: Map<string, CellOutputsAssembler>, text: string): Promise<void> {
+  let a = outputs.get(step);
+  if (!a) outputs.set(step, (a = new CellOutputsAssembler()));
+  const json = a.accept(text);
+  if (json === undefined) return;
+  const file = path.join(ctx.store.stepDir(runId, step), CELL_OUTPUTS_FILE);
+  await mkdir(path.dirname(file), { recursive: true });
+  await writeFile(`${file}.tmp`, json);
+  await rename(`${file}.tmp`, file);
+  const r = await ctx.store.updateStep(runId, step, { cellOutputs: path.relative(ctx.store.dir, file) });
+  ctx.changed(structuredClone(r));
+}
+
+/**
+ * A finished step pod's exit code, and an error for an ending its log cannot tell (an OOM kill at the memory
+ * limit, an eviction): in the step record and as a system line in its log.
+ */
+async function recordPodOutcome(ctx: KubeflowContext, conn: KubeConnection, runId: string, step: string, podName: string): Promise<void> {
+  try {
+    const { podOutcome } = await import('../../kube/pod-outcome.js');
+    const outcome = podOutcome(await conn.core.readNamespacedPod({ name: podName, namespace: conn.namespace }));
+    if (!outcome || outcome.exitCode === undefined) return;
+    const line = outcome.error ? { time: new Date().toISOString(), stream: 'system' as const, text: outcome.error.message } : undefined;
+    if (line) {
+      await ctx.store.appendLog(runId, step, line);
+      ctx.logged(runId, step, line);
+    }
+    const r = await ctx.store.updateStep(runId, step, { exitCode: outcome.exitCode, ...(outcome.error ? { error: outcome.error } : {}) });
+    ctx.changed(structuredClone(r));
+  } catch (err) {
+    ctx.warn(runId, `reading how pod ${podName} ended: ${(err as Error).message}`);
+  }
+}
