@@ -69,6 +69,17 @@ export function defaultRuntimePath(env: NodeJS.ProcessEnv = process.env): string
 const DONE_OK: readonly StepState[] = ['succeeded', 'cached'];
 const DONE_BAD: readonly StepState[] = ['failed', 'skipped', 'cancelled'];
 
+/** A step made ready to run (see `LocalRuntime.prepareStep`). */
+interface PreparedStep {
+  program: StepProgram;
+  /** The step's folder in the run. */
+  dir: string;
+  inputPaths: Record<string, string>;
+  paramTexts: Record<string, string>;
+  cacheKey: string;
+  programHash: string;
+}
+
 /** A run this runtime is executing now (exported for runtimes built on this one). */
 export interface ActiveRun {
   request: RunRequest;
@@ -467,11 +478,18 @@ export class LocalRuntime extends EventEmitter<LocalRuntimeEvents> implements Ru
 
   /** Run one step to its final state: from the cache, or as a process with retries and a timeout. */
   private async runStep(runId: string, run: ActiveRun, step: Step, produced: Map<string, StepOutput[]>): Promise<StepState> {
+    const prepared = this.prepareStep(runId, run, step, produced);
+    return (await this.fromCache(runId, run, step, produced, prepared)) ?? this.runAttempts(runId, run, step, produced, prepared);
+  }
+
+  /**
+   * What every attempt of a step gets and what identifies its execution: its inputs (the producers' artifacts, possibly
+   * in an earlier run's folder), its parameters as text, its cache key and program hash; `inputs.json` written.
+   */
+  private prepareStep(runId: string, run: ActiveRun, step: Step, produced: Map<string, StepOutput[]>): PreparedStep {
     const { request } = run;
     const program: StepProgram = request.programs[step.name];
     const dir = this.store.stepDir(runId, step.name);
-    const scratch = path.join(dir, 'scratch');
-    const programFile = path.join(dir, 'program.json');
 
     // Inputs: the producer's output artifacts (possibly in an earlier run's folder, when it was cached).
     const inputPaths: Record<string, string> = {};
@@ -503,7 +521,13 @@ export class LocalRuntime extends EventEmitter<LocalRuntimeEvents> implements Ru
       path.join(dir, 'inputs.json'),
       JSON.stringify(Object.fromEntries(program.inputs.map((n) => [n, { step: step.inputSources[n], path: inputPaths[n] }]))),
     );
+    return { program, dir, inputPaths, paramTexts, cacheKey, programHash };
+  }
 
+  /** The step's outputs from an earlier execution with the same cache key, when caching applies: then `cached`. */
+  private async fromCache(runId: string, run: ActiveRun, step: Step, produced: Map<string, StepOutput[]>, prepared: PreparedStep): Promise<StepState | undefined> {
+    const { request } = run;
+    const { cacheKey, programHash } = prepared;
     // The steps a partial run chose are run because someone asked to see them run: never from the cache.
     if (request.cache !== false && step.cache && !request.reuse) {
       const hit = this.cache.lookup(cacheKey);
@@ -526,7 +550,15 @@ export class LocalRuntime extends EventEmitter<LocalRuntimeEvents> implements Ru
         return 'cached';
       }
     }
+    return undefined;
+  }
 
+  /** Runs the step as a process, attempt after attempt (its `retries`), each under its timeout, to its final state. */
+  private async runAttempts(runId: string, run: ActiveRun, step: Step, produced: Map<string, StepOutput[]>, prepared: PreparedStep): Promise<StepState> {
+    const { request } = run;
+    const { program, dir, inputPaths, paramTexts, cacheKey, programHash } = prepared;
+    const scratch = path.join(dir, 'scratch');
+    const programFile = path.join(dir, 'program.json');
     fs.mkdirSync(scratch, { recursive: true });
     fs.writeFileSync(programFile, JSON.stringify(program, null, 1));
     const outDir = path.join(dir, 'outputs');
