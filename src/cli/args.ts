@@ -2,8 +2,9 @@
  * Argument parsing for every sub-command, on Node's own `util.parseArgs`, with errors that say what went wrong.
  */
 import { parseArgs as nodeParseArgs } from 'node:util';
+import { CellpipeError } from '../core/errors.js';
 
-export class UsageError extends Error {}
+export class UsageError extends CellpipeError {}
 
 export interface OptionSpec {
   short?: string;

@@ -8,7 +8,7 @@ import type { CommandIO } from './main.js';
 import { formatDiagnostics } from './diagnostics.js';
 import { CronError } from '../core/cron.js';
 import { KfpError } from '../kfp/errors.js';
-import { ParameterError } from '../kfp/parameters.js';
+import { KfpParameterError } from '../kfp/parameters.js';
 import { KubeError } from '../kube/errors.js';
 import type { Profile } from '../kube/profile.js';
 import { RunStore, storeDirFor } from '../runs/store.js';
@@ -18,7 +18,7 @@ import { ScheduleError } from '../runtimes/kubeflow/schedule.js';
 /** An error as one message with its fix, where the error knows one. */
 export function describeError(err: unknown): string {
   if (err instanceof KfpError || err instanceof KubeError) return err.describe();
-  if (err instanceof ParameterError || err instanceof ScheduleError || err instanceof CronError) return `${err.message}\n  fix: ${err.hint}`;
+  if (err instanceof KfpParameterError || err instanceof ScheduleError || err instanceof CronError) return `${err.message}\n  fix: ${err.hint}`;
   return (err as Error).message;
 }
 

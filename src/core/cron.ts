@@ -1,3 +1,4 @@
+import { CellpipeError } from './errors.js';
 /**
  * Cron schedules as people write them (5 fields: minute hour day-of-month month day-of-week) turned into what
  * Kubeflow Pipelines reads: KFP parses `cron_schedule.cron` with robfig/cron's seconds-first parser, so a 5-field
@@ -21,7 +22,7 @@ export interface CronSchedule {
   dayStar: boolean;
 }
 
-export class CronError extends Error {
+export class CronError extends CellpipeError {
   constructor(message: string, readonly hint: string) {
     super(message);
     this.name = 'CronError';

@@ -14,7 +14,7 @@ import { taskName } from './graph.js';
 import { RUNTIME_COMMAND } from './ir.js';
 import type { JsonValue, Parameter, StepGraph } from './model.js';
 import { STEPS_DIR, WORK_DIR } from '../images/build.js';
-import { ParameterError, rootParameters, runtimeParameters, specDocument } from '../kfp/parameters.js';
+import { KfpParameterError, rootParameters, runtimeParameters, specDocument } from '../kfp/parameters.js';
 import { checkSpec, executorsOf, kfpRealPath, type ExecutorView } from '../kfp/testing/kfp-real.js';
 import { REPO } from '../runs/testing.js';
 
@@ -229,7 +229,7 @@ describe('every compiled spec passes KFP 2.17.0\'s own backend (kfp-real check)'
       assert.equal(kfp.ok, false, `KFP accepts ${JSON.stringify(bad)}`);
       assert.match(kfp.error, new RegExp(`input parameter ${p.name} requires type ${KFP_TYPE_WORD[p.type]}`));
       assert.throws(() => runtimeParameters(params, { values: bad }), (e: unknown) =>
-        e instanceof ParameterError && e.message.includes(`'${p.name}'`) && e.message.includes(`cell ${p.cell + 1}, line ${p.line}`), `cellpipe's message for ${p.name}`);
+        e instanceof KfpParameterError && e.message.includes(`'${p.name}'`) && e.message.includes(`cell ${p.cell + 1}, line ${p.line}`), `cellpipe's message for ${p.name}`);
     }
     const textual = () => runtimeParameters(params, { texts: { epochs: 'three' } });
     assert.throws(textual, /--param epochs=three: epochs is an integer \(cell 3, line 2 of the notebook\)/);
@@ -237,7 +237,7 @@ describe('every compiled spec passes KFP 2.17.0\'s own backend (kfp-real check)'
     const kfp = await checkSpec(c.result.yaml!, { nope: 1 });
     assert.match(kfp.error, /parameter\(s\) provided are not required by pipeline: nope/);
     assert.throws(() => runtimeParameters(params, { texts: { nope: '1' } }), (e: unknown) =>
-      e instanceof ParameterError && /no parameter 'nope'/.test(e.message) && /pipeline-parameters cell \(cell 3\): config, epochs/.test(e.hint));
+      e instanceof KfpParameterError && /no parameter 'nope'/.test(e.message) && /pipeline-parameters cell \(cell 3\): config, epochs/.test(e.hint));
   });
 
   test('a float for an integer parameter: KFP 2.17 accepts it, cellpipe refuses it (the notebook assigned an int)', async () => {

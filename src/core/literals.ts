@@ -5,8 +5,9 @@
 import { parser } from '@lezer/python';
 import type { SyntaxNode } from '@lezer/common';
 import type { Diagnostic, JsonValue, NotebookCell, Parameter, ParameterType } from './model.js';
+import { CellpipeError } from './errors.js';
 
-class LiteralError extends Error {
+class LiteralError extends CellpipeError {
   constructor(message: string, readonly node: SyntaxNode) {
     super(message);
   }

@@ -9,6 +9,7 @@ import { resolve } from 'node:path';
 import type { CompileResult } from '../core/compile.js';
 import { buildStepImages, type BuildOptions, type BuildResult } from './build.js';
 import { planNotebookFiles, type FilesPlan } from './files.js';
+import { CellpipeError } from '../core/errors.js';
 
 /** Where the images go and how to reach the registry (a profile's `registry`/`insecureRegistry`/`baseImage`, or CLI flags). */
 export type NotebookBuildOptions = Omit<BuildOptions, 'programs' | 'notebookDir' | 'files' | 'requirements' | 'stepRequirements' | 'stepBases' | 'base'> & {
@@ -17,7 +18,7 @@ export type NotebookBuildOptions = Omit<BuildOptions, 'programs' | 'notebookDir'
 };
 
 /** A problem in what the notebook declares (not in the registry): the message names the field to fix. */
-export class NotebookBuildError extends Error {
+export class NotebookBuildError extends CellpipeError {
   constructor(message: string) {
     super(message);
     this.name = 'NotebookBuildError';

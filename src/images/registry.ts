@@ -22,6 +22,7 @@ import { rootCertificates } from 'node:tls';
 import type { Credential, CredentialSource } from './credentials.js';
 import { apiHost } from './ref.js';
 import { sleep } from '../runs/sleep.js';
+import { CellpipeError } from '../core/errors.js';
 
 export const MediaTypes = {
   dockerManifest: 'application/vnd.docker.distribution.manifest.v2+json',
@@ -127,7 +128,7 @@ export interface RegistryOptions {
   timeoutMs?: number;
 }
 
-export class RegistryError extends Error {
+export class RegistryError extends CellpipeError {
   constructor(
     message: string,
     readonly status?: number,

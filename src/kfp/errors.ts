@@ -1,3 +1,4 @@
+import { CellpipeError } from '../core/errors.js';
 /**
  * Kubeflow Pipelines failures in the user's words: every error the KFP client throws is a `KfpError` whose message
  * says what failed (with the endpoint and namespace) and whose `hint` says what to do. Tokens never appear in them.
@@ -14,14 +15,14 @@ export type KfpErrorKind =
   | 'config'
   | 'api';
 
-export class KfpError extends Error {
+export class KfpError extends CellpipeError {
   readonly kind: KfpErrorKind;
   readonly hint: string;
   /** HTTP status, when KFP (or the Kubernetes API proxy) answered. */
   readonly status?: number;
 
   constructor(kind: KfpErrorKind, message: string, hint: string, extra: { status?: number; cause?: unknown } = {}) {
-    super(message, extra.cause === undefined ? undefined : { cause: extra.cause });
+    super(message, hint, extra.cause === undefined ? undefined : { cause: extra.cause });
     this.name = 'KfpError';
     this.kind = kind;
     this.hint = hint;

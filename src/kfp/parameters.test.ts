@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { compileNotebook } from '../core/compile.js';
-import { ParameterError, rootParameters, runtimeParameters, specDocument } from './parameters.js';
+import { KfpParameterError, rootParameters, runtimeParameters, specDocument } from './parameters.js';
 import { checkRuntimeParameters } from './testing/fake-server.js';
 import { runState, stepPatches } from './states.js';
 import type { KfpRun } from './client.js';
@@ -30,7 +30,7 @@ test('wrong parameter text fails with the parameter name, its type and an exampl
     { name: 'l', type: 'LIST' as const, optional: true, default: [] },
     { name: 'req', type: 'STRING' as const, optional: false },
   ];
-  assert.throws(() => runtimeParameters(params, { texts: { n: '1.5', req: 'a' } }), (e: unknown) => e instanceof ParameterError && /n is an integer/.test(e.message) && /e\.g\. 3/.test(e.hint));
+  assert.throws(() => runtimeParameters(params, { texts: { n: '1.5', req: 'a' } }), (e: unknown) => e instanceof KfpParameterError && /n is an integer/.test(e.message) && /e\.g\. 3/.test(e.hint));
   assert.throws(() => runtimeParameters(params, { texts: { l: '{"a":1}', req: 'a' } }), /l is a JSON list/);
   assert.throws(() => runtimeParameters(params, {}), /parameter 'req' has no value/);
   assert.deepEqual(runtimeParameters(params, { texts: { x: '2', l: '[1,"b"]', req: '' } }), { n: 1, x: 2, l: [1, 'b'], req: '' });

@@ -7,6 +7,7 @@ import { parseAllDocuments } from 'yaml';
 import type { JsonValue, ParameterType } from '../core/model.js';
 import { parameterFromText, valueFits } from '../core/parameter-values.js';
 import { cellLabel } from '../core/notebook.js';
+import { CellpipeError } from '../core/errors.js';
 
 export type IrParameterType = 'NUMBER_DOUBLE' | 'NUMBER_INTEGER' | 'STRING' | 'BOOLEAN' | 'LIST' | 'STRUCT';
 
@@ -19,10 +20,10 @@ export interface RootParameter {
   declared?: { cell: number; line: number };
 }
 
-export class ParameterError extends Error {
+export class KfpParameterError extends CellpipeError {
   constructor(message: string, readonly hint: string) {
     super(message);
-    this.name = 'ParameterError';
+    this.name = 'KfpParameterError';
   }
 }
 
@@ -66,7 +67,7 @@ const TYPE_WORDS: Record<IrParameterType, string> = {
 
 /** Turns a command-line `--param NAME=TEXT` value into the parameter's type. */
 export function parseParameterText(p: RootParameter, text: string): JsonValue {
-  const bad = () => new ParameterError(`--param ${p.name}=${text}: ${p.name} is ${TYPE_WORDS[p.type]}${at(p)}`, `give ${p.name} as ${TYPE_WORDS[p.type]}, e.g. ${example(p.type)}`);
+  const bad = () => new KfpParameterError(`--param ${p.name}=${text}: ${p.name} is ${TYPE_WORDS[p.type]}${at(p)}`, `give ${p.name} as ${TYPE_WORDS[p.type]}, e.g. ${example(p.type)}`);
   const value = parameterFromText(PYTHON_TYPE[p.type], text);
   if (value === undefined) throw bad();
   return value;
@@ -89,7 +90,7 @@ function example(type: IrParameterType): string {
 
 /**
  * `runtime_config.parameters` for a run: every declared parameter with its default, overridden by `values`
- * (already typed) or `texts` (command-line text, converted by type). Throws `ParameterError` naming the parameter.
+ * (already typed) or `texts` (command-line text, converted by type). Throws `KfpParameterError` naming the parameter.
  */
 export function runtimeParameters(
   params: RootParameter[],
@@ -101,18 +102,18 @@ export function runtimeParameters(
   for (const p of params) if (p.default !== undefined) out[p.name] = p.default;
   for (const [name, text] of Object.entries(overrides.texts ?? {})) {
     const p = byName.get(name);
-    if (!p) throw new ParameterError(`--param ${name}: the pipeline has no parameter '${name}'`, `parameters are the names assigned in the pipeline-parameters cell${known}`);
+    if (!p) throw new KfpParameterError(`--param ${name}: the pipeline has no parameter '${name}'`, `parameters are the names assigned in the pipeline-parameters cell${known}`);
     out[name] = parseParameterText(p, text);
   }
   for (const [name, value] of Object.entries(overrides.values ?? {})) {
     const p = byName.get(name);
-    if (!p) throw new ParameterError(`parameter '${name}' is not declared by the pipeline`, `parameters are the names assigned in the pipeline-parameters cell${known}`);
-    if (!kindOk(p.type, value)) throw new ParameterError(`parameter '${name}' = ${JSON.stringify(value)} is not ${TYPE_WORDS[p.type]}${at(p)}`, `give ${name} as ${TYPE_WORDS[p.type]}`);
+    if (!p) throw new KfpParameterError(`parameter '${name}' is not declared by the pipeline`, `parameters are the names assigned in the pipeline-parameters cell${known}`);
+    if (!kindOk(p.type, value)) throw new KfpParameterError(`parameter '${name}' = ${JSON.stringify(value)} is not ${TYPE_WORDS[p.type]}${at(p)}`, `give ${name} as ${TYPE_WORDS[p.type]}`);
     out[name] = value;
   }
   for (const p of params) {
     if (!(p.name in out) && !p.optional) {
-      throw new ParameterError(`parameter '${p.name}' has no value${at(p)}`, `give it with --param ${p.name}=<value>`);
+      throw new KfpParameterError(`parameter '${p.name}' has no value${at(p)}`, `give it with --param ${p.name}=<value>`);
     }
   }
   return out;

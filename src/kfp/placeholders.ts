@@ -15,6 +15,7 @@
  *   string / a list of elements.
  */
 import type { JsonValue } from '../core/model.js';
+import { CellpipeError } from '../core/errors.js';
 
 export interface RuntimeArtifact {
   name?: string;
@@ -50,7 +51,7 @@ export interface TaskContext {
   pipelineRoot?: string;
 }
 
-export class PlaceholderError extends Error {
+export class PlaceholderError extends CellpipeError {
   constructor(message: string) {
     super(message);
     this.name = 'PlaceholderError';

@@ -1,3 +1,4 @@
+import { CellpipeError } from '../core/errors.js';
 /**
  * Kubernetes failures in the user's words. Every error cellpipe's Kubernetes layer throws is a `KubeError` whose
  * message says what failed and whose `hint` says what to do; the raw API status stays available for logs.
@@ -16,7 +17,7 @@ export type KubeErrorKind =
   | 'conflict'
   | 'api';
 
-export class KubeError extends Error {
+export class KubeError extends CellpipeError {
   readonly kind: KubeErrorKind;
   readonly hint: string;
   /** HTTP status, when the API server answered. */
@@ -31,7 +32,7 @@ export class KubeError extends Error {
     hint: string,
     extra: { status?: number; verb?: string; resource?: string; cause?: unknown } = {},
   ) {
-    super(message, extra.cause === undefined ? undefined : { cause: extra.cause });
+    super(message, hint, extra.cause === undefined ? undefined : { cause: extra.cause });
     this.name = 'KubeError';
     this.kind = kind;
     this.hint = hint;

@@ -6,8 +6,9 @@ import http from 'node:http';
 import https from 'node:https';
 import type { IncomingMessage } from 'node:http';
 import type { KubeConfig } from '@kubernetes/client-node';
+import { CellpipeError } from '../core/errors.js';
 
-export class HttpStatusError extends Error {
+export class HttpStatusError extends CellpipeError {
   constructor(
     readonly status: number,
     readonly body: string,

@@ -17,6 +17,7 @@ import type { KubeConnection } from './connect.js';
 import { KubeError } from './errors.js';
 import { streamPodLogs } from './logs.js';
 import { watchObjects } from './watch.js';
+import { CellpipeError } from '../core/errors.js';
 
 export const DEFAULT_KANIKO_IMAGE = 'gcr.io/kaniko-project/executor:v1.23.2-debug';
 const CHUNK = 900 * 1024;
@@ -76,7 +77,7 @@ export interface KanikoResult {
 }
 
 /** A failed build: the message ends with the build's last log lines. */
-export class BuildFailedError extends Error {
+export class BuildFailedError extends CellpipeError {
   constructor(
     message: string,
     readonly job: string,

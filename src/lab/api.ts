@@ -11,9 +11,10 @@ import type { RecordedCell } from '../core/executed.js';
 import { CELLPIPE_VERSION } from '../core/version.generated.js';
 import { SSEParser } from './model/sse.js';
 import type { ProfilesResponse } from './model/targets.js';
+import { CellpipeError } from '../core/errors.js';
 
 /** An error from the backend with the message (and hint) the user should read. */
-export class ResponseError extends Error {
+export class ResponseError extends CellpipeError {
   constructor(
     message: string,
     readonly status: number,

@@ -1,3 +1,4 @@
+import { CellpipeError } from '../core/errors.js';
 /**
  * What can go wrong with the run store that is nobody's bug: the disk it is on is full, it cannot be written (a
  * read-only disk, no permission, a file where a folder should be), a name in it is too long, or a run's record was
@@ -15,7 +16,7 @@ export function isNoSpace(err: unknown): boolean {
 }
 
 /** Writing to the run store failed; `message` says what and where, `hint` what to do. */
-export class StoreWriteError extends Error {
+export class StoreWriteError extends CellpipeError {
   override readonly name = 'StoreWriteError';
   constructor(
     message: string,
@@ -98,7 +99,7 @@ export interface DamagedRun extends RunDamage {
 }
 
 /** Reading a run whose record is damaged. */
-export class DamagedRunError extends Error {
+export class DamagedRunError extends CellpipeError {
   override readonly name = 'DamagedRunError';
   readonly status = 422;
   readonly hint: string;

@@ -64,7 +64,7 @@ export function scheduleHttpError(err: unknown): unknown {
   }
   const e = err as Error & { hint?: string; compile?: { diagnostics: { severity: string; message: string; cell?: number; line?: number; hint?: string }[] } };
   // By name: the Kubeflow runtime module (and the Kubernetes client under it) is loaded only when a route needs it.
-  if (e?.name === 'ScheduleError' || e?.name === 'ParameterError' || e?.name === 'CronError') return new HttpError(400, e.message, e.hint);
+  if (e?.name === 'ScheduleError' || e?.name === 'KfpParameterError' || e?.name === 'CronError') return new HttpError(400, e.message, e.hint);
   if (e?.name === 'SubmitError') {
     const first = e.compile?.diagnostics.find((d) => d.severity === 'error');
     if (first) {

@@ -16,7 +16,7 @@ import { formatDuration, formatProgress, formatStatus } from '../../runs/format.
 import type { PartialPlan, PartialSelection } from '../../runs/plan.js';
 import { LocalRuntime } from '../../runtimes/local/runtime.js';
 import { filesReport } from '../files-report.js';
-import { ParameterError, resolveParameters } from '../../runtimes/local/params.js';
+import { ParameterValueError, resolveParameters } from '../../runtimes/local/params.js';
 import type { RunRecord, StepState } from '../../runs/types.js';
 import { openTarget, TargetError, type RunInput, type Started, type TargetHost } from '../../runtimes/targets/index.js';
 import { notebookReader } from '../../runs/notebook-reader.js';
@@ -280,7 +280,7 @@ const run: Command = async (argv, io) => {
   try {
     parameters = resolveParameters(compiled.graph.parameters, a.params);
   } catch (err) {
-    if (!(err instanceof ParameterError)) throw err;
+    if (!(err instanceof ParameterValueError)) throw err;
     io.stderr.write(`cellpipe run: ${err.message}\n`);
     return 2;
   }

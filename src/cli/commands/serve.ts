@@ -6,6 +6,7 @@
 import { statSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from '../main.js';
+import { UsageError } from '../args.js';
 
 const USAGE = `usage: cellpipe serve (--socket PATH | --port N) [--root DIR]
 
@@ -102,7 +103,5 @@ const serve: Command = async (args, io) => {
     process.once('SIGHUP', stop);
   });
 };
-
-class UsageError extends Error {}
 
 export default serve;

@@ -12,6 +12,7 @@ import { buildNotebookImages, type NotebookBuildOptions, type NotebookBuildResul
 import type { ContainerRunRequest } from './runtime.js';
 import type { SpecDoc } from '../../kfp/tasks.js';
 import { notebookReader } from '../../runs/notebook-reader.js';
+import { CellpipeError } from '../../core/errors.js';
 
 export interface PrepareOptions {
   /** Notebook path as shown (messages, the run record). */
@@ -30,7 +31,7 @@ export interface Prepared {
   request: Omit<ContainerRunRequest, 'parameters'>;
 }
 
-export class PrepareError extends Error {
+export class PrepareError extends CellpipeError {
   constructor(message: string, readonly compiled?: CompileResult) {
     super(message);
     this.name = 'PrepareError';

@@ -5,8 +5,9 @@
 import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { CellpipeError } from '../../core/errors.js';
 
-export class MissingToolError extends Error {
+export class MissingToolError extends CellpipeError {
   constructor(readonly tool: string, readonly debianPackage: string) {
     super(`${tool} is not installed: steps in containers need it — install the Debian package '${debianPackage}' (apt-get install ${debianPackage})`);
     this.name = 'MissingToolError';

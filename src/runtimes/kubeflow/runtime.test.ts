@@ -18,7 +18,7 @@ import { pushBaseImage, startRegistry, type TestRegistry } from '../../images/te
 import type { Profile } from '../../kube/profile.js';
 import type { RunRecord } from '../../runs/types.js';
 import { KubeflowRuntime, SubmitError, type SubmitProgress } from './runtime.js';
-import { ParameterError } from '../../kfp/parameters.js';
+import { KfpParameterError } from '../../kfp/parameters.js';
 
 const CORPUS = new URL('../../../../shared/corpus/kale/', import.meta.url).pathname;
 const CANDIES = join(CORPUS, 'candies_sharing.ipynb');
@@ -124,7 +124,7 @@ describe('Kubeflow runtime: parameters, states, cancel, outages (programs inline
     assert.deepEqual(r.record.parameters, sent);
     const runsBefore = fake.runs.size;
     await assert.rejects(runtime.submitNotebook({ notebookPath: PARAMS, images: 'inline', watch: false, parameterTexts: { nope: '1' } }), (e: unknown) =>
-      e instanceof ParameterError && /no parameter 'nope'/.test(e.message) && /d1/.test(e.hint));
+      e instanceof KfpParameterError && /no parameter 'nope'/.test(e.message) && /d1/.test(e.hint));
     await assert.rejects(runtime.submitNotebook({ notebookPath: PARAMS, images: 'inline', watch: false, parameterTexts: { d1: 'seven' } }), /d1 is an integer/);
     assert.equal(fake.runs.size, runsBefore);
     assert.deepEqual(fake.violations, []);

@@ -11,6 +11,7 @@ import type { KfpClient, KfpRecurringRun, KfpRun } from '../../kfp/client.js';
 import { pendingStep } from '../../runs/store.js';
 import type { RunRecord, SubmitStage } from '../../runs/types.js';
 import type { KubeflowRuntime, PreparedPipeline, SubmitOptions, SubmitProgress } from './runtime.js';
+import { CellpipeError } from '../../core/errors.js';
 
 export interface ScheduleOptions extends Omit<SubmitOptions, 'runId' | 'watch'> {
   cron: CronSchedule;
@@ -30,7 +31,7 @@ export interface ScheduleResult {
   url?: string;
 }
 
-export class ScheduleError extends Error {
+export class ScheduleError extends CellpipeError {
   constructor(message: string, readonly hint: string) {
     super(message);
     this.name = 'ScheduleError';

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ParameterError, paramText, resolveParameters } from './params.js';
+import { ParameterValueError, paramText, resolveParameters } from './params.js';
 import type { Parameter } from '../../core/model.js';
 
 const declared: Parameter[] = [
@@ -25,7 +25,7 @@ test('bad values and unknown names are errors that say which parameter, where it
     try {
       resolveParameters(declared, args);
     } catch (e) {
-      assert.ok(e instanceof ParameterError);
+      assert.ok(e instanceof ParameterValueError);
       return (e as Error).message;
     }
     assert.fail('expected an error');

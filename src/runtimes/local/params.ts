@@ -5,17 +5,18 @@
 import type { JsonValue, Parameter, ParameterType } from '../../core/model.js';
 import { cellLabel } from '../../core/notebook.js';
 import { PARAMETER_EXAMPLES, parameterFromText } from '../../core/parameter-values.js';
+import { CellpipeError } from '../../core/errors.js';
 
-export class ParameterError extends Error {}
+export class ParameterValueError extends CellpipeError {}
 
 function where(p: Parameter): string {
   return `declared in ${cellLabel(p.cell, p.line)}`;
 }
 
-/** Parse one value given on the command line as a parameter of type `type`; throws a ParameterError naming it. */
+/** Parse one value given on the command line as a parameter of type `type`; throws a ParameterValueError naming it. */
 export function parseParamValue(p: Parameter, text: string): JsonValue {
   const bad = (what: string): never => {
-    throw new ParameterError(
+    throw new ParameterValueError(
       `--param ${p.name}=${text}: ${p.name} is ${p.type === 'int' ? 'an' : 'a'} ${p.type} parameter (${where(p)}); ${what}`,
     );
   };
@@ -34,7 +35,7 @@ export function parseParamValue(p: Parameter, text: string): JsonValue {
 }
 
 /**
- * Turn `NAME=VALUE` arguments into parameter values (defaults for the rest). Throws a ParameterError for an
+ * Turn `NAME=VALUE` arguments into parameter values (defaults for the rest). Throws a ParameterValueError for an
  * unknown name, a missing `=`, or a value of the wrong type.
  */
 export function resolveParameters(declared: Parameter[], args: string[]): Record<string, JsonValue> {
@@ -42,12 +43,12 @@ export function resolveParameters(declared: Parameter[], args: string[]): Record
   for (const p of declared) values[p.name] = p.default;
   for (const arg of args) {
     const eq = arg.indexOf('=');
-    if (eq <= 0) throw new ParameterError(`--param ${arg}: write it as NAME=VALUE`);
+    if (eq <= 0) throw new ParameterValueError(`--param ${arg}: write it as NAME=VALUE`);
     const name = arg.slice(0, eq);
     const p = declared.find((d) => d.name === name);
     if (!p) {
       const known = declared.map((d) => d.name).join(', ');
-      throw new ParameterError(
+      throw new ParameterValueError(
         `--param ${arg}: the notebook has no pipeline parameter '${name}' (${known ? `its parameters are: ${known}` : 'it declares none; tag a cell pipeline-parameters'})`,
       );
     }
