@@ -97,6 +97,7 @@ export function composeNotebook(root: Notebook, rootPath: string | undefined, re
   let held: NotebookCell[] = [];
   let heldAfter: NotebookCell | undefined;
   let rootUnit: Unit | undefined; // the root step unit being read (a root step: cell starts one)
+  const state: Flattening = { error, rootName, rootKeys, read, references, cells, hoisted, next: () => nextIndex++ };
 
   for (const cell of root.cells) {
     if (cell.type !== 'code') {
@@ -117,7 +118,7 @@ export function composeNotebook(root: Notebook, rootPath: string | undefined, re
         held = [];
       }
       heldAfter = cell;
-      const unit = reference(cell, name);
+      const unit = reference(state, cell, name);
       if (unit) units.push(unit);
       continue;
     }
@@ -174,91 +175,107 @@ export function composeNotebook(root: Notebook, rootPath: string | undefined, re
   });
   return { notebook: { ...root, cells: composed }, diagnostics, units: references };
 
-  /** Reads, checks and flattens one referenced notebook into `cells` (and `hoisted`); its unit, or undefined. */
-  function reference(cell: NotebookCell, name: string): Unit | undefined {
-    const rel = cell.notebookPath;
-    if (!rel) {
-      error(cell, 'missing-notebook-path', `'notebook:${name}' has no 'notebook_path' in its cell metadata`,
-        'set the cell\'s metadata "notebook_path" to the referenced notebook, relative to this one (Kale 2.3\'s editor does)');
-      return undefined;
-    }
-    const path = normalizePath(rel);
-    if (baseName(path) === rootName && !path.includes('/')) {
-      error(cell, 'notebook-cycle', `'notebook:${name}' creates a reference cycle (${rootName} -> ${baseName(path)}): a notebook cannot reference itself`,
-        'remove the notebook: cell');
-      return undefined;
-    }
-    let raw: string | object | undefined;
-    let why = '';
-    if (!read) why = 'this front end does not read referenced notebooks';
-    else {
-      try {
-        raw = read(path);
-        if (raw === undefined) why = 'there is no such file';
-      } catch (e) {
-        why = e instanceof Error ? e.message : String(e);
-      }
-    }
-    if (raw === undefined) {
-      error(cell, 'notebook-unreadable', `'notebook:${name}' references '${rel}', which cellpipe could not read: ${why}`,
-        'fix notebook_path in the cell\'s metadata (relative to this notebook\'s folder)');
-      return undefined;
-    }
-    const parsed = typeof raw === 'string' ? parseNotebook(raw) : notebookFromJson(raw);
-    if (!parsed.notebook) {
-      const first = parsed.diagnostics[0];
-      error(cell, 'notebook-unreadable', `'notebook:${name}' references '${rel}', which is not a notebook: ${first?.message ?? 'unreadable'}`,
-        first?.hint ?? 'point notebook_path at an .ipynb file');
-      return undefined;
-    }
-    const child = parsed.notebook;
-    const nested = child.cells.find((c) => c.type === 'code' && c.tags.some((t) => t.trim().startsWith('notebook:')));
-    if (nested) {
-      const inner = parseCellTags(nested).tags.notebook ?? '?';
-      const target = nested.notebookPath ? baseName(normalizePath(nested.notebookPath)) : '?';
-      error(cell, 'nested-notebook', `'notebook:${name}' (${rel}) itself references another notebook (${rootName} -> ${baseName(path)} -> ${target}, its ${cellLabel(nested.index)} 'notebook:${inner}'): nested references are not supported (Kale 2.3 refuses them too)`,
-        'reference every notebook from the root notebook instead');
-      return undefined;
-    }
-    const { graph, placement } = buildStepGraph(child, path);
-    const childDefaults = readSettings(child.metadata, path).settings.stepDefaults.filter((t) => !rootKeys.has(optionKey(t)));
-    const rename = (step: string) => `${name}-${step}`;
-    const unit: Unit = { kind: 'reference', steps: [], sinks: [], sources: [], firstCell: new Map() };
-    references.push({ name, notebook: path, cell: cell.index });
-    for (const c of child.cells) {
-      if (c.type !== 'code') continue;
-      const place = placement.get(c.index);
-      const origin = { unit: name, notebook: path, index: c.index };
-      const copy = (tags: string[]): NotebookCell => ({ index: nextIndex++, ...(c.id ? { id: c.id } : {}), type: 'code', source: c.source, tags, origin });
-      switch (place?.kind) {
-        case 'prelude':
-          cells.push(copy([place.role]));
-          break;
-        case 'parameters':
-          hoisted.push(copy(['pipeline-parameters']));
-          break;
-        case 'step': {
-          const step = rename(place.step);
-          // The cell's own step options, with prev: renamed; its step: tag made explicit (untagged cells too).
-          const options = c.tags.map((t) => t.trim()).filter((t) => !/^(step|block|notebook):/.test(t) && !['imports', 'functions', 'skip', 'pipeline-parameters', 'pipeline-metrics'].includes(t))
-            .map((t) => (t.startsWith('prev:') ? `prev:${rename(t.slice(5).trim())}` : t));
-          const first = !unit.steps.includes(step);
-          const composed = copy([`step:${step}`, ...(first ? childDefaults : []), ...options]);
-          if (first) {
-            unit.steps.push(step);
-            unit.firstCell.set(step, composed);
-          }
-          cells.push(composed);
-          break;
-        }
-        default: // skipped, unassigned, metrics: a referenced notebook's metrics are its own run's, not this pipeline's
-          break;
-      }
-    }
-    const parents = new Set(graph.edges.map(([, to]) => to));
-    const children = new Set(graph.edges.map(([from]) => from));
-    unit.sources = graph.steps.filter((s) => !parents.has(s.name)).map((s) => rename(s.name));
-    unit.sinks = graph.steps.filter((s) => !children.has(s.name)).map((s) => rename(s.name));
-    return unit;
+}
+
+/** What flattening the referenced notebooks shares with composeNotebook: where cells go, how errors are said. */
+interface Flattening {
+  error: (cell: NotebookCell, code: string, message: string, hint: string) => void;
+  rootName: string;
+  /** The root's step defaults, by option: a referenced notebook's default for the same option gives way. */
+  rootKeys: Set<string>;
+  read: NotebookReader | undefined;
+  references: Composition['units'];
+  cells: NotebookCell[];
+  hoisted: NotebookCell[];
+  /** The next free cell index (past the root's cells). */
+  next: () => number;
+}
+
+/** Reads, checks and flattens one referenced notebook into `cells` (and `hoisted`); its unit, or undefined. */
+function reference(state: Flattening, cell: NotebookCell, name: string): Unit | undefined {
+  const { error, rootName, rootKeys, read, references, cells, hoisted, next } = state;
+  const rel = cell.notebookPath;
+  if (!rel) {
+    error(cell, 'missing-notebook-path', `'notebook:${name}' has no 'notebook_path' in its cell metadata`,
+      'set the cell\'s metadata "notebook_path" to the referenced notebook, relative to this one (Kale 2.3\'s editor does)');
+    return undefined;
   }
+  const path = normalizePath(rel);
+  if (baseName(path) === rootName && !path.includes('/')) {
+    error(cell, 'notebook-cycle', `'notebook:${name}' creates a reference cycle (${rootName} -> ${baseName(path)}): a notebook cannot reference itself`,
+      'remove the notebook: cell');
+    return undefined;
+  }
+  let raw: string | object | undefined;
+  let why = '';
+  if (!read) why = 'this front end does not read referenced notebooks';
+  else {
+    try {
+      raw = read(path);
+      if (raw === undefined) why = 'there is no such file';
+    } catch (e) {
+      why = e instanceof Error ? e.message : String(e);
+    }
+  }
+  if (raw === undefined) {
+    error(cell, 'notebook-unreadable', `'notebook:${name}' references '${rel}', which cellpipe could not read: ${why}`,
+      'fix notebook_path in the cell\'s metadata (relative to this notebook\'s folder)');
+    return undefined;
+  }
+  const parsed = typeof raw === 'string' ? parseNotebook(raw) : notebookFromJson(raw);
+  if (!parsed.notebook) {
+    const first = parsed.diagnostics[0];
+    error(cell, 'notebook-unreadable', `'notebook:${name}' references '${rel}', which is not a notebook: ${first?.message ?? 'unreadable'}`,
+      first?.hint ?? 'point notebook_path at an .ipynb file');
+    return undefined;
+  }
+  const child = parsed.notebook;
+  const nested = child.cells.find((c) => c.type === 'code' && c.tags.some((t) => t.trim().startsWith('notebook:')));
+  if (nested) {
+    const inner = parseCellTags(nested).tags.notebook ?? '?';
+    const target = nested.notebookPath ? baseName(normalizePath(nested.notebookPath)) : '?';
+    error(cell, 'nested-notebook', `'notebook:${name}' (${rel}) itself references another notebook (${rootName} -> ${baseName(path)} -> ${target}, its ${cellLabel(nested.index)} 'notebook:${inner}'): nested references are not supported (Kale 2.3 refuses them too)`,
+      'reference every notebook from the root notebook instead');
+    return undefined;
+  }
+  const { graph, placement } = buildStepGraph(child, path);
+  const childDefaults = readSettings(child.metadata, path).settings.stepDefaults.filter((t) => !rootKeys.has(optionKey(t)));
+  const rename = (step: string) => `${name}-${step}`;
+  const unit: Unit = { kind: 'reference', steps: [], sinks: [], sources: [], firstCell: new Map() };
+  references.push({ name, notebook: path, cell: cell.index });
+  for (const c of child.cells) {
+    if (c.type !== 'code') continue;
+    const place = placement.get(c.index);
+    const origin = { unit: name, notebook: path, index: c.index };
+    const copy = (tags: string[]): NotebookCell => ({ index: next(), ...(c.id ? { id: c.id } : {}), type: 'code', source: c.source, tags, origin });
+    switch (place?.kind) {
+      case 'prelude':
+        cells.push(copy([place.role]));
+        break;
+      case 'parameters':
+        hoisted.push(copy(['pipeline-parameters']));
+        break;
+      case 'step': {
+        const step = rename(place.step);
+        // The cell's own step options, with prev: renamed; its step: tag made explicit (untagged cells too).
+        const options = c.tags.map((t) => t.trim()).filter((t) => !/^(step|block|notebook):/.test(t) && !['imports', 'functions', 'skip', 'pipeline-parameters', 'pipeline-metrics'].includes(t))
+          .map((t) => (t.startsWith('prev:') ? `prev:${rename(t.slice(5).trim())}` : t));
+        const first = !unit.steps.includes(step);
+        const composed = copy([`step:${step}`, ...(first ? childDefaults : []), ...options]);
+        if (first) {
+          unit.steps.push(step);
+          unit.firstCell.set(step, composed);
+        }
+        cells.push(composed);
+        break;
+      }
+      default: // skipped, unassigned, metrics: a referenced notebook's metrics are its own run's, not this pipeline's
+        break;
+    }
+  }
+  const parents = new Set(graph.edges.map(([, to]) => to));
+  const children = new Set(graph.edges.map(([from]) => from));
+  unit.sources = graph.steps.filter((s) => !parents.has(s.name)).map((s) => rename(s.name));
+  unit.sinks = graph.steps.filter((s) => !children.has(s.name)).map((s) => rename(s.name));
+  return unit;
 }

@@ -93,6 +93,7 @@ export function parseCellTags(cell: NotebookCell): { tags: CellTags; diagnostics
   const ignoredForRole = (tag: string) =>
     problem('warning', 'conflicting-tags', `tag '${tag}' is ignored: the cell is '${roleTag}' (its first role tag decides, as in Kale)`,
       'a cell has one role: remove one of the tags');
+  const read: TagReading = { tags, problem, roleTag, ignoredForRole };
 
   for (const raw of cell.tags) {
     const tag = raw.trim();
@@ -108,135 +109,8 @@ export function parseCellTags(cell: NotebookCell): { tags: CellTags; diagnostics
       problem('warning', 'unknown-tag', `unknown tag '${tag}' is ignored`, near ? `did you mean '${near}'?` : `known tags: ${KNOWN_TAG_FORMS.join(', ')}`);
       continue;
     }
-    switch (prefix) {
-      case 'step':
-      case 'block': {
-        const name = value.trim();
-        // A bare `block:` (what Kale's cell editor writes on continuation cells) means no step tag, as in Kale.
-        if (!name) break;
-        if (!STEP_NAME.test(name)) {
-          problem('error', 'invalid-step-name', `'${tag}': step name '${name}' is not valid`,
-            'a step name starts with a letter or _ and has only letters, digits, _ and -');
-          break;
-        }
-        if (roleTag) {
-          ignoredForRole(tag);
-          break;
-        }
-        if (tags.notebook) {
-          problem('error', 'conflicting-tags', `'${tag}': the cell is 'notebook:${tags.notebook}', which stands for another notebook`,
-            'put the step\'s code in a cell of its own below the notebook: cell');
-          break;
-        }
-        if (tags.step && tags.step !== name) {
-          problem('error', 'conflicting-tags', `cell has two step names, '${tags.step}' and '${name}'`, 'a cell belongs to one step: remove one tag');
-          break;
-        }
-        tags.role = 'step';
-        tags.step = name;
-        break;
-      }
-      case 'notebook': {
-        // Kale 2.3: the cell stands for the steps of the notebook its `notebook_path` metadata names (src/core/compose.ts).
-        const name = value.trim();
-        if (!STEP_NAME.test(name)) {
-          problem('error', 'invalid-step-name', `'${tag}': '${name}' is not a valid notebook reference name`,
-            'write notebook:<name>, a name that starts with a letter or _ and has only letters, digits, _ and -');
-        } else if (roleTag || tags.step) {
-          problem('error', 'conflicting-tags', `'${tag}': a notebook: cell stands for another notebook and can't also be '${roleTag ?? `step:${tags.step}`}'`,
-            'put the notebook: tag on a cell of its own');
-        } else if (tags.notebook && tags.notebook !== name) {
-          problem('error', 'conflicting-tags', `cell references two notebooks, '${tags.notebook}' and '${name}'`, 'one notebook: tag a cell');
-        } else tags.notebook = name;
-        break;
-      }
-      case 'prev': {
-        const name = value.trim();
-        if (!STEP_NAME.test(name)) problem('error', 'invalid-step-name', `'${tag}': '${name}' is not a valid step name`, 'write prev:<step name>');
-        else if (!tags.prev.includes(name)) tags.prev.push(name);
-        break;
-      }
-      case 'limit': {
-        const cut = value.lastIndexOf(':');
-        const resource = value.slice(0, cut);
-        const amount = value.slice(cut + 1);
-        const example = 'e.g. limit:memory:2Gi, limit:cpu:500m, limit:nvidia.com/gpu:1';
-        if (cut <= 0 || !amount) {
-          problem('error', 'invalid-tag-value', `'${tag}' is not a valid resource limit`, `write limit:<resource>:<Kubernetes quantity>, ${example}`);
-        } else if (!isQuantity(amount)) {
-          // Kale takes any [_a-zA-Z0-9.]+ here (and Kale 2.3 applies only GPU limits), so such a notebook compiles
-          // there; Kubernetes would refuse the value, so it is left out and said so rather than failing the notebook.
-          problem('warning', 'invalid-tag-value', `'${tag}' is ignored: '${amount}' is not a Kubernetes quantity, so Kubernetes would refuse it`,
-            `write the amount as Kubernetes does, ${example}`);
-        } else tags.limits[resource] = amount;
-        break;
-      }
-      case 'image':
-        if (!value) problem('error', 'invalid-tag-value', `'${tag}' has no image reference`, 'write image:<registry/repo:tag>');
-        else tags.image = value;
-        break;
-      case 'report':
-        // Kale's per-step HTML report of the cells' outputs: cellpipe records every cell's outputs in the run
-        // record anyway, so the tag is read and has nothing to switch.
-        if (value !== 'enabled' && value !== 'disabled') {
-          problem('error', 'invalid-tag-value', `'${tag}': report must be 'enabled' or 'disabled'`, 'write report:enabled or report:disabled');
-        }
-        break;
-      case 'cache':
-        if (value === 'enabled' || value === 'disabled') tags.cache = value === 'enabled';
-        else problem('error', 'invalid-tag-value', `'${tag}': cache must be 'enabled' or 'disabled'`, 'write cache:enabled or cache:disabled');
-        break;
-      case 'secret': {
-        const parts = value.split(':');
-        if (parts.length !== 3 || parts.some((p) => !p) || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(parts[2])) {
-          problem('error', 'invalid-tag-value', `'${tag}' is not a valid secret reference`, 'write secret:<secret name>:<key>:<ENV_VAR>');
-        } else {
-          tags.secrets.push({ secret: parts[0], key: parts[1], env: parts[2] });
-          // Said on the cell, so a local run's missing variable is no surprise.
-          problem('info', 'secret-outside-kubernetes',
-            `'${tag}': on Kubeflow ${parts[2]} comes from the Kubernetes secret '${parts[0]}'; local and container runs don't read Kubernetes secrets`,
-            `for those runs set ${parts[2]} in the environment cellpipe runs in, or point CELLPIPE_SECRETS_FILE at a JSON file {"${parts[0]}": {"${parts[1]}": "…"}}; the step's log says where it came from`);
-        }
-        break;
-      }
-      case 'annotation':
-      case 'label': {
-        const cut = value.indexOf(':');
-        if (cut <= 0) {
-          problem('error', 'invalid-tag-value', `'${tag}' needs a key and a value`, `write ${prefix}:<key>:<value>`);
-          break;
-        }
-        (prefix === 'label' ? tags.labels : tags.annotations)[value.slice(0, cut)] = value.slice(cut + 1);
-        break;
-      }
-      case 'requirements': {
-        const pkgs = value.split(',').map((p) => p.trim()).filter(Boolean);
-        if (!pkgs.length) problem('error', 'invalid-tag-value', `'${tag}' lists no packages`, 'write requirements:pandas==2.2,scikit-learn');
-        for (const p of pkgs) if (!tags.requirements.includes(p)) tags.requirements.push(p);
-        break;
-      }
-      case 'env': {
-        const assignment = splitEnvAssignment(value);
-        if (!assignment) {
-          problem('error', 'invalid-tag-value', `'${tag}' is not an environment variable`, 'write env:<NAME>=<value>, e.g. env:DATASET_URL=https://example.com/data.csv');
-          break;
-        }
-        const bad = checkEnvVar(assignment.name, assignment.value);
-        if (bad) problem('error', bad.code, `'${tag}': ${bad.message}`, bad.hint);
-        else tags.env[assignment.name] = assignment.value;
-        break;
-      }
-      case 'timeout':
-      case 'retries': {
-        const n = Number(value);
-        if (!/^[0-9]+$/.test(value) || (prefix === 'timeout' && n === 0)) {
-          problem('error', 'invalid-tag-value', `'${tag}': ${prefix} must be a ${prefix === 'timeout' ? 'positive' : 'non-negative'} whole number`,
-            prefix === 'timeout' ? 'write timeout:<seconds>, e.g. timeout:600' : 'write retries:<n>, e.g. retries:2');
-        } else if (prefix === 'timeout') tags.timeout = n;
-        else tags.retries = n;
-        break;
-      }
-    }
+    if (prefix === 'step' || prefix === 'block' || prefix === 'notebook' || prefix === 'prev') readNameTag(read, prefix, tag, value);
+    else readOptionTag(read, prefix, tag, value);
   }
   const stepOnly = tags.prev.length || Object.keys(tags.limits).length || tags.image || tags.cache !== undefined ||
     tags.secrets.length || Object.keys(tags.annotations).length || Object.keys(tags.labels).length ||
@@ -245,6 +119,153 @@ export function parseCellTags(cell: NotebookCell): { tags: CellTags; diagnostics
     problem('warning', 'misplaced-tag', `step options on a '${tags.role}' cell are ignored`, 'put prev:/limit:/image:/… tags on the cell with the step: tag');
   }
   return { tags, diagnostics };
+}
+
+/** What reading one cell's tags shares: the tags so far, how a problem is said, and the cell's role tag. */
+interface TagReading {
+  tags: CellTags;
+  problem: (severity: Diagnostic['severity'], code: string, message: string, hint?: string) => void;
+  roleTag: string | undefined;
+  ignoredForRole: (tag: string) => void;
+}
+
+/** `step:`, `block:`, `notebook:` and `prev:`: the tags that name a step or a notebook. */
+function readNameTag({ tags, problem, roleTag, ignoredForRole }: TagReading, prefix: string, tag: string, value: string): void {
+  switch (prefix) {
+    case 'step':
+    case 'block': {
+      const name = value.trim();
+      // A bare `block:` (what Kale's cell editor writes on continuation cells) means no step tag, as in Kale.
+      if (!name) break;
+      if (!STEP_NAME.test(name)) {
+        problem('error', 'invalid-step-name', `'${tag}': step name '${name}' is not valid`,
+          'a step name starts with a letter or _ and has only letters, digits, _ and -');
+        break;
+      }
+      if (roleTag) {
+        ignoredForRole(tag);
+        break;
+      }
+      if (tags.notebook) {
+        problem('error', 'conflicting-tags', `'${tag}': the cell is 'notebook:${tags.notebook}', which stands for another notebook`,
+          'put the step\'s code in a cell of its own below the notebook: cell');
+        break;
+      }
+      if (tags.step && tags.step !== name) {
+        problem('error', 'conflicting-tags', `cell has two step names, '${tags.step}' and '${name}'`, 'a cell belongs to one step: remove one tag');
+        break;
+      }
+      tags.role = 'step';
+      tags.step = name;
+      break;
+    }
+    case 'notebook': {
+      // Kale 2.3: the cell stands for the steps of the notebook its `notebook_path` metadata names (src/core/compose.ts).
+      const name = value.trim();
+      if (!STEP_NAME.test(name)) {
+        problem('error', 'invalid-step-name', `'${tag}': '${name}' is not a valid notebook reference name`,
+          'write notebook:<name>, a name that starts with a letter or _ and has only letters, digits, _ and -');
+      } else if (roleTag || tags.step) {
+        problem('error', 'conflicting-tags', `'${tag}': a notebook: cell stands for another notebook and can't also be '${roleTag ?? `step:${tags.step}`}'`,
+          'put the notebook: tag on a cell of its own');
+      } else if (tags.notebook && tags.notebook !== name) {
+        problem('error', 'conflicting-tags', `cell references two notebooks, '${tags.notebook}' and '${name}'`, 'one notebook: tag a cell');
+      } else tags.notebook = name;
+      break;
+    }
+    case 'prev': {
+      const name = value.trim();
+      if (!STEP_NAME.test(name)) problem('error', 'invalid-step-name', `'${tag}': '${name}' is not a valid step name`, 'write prev:<step name>');
+      else if (!tags.prev.includes(name)) tags.prev.push(name);
+      break;
+    }
+  }
+}
+
+/** The step options (`limit:`, `image:`, `cache:`, `secret:`, `env:` …): each read into `tags` or said wrong. */
+function readOptionTag({ tags, problem }: TagReading, prefix: string, tag: string, value: string): void {
+  switch (prefix) {
+    case 'limit': {
+      const cut = value.lastIndexOf(':');
+      const resource = value.slice(0, cut);
+      const amount = value.slice(cut + 1);
+      const example = 'e.g. limit:memory:2Gi, limit:cpu:500m, limit:nvidia.com/gpu:1';
+      if (cut <= 0 || !amount) {
+        problem('error', 'invalid-tag-value', `'${tag}' is not a valid resource limit`, `write limit:<resource>:<Kubernetes quantity>, ${example}`);
+      } else if (!isQuantity(amount)) {
+        // Kale takes any [_a-zA-Z0-9.]+ here (and Kale 2.3 applies only GPU limits), so such a notebook compiles
+        // there; Kubernetes would refuse the value, so it is left out and said so rather than failing the notebook.
+        problem('warning', 'invalid-tag-value', `'${tag}' is ignored: '${amount}' is not a Kubernetes quantity, so Kubernetes would refuse it`,
+          `write the amount as Kubernetes does, ${example}`);
+      } else tags.limits[resource] = amount;
+      break;
+    }
+    case 'image':
+      if (!value) problem('error', 'invalid-tag-value', `'${tag}' has no image reference`, 'write image:<registry/repo:tag>');
+      else tags.image = value;
+      break;
+    case 'report':
+      // Kale's per-step HTML report of the cells' outputs: cellpipe records every cell's outputs in the run
+      // record anyway, so the tag is read and has nothing to switch.
+      if (value !== 'enabled' && value !== 'disabled') {
+        problem('error', 'invalid-tag-value', `'${tag}': report must be 'enabled' or 'disabled'`, 'write report:enabled or report:disabled');
+      }
+      break;
+    case 'cache':
+      if (value === 'enabled' || value === 'disabled') tags.cache = value === 'enabled';
+      else problem('error', 'invalid-tag-value', `'${tag}': cache must be 'enabled' or 'disabled'`, 'write cache:enabled or cache:disabled');
+      break;
+    case 'secret': {
+      const parts = value.split(':');
+      if (parts.length !== 3 || parts.some((p) => !p) || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(parts[2])) {
+        problem('error', 'invalid-tag-value', `'${tag}' is not a valid secret reference`, 'write secret:<secret name>:<key>:<ENV_VAR>');
+      } else {
+        tags.secrets.push({ secret: parts[0], key: parts[1], env: parts[2] });
+        // Said on the cell, so a local run's missing variable is no surprise.
+        problem('info', 'secret-outside-kubernetes',
+          `'${tag}': on Kubeflow ${parts[2]} comes from the Kubernetes secret '${parts[0]}'; local and container runs don't read Kubernetes secrets`,
+          `for those runs set ${parts[2]} in the environment cellpipe runs in, or point CELLPIPE_SECRETS_FILE at a JSON file {"${parts[0]}": {"${parts[1]}": "…"}}; the step's log says where it came from`);
+      }
+      break;
+    }
+    case 'annotation':
+    case 'label': {
+      const cut = value.indexOf(':');
+      if (cut <= 0) {
+        problem('error', 'invalid-tag-value', `'${tag}' needs a key and a value`, `write ${prefix}:<key>:<value>`);
+        break;
+      }
+      (prefix === 'label' ? tags.labels : tags.annotations)[value.slice(0, cut)] = value.slice(cut + 1);
+      break;
+    }
+    case 'requirements': {
+      const pkgs = value.split(',').map((p) => p.trim()).filter(Boolean);
+      if (!pkgs.length) problem('error', 'invalid-tag-value', `'${tag}' lists no packages`, 'write requirements:pandas==2.2,scikit-learn');
+      for (const p of pkgs) if (!tags.requirements.includes(p)) tags.requirements.push(p);
+      break;
+    }
+    case 'env': {
+      const assignment = splitEnvAssignment(value);
+      if (!assignment) {
+        problem('error', 'invalid-tag-value', `'${tag}' is not an environment variable`, 'write env:<NAME>=<value>, e.g. env:DATASET_URL=https://example.com/data.csv');
+        break;
+      }
+      const bad = checkEnvVar(assignment.name, assignment.value);
+      if (bad) problem('error', bad.code, `'${tag}': ${bad.message}`, bad.hint);
+      else tags.env[assignment.name] = assignment.value;
+      break;
+    }
+    case 'timeout':
+    case 'retries': {
+      const n = Number(value);
+      if (!/^[0-9]+$/.test(value) || (prefix === 'timeout' && n === 0)) {
+        problem('error', 'invalid-tag-value', `'${tag}': ${prefix} must be a ${prefix === 'timeout' ? 'positive' : 'non-negative'} whole number`,
+          prefix === 'timeout' ? 'write timeout:<seconds>, e.g. timeout:600' : 'write retries:<n>, e.g. retries:2');
+      } else if (prefix === 'timeout') tags.timeout = n;
+      else tags.retries = n;
+      break;
+    }
+  }
 }
 
 /** The known tag form closest to a mistyped tag, when it is close enough to be a likely typo. */
