@@ -83,7 +83,9 @@ export async function checkProfile(profileName: string, env: NodeJS.ProcessEnv):
   let profile;
   try {
     profile = await loadProfile(profileName, env);
-    checks.push({ name: 'profile', ok: true, detail: `'${profileName}' from ${profilesPath(env)}` });
+    const { describeNotebookPodProfile } = await import('../kube/notebook-pod.js');
+    const from = profile.implicit ? describeNotebookPodProfile(profile) : profilesPath(env);
+    checks.push({ name: 'profile', ok: true, detail: `'${profileName}' from ${from}` });
   } catch (err) {
     checks.push(failure('profile', err, `add a profile '${profileName}' to ${profilesPath(env)} (cellpipe doctor --help shows the format)`));
     return report();

@@ -10,10 +10,22 @@ import { CronError } from '../core/cron.js';
 import { KfpError } from '../kfp/errors.js';
 import { KfpParameterError } from '../kfp/parameters.js';
 import { KubeError } from '../kube/errors.js';
-import type { Profile } from '../kube/profile.js';
+import { loadProfile, profileNames, type Profile } from '../kube/profile.js';
+import { UsageError } from './args.js';
 import { RunStore, storeDirFor } from '../runs/store.js';
 import { KubeflowRuntime, SubmitError, type SubmitProgress } from '../runtimes/kubeflow/runtime.js';
 import { ScheduleError } from '../runtimes/kubeflow/schedule.js';
+
+/**
+ * The profile to use: the one named, else the only one there is — the only one in the profiles file, or, with no
+ * file, the one a Kubeflow notebook pod implies. Throws a UsageError naming the profiles when there are several.
+ */
+export async function pickProfile(name: unknown, env: NodeJS.ProcessEnv): Promise<Profile> {
+  if (typeof name === 'string') return loadProfile(name, env);
+  const names = await profileNames(env);
+  if (names?.length === 1) return loadProfile(names[0], env);
+  throw new UsageError(`--profile NAME is required${names?.length ? ` (profiles: ${names.join(', ')})` : ''}`);
+}
 
 /** An error as one message with its fix, where the error knows one. */
 export function describeError(err: unknown): string {

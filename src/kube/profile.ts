@@ -20,12 +20,16 @@
  *     kaniko: { image: registry.example.com/mirror/kaniko:v1.23.2-debug, hostNetwork: false }   # optional
  *     kfp: { host: https://kubeflow.example.com/pipeline }   # Kubeflow Pipelines settings, read by the kubeflow runtime
  * ```
+ *
+ * Inside a Kubeflow notebook pod with no profiles file, the profile `kubeflow` is implied by the pod itself
+ * (./notebook-pod.ts): nothing to write.
  */
 import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parse } from 'yaml';
 import { pipSettingsProblem, type PipSettings } from '../images/requirements.js';
+import { notebookPodProfile, type PodFiles } from './notebook-pod.js';
 
 export interface Profile {
   name: string;
@@ -42,6 +46,8 @@ export interface Profile {
   /** The kaniko Job: its executor image (a `-debug` variant; default gcr.io's) and whether it uses the node's network. */
   kaniko?: { image?: string; hostNetwork?: boolean };
   kfp?: Record<string, unknown>;
+  /** Not written anywhere: implied by the Kubeflow notebook pod this process runs in (./notebook-pod.ts). */
+  implicit?: 'notebook-pod';
 }
 
 /** Where the profiles file is, given the environment. */
@@ -54,19 +60,39 @@ function expandHome(path: string, env: NodeJS.ProcessEnv): string {
   return path === '~' || path.startsWith('~/') ? join(env.HOME || homedir(), path.slice(1)) : path;
 }
 
-/** Reads every profile from the profiles file; throws with the file and field at fault. */
-export async function loadProfiles(env: NodeJS.ProcessEnv = process.env): Promise<Map<string, Profile>> {
-  const raw = await readProfiles(env);
+/** The profile a Kubeflow notebook pod implies, when there is no profiles file (`err` is why it could not be read). */
+function implied(err: unknown, env: NodeJS.ProcessEnv, pod: PodFiles): Profile | undefined {
+  return (err as { noFile?: boolean }).noFile ? notebookPodProfile(env, pod) : undefined;
+}
+
+/**
+ * Reads every profile from the profiles file; throws with the file and field at fault. Without a file, inside a
+ * Kubeflow notebook pod: the profile the pod implies.
+ */
+export async function loadProfiles(env: NodeJS.ProcessEnv = process.env, pod: PodFiles = {}): Promise<Map<string, Profile>> {
+  let raw: Record<string, unknown>;
+  try {
+    raw = await readProfiles(env);
+  } catch (err) {
+    const p = implied(err, env, pod);
+    if (p) return new Map([[p.name, p]]);
+    throw err;
+  }
   const out = new Map<string, Profile>();
   for (const [name, value] of Object.entries(raw)) out.set(name, checkProfile(name, value, profilesPath(env), env));
   return out;
 }
 
-/** The configured profiles' names, in file order; undefined when there is no profiles file. Throws for a broken file. */
-export async function profileNames(env: NodeJS.ProcessEnv = process.env): Promise<string[] | undefined> {
+/**
+ * The configured profiles' names, in file order; undefined when there is no profiles file (and no notebook pod that
+ * implies one). Throws for a broken file.
+ */
+export async function profileNames(env: NodeJS.ProcessEnv = process.env, pod: PodFiles = {}): Promise<string[] | undefined> {
   try {
     return Object.keys(await readProfiles(env));
   } catch (err) {
+    const p = implied(err, env, pod);
+    if (p) return [p.name];
     if ((err as { noFile?: boolean }).noFile) return undefined;
     throw err;
   }
@@ -100,8 +126,16 @@ async function readProfiles(env: NodeJS.ProcessEnv): Promise<Record<string, unkn
 }
 
 /** Reads one profile by name (mistakes in other profiles do not matter). */
-export async function loadProfile(name: string, env: NodeJS.ProcessEnv = process.env): Promise<Profile> {
-  const all = await readProfiles(env);
+export async function loadProfile(name: string, env: NodeJS.ProcessEnv = process.env, pod: PodFiles = {}): Promise<Profile> {
+  let all: Record<string, unknown>;
+  try {
+    all = await readProfiles(env);
+  } catch (err) {
+    const p = implied(err, env, pod);
+    if (!p) throw err;
+    if (p.name === name) return p;
+    throw Object.assign(new Error(`no profile '${name}': there is no profiles file at ${profilesPath(env)}, and this Kubeflow notebook pod implies only '${p.name}'`), { noFile: true });
+  }
   if (!Object.hasOwn(all, name)) {
     const known = Object.keys(all);
     throw new Error(`no profile '${name}' in ${profilesPath(env)}${known.length ? ` (known: ${known.join(', ')})` : ''}`);

@@ -45,8 +45,11 @@ export interface ProfileSummary {
   error?: string;
   /** What to do about `error`: the field to set, in the checker's own words. */
   hint?: string;
-  /** Where it is defined: the profiles file or JupyterLab's settings (which win on a name in both). */
-  source: 'file' | 'settings';
+  /**
+   * Where it is defined: the profiles file or JupyterLab's settings (which win on a name in both); `notebook-pod`:
+   * written nowhere, implied by the Kubeflow notebook pod the backend runs in (no profiles file there).
+   */
+  source: 'file' | 'settings' | 'notebook-pod';
 }
 
 /** How messages name profiles that come from JupyterLab's settings. */
@@ -54,7 +57,7 @@ export const SETTINGS_SOURCE = 'JupyterLab settings (cellpipe › Profiles)';
 
 interface Collected {
   profiles: Map<string, Profile>;
-  sources: Map<string, 'file' | 'settings'>;
+  sources: Map<string, ProfileSummary['source']>;
   /** Profiles that are defined but wrong, with what is wrong. */
   errors: Map<string, string>;
   /** Where the file is (absent when profiles come from `loadProfiles`), and why it could not be read. */
@@ -141,7 +144,7 @@ export class KubeflowTargets {
       const fromFile = this.o.loadProfiles ? await this.o.loadProfiles() : await loadProfiles(this.env);
       for (const [name, p] of fromFile) {
         c.profiles.set(name, p);
-        c.sources.set(name, 'file');
+        c.sources.set(name, p.implicit ?? 'file');
       }
     } catch (err) {
       const message = (err as Error).message;

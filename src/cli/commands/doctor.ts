@@ -18,6 +18,8 @@ permissions (create jobs, read pods and their logs, create/delete secrets and co
 for image builds), and whether the registry answers.
 
 With --profile, checks that profile. Without, checks every profile in the profiles file;
+with no file, inside a Kubeflow notebook pod, the profile 'kubeflow' the pod implies (its
+namespace, the in-cluster KFP API, the projected KFP token, the notebook's image as base);
 when there is none, the kubeconfig's current context ($KUBECONFIG, else ~/.kube/config);
 and then this machine, in containers (cellpipe run --in-images): root, runc, skopeo, tar,
 docker-registry, and buildah for requirements: steps — a missing one is a warning, with

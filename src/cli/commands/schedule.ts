@@ -9,7 +9,8 @@ import type { Command, CommandIO } from '../main.js';
 import { keyValues, parseArgs, UsageError } from '../args.js';
 import { describeError, kubeflowRuntimeFor, readNotebookArg, reportSubmitFailure, stageProgress } from '../kubeflow-notebook.js';
 import { formatRunTime, parseCron } from '../../core/cron.js';
-import { loadProfile, profileNames, type Profile } from '../../kube/profile.js';
+import { loadProfile } from '../../kube/profile.js';
+import { pickProfile } from '../kubeflow-notebook.js';
 import { KfpClient } from '../../kfp/client.js';
 import { kfpEndpoint } from '../../kfp/endpoint.js';
 import type { SubmitProgress } from '../../runtimes/kubeflow/runtime.js';
@@ -42,14 +43,6 @@ function parseTime(flag: string, value: unknown): Date | undefined {
   const t = m ? new Date(m[1] && !m[4] ? `${text}Z` : text) : new Date(NaN);
   if (Number.isNaN(t.getTime())) throw new UsageError(`--${flag} ${text}: write an ISO 8601 time, e.g. 2027-01-01T06:00:00Z (UTC unless an offset is given)`);
   return t;
-}
-
-/** The profile to use: the one named, else the only one configured. */
-export async function pickProfile(name: unknown, env: NodeJS.ProcessEnv): Promise<Profile> {
-  if (typeof name === 'string') return loadProfile(name, env);
-  const names = await profileNames(env);
-  if (names?.length === 1) return loadProfile(names[0], env);
-  throw new UsageError(`--profile NAME is required${names?.length ? ` (profiles: ${names.join(', ')})` : ''}`);
 }
 
 async function change(action: 'pause' | 'resume' | 'delete', id: string, profileFlag: unknown, io: CommandIO): Promise<number> {

@@ -1,5 +1,5 @@
 /**
- * `cellpipe submit NOTEBOOK --profile NAME [--param NAME=VALUE]… [--watch]`: validates the notebook, builds and
+ * `cellpipe submit NOTEBOOK [--profile NAME] [--param NAME=VALUE]… [--watch]`: validates the notebook, builds and
  * pushes the step images (unchanged steps are found, not rebuilt), uploads the pipeline (or reuses the version
  * holding the same spec), creates the Kubeflow Pipelines run and records it in the run store.
  * With --watch: live step states and step logs until the run ends; the exit code is the run's result.
@@ -8,17 +8,18 @@
 import { dirname } from 'node:path';
 import type { Command } from '../main.js';
 import { parseArgs, keyValues, UsageError } from '../args.js';
-import { describeError, kubeflowRuntimeFor, readNotebookArg, reportSubmitFailure, stageProgress, type NotebookArg } from '../kubeflow-notebook.js';
+import { describeError, kubeflowRuntimeFor, pickProfile, readNotebookArg, reportSubmitFailure, stageProgress, type NotebookArg } from '../kubeflow-notebook.js';
 import { compileNotebook } from '../../core/compile.js';
 import { notebookReader } from '../../runs/notebook-reader.js';
-import { loadProfile } from '../../kube/profile.js';
 import { compileFailure, type KubeflowRuntime, type SubmitProgress } from '../../runtimes/kubeflow/runtime.js';
 import type { RunRecord } from '../../runs/types.js';
 import { KUBEFLOW, type RunInput, type TargetHost } from '../../runtimes/targets/index.js';
 
-const USAGE = `usage: cellpipe submit NOTEBOOK --profile NAME [options]
+const USAGE = `usage: cellpipe submit NOTEBOOK [--profile NAME] [options]
 
-  --profile NAME        the cellpipe profile (cluster, namespace, registry, kfp settings) to submit with (required)
+  --profile NAME        the cellpipe profile (cluster, namespace, registry, kfp settings) to submit with; may be
+                        left out when there is only one (in a Kubeflow notebook pod without a profiles file: the
+                        profile 'kubeflow', this notebook's namespace, found from the pod)
   --param NAME=VALUE    set a pipeline parameter for this run (repeatable); VALUE is read by the parameter's type
   --watch               follow the run: step states and logs until it ends; exit code = the run's result
   --no-build            do not build images: run every step on the base image with its program in the spec
@@ -62,7 +63,6 @@ const submit: Command = async (argv, io) => {
       return 0;
     }
     if (args.positionals.length !== 1) throw new UsageError('give exactly one notebook');
-    if (typeof args.flags.profile !== 'string') throw new UsageError('--profile NAME is required');
   } catch (err) {
     if (err instanceof UsageError) {
       io.stderr.write(`cellpipe submit: ${err.message}\n${USAGE}\n`);
@@ -83,8 +83,12 @@ const submit: Command = async (argv, io) => {
 
   let runtime: KubeflowRuntime;
   try {
-    runtime = kubeflowRuntimeFor(await loadProfile(args.flags.profile as string, io.env), path, io);
+    runtime = kubeflowRuntimeFor(await pickProfile(args.flags.profile, io.env), path, io);
   } catch (err) {
+    if (err instanceof UsageError) {
+      io.stderr.write(`cellpipe submit: ${err.message}\n${USAGE}\n`);
+      return 2;
+    }
     io.stderr.write(`cellpipe submit: ${describeError(err)}\n`);
     return 1;
   }
@@ -96,7 +100,8 @@ const submit: Command = async (argv, io) => {
     profile: async () => runtime.profile,
     kubeflowRuntime: async () => runtime,
     localRuntime: () => Promise.reject(new Error('cellpipe submit runs on Kubeflow; use cellpipe run for this machine')),
-    kubeflowNow: { images: args.flags['no-build'] ? 'inline' : 'build', parameterTexts: texts, onProgress: stageProgress(io, STAGE_WORDS, { pad: 12, live: tty }) },
+    // Without --no-build, the profile's default: images built, or inline on a notebook pod's image with no registry.
+    kubeflowNow: { ...(args.flags['no-build'] ? { images: 'inline' as const } : {}), parameterTexts: texts, onProgress: stageProgress(io, STAGE_WORDS, { pad: 12, live: tty }) },
   };
   let rec: RunRecord;
   try {

@@ -15,6 +15,16 @@ test('the picker offers Local first, then each profile; a broken profile is disa
   assert.equal(opts[2]!.title, 'field "registry" is missing');
 });
 
+test('inside a Kubeflow notebook pod the profile nobody wrote is offered as this notebook\'s namespace', () => {
+  const opts = targetOptions({ profiles: [{ name: 'kubeflow', kind: 'kubeflow', namespace: 'kubeflow-user-example-com', source: 'notebook-pod' }] });
+  assert.deepEqual(opts.map((o) => [o.value, o.label, o.disabled]), [
+    ['local', 'Local (this machine)', false],
+    ['kubeflow', "kubeflow (this notebook's namespace · kubeflow-user-example-com)", false],
+  ]);
+  assert.match(opts[1]!.title, /this notebook's image as the steps' base[\s\S]*no profile written/);
+  assert.equal(runButtonLabel('kubeflow'), 'Build & Submit');
+});
+
 test('"This machine, in containers" is offered from the answer to a settings change as from GET /api/profiles', () => {
   const opts = targetOptions({ profiles: [], containers: {} });
   assert.deepEqual(opts.map((o) => [o.value, o.label, o.disabled]), [['local', 'Local (this machine)', false], ['containers', 'This machine, in containers', false]]);

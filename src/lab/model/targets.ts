@@ -9,7 +9,8 @@ export interface ProfileInfo {
   error?: string;
   /** How to fix `error` (the backend's own hint). */
   hint?: string;
-  /** `settings` when defined in JupyterLab's settings, `file` in the profiles file. */
+  /** `settings` when defined in JupyterLab's settings, `file` in the profiles file, `notebook-pod` when implied by
+   *  the Kubeflow notebook pod JupyterLab runs in (written nowhere). */
   source?: string;
 }
 
@@ -53,6 +54,15 @@ export function targetOptions(resp: ProfilesResponse | undefined): TargetOption[
     if (p.error) {
       out.push({ value: p.name, label: `${p.name} (Kubeflow, unavailable)`, disabled: true, title: p.hint ? `${p.error}\nfix: ${p.hint}` : p.error, ...(p.hint ? { fix: p.hint } : {}) });
     } else {
+      if (p.source === 'notebook-pod') {
+        out.push({
+          value: p.name,
+          label: `${p.name} (this notebook's namespace${where})`,
+          disabled: false,
+          title: `submit to this Kubeflow's Pipelines in this notebook's namespace${where}, with this notebook's image as the steps' base${p.registry ? ` (step images into ${p.registry})` : ''} — found from the notebook pod, no profile written`,
+        });
+        continue;
+      }
       const from = p.source === 'settings' ? ' (profile from JupyterLab settings)' : p.source === 'file' ? ' (profile from the profiles file)' : '';
       out.push({ value: p.name, label: `${p.name} (Kubeflow${where})`, disabled: false, title: `build images${p.registry ? ` into ${p.registry}` : ''} and submit to Kubeflow${where}${from}` });
     }

@@ -50,16 +50,18 @@ describe('cellpipe submit', () => {
     } finally {
       fake.options.failTasks = [];
     }
-    const quick = await cellpipe(['submit', CANDIES, '--profile', 'kf', '--no-build'], env);
+    // The only profile there is needs no --profile.
+    const quick = await cellpipe(['submit', CANDIES, '--no-build'], env);
     assert.equal(quick.code, 0, quick.stderr);
     assert.match(quick.stderr, /upload\s+✓\s+reused the version with this spec/);
     assert.match(quick.stdout, new RegExp(`kfp run [0-9a-f-]{36}  ${fake.url}/#/runs/details/`));
   });
 
-  test('user errors: missing --profile (2), unknown profile, unknown parameter, bad token — each says what to do', async () => {
-    const noProfile = await cellpipe(['submit', CANDIES], env);
+  test('user errors: missing --profile among several (2), unknown profile, unknown parameter, bad token — each says what to do', async () => {
+    writeFileSync(join(dir, 'two.yaml'), `profiles:\n  kf:\n    namespace: team-a\n  prod:\n    namespace: team-b\n`);
+    const noProfile = await cellpipe(['submit', CANDIES], { ...env, CELLPIPE_PROFILES: join(dir, 'two.yaml') });
     assert.equal(noProfile.code, 2);
-    assert.match(noProfile.stderr, /--profile NAME is required/);
+    assert.match(noProfile.stderr, /--profile NAME is required \(profiles: kf, prod\)/);
     const unknown = await cellpipe(['submit', CANDIES, '--profile', 'prod'], env);
     assert.equal(unknown.code, 1);
     assert.match(unknown.stderr, /no profile 'prod'.*known: kf/);

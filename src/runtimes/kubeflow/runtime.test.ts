@@ -144,6 +144,11 @@ describe('Kubeflow runtime: parameters, states, cancel, outages (programs inline
       assert.deepEqual([...new Set(specImages(setting.yaml))], ['registry.example.com/team/py:3.12']);
       const profiled = await make({ baseImage: 'registry.example.com/team/base:1' }).submitNotebook({ notebookPath: CANDIES, images: 'inline', watch: false, defaultBaseImage: 'registry.example.com/team/py:3.12' });
       assert.deepEqual([...new Set(specImages(profiled.yaml))], ['registry.example.com/team/base:1']);
+      // The profile a notebook pod implies, with no registry: no images to build, every step on the notebook's image.
+      const implied = await make({ implicit: 'notebook-pod' }).submitNotebook({ notebookPath: CANDIES, watch: false });
+      assert.deepEqual([...new Set(specImages(implied.yaml))], [own]);
+      assert.equal(implied.record.steps.length, 4);
+      await assert.rejects(make({}).submitNotebook({ notebookPath: CANDIES, watch: false }), /has no 'registry'/, 'a written profile without a registry still says to set one');
       const outside = new KubeflowRuntime({ store: new RunStore(dir), profile: { name: 'test', namespace: 'team-a' }, client, kube: null, env: {} });
       assert.deepEqual([...new Set(specImages((await outside.submitNotebook({ notebookPath: CANDIES, images: 'inline', watch: false })).yaml))], ['python:3.11-slim']);
       assert.deepEqual(fake.violations, []);

@@ -133,7 +133,7 @@ export async function preparePipeline(ctx: KubeflowContext, o: SubmitOptions, st
   const checked = await stage('validate', async () => {
     const r = o.compiled?.result ?? compileNotebook(text!, { path: shown, graphOnly: true, defaultBaseImage, readNotebook: notebookReader(path) });
     if (!r.ok || !r.graph) throw compileFailure(shown, r);
-    await checkReachable(ctx, r.graph, o.images ?? 'build');
+    await checkReachable(ctx, r.graph, o.images ?? defaultImages(ctx.profile));
     return r;
   });
   const graph = checked.graph!;
@@ -148,7 +148,7 @@ export async function preparePipeline(ctx: KubeflowContext, o: SubmitOptions, st
     }
   }
 
-  const imageMode = o.images ?? 'build';
+  const imageMode = o.images ?? defaultImages(ctx.profile);
   const built = await stage('build', async () => {
     if (imageMode === 'inline') return { images: undefined as Record<string, string> | undefined, unchanged: 0, files: '' };
     if (typeof imageMode === 'object') return { images: imageMode, unchanged: Object.keys(imageMode).length, files: '' };
@@ -249,6 +249,14 @@ export async function submitNotebook(ctx: KubeflowContext, o: SubmitOptions): Pr
   ctx.changed(structuredClone(stored));
   if (o.watch !== false) void ctx.watch(id);
   return { runId: id, record, upload, timings, yaml };
+}
+
+/**
+ * Step images unless told: built and pushed to the profile's registry. A notebook pod's implied profile without a
+ * registry (no `$CELLPIPE_REGISTRY`) runs every step on the notebook's own image with its program in the spec.
+ */
+function defaultImages(profile: KubeflowContext['profile']): 'build' | 'inline' {
+  return profile.implicit === 'notebook-pod' && !profile.registry ? 'inline' : 'build';
 }
 
 /**
