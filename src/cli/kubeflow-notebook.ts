@@ -6,15 +6,11 @@ import { readFile } from 'node:fs/promises';
 import { relative, resolve } from 'node:path';
 import type { CommandIO } from './main.js';
 import { formatDiagnostics } from './diagnostics.js';
-import { CronError } from '../core/cron.js';
-import { KfpError } from '../kfp/errors.js';
-import { KfpParameterError } from '../kfp/parameters.js';
-import { KubeError } from '../kube/errors.js';
+import { hintOf } from '../core/errors.js';
 import { loadProfile, profileNames, type Profile } from '../kube/profile.js';
 import { UsageError } from './args.js';
 import { RunStore, storeDirFor } from '../runs/store.js';
 import { KubeflowRuntime, SubmitError, type SubmitProgress } from '../runtimes/kubeflow/runtime.js';
-import { ScheduleError } from '../runtimes/kubeflow/schedule.js';
 
 /**
  * The profile to use: the one named, else the only one there is — the only one in the profiles file, or, with no
@@ -27,11 +23,14 @@ export async function pickProfile(name: unknown, env: NodeJS.ProcessEnv): Promis
   throw new UsageError(`--profile NAME is required${names?.length ? ` (profiles: ${names.join(', ')})` : ''}`);
 }
 
-/** An error as one message with its fix, where the error knows one. */
+/**
+ * An error as its message and, on the next line, its fix — for any error that knows one (every CellpipeError may), so
+ * a new error class with a hint needs no line here.
+ */
 export function describeError(err: unknown): string {
-  if (err instanceof KfpError || err instanceof KubeError) return err.describe();
-  if (err instanceof KfpParameterError || err instanceof ScheduleError || err instanceof CronError) return `${err.message}\n  fix: ${err.hint}`;
-  return (err as Error).message;
+  const message = err instanceof Error ? err.message : String(err);
+  const hint = hintOf(err);
+  return hint ? `${message}\n  fix: ${hint}` : message;
 }
 
 export interface NotebookArg {
