@@ -24,19 +24,12 @@ export const KERNEL_ANSWER_MS = 180_000;
 /** Resolves when `ready()` holds, checked at every `changed` signal; rejects with `why` after `ms`. */
 function whenReady(ready: () => boolean, changed: { connect(fn: () => void): unknown; disconnect(fn: () => void): unknown }, ms: number, why: string): Promise<void> {
   if (ready()) return Promise.resolve();
-  return new Promise((resolve, reject) => {
-    const check = () => {
-      if (!ready()) return;
-      clearTimeout(timer);
-      changed.disconnect(check);
-      resolve();
-    };
-    const timer = setTimeout(() => {
-      changed.disconnect(check);
-      reject(new Error(why));
-    }, ms);
+  let check: () => void = () => undefined;
+  const becameReady = new Promise<void>((resolve) => {
+    check = () => { if (ready()) resolve(); };
     changed.connect(check);
   });
+  return within(becameReady, ms, why).finally(() => changed.disconnect(check));
 }
 
 /** `promise`'s value, or a rejection saying `why` when it has not settled after `ms`. */
