@@ -5,7 +5,9 @@
  * (`follow=true&timestamps=true`). A dropped stream is resumed with `sinceTime` (whole seconds, the API's precision)
  * and the lines already delivered are skipped by their nanosecond timestamps, so every line reaches the sink once and
  * in order. Pods that have not started yet are waited for; a restarted container's previous log is finished first;
- * a deleted pod ends its stream (what arrived is in the store). Memory is bounded: lines are handed to the sink one at
+ * a deleted pod ends its stream (what arrived is in the store). A container whose stream broke (a dropped connection,
+ * a follow cut at its end) has its whole log read once more after it terminated, the lines already delivered dropped:
+ * the kubelet's last lines of a container that exits as its stream is cut are not lost. Memory is bounded: lines are handed to the sink one at
  * a time and the socket is not read while the sink is busy.
  */
 import type { IncomingMessage } from 'node:http';
@@ -148,6 +150,12 @@ export interface PodLogStream {
   connections: Map<string, number>;
   /** Resolves once the pods that existed at the start are known (each handed to `stepOf`), or streaming ended. */
   synced: Promise<void>;
+  /**
+   * Lists the pods now and follows those the watch has not delivered yet (and the endings it has not delivered yet):
+   * whoever learns from elsewhere that the pods are over (KFP's run state) catches the watch up before waiting for
+   * their logs. Resolves when the listed pods are handed to `stepOf`; a failed listing is a warning.
+   */
+  resync(): Promise<void>;
 }
 
 class Waiter {
@@ -180,6 +188,8 @@ class ContainerFollower {
   private current?: AbortController;
   /** Whether the current connection follows (only a follow stream can hang on a terminated container). */
   private currentFollows = false;
+  /** A connection ended before the container's log did: the terminated container's log is read whole once more. */
+  private broken = false;
   readonly finished: Promise<void>;
 
   constructor(
@@ -244,14 +254,21 @@ class ContainerFollower {
         continue;
       }
       const terminated = view.state === 'terminated' || view.state === 'restarting';
-      const outcome = await this.read(cursor, { previous: false, follow: !terminated });
+      // After a broken stream the exited container's log is read from its start (duplicates dropped by the cursor):
+      // a resume from the last second seen relies on the kubelet's timestamps alone.
+      const whole = terminated && this.broken;
+      const outcome = await this.read(cursor, { previous: false, follow: !terminated, whole });
+      if (outcome === 'ok' && whole) this.broken = false;
       if (outcome === 'ok' && view.state === 'restarting') readUntilExit = attempt;
       if (this.signal.aborted) return;
       if (outcome === 'gone') return;
+      if (outcome !== 'ok') this.broken = true;
       if (outcome === 'cut') continue; // ended on purpose: read again from where it stopped
       if (outcome === 'ok' && view.state === 'terminated' && !(this.view.restartCount > attempt)) return;
       if (outcome === 'ok') {
         delay = this.opts.retryDelayMs ?? 200;
+        // A follow that ended before the watch said the container ended may have ended early: read it whole later.
+        if (!terminated) this.broken = true;
         if (['terminated', 'restarting', 'gone'].includes(this.view.state) || this.view.restartCount > attempt) continue;
         // The stream ended while the container still runs: a dropped connection (or API server timeout).
         this.opts.onWarning?.(`log stream of ${this.key} ended while the container runs; reconnecting`);
@@ -265,7 +282,7 @@ class ContainerFollower {
    * One connection: reads lines and delivers the new ones. 'ok' when the stream ended (or was ended on purpose),
    * 'retry' on a network error or a not-yet-readable container, 'gone' when the pod no longer exists.
    */
-  private async read(cursor: LogCursor, o: { previous: boolean; follow: boolean }): Promise<'ok' | 'retry' | 'gone' | 'cut'> {
+  private async read(cursor: LogCursor, o: { previous: boolean; follow: boolean; whole?: boolean }): Promise<'ok' | 'retry' | 'gone' | 'cut'> {
     const controller = new AbortController();
     const onAbort = () => controller.abort();
     this.signal.addEventListener('abort', onAbort, { once: true });
@@ -283,7 +300,7 @@ class ContainerFollower {
           follow: o.follow || undefined,
           previous: o.previous || undefined,
           timestamps: true,
-          sinceTime: cursor.since(),
+          sinceTime: o.whole ? undefined : cursor.since(),
         },
         controller.signal,
       );
@@ -417,7 +434,26 @@ export function streamPodLogs(opts: PodLogOptions): PodLogStream {
     stopped = true;
     controller.abort();
   };
-  return { done, stop, connections, synced };
+  const resync = async () => {
+    if (controller.signal.aborted) return;
+    try {
+      const list = await opts.conn.core.listNamespacedPod({ namespace: opts.conn.namespace, labelSelector: opts.selector });
+      if (controller.signal.aborted) return;
+      for (const pod of list.items) {
+        const name = pod.metadata?.name;
+        if (!name) continue;
+        const known = podsSeen.get(name);
+        // A listing can be older than what the watch delivered since: it only adds pods and endings (phases do not
+        // go back from Succeeded or Failed).
+        const ended = (p?: V1Pod) => p?.status?.phase === 'Succeeded' || p?.status?.phase === 'Failed';
+        if (!podsSeen.has(name)) onPod('ADDED', pod);
+        else if (known && !ended(known) && ended(pod)) onPod('MODIFIED', pod);
+      }
+    } catch (err) {
+      opts.onWarning?.(`listing the pods (${opts.selector}): ${(err as Error).message}`);
+    }
+  };
+  return { done, stop, connections, synced, resync };
 }
 
 export { KubeError };

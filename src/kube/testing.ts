@@ -266,13 +266,22 @@ export async function waitForPhase(conn: KubeConnection, name: string, phase: 'R
   }, timeoutMs);
 }
 
-/** A TCP proxy on 127.0.0.1 in front of `target`; `cut()` destroys every open connection, as a network drop would. */
-export async function tcpProxy(target: { host: string; port: number }): Promise<{ port: number; cut(): number; close(): Promise<void> }> {
+/**
+ * A TCP proxy on 127.0.0.1 in front of `target`; `cut()` destroys every open connection, as a network drop would;
+ * `stall()` stops moving bytes either way (open and new connections) until `resume()`, as an API server or kubelet
+ * too loaded to answer would.
+ */
+export async function tcpProxy(target: { host: string; port: number }): Promise<{ port: number; cut(): number; stall(): void; resume(): void; close(): Promise<void> }> {
   const sockets = new Set<net.Socket>();
+  let stalled = false;
   const server = net.createServer((client) => {
     const upstream = net.connect(target.port, target.host);
     sockets.add(client);
     sockets.add(upstream);
+    if (stalled) {
+      client.pause();
+      upstream.pause();
+    }
     const drop = () => {
       client.destroy();
       upstream.destroy();
@@ -283,6 +292,12 @@ export async function tcpProxy(target: { host: string; port: number }): Promise<
     upstream.on('error', drop).on('close', drop);
     client.pipe(upstream);
     upstream.pipe(client);
+    // pipe() resumes its sources (on start, after back-pressure): while stalled they are paused again.
+    for (const s of [client, upstream]) s.on('resume', () => stalled && s.pause());
+    if (stalled) {
+      client.pause();
+      upstream.pause();
+    }
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return {
@@ -292,6 +307,14 @@ export async function tcpProxy(target: { host: string; port: number }): Promise<
       for (const s of [...sockets]) s.destroy();
       sockets.clear();
       return n;
+    },
+    stall() {
+      stalled = true;
+      for (const s of sockets) s.pause();
+    },
+    resume() {
+      stalled = false;
+      for (const s of sockets) s.resume();
     },
     close: () =>
       new Promise<void>((r) => {

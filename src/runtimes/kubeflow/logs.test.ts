@@ -340,3 +340,56 @@ describe('Kubeflow runs when the connection to the cluster drops mid-run', { ski
     });
   });
 });
+
+describe('Kubeflow runs whose end KFP reports before the step logs are read', { skip: cluster ? false : SKIP_NO_CLUSTER }, () => {
+  const c = cluster!;
+  test('the run is finalised only once every step pod\'s log is stored to its last line, however late the cluster serves it', async () => {
+    await inScene(c, 'kfp-race', async ({ ns, fake, dir }) => {
+      // Every byte between cellpipe and the API server (the pod watch, the log streams) goes through this proxy.
+      const proxy = await tcpProxy(apiAddress(c));
+      try {
+        const store = new RunStore(dir);
+        const runtime = new KubeflowRuntime({
+          store,
+          profile: { name: 'k', namespace: ns.name },
+          client: new KfpClient(staticEndpoint(fake.url, { namespace: ns.name })),
+          kube: connectThrough(c, ns.name, proxy.port),
+          pollMs: 20,
+          maxPollMs: 50,
+        });
+        const { r, kfpId, watching, wf } = await startWatchedRun(runtime, fake);
+        let returned = false;
+        void watching.then(() => (returned = true), () => (returned = true));
+        const tasks = ['sack', 'kid1', 'kid2', 'kid3'];
+        const files: Record<string, string> = {};
+        for (const [i, task] of tasks.entries()) {
+          files[task] = await startExecutorPod(c, ns.conn, kfpId, wf, `${wf}-system-container-impl-${i}`, task);
+          await feed(files[task], [`${task}: started`]);
+        }
+        fake.setRunState(kfpId, 'RUNNING', Object.fromEntries(tasks.map((t) => [t, 'RUNNING'])));
+        for (const task of tasks) await waitFor(`${task}'s first line stored`, async () => (await storedLines(store, r.runId, task)).length === 1);
+        // The cluster stops answering cellpipe (a loaded node: the kubelet and the API server lag), while every pod
+        // writes its last lines just before it exits and KFP — which does not wait for anyone's log — says it is over.
+        proxy.stall();
+        const last = (task: string) => Array.from({ length: 200 }, (_, n) => `${task}: last lines ${n}`);
+        for (const task of tasks) await feed(files[task], [...last(task), '__exit 0__']);
+        for (const [i] of tasks.entries()) await waitForPhase(ns.conn, `${wf}-system-container-impl-${i}`, 'Succeeded', 60_000);
+        fake.setRunState(kfpId, 'SUCCEEDED', Object.fromEntries(tasks.map((t) => [t, 'SUCCEEDED'])));
+        // Longer than a watcher that gives up on logs after a few seconds would wait: the race, made certain.
+        await new Promise((res) => setTimeout(res, 25_000));
+        assert.equal(returned, false, 'the run is not finalised while its steps\' last lines are unread');
+        for (const task of tasks) assert.deepEqual(await storedLines(store, r.runId, task), [`${task}: started`], `${task}: its last lines were not readable yet`);
+        assert.equal((await store.get(r.runId))!.state, 'running', 'the record still says running');
+        proxy.resume();
+        const final = await watching;
+        assert.equal(final.state, 'succeeded');
+        for (const task of tasks) {
+          assert.equal(final.steps.find((s) => s.name === task)!.state, 'succeeded');
+          assert.deepEqual(await storedLines(store, r.runId, task), [`${task}: started`, ...last(task)], `${task}: every line, once, in order`);
+        }
+      } finally {
+        await proxy.close();
+      }
+    });
+  });
+});

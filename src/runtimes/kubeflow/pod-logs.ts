@@ -16,10 +16,60 @@ import type { RunRecord } from '../../runs/types.js';
 import type { KubeflowContext } from './context.js';
 const NODE_NAME = 'workflows.argoproj.io/node-name';
 
-/** Step pods of a run: the latest pod per step, and the pods whose logs are completely stored. */
-export interface PodTracking {
-  podOf: Map<string, string>;
-  logged: Set<string>;
+/**
+ * Step pods of a run: the latest pod per step, the pods whose step container has started (only those have a log to
+ * wait for: a pod still Pending when a run is stopped never prints), and the pods whose logs are completely stored.
+ */
+export class PodTracking {
+  readonly podOf = new Map<string, string>();
+  readonly started = new Set<string>();
+  readonly logged = new Set<string>();
+  private wake: (() => void)[] = [];
+
+  /** What the pod watch (or a listing) says of a step pod now. */
+  saw(pod: V1Pod): void {
+    const name = pod.metadata?.name;
+    const main = pod.status?.containerStatuses?.find((c) => c.name === 'main');
+    if (name && (main?.state?.running || main?.state?.terminated?.startedAt || main?.lastState?.terminated)) this.started.add(name);
+  }
+
+  /** Whether the step's pod has printed, or may still print, lines that are not stored yet. */
+  logPending(step: string): boolean {
+    const pod = this.podOf.get(step);
+    return pod !== undefined && this.started.has(pod) && !this.logged.has(pod);
+  }
+
+  /** The pod's log is stored to its end (and how it ended recorded). */
+  markLogged(pod: string): void {
+    this.logged.add(pod);
+    const w = this.wake;
+    this.wake = [];
+    for (const f of w) f();
+  }
+
+  /** Known step pods whose logs are not completely stored yet. */
+  pending(): string[] {
+    return [...this.podOf.values()].filter((p) => this.started.has(p) && !this.logged.has(p));
+  }
+
+  /**
+   * Resolves once every known step pod's log is stored (true), or when `signal` aborts first (false). Woken by each
+   * stored log: no polling.
+   */
+  async settled(signal: AbortSignal): Promise<boolean> {
+    while (this.pending().length) {
+      if (signal.aborted) return false;
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          signal.removeEventListener('abort', done);
+          resolve();
+        };
+        signal.addEventListener('abort', done, { once: true });
+        this.wake.push(done);
+      });
+    }
+    return true;
+  }
 }
 
 /**
@@ -65,6 +115,7 @@ export async function startPodLogs(ctx: KubeflowContext, record: RunRecord, kfpR
       const step = task ? byTask.get(task) : undefined;
       const name = pod.metadata?.name;
       if (!step || !name) return undefined;
+      pods.saw(pod);
       if (pods.podOf.get(step) !== name) {
         pods.podOf.set(step, name);
         void ctx.store.updateStep(runId, step, { pod: name }).then((r) => ctx.changed(structuredClone(r)), () => {});
@@ -92,7 +143,7 @@ export async function startPodLogs(ctx: KubeflowContext, record: RunRecord, kfpR
     },
     onWarning: (m) => ctx.warn(runId, m),
     // The pod's ending is recorded before the watcher may take the step's log as complete.
-    onPodDone: (pod, step) => void recordPodOutcome(ctx, conn, runId, step, pod).finally(() => pods.logged.add(pod)),
+    onPodDone: (pod, step) => void recordPodOutcome(ctx, conn, runId, step, pod).finally(() => pods.markLogged(pod)),
   });
   stream.done.catch((err: unknown) => ctx.warn(runId, `step logs stopped: ${(err as Error).message}`));
   return stream;

@@ -14,7 +14,7 @@ import { sleep } from '../../runs/sleep.js';
 import { isTerminalRun, isTerminalStep, type RunStore } from '../../runs/store.js';
 import type { LogLine, RunRecord, StepRecord } from '../../runs/types.js';
 import type { KubeflowContext } from './context.js';
-import { startPodLogs, stepTasks, type PodTracking } from './pod-logs.js';
+import { PodTracking, startPodLogs, stepTasks } from './pod-logs.js';
 /** Emits the lines other processes store for a run's steps, each once (for a watcher that does not stream them). */
 class StoredLogTail {
   private readonly next = new Map<string, number>();
@@ -36,8 +36,13 @@ class StoredLogTail {
   }
 }
 
-/** How long a finished step's state waits for the rest of its pod's log before it is written anyway. */
-const LOG_WAIT_MS = 10_000;
+/**
+ * How long a finished step's state waits for the rest of its pod's log before it is written anyway (the watch goes on
+ * meanwhile), and how long a finished run waits for every step pod's log before the record is finalised. Generous:
+ * on a loaded node the kubelet and the API server can take many seconds to serve a log.
+ */
+const LOG_WAIT_MS = 60_000;
+const RUN_LOGS_WAIT_MS = 120_000;
 
 /**
  * Writes what KFP says into the record. `logPending(step)`: true while the step's pod log is still being stored;
@@ -92,6 +97,19 @@ export async function applyKfpRun(ctx: KubeflowContext, record: RunRecord, run: 
   return { record: current, changed, held };
 }
 
+/**
+ * KFP says the run is over: its record is not finalised before every step pod's log is stored to its end. The pod
+ * watch is caught up first (a pod it has not delivered yet is listed), then each pod's follower reads until its
+ * container terminated and the stream ended — bounded by RUN_LOGS_WAIT_MS, after which the run ends anyway and says
+ * which pods' logs may be incomplete.
+ */
+async function awaitRunLogs(ctx: KubeflowContext, runId: string, logs: PodLogStream, pods: PodTracking, signal: AbortSignal): Promise<void> {
+  await logs.resync();
+  if (!pods.pending().length) return;
+  if (await pods.settled(AbortSignal.any([signal, AbortSignal.timeout(RUN_LOGS_WAIT_MS)]))) return;
+  if (!signal.aborted) ctx.warn(runId, `the run is over but the logs of ${pods.pending().join(', ')} were not read to their end within ${RUN_LOGS_WAIT_MS / 1000}s: they may be incomplete`);
+}
+
 export async function watchLoop(ctx: KubeflowContext, runId: string, signal: AbortSignal): Promise<RunRecord> {
   const first = await ctx.store.get(runId);
   if (!first) throw new Error(`no run ${runId} in ${ctx.store.dir}`);
@@ -102,15 +120,17 @@ export async function watchLoop(ctx: KubeflowContext, runId: string, signal: Abo
   let outage: string | undefined;
   let logs: PodLogStream | undefined;
   let logsFailed = false;
+  // Aborted when the log stream ends (stopped, or a fatal error): nothing waits for logs after that.
+  const logsEnded = new AbortController();
   let tail: StoredLogTail | undefined;
   let leased = false;
-  const pods: PodTracking = { podOf: new Map(), logged: new Set() };
+  const pods = new PodTracking();
   // Since when each step has waited for its pod's log (at most LOG_WAIT_MS).
   const waitingSince = new Map<string, number>();
+  // Set once the run's end has waited for the logs: what is still missing then is not waited for again.
+  let runLogsAwaited = false;
   const logPending = (step: string): boolean => {
-    if (!logs || logsFailed) return false;
-    const pod = pods.podOf.get(step);
-    if (!pod || pods.logged.has(pod)) return false;
+    if (!logs || logsFailed || runLogsAwaited || !pods.logPending(step)) return false;
     const since = waitingSince.get(step) ?? Date.now();
     waitingSince.set(step, since);
     return Date.now() - since < LOG_WAIT_MS;
@@ -164,9 +184,13 @@ export async function watchLoop(ctx: KubeflowContext, runId: string, signal: Abo
         // One stream for the whole run: it follows every step pod as it appears, until the run is over.
         logs = await startPodLogs(ctx, record, kfpRunId, pods);
         // A fatal stream error (e.g. no permission to read pods) is reported once and not retried.
-        void logs?.done.catch(() => (logsFailed = true));
+        void logs?.done.catch(() => (logsFailed = true)).finally(() => logsEnded.abort());
         // Know the pods that exist already before writing step states (a short step may be over by now).
         if (logs) await Promise.race([logs.synced, sleep(LOG_WAIT_MS, signal)]);
+      }
+      if (logs && !logsFailed && !runLogsAwaited && run.state && TERMINAL_KFP.includes(run.state)) {
+        await awaitRunLogs(ctx, runId, logs, pods, AbortSignal.any([signal, logsEnded.signal]));
+        runLogsAwaited = true;
       }
       const applied = await applyKfpRun(ctx, record, run, logPending);
       record = applied.record;
@@ -177,9 +201,8 @@ export async function watchLoop(ctx: KubeflowContext, runId: string, signal: Abo
     }
   } finally {
     if (logs) {
-      // Let the stream read what the finished pods wrote (bounded), then stop.
-      const deadline = Date.now() + 5000;
-      while (!signal.aborted && !logsFailed && Date.now() < deadline && [...pods.podOf.values()].some((p) => !pods.logged.has(p))) await sleep(50, signal);
+      // Watching ended early (KFP lost the run, an error): let the stream read what the finished pods wrote (bounded).
+      if (!signal.aborted && pods.pending().length) await pods.settled(AbortSignal.any([signal, logsEnded.signal, AbortSignal.timeout(5000)]));
       logs.stop();
       await logs.done.catch(() => {});
     }
