@@ -393,7 +393,7 @@ function compose(f: Files): CompileResult {
   return compileNotebook(all['pipeline.ipynb'], { path: 'pipeline.ipynb', readNotebook: (p) => all[p] });
 }
 
-interface KaleGraph { error?: string; steps?: Record<string, { ins: string[]; outs: string[]; labels: Record<string, string>; limits: Record<string, string> }>; edges?: [string, string][]; parameters?: Record<string, unknown> }
+interface KaleGraph { error?: string; dsl?: Record<string, { cache: boolean; env: Record<string, string> }>; dsl_error?: string; steps?: Record<string, { ins: string[]; outs: string[]; labels: Record<string, string>; limits: Record<string, string> }>; edges?: [string, string][]; parameters?: Record<string, unknown> }
 const kaleCases = new Map<string, Files>();
 let kaleResults: Record<string, KaleGraph> | undefined;
 /** Registers a composition for Kale to read (all in one Kale process, before the tests). */
@@ -441,7 +441,8 @@ function sameAsKale(name: string, r: CompileResult, kaleSays?: RegExp) {
   } else {
     assert.equal(kale.error, undefined, `Kale refused it: ${kale.error}`);
     assert.ok(r.ok, JSON.stringify(r.diagnostics.filter((d) => d.severity === 'error')));
-    assert.deepEqual(asKale(r), kale);
+    const { dsl: _dsl, dsl_error: _dslError, ...graph } = kale; // what Kale's compiler writes per step: the rules below
+    assert.deepEqual(asKale(r), graph);
   }
 }
 
@@ -580,6 +581,82 @@ test('a finding in a referenced notebook is shown on the notebook: cell, naming 
   const w = r.diagnostics.find((d) => d.code === 'undefined-name')!;
   assert.equal(w.cell, 1);
   assert.match(w.message, /^bad\.ipynb, cell 1: step 'bad-x' reads 'undefined_thing'/);
+});
+
+// ── Kale 2.3's pipeline settings: enable_caching, volumes exposed as environment variables ──────────────────────
+//
+// Checked against what Kale's own compiler writes for each step (its KFP DSL, read back by kale_graph.py): the
+// step's caching option and its environment. Kale also gives every step HOME=/tmp and a security context (user
+// 65534); cellpipe deliberately leaves both as the step's image has them, so only KALE_VOLUME_* variables are compared.
+
+const volume = (name: string, mountPoint: string, expose = true) => ({ name, mount_point: mountPoint, type: 'pvc', expose_as_env_var: expose });
+
+/** Each step's caching and KALE_VOLUME_* variables, from cellpipe's graph and from Kale's DSL. */
+function stepConfigs(name: string, r: CompileResult) {
+  const kale = readByKale()[name];
+  assert.ok(kale?.dsl, `Kale wrote no DSL for '${name}': ${kale?.error ?? kale?.dsl_error}`);
+  const volumeVars = (env: Record<string, string>) => Object.fromEntries(Object.entries(env).filter(([k]) => k.startsWith('KALE_VOLUME_')));
+  return {
+    cellpipe: Object.fromEntries(r.graph!.steps.map((s) => [s.name, { cache: s.cache, env: volumeVars(s.env) }])),
+    kale: Object.fromEntries(Object.entries(kale.dsl).map(([step, c]) => [step, { cache: c.cache, env: volumeVars(c.env) }])),
+  };
+}
+
+const noCaching = forKale('enable_caching false', {
+  'pipeline.ipynb': { cells: [[['step:a'], 'x = 1'], [['step:b', 'prev:a', 'cache:enabled'], 'y = x + 1'], [['step:c', 'prev:b'], 'print(y)']], settings: { enable_caching: false } },
+});
+test('enable_caching: false turns caching off for every step but one whose own cache: tag turns it on (Kale 2.3)', () => {
+  const r = compose(noCaching);
+  sameAsKale('enable_caching false', r);
+  const { cellpipe, kale } = stepConfigs('enable_caching false', r);
+  assert.deepEqual(cellpipe, kale);
+  assert.deepEqual(Object.fromEntries(Object.entries(cellpipe).map(([k, v]) => [k, v.cache])), { a: false, b: true, c: false });
+});
+
+const exposedVolumes = forKale('volumes exposed as env', {
+  'pipeline.ipynb': {
+    cells: [[['step:a'], 'x = 1'], [['step:b', 'prev:a'], 'print(x)']],
+    settings: { volumes: [volume('train-data-2', '/data'), volume('scratch', '/scratch', false)] },
+  },
+});
+test('a volume with expose_as_env_var gives every step KALE_VOLUME_<CLAIM> = its mount point, named as Kale names it', () => {
+  const r = compose(exposedVolumes);
+  sameAsKale('volumes exposed as env', r);
+  const { cellpipe, kale } = stepConfigs('volumes exposed as env', r);
+  assert.deepEqual(cellpipe, kale);
+  assert.deepEqual(step(r, 'b').env, { KALE_VOLUME_TRAIN_DATA_2: '/data' });
+  assert.deepEqual(r.graph!.pipeline.volumes.map((v) => v.name), ['train-data-2', 'scratch'], 'both volumes are mounted');
+});
+
+const clashingVolumes = forKale('two volumes, one env name', {
+  'pipeline.ipynb': { cells: [[['step:a'], 'x = 1']], settings: { volumes: [volume('my-data', '/a'), volume('my.data', '/b')] } },
+});
+test('two claims that give one variable name (my-data, my.data) are refused, both named (Kale refuses them sooner: it takes no dot in a claim\'s name, which Kubernetes allows)', () => {
+  const r = compose(clashingVolumes);
+  sameAsKale('two volumes, one env name', r, /Not a valid K8s resource name: 'my\.data'/);
+  const e = r.diagnostics.find((d) => d.code === 'volume-env-clash')!;
+  assert.match(e.message, /volumes 1 \('my-data'\) and 2 \('my\.data'\) in the notebook settings both expose their mount path as KALE_VOLUME_MY_DATA/);
+  assert.match(e.hint!, /rename one of the claims, or turn off expose_as_env_var/);
+});
+
+test('a variable set in metadata.cellpipe.env wins over the one a volume implies (cellpipe\'s own setting; Kale has none)', () => {
+  const nb = notebook([[['step:a'], 'x = 1']], { volumes: [volume('data', '/data')] });
+  (nb.metadata as Record<string, unknown>).cellpipe = { env: { KALE_VOLUME_DATA: '/mnt/elsewhere' } };
+  const r = compileNotebook(nb, { path: 'conformance.ipynb' });
+  assert.deepEqual(step(r, 'a').env, { KALE_VOLUME_DATA: '/mnt/elsewhere' });
+});
+
+test('a claim name Kubernetes would refuse is an error naming the volume (Kale too refuses it)', () => {
+  const r = compile([[['step:a'], 'x = 1']], { volumes: [volume('data', '/data'), volume('My Data', '/mine')] });
+  const e = r.diagnostics.find((d) => d.code === 'invalid-volume')!;
+  assert.equal(e.severity, 'error');
+  assert.match(e.message, /volume 2 in the notebook settings: 'My Data' is not a name Kubernetes gives a claim/);
+});
+
+test('enable_caching that is not true or false is a warning naming the setting, and caching stays on', () => {
+  const r = compile([[['step:a'], 'x = 1']], { enable_caching: 'no' });
+  assert.deepEqual(found(r, 'invalid-setting'), ['warning:invalid-setting@-']);
+  assert.equal(step(r, 'a').cache, true);
 });
 
 // ── What Kubeflow makes of it ─────────────────────────────────────────────────────────────────────────────────────

@@ -9,6 +9,9 @@ import { checkEnvVar, sortedEnv } from './env.js';
 
 export const DEFAULT_BASE_IMAGE = 'python:3.11-slim';
 
+/** A PersistentVolumeClaim's name: a DNS subdomain (RFC 1123), as Kubernetes checks it. */
+const CLAIM_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
 export interface NotebookSettings extends PipelineSettings {
   /** Tags applied to every step before its own (Kale's `steps_defaults`). */
   stepDefaults: string[];
@@ -31,6 +34,7 @@ export function readSettings(metadata: Record<string, unknown>, notebookPath: st
     });
   }
   const volumes: VolumeMount[] = [];
+  const exposed: ExposedVolume[] = [];
   const rawVolumes = Array.isArray(own.volumes) ? own.volumes : Array.isArray(kale.volumes) ? kale.volumes : [];
   rawVolumes.forEach((v, i) => {
     if (!isObject(v)) return;
@@ -44,14 +48,25 @@ export function readSettings(metadata: Record<string, unknown>, notebookPath: st
       });
       return;
     }
+    if (!CLAIM_NAME.test(claim) || claim.length > 253) {
+      diagnostics.push({
+        severity: 'error', code: 'invalid-volume', message: `volume ${i + 1} in the notebook settings: '${claim}' is not a name Kubernetes gives a claim`,
+        hint: 'use the PersistentVolumeClaim\'s name as `kubectl get pvc` shows it: lower-case letters, digits, - and .',
+      });
+      return;
+    }
     volumes.push({ name: claim, mountPoint });
+    if (v.expose_as_env_var === true) exposed.push({ claim, mountPoint, at: i });
   });
   const defaults = own.steps_defaults !== undefined
     ? readStepDefaults(own.steps_defaults, 'metadata.cellpipe.steps_defaults')
     : readStepDefaults(kale.steps_defaults, 'metadata.kubeflow_notebook.steps_defaults');
   diagnostics.push(...defaults.diagnostics);
+  const caching = readPipelineCaching(own.enable_caching !== undefined ? own.enable_caching : kale.enable_caching, diagnostics);
   const env = readNotebookEnv(own.env, 'metadata.cellpipe.env');
   diagnostics.push(...env.diagnostics);
+  // A name set in metadata.cellpipe.env on purpose wins over the one a volume implies.
+  const stepEnv = sortedEnv({ ...volumeEnv(exposed, diagnostics), ...env.env });
   return {
     settings: {
       name,
@@ -59,11 +74,56 @@ export function readSettings(metadata: Record<string, unknown>, notebookPath: st
       experiment: str(own.experiment_name, kale.experiment_name, experiment) ?? 'Default',
       baseImage: str(own.base_image, own.docker_image, kale.docker_image, kale.base_image) ?? str(defaultBaseImage) ?? DEFAULT_BASE_IMAGE,
       volumes,
-      stepDefaults: defaults.tags,
-      env: env.env,
+      // Kale 2.3: the pipeline's enable_caching=false turns caching off for every step but one whose own cache: says otherwise.
+      stepDefaults: caching === false ? ['cache:disabled', ...defaults.tags] : defaults.tags,
+      env: stepEnv,
     },
     diagnostics,
   };
+}
+
+/** A volume whose mount path every step gets as an environment variable (Kale 2.3's `expose_as_env_var`). */
+interface ExposedVolume {
+  claim: string;
+  mountPoint: string;
+  /** 0-based place in the volumes list. */
+  at: number;
+}
+
+/** The variable name Kale 2.3 gives a volume's mount path: `KALE_VOLUME_` and the claim's name, upper case, `_` for the rest. */
+export function volumeEnvName(claim: string): string {
+  return `KALE_VOLUME_${claim.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`;
+}
+
+/**
+ * `KALE_VOLUME_<CLAIM>=<mount point>` for each exposed volume. Two claims that give the same name (`my-data`,
+ * `my.data`) are refused, as Kale's compiler refuses them: one would silently hide the other's path.
+ */
+function volumeEnv(exposed: ExposedVolume[], diagnostics: Diagnostic[]): Record<string, string> {
+  const env: Record<string, string> = {};
+  const from = new Map<string, ExposedVolume>();
+  for (const v of exposed) {
+    const name = volumeEnvName(v.claim);
+    const other = from.get(name);
+    if (other) {
+      diagnostics.push({
+        severity: 'error', code: 'volume-env-clash',
+        message: `volumes ${other.at + 1} ('${other.claim}') and ${v.at + 1} ('${v.claim}') in the notebook settings both expose their mount path as ${name}`,
+        hint: 'rename one of the claims, or turn off expose_as_env_var on one of them',
+      });
+      continue;
+    }
+    from.set(name, v);
+    env[name] = v.mountPoint;
+  }
+  return env;
+}
+
+/** The pipeline's `enable_caching` (Kale 2.3): true, false, or not set; anything else is said and ignored. */
+function readPipelineCaching(raw: unknown, diagnostics: Diagnostic[]): boolean | undefined {
+  if (raw === undefined || raw === null || typeof raw === 'boolean') return raw ?? undefined;
+  diagnostics.push({ severity: 'warning', code: 'invalid-setting', message: `enable_caching in the notebook settings is ${JSON.stringify(raw)}, not true or false, and is ignored`, hint: 'write "enable_caching": false to turn caching off for every step' });
+  return undefined;
 }
 
 /**
