@@ -38,9 +38,9 @@ cp -r examples/composing "$root/composing"
 
 # CELLPIPE_E2E_NO_KUBEFLOW=1 (for quick iterations on the page): no cluster and no Kubeflow services, and the tests
 # tagged @kubeflow are left out. CI never sets it.
-left_out='@quickstart|@wheel'
+left_out='@quickstart|@wheel|@notebookpod'
 if [ -n "${CELLPIPE_E2E_NO_KUBEFLOW:-}" ]; then
-  left_out='@quickstart|@wheel|@kubeflow'
+  left_out='@quickstart|@wheel|@notebookpod|@kubeflow'
   echo "e2e: CELLPIPE_E2E_NO_KUBEFLOW is set: the @kubeflow tests are left out"
 else
   # The Kubeflow target: the real test cluster (kube-apiserver and a kubelet node whose pods run the step images;
