@@ -5,7 +5,8 @@
 # run as Kubeflow's notebook controller runs it on the test cluster's real node: in a profile namespace, service
 # account default-editor, the KFP token projected at /var/run/secrets/kubeflow/pipelines/token, NB_PREFIX as base
 # URL (test/notebook-pod/services.mjs). Then, with no profile written anywhere:
-#   - `cellpipe doctor` in the pod checks the profile the pod implies (kubeflow, this notebook's namespace);
+#   - `cellpipe doctor` in the pod checks the profile the pod implies (kubeflow, this notebook's namespace), and
+#     `cellpipe submit --watch` there (no --profile) runs the quickstart and prints its steps' logs;
 #   - in Chromium, from that JupyterLab (the pod's address on the cluster's bridge): the quickstart submitted with
 #     the target "kubeflow (this notebook's namespace)" and each step's log under its cells
 #     (test/e2e/notebook-pod.spec.ts).
@@ -77,6 +78,15 @@ echo "$out" | sed 's/^/  doctor | /' >&2
 echo "$out" | grep -qF "cellpipe doctor — profile 'kubeflow'" || fail "cellpipe doctor in the pod did not check the profile 'kubeflow'"
 echo "$out" | grep -qE "ok +profile +'kubeflow' from this Kubeflow notebook pod \(namespace '${pod%%/*}' from its service account" \
   || fail "cellpipe doctor did not say the profile comes from the notebook pod"
+
+# The command line in the pod: `cellpipe submit` with no --profile takes the one the pod implies. The quickstart is
+# the one the browser test uploaded; this run is a second one of the same spec, every step executed (--no-cache).
+out=$(node test/notebook-pod/pod.mjs exec "$pod" sh -c 'cd /home/jovyan && exec cellpipe submit quickstart.ipynb --no-cache --watch' 2>&1)
+code=$?
+[ $code -eq 0 ] || { echo "$out" >&2; fail "cellpipe submit --watch in the pod exited $code"; }
+echo "$out" | grep -qE '^load \| loaded 90 days$' || { echo "$out" >&2; fail "cellpipe submit --watch in the pod: load's log line did not come back"; }
+echo "$out" | grep -qE '^run succeeded' || { echo "$out" >&2; fail "cellpipe submit --watch in the pod: the run did not succeed"; }
+log "cellpipe doctor and cellpipe submit --watch in the pod: the profile the pod implies, no --profile"
 
 kill -TERM "$services_pid" 2>/dev/null; wait "$services_pid" 2>/dev/null; services_pid=
 if [ -s "$work/violations.txt" ]; then cat "$work/violations.txt" >&2; fail "requests outside KFP's contract, or without the projected token"; fi
