@@ -33,7 +33,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only
     from typing import Any, Dict, List, Optional
 
-from . import artifacts, runner
+from . import artifacts, ordered, runner
 from .errors import cell_label
 from .program import Program, load_program
 
@@ -74,9 +74,10 @@ class WarmState:
         if self.notes:
             sys.stderr.write(self.notes)
         runner._flush()
-        for fd, data in ((1, self.stdout), (2, self.stderr)):
-            while data:
-                data = data[os.write(fd, data):]
+        data = self.stdout
+        while data:
+            data = data[os.write(1, data):]
+        ordered.write_stderr(self.stderr)
 
 
 def _warm_up(program: Program, workdir: str) -> WarmState:

@@ -17,7 +17,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only: importing typing costs step start-up time
     from typing import Any, Dict, List, Optional, Tuple
 
-from . import artifacts
+from . import artifacts, ordered
 from .errors import (StepError, cell_label, error_record, format_traceback, register_cell_source, where_raised,
                      write_error_record)
 from .program import Program, bind_parameters, load_program, parse_pairs
@@ -264,6 +264,8 @@ def run(args: types.SimpleNamespace, warm: Any = None) -> int:
             ctx = artifacts.Context(ns)
             artifacts.set_context(ctx)
             ns["__cellpipe__"] = _LazyShell()
+        # From here on stderr's lines reach the log in the order they were written among stdout's (ordered.py).
+        ordered.install()
         compiled = compile_cells(program, ctx, split=recorder is not None, skip=done)
         if warm is not None:
             warm.replay()

@@ -25,6 +25,7 @@ import { registerContainerLeftovers } from './leftovers.js';
 import { specTasks, type SpecDoc, type SpecTask } from '../../kfp/tasks.js';
 import { resolveUser } from './users.js';
 import { localSecrets } from '../secrets.js';
+import { ORDERED_LOG_ENV } from '../local/ordered-log.js';
 
 export interface ContainerRuntimeOptions extends LocalRuntimeOptions {
   images: ImageStore;
@@ -160,7 +161,7 @@ export class ContainerRuntime extends LocalRuntime {
         image: pulled.config,
         command,
         args,
-        env: [...(task.container.env ?? []), { name: 'CELLPIPE_RUN_ID', value: l.runId }],
+        env: [...(task.container.env ?? []), { name: 'CELLPIPE_RUN_ID', value: l.runId }, { name: ORDERED_LOG_ENV, value: '1' }],
         secretEnv,
         rootfs: 'rootfs',
         hostname: `cellpipe-${task.task}`.slice(0, 63),

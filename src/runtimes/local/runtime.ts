@@ -33,6 +33,7 @@ import { WarmStarts, idleSecondsOf } from './warm/pool.js';
 import { localSecrets } from '../secrets.js';
 import type { StepProcess } from './warm/server.js';
 import { sleep } from '../../runs/sleep.js';
+import { ORDERED_LOG_ENV, demuxStdoutLine } from './ordered-log.js';
 
 export interface LocalRuntimeOptions {
   store: RunStore;
@@ -758,7 +759,10 @@ export class LocalRuntime extends EventEmitter<LocalRuntimeEvents> implements Ru
         this.storeLine(runId, step.name, { time: new Date().toISOString(), stream, text });
         if (stream === 'stderr' && text.trim()) lastStderr = text.trim();
       };
-      createInterface({ input: child.stdout!, crlfDelay: Infinity }).on('line', onLine('stdout'));
+      // Stdout also carries the runtime's stderr lines, marked, in the order they were written (ordered-log.ts).
+      createInterface({ input: child.stdout!, crlfDelay: Infinity }).on('line', (text) => {
+        for (const part of demuxStdoutLine(text)) onLine(part.stream)(part.text);
+      });
       createInterface({ input: child.stderr!, crlfDelay: Infinity }).on('line', onLine('stderr'));
       const timer =
         step.timeout > 0
@@ -803,6 +807,7 @@ export class LocalRuntime extends EventEmitter<LocalRuntimeEvents> implements Ru
       ...stepEnv,
       PYTHONPATH: [this.runtimePath, stepEnv.PYTHONPATH].filter(Boolean).join(path.delimiter),
       PYTHONUNBUFFERED: '1',
+      [ORDERED_LOG_ENV]: '1',
       PYTHONDONTWRITEBYTECODE: this.env.PYTHONDONTWRITEBYTECODE ?? '1',
       TMPDIR: scratch,
       CELLPIPE_RUN_ID: runId,
