@@ -6,10 +6,11 @@ traceback the user's code prints). Frames are shown as ``cell N ("first line of 
 followed by the source line. Frames of the runtime itself are left out. The error record (``--error-record FILE``)
 is the JSON the local runtime puts in the run record (``StepError`` in ``src/runs/types.ts``)::
 
-    {"message", "type", "cell", "cellId", "cellFirstLine", "line", "traceback", "step"}
+    {"message", "type", "cell", "cellId", "cellFirstLine", "line", "traceback", "step", "calledFrom"}
 
 Its ``cell`` is machine-readable: the 0-based index into the notebook's ``cells``, as the step program gives it;
-``message`` and ``traceback`` are for people and say ``cell_label(cell)``.
+``message`` and ``traceback`` are for people and say ``cell_label(cell)``. ``calledFrom`` lists the cells and lines
+whose calls led there (``calls_into``), so the page marks the calling line in the step's own cell too.
 """
 from __future__ import annotations
 
@@ -170,6 +171,27 @@ def where_raised(exc: BaseException) -> Tuple[Optional[int], Optional[int]]:
     return cell, line
 
 
+def calls_into(exc: BaseException) -> List[Dict[str, Any]]:
+    """The notebook cell frames in other cells that called into the one that raised, outermost first (a step's own
+    cell calling a function of a ``functions`` cell): ``[{"cell", "cellId", "line"}]``, empty when the error raised
+    in the cell that ran."""
+    import traceback
+
+    if isinstance(exc, SyntaxError):
+        return []
+    frames = [(cell_of(fs.filename), fs.lineno) for fs in traceback.extract_tb(exc.__traceback__)]
+    frames = [(c, l) for c, l in frames if c is not None]
+    out = []
+    # Calls within the raising cell are its own business: the marks go on other cells.
+    for cell, line in [(c, l) for c, l in frames[:-1] if c != frames[-1][0]]:
+        call: Dict[str, Any] = {"cell": cell, "line": line}
+        info = CELL_INFO.get(cell_filename(cell))
+        if info and info[1]:
+            call["cellId"] = info[1]
+        out.append(call)
+    return out
+
+
 def error_record(exc: BaseException, step: str) -> Dict[str, Any]:
     if isinstance(exc, StepError):
         record: Dict[str, Any] = {"message": exc.message, "type": exc.kind, "step": step}
@@ -186,6 +208,9 @@ def error_record(exc: BaseException, step: str) -> Dict[str, Any]:
                   "traceback": format_traceback(exc)}
         cell, line = where_raised(exc)
         cell_id = first = None
+        calls = calls_into(exc)
+        if calls:
+            record["calledFrom"] = calls
     if cell is not None:
         info = CELL_INFO.get(cell_filename(cell))
         record["cell"] = cell

@@ -63,8 +63,16 @@ def test_an_error_inside_a_function_from_another_cell_shows_both_cells(tmp_path)
     assert result.code == 1
     assert ('cell 8 ("x = 1"), line 2, in <module>\n    y = ratio(x, 0)\n'
             '  cell 4 ("def ratio(a, b):"), line 3, in ratio\n    return scale * a / b\n') in result.stderr
-    # the record points at the innermost notebook frame: where it raised
+    # the record points at the innermost notebook frame: where it raised; and at the calling line in the step's cell
     assert (result.record["cell"], result.record["line"]) == (3, 3)
+    assert result.record["calledFrom"] == [{"cell": 7, "line": 2}]
+
+
+def test_an_error_where_it_ran_has_no_calling_cells(tmp_path):
+    result = run_step(tmp_path, program("s", [(2, "def f():\n    return 1 / 0\nf()")]))
+    assert result.code == 1
+    assert (result.record["cell"], result.record["line"]) == (2, 2)
+    assert "calledFrom" not in result.record
 
 
 def test_an_error_in_a_function_defined_upstream_shows_its_source_downstream(tmp_path):

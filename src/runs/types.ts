@@ -21,6 +21,9 @@ export interface StepError {
   /** 1-based line inside that cell. */
   line?: number;
   traceback?: string;
+  /** The notebook cells (0-based index, id) and lines whose calls led to the raising one, outermost first: the
+   *  step's own cell calling a function of a `functions` cell, say. Absent when it raised where it ran. */
+  calledFrom?: { cell: number; cellId?: string; line: number }[];
 }
 
 export interface StepRecord {

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { editedSince, errorOutputOf, failingCell, mimeBundle, placeRunOutputs, printsShown, provenance, splitError, type StepOutputs } from './runOutputs.js';
+import { callingCell, editedSince, errorOutputOf, failingCell, mimeBundle, placeRunOutputs, printsShown, provenance, splitError, type StepOutputs } from './runOutputs.js';
 import type { CellInfo } from './cells.js';
 
 const code = (id: string): CellInfo => ({ id, type: 'code', tags: [] });
@@ -43,6 +43,17 @@ test('the failing cell is found by the error\'s cell id, else its index', () => 
   assert.equal(failingCell({ state: 'failed', error: { ...error, cellId: 'gone' } }, [code('a'), code('b')]), 1);
   assert.equal(failingCell({ state: 'succeeded', error }, [code('a'), code('b')]), undefined);
   assert.equal(failingCell({ state: 'failed', error: { message: 'x' } }, [code('a')]), undefined);
+});
+
+test("an error raised in a functions cell's function is also placed at the step's calling line", () => {
+  // cell 2 (index 1) defines the function, the step's cell 4 (index 3, id 'train') calls it on its line 3.
+  const error = { message: 'ValueError: bad C', cell: 1, cellId: 'funcs', line: 3, calledFrom: [{ cell: 3, cellId: 'train', line: 3 }] };
+  const cells = [code('imports'), code('funcs'), code('load'), code('train')];
+  assert.deepEqual(callingCell({ state: 'failed', error }, cells), { cell: 3, line: 3 });
+  // A cell moved since the run is found by its id.
+  assert.deepEqual(callingCell({ state: 'failed', error }, [code('new'), ...cells]), { cell: 4, line: 3 });
+  assert.equal(callingCell({ state: 'failed', error: { ...error, calledFrom: undefined } }, cells), undefined, 'raised where it ran');
+  assert.equal(callingCell({ state: 'succeeded', error }, cells), undefined);
 });
 
 test('an error reads as one short line, and its traceback does not repeat it', () => {

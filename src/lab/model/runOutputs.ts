@@ -64,6 +64,19 @@ export function failingCell(step: Pick<StepRecord, 'state' | 'error'>, cells: re
   return step.error.cell >= 0 && step.error.cell < cells.length ? step.error.cell : undefined;
 }
 
+/**
+ * Where a failed step's own code called into the cell that raised (a function of a `functions` cell): the outermost
+ * calling frame, as the notebook is now (its id wins over its recorded index); undefined when it raised where it ran.
+ */
+export function callingCell(step: Pick<StepRecord, 'state' | 'error'>, cells: readonly CellInfo[]): { cell: number; line: number } | undefined {
+  const raised = failingCell(step, cells);
+  const call = step.error?.calledFrom?.[0];
+  if (raised === undefined || !call) return undefined;
+  const byId = call.cellId ? cells.findIndex((c) => c.id === call.cellId) : -1;
+  const cell = byId >= 0 ? byId : call.cell >= 0 && call.cell < cells.length ? call.cell : undefined;
+  return cell === undefined || cell === raised ? undefined : { cell, line: call.line };
+}
+
 /** An error output made from the step's error record, for a failed step that recorded no outputs of its own. */
 export function errorOutputOf(error: NonNullable<StepRecord['error']>): NbOutput {
   return { output_type: 'error', ename: error.type ?? 'Error', evalue: error.message, traceback: (error.traceback ?? '').replace(/\n$/, '').split('\n') };

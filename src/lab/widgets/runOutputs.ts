@@ -15,8 +15,10 @@ import { cellLabel } from '../../core/notebook.js';
 import type { RunRecord, StepRecord } from '../../runs/types.js';
 import type { PipelineModel } from '../pipeline.js';
 import type { RunOutputsModel } from '../runOutputs.js';
-import { editedSince, errorOutputOf, failingCell, mimeBundle, placeRunOutputs, provenance, splitError, type CellRunOutputs, type NbOutput } from '../model/runOutputs.js';
+import { callingCell, editedSince, errorOutputOf, failingCell, mimeBundle, placeRunOutputs, provenance, splitError, type CellRunOutputs, type NbOutput } from '../model/runOutputs.js';
 import { isTerminal, stateClass } from '../model/runs.js';
+import { metricRows } from '../model/metrics.js';
+import { showMetrics } from './metricsCell.js';
 
 const AREA = 'cp-run-outputs';
 /** On a cell node: the run's outputs are shown and the kernel's hidden. */
@@ -35,6 +37,15 @@ export interface RunOutputsActions {
 interface Shown {
   key: string;
   renderers: Widget[];
+}
+
+/** A failed step seen from one cell: the cell that raised (`line` in it), or the step's own cell whose `line`
+ * called into it (a function of a `functions` cell); `other` is the other end, to link to. */
+interface FailureMark {
+  step: StepRecord;
+  role: 'raised' | 'called';
+  line?: number;
+  other?: { cell: number; line?: number };
 }
 
 export class RunOutputsView {
@@ -81,10 +92,14 @@ export class RunOutputsView {
     const widgets = this.panel.content.widgets;
     const cells = this.model.cells();
     const placed = run && run.id === this.outputs.runId ? placeRunOutputs(this.outputs.steps(), cells) : new Map<number, CellRunOutputs>();
-    const failed = new Map<number, StepRecord>();
+    const failed = new Map<number, FailureMark>();
     for (const s of run?.steps ?? []) {
       const at = failingCell(s, cells);
-      if (at !== undefined) failed.set(at, s);
+      if (at === undefined) continue;
+      const call = callingCell(s, cells);
+      failed.set(at, { step: s, role: 'raised', line: s.error?.line, ...(call ? { other: call } : {}) });
+      // The step's own cell that called the function gets its mark too (unless another step raised there).
+      if (call && !failed.has(call.cell)) failed.set(call.cell, { step: s, role: 'called', line: call.line, other: { cell: at, line: s.error?.line } });
     }
     // While a step runs, its cells say so (their outputs come when it ends: every runtime writes them then).
     const running = new Map<number, StepRecord>();
@@ -108,6 +123,19 @@ export class RunOutputsView {
       cell.node.classList.toggle(FAILED_CELL, failed.has(i));
       if (!cell.node.querySelector(`:scope > .${AREA}`)) cell.node.classList.remove(SHOWING_RUN);
     });
+    this.renderMetrics(run, cells);
+  }
+
+  /** The `pipeline-metrics` cell shows the metrics the run's steps recorded. */
+  private renderMetrics(run: RunRecord | undefined, cells: readonly { tags: readonly string[] }[]): void {
+    const graph = this.model.result?.graph;
+    const at = cells.findIndex((c) => c.tags.includes('pipeline-metrics'));
+    const writers = new Map<string, string>();
+    for (const s of graph?.steps ?? []) for (const m of s.metrics) writers.set(m, s.name);
+    this.panel.content.widgets.forEach((cell, i) => {
+      const shown = i === at ? run : undefined;
+      showMetrics(cell, shown, shown ? metricRows(shown, graph?.metrics ?? [], writers) : []);
+    });
   }
 
   dispose(): void {
@@ -117,16 +145,20 @@ export class RunOutputsView {
     NotebookActions.executed.disconnect(this.onExecuted, this);
     Signal.clearData(this);
     for (const area of this.panel.content.node.querySelectorAll<HTMLElement>(`.${AREA}`)) this.removeArea(area);
-    for (const cell of this.panel.content.widgets) cell.node.classList.remove(SHOWING_RUN, FAILED_CELL);
+    for (const cell of this.panel.content.widgets) {
+      cell.node.classList.remove(SHOWING_RUN, FAILED_CELL);
+      showMetrics(cell, undefined, []);
+    }
   }
 
-  private renderCell(cell: Cell, index: number, run: RunRecord, got: CellRunOutputs | undefined, failedStep: StepRecord | undefined, runningStep?: StepRecord): HTMLElement | undefined {
+  private renderCell(cell: Cell, index: number, run: RunRecord, got: CellRunOutputs | undefined, failure: FailureMark | undefined, runningStep?: StepRecord): HTMLElement | undefined {
+    const failedStep = failure?.step;
     const stepName = got?.step ?? failedStep?.name ?? runningStep?.name;
     const step = run.steps.find((s) => s.name === stepName);
     if (!step) return undefined;
     let outputs: NbOutput[] = got?.outputs ?? [];
     // The failed cell shows the error even when the step recorded no outputs (a runtime that kept none).
-    if (failedStep?.error && !outputs.some((o) => o.output_type === 'error')) outputs = [...outputs, errorOutputOf(failedStep.error)];
+    if (failure?.role === 'raised' && failedStep?.error && !outputs.some((o) => o.output_type === 'error')) outputs = [...outputs, errorOutputOf(failedStep.error)];
     // A cell that showed nothing in the run nor in the kernel (an imports cell, say) needs no line saying so.
     if (!outputs.length && !kernelOutputCount(cell) && !runningStep) return undefined;
     let area = cell.node.querySelector<HTMLElement>(`:scope > .${AREA}`);
@@ -149,8 +181,8 @@ export class RunOutputsView {
     area.dataset.state = step.state;
     area.classList.toggle('cp-kernel-mode', !showRun);
     cell.node.classList.toggle(SHOWING_RUN, showRun);
-    this.renderHeader(area, cell, run, step, got, failedStep, index);
-    const key = `${run.id}|${step.name}|${got?.fromRun ?? ''}|${outputs.length}|${failedStep ? 'failed' : ''}|${runningStep ? 'running' : ''}`;
+    this.renderHeader(area, cell, run, step, got, failure, index);
+    const key = `${run.id}|${step.name}|${got?.fromRun ?? ''}|${outputs.length}|${failure ? `${failure.role}:${failure.line}` : ''}|${runningStep ? 'running' : ''}`;
     const shown = this._shown.get(area);
     if (shown?.key !== key) {
       this.disposeRenderers(area);
@@ -158,7 +190,7 @@ export class RunOutputsView {
       body.replaceChildren();
       const renderers: Widget[] = [];
       for (const output of outputs) {
-        if (output.output_type === 'error') body.appendChild(this.errorView(output, failedStep, index));
+        if (output.output_type === 'error') body.appendChild(this.errorView(output, failure?.line, index));
         else this.renderOutput(body, output, renderers);
       }
       if (!outputs.length) {
@@ -172,12 +204,12 @@ export class RunOutputsView {
     return area;
   }
 
-  private renderHeader(area: HTMLElement, cell: Cell, run: RunRecord, step: StepRecord, got: CellRunOutputs | undefined, failedStep: StepRecord | undefined, index: number): void {
+  private renderHeader(area: HTMLElement, cell: Cell, run: RunRecord, step: StepRecord, got: CellRunOutputs | undefined, failure: FailureMark | undefined, index: number): void {
     const header = area.querySelector<HTMLElement>('.cp-run-outputs-header')!;
     const showRun = !area.classList.contains('cp-kernel-mode');
     // Rebuilt only when what it says changed: a recompile while typing must not swap the button under the pointer.
     const edited = editedSince(got?.source, cell.model.sharedModel.getSource());
-    const key = [run.id, run.state, step.name, step.state, step.startedAt, step.finishedAt, got?.fromRun, failedStep?.error?.line, showRun, kernelOutputCount(cell), index, edited].join('|');
+    const key = [run.id, run.state, step.name, step.state, step.startedAt, step.finishedAt, got?.fromRun, failure && JSON.stringify([failure.step.name, failure.role, failure.line, failure.other]), showRun, kernelOutputCount(cell), index, edited].join('|');
     if (header.dataset.key === key) return;
     header.dataset.key = key;
     const from = document.createElement('span');
@@ -195,15 +227,7 @@ export class RunOutputsView {
       stale.title = `this cell's code changed after run ${run.id} ran it: these outputs are of the code it had then`;
       parts.push(stale);
     }
-    if (failedStep) {
-      const marker = document.createElement('button');
-      marker.className = 'cp-failed-marker';
-      const line = failedStep.error?.line;
-      marker.textContent = `✖ step ${failedStep.name} failed here${line ? ` (line ${line})` : ''}`;
-      marker.title = `go to ${cellLabel(index, line)}`;
-      marker.addEventListener('click', () => this.actions.goToCell(index, line));
-      parts.push(marker);
-    }
+    if (failure) parts.push(...this.failureMarks(failure, index));
     const toggle = document.createElement('button');
     toggle.className = 'cp-outputs-switch';
     const kernelCount = kernelOutputCount(cell);
@@ -215,6 +239,31 @@ export class RunOutputsView {
     parts.push(toggle);
     if (!isTerminal(run.state) && step.state === 'running') from.textContent += ' …';
     header.replaceChildren(...parts);
+  }
+
+  /**
+   * The failure marker of a cell, in the failed step's own state (a functions cell's header may be another step's,
+   * which succeeded): where it raised, or where the step's cell called the function that raised — each with a link
+   * to the other end.
+   */
+  private failureMarks(failure: FailureMark, index: number): HTMLElement[] {
+    const { step, role, line, other } = failure;
+    const marker = document.createElement('button');
+    marker.className = 'cp-failed-marker';
+    marker.dataset.role = role;
+    marker.dataset.state = step.state;
+    marker.dataset.step = step.name;
+    marker.textContent =
+      role === 'raised' ? `✖ step ${step.name} failed here${line ? ` (line ${line})` : ''}` : `✖ step ${step.name} failed in a function called here${line ? ` (line ${line})` : ''}`;
+    marker.title = `go to ${cellLabel(index, line)}`;
+    marker.addEventListener('click', () => this.actions.goToCell(index, line));
+    if (!other) return [marker];
+    const link = document.createElement('button');
+    link.className = 'cp-failed-link';
+    link.textContent = role === 'raised' ? `called from ${cellLabel(other.cell, other.line)}` : `raised in ${cellLabel(other.cell, other.line)}`;
+    link.title = `go to ${cellLabel(other.cell, other.line)}`;
+    link.addEventListener('click', () => this.actions.goToCell(other.cell, other.line));
+    return [marker, link];
   }
 
   private renderOutput(body: HTMLElement, output: NbOutput, renderers: Widget[]): void {
@@ -241,7 +290,7 @@ export class RunOutputsView {
   }
 
   /** One short line (with where it raised) and the traceback behind a disclosure; the message appears once. */
-  private errorView(output: NbOutput, failedStep: StepRecord | undefined, index: number): HTMLElement {
+  private errorView(output: NbOutput, errLine: number | undefined, index: number): HTMLElement {
     const { head, traceback } = splitError(output);
     const box = document.createElement('div');
     box.className = 'cp-run-error';
@@ -249,7 +298,6 @@ export class RunOutputsView {
     line.className = 'cp-run-error-head';
     line.textContent = head;
     if (head.endsWith('…')) line.title = `${String(output.ename ?? '')}: ${String(output.evalue ?? '')}`;
-    const errLine = failedStep?.error?.line;
     if (errLine) {
       const where = document.createElement('button');
       where.className = 'cp-run-error-where';
