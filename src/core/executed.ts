@@ -27,6 +27,8 @@ export interface ExportInfo {
   state: string;
   /** The notebook changed since the run (its hash differs): cells are mapped by id, else index, with a note. */
   notebookChanged: boolean;
+  /** The notebook's file name (the copy is written beside it): the page says whose executed copy it is. */
+  notebook?: string;
 }
 
 export interface ExecutedNotebook {
@@ -81,7 +83,7 @@ export function executedNotebook(json: unknown, steps: StepCells[], info: Export
     c.metadata = metadata;
   });
   const metadata = isObject(json.metadata) ? { ...json.metadata } : {};
-  metadata.cellpipe_run = { run: info.runId, state: info.state };
+  metadata.cellpipe_run = { run: info.runId, state: info.state, ...(info.notebook ? { notebook: info.notebook } : {}) };
   return { notebook: { ...json, cells, metadata }, notes, filled: [...placed.values()].filter((r) => r.outputs.length > 0).length };
 }
 

@@ -116,6 +116,11 @@ export async function startPartialRun(model: PipelineModel, choice: PartialChoic
     Notification.warning('A run of this notebook is going on: wait for it to end, or cancel it', { autoClose: 6000 });
     return undefined;
   }
+  const copy = model.executedCopy;
+  if (copy) {
+    Notification.warning(`This is an executed copy of ${copy.notebook ?? 'a notebook'} from run ${copy.run}: run its steps from ${copy.notebook ?? 'that notebook'}`, { autoClose: 6000 });
+    return undefined;
+  }
   starting.add(model);
   try {
     await model.panel.context.save();

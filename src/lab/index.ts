@@ -37,6 +37,7 @@ function createSidebar(app: JupyterFrontEnd, api: CellpipeAPI, targets: () => Ta
         if (at !== undefined) void goToCell(app, model.panel, at);
       },
       goToCell: (model, cell, line) => void goToCell(app, model.panel, cell, line),
+      openNotebook: (path) => void app.commands.execute('docmanager:open', { path }),
       compare: (model, runIds) => {
         const id = compareTabId(runIds);
         if (Array.from(app.shell.widgets('main')).some((w) => w.id === id)) return app.shell.activateById(id);

@@ -12,6 +12,7 @@ import type { RunRecord, WindowLine } from '../runs/types.js';
 import { CellpipeAPI, ResponseError } from './api.js';
 import { diagnosticsByCell, placeCells, stepColor, stepNames, stepPalette, type CellInfo, type CellPlace } from './model/cells.js';
 import { isStepDone, isTerminal, latestRun } from './model/runs.js';
+import { executedCopyOf, type ExecutedCopy } from './model/executedCopy.js';
 
 /** How long typing must pause before the notebook is recompiled. */
 export const COMPILE_DEBOUNCE_MS = 250;
@@ -87,6 +88,10 @@ export class PipelineModel {
   }
   get result(): CompileResult | undefined {
     return this._result;
+  }
+  /** Set when this notebook is a run's executed copy (`cellpipe export`): which run, of which notebook. */
+  get executedCopy(): ExecutedCopy | undefined {
+    return executedCopyOf(this.panel.content.model?.getMetadata('cellpipe_run'));
   }
   /** Diagnostics grouped by cell index (`-1`: about no cell). */
   get diagnostics(): Map<number, Diagnostic[]> {
@@ -180,6 +185,17 @@ export class PipelineModel {
     return result;
   }
 
+  /** Compiles the notebook as it would be with some cells' tags changed (index → tags); nothing is published. */
+  compileWithTags(changes: ReadonlyMap<number, string[]>): CompileResult {
+    const json = (this.panel.content.model?.toJSON() ?? {}) as { cells?: { metadata?: Record<string, unknown> }[] };
+    const cells = (json.cells ?? []).map((c, i) => (changes.has(i) ? { ...c, metadata: { ...(c.metadata ?? {}), tags: changes.get(i) } } : c));
+    try {
+      return compileNotebook(JSON.stringify({ ...json, cells }), { ...this.compileOptions(), path: this.path });
+    } catch {
+      return { ok: false, programs: {}, diagnostics: [] };
+    }
+  }
+
   /**
    * Asks the backend to run the saved notebook's imports once in a fork server now, so the next local Run starts
    * warm — only for a notebook already run from this page (never on the first open). Best effort: a notebook that
@@ -209,6 +225,11 @@ export class PipelineModel {
     const bad = this.parameterErrors();
     if (bad.length) {
       this._message.emit({ text: `Not started: ${bad.join('; ')}`, hint: 'correct the value in the sidebar\'s Parameters', kind: 'error' });
+      return undefined;
+    }
+    const copy = this.executedCopy;
+    if (copy) {
+      this._message.emit({ text: `Not started: this is an executed copy of ${copy.notebook ?? 'a notebook'} from run ${copy.run}`, hint: `run the pipeline from ${copy.notebook ?? 'the notebook it was exported from'}`, kind: 'error' });
       return undefined;
     }
     this._starting = true;

@@ -20,7 +20,7 @@ export function executedRun(store: RunStore, rec: RunRecord, notebookBytes: Buff
   const steps = readRunCellOutputs(store, rec);
   if (!steps.length) throw new Error(`run ${rec.id} recorded no cell outputs (its steps did not run, or it was made before cellpipe kept them)`);
   const changed = createHash('sha256').update(notebookBytes).digest('hex') !== rec.notebookHash;
-  return executedNotebook(json, steps, { runId: rec.id, state: rec.state, notebookChanged: changed });
+  return executedNotebook(json, steps, { runId: rec.id, state: rec.state, notebookChanged: changed, notebook: path.basename(notebookPath) });
 }
 
 /** `<notebook name>.<run id>.ipynb`, beside the notebook. */

@@ -54,7 +54,8 @@ test('export writes the executed notebook of a run: table, plot and values under
     // The count is of cells that show something, not of every cell that ran.
     assert.equal(nb.cells.filter((c) => (c.outputs ?? []).length > 0).length, 3, 'the three cells the message counts show outputs');
     assert.deepEqual(nb.cells.map((c) => c.source), original.cells.map((c) => c.source));
-    assert.deepEqual(nb.metadata.cellpipe_run, { run: rec.id, state: 'succeeded' });
+    // It says which run made it, and of which notebook it is a copy (the page marks it so).
+    assert.deepEqual(nb.metadata.cellpipe_run, { run: rec.id, state: 'succeeded', notebook: 'outputs.ipynb' });
     const [, imports, params, table, plot, report] = nb.cells;
     assert.deepEqual([kinds(imports), kinds(params)], [[], []]);
     assert.deepEqual(kinds(table), ['stream', 'execute_result text/html text/plain']);

@@ -18,6 +18,7 @@ import { SchedulesModel } from '../schedules.js';
 import { ScheduleForm, ScheduleList, useSchedulesVersion } from './schedules.js';
 import { PartialMark, RunDetails, RunHistory, type HistoryActions } from './history.js';
 import { RunWithoutCacheButton, StepActions } from './stepActions.js';
+import { ExecutedCopyNote } from './executedCopy.js';
 
 /** Actions the sidebar asks the plugin to do. */
 export interface SidebarActions extends HistoryActions {
@@ -25,6 +26,8 @@ export interface SidebarActions extends HistoryActions {
   goToCell(model: PipelineModel, cell: number, line?: number): void;
   /** Writes the run's executed notebook and opens it. */
   exportRun(model: PipelineModel, run: RunRecord): Promise<void>;
+  /** Opens a notebook (server-relative path). */
+  openNotebook(path: string): void;
 }
 
 /** Re-renders on any of the model's signals. */
@@ -161,12 +164,16 @@ function Panel(props: { model: PipelineModel | null; schedules: SchedulesModel |
   const diagnostics = result?.diagnostics ?? [];
   // Errors in the notebook, or a parameter typed that is no value of its type: nothing can start.
   const errors = diagnostics.filter((d) => d.severity === 'error').length + model.parameterErrors().length;
-  const blockedWhy = model.parameterErrors()[0] ?? 'fix the errors below first';
+  // An executed copy (an exported run) is a record of that run: its pipeline runs from the notebook it copies.
+  const copy = model.executedCopy;
+  const blockedWhy = copy ? `this is an executed copy of ${copy.notebook ?? 'a notebook'}: run the pipeline from that notebook` : model.parameterErrors()[0] ?? 'fix the errors below first';
+  const cannotRun = model.busy || errors > 0 || !graph || !!copy;
   return (
     <div className="cp-sidebar">
       <header className="cp-section">
         <h2 className="cp-title">{graph?.pipeline.name || model.path.split('/').pop()}</h2>
         {graph?.pipeline.description ? <p className="cp-description">{graph.pipeline.description}</p> : null}
+        {copy ? <ExecutedCopyNote copy={copy} path={model.path} onOpen={(p) => actions.openNotebook(p)} /> : null}
         {props.status ? (
           <div className="cp-status cp-status-error" role="alert">
             {props.status.text}
@@ -186,11 +193,11 @@ function Panel(props: { model: PipelineModel | null; schedules: SchedulesModel |
               ))}
             </select>
           </label>
-          <button className="jp-mod-styled jp-mod-accept cp-run-button" disabled={model.busy || errors > 0 || !graph} title={errors ? blockedWhy : 'save the notebook and run its pipeline'}
+          <button className="jp-mod-styled jp-mod-accept cp-run-button" disabled={cannotRun} title={errors || copy ? blockedWhy : 'save the notebook and run its pipeline'}
             onClick={() => void model.start(target)}>
             {runButtonLabel(target)}
           </button>
-          <RunWithoutCacheButton model={model} target={target} disabled={model.busy || errors > 0 || !graph} />
+          <RunWithoutCacheButton model={model} target={target} disabled={cannotRun} />
           {onProfile ? (
             <button className="jp-mod-styled cp-schedule-button" disabled={errors > 0 || !graph} aria-expanded={scheduling}
               title={errors ? blockedWhy : `run this pipeline on ${target} on a schedule`} onClick={() => setScheduling(!scheduling)}>
@@ -249,7 +256,7 @@ function Panel(props: { model: PipelineModel | null; schedules: SchedulesModel |
       </section>
       <section className="cp-section cp-debug-section">
         <h3>Debug a step</h3>
-        <StepActions model={model} target={target} disabled={model.busy || errors > 0 || !graph} goToCell={(cell) => actions.goToCell(model, cell)}
+        <StepActions model={model} target={target} disabled={cannotRun} goToCell={(cell) => actions.goToCell(model, cell)}
           picked={debugStep} onPick={setDebugStep} />
       </section>
       <section className="cp-section">
