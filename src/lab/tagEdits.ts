@@ -6,6 +6,7 @@ import { InputDialog, Notification } from '@jupyterlab/apputils';
 import type { NotebookPanel } from '@jupyterlab/notebook';
 import { cellLabel } from '../core/notebook.js';
 import { stepNames } from './model/cells.js';
+import { newStepDependencies, stepsBefore } from './model/newStep.js';
 import { makeStepTags, readTagEdit, renameStep, setRoleTags, suggestStepName, validateTagEdit, writeTags, type RoleChoice } from './model/tags.js';
 import type { PipelineModel } from './pipeline.js';
 import { editTagsDialog } from './widgets/tagEditor.js';
@@ -54,7 +55,8 @@ export async function editTags(panel: NotebookPanel, model: PipelineModel, index
   if (!panel.content.model) return;
   const before = tagsOf(panel, index);
   const initial = readTagEdit(before);
-  const steps = stepNames(model.cells());
+  // Depends on offers the steps that start above the cell (and keeps any prev: the cell already has).
+  const steps = [...new Set([...stepsBefore(model.places(), index), ...initial.prev])];
   const step = model.places()[index]?.step;
   const files = model.result?.graph?.steps.find((s) => s.name === step)?.files ?? [];
   const edit = await editTagsDialog(`Pipeline tags of ${cellLabel(index)}`, initial, steps, (s) => model.stepColor(s), files);
@@ -73,7 +75,10 @@ export async function editTags(panel: NotebookPanel, model: PipelineModel, index
   model.compileNow();
 }
 
-/** Makes a cell the first of a new step (`name`, or asked for), after the step above it. */
+/**
+ * Makes a cell the first of a new step (`name`, or asked for), depending on the earlier steps whose data it reads
+ * (else on the step above), and says so.
+ */
 export async function newStep(panel: NotebookPanel, model: PipelineModel, index: number, name?: string): Promise<void> {
   const places = model.places();
   const taken = stepNames(model.cells());
@@ -87,9 +92,11 @@ export async function newStep(panel: NotebookPanel, model: PipelineModel, index:
     Notification.error(`${cellLabel(index)}: ${problems[0].message}`, { autoClose: 6000 });
     return;
   }
-  // The step above (if any) becomes the new step's dependency, as the cells ran in that order.
   let above: string | undefined;
   for (let i = index - 1; i >= 0 && !above; i--) above = places[i]?.step;
-  setTags(panel, index, makeStepTags(tagsOf(panel, index), name, above && above !== name ? [above] : []));
+  const bare = makeStepTags(tagsOf(panel, index), name, []);
+  const deps = newStepDependencies(model.compileWithTags(new Map([[index, bare]])).graph, name, stepsBefore(places, index), above);
+  setTags(panel, index, makeStepTags(tagsOf(panel, index), name, deps.prev));
   model.compileNow();
+  Notification.info(`${cellLabel(index)} is step ${name}, ${deps.because}: change it in Depends on (Shift+Alt+E)`, { autoClose: 6000 });
 }
