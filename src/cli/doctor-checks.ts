@@ -300,3 +300,37 @@ async function registryCheck(registry: string, insecure: boolean): Promise<Check
     fix: insecure ? 'check the registry address in the profile' : 'check the registry address; for a plain-HTTP or self-signed registry set insecureRegistry: true',
   };
 }
+
+/** The targets of `cellpipe doctor` without --profile: every configured profile, else the current context. */
+export async function allTargets(env: NodeJS.ProcessEnv): Promise<TargetReport[]> {
+  const { profileNames, profilesPath } = await import('../kube/profile.js');
+  let names: string[] | undefined;
+  try {
+    names = await profileNames(env);
+  } catch (err) {
+    // A broken profiles file is the user's configuration: report it rather than check something else.
+    return [{
+      ok: false,
+      checks: [{ name: 'profiles file', ok: false, detail: (err as Error).message, fix: 'fix the file (cellpipe doctor --help shows the format)' }],
+      next: `fix ${profilesPath(env)}, then run cellpipe doctor again`,
+    }];
+  }
+  if (!names?.length) return [await checkCurrentContext(env)];
+  const reports: TargetReport[] = [];
+  for (const name of names) reports.push(await checkProfile(name, env));
+  return reports;
+}
+
+/** Everything `cellpipe doctor` (no options) checks, as `--json` prints it and the page's "Check set-up" shows it. */
+export interface DoctorReport {
+  ok: boolean;
+  targets: TargetReport[];
+  containers: TargetReport;
+}
+
+export async function doctorReport(env: NodeJS.ProcessEnv): Promise<DoctorReport> {
+  const targets = await allTargets(env);
+  // Only the Kubeflow targets decide `ok`: the machine's container tools are reported as warnings.
+  const containers = await checkContainers(env, false);
+  return { ok: targets.every((r) => r.ok), targets, containers };
+}

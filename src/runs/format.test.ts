@@ -50,6 +50,15 @@ test('the runs table shows an interrupted run as such, and where each run ran', 
   assert.equal(formatRunsTable([]), 'no runs yet');
 });
 
+test("a run's note is the runs table's last column (only when some run has one) and a line of its status", () => {
+  const table = formatRunsTable([rec({ note: 'baseline, C=1.0' }), rec({ id: '20261128-050000-fedcba' })]);
+  const [head, noted, plain] = table.split('\n');
+  assert.match(head, /\s+NOTEBOOK\s+NOTE$/);
+  assert.match(noted, /^20261128-040000-abcdef\s.*\snb\.ipynb\s+baseline, C=1\.0$/);
+  assert.match(plain, /\snb\.ipynb$/);
+  assert.match(formatStatus(rec({ note: 'baseline' }), Date.parse('2026-11-28T04:00:10.000Z')), /\nnote {6}baseline\n/);
+});
+
 test('status names the failing cell as JupyterLab numbers it (record cell 7 is the 8th cell) and the line, without repeating the exception type', () => {
   const text = formatStatus(rec(), Date.parse('2026-11-28T04:00:10.000Z'));
   assert.match(text, /params\s+N=3 NAME="x"/);

@@ -40,7 +40,9 @@ export function stepCounts(rec: RunRecord): { total: number; done: number; runni
 /** The table printed by `cellpipe runs`. */
 export function formatRunsTable(runs: RunRecord[], now = Date.now()): string {
   if (runs.length === 0) return 'no runs yet';
-  const rows = [['RUN', 'STATE', 'STEPS', 'WHERE', 'CREATED', 'DURATION', 'NOTEBOOK']];
+  // A NOTE column (a person's note on the run, core/run-note.ts) only when some run has one.
+  const notes = runs.some((r) => r.note);
+  const rows = [['RUN', 'STATE', 'STEPS', 'WHERE', 'CREATED', 'DURATION', 'NOTEBOOK', ...(notes ? ['NOTE'] : [])]];
   for (const r of runs) {
     const c = stepCounts(r);
     const state = r.reason && r.state === 'failed' && r.reason === 'interrupted' ? 'interrupted' : r.state;
@@ -53,6 +55,7 @@ export function formatRunsTable(runs: RunRecord[], now = Date.now()): string {
       r.createdAt.replace('T', ' ').slice(0, 19),
       elapsed(r.startedAt ?? r.createdAt, r.finishedAt, now),
       r.notebook,
+      ...(notes ? [r.note ?? ''] : []),
     ]);
   }
   return table(rows);
@@ -66,6 +69,7 @@ export function formatStatus(r: RunRecord, now = Date.now()): string {
   lines.push(`state     ${r.state}${r.reason && r.reason !== r.state ? ` (${r.reason})` : ''}`);
   lines.push(`runtime   ${r.runtime}${r.profile ? ` (profile ${r.profile})` : ''}`);
   lines.push(`created   ${r.createdAt}`);
+  if (r.note) lines.push(`note      ${r.note}`);
   if (r.startedAt) lines.push(`duration  ${elapsed(r.startedAt, r.finishedAt, now)}${r.finishedAt ? '' : ' (running)'}`);
   const params = Object.entries(r.parameters);
   if (params.length) lines.push(`params    ${params.map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(' ')}`);

@@ -116,6 +116,8 @@ export interface RunRecord {
    */
   stage?: SubmitStage;
   stageDetail?: string;
+  /** A person's short note on the run (core/run-note.ts: one line of plain text, at most 200 characters). */
+  note?: string;
 }
 
 /** The stages of submitting a notebook to Kubeflow. */

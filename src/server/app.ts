@@ -11,6 +11,8 @@
  * | `POST /api/prewarm {path}` | `{warm: true, pid}` once the fork server of the saved notebook's first step ran its imports (its next local Run then starts warm), or `{warm: false, reason}`; only for a notebook run through this backend before (opening a notebook never runs it) |
  * | `PUT /api/settings {profiles?, runsDir?, concurrency?, defaultBaseImage?}` | the profile summaries (as `GET /api/profiles`) under the new settings (see ./settings.ts) |
  * | `GET /api/settings` | the settings in force |
+ * | `POST /api/profiles {name, namespace, kubeconfig?, context?, registry?, insecureRegistry?, baseImage?, build?, kfpHost?, kfpAuth?, kfpTokenFile?, kfpTokenEnv?}` | 201 `{saved, file}` and the profile summaries (as `GET /api/profiles`): the "Add a Kubeflow profile…" form's profile added to the profiles file (./profiles-file.ts); 400 naming each field at fault (`fields`), 409 when the name is taken |
+ * | `GET /api/doctor` | what `cellpipe doctor --json` prints: `{ok, targets, containers}`, each target's checks with their fixes (cli/doctor-checks.ts) |
  * | `GET /api/profiles` | `{profiles: [{name, kind: "kubeflow", namespace, registry?, kfpUi?, error?, hint?}], file?, error?, containers: {error?}}`: each profile checked (settings; kubeconfig, API server and namespace when it needs the cluster) |
  * | `POST /api/runs {path, parameters, target: "local" \| "containers" \| PROFILE, cache?, only?: [STEP…], from?: STEP, reuse?: RUN}` | 201 `{runId, run, warnings}` (Kubeflow: submitted in the background, `run.stage` shows how far; `only`/`from`: a partial run as `cellpipe run --only/--from [--reuse]`, `warnings` say which reused inputs are stale; on Kubeflow as `cellpipe submit --only/--from/--no-cache`, no `reuse`) |
  * | `GET /api/runs?notebook=PATH` | `{runs, damaged}`: the notebook's runs, newest first; `damaged`: runs of its store whose record cannot be read, `{id, file, line?, problem, notebook?}` |
@@ -24,6 +26,7 @@
  * | `GET /api/runs/:id/outputs` | `{run, steps: {STEP: {fromRun, cells}}, unreadable?: {STEP: why}}`: what each cell showed in the run's steps that recorded it (runs/outputs.ts; `cells` maps the 0-based cell index to `{id, executionCount, outputs}`, nbformat outputs); a step whose outputs file is gone or damaged is in `unreadable` |
  * | `GET /api/runs/:id/outputs/:step` | `{run, step, recorded, fromRun?, cells, sources?}` for one step (`recorded: false` while it has none; `sources`: each cell's code as it ran, by index) |
  * | `POST /api/runs/:id/export?notebook=PATH` | `{path, filled, notes}`: the run's executed notebook written beside the notebook as `<name>.<run id>.ipynb` (as `cellpipe export`; the notebook itself is never written); `path` is relative to the root |
+ * | `PUT /api/runs/:id/note?notebook=PATH {note}` | the RunRecord with its note (core/run-note.ts: one line of plain text, at most 200 characters; `""` removes it) |
  * | `POST /api/runs/:id/cancel` | 202 with the RunRecord (Kubeflow: terminated in KFP, or its submission stopped) |
  * | `POST /api/schedules {path, profile, cron, parameters?, maxConcurrency?, catchUp?}` | 201 `{schedule, next}`: images built, the version uploaded, the recurring run created pinned to it (runtimes/kubeflow/schedule.ts) |
  * | `GET /api/schedules?notebook=PATH&profile=P` | `{schedules, recorded}`: the notebook's schedules with their next three runs; the runs KFP made for them are recorded (`recorded`: new run ids) and watched |
@@ -64,6 +67,8 @@ import type { NotebookBuildOptions } from '../images/notebook.js';
 import { scheduleHttpError, scheduleOptions, scheduleView } from './schedules.js';
 import { keepSettings, NO_LAB_SETTINGS, parseLabSettings, readKeptSettings, runsDirFor, type LabSettings } from './settings.js';
 import { notebookReader } from '../runs/notebook-reader.js';
+import { addProfile, checkedProfile } from './profiles-file.js';
+import { checkNote, NOTE_MAX_CHARS } from '../core/run-note.js';
 
 /** The runs of one store directory: the store to read them from and the runtime that executes new ones. */
 export interface RunBackend {
@@ -181,6 +186,8 @@ export class Backend {
       r('POST', /^\/api\/prewarm$/, (q, s) => this.prewarmRoute(q, s)),
       r('PUT', /^\/api\/settings$/, (q, s) => this.putSettings(q, s)),
       r('GET', /^\/api\/settings$/, async (_q, res) => sendJson(res, 200, this.settings)),
+      r('POST', /^\/api\/profiles$/, (q, s) => this.addProfileRoute(q, s)),
+      r('GET', /^\/api\/doctor$/, async (_q, res) => sendJson(res, 200, await (await import('../cli/doctor-checks.js')).doctorReport(this.kubeflow.environment))),
       r('GET', /^\/api\/profiles$/, async (_q, res) => sendJson(res, 200, { ...(await this.kubeflow.summaries()), containers: containersTarget() })),
       r('POST', /^\/api\/build$/, (q, s) => this.buildRoute(q, s)),
       r('POST', /^\/api\/schedules$/, (q, s) => this.createSchedule(q, s)),
@@ -201,6 +208,7 @@ export class Backend {
       r('GET', new RegExp(`^/api/runs/${seg}/outputs$`), (q, s, p, u) => this.runOutputs(q, s, p, u)),
       r('GET', new RegExp(`^/api/runs/${seg}/outputs/${seg}$`), (q, s, p, u) => this.runOutputs(q, s, p, u)),
       r('POST', new RegExp(`^/api/runs/${seg}/export$`), (q, s, p, u) => this.exportRun(q, s, p, u)),
+      r('PUT', new RegExp(`^/api/runs/${seg}/note$`), (q, s, p, u) => this.noteRoute(q, s, p, u)),
       r('POST', new RegExp(`^/api/runs/${seg}/cancel$`), (q, s, p, u) => this.cancelRun(q, s, p, u)),
     ];
   }
@@ -412,6 +420,26 @@ export class Backend {
       process.stderr.write(`cellpipe backend: cannot keep the settings in ${this.settingsFile}: ${(err as Error).message}\n`);
     }
     sendJson(res, 200, { ...(await this.kubeflow.summaries()), containers: containersTarget() });
+  }
+
+  /** `POST /api/profiles`: the form's profile into the profiles file, then the picker's list under it. */
+  private async addProfileRoute(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const { name, settings } = await checkedProfile(await readJsonObject(req), this.kubeflow.environment);
+    const file = await this.kubeflow.profilesFile();
+    if (!file) throw new HttpError(409, 'this backend reads its profiles from elsewhere, not from a profiles file', 'Add the profile in JupyterLab\'s settings (cellpipe › Kubeflow profiles).');
+    if ((await this.kubeflow.summaries()).profiles.some((p) => p.name === name)) {
+      throw new HttpError(409, `a profile named '${name}' exists already (in JupyterLab's settings or the profiles file)`, 'Choose another name.');
+    }
+    await addProfile(file, name, settings);
+    sendJson(res, 201, { saved: name, ...(await this.kubeflow.summaries()), file, containers: containersTarget() });
+  }
+
+  /** `PUT /api/runs/:id/note`: a person's note on a run, kept in its record. */
+  private async noteRoute(req: IncomingMessage, res: ServerResponse, [runId]: string[], url: URL): Promise<void> {
+    const checked = checkNote((await readJsonObject(req)).note);
+    if ('error' in checked) throw new HttpError(400, checked.error, `Write one line of plain text, at most ${NOTE_MAX_CHARS} characters.`);
+    const { backend } = await this.locateRun(runId, url);
+    sendJson(res, 200, await backend.store.update(runId, { note: checked.note || undefined }));
   }
 
   private async compileRoute(req: IncomingMessage, res: ServerResponse): Promise<void> {

@@ -126,6 +126,17 @@ export class KubeflowTargets {
     this.stateFile = o.stateFile ?? defaultStateFile(this.env);
   }
 
+  /** The environment profiles are read with (`cellpipe doctor` checks them with it too). */
+  get environment(): NodeJS.ProcessEnv {
+    return this.env;
+  }
+
+  /** The profiles file new profiles are added to; undefined when profiles come from elsewhere (`loadProfiles`). */
+  async profilesFile(): Promise<string | undefined> {
+    if (this.o.loadProfiles) return undefined;
+    return (await import('../kube/profile.js')).profilesPath(this.env);
+  }
+
   private warn(message: string): void {
     (this.o.warn ?? ((m: string) => process.stderr.write(`cellpipe backend: ${m}\n`)))(message);
   }

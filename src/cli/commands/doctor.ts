@@ -63,27 +63,6 @@ function parseArgs(args: string[]): DoctorArgs {
   return out;
 }
 
-/** The targets of a run without --profile: every configured profile, else the current context. */
-async function allTargets(env: NodeJS.ProcessEnv): Promise<TargetReport[]> {
-  const { profileNames, profilesPath } = await import('../../kube/profile.js');
-  const { checkProfile, checkCurrentContext } = await import('../doctor-checks.js');
-  let names: string[] | undefined;
-  try {
-    names = await profileNames(env);
-  } catch (err) {
-    // A broken profiles file is the user's configuration: report it rather than check something else.
-    return [{
-      ok: false,
-      checks: [{ name: 'profiles file', ok: false, detail: (err as Error).message, fix: 'fix the file (cellpipe doctor --help shows the format)' }],
-      next: `fix ${profilesPath(env)}, then run cellpipe doctor again`,
-    }];
-  }
-  if (!names?.length) return [await checkCurrentContext(env)];
-  const reports: TargetReport[] = [];
-  for (const name of names) reports.push(await checkProfile(name, env));
-  return reports;
-}
-
 function title(r: TargetReport): string {
   if (r.machine === 'containers') return 'This machine, in containers';
   if (r.profile !== undefined) return `profile '${r.profile}'`;
@@ -121,7 +100,7 @@ const doctor: Command = async (args, io) => {
     io.stderr.write(`cellpipe doctor: ${opts.error}\n\n${HELP}`);
     return 2;
   }
-  const { checkProfile, checkContainers } = await import('../doctor-checks.js');
+  const { allTargets, checkProfile, checkContainers } = await import('../doctor-checks.js');
   if (opts.containers) {
     const r = await checkContainers(io.env, true);
     if (opts.json) io.stdout.write(JSON.stringify(r, null, 2) + '\n');
