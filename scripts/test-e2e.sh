@@ -42,6 +42,8 @@ left_out='@quickstart|@wheel|@notebookpod'
 if [ -n "${CELLPIPE_E2E_NO_KUBEFLOW:-}" ]; then
   left_out='@quickstart|@wheel|@notebookpod|@kubeflow'
   echo "e2e: CELLPIPE_E2E_NO_KUBEFLOW is set: the @kubeflow tests are left out"
+  # A profiles file of this run only (none at first): "Add a Kubeflow profile…" writes it, never the user's own.
+  export CELLPIPE_PROFILES="$services/profiles.yaml" XDG_STATE_HOME="$services/state"
 else
   # The Kubeflow target: the real test cluster (kube-apiserver and a kubelet node whose pods run the step images;
   # binaries built once per machine and cached), a real registry and the swagger-checked fake KFP server, whose runs

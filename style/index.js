@@ -3,3 +3,4 @@ import './schedules.css';
 import './outputs.css';
 import './compare.css';
 import './debug.css';
+import './panels.css';

@@ -12,6 +12,34 @@ import { CELLPIPE_VERSION } from '../core/version.generated.js';
 import { SSEParser } from './model/sse.js';
 import type { ProfilesResponse } from './model/targets.js';
 import { CellpipeError } from '../core/errors.js';
+import type { ProfileFormValues } from '../core/profile-form.js';
+
+/** One check of `cellpipe doctor` as `GET /api/doctor` sends it (cli/doctor-checks.ts `Check`). */
+export interface DoctorCheck {
+  name: string;
+  ok: boolean;
+  detail: string;
+  fix?: string;
+  skipped?: boolean;
+  warning?: boolean;
+}
+
+/** One checked target (a profile, the kubeconfig's context, or this machine in containers) and what to do next. */
+export interface DoctorTarget {
+  profile?: string;
+  context?: string;
+  machine?: 'containers';
+  ok: boolean;
+  checks: DoctorCheck[];
+  next: string;
+}
+
+/** `GET /api/doctor`: what `cellpipe doctor --json` prints. */
+export interface DoctorReport {
+  ok: boolean;
+  targets: DoctorTarget[];
+  containers: DoctorTarget;
+}
 
 /** An error from the backend with the message (and hint) the user should read. */
 export class ResponseError extends CellpipeError {
@@ -78,6 +106,21 @@ export class CellpipeAPI {
   /** Sends JupyterLab's settings to the backend; answers with the profiles under them. */
   putSettings(settings: { profiles: Record<string, unknown>; runsDir: string; concurrency: number; defaultBaseImage: string }): Promise<ProfilesResponse> {
     return this.request('settings', { method: 'PUT', body: JSON.stringify(settings) });
+  }
+
+  /** Adds a Kubeflow profile to the profiles file (the "Add a Kubeflow profile…" form); answers the targets under it. */
+  addProfile(values: ProfileFormValues): Promise<ProfilesResponse & { saved: string; file: string }> {
+    return this.request('profiles', { method: 'POST', body: JSON.stringify(values) });
+  }
+
+  /** What `cellpipe doctor` checks, with each check's state and fix (the backend runs the CLI's own checks). */
+  doctor(): Promise<DoctorReport> {
+    return this.request('doctor');
+  }
+
+  /** Sets a run's note (`''` removes it); answers the run's record. */
+  setRunNote(id: string, notebook: string, note: string): Promise<RunRecord> {
+    return this.request(`runs/${encodeURIComponent(id)}/note?notebook=${encodeURIComponent(notebook)}`, { method: 'PUT', body: JSON.stringify({ note }) });
   }
 
   compile(path: string): Promise<CompileResult> {

@@ -98,6 +98,7 @@ function activate(
     sidebar.update();
     app.commands.notifyCommandChanged(CommandIDs.run); // the picked target may have gone
   };
+  sidebar.profilesChanged.connect((_, resp) => showTargets(resp));
   // With a settings registry the target list comes back from sending the settings (followSettings).
   if (!settingRegistry) void api.profiles().then(showTargets).catch(() => undefined); // no backend: only Local is offered
   checkBackend(api, sidebar);

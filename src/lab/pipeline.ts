@@ -258,6 +258,15 @@ export class PipelineModel {
     }
   }
 
+  /** Sets a run's note (the backend keeps it in the run's record) and shows the record it answers. */
+  async setNote(runId: string, note: string): Promise<void> {
+    const run = await this.api.setRunNote(runId, this.path, note);
+    const i = this._runs.findIndex((r) => r.id === run.id);
+    if (i >= 0) this._runs[i] = run;
+    if (this._run?.id === run.id) this._run = run;
+    this._runChanged.emit(this._run);
+  }
+
   /** Shows a run: its record, live state changes and every started step's log. */
   async select(runId: string): Promise<void> {
     this._watch?.abort();

@@ -57,6 +57,7 @@ export function RunHistory(props: { model: PipelineModel; actions: HistoryAction
                 <PartialMark run={r} graph={model.result?.graph} />
                 {s.cached && !partialLabel(r, model.result?.graph) ? <span className="cp-run-cached" title={`${s.cached} of ${s.steps} steps took an earlier run's outputs`}>{s.cached}/{s.steps} cached</span> : null}
               </div>
+              {r.note ? <div className="cp-history-note" title="this run's note">{r.note}</div> : null}
               {s.changed.length || metrics.length ? (
                 <div className="cp-history-detail">
                   {s.changed.map((p) => (

@@ -19,6 +19,10 @@ import { ScheduleForm, ScheduleList, useSchedulesVersion } from './schedules.js'
 import { PartialMark, RunDetails, RunHistory, type HistoryActions } from './history.js';
 import { RunWithoutCacheButton, StepActions } from './stepActions.js';
 import { ExecutedCopyNote } from './executedCopy.js';
+import type { ProfilesResponse } from '../model/targets.js';
+import { ProfileForm } from './profileForm.js';
+import { DoctorPanel } from './doctor.js';
+import { RunNote } from './runNote.js';
 
 /** Actions the sidebar asks the plugin to do. */
 export interface SidebarActions extends HistoryActions {
@@ -134,12 +138,14 @@ function Unavailable(props: { targets: TargetOption[] }) {
 }
 
 function Panel(props: { model: PipelineModel | null; schedules: SchedulesModel | null; actions: SidebarActions; status: { text: string; hint?: string } | null; targets: TargetOption[]; clearStatus: () => void;
-  picked: string; pick: (target: string) => void }) {
+  picked: string; pick: (target: string) => void; profileSaved: (name: string, resp: ProfilesResponse) => void }) {
   const { model, actions, schedules, picked } = props;
   useModelVersion(model);
   useSchedulesVersion(schedules);
   const setTarget = props.pick;
   const [scheduling, setScheduling] = useState(false);
+  // The set-up panels under the picker: one at a time.
+  const [setUp, setSetUp] = useState<'profile' | 'doctor' | null>(null);
   const [debugStep, setDebugStep] = useState<string | undefined>(undefined);
   const target = validTarget(props.targets, picked);
   const onProfile = target !== LOCAL_TARGET;
@@ -209,6 +215,17 @@ function Panel(props: { model: PipelineModel | null; schedules: SchedulesModel |
           </button>
         </div>
         <Unavailable targets={props.targets} />
+        <div className="cp-setup-bar">
+          <button className="cp-link-button cp-add-profile" aria-expanded={setUp === 'profile'} onClick={() => setSetUp(setUp === 'profile' ? null : 'profile')}
+            title="describe a Kubeflow cluster to run on; saved into the profiles file">Add a Kubeflow profile…</button>
+          <button className="cp-link-button cp-check-setup" aria-expanded={setUp === 'doctor'} onClick={() => setSetUp(setUp === 'doctor' ? null : 'doctor')}
+            title="what cellpipe doctor checks: each profile's cluster, namespace, permissions and registry, and this machine">Check set-up</button>
+        </div>
+        {setUp === 'profile' ? (
+          <ProfileForm api={model.api} onCancel={() => setSetUp(null)} onSaved={(name, resp) => (setSetUp(null), props.profileSaved(name, resp))} />
+        ) : setUp === 'doctor' ? (
+          <DoctorPanel api={model.api} onClose={() => setSetUp(null)} />
+        ) : null}
         {onProfile && scheduling && schedules ? <ScheduleForm model={model} schedules={schedules} onDone={() => setScheduling(false)} /> : null}
         {run ? (
           <div className="cp-current-run" data-run-id={run.id} data-state={run.state}>
@@ -216,6 +233,7 @@ function Panel(props: { model: PipelineModel | null; schedules: SchedulesModel |
             <PartialMark run={run} graph={graph} />
             {formatDuration(run.startedAt ?? run.createdAt, run.finishedAt)}
             {run.reason ? ` (${run.reason})` : ''}
+            <RunNote key={run.id} model={model} run={run} />
             {(() => {
               const waiting = run.steps.find((s) => s.state === 'pending' && s.preparing);
               return waiting ? <div><Preparing step={waiting} run={run} /></div> : null;
@@ -320,13 +338,23 @@ export class PipelineSidebar extends ReactWidget {
 
   render() {
     return <Panel key={this.model?.path ?? ''} model={this.model} schedules={this.schedules} actions={this.actions} status={this.status} targets={this.targets()}
-      clearStatus={() => this.status && this.setStatus(null)} picked={this.picked} pick={(t) => this.pickTarget(t)} />;
+      clearStatus={() => this.status && this.setStatus(null)} picked={this.picked} pick={(t) => this.pickTarget(t)}
+      profileSaved={(name, resp) => {
+        // The target list first (the plugin keeps it), then the new profile picked: Local stays if it is unusable.
+        this._profilesChanged.emit(resp);
+        this.pickTarget(name);
+      }} />;
   }
 
   pickTarget(target: string): void {
     this.picked = target;
     this.update();
     this._targetChanged.emit(this.target);
+  }
+
+  /** Emitted with the backend's target list after a profile was added here. */
+  get profilesChanged(): ISignal<this, ProfilesResponse> {
+    return this._profilesChanged;
   }
 
   /** Emitted when another target is picked. */
@@ -359,5 +387,6 @@ export class PipelineSidebar extends ReactWidget {
   private status: { text: string; hint?: string } | null = null;
   private picked = LOCAL_TARGET;
   private _targetChanged = new Signal<this, string>(this);
+  private _profilesChanged = new Signal<this, ProfilesResponse>(this);
   private _modelChanged = new Signal<this, PipelineModel | null>(this);
 }
