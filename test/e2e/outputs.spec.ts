@@ -177,6 +177,17 @@ test('runs with different parameters: history rows say what differs, an older ru
   await expect(compare.locator('tr[data-row="parameter:N"]')).not.toHaveClass(/cp-differs/);
   await expect(compare.locator('tr[data-row="metric:total"] td')).toHaveText(['3', '9']);
   await expect(compare.locator('tr[data-row="step:plot"] td').first()).toContainText('succeeded');
+  // One cell across runs: its outputs from each run side by side — the value, the plot, the table.
+  const one = page.locator('.cp-compare-cell');
+  const picker = one.locator('select[name="compare-cell"]');
+  const column = (id: string) => one.locator(`.cp-compare-column[data-run-id="${id}"]`);
+  await picker.selectOption({ index: [...(await picker.locator('option').allTextContents())].findIndex((t) => t.startsWith('cell 8 ')) });
+  await expect(column(first!).locator('.cp-compare-output')).toHaveText("'total is 3.0'");
+  await expect(column(second).locator('.cp-compare-output')).toHaveText("'total is 9.0'");
+  await picker.selectOption({ index: [...(await picker.locator('option').allTextContents())].findIndex((t) => t.startsWith('cell 6 ')) });
+  for (const id of [first!, second]) await expect(column(id).locator('.cp-compare-output[data-mime-type="image/png"] img')).toBeVisible();
+  await picker.selectOption({ index: [...(await picker.locator('option').allTextContents())].findIndex((t) => t.startsWith('cell 7 ')) });
+  for (const id of [first!, second]) await expect(column(id).locator('.cp-compare-output[data-mime-type="text/html"] table')).toBeVisible();
   await keep(page, 'compare-runs');
 });
 

@@ -1,7 +1,7 @@
 /**
  * "Compare runs": a main-area tab with two or more runs side by side — state, target, duration, cached steps, every
  * parameter and metric, and each step's state and duration; rows whose values differ are highlighted
- * (runs/compare.ts makes the table).
+ * (runs/compare.ts makes the table); below it, one cell's outputs from each run side by side (./compareCell.tsx).
  */
 import React from 'react';
 import { MainAreaWidget } from '@jupyterlab/apputils';
@@ -10,6 +10,7 @@ import type { PipelineModel } from '../pipeline.js';
 import type { RunRecord } from '../../runs/types.js';
 import { compareRuns, showValue, type CompareRow } from '../../runs/compare.js';
 import { formatMs, stateClass } from '../model/runs.js';
+import { CompareCell } from './compareCell.js';
 
 const SECTIONS: { section: CompareRow['section']; title: string }[] = [
   { section: 'run', title: 'Run' },
@@ -83,7 +84,12 @@ function LiveCompare(props: { model: PipelineModel; runIds: string[] }) {
   const pick = () => props.runIds.map((id) => props.model.runs.find((r) => r.id === id)).filter((r): r is RunRecord => !!r);
   return (
     <UseSignal signal={props.model.runChanged}>
-      {() => <CompareTable runs={pick()} />}
+      {() => (
+        <>
+          <CompareTable runs={pick()} />
+          <CompareCell model={props.model} runs={pick()} />
+        </>
+      )}
     </UseSignal>
   );
 }
