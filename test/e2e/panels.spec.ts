@@ -7,7 +7,7 @@
 import { test, expect } from '@playwright/test';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ROOT, openNotebook, openSidebar } from './lab-helpers.js';
+import { ROOT, keep, openNotebook, openSidebar } from './lab-helpers.js';
 
 test.describe.configure({ mode: 'serial' });
 
@@ -109,6 +109,8 @@ test("Check set-up shows cellpipe doctor's checks: each profile's, then this mac
   const machine = doctor.locator('.cp-doctor-target[data-target="containers"]');
   await expect(machine.locator('.cp-doctor-title')).toHaveText(/This machine, in containers/);
   await expect(machine.locator('.cp-doctor-check').first()).toHaveAttribute('data-state', /ok|warning|failed/);
+  await doctor.evaluate((el) => el.scrollIntoView({ block: 'start' }));
+  await keep(page, 'sidebar-check-setup', { selector: '#cellpipe-sidebar' });
   await doctor.locator('.cp-doctor-close').click();
   await expect(doctor).toHaveCount(0);
 });
