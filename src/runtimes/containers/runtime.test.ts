@@ -266,6 +266,25 @@ test('an image that runs as a named user: the step runs as that user and can wri
   await assertNothingLeft(record);
 });
 
+test("a container step's stdout and stderr lines reach the store in the order it wrote them, each with its stream", opts, async () => {
+  const store = new RunStore(fs.mkdtempSync(path.join(scene.dir, 'order-')));
+  const rt = new ContainerRuntime({ store, images: scene.images });
+  const id = await handBuilt([
+    { name: 'talk', code: 'import sys\nfor i in range(300):\n    print("out", i)\n    print("err", i, file=sys.stderr)\nprint("loaded 90 days")' },
+  ], store, rt);
+  const record = await rt.wait(id);
+  assert.equal(record.state, 'succeeded', detail(record));
+  const lines: { stream: string; text: string }[] = [];
+  for await (const l of store.readLogs(id, 'talk')) if (l.stream !== 'system') lines.push(l);
+  const numbered = lines.filter((l) => /^(out|err) \d+$/.test(l.text)).map((l) => `${l.stream}:${l.text}`);
+  const expected = Array.from({ length: 300 }, (_, i) => [`stdout:out ${i}`, `stderr:err ${i}`]).flat();
+  assert.deepEqual(numbered, expected);
+  const loaded = lines.findIndex((l) => l.text === 'loaded 90 days');
+  const done = lines.findIndex((l) => /^\[cellpipe\] step talk: done/.test(l.text));
+  assert.ok(loaded >= 0 && done > loaded && lines[done].stream === 'stderr', `the step's last print, then the runtime's done: ${loaded}, ${done}`);
+  await assertNothingLeft(record);
+});
+
 test('cancel from another runtime object (as `cellpipe cancel` does) kills the running container; nothing is left behind', opts, async () => {
   const store = new RunStore(fs.mkdtempSync(path.join(scene.dir, 'cancel-')));
   const rt = new ContainerRuntime({ store, images: scene.images, killGraceMs: 1000 });
