@@ -340,6 +340,10 @@ def _fail(exc: BaseException, step: str, record_path: Optional[str]) -> int:
         where = ' in %s ("%s")' % (cell_label(record["cell"]), record.get("cellFirstLine", ""))
         if record.get("line") is not None:
             where += ", line %s" % record["line"]
+        # A function of another cell raised: where the step's own code called it (a pod's log is all Kubeflow keeps).
+        call = (record.get("calledFrom") or [None])[0]
+        if call is not None:
+            where += ", called from %s, line %s" % (cell_label(call["cell"]), call["line"])
     if isinstance(exc, StepError):
         if record.get("traceback"):
             sys.stderr.write(record["traceback"])

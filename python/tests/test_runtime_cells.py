@@ -66,6 +66,9 @@ def test_an_error_inside_a_function_from_another_cell_shows_both_cells(tmp_path)
     # the record points at the innermost notebook frame: where it raised; and at the calling line in the step's cell
     assert (result.record["cell"], result.record["line"]) == (3, 3)
     assert result.record["calledFrom"] == [{"cell": 7, "line": 2}]
+    # the failure line says it too (on Kubeflow the log is where the page reads it from)
+    assert ('[cellpipe] step s failed in cell 4 ("def ratio(a, b):"), line 3, called from cell 8, line 2: '
+            'ZeroDivisionError: division by zero') in result.stderr
 
 
 def test_an_error_where_it_ran_has_no_calling_cells(tmp_path):

@@ -9,6 +9,13 @@ test('the failure line names the cell (1-based in the text, 0-based in the recor
   });
 });
 
+test("an error raised in a functions cell's function also names the step's calling cell and line", () => {
+  const line = '[cellpipe] step train_logreg failed in cell 2 ("def fit(C):"), line 3, called from cell 4, line 2: ValueError: math domain error';
+  assert.deepEqual(stepFailureFromLog('train_logreg', line), {
+    message: 'ValueError: math domain error', type: 'ValueError', cell: 1, cellFirstLine: 'def fit(C):', line: 3, calledFrom: [{ cell: 3, line: 2 }],
+  });
+});
+
 test('a failure outside any cell has only the message', () => {
   assert.deepEqual(stepFailureFromLog('load', '[cellpipe] step load failed: input parts is missing'), { message: 'input parts is missing' });
 });
