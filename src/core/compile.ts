@@ -28,6 +28,8 @@ export interface CompileOptions {
   graphOnly?: boolean;
   /** Steps that must execute even where KFP has their outputs cached (partial runs on Kubeflow): no caching for them. */
   execute?: string[];
+  /** Without images: the step runtime inlined in each step (default) or mounted from its ConfigMap (IrOptions). */
+  runtime?: 'inline' | 'configmap';
   /**
    * Reads the notebooks that `notebook:` cells reference (Kale 2.3's composition), by path relative to this notebook's
    * folder. The core does no I/O: the CLI and backend read files, the page reads through Jupyter's contents API.
@@ -85,7 +87,7 @@ export function compileSpec(compiled: CompileResult, options: CompileOptions = {
   const result: CompileResult = { ...compiled, diagnostics: [...compiled.diagnostics] };
   const spec = pipelineSpec(graph, compiled.programs, {
     images: options.images, programDir: options.programDir, workdir: options.workdir, sdkVersion: `cellpipe-${CELLPIPE_VERSION}`,
-    execute: options.execute,
+    execute: options.execute, runtime: options.runtime,
   });
   result.diagnostics.push(...spec.diagnostics);
   result.yaml = specYaml(spec.docs, graph);

@@ -7,7 +7,7 @@
 import { emitYaml } from './yaml-emit.js';
 import type { Diagnostic, ParameterType, Step, StepGraph, StepProgram } from './model.js';
 import { taskName } from './graph.js';
-import { inlineRuntimeCommand } from './inline-runtime.js';
+import { RUNTIME_MOUNT, inlineRuntimeCommand, mountedRuntimeCommand, runtimeConfigMap } from './inline-runtime.js';
 import { quantityValue } from './quantity.js';
 
 export const SCHEMA_VERSION = '2.1.0';
@@ -37,6 +37,12 @@ export interface IrOptions {
   sdkVersion: string;
   /** Steps whose tasks must execute (KFP's cache off for them, whatever their `cache:` tag). */
   execute?: string[];
+  /**
+   * Without `programDir`: where the step runtime comes from — `inline` in every step's command (a self-contained
+   * spec; default), or `configmap`: mounted from the ConfigMap `runtimeConfigMap()` names, which whoever submits
+   * must have created in the run's namespace (keeps a spec of many steps under Argo's Workflow size limit).
+   */
+  runtime?: 'inline' | 'configmap';
 }
 
 type Doc = Record<string, unknown>;
@@ -53,7 +59,8 @@ export function pipelineSpec(graph: StepGraph, programs: Record<string, StepProg
   for (const [from, to] of graph.edges) parentTasks.set(to, [...(parentTasks.get(to) ?? []), taskName(from)]);
   const parents = (s: string) => (parentTasks.get(s) ?? []).sort();
 
-  const command = options.programDir ? RUNTIME_COMMAND : inlineRuntimeCommand();
+  const mounted = !options.programDir && options.runtime === 'configmap';
+  const command = options.programDir ? RUNTIME_COMMAND : mounted ? mountedRuntimeCommand() : inlineRuntimeCommand();
   for (const step of graph.steps) {
     const task = taskName(step.name);
     const inputDefinitions: Doc = {};
@@ -111,7 +118,7 @@ export function pipelineSpec(graph: StepGraph, programs: Record<string, StepProg
     }
     tasks[task] = taskSpec;
 
-    const k8s = kubernetesConfig(step, graph);
+    const k8s = kubernetesConfig(step, graph, mounted);
     if (k8s) platform[`exec-${task}`] = k8s;
   }
 
@@ -175,8 +182,12 @@ function resourceSpec(step: Step, diagnostics: Diagnostic[]): Doc | undefined {
   return Object.keys(out).length ? out : undefined;
 }
 
-function kubernetesConfig(step: Step, graph: StepGraph): Doc | undefined {
+function kubernetesConfig(step: Step, graph: StepGraph, mountRuntime: boolean): Doc | undefined {
   const k: Doc = {};
+  if (mountRuntime) {
+    const name = runtimeConfigMap().name;
+    k.configMapAsVolume = [{ configMapName: name, configMapNameParameter: { runtimeValue: { constant: name } }, mountPath: RUNTIME_MOUNT, optional: false }];
+  }
   if (step.secrets.length) {
     const bySecret = new Map<string, { envVar: string; secretKey: string }[]>();
     for (const s of step.secrets) bySecret.set(s.secret, [...(bySecret.get(s.secret) ?? []), { envVar: s.env, secretKey: s.key }]);

