@@ -4,7 +4,8 @@
 // when over the limit) and how the run ended. The estimate is bypassed here (the client uploads directly), so a spec
 // cellpipe would refuse is measured too.
 // Usage: bash scripts/k8s/cluster.sh start --kfp; eval "$(bash scripts/k8s/cluster.sh env)";
-//        node bench/kfp-argo-size.mjs [N…]   (default 4 20 50 100; each mounted run waits up to 30 min)
+//        [CELLPIPE_BENCH_KEEP=DIR] node bench/kfp-argo-size.mjs [--minutes M] [N…]   (default 4 20 50 100; each run is waited for up to M minutes, 30)
+import { writeFileSync } from 'node:fs';
 import { CustomObjectsApi } from '@kubernetes/client-node';
 import { compileNotebook } from '../lib/core/compile.js';
 import { estimateArgoSize } from '../lib/kfp/argo-size.js';
@@ -20,7 +21,10 @@ if (!process.env.CELLPIPE_PROFILES) {
   console.log('kfp-argo-size bench: skipped (no KFP stack; see the usage at the top)');
   process.exit(0);
 }
-const sizes = process.argv.slice(2).map(Number);
+const argv = process.argv.slice(2);
+const mi = argv.indexOf('--minutes');
+const minutes = mi >= 0 ? Number(argv.splice(mi, 2)[1]) : 30;
+const sizes = argv.map(Number);
 const profile = await loadProfile('test');
 const conn = connect(profile);
 await ensureRuntimeConfigMap(conn);
@@ -39,12 +43,13 @@ for (const n of sizes.length ? sizes : [4, 20, 50, 100]) {
   const t0 = Date.now();
   const run = await client.createRun({ displayName: `${name} ${t0}`, experimentId: experiment.experiment_id, pipelineId: upload.pipelineId, pipelineVersionId: upload.pipelineVersionId, parameters: {} });
   let state = run.state;
-  while (!['SUCCEEDED', 'FAILED', 'CANCELED'].includes(state ?? '') && Date.now() - t0 < 30 * 60_000) {
+  while (!['SUCCEEDED', 'FAILED', 'CANCELED'].includes(state ?? '') && Date.now() - t0 < minutes * 60_000) {
     await new Promise((r) => setTimeout(r, 5000));
     state = (await client.getRun(run.run_id)).state;
   }
   const list = await conn.kc.makeApiClient(CustomObjectsApi).listNamespacedCustomObject({ group: 'argoproj.io', version: 'v1alpha1', namespace: conn.namespace, plural: 'workflows', labelSelector: `pipeline/runid=${run.run_id}` });
   const wf = list.items[0];
+  if (process.env.CELLPIPE_BENCH_KEEP) writeFileSync(`${process.env.CELLPIPE_BENCH_KEEP}/workflow-${n}.json`, JSON.stringify(wf));
   const nodes = wf?.status?.nodes ? Object.keys(wf.status.nodes).length : undefined;
   console.log(`${n} steps: spec inline ${kb(inline.yaml.length)} (estimate ${kb(est(inline))}), mounted ${kb(mounted.yaml.length)} (estimate ${kb(est(mounted))}); ` +
     `run ${state} in ${((Date.now() - t0) / 1000).toFixed(0)}s, Workflow ${wf ? kb(JSON.stringify(wf).length) : '?'}` +

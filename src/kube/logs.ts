@@ -270,8 +270,15 @@ class ContainerFollower {
         // A follow that ended before the watch said the container ended may have ended early: read it whole later.
         if (!terminated) this.broken = true;
         if (['terminated', 'restarting', 'gone'].includes(this.view.state) || this.view.restartCount > attempt) continue;
-        // The stream ended while the container still runs: a dropped connection (or API server timeout).
-        this.opts.onWarning?.(`log stream of ${this.key} ended while the container runs; reconnecting`);
+        // The stream ended while the pod watch still says running: the watch may just lag behind the container's
+        // exit (the kubelet ends a follow when the container exits), else a connection dropped (or the API server
+        // timed it out) — said once the watch has had its chance to tell.
+        await this.changed.wait(delay, this.signal);
+        if (this.signal.aborted) return;
+        if (this.view.state === 'running' && this.view.restartCount === attempt) {
+          this.opts.onWarning?.(`log stream of ${this.key} ended while the container runs; reconnecting`);
+        }
+        continue;
       }
       await this.changed.wait(delay, this.signal);
       delay = Math.min(delay * 2, maxDelay);
