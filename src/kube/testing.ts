@@ -108,6 +108,12 @@ export async function createRealPod(
     emptyDir?: string;
     /** A memory limit, e.g. `32Mi` (the kubelet enforces it through the container's cgroup). */
     memoryLimit?: string;
+    /** More limits, e.g. `{'nvidia.com/gpu': '1'}`. */
+    limits?: Record<string, string>;
+    /** Placed by kube-scheduler (as KFP's pods are), not bound to the node by name. */
+    scheduled?: boolean;
+    /** Another image than the test busybox (pulled if not present). */
+    image?: string;
   } = { script: 'true' },
 ): Promise<void> {
   await conn.core.createNamespacedPod({
@@ -115,17 +121,17 @@ export async function createRealPod(
     body: {
       metadata: { name, labels: o.labels, annotations: o.annotations },
       spec: {
-        nodeName: o.gated ? undefined : c.node,
+        nodeName: o.gated || o.scheduled ? undefined : c.node,
         schedulingGates: o.gated ? [{ name: 'cellpipe.dev/test-gate' }] : undefined,
         automountServiceAccountToken: false,
         restartPolicy: o.restartPolicy ?? 'Never',
         terminationGracePeriodSeconds: 1,
         containers: [{
           name: 'main',
-          image: BUSYBOX,
-          imagePullPolicy: 'Never',
+          image: o.image ?? BUSYBOX,
+          imagePullPolicy: o.image ? 'IfNotPresent' : 'Never',
           command: ['sh', '-c', o.script],
-          resources: o.memoryLimit ? { limits: { memory: o.memoryLimit } } : undefined,
+          resources: o.memoryLimit || o.limits ? { limits: { ...(o.memoryLimit ? { memory: o.memoryLimit } : {}), ...o.limits } } : undefined,
           volumeMounts: [{ name: 'input', mountPath: '/input', readOnly: true }, ...(o.emptyDir ? [{ name: 'scratch', mountPath: o.emptyDir }] : [])],
         }],
         volumes: [{ name: 'input', hostPath: { path: c.logDir, type: 'Directory' } }, ...(o.emptyDir ? [{ name: 'scratch', emptyDir: {} }] : [])],

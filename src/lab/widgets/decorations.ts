@@ -12,7 +12,7 @@ import type { RunRecord, StepRecord, WindowLine } from '../../runs/types.js';
 import type { PipelineModel } from '../pipeline.js';
 import { chipLabel, diagnosticTooltip, filesLabel, firstCells, logAnchors, worstSeverity } from '../model/cells.js';
 import { failedStepAction, renderChipActions } from './stepActionsDom.js';
-import { formatDuration, isErrorLine, stateClass, stepMarks } from '../model/runs.js';
+import { formatDuration, isErrorLine, isTerminal, stateClass, stepMarks } from '../model/runs.js';
 import { formatCount, logLineElement } from './logLines.js';
 import { showInEditor } from './squiggles.js';
 import { logFolded, readFoldChoices, writeFoldChoices, type FoldChoices } from '../model/logFold.js';
@@ -281,6 +281,13 @@ export class NotebookDecorations {
     meta.textContent = headerMeta(step);
     if (step.start === 'cold' && step.coldStartReason) meta.title = `cold start: ${step.coldStartReason}`;
     header.append(toggle, name, state, meta);
+    // Why the step has not started (a pod no node can take, an image that cannot be pulled), under its own cell.
+    if (step.preparing && (step.state === 'pending' || step.state === 'running') && !isTerminal(run.state)) {
+      const waits = document.createElement('div');
+      waits.className = 'cp-log-waiting';
+      waits.textContent = step.preparing.what;
+      header.appendChild(waits);
+    }
     if (shown) {
       // The prints are hidden from the log (they are the outputs above); one click shows them here too.
       const prints = document.createElement('button');

@@ -97,12 +97,17 @@ function Parameters(props: { model: PipelineModel }) {
   );
 }
 
-/** What a pending step of a live run waits for, with the time so far: "running the imports cells: pandas … 3.2 s". */
+/**
+ * What a step of a live run waits for, with the time so far: "running the imports cells: pandas … 3.2 s", or — on
+ * Kubeflow, where KFP calls the step running while its pod waits — "waiting for a node: … Insufficient nvidia.com/gpu".
+ */
 function Preparing(props: { step: RunRecord['steps'][number]; run: RunRecord }) {
   const p = props.step.preparing;
-  if (!p || props.step.state !== 'pending' || isTerminal(props.run.state)) return null;
+  if (!p || !waitsToStart(props.step) || isTerminal(props.run.state)) return null;
   return <span className="cp-run-preparing" data-step={props.step.name}>{p.what} … {formatDuration(p.since)}</span>;
 }
+
+const waitsToStart = (s: RunRecord['steps'][number]) => s.state === 'pending' || s.state === 'running';
 
 function RunSteps(props: { run: RunRecord; model: PipelineModel; actions: SidebarActions }) {
   return (
@@ -235,7 +240,7 @@ function Panel(props: { model: PipelineModel | null; schedules: SchedulesModel |
             {run.reason ? ` (${run.reason})` : ''}
             <RunNote key={run.id} model={model} run={run} />
             {(() => {
-              const waiting = run.steps.find((s) => s.state === 'pending' && s.preparing);
+              const waiting = run.steps.find((s) => waitsToStart(s) && s.preparing);
               return waiting ? <div><Preparing step={waiting} run={run} /></div> : null;
             })()}
             {run.url && run.runtime === 'kubeflow' ? (

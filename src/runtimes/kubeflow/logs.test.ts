@@ -393,3 +393,36 @@ describe('Kubeflow runs whose end KFP reports before the step logs are read', { 
     });
   });
 });
+
+describe('Kubeflow runs: a step pod that cannot start says why', { skip: cluster ? false : SKIP_NO_CLUSTER }, () => {
+  test('a pod no node can take (it asks for a GPU) and an image that cannot be pulled: the step records and logs say why while the run waits', async () => {
+    await inScene(cluster!, 'kfp-waits', async ({ ns, fake, dir }) => {
+      const { store, runtime } = quickRuntime(dir, ns, fake);
+      const { r, kfpId, watching, wf } = await startWatchedRun(runtime, fake);
+      // As KFP's driver makes them: the executor pod carries the step's limits and is placed by the scheduler.
+      await createRealPod(ns.conn, cluster!, `${wf}-system-container-impl-0`, {
+        labels: { 'pipeline/runid': kfpId }, annotations: { 'workflows.argoproj.io/node-name': `${wf}.root.sack.executor` },
+        script: 'echo never', limits: { 'nvidia.com/gpu': '2' }, scheduled: true,
+      });
+      // An image on a registry nobody can reach (nothing listens on port 1).
+      await createRealPod(ns.conn, cluster!, `${wf}-system-container-impl-1`, {
+        labels: { 'pipeline/runid': kfpId }, annotations: { 'workflows.argoproj.io/node-name': `${wf}.root.kid1.executor` },
+        script: 'echo never', image: '127.0.0.1:1/cellpipe/missing:1',
+      });
+      fake.setRunState(kfpId, 'RUNNING', { sack: 'RUNNING', kid1: 'RUNNING' });
+      const waitsOf = async (step: string) => (await store.get(r.runId))?.steps.find((s) => s.name === step)?.preparing?.what;
+      const gpu = await waitFor('the GPU step says why it waits', async () => (await waitsOf('sack'))?.match(/^waiting for a node: .*Insufficient nvidia\.com\/gpu/) ? waitsOf('sack') : undefined, 60_000);
+      assert.match(gpu!, /lower its limit:nvidia\.com\/gpu tag/);
+      const pull = await waitFor('the step with a missing image says why it waits', async () => (await waitsOf('kid1'))?.startsWith('cannot pull the image 127.0.0.1:1/cellpipe/missing:1') ? waitsOf('kid1') : undefined, 90_000);
+      assert.match(pull!, /ErrImagePull|ImagePullBackOff/);
+      // Said once in each step's log (the kubelet's alternating pull errors are one kind of wait), for the CLI's --watch.
+      const said = async (step: string) => { const out: string[] = []; for await (const l of store.readLogs(r.runId, step)) if (l.stream === 'system') out.push(l.text); return out; };
+      assert.equal((await said('sack')).filter((t) => t.startsWith('waiting for a node')).length, 1);
+      assert.equal((await said('kid1')).filter((t) => t.startsWith('cannot pull the image')).length, 1);
+      // KFP never ends such a run by itself; the user terminates it, and nothing waits for logs that never came.
+      fake.setRunState(kfpId, 'CANCELED', { sack: 'CANCELED', kid1: 'CANCELED' });
+      const final = await watching;
+      assert.equal(final.state, 'cancelled');
+    });
+  });
+});

@@ -1,7 +1,7 @@
 /**
  * The step pods' logs of a watched Kubeflow run, into the run store: one stream for the whole run following every
  * step pod as it appears (`main` container), the cell outputs a step prints into its log written where a local step
- * writes them, and how each pod ended (an OOM kill, an eviction) recorded on its step.
+ * writes them, how each pod ended (an OOM kill, an eviction) recorded on its step, and why a pod has not started.
  */
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -9,6 +9,7 @@ import type { V1Pod } from '@kubernetes/client-node';
 import { taskName } from '../../core/graph.js';
 import type { KubeConnection } from '../../kube/connect.js';
 import type { PodLogStream } from '../../kube/logs.js';
+import { podWaiting } from '../../kube/pod-waiting.js';
 import { CellOutputsAssembler, isCellOutputsLine } from '../../runs/cell-outputs-log.js';
 import { stepFailureFromLog } from '../../runs/step-failure-log.js';
 import { CELL_OUTPUTS_FILE } from '../../runs/outputs.js';
@@ -107,6 +108,7 @@ export async function startPodLogs(ctx: KubeflowContext, record: RunRecord, kfpR
     if (n) stored.set(s.name, n);
   }
   const outputs = new Map<string, CellOutputsAssembler>();
+  const waiting = new StepWaits(ctx, runId);
   const stream = streamPodLogs({
     conn,
     selector: `pipeline/runid=${kfpRunId}`,
@@ -116,6 +118,7 @@ export async function startPodLogs(ctx: KubeflowContext, record: RunRecord, kfpR
       const name = pod.metadata?.name;
       if (!step || !name) return undefined;
       pods.saw(pod);
+      waiting.note(step, podWaiting(pod));
       if (pods.podOf.get(step) !== name) {
         pods.podOf.set(step, name);
         void ctx.store.updateStep(runId, step, { pod: name }).then((r) => ctx.changed(structuredClone(r)), () => {});
@@ -148,6 +151,40 @@ export async function startPodLogs(ctx: KubeflowContext, record: RunRecord, kfpR
   stream.done.catch((err: unknown) => ctx.warn(runId, `step logs stopped: ${(err as Error).message}`));
   return stream;
 }
+
+/**
+ * Why each step's pod has not started (kube/pod-waiting.ts), kept on the step record as `preparing` while it holds —
+ * the sidebar and the step's cell show it — and said once per kind in the step's log, so `cellpipe submit --watch` and
+ * the log say it too. A pod that KFP leaves Pending for ever (no node has the GPU it asks for) is then no mystery.
+ */
+class StepWaits {
+  private readonly now = new Map<string, { what: string; since: string }>();
+
+  constructor(private readonly ctx: KubeflowContext, private readonly runId: string) {}
+
+  note(step: string, what: string | undefined): void {
+    const before = this.now.get(step);
+    if (what === before?.what) return;
+    // The kubelet alternates ErrImagePull and ImagePullBackOff: the same kind of wait keeps its start and its one log line.
+    const sameKind = before !== undefined && what !== undefined && kindOf(before.what) === kindOf(what);
+    const next = what === undefined ? undefined : { what, since: sameKind ? before.since : new Date().toISOString() };
+    if (next) this.now.set(step, next);
+    else this.now.delete(step);
+    void this.record(step, next, !sameKind).catch((err: unknown) => this.ctx.warn(this.runId, `recording why step ${step} waits: ${(err as Error).message}`));
+  }
+
+  private async record(step: string, next: { what: string; since: string } | undefined, say: boolean): Promise<void> {
+    if (next && say) {
+      const line = { time: next.since, stream: 'system' as const, text: next.what };
+      await this.ctx.store.appendLog(this.runId, step, line);
+      this.ctx.logged(this.runId, step, line);
+    }
+    this.ctx.changed(structuredClone(await this.ctx.store.updateStep(this.runId, step, { preparing: next })));
+  }
+}
+
+/** `waiting for a node`, `cannot pull the image …`: what a wait is, without the kubelet's changing details. */
+const kindOf = (what: string) => what.split(/ \(|:/)[0];
 
 /** A chunk of a step's cell outputs from its log; the whole document goes where a local step writes it. */
 async function storeCellOutputs(ctx: KubeflowContext, runId: string, step: string, outputs: Map<string, CellOutputsAssembler>, text: string): Promise<void> {
