@@ -8,7 +8,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 if [ -n "${CELLPIPE_SKIP_KFP:-}${CELLPIPE_SKIP_K8S:-}" ]; then echo "test-kfp: skipped (CELLPIPE_SKIP_KFP/CELLPIPE_SKIP_K8S is set)"; exit 0; fi
 # Not in the default suite, for its time only: the pod-log race that made it flaky is fixed (the run's record waits
-# for every step pod's log; every run since passed on 2026-12-07), but a warm run takes 7-10 minutes on a loaded 2-core
+# for every step pod's log; 3 full runs in a row passed on 2026-12-07), but a warm run takes 7-10 minutes on a loaded 2-core
 # machine (the stack ~40-100 s to start, the runs ~4-7 min, crash recovery and stop ~2 min) — over the 5 minutes
 # a warm run may add — and a cold machine spends 12+ minutes building the stack. Run it with CELLPIPE_KFP_STACK=1.
 if [ -z "${CELLPIPE_KFP_STACK:-}" ]; then
