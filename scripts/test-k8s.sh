@@ -18,7 +18,7 @@ export CELLPIPE_K8S_START_SECONDS=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN 
 echo "test-k8s: cluster started in ${CELLPIPE_K8S_START_SECONDS}s"
 eval "$(bash scripts/k8s/cluster.sh env)"
 rc=0
-node --expose-gc --test --test-concurrency=1 --test-reporter=spec lib/kube/*.test.js lib/runtimes/kubeflow/logs.test.js || rc=1
+node --expose-gc --test --test-concurrency=1 --test-reporter=spec lib/kube/*.test.js lib/runtimes/kubeflow/logs.test.js lib/runtimes/kubeflow/composing.test.js || rc=1
 node bench/k8s-logs.mjs || rc=1
 # Last, as it kills the cluster: a crashed node is cleaned up by the next start, and stop leaves nothing behind.
 bash scripts/k8s/node-recovery.sh || rc=1

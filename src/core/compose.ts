@@ -14,6 +14,12 @@
  * cellpipe flattens the composition into one notebook the rest of the compiler reads as usual: each referenced step
  * becomes a step named `<name>-<step>` of this pipeline (one KFP task each), its cells keep their origin (notebook and
  * cell index) for programs, cache keys and messages. Pure: the caller hands in a reader for the referenced notebooks.
+ *
+ * Flat tasks, not a KFP sub-DAG per referenced notebook: KFP's UI draws a sub-DAG as one collapsed node whose steps'
+ * logs and artifacts are a click further down, a sub-DAG's tasks can read another DAG's outputs only through
+ * `pipelinechannel--` inputs threaded through the DAG's interface, and a client-side caching override reaches only the
+ * root DAG's tasks; cellpipe's own views (step graph, logs, outputs under cells, runs) are per step anyway, and the
+ * step graph in JupyterLab draws each notebook's steps in a box of its own (lab/model/layout.ts).
  */
 import type { Diagnostic, Notebook, NotebookCell } from './model.js';
 import { notebookFromJson, parseNotebook, cellLabel } from './notebook.js';
