@@ -16,7 +16,7 @@ import { firstCells } from './model/cells.js';
 import { failingCell } from './model/runOutputs.js';
 import { targetOptions, type ProfilesResponse, type TargetOption } from './model/targets.js';
 import { versionMismatch } from './model/version.js';
-import { goToCell } from './navigation.js';
+import { goToCell, openReferenced, referencedStepOrigin } from './navigation.js';
 import { OpenNotebooks } from './notebooks.js';
 import { followSettings } from './settings.js';
 import { editTags } from './tagEdits.js';
@@ -29,6 +29,9 @@ function createSidebar(app: JupyterFrontEnd, api: CellpipeAPI, targets: () => Ta
   const sidebar = new PipelineSidebar(
     {
       goToStep: (model, step) => {
+        // A referenced notebook's step: its first cell there.
+        const origin = referencedStepOrigin(model.result, step);
+        if (origin) return void openReferenced(app, model.path, origin.notebook, origin.index);
         // A failed step of the shown run: where it raised, not where it starts.
         const failed = model.run?.steps.find((s) => s.name === step);
         const raisedAt = failed ? failingCell(failed, model.cells()) : undefined;
@@ -38,6 +41,7 @@ function createSidebar(app: JupyterFrontEnd, api: CellpipeAPI, targets: () => Ta
       },
       goToCell: (model, cell, line) => void goToCell(app, model.panel, cell, line),
       openNotebook: (path) => void app.commands.execute('docmanager:open', { path }),
+      openReferenced: (model, notebook) => void openReferenced(app, model.path, notebook),
       compare: (model, runIds) => {
         const id = compareTabId(runIds);
         if (Array.from(app.shell.widgets('main')).some((w) => w.id === id)) return app.shell.activateById(id);

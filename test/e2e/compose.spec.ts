@@ -3,7 +3,7 @@
  * page reads the referenced notebooks through the contents API, draws their steps in the step graph and runs them.
  */
 import { test, expect } from '@playwright/test';
-import { openNotebook, openSidebar } from './lab-helpers.js';
+import { keep, openNotebook, openSidebar } from './lab-helpers.js';
 
 test('a composing notebook shows the referenced notebooks\' steps in the step graph and runs them from the sidebar', async ({ page }) => {
   await openNotebook(page, 'composing/pipeline.ipynb');
@@ -11,6 +11,18 @@ test('a composing notebook shows the referenced notebooks\' steps in the step gr
   const sidebar = page.locator('#cellpipe-sidebar');
   for (const step of ['features-load', 'features-smooth', 'labels-label', 'train', 'report']) {
     await expect(sidebar.locator(`.cp-dag-node[data-step="${step}"]`)).toHaveCount(1, { timeout: 30_000 });
+  }
+  // Each referenced notebook's steps in a box named after it; the root's own steps in none.
+  for (const [unit, steps] of [['features', ['features-load', 'features-smooth']], ['labels', ['labels-label']]] as const) {
+    const box = sidebar.locator(`.cp-dag-unit[data-unit="${unit}"]`);
+    await expect(box).toHaveAttribute('data-notebook', `${unit}.ipynb`);
+    await expect(box.locator('.cp-dag-unit-name')).toHaveText(unit);
+    const outer = (await box.locator('rect').boundingBox())!;
+    for (const step of ['features-load', 'features-smooth', 'labels-label', 'train', 'report']) {
+      const node = (await sidebar.locator(`.cp-dag-node[data-step="${step}"] rect`).boundingBox())!;
+      const inside = node.x >= outer.x && node.y >= outer.y && node.x + node.width <= outer.x + outer.width && node.y + node.height <= outer.y + outer.height;
+      expect(inside, `${step} ${inside ? 'inside' : 'outside'} the box of ${unit}`).toBe((steps as readonly string[]).includes(step));
+    }
   }
   await expect(sidebar.locator('input[name="param-WINDOW"]')).toHaveValue('3');
   await sidebar.locator('.cp-run-button').click();
@@ -20,4 +32,14 @@ test('a composing notebook shows the referenced notebooks\' steps in the step gr
   }
   // What report printed, from values of both referenced notebooks, shows under its cell (its log folds once it does).
   await expect(page.locator('.jp-NotebookPanel >> text="a bag is full from 13.67 g (window 3)" >> visible=true').first()).toBeVisible();
+  await keep(page, 'sidebar-compose', { selector: '#cellpipe-sidebar' });
+
+  // A click on a box opens the notebook it stands for.
+  await sidebar.locator('.cp-dag-unit[data-unit="labels"] rect').click({ position: { x: 4, y: 12 } });
+  await expect(page.getByRole('tab', { name: 'labels.ipynb', selected: true })).toBeVisible();
+  // A click on a referenced step opens its notebook at the step's cell.
+  await page.getByRole('tab', { name: 'pipeline.ipynb' }).click();
+  await sidebar.locator('.cp-dag-node[data-step="features-smooth"]').click();
+  await expect(page.getByRole('tab', { name: 'features.ipynb', selected: true })).toBeVisible();
+  await expect(page.locator('.jp-NotebookPanel:visible .jp-Cell.jp-mod-active')).toContainText('smoothed = [statistics.mean');
 });

@@ -189,3 +189,32 @@ test('on demand, each edge is labelled with the data it carries', () => {
   // Wrapped rows leave no free place for labels: the view names the data in each edge's tooltip instead.
   assert.equal(layoutGraph(graph, { labels: true, maxWidth: 260 }).edges.every((x) => !x.label), true);
 });
+
+/** examples/composing's graph (two referenced notebooks, then two steps of the root), plus a third notebook's step. */
+function composed(): Graph {
+  const graph = graphOf(['features-load', 'features-smooth', 'labels-label', 'train', 'report', 'extra-more'],
+    [['features-load', 'features-smooth'], ['features-smooth', 'train'], ['labels-label', 'train'], ['train', 'report'], ['train', 'extra-more']]);
+  const units: Record<string, { name: string; notebook: string }> = { features: { name: 'features', notebook: 'features.ipynb' }, labels: { name: 'labels', notebook: 'sub/labels.ipynb' }, extra: { name: 'extra', notebook: 'extra.ipynb' } };
+  for (const s of graph.steps) {
+    const unit = units[s.name.split('-')[0]];
+    if (unit && s.name.includes('-')) Object.assign(s, { unit: { ...unit, step: s.name.slice(unit.name.length + 1) } });
+  }
+  return graph;
+}
+
+test('a referenced notebook\'s steps sit in a box named after it, which holds its steps and no other, under its name\'s room', () => {
+  const graph = composed();
+  for (const options of [{}, { labels: true }, { maxWidth: SIDEBAR }]) {
+    const l = layoutGraph(graph, options);
+    assertReadable(l, graph);
+    assert.deepEqual(l.boxes.map((b) => [b.unit, b.notebook]), [['features', 'features.ipynb'], ['labels', 'sub/labels.ipynb'], ['extra', 'extra.ipynb']]);
+    for (const box of l.boxes) {
+      const inside = l.nodes.filter((n) => n.x - n.w / 2 >= box.x && n.x + n.w / 2 <= box.x + box.w && n.y - NODE_H / 2 >= box.y && n.y + NODE_H / 2 <= box.y + box.h);
+      assert.deepEqual(inside.map((n) => n.name).sort(), graph.steps.filter((s) => s.unit?.name === box.unit).map((s) => s.name).sort(), `box ${box.unit}`);
+      assert.ok(box.y >= 8, `box ${box.unit}'s name (on its top border) is inside the picture`);
+    }
+    // The boxes keep the rows as they are without them.
+    assertOneRowPerRank(l, graph, SIDEBAR * 2);
+  }
+  assert.deepEqual(layoutGraph(wide()).boxes, [], 'a notebook that composes nothing has no box');
+});

@@ -8,6 +8,9 @@
  * its own port, jogs sideways on its own lane in the gap between two rows, and crosses rows only in its free column —
  * so no two edges share a segment and no edge runs through a step it does not join. Data labels get their own rows
  * between the step rows (dagre reserves their width), never between sibling steps.
+ *
+ * A composed notebook's steps from one referenced notebook (Kale 2.3's `notebook:` cells; Step.unit) sit in a box
+ * named after it: dagre lays them out as a cluster (a compound graph), so a box holds its own steps and no other.
  */
 import * as dagreModule from '@dagrejs/dagre';
 import type { StepGraph } from '../../core/model.js';
@@ -27,6 +30,13 @@ export const MIN_SCALE = 2 / 3;
 const NODE_SEP = 12;
 const EDGE_SEP = 8;
 const RANK_SEP = 30;
+/**
+ * With boxes dagre adds border ranks (three gaps between two step rows, half a gap of padding inside a box): this
+ * keeps the rows as far apart as without boxes (30 px), a box 5 px around its steps.
+ */
+const RANK_SEP_BOXES = 10;
+/** Room above the top row for a box's name, which sits on the box's top border. */
+const BOX_LABEL_ROOM = 8;
 const MARGIN = 8;
 /** Approximate width of one character of the 12 px monospace step labels; of the 10 px data labels. */
 const CHAR_W = 7.25;
@@ -45,11 +55,23 @@ export interface LayoutEdge {
   label?: { text: string; x: number; y: number; w: number };
 }
 
+/** A referenced notebook's box: its top-left corner, size, and the notebook (relative to the root's folder). */
+export interface LayoutBox {
+  unit: string;
+  notebook: string;
+  x: number;
+  y: number;
+  w: number;
+  h: number;
+}
+
 export interface Layout {
   width: number;
   height: number;
   nodes: { name: string; x: number; y: number; w: number }[];
   edges: LayoutEdge[];
+  /** One per referenced notebook whose steps are in the graph (none for a notebook that composes nothing). */
+  boxes: LayoutBox[];
   /** True when ranks were wrapped onto several rows to fit `maxWidth`. */
   wrapped: boolean;
 }
@@ -74,6 +96,18 @@ export function edgeData(graph: Graph, from: string, to: string): string[] {
 function knownEdges(graph: Graph): [string, string][] {
   const names = new Set(graph.steps.map((s) => s.name));
   return graph.edges.filter(([a, b]) => names.has(a) && names.has(b) && a !== b);
+}
+
+/** The referenced notebooks of the graph's steps, by unit name, in the order their steps come. */
+export function graphUnits(graph: Graph): Map<string, { notebook: string; steps: string[] }> {
+  const units = new Map<string, { notebook: string; steps: string[] }>();
+  for (const s of graph.steps) {
+    if (!s.unit) continue;
+    const u = units.get(s.unit.name) ?? { notebook: s.unit.notebook, steps: [] };
+    u.steps.push(s.name);
+    units.set(s.unit.name, u);
+  }
+  return units;
 }
 
 /** Each step's rank: 0 for a step nothing leads to, else one more than the highest rank among the steps before it. */
@@ -128,11 +162,22 @@ function wrapRows(ranks: Map<string, number>, order: Map<string, number>, perRow
 
 /** dagre with every step on the given row (through each edge's minimum length), then the edges routed. */
 function place(graph: Graph, options: LayoutOptions, rows: Map<string, number>): Layout {
-  const g = new dagre.graphlib.Graph();
-  g.setGraph({ rankdir: 'TB', nodesep: NODE_SEP, edgesep: EDGE_SEP, ranksep: RANK_SEP, marginx: MARGIN, marginy: MARGIN });
+  const units = graphUnits(graph);
+  const boxed = units.size > 0;
+  const g = new dagre.graphlib.Graph({ compound: boxed });
+  g.setGraph({
+    rankdir: 'TB', nodesep: NODE_SEP, edgesep: EDGE_SEP, ranksep: boxed ? RANK_SEP_BOXES : RANK_SEP,
+    marginx: MARGIN, marginy: MARGIN + (boxed ? BOX_LABEL_ROOM : 0),
+  });
   g.setDefaultEdgeLabel(() => ({}));
   const label = (a: string, b: string) => (options.labels ? edgeData(graph, a, b).join(', ') : '');
   for (const s of graph.steps) g.setNode(s.name, { width: nodeWidth(s.name), height: NODE_H });
+  // Cluster ids cannot clash with step names: a step name holds no space.
+  const cluster = (unit: string) => `box ${unit}`;
+  for (const [unit, u] of units) {
+    g.setNode(cluster(unit), {});
+    for (const step of u.steps) g.setParent(step, cluster(unit));
+  }
   for (const [a, b] of knownEdges(graph)) {
     const text = label(a, b);
     const minlen = Math.max(1, rows.get(b)! - rows.get(a)!);
@@ -140,16 +185,21 @@ function place(graph: Graph, options: LayoutOptions, rows: Map<string, number>):
   }
   dagre.layout(g);
   const meta = g.graph();
-  const nodes = g.nodes().map((n) => {
+  const steps = new Set(graph.steps.map((s) => s.name));
+  const nodes = g.nodes().filter((n) => steps.has(n)).map((n) => {
     const v = g.node(n);
     return { name: n, x: v.x, y: v.y, w: v.width };
+  });
+  const boxes = [...units].map(([unit, u]): LayoutBox => {
+    const v = g.node(cluster(unit));
+    return { unit, notebook: u.notebook, x: v.x - v.width / 2, y: v.y - v.height / 2, w: v.width, h: v.height };
   });
   const raw = g.edges().map((e) => {
     const v = g.edge(e) as { points?: Point[]; y?: number };
     const text = label(e.v, e.w);
     return { from: e.v, to: e.w, points: v.points ?? [], text, labelY: text ? v.y : undefined };
   });
-  return { width: meta.width ?? 0, height: meta.height ?? 0, nodes, edges: route(nodes, raw), wrapped: false };
+  return { width: meta.width ?? 0, height: meta.height ?? 0, nodes, edges: route(nodes, raw), wrapped: false, boxes };
 }
 
 /**
@@ -203,7 +253,23 @@ function placeWrapped(graph: Graph, rows: Map<string, number>, order: Map<string
     for (let r = rows.get(a)! + 1; r < rows.get(b)!; r++) through.push({ x: channel(a, b), y: ys[r] });
     return { from: a, to: b, points: [], through, text: '' };
   });
-  return { width, height: ys[rowCount - 1] + NODE_H / 2 + MARGIN, nodes, edges: route(nodes, raw), wrapped: true };
+  return { width, height: ys[rowCount - 1] + NODE_H / 2 + MARGIN, nodes, edges: route(nodes, raw), wrapped: true, boxes: boundingBoxes(graph, nodes) };
+}
+
+/**
+ * Boxes for a wrapped graph (rows placed here, not by dagre): each around its steps. Rows this dense are not kept
+ * apart per notebook, so a box may hold a step of another notebook too; its steps' colours and names still tell.
+ */
+function boundingBoxes(graph: Graph, nodes: Layout['nodes']): LayoutBox[] {
+  const pad = 5;
+  return [...graphUnits(graph)].map(([unit, u]) => {
+    const mine = nodes.filter((n) => u.steps.includes(n.name));
+    const x = Math.min(...mine.map((n) => n.x - n.w / 2)) - pad;
+    const y = Math.min(...mine.map((n) => n.y - NODE_H / 2)) - pad;
+    const right = Math.max(...mine.map((n) => n.x + n.w / 2)) + pad;
+    const bottom = Math.max(...mine.map((n) => n.y + NODE_H / 2)) + pad;
+    return { unit, notebook: u.notebook, x, y, w: right - x, h: bottom - y };
+  });
 }
 
 interface RawEdge {

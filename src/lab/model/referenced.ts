@@ -19,9 +19,8 @@ export class ReferencedNotebooks {
 
   /** The reader for a notebook at `notebookPath` (a server path): paths are relative to its folder. */
   reader(notebookPath: string): NotebookReader {
-    const folder = notebookPath.includes('/') ? notebookPath.slice(0, notebookPath.lastIndexOf('/')) : '';
     return (path) => {
-      const serverPath = normalizePath(folder ? `${folder}/${path}` : path);
+      const serverPath = referencedPath(notebookPath, path);
       const entry = this.entries.get(serverPath);
       if (!entry) {
         this.load(serverPath);
@@ -51,6 +50,12 @@ export class ReferencedNotebooks {
       (err: unknown) => this.entries.set(serverPath, { state: 'failed', why: notFound(err) ? 'there is no such file' : String((err as Error)?.message ?? err) }),
     ).then(() => this.onChange());
   }
+}
+
+/** The server path of `path` (relative to the folder of the notebook at server path `notebookPath`). */
+export function referencedPath(notebookPath: string, path: string): string {
+  const folder = notebookPath.includes('/') ? notebookPath.slice(0, notebookPath.lastIndexOf('/')) : '';
+  return normalizePath(folder ? `${folder}/${path}` : path);
 }
 
 /** The contents API answers a missing file with a 404. */

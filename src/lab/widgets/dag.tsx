@@ -3,7 +3,8 @@
  * shrunk to fit; only a graph too wide to read shrunk wraps ranks onto more rows), drawn in SVG; zoom (−, fit, +,
  * Ctrl+wheel) and pan (drag, or the scroll bars) for the rest. "data" labels each edge with the names it carries (a
  * wrapped graph: in the edge's tooltip). Nodes carry the step's colour and, during a run, its state;
- * hover shows inputs/outputs; click goes to the step (a failed one: where it raised).
+ * hover shows inputs/outputs; click goes to the step (a failed one: where it raised). A composed notebook's steps
+ * from one referenced notebook sit in a box named after it; a click on the box's name opens that notebook.
  */
 import React, { useEffect, useMemo, useRef, useState } from 'react';
 import type { StepGraph } from '../../core/model.js';
@@ -27,7 +28,14 @@ function useWidth(el: HTMLElement | null): number {
   return width;
 }
 
-export function DagView(props: { graph: StepGraph; states: Record<string, StepState>; onSelect: (step: string) => void; color?: (step: string) => string }) {
+export function DagView(props: {
+  graph: StepGraph;
+  states: Record<string, StepState>;
+  onSelect: (step: string) => void;
+  color?: (step: string) => string;
+  /** Opens a referenced notebook (its path relative to this notebook's folder). */
+  onOpenNotebook?: (notebook: string) => void;
+}) {
   const [scroller, setScroller] = useState<HTMLDivElement | null>(null);
   const width = useWidth(scroller);
   const [labels, setLabels] = useState(false);
@@ -88,6 +96,14 @@ export function DagView(props: { graph: StepGraph; states: Record<string, StepSt
               <path d="M 0 0 L 10 5 L 0 10 z" className="cp-dag-arrow" />
             </marker>
           </defs>
+          {layout.boxes.map((b) => (
+            <g key={`box ${b.unit}`} className="cp-dag-unit" data-unit={b.unit} data-notebook={b.notebook}
+              onClick={() => !drag.current?.moved && props.onOpenNotebook?.(b.notebook)}>
+              <title>{`the steps of ${b.notebook} (notebook:${b.unit})\nclick: open ${b.notebook}`}</title>
+              <rect x={b.x} y={b.y} width={b.w} height={b.h} rx={8} />
+              <text x={b.x + 8} y={b.y + 3.5} className="cp-dag-unit-name">{b.unit}</text>
+            </g>
+          ))}
           {layout.edges.map((e) => {
             const data = edgeData(props.graph, e.from, e.to);
             return (

@@ -28,6 +28,8 @@ import { RunNote } from './runNote.js';
 export interface SidebarActions extends HistoryActions {
   goToStep(model: PipelineModel, step: string): void;
   goToCell(model: PipelineModel, cell: number, line?: number): void;
+  /** Opens a notebook this one references (`notebook:` cells; its path relative to this notebook's folder). */
+  openReferenced(model: PipelineModel, notebook: string): void;
   /** Writes the run's executed notebook and opens it. */
   exportRun(model: PipelineModel, run: RunRecord): Promise<void>;
   /** Opens a notebook (server-relative path). */
@@ -275,7 +277,8 @@ function Panel(props: { model: PipelineModel | null; schedules: SchedulesModel |
       </section>
       <section className="cp-section">
         <h3>Steps</h3>
-        {graph ? <DagView graph={graph} states={states} onSelect={(s) => (setDebugStep(s), actions.goToStep(model, s))} color={(s) => model.stepColor(s)} /> : <div className="cp-empty">The pipeline has errors; see below.</div>}
+        {graph ? <DagView graph={graph} states={states} onSelect={(s) => (setDebugStep(s), actions.goToStep(model, s))} color={(s) => model.stepColor(s)}
+          onOpenNotebook={(nb) => actions.openReferenced(model, nb)} /> : <div className="cp-empty">The pipeline has errors; see below.</div>}
       </section>
       <section className="cp-section cp-debug-section">
         <h3>Debug a step</h3>
