@@ -6,6 +6,7 @@
 import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 import type { RunRecord, LogLine, LogWindow, LineText, ScheduleView } from '../runs/types.js';
+import type { PartOf } from './model/partOf.js';
 import type { CompileResult } from '../core/compile.js';
 import type { RecordedCell } from '../core/executed.js';
 import { CELLPIPE_VERSION } from '../core/version.generated.js';
@@ -153,9 +154,10 @@ export class CellpipeAPI {
       : this.request(`schedules/${encodeURIComponent(id)}/${action}${q}`, { method: 'POST' });
   }
 
-  async listRuns(notebook: string): Promise<RunRecord[]> {
-    const out = await this.request<{ runs: RunRecord[] }>(`runs?notebook=${encodeURIComponent(notebook)}`);
-    return out.runs;
+  /** The notebook's runs, and the runs of notebooks that composed it (`notebook:` cells) with the units it ran as. */
+  async listRuns(notebook: string): Promise<{ runs: RunRecord[]; partOf: PartOf[] }> {
+    const out = await this.request<{ runs: RunRecord[]; partOf?: PartOf[] }>(`runs?notebook=${encodeURIComponent(notebook)}`);
+    return { runs: out.runs, partOf: out.partOf ?? [] };
   }
 
   /** `notebook` lets the server find runs it has not listed since it started. */

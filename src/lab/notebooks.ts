@@ -52,7 +52,7 @@ export class OpenNotebooks {
     let outputs: RunOutputsView | undefined;
     const decorations = new NotebookDecorations(panel, model, {
       editTags: (i) => this.editTags(panel, i),
-      openFullLog: (runId, step) => openFullLog(this.app, this.api, runId, step, model.path),
+      openFullLog: (runId, step) => openFullLog(this.app, this.api, runId, model.recordedStep(step), model.path),
       goToCell: (i, line) => void goToCell(this.app, panel, i, line),
       inlineLogs: () => this.settings().inlineLogs,
       outputsShown: (step) => (outputs?.mode ?? this.settings().cellOutputs) === 'run' && runOutputs.showsAllPrints(step),

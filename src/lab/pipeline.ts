@@ -13,6 +13,7 @@ import { CellpipeAPI, ResponseError } from './api.js';
 import { diagnosticsByCell, placeCells, stepColor, stepNames, stepPalette, type CellInfo, type CellPlace } from './model/cells.js';
 import { isStepDone, isTerminal, latestRun } from './model/runs.js';
 import { executedCopyOf, type ExecutedCopy } from './model/executedCopy.js';
+import { recordedStepName, viewOfComposedRun } from './model/partOf.js';
 
 /** How long typing must pause before the notebook is recompiled. */
 export const COMPILE_DEBOUNCE_MS = 250;
@@ -117,6 +118,22 @@ export class PipelineModel {
   logOf(step: string): StepLog | undefined {
     return this._logs.get(step);
   }
+  /**
+   * The run of another notebook that composed this one (Kale 2.3's `notebook:` cells) when `runId` is one: its notebook
+   * and the units this notebook ran as. Such a run shows only this notebook's steps, under their names here.
+   */
+  partOf(runId: string | undefined): { notebook: string; units: string[] } | undefined {
+    return runId ? this._partOf.get(runId) : undefined;
+  }
+  /** The name the shown run's record gives a step shown here (another for a composed run's step of this notebook). */
+  recordedStep(step: string): string {
+    const s = this._run?.steps.find((x) => x.name === step);
+    return s ? recordedStepName(s, !!this.partOf(this._run?.id)) : step;
+  }
+  /** Whether a step of the shown run ran cells of this notebook (a referenced notebook's step in a composing notebook's own run did not). */
+  ranHere(step: Pick<RunRecord['steps'][number], 'unit'>): boolean {
+    return !step.unit || !!this.partOf(this._run?.id);
+  }
 
   /** The notebook's cells as the pure models see them. */
   cells(): CellInfo[] {
@@ -209,7 +226,9 @@ export class PipelineModel {
   /** Loads the notebook's run history and shows the latest run (with its logs). */
   async loadHistory(): Promise<void> {
     try {
-      this._runs = await this.api.listRuns(this.path);
+      const { runs, partOf } = await this.api.listRuns(this.path);
+      this._partOf = new Map(partOf.map((p) => [p.run.id, { notebook: p.run.notebook, units: p.units }]));
+      this._runs = [...runs, ...partOf.map((p) => viewOfComposedRun(p.run, p.units))];
     } catch (err) {
       this.report(err);
       return;
@@ -298,8 +317,10 @@ export class PipelineModel {
     Signal.clearData(this);
   }
 
-  private update(run: RunRecord, signal: AbortSignal): void {
+  private update(recorded: RunRecord, signal: AbortSignal): void {
     if (signal.aborted) return;
+    const part = this._partOf.get(recorded.id);
+    const run = part ? viewOfComposedRun(recorded, part.units) : recorded;
     this._run = run;
     const i = this._runs.findIndex((r) => r.id === run.id);
     if (i >= 0) this._runs[i] = run;
@@ -318,7 +339,8 @@ export class PipelineModel {
    * step runs, each new line as it is stored. Long lines arrive cut (`LOG_CUT_CHARS`).
    */
   private async showLog(run: RunRecord, step: string, log: StepLog, signal: AbortSignal): Promise<void> {
-    const tail = await this.api.logWindow(run.id, this.path, step, { tail: LOG_TAIL_LINES, cut: LOG_CUT_CHARS });
+    const recorded = this.recordedStep(step);
+    const tail = await this.api.logWindow(run.id, this.path, recorded, { tail: LOG_TAIL_LINES, cut: LOG_CUT_CHARS });
     if (signal.aborted) return;
     log.lines = tail.lines;
     log.first = tail.from;
@@ -328,7 +350,7 @@ export class PipelineModel {
       log.ended = true;
       return;
     }
-    await this.api.followLog(run.id, this.path, step, tail.total, (batch) => {
+    await this.api.followLog(run.id, this.path, recorded, tail.total, (batch) => {
       const start = batch[0]?.n ?? log.first + log.lines.length;
       for (const { n, line } of batch) log.lines.push({ ...line, n });
       // Bounded memory: the page keeps the newest lines; the run store keeps them all.
@@ -347,7 +369,7 @@ export class PipelineModel {
     const run = this._run;
     if (!log || !run || log.first === 0) return false;
     const from = Math.max(0, log.first - count);
-    const got = await this.api.logWindow(run.id, this.path, step, { from, limit: log.first - from, cut: LOG_CUT_CHARS });
+    const got = await this.api.logWindow(run.id, this.path, this.recordedStep(step), { from, limit: log.first - from, cut: LOG_CUT_CHARS });
     if (this._run !== run || this._logs.get(step) !== log || got.lines.length === 0) return false;
     log.lines.unshift(...got.lines);
     log.first = from;
@@ -379,6 +401,7 @@ export class PipelineModel {
   private _params = new Map<string, unknown>();
   private _paramErrors = new Map<string, string>();
   private _runs: RunRecord[] = [];
+  private _partOf = new Map<string, { notebook: string; units: string[] }>();
   private _run: RunRecord | undefined;
   private _logs = new Map<string, StepLog>();
   private _watch: AbortController | undefined;

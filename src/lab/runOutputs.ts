@@ -53,9 +53,11 @@ export class RunOutputsModel {
     for (const s of run.steps) {
       // The pointer changes when a retried step writes again; a step still running has written nothing yet.
       if (!s.cellOutputs || !isStepDone(s.state) || this._asked.get(s.name) === s.cellOutputs) continue;
+      // A referenced notebook's step ran that notebook's cells, not these: it shows them there (model/partOf.ts).
+      if (!this.model.ranHere(s)) continue;
       this._asked.set(s.name, s.cellOutputs);
       const runId = run.id;
-      void this.model.api.stepOutputs(runId, s.name, this.model.path).then(
+      void this.model.api.stepOutputs(runId, this.model.recordedStep(s.name), this.model.path).then(
         (got) => {
           if (this._runId !== runId || !got.recorded) return;
           this._byStep.set(s.name, { step: s.name, fromRun: got.fromRun ?? runId, cells: got.cells, sources: got.sources });

@@ -95,8 +95,8 @@ export function newRunId(now = new Date()): string {
 }
 
 /** A fresh step record in state `pending`. */
-export function pendingStep(name: string): StepRecord {
-  return { name, state: 'pending', attempts: 0, outputs: [], metrics: {} };
+export function pendingStep(name: string, unit?: StepRecord['unit']): StepRecord {
+  return { name, state: 'pending', attempts: 0, outputs: [], metrics: {}, ...(unit ? { unit: { ...unit } } : {}) };
 }
 
 type Patch<T> = { set: Partial<T>; unset?: string[] };

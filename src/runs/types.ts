@@ -61,6 +61,11 @@ export interface StepRecord {
   coldStartReason?: string;
   /** What a pending step waits for, and since when: e.g. its fork server running the imports cells (local runs). */
   preparing?: { what: string; since: string };
+  /**
+   * A step of a referenced notebook (Kale 2.3's `notebook:` cells): the unit's name, that notebook's path (relative
+   * to the run's notebook's folder) and the step's name there — so that notebook, opened on its own, finds the run.
+   */
+  unit?: { name: string; notebook: string; step: string };
 }
 
 /** One output artifact of a step (extra fields are local-runtime details). */

@@ -15,7 +15,7 @@
  * | `GET /api/doctor` | what `cellpipe doctor --json` prints: `{ok, targets, containers}`, each target's checks with their fixes (cli/doctor-checks.ts) |
  * | `GET /api/profiles` | `{profiles: [{name, kind: "kubeflow", namespace, registry?, kfpUi?, error?, hint?}], file?, error?, containers: {error?}}`: each profile checked (settings; kubeconfig, API server and namespace when it needs the cluster) |
  * | `POST /api/runs {path, parameters, target: "local" \| "containers" \| PROFILE, cache?, only?: [STEP…], from?: STEP, reuse?: RUN}` | 201 `{runId, run, warnings}` (Kubeflow: submitted in the background, `run.stage` shows how far; `only`/`from`: a partial run as `cellpipe run --only/--from [--reuse]`, `warnings` say which reused inputs are stale; on Kubeflow as `cellpipe submit --only/--from/--no-cache`, no `reuse`) |
- * | `GET /api/runs?notebook=PATH` | `{runs, damaged}`: the notebook's runs, newest first; `damaged`: runs of its store whose record cannot be read, `{id, file, line?, problem, notebook?}` |
+ * | `GET /api/runs?notebook=PATH` | `{runs, damaged, partOf}`: the notebook's runs, newest first; `damaged`: runs of its store whose record cannot be read, `{id, file, line?, problem, notebook?}`; `partOf`: `{run, units}`, runs of notebooks that composed this one (`notebook:` cells) and the units it ran as |
  * | `GET /api/runs/:id[?notebook=PATH]` | the RunRecord |
  * | `GET /api/runs/:id/store` | `{run, store}`: the run store's folder (absolute), for loading a step's values in a kernel |
  * | `GET /api/runs/:id/events` | SSE: `run` (RunRecord) per change, then `end` (Kubeflow runs: `stage`/`stageDetail` while submitted) |
@@ -639,9 +639,11 @@ export class Backend {
     const storeDir = this.storeDirFor(nb.abs);
     const { store } = await this.backendFor(storeDir);
     // A run whose record is damaged is listed apart (file, line, what is wrong), never breaking the others.
-    const { runs, damaged } = await store.scan({ notebook: this.sameNotebook(nb, storeDir) });
-    for (const r of runs) this.runIndex.set(r.id, storeDir);
-    sendJson(res, 200, { runs, damaged });
+    const same = this.sameNotebook(nb, storeDir);
+    const { runs, damaged } = await store.scan({ notebook: same });
+    const partOf = await composedRuns(store, same);
+    for (const r of [...runs, ...partOf.map((p) => p.run)]) this.runIndex.set(r.id, storeDir);
+    sendJson(res, 200, { runs, damaged, partOf });
   }
 
   private async getRun(_req: IncomingMessage, res: ServerResponse, [runId]: string[], url: URL): Promise<void> {
@@ -832,4 +834,21 @@ class ProfileGone implements Runtime {
   cancel(): Promise<void> {
     this.fail();
   }
+}
+
+/**
+ * Runs of other notebooks that composed this one (Kale 2.3's `notebook:` cells; `same` tells this notebook's recorded
+ * paths): each with the units its steps ran as, so the page can show that run's steps of this notebook under its
+ * cells. A referenced notebook's path is recorded relative to the composing notebook's folder. Only the store of this
+ * notebook is looked in: a composing notebook in another folder keeps its runs in its own store.
+ */
+async function composedRuns(store: RunStore, same: (recorded: string) => boolean): Promise<{ run: RunRecord; units: string[] }[]> {
+  const { runs } = await store.scan({ notebook: (n) => !same(n) });
+  const out: { run: RunRecord; units: string[] }[] = [];
+  for (const run of runs) {
+    const folder = path.posix.dirname(run.notebook.replace(/\\/g, '/'));
+    const units = [...new Set(run.steps.filter((st) => st.unit && same(path.posix.normalize(path.posix.join(folder, st.unit.notebook)))).map((st) => st.unit!.name))];
+    if (units.length) out.push({ run, units });
+  }
+  return out;
 }

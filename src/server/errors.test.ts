@@ -110,7 +110,7 @@ describe('errors a person can act on', () => {
       clear(notDir, 409, new RegExp(`^cannot write the run store ${path.join(root, 'a-file', 'runs')}: a part of its path is a file, not a folder`));
       assert.match(notDir.json.error.hint, /Make .* a folder this user can write, or keep runs on another disk/);
       // Listing a store that cannot exist is an empty list, not an error.
-      assert.deepEqual((await call(socket, 'GET', '/api/runs?notebook=nb/candies.ipynb')).json, { runs: [], damaged: [] });
+      assert.deepEqual((await call(socket, 'GET', '/api/runs?notebook=nb/candies.ipynb')).json, { runs: [], damaged: [], partOf: [] });
 
       assert.equal((await call(socket, 'PUT', '/api/settings', { runsDir: 'gone/runs' })).status, 200);
       const noEnt = await call(socket, 'POST', '/api/runs', { path: 'nb/candies.ipynb' });

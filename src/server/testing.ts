@@ -238,7 +238,7 @@ export async function recordRunWithLogs(store: RunStore, notebook: string, logs:
   const id = newRunId();
   const now = new Date().toISOString();
   const steps = Object.keys(logs);
-  await store.create({ id, notebook, notebookHash: '', specHash: '', runtime: 'local', parameters: {}, state: 'running', createdAt: now, startedAt: now, steps: steps.map(pendingStep) });
+  await store.create({ id, notebook, notebookHash: '', specHash: '', runtime: 'local', parameters: {}, state: 'running', createdAt: now, startedAt: now, steps: steps.map((s) => pendingStep(s)) });
   for (const step of steps) {
     await store.updateStep(id, step, { state: 'running', startedAt: now });
     const file = store.logFile(id, step);

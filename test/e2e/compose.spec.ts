@@ -2,8 +2,11 @@
  * A pipeline made of notebooks (Kale 2.3's notebook: cells, examples/composing) in a real JupyterLab + Chromium: the
  * page reads the referenced notebooks through the contents API, draws their steps in the step graph and runs them.
  */
-import { test, expect } from '@playwright/test';
+import { test, expect, type Page } from '@playwright/test';
 import { keep, openNotebook, openSidebar } from './lab-helpers.js';
+
+/** Cell `i` (0-based) of the notebook shown now. */
+const cell = (page: Page, i: number) => page.locator('.jp-NotebookPanel:visible .jp-Cell').nth(i);
 
 test('a composing notebook shows the referenced notebooks\' steps in the step graph and runs them from the sidebar', async ({ page }) => {
   await openNotebook(page, 'composing/pipeline.ipynb');
@@ -32,6 +35,9 @@ test('a composing notebook shows the referenced notebooks\' steps in the step gr
   }
   // What report printed, from values of both referenced notebooks, shows under its cell (its log folds once it does).
   await expect(page.locator('.jp-NotebookPanel >> text="a bag is full from 13.67 g (window 3)" >> visible=true').first()).toBeVisible();
+  const runId = (await sidebar.locator('.cp-current-run').getAttribute('data-run-id'))!;
+  // train's cell (id c4) shows what train printed, not what features.ipynb's cell of the same id printed.
+  await expect(cell(page, 4).locator('.cp-run-outputs .cp-run-output')).toContainText('threshold 13.667');
   await keep(page, 'sidebar-compose', { selector: '#cellpipe-sidebar' });
 
   // A click on a box opens the notebook it stands for.
@@ -42,4 +48,12 @@ test('a composing notebook shows the referenced notebooks\' steps in the step gr
   await sidebar.locator('.cp-dag-node[data-step="features-smooth"]').click();
   await expect(page.getByRole('tab', { name: 'features.ipynb', selected: true })).toBeVisible();
   await expect(page.locator('.jp-NotebookPanel:visible .jp-Cell.jp-mod-active')).toContainText('smoothed = [statistics.mean');
+
+  // features.ipynb, opened on its own, shows the composed run: in its history and sidebar as part of that run, its
+  // own steps' states in its graph, and what its smooth step printed under its own cell.
+  await expect(sidebar.locator('.cp-current-run .cp-run-part-of')).toHaveText(`part of run ${runId} of pipeline.ipynb`, { timeout: 30_000 });
+  await expect(sidebar.locator(`.cp-history-item[data-run-id="${runId}"] .cp-run-part-of`)).toBeVisible();
+  for (const step of ['load', 'smooth']) await expect(sidebar.locator(`.cp-dag-node[data-step="${step}"]`)).toHaveAttribute('data-state', 'succeeded');
+  await expect(cell(page, 4).locator('.cp-run-outputs .cp-run-output')).toContainText('smoothed [12.0, 13.75, 12.8333');
+  await expect(cell(page, 4).locator('.cp-run-outputs-from')).toContainText(`from run ${runId} · step smooth`);
 });

@@ -366,7 +366,7 @@ export class NotebookDecorations {
 
   private lineElement(line: WindowLine, stepName: string, step?: StepRecord): HTMLElement {
     const runId = this.model.run?.id ?? '';
-    const el = logLineElement(line, (n, start, length) => this.model.api.logLine(runId, this.model.path, stepName, n, start, length));
+    const el = logLineElement(line, (n, start, length) => this.model.api.logLine(runId, this.model.path, this.model.recordedStep(stepName), n, start, length));
     if (line.stream !== 'stdout' && isErrorLine(line.text, step?.error)) el.classList.add('cp-log-error');
     // The step runtime's own bookkeeping ("[cellpipe] step x: 2 inputs …") goes to stderr, but it is no warning.
     else if (line.stream === 'stderr' && line.text.startsWith('[cellpipe] ')) el.classList.add('cp-log-meta');

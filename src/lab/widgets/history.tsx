@@ -9,11 +9,18 @@ import type { PipelineModel } from '../pipeline.js';
 import { showValue, summarizeRun } from '../../runs/compare.js';
 import { formatMs, formatWhen, partialLabel, stateClass } from '../model/runs.js';
 import { runtimeLabel } from '../model/targets.js';
+import { partOfLabel } from '../model/partOf.js';
 
 /** "only train_forest · 2 reused" for a partial run (nothing for a full one), so it does not pass for a full run. */
 export function PartialMark(props: { run: RunRecord; graph?: { edges: [string, string][] } }) {
   const label = partialLabel(props.run, props.graph);
   return label ? <span className="cp-run-partial" title="a partial run: the other steps were reused from an earlier run or left out">{label}</span> : null;
+}
+
+/** "part of run X of pipeline.ipynb" for a run of a notebook that composed this one (nothing for its own runs). */
+export function PartOfMark(props: { model: PipelineModel; run: RunRecord }) {
+  const part = props.model.partOf(props.run.id);
+  return part ? <span className="cp-run-part-of" title={`this notebook's steps ran as ${part.units.map((u) => `notebook:${u}`).join(', ')} of ${part.notebook}`}>{partOfLabel({ id: props.run.id, notebook: part.notebook })}</span> : null;
 }
 
 /** Runs listed; older ones stay in the store (`cellpipe runs`). */
@@ -55,6 +62,7 @@ export function RunHistory(props: { model: PipelineModel; actions: HistoryAction
                 <span className="cp-run-duration">{s.durationMs !== undefined ? formatMs(s.durationMs) : ''}</span>
                 <span className="cp-run-runtime">{runtimeLabel(r)}</span>
                 <PartialMark run={r} graph={model.result?.graph} />
+                <PartOfMark model={model} run={r} />
                 {s.cached && !partialLabel(r, model.result?.graph) ? <span className="cp-run-cached" title={`${s.cached} of ${s.steps} steps took an earlier run's outputs`}>{s.cached}/{s.steps} cached</span> : null}
               </div>
               {r.note ? <div className="cp-history-note" title="this run's note">{r.note}</div> : null}

@@ -16,7 +16,7 @@ import { formatDuration, isTerminal, stateClass } from '../model/runs.js';
 import { LOCAL_TARGET, runButtonLabel, showsSubmitStages, submitStages, unavailableTargets, validTarget, type TargetOption } from '../model/targets.js';
 import { SchedulesModel } from '../schedules.js';
 import { ScheduleForm, ScheduleList, useSchedulesVersion } from './schedules.js';
-import { PartialMark, RunDetails, RunHistory, type HistoryActions } from './history.js';
+import { PartialMark, PartOfMark, RunDetails, RunHistory, type HistoryActions } from './history.js';
 import { RunWithoutCacheButton, StepActions } from './stepActions.js';
 import { ExecutedCopyNote } from './executedCopy.js';
 import type { ProfilesResponse } from '../model/targets.js';
@@ -237,7 +237,7 @@ function Panel(props: { model: PipelineModel | null; schedules: SchedulesModel |
         {run ? (
           <div className="cp-current-run" data-run-id={run.id} data-state={run.state}>
             run <code>{run.id}</code> <span className={`cp-run-state ${stateClass(run.state)}`}>{run.state}</span>{' '}
-            <PartialMark run={run} graph={graph} />
+            <PartialMark run={run} graph={graph} /> <PartOfMark model={model} run={run} />{' '}
             {formatDuration(run.startedAt ?? run.createdAt, run.finishedAt)}
             {run.reason ? ` (${run.reason})` : ''}
             <RunNote key={run.id} model={model} run={run} />

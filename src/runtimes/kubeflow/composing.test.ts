@@ -84,7 +84,7 @@ describe('a composition of notebooks on Kubeflow', { skip: cluster ? false : SKI
         const r = await runtime.submitNotebook({ notebookPath: join(dir, 'pipeline.ipynb'), watch: false });
         const kfpId = r.record.external!.kfpRunId;
         await waitFor('the run to finish', async () => ['SUCCEEDED', 'FAILED'].includes(fake.runs.get(kfpId)?.run.state ?? '') || undefined, 400_000);
-        return { kfpId, yaml: r.yaml, state: fake.runs.get(kfpId)?.run.state };
+        return { kfpId, yaml: r.yaml, state: fake.runs.get(kfpId)?.run.state, record: r.record };
       };
 
       const first = await run();
@@ -94,6 +94,8 @@ describe('a composition of notebooks on Kubeflow', { skip: cluster ? false : SKI
       assert.ok(Object.values(spec.components).every((comp) => !comp.dag), 'no component is a sub-DAG');
       assert.deepEqual(spec.root.dag.tasks.train.dependentTasks?.slice().sort(), ['features-smooth', 'labels-label'], 'train runs after both referenced notebooks');
       assert.deepEqual(spec.root.dag.tasks['labels-label'].dependentTasks ?? [], [], 'the two referenced notebooks are independent');
+      assert.deepEqual(first.record.steps.find((s) => s.name === 'features-smooth')?.unit, { name: 'features', notebook: 'features.ipynb', step: 'smooth' },
+        'the run record names the notebook and step a referenced step is (features.ipynb, opened on its own, finds the run by it)');
       const report = await taskLog(ns.conn, ns.name, first.kfpId, 'report');
       assert.equal(first.state, 'SUCCEEDED', `the run succeeded; report's log:\n${report}`);
       assert.match(await taskLog(ns.conn, ns.name, first.kfpId, 'features-smooth'), /smoothed \[12\.0, 13\.75, 12\.8333/,

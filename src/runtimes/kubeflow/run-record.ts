@@ -45,7 +45,7 @@ export function kubeflowRunRecord(facts: KubeflowRunFacts, kfp?: KfpRunPlace): R
     state: 'queued',
     ...(facts.stage ? { stage: facts.stage } : {}),
     createdAt: facts.createdAt ?? new Date().toISOString(),
-    steps: graph.steps.map((s) => pendingStep(s.name)),
+    steps: graph.steps.map((s) => pendingStep(s.name, s.unit)),
     ...(kfp
       ? {
           url: kfp.url,

@@ -201,7 +201,7 @@ export class LocalRuntime extends EventEmitter<LocalRuntimeEvents> implements Ru
       parameters,
       state: 'queued',
       createdAt: new Date().toISOString(),
-      steps: request.graph.steps.map((s) => pendingStep(s.name)),
+      steps: request.graph.steps.map((s) => pendingStep(s.name, s.unit)),
       ...(runner ? { runner } : {}),
     };
   }
