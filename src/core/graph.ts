@@ -412,7 +412,12 @@ function checkUnitSources(b: Build): void {
       const sources = [...new Set(b.stepList.filter((s) => b.bound.get(s.name)!.has(name)).map((s) => unitOf(b, s.name)))].filter((u) => u !== unit);
       if (sources.length < 2) continue;
       const cell = readingCell(b, draft, name);
-      diag(b, cell, 'error', 'ambiguous-name', `step '${draft.name}' reads '${name}', which ${sources.map((s) => `'${s}'`).join(' and ')} both define`,
+      // Each source by its notebook's path (relative to this notebook), or as a step of this notebook.
+      const where = (u: string) => {
+        const path = b.notebook.cells.find((c) => c.origin?.unit === u)?.origin?.notebook;
+        return path ? `'${u}' (${path})` : `step '${u}' of this notebook`;
+      };
+      diag(b, cell, 'error', 'ambiguous-name', `step '${draft.name}' reads '${name}', which ${sources.map(where).join(' and ')} both define`,
         `rename '${name}' in all but one of them, so a single notebook or step produces the value (Kale 2.3 refuses this too)`,
         { step: draft.name, line: nameLine(cell.source, name) });
     }

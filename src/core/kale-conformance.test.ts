@@ -565,7 +565,8 @@ test('a name two referenced notebooks define, read by a later step, is an error 
   const r = compose(ambiguous);
   sameAsKale('a name two notebooks define', r, /consumes 'table', but it is defined in multiple notebooks\/steps \(a, b\)/);
   const e = r.diagnostics.find((d) => d.code === 'ambiguous-name')!;
-  assert.match(e.message, /'use' reads 'table', which 'a' and 'b' both define/);
+  assert.match(e.message, /'use' reads 'table', which 'a' \(a\.ipynb\) and 'b' \(b\.ipynb\) both define/);
+  assert.match(e.hint!, /rename 'table' in all but one of them/);
   assert.equal(e.cell, 2);
 });
 

@@ -4,6 +4,8 @@
  */
 import type { JupyterFrontEnd } from '@jupyterlab/application';
 import type { ICommandPalette } from '@jupyterlab/apputils';
+import type { IDocumentManager } from '@jupyterlab/docmanager';
+import { referenceNotebookBelow } from './referenceNotebook.js';
 import { openFullLog } from './navigation.js';
 import type { OpenNotebooks } from './notebooks.js';
 import { editTags, newStep, setRole } from './tagEdits.js';
@@ -25,6 +27,8 @@ export interface CommandContext {
   sidebarId: string;
   /** The target picked in the sidebar. */
   target(): string;
+  /** JupyterLab's document manager (for the file dialog of "Reference a notebook"), when there is one. */
+  docManager?: IDocumentManager | null;
 }
 
 /** The Run command's label: what the sidebar's button says, and where. */
@@ -41,7 +45,7 @@ function cellTarget(notebooks: OpenNotebooks, args: Record<string, unknown>) {
   return { ...nb, index };
 }
 
-function addTagCommands({ app, notebooks }: CommandContext): void {
+function addTagCommands({ app, notebooks, docManager }: CommandContext): void {
   const hasNotebook = () => !!notebooks.tracker.currentWidget;
   app.commands.addCommand(CommandIDs.editTags, {
     label: 'Edit Pipeline Tags…',
@@ -50,7 +54,18 @@ function addTagCommands({ app, notebooks }: CommandContext): void {
     isEnabled: hasNotebook,
     execute: async (args) => {
       const t = cellTarget(notebooks, args);
-      if (t) await editTags(t.panel, t.model, t.index);
+      if (t && (await editTags(t.panel, t.model, t.index)) === 'reference-notebook') {
+        await app.commands.execute(CommandIDs.referenceNotebook, { cellIndex: t.index });
+      }
+    },
+  });
+  app.commands.addCommand(CommandIDs.referenceNotebook, {
+    label: 'Reference a Notebook Below (notebook: cell)…',
+    caption: 'cellpipe: pick a notebook whose steps become steps of this pipeline (Kale 2.3 composition)',
+    isEnabled: () => hasNotebook() && !!docManager,
+    execute: async (args) => {
+      const t = cellTarget(notebooks, args);
+      if (t && docManager) await referenceNotebookBelow(docManager, t.panel, t.model, t.index);
     },
   });
   app.commands.addCommand(CommandIDs.newStep, {
@@ -143,7 +158,7 @@ export function addCommands(ctx: CommandContext, palette: ICommandPalette | null
   commands.addKeyBinding({ command: CommandIDs.run, keys: ['Shift Alt R'], selector: '.jp-Notebook' });
   if (!palette) return;
   const category = 'Pipeline (cellpipe)';
-  for (const command of [CommandIDs.editTags, CommandIDs.newStep, CommandIDs.joinAbove, CommandIDs.skipCell, CommandIDs.run, CommandIDs.cancel, CommandIDs.openSidebar, CommandIDs.toggleRunOutputs]) {
+  for (const command of [CommandIDs.editTags, CommandIDs.referenceNotebook, CommandIDs.newStep, CommandIDs.joinAbove, CommandIDs.skipCell, CommandIDs.run, CommandIDs.cancel, CommandIDs.openSidebar, CommandIDs.toggleRunOutputs]) {
     palette.addItem({ command, category });
   }
   for (const role of ROLES) palette.addItem({ command: CommandIDs.setRole, args: { role }, category });

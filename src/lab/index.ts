@@ -8,6 +8,8 @@ import { ILabShell, ILayoutRestorer, type JupyterFrontEnd, type JupyterFrontEndP
 import { ICommandPalette, Notification } from '@jupyterlab/apputils';
 import { INotebookTracker, type NotebookPanel } from '@jupyterlab/notebook';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
+import { IDocumentManager } from '@jupyterlab/docmanager';
+import { referenceNotebookBelow } from './referenceNotebook.js';
 import { CELLPIPE_VERSION } from '../core/version.generated.js';
 import { CellpipeAPI, ResponseError } from './api.js';
 import { addCommands } from './commands.js';
@@ -86,13 +88,17 @@ function activate(
   palette: ICommandPalette | null,
   settingRegistry: ISettingRegistry | null,
   restorer: ILayoutRestorer | null,
+  docManager: IDocumentManager | null,
 ): void {
   const api = new CellpipeAPI();
   let settings: CellpipeSettings = { ...DEFAULT_SETTINGS };
   let targets: TargetOption[] = targetOptions(undefined);
   const notebooks = new OpenNotebooks(app, tracker, api, () => settings, (panel, i) => {
     const model = notebooks.get(panel)?.model;
-    if (model) void editTags(panel, model, i);
+    if (!model) return;
+    void editTags(panel, model, i).then((asked) => {
+      if (asked === 'reference-notebook' && docManager) void referenceNotebookBelow(docManager, panel, model, i);
+    });
   });
   const sidebar = createSidebar(app, api, () => targets);
   app.shell.add(sidebar, 'left', { rank: 600 });
@@ -107,7 +113,7 @@ function activate(
   if (!settingRegistry) void api.profiles().then(showTargets).catch(() => undefined); // no backend: only Local is offered
   checkBackend(api, sidebar);
 
-  addCommands({ app, api, notebooks, sidebarId: sidebar.id, target: () => sidebar.target }, palette);
+  addCommands({ app, api, notebooks, sidebarId: sidebar.id, target: () => sidebar.target, docManager }, palette);
   // The Run menu, the toolbar button and the palette follow the run's state and the picked target.
   const runCommandsChanged = () => {
     app.commands.notifyCommandChanged(CommandIDs.run);
@@ -156,7 +162,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
   description: 'Tag notebook cells as pipeline steps, run the pipeline and watch every step\'s logs inline.',
   autoStart: true,
   requires: [INotebookTracker],
-  optional: [ILabShell, ICommandPalette, ISettingRegistry, ILayoutRestorer],
+  optional: [ILabShell, ICommandPalette, ISettingRegistry, ILayoutRestorer, IDocumentManager],
   activate,
 };
 

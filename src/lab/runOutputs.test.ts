@@ -23,6 +23,15 @@ function page() {
     run: undefined as RunRecord | undefined,
     runChanged: undefined as unknown as Signal<unknown, RunRecord | undefined>,
     reportError: (err: unknown) => errors.push(err),
+    /** Whether the shown run is a composing notebook's, seen from a notebook it referenced (PipelineModel.partOf). */
+    composedView: false,
+    ranHere(s: StepRecord) {
+      return !s.unit || this.composedView;
+    },
+    recordedStep(name: string) {
+      const s = this.run?.steps.find((x) => x.name === name);
+      return this.composedView && s?.unit ? `${s.unit.name}-${s.unit.step}` : name;
+    },
     api: {
       stepOutputs: (id: string, name: string) => {
         asked.push(`${id}/${name}`);
@@ -39,7 +48,7 @@ function page() {
     for (const p of pending.splice(0)) p();
     await new Promise((r) => setTimeout(r, 0));
   };
-  return { model: model as unknown as PipelineModel, asked, show, release, errors };
+  return { model: model as unknown as PipelineModel, fake: model, asked, show, release, errors };
 }
 
 test('a step\'s outputs are fetched once it ended and wrote them, again only when it wrote new ones', async () => {
@@ -72,5 +81,23 @@ test('answers for a run that is no longer shown are dropped', async () => {
   await p.release();
   assert.equal(outputs.runId, 'new');
   assert.deepEqual(outputs.steps(), []);
+  outputs.dispose();
+});
+
+test('a composing notebook\'s run: its cells take its own steps\' outputs only; a notebook it referenced asks for its steps by their names in the run', async () => {
+  const unit = { name: 'features', notebook: 'features.ipynb', step: 'smooth' };
+  const root = page();
+  const rootOutputs = new RunOutputsModel(root.model);
+  root.show(run('r1', [{ ...step('features-smooth', 'succeeded', 'x.json'), unit }, step('train', 'succeeded', 'y.json')]));
+  assert.deepEqual(root.asked, ['r1/train'], 'features.ipynb\'s cells ran in features-smooth, not cells of this notebook');
+  rootOutputs.dispose();
+
+  const referenced = page();
+  referenced.fake.composedView = true;
+  const outputs = new RunOutputsModel(referenced.model);
+  referenced.show(run('r1', [{ ...step('smooth', 'succeeded', 'x.json'), unit }]));
+  assert.deepEqual(referenced.asked, ['r1/features-smooth']);
+  await referenced.release();
+  assert.deepEqual(outputs.steps().map((s) => s.step), ['smooth'], 'kept under the name the notebook knows the step by');
   outputs.dispose();
 });

@@ -50,8 +50,11 @@ export function setRole(panel: NotebookPanel, model: PipelineModel, index: numbe
   model.compileNow();
 }
 
-/** Opens the tag editor on a cell and writes what the user chose; renaming a step renames it everywhere. */
-export async function editTags(panel: NotebookPanel, model: PipelineModel, index: number): Promise<void> {
+/**
+ * Opens the tag editor on a cell and writes what the user chose; renaming a step renames it everywhere. Answers
+ * `'reference-notebook'` when the user asked to insert a `notebook:` cell below instead (the caller has the file picker).
+ */
+export async function editTags(panel: NotebookPanel, model: PipelineModel, index: number): Promise<'reference-notebook' | void> {
   if (!panel.content.model) return;
   const before = tagsOf(panel, index);
   const initial = readTagEdit(before);
@@ -61,6 +64,7 @@ export async function editTags(panel: NotebookPanel, model: PipelineModel, index
   const files = model.result?.graph?.steps.find((s) => s.name === step)?.files ?? [];
   const edit = await editTagsDialog(`Pipeline tags of ${cellLabel(index)}`, initial, steps, (s) => model.stepColor(s), files);
   if (!edit) return;
+  if (edit === 'reference-notebook') return edit;
   const changes = new Map<number, string[]>();
   const renamedFrom = initial.role === 'step' && edit.role === 'step' ? initial.step : '';
   const renamedTo = edit.step.trim();

@@ -21,6 +21,8 @@ export namespace CommandIDs {
   export const openSidebar = 'cellpipe:open-sidebar';
   /** Switch every cell of the notebook between the kernel's outputs and the shown run's. */
   export const toggleRunOutputs = 'cellpipe:toggle-run-outputs';
+  /** Insert a Kale 2.3 `notebook:` cell below the cell (arg `cellIndex`), picking the notebook in a file dialog. */
+  export const referenceNotebook = 'cellpipe:reference-notebook';
   /** Open a step's whole log in a main-area tab (args `runId`, `step`, `path`). */
   export const fullLog = 'cellpipe:open-full-log';
 }

@@ -57,3 +57,31 @@ test('a composing notebook shows the referenced notebooks\' steps in the step gr
   await expect(cell(page, 4).locator('.cp-run-outputs .cp-run-output')).toContainText('smoothed [12.0, 13.75, 12.8333');
   await expect(cell(page, 4).locator('.cp-run-outputs-from')).toContainText(`from run ${runId} · step smooth`);
 });
+
+test('the tag editor inserts a notebook: cell below, the notebook picked in JupyterLab\'s file dialog; its steps join the graph in a box', async ({ page }) => {
+  await openNotebook(page, 'composing/pipeline.ipynb');
+  await openSidebar(page);
+  const sidebar = page.locator('#cellpipe-sidebar');
+  await expect(sidebar.locator('.cp-dag-node[data-step="report"]')).toHaveCount(1, { timeout: 30_000 });
+  const cells = page.locator('.jp-NotebookPanel:visible .jp-Cell');
+  const before = await cells.count();
+  // The tag editor of the last cell (report's): its button leaves it for the file dialog.
+  await cells.last().locator('.cp-chip').click({ force: true });
+  const dialog = page.locator('.jp-Dialog');
+  await expect(dialog.locator('.jp-Dialog-header')).toHaveText(`Pipeline tags of cell ${before}`);
+  await dialog.locator('button', { hasText: 'Reference a notebook below…' }).click();
+  await expect(dialog.locator('.jp-Dialog-header')).toHaveText('Reference a notebook');
+  // It opens in this notebook's folder and lists notebooks (and folders) only.
+  await dialog.locator('.jp-DirListing-item', { hasText: 'labels.ipynb' }).click();
+  await dialog.locator('.jp-mod-accept').click();
+  await expect(cells).toHaveCount(before + 1);
+  await expect.poll(() => page.evaluate(() => {
+    const model = (window as unknown as { cellpipeDebug: { model(p: string): { panel: { content: { model: { toJSON(): { cells: { metadata: object; source: string }[] } } } } } } })
+      .cellpipeDebug.model('composing/pipeline.ipynb');
+    const last = model.panel.content.model.toJSON().cells.at(-1)!;
+    return { metadata: last.metadata, source: last.source };
+  })).toEqual({ metadata: { tags: ['notebook:labels-2'], notebook_path: 'labels.ipynb' }, source: '# the steps of labels.ipynb' });
+  // labels.ipynb is referenced a second time, under a name of its own: its step is in a box of that name.
+  await expect(sidebar.locator('.cp-dag-unit[data-unit="labels-2"]')).toHaveAttribute('data-notebook', 'labels.ipynb');
+  await expect(sidebar.locator('.cp-dag-node[data-step="labels-2-label"]')).toHaveCount(1);
+});

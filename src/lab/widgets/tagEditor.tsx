@@ -129,20 +129,29 @@ class TagEditorBody extends ReactWidget implements Dialog.IBodyWidget<TagEdit> {
   }
 }
 
+/** The editor's button that leaves it to insert a `notebook:` cell below (Kale 2.3 composition), with a file picker. */
+export const REFERENCE_NOTEBOOK = 'Reference a notebook below…';
+
 /**
- * Opens the editor; resolves with the accepted fields, or undefined when cancelled. An invalid form is shown again
- * with its messages instead of being written.
+ * Opens the editor; resolves with the accepted fields, `'reference-notebook'` when the user asked to insert a
+ * `notebook:` cell below instead (nothing is written then), or undefined when cancelled. An invalid form is shown
+ * again with its messages instead of being written.
  */
 export async function editTagsDialog(
   title: string, initial: TagEdit, steps: string[], color: (step: string) => string = stepColor, files: readonly StepFile[] = [],
-): Promise<TagEdit | undefined> {
+): Promise<TagEdit | 'reference-notebook' | undefined> {
   let current = initial;
   for (;;) {
     const result = await showDialog({
       title,
       body: new TagEditorBody(current, steps, color, files),
-      buttons: [Dialog.cancelButton(), Dialog.okButton({ label: 'Save tags' })],
+      buttons: [
+        Dialog.createButton({ label: REFERENCE_NOTEBOOK, className: 'cp-reference-notebook', caption: 'pick a notebook whose steps become steps of this pipeline: a notebook: cell is inserted below this cell' }),
+        Dialog.cancelButton(),
+        Dialog.okButton({ label: 'Save tags' }),
+      ],
     });
+    if (result.button.label === REFERENCE_NOTEBOOK) return 'reference-notebook';
     if (!result.button.accept || !result.value) return undefined;
     current = result.value;
     if (validateTagEdit(current).length === 0) return current;
