@@ -56,6 +56,8 @@ test('a composing notebook shows the referenced notebooks\' steps in the step gr
   for (const step of ['load', 'smooth']) await expect(sidebar.locator(`.cp-dag-node[data-step="${step}"]`)).toHaveAttribute('data-state', 'succeeded');
   await expect(cell(page, 4).locator('.cp-run-outputs .cp-run-output')).toContainText('smoothed [12.0, 13.75, 12.8333');
   await expect(cell(page, 4).locator('.cp-run-outputs-from')).toContainText(`from run ${runId} · step smooth`);
+  // The run is exported from the notebook that ran it, which holds every notebook's cells.
+  await expect(sidebar.locator('.cp-export-button')).toBeDisabled();
 });
 
 test('the tag editor inserts a notebook: cell below, the notebook picked in JupyterLab\'s file dialog; its steps join the graph in a box', async ({ page }) => {

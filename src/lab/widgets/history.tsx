@@ -96,6 +96,8 @@ export function RunDetails(props: { model: PipelineModel; run: RunRecord; onExpo
   const changed = new Set(summarizeRun(run, props.model.result?.graph?.parameters).changed.map((c) => c.name));
   const params = Object.entries(run.parameters ?? {});
   const done = run.steps.some((s) => s.cellOutputs);
+  // A composing notebook's run holds every notebook's cells: it is exported from that notebook, not from this one.
+  const part = props.model.partOf(run.id);
   return (
     <div className="cp-run-details">
       {params.length ? (
@@ -112,8 +114,8 @@ export function RunDetails(props: { model: PipelineModel; run: RunRecord; onExpo
           </button>
         </div>
       ) : null}
-      <button className="jp-mod-styled cp-export-button" disabled={!done || exporting}
-        title={done ? 'write this notebook with every cell\'s outputs from this run beside it, and open it' : 'no step of this run has recorded outputs yet'}
+      <button className="jp-mod-styled cp-export-button" disabled={!done || exporting || !!part}
+        title={part ? `this run is ${part.notebook}'s: export it from that notebook` : done ? 'write this notebook with every cell\'s outputs from this run beside it, and open it' : 'no step of this run has recorded outputs yet'}
         onClick={() => {
           setExporting(true);
           void props.onExport(run).finally(() => setExporting(false));
