@@ -38,6 +38,11 @@ def _describe(values: dict) -> List[str]:
     return out
 
 
+# What the last %cellpipe load said: the page reads it back in the execute reply (a user expression), so it does not
+# depend on the kernel's output messages reaching the page.
+LAST_SAID = ""
+
+
 def cellpipe_magic(shell: Any, line: str) -> None:
     try:
         argv = shlex.split(line)
@@ -50,7 +55,9 @@ def cellpipe_magic(shell: Any, line: str) -> None:
     what = "outputs" if args.outputs else "inputs"
     values = load(args.step, run=args.run, what=what, notebook=args.notebook, store=args.store, into=shell.user_ns)
     names = _describe(values)
-    print("cellpipe: %s of step '%s' loaded: %s" % (what, args.step, ", ".join(names) if names else "none (it has none)"))
+    global LAST_SAID
+    LAST_SAID = "cellpipe: %s of step '%s' loaded: %s" % (what, args.step, ", ".join(names) if names else "none (it has none)")
+    print(LAST_SAID)
 
 
 def load_ipython_extension(ipython: Any) -> None:

@@ -9,7 +9,7 @@ import type { NotebookPanel } from '@jupyterlab/notebook';
 import type { PipelineModel } from './pipeline.js';
 import type { StartRunRequest } from './api.js';
 import { ResponseError } from './api.js';
-import { cellToSelect, loadCode, runToLoad, type PartialChoice } from './model/debug.js';
+import { cellToSelect, loadCode, runToLoad, saidOf, type ExecuteReply, type PartialChoice } from './model/debug.js';
 
 /** What running code in the kernel gave: its stdout, and the error it raised (`Type: message`), if any. */
 export interface KernelResult {
@@ -41,7 +41,16 @@ async function within<T>(promise: Promise<T>, ms: number, why: string): Promise<
   return Promise.race([promise, late]).finally(() => clearTimeout(timer));
 }
 
-/** Runs `code` in the notebook's kernel (not stored in its history); resolves when the kernel is done with it. */
+/**
+ * A user expression the execute reply carries back: what `%cellpipe load` said (magic.py LAST_SAID). The reply comes
+ * on the kernel's shell channel, so the result does not hang on the output (IOPub) messages reaching the page.
+ */
+const SAID = '__import__("cellpipe.magic").magic.LAST_SAID';
+
+/** A request the kernel has not answered after this long, while it says it is idle, is sent once more (loading is idempotent). */
+export const RESEND_AFTER_MS = 20_000;
+
+/** Runs `code` in the notebook's kernel (not stored in its history); resolves when the kernel has answered it. */
 export async function executeInKernel(panel: NotebookPanel, code: string): Promise<KernelResult> {
   const ctx = panel.sessionContext;
   await ctx.ready;
@@ -53,17 +62,32 @@ export async function executeInKernel(panel: NotebookPanel, code: string): Promi
   // A kernel just started (the notebook was opened a moment ago) has answered its first kernel_info only once its
   // channels are up: a request sent before that may never be answered.
   await within(kernel.info, KERNEL_ANSWER_MS, `the kernel did not finish starting in ${KERNEL_ANSWER_MS / 1000} s: restart it (Kernel → Restart Kernel…) and try again`);
-  const future = kernel.requestExecute({ code, store_history: false, silent: false, allow_stdin: false, stop_on_error: true });
   const out: string[] = [];
   let error: string | undefined;
-  future.onIOPub = (msg) => {
-    const content = msg.content as { name?: string; text?: string; ename?: string; evalue?: string };
-    if (msg.header.msg_type === 'stream' && content.name === 'stdout') out.push(content.text ?? '');
-    else if (msg.header.msg_type === 'error') error = content.ename === 'LoadError' ? content.evalue : `${content.ename}: ${content.evalue}`;
+  const send = () => {
+    const future = kernel.requestExecute({ code, store_history: false, silent: false, allow_stdin: false, stop_on_error: true, user_expressions: { said: SAID } });
+    future.onIOPub = (msg) => {
+      const content = msg.content as { name?: string; text?: string; ename?: string; evalue?: string };
+      if (msg.header.msg_type === 'stream' && content.name === 'stdout') out.push(content.text ?? '');
+      else if (msg.header.msg_type === 'error') error = content.ename === 'LoadError' ? content.evalue : `${content.ename}: ${content.evalue}`;
+    };
+    return new Promise<ExecuteReply>((resolve) => {
+      future.onReply = (msg) => resolve(msg.content as ExecuteReply);
+      void future.done.then((msg) => msg && resolve(msg.content as ExecuteReply), () => undefined);
+    });
   };
-  const reply = await within(future.done, KERNEL_ANSWER_MS, `the kernel did not answer in ${KERNEL_ANSWER_MS / 1000} s (is a cell still running? Kernel → Interrupt)`);
-  const status = (reply?.content as { status?: string } | undefined)?.status;
-  return { ok: status === 'ok' && !error, stdout: out.join(''), ...(error ? { error } : {}) };
+  let answered = send();
+  // A request lost on its way (the kernel idle, no answer) would otherwise be waited for until the long timeout.
+  const first = await within(answered, RESEND_AFTER_MS, 'no answer yet').catch(() => undefined);
+  if (!first && kernel.status === 'idle') {
+    console.warn(`cellpipe: the kernel is idle and has not answered in ${RESEND_AFTER_MS / 1000} s: sending the request again`);
+    answered = Promise.race([answered, send()]);
+  }
+  const reply = first ?? await within(answered, KERNEL_ANSWER_MS, `the kernel did not answer in ${KERNEL_ANSWER_MS / 1000} s (is a cell still running? Kernel → Interrupt)`);
+  if (reply.status === 'error') error ??= reply.ename === 'LoadError' ? reply.evalue : `${reply.ename}: ${reply.evalue}`;
+  const said = saidOf(reply);
+  const stdout = out.join('');
+  return { ok: reply.status === 'ok' && !error, stdout: said && !stdout.includes(said) ? `${stdout}${said}\n` : stdout, ...(error ? { error } : {}) };
 }
 
 /** The run store's folder of a run (the backend knows where the runs directory setting keeps it). */

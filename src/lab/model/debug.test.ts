@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { compileNotebook } from '../../core/compile.js';
 import type { RunRecord, StepRecord } from '../../runs/types.js';
-import { cellToSelect, loadCode, partialChoice, reuseWording, reusesEarlierRun, runToLoad, shellQuote, stepToDebug } from './debug.js';
+import { cellToSelect, loadCode, partialChoice, reuseWording, reusesEarlierRun, runToLoad, saidOf, shellQuote, stepToDebug } from './debug.js';
 
 const code = (tags: string[], source: string) => ({ cell_type: 'code', metadata: { tags }, source, outputs: [], execution_count: null });
 const graph = compileNotebook(JSON.stringify({
@@ -59,4 +59,14 @@ test('values are loaded from the shown run when the step started there, else fro
   assert.equal(runToLoad('divide', newer, [older, newer])?.id, 'r1', 'divide was skipped in the shown run');
   assert.equal(runToLoad('load', newer, [older, newer])?.id, 'r2');
   assert.equal(runToLoad('divide', undefined, [newer]), undefined);
+});
+
+test('saidOf reads what %cellpipe load said from the execute reply\'s user expression (a Python str repr, either quote)', () => {
+  const reply = (text: string, status = 'ok') => ({ status: 'ok', user_expressions: { said: { status, data: { 'text/plain': text } } } });
+  assert.equal(saidOf(reply(`"cellpipe: inputs of step 'divide' loaded: DIVISOR (int), total (int), unit (str)"`)), "cellpipe: inputs of step 'divide' loaded: DIVISOR (int), total (int), unit (str)");
+  assert.equal(saidOf(reply(`'cellpipe: outputs of step "a" loaded: x (int)'`)), 'cellpipe: outputs of step "a" loaded: x (int)');
+  assert.equal(saidOf(reply(`'it\\'s'`)), "it's");
+  assert.equal(saidOf(reply("''")), undefined, 'nothing said yet');
+  assert.equal(saidOf(reply('NameError', 'error')), undefined, 'the expression failed (cellpipe not loaded)');
+  assert.equal(saidOf({ status: 'ok' }), undefined);
 });

@@ -77,3 +77,22 @@ export function reuseWording(target: string): string {
     ? 'the other steps take their outputs from the latest run that has them'
     : "the other steps take KFP's cached outputs where their inputs are unchanged";
 }
+
+/** The parts of an execute_reply read here (Jupyter messaging protocol). */
+export interface ExecuteReply {
+  status?: string;
+  ename?: string;
+  evalue?: string;
+  user_expressions?: Record<string, { status?: string; data?: Record<string, unknown> }>;
+}
+
+/** What `%cellpipe load` said, from the reply's user expression (a Python str's repr); undefined when it said nothing. */
+export function saidOf(reply: ExecuteReply): string | undefined {
+  const said = reply.user_expressions?.said;
+  const text = said?.status === 'ok' ? said.data?.['text/plain'] : undefined;
+  if (typeof text !== 'string' || text.length < 2) return undefined;
+  const q = text[0];
+  if ((q !== "'" && q !== '"') || text[text.length - 1] !== q) return undefined;
+  const inner = text.slice(1, -1).replace(/\\(['"\\])/g, '$1');
+  return inner || undefined;
+}
