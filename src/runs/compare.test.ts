@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { compareRuns, sameValue, summarizeRun } from './compare.js';
+import { compareRuns, sameValue, showValue, summarizeRun } from './compare.js';
 import type { RunRecord, StepRecord } from './types.js';
 
 const step = (name: string, state: StepRecord['state'], secs = 1, metrics: Record<string, number> = {}): StepRecord => ({
@@ -53,4 +53,14 @@ test('values compare as JSON, object keys in any order', () => {
   assert.equal(sameValue({ a: 1, b: [1, 2] }, { b: [1, 2], a: 1 }), true);
   assert.equal(sameValue(1, '1'), false);
   assert.equal(sameValue(undefined, null), false);
+});
+
+test('showValue keeps a float parameter a float (14.0, as the notebook writes it), other values as JSON, strings as they are', () => {
+  assert.equal(showValue(14, 'float'), '14.0');
+  assert.equal(showValue(1.5, 'float'), '1.5');
+  assert.equal(showValue(14, 'int'), '14');
+  assert.equal(showValue(14), '14');
+  assert.equal(showValue('kg', 'str'), 'kg');
+  assert.equal(showValue([1, 2], 'list'), '[1,2]');
+  assert.equal(showValue(undefined, 'float'), '—');
 });

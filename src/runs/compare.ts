@@ -33,8 +33,10 @@ export function sameValue(a: unknown, b: unknown): boolean {
 }
 
 /** A value as the user typed it: strings bare, the rest as JSON. */
-export function showValue(value: unknown): string {
+export function showValue(value: unknown, type?: string): string {
   if (value === undefined) return '—';
+  // JSON has one number type: a float parameter the notebook writes as 14.0 is shown so, not as 14.
+  if (type === 'float' && typeof value === 'number' && Number.isInteger(value)) return value.toFixed(1);
   return typeof value === 'string' ? value : canonicalJson(value);
 }
 

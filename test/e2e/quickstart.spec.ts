@@ -24,6 +24,8 @@ test('the URL start.sh prints opens the example; Run in the sidebar shows each s
   await expect(sidebar.locator('.cp-dag-node')).toHaveCount(3);
   await sidebar.locator('.cp-run-button').click();
   await expect(sidebar.locator('.cp-current-run')).toHaveAttribute('data-state', 'succeeded', { timeout: 180_000 });
+  // The run's values as the notebook writes them: the float parameter 14.0, not 14.
+  await expect(sidebar.locator('.cp-run-details [data-param="MIN_TEMPERATURE"]')).toHaveText('MIN_TEMPERATURE=14.0');
 
   // What each step printed, under its own cells — also when the headless run before made the steps cached.
   const printed: Record<string, RegExp> = {

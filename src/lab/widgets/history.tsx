@@ -32,6 +32,7 @@ export interface HistoryActions {
 
 export function RunHistory(props: { model: PipelineModel; actions: HistoryActions }) {
   const { model } = props;
+  const typeOf = (name: string) => model.result?.graph?.parameters.find((p) => p.name === name)?.type;
   const [picked, setPicked] = useState<string[]>([]);
   const runs = [...model.runs].sort((a, b) => (a.createdAt < b.createdAt ? 1 : -1)).slice(0, HISTORY_SHOWN);
   if (!runs.length) return <div className="cp-empty">No runs yet.</div>;
@@ -69,8 +70,8 @@ export function RunHistory(props: { model: PipelineModel; actions: HistoryAction
               {s.changed.length || metrics.length ? (
                 <div className="cp-history-detail">
                   {s.changed.map((p) => (
-                    <span key={p.name} className="cp-run-param" title={p.default !== undefined ? `default ${showValue(p.default)}` : 'no default in the notebook now'}>
-                      {p.name}={showValue(p.value)}
+                    <span key={p.name} className="cp-run-param" title={p.default !== undefined ? `default ${showValue(p.default, typeOf(p.name))}` : 'no default in the notebook now'}>
+                      {p.name}={showValue(p.value, typeOf(p.name))}
                     </span>
                   ))}
                   {metrics.map(([name, value]) => (
@@ -93,6 +94,7 @@ export function RunDetails(props: { model: PipelineModel; run: RunRecord; onExpo
   const { run } = props;
   const [exporting, setExporting] = useState(false);
   const defaults = new Map((props.model.result?.graph?.parameters ?? []).map((p) => [p.name, p.default]));
+  const types = new Map((props.model.result?.graph?.parameters ?? []).map((p) => [p.name, p.type]));
   const changed = new Set(summarizeRun(run, props.model.result?.graph?.parameters).changed.map((c) => c.name));
   const params = Object.entries(run.parameters ?? {});
   const done = run.steps.some((s) => s.cellOutputs);
@@ -104,8 +106,8 @@ export function RunDetails(props: { model: PipelineModel; run: RunRecord; onExpo
         <div className="cp-run-params" aria-label="parameters of this run">
           {params.map(([name, value]) => (
             <span key={name} className={`cp-run-param ${changed.has(name) ? 'cp-changed' : ''}`} data-param={name}
-              title={changed.has(name) && defaults.has(name) ? `default ${showValue(defaults.get(name))}` : 'the default'}>
-              {name}={showValue(value)}
+              title={changed.has(name) && defaults.has(name) ? `default ${showValue(defaults.get(name), types.get(name))}` : 'the default'}>
+              {name}={showValue(value, types.get(name))}
             </span>
           ))}
           <button className="cp-link-button cp-use-params" title="put these values into the parameters above, for the next run"
