@@ -4,7 +4,7 @@
  * runs ("Run this step", "Run from here") and runs without the cache through the backend's run API.
  */
 import { Notification } from '@jupyterlab/apputils';
-import { ServerConnection } from '@jupyterlab/services';
+import { ServerConnection, type Kernel } from '@jupyterlab/services';
 import type { NotebookPanel } from '@jupyterlab/notebook';
 import type { PipelineModel } from './pipeline.js';
 import type { StartRunRequest } from './api.js';
@@ -50,18 +50,39 @@ const SAID = '__import__("cellpipe.magic").magic.LAST_SAID';
 /** A request the kernel has not answered after this long, while it says it is idle, is sent once more (loading is idempotent). */
 export const RESEND_AFTER_MS = 20_000;
 
+/** How long a kernel_info request may go unanswered before the kernel's connection is made again. */
+const KERNEL_INFO_MS = 10_000;
+
+/**
+ * Resolves once the kernel answers a kernel_info request on this connection. A kernel whose status bar says idle can
+ * still have a connection that answers nothing (seen on a loaded CI machine: the request never answered, in both
+ * attempts); each unanswered ask reconnects the channels before asking again.
+ */
+async function kernelAnswers(kernel: Kernel.IKernelConnection, stage: (what: string) => void): Promise<void> {
+  for (let attempt = 1; attempt <= 3; attempt++) {
+    stage(attempt === 1 ? 'asking the kernel whether it is ready' : `the kernel did not answer: reconnected, asking again (${attempt}/3)`);
+    const answered = await within(kernel.requestKernelInfo(), KERNEL_INFO_MS, 'no answer').then(() => true, () => false);
+    if (answered) return;
+    console.warn(`cellpipe: the kernel did not answer kernel_info in ${KERNEL_INFO_MS / 1000} s: reconnecting its channels`);
+    await within(kernel.reconnect(), KERNEL_INFO_MS, 'no reconnect').catch(() => undefined);
+  }
+  throw new Error('the kernel does not answer: restart it (Kernel → Restart Kernel…) and try again');
+}
+
 /** Runs `code` in the notebook's kernel (not stored in its history); resolves when the kernel has answered it. */
-export async function executeInKernel(panel: NotebookPanel, code: string): Promise<KernelResult> {
+export async function executeInKernel(panel: NotebookPanel, code: string, stage: (what: string) => void = () => undefined): Promise<KernelResult> {
   const ctx = panel.sessionContext;
+  stage('waiting for the notebook\'s kernel session');
   await ctx.ready;
   const kernel = ctx.session?.kernel;
   if (!kernel) throw new Error('this notebook has no kernel: pick one (Kernel → Change Kernel…), then try again');
   // A kernel that is still starting (or reconnecting) takes the request once it is connected.
+  stage(`waiting for the kernel to connect (${kernel.connectionStatus})`);
   await whenReady(() => kernel.connectionStatus === 'connected', kernel.connectionStatusChanged, KERNEL_ANSWER_MS,
     `the kernel is not connected (${kernel.connectionStatus}): restart it (Kernel → Restart Kernel…) and try again`);
   // A kernel just started (the notebook was opened a moment ago) has answered its first kernel_info only once its
   // channels are up: a request sent before that may never be answered.
-  await within(kernel.info, KERNEL_ANSWER_MS, `the kernel did not finish starting in ${KERNEL_ANSWER_MS / 1000} s: restart it (Kernel → Restart Kernel…) and try again`);
+  await kernelAnswers(kernel, stage);
   const out: string[] = [];
   let error: string | undefined;
   const send = () => {
@@ -76,11 +97,14 @@ export async function executeInKernel(panel: NotebookPanel, code: string): Promi
       void future.done.then((msg) => msg && resolve(msg.content as ExecuteReply), () => undefined);
     });
   };
+  stage('sent to the kernel, waiting for its answer');
   let answered = send();
   // A request lost on its way (the kernel idle, no answer) would otherwise be waited for until the long timeout.
   const first = await within(answered, RESEND_AFTER_MS, 'no answer yet').catch(() => undefined);
   if (!first && kernel.status === 'idle') {
-    console.warn(`cellpipe: the kernel is idle and has not answered in ${RESEND_AFTER_MS / 1000} s: sending the request again`);
+    console.warn(`cellpipe: the kernel is idle and has not answered in ${RESEND_AFTER_MS / 1000} s: reconnecting and sending the request again`);
+    await within(kernel.reconnect(), KERNEL_INFO_MS, 'no reconnect').catch(() => undefined);
+    stage('sent to the kernel again (no answer in 20 s), waiting');
     answered = Promise.race([answered, send()]);
   }
   const reply = first ?? await within(answered, KERNEL_ANSWER_MS, `the kernel did not answer in ${KERNEL_ANSWER_MS / 1000} s (is a cell still running? Kernel → Interrupt)`);
@@ -93,7 +117,8 @@ export async function executeInKernel(panel: NotebookPanel, code: string): Promi
 /** The run store's folder of a run (the backend knows where the runs directory setting keeps it). */
 async function storeOf(model: PipelineModel, runId: string): Promise<string | undefined> {
   const url = model.api.url(`runs/${encodeURIComponent(runId)}/store`, { notebook: model.path });
-  const res = await ServerConnection.makeRequest(url, {}, model.api.settings);
+  // Bounded: without an answer the kernel looks next to the notebook, as the CLI does.
+  const res = await ServerConnection.makeRequest(url, { signal: AbortSignal.timeout(15_000) }, model.api.settings);
   if (!res.ok) return undefined; // an older backend: the kernel looks next to the notebook, as the CLI does
   return ((await res.json()) as { store?: string }).store;
 }
@@ -114,8 +139,11 @@ export async function loadStepIntoKernel(model: PipelineModel, step: string, sel
     const graph = model.result?.graph;
     const cells = model.panel.content.model?.cells;
     const prelude = (graph?.prelude ?? []).map((i) => (cells && i < cells.length ? cells.get(i).sharedModel.getSource() : ''));
+    // Each stage is said in the notification, so one that never ends says where it stopped.
+    const stage = (what: string) => Notification.update({ id, message: `Loading the inputs of step '${step}' (run ${run.id}) into the kernel: ${what}…` });
+    stage('asking where the run store is');
     const store = await storeOf(model, run.id).catch(() => undefined);
-    const result = await executeInKernel(model.panel, loadCode({ step, runId: run.id, store, prelude }));
+    const result = await executeInKernel(model.panel, loadCode({ step, runId: run.id, store, prelude }), stage);
     if (!result.ok) {
       Notification.update({ id, type: 'error', message: `Could not load the inputs of step '${step}': ${result.error ?? 'the kernel reported an error'}`, autoClose: 12000 });
       return;
