@@ -159,6 +159,8 @@ export async function startPodLogs(ctx: KubeflowContext, record: RunRecord, kfpR
  */
 class StepWaits {
   private readonly now = new Map<string, { what: string; since: string }>();
+  /** Records are written one after another: a wait set then cleared (the pod started) must not land cleared-first. */
+  private written: Promise<void> = Promise.resolve();
 
   constructor(private readonly ctx: KubeflowContext, private readonly runId: string) {}
 
@@ -170,7 +172,9 @@ class StepWaits {
     const next = what === undefined ? undefined : { what, since: sameKind ? before.since : new Date().toISOString() };
     if (next) this.now.set(step, next);
     else this.now.delete(step);
-    void this.record(step, next, !sameKind).catch((err: unknown) => this.ctx.warn(this.runId, `recording why step ${step} waits: ${(err as Error).message}`));
+    this.written = this.written
+      .then(() => this.record(step, next, !sameKind))
+      .catch((err: unknown) => this.ctx.warn(this.runId, `recording why step ${step} waits: ${(err as Error).message}`));
   }
 
   private async record(step: string, next: { what: string; since: string } | undefined, say: boolean): Promise<void> {
