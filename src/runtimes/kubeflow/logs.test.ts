@@ -28,14 +28,14 @@ const found = testCluster();
 const cluster = found?.nodeKind === 'real' ? found : undefined;
 const SKIP_NO_CLUSTER = SKIP_NO_REAL_NODE;
 
-/** A runtime over a store in `dir` that asks the fake KFP and reads pods in `ns`, polling fast. */
-function quickRuntime(dir: string, ns: { name: string; conn: KubeConnection }, fake: FakeKfpServer) {
+/** A runtime over a store in `dir` that asks the fake KFP and reads pods in `ns` (through `kube`, else directly), polling fast. */
+function quickRuntime(dir: string, ns: { name: string; conn: KubeConnection }, fake: FakeKfpServer, kube: KubeConnection = ns.conn) {
   const store = new RunStore(dir);
   const runtime = new KubeflowRuntime({
     store,
     profile: { name: 'k', namespace: ns.name },
     client: new KfpClient(staticEndpoint(fake.url, { namespace: ns.name })),
-    kube: ns.conn,
+    kube,
     pollMs: 20,
     maxPollMs: 50,
   });
@@ -300,15 +300,7 @@ describe('Kubeflow runs when the connection to the cluster drops mid-run', { ski
     await inScene(c, 'kfp-drop', async ({ ns, fake, dir }) => {
       const proxy = await tcpProxy(apiAddress(c));
       try {
-        const store = new RunStore(dir);
-        const runtime = new KubeflowRuntime({
-          store,
-          profile: { name: 'k', namespace: ns.name },
-          client: new KfpClient(staticEndpoint(fake.url, { namespace: ns.name })),
-          kube: connectThrough(c, ns.name, proxy.port),
-          pollMs: 20,
-          maxPollMs: 50,
-        });
+        const { store, runtime } = quickRuntime(dir, ns, fake, connectThrough(c, ns.name, proxy.port));
         const { r, kfpId, warnings, watching, wf } = await startWatchedRun(runtime, fake);
         const stored = (step: string) => storedLines(store, r.runId, step);
         let cuts = 0;
@@ -348,15 +340,7 @@ describe('Kubeflow runs whose end KFP reports before the step logs are read', { 
       // Every byte between cellpipe and the API server (the pod watch, the log streams) goes through this proxy.
       const proxy = await tcpProxy(apiAddress(c));
       try {
-        const store = new RunStore(dir);
-        const runtime = new KubeflowRuntime({
-          store,
-          profile: { name: 'k', namespace: ns.name },
-          client: new KfpClient(staticEndpoint(fake.url, { namespace: ns.name })),
-          kube: connectThrough(c, ns.name, proxy.port),
-          pollMs: 20,
-          maxPollMs: 50,
-        });
+        const { store, runtime } = quickRuntime(dir, ns, fake, connectThrough(c, ns.name, proxy.port));
         const { r, kfpId, watching, wf } = await startWatchedRun(runtime, fake);
         let returned = false;
         void watching.then(() => (returned = true), () => (returned = true));
