@@ -5,6 +5,7 @@
  */
 import React, { useEffect, useState } from 'react';
 import { ResponseError, type CellpipeAPI, type DoctorCheck, type DoctorReport, type DoctorTarget } from '../api.js';
+import { ErrorNote } from './errorNote.js';
 
 /** The target's title, as the CLI prints it. */
 export function doctorTitle(r: DoctorTarget): string {
@@ -69,10 +70,7 @@ export function DoctorPanel(props: { api: CellpipeAPI; onClose(): void }) {
         <button className="cp-link-button cp-doctor-close" onClick={props.onClose}>close</button>
       </div>
       {failure ? (
-        <div className="cp-status cp-status-error" role="alert">
-          {failure.text}
-          {failure.hint ? <div className="cp-hint">{failure.hint}</div> : null}
-        </div>
+        <ErrorNote error={failure} />
       ) : !report ? (
         <div className="cp-doctor-running">checking the profiles, their clusters and registries, and this machine…</div>
       ) : (

@@ -9,6 +9,7 @@ import React, { useState } from 'react';
 import { EMPTY_PROFILE_FORM, PROFILE_FIELDS, profileFormErrors, type ProfileField, type ProfileFormValues } from '../../core/profile-form.js';
 import { ResponseError, type CellpipeAPI } from '../api.js';
 import type { ProfilesResponse } from '../model/targets.js';
+import { ErrorNote } from './errorNote.js';
 
 export interface ProfileFormProps {
   api: CellpipeAPI;
@@ -79,10 +80,7 @@ export function ProfileForm(props: ProfileFormProps) {
         );
       })}
       {failure ? (
-        <div className="cp-status cp-status-error" role="alert">
-          {failure.text}
-          {failure.hint ? <div className="cp-hint">{failure.hint}</div> : null}
-        </div>
+        <ErrorNote error={failure} />
       ) : null}
       <div className="cp-profile-buttons">
         <button type="submit" className="jp-mod-styled jp-mod-accept cp-profile-save" disabled={saving}>{saving ? 'Saving…' : 'Save profile'}</button>

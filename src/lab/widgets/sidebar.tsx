@@ -23,6 +23,7 @@ import type { ProfilesResponse } from '../model/targets.js';
 import { ProfileForm } from './profileForm.js';
 import { DoctorPanel } from './doctor.js';
 import { RunNote } from './runNote.js';
+import { ErrorNote } from './errorNote.js';
 
 /** Actions the sidebar asks the plugin to do. */
 export interface SidebarActions extends HistoryActions {
@@ -188,10 +189,7 @@ function Panel(props: { model: PipelineModel | null; schedules: SchedulesModel |
         {graph?.pipeline.description ? <p className="cp-description">{graph.pipeline.description}</p> : null}
         {copy ? <ExecutedCopyNote copy={copy} path={model.path} onOpen={(p) => actions.openNotebook(p)} /> : null}
         {props.status ? (
-          <div className="cp-status cp-status-error" role="alert">
-            {props.status.text}
-            {props.status.hint ? <div className="cp-hint">{props.status.hint}</div> : null}
-          </div>
+          <ErrorNote error={props.status} />
         ) : null}
       </header>
       <section className="cp-section">
