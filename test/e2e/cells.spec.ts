@@ -8,7 +8,7 @@
 import { test, expect, type Page } from '@playwright/test';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ROOT, expectToast, keep, openNotebook, openSidebar } from './lab-helpers.js';
+import { ROOT, cell, expectToast, keep, openNotebook, openSidebar, runFromSidebar } from './lab-helpers.js';
 
 const codeCell = (source: string, tags: string[]) => ({ cell_type: 'code', execution_count: null, metadata: { tags }, outputs: [], source });
 const notebook = (cells: unknown[]) => JSON.stringify({ cells, metadata: { kernelspec: { name: 'python3', display_name: 'Python 3', language: 'python' } }, nbformat: 4, nbformat_minor: 5 }, null, 1);
@@ -41,17 +41,6 @@ test.beforeAll(() => {
   ]));
 });
 
-/** The notebook's i-th cell (0-based, as the DOM orders them). */
-const cell = (page: Page, i: number) => page.locator('.jp-NotebookPanel .jp-Cell').nth(i);
-
-async function runFromSidebar(page: Page, state: 'succeeded' | 'failed'): Promise<string> {
-  const sidebar = page.locator('#cellpipe-sidebar');
-  const before = await sidebar.locator('.cp-current-run').getAttribute('data-run-id').catch(() => null);
-  await sidebar.locator('.cp-run-button').click();
-  await expect(sidebar.locator('.cp-current-run')).not.toHaveAttribute('data-run-id', before ?? '', { timeout: 60_000 });
-  await expect(sidebar.locator('.cp-current-run')).toHaveAttribute('data-state', state, { timeout: 180_000 });
-  return (await sidebar.locator('.cp-current-run').getAttribute('data-run-id'))!;
-}
 
 test("an error inside a functions cell's function marks the function's line and the step's calling line, each linking to the other", async ({ page }) => {
   await openNotebook(page, IN_FUNCTION);

@@ -65,3 +65,15 @@ export function savedTagsOnceWritten(name: string): string[][] | undefined {
   }
 }
 
+/** The notebook's i-th cell (0-based, as the DOM orders them). */
+export const cell = (page: Page, i: number) => page.locator('.jp-NotebookPanel .jp-Cell').nth(i);
+
+/** Presses the sidebar's Run and waits for a new run to end in `state`; its id. */
+export async function runFromSidebar(page: Page, state: 'succeeded' | 'failed'): Promise<string> {
+  const sidebar = page.locator('#cellpipe-sidebar');
+  const before = await sidebar.locator('.cp-current-run').getAttribute('data-run-id').catch(() => null);
+  await sidebar.locator('.cp-run-button').click();
+  await expect(sidebar.locator('.cp-current-run')).not.toHaveAttribute('data-run-id', before ?? '', { timeout: 60_000 });
+  await expect(sidebar.locator('.cp-current-run')).toHaveAttribute('data-state', state, { timeout: 180_000 });
+  return (await sidebar.locator('.cp-current-run').getAttribute('data-run-id'))!;
+}

@@ -10,7 +10,7 @@ import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ROOT, TOKEN, URL, keep, openNotebook, openSidebar } from './lab-helpers.js';
+import { ROOT, TOKEN, URL, cell, keep, openNotebook, openSidebar, runFromSidebar } from './lab-helpers.js';
 
 test.describe.configure({ mode: 'serial' });
 
@@ -58,17 +58,6 @@ test.beforeAll(() => {
   ]));
 });
 
-/** The notebook's i-th cell (0-based, as the DOM orders them). */
-const cell = (page: Page, i: number) => page.locator('.jp-NotebookPanel .jp-Cell').nth(i);
-
-async function runFromSidebar(page: Page, state: 'succeeded' | 'failed'): Promise<string> {
-  const sidebar = page.locator('#cellpipe-sidebar');
-  const before = await sidebar.locator('.cp-current-run').getAttribute('data-run-id').catch(() => null);
-  await sidebar.locator('.cp-run-button').click();
-  await expect(sidebar.locator('.cp-current-run')).not.toHaveAttribute('data-run-id', before ?? '', { timeout: 60_000 });
-  await expect(sidebar.locator('.cp-current-run')).toHaveAttribute('data-state', state, { timeout: 180_000 });
-  return (await sidebar.locator('.cp-current-run').getAttribute('data-run-id'))!;
-}
 
 test('a run shows each cell\'s plot, table and value under that cell, marked with the run; one click shows the kernel\'s outputs instead', async ({ page }) => {
   await openNotebook(page, NB);
