@@ -4,31 +4,10 @@
  * the kubeconfig's current context. Cluster problems become failed checks with a fix, never exceptions. Each target
  * ends with what to do next. This machine as a container target is one more report, of the tools it needs.
  */
+import type { Check, DoctorReport, TargetReport } from '../core/doctor-report.js';
 import type { KubeConnection } from '../kube/connect.js';
 
-export interface Check {
-  name: string;
-  ok: boolean;
-  detail: string;
-  fix?: string;
-  /** A check that could not run because an earlier one failed. */
-  skipped?: boolean;
-  /** Not passed, but what it concerns is optional here: reported, never a failure (nor the exit code). */
-  warning?: boolean;
-}
-
-/** One checked target: a named profile, or the kubeconfig's current context. */
-export interface TargetReport {
-  profile?: string;
-  /** The kubeconfig context checked when no profile is configured. */
-  context?: string;
-  /** This machine as a run target rather than a cluster: `containers`. */
-  machine?: 'containers';
-  ok: boolean;
-  checks: Check[];
-  /** What to do next, in a sentence or a short snippet. */
-  next: string;
-}
+export type { Check, DoctorReport, TargetReport };
 
 /** The permissions a Kubeflow run and an in-cluster build need, as SelfSubjectAccessReview attributes. */
 const PERMISSIONS: { verb: string; resource: string; group?: string; subresource?: string; why: string }[] = [
@@ -322,12 +301,6 @@ export async function allTargets(env: NodeJS.ProcessEnv): Promise<TargetReport[]
 }
 
 /** Everything `cellpipe doctor` (no options) checks, as `--json` prints it and the page's "Check set-up" shows it. */
-export interface DoctorReport {
-  ok: boolean;
-  targets: TargetReport[];
-  containers: TargetReport;
-}
-
 export async function doctorReport(env: NodeJS.ProcessEnv): Promise<DoctorReport> {
   const targets = await allTargets(env);
   // Only the Kubeflow targets decide `ok`: the machine's container tools are reported as warnings.

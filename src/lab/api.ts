@@ -14,33 +14,10 @@ import { SSEParser } from './model/sse.js';
 import type { ProfilesResponse } from './model/targets.js';
 import { CellpipeError } from '../core/errors.js';
 import type { ProfileFormValues } from '../core/profile-form.js';
+import type { DoctorReport } from '../core/doctor-report.js';
 
-/** One check of `cellpipe doctor` as `GET /api/doctor` sends it (cli/doctor-checks.ts `Check`). */
-export interface DoctorCheck {
-  name: string;
-  ok: boolean;
-  detail: string;
-  fix?: string;
-  skipped?: boolean;
-  warning?: boolean;
-}
-
-/** One checked target (a profile, the kubeconfig's context, or this machine in containers) and what to do next. */
-export interface DoctorTarget {
-  profile?: string;
-  context?: string;
-  machine?: 'containers';
-  ok: boolean;
-  checks: DoctorCheck[];
-  next: string;
-}
-
-/** `GET /api/doctor`: what `cellpipe doctor --json` prints. */
-export interface DoctorReport {
-  ok: boolean;
-  targets: DoctorTarget[];
-  containers: DoctorTarget;
-}
+/** `GET /api/doctor`: what `cellpipe doctor --json` prints (one shape with the CLI's, core/doctor-report.ts). */
+export type { Check as DoctorCheck, DoctorReport, TargetReport as DoctorTarget } from '../core/doctor-report.js';
 
 /** An error from the backend with the message (and hint) the user should read. */
 export class ResponseError extends CellpipeError {
