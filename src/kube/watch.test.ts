@@ -2,6 +2,7 @@
  * List-then-watch against the real API server: watches that the server ends (timeoutSeconds) are re-opened from the
  * last resource version, so every change is seen exactly once. Run through `bash scripts/test-k8s.sh`.
  */
+import { getEventListeners } from 'node:events';
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { V1ConfigMap } from '@kubernetes/client-node';
@@ -36,6 +37,8 @@ describe('watching a collection', { skip: cluster ? false : SKIP_NO_CLUSTER, tim
       }
       await ns.conn.core.deleteNamespacedConfigMap({ namespace: ns.name, name: 'cm-0' });
       await waitFor('the deletion', async () => events.includes('DELETED cm-0'));
+      // Each re-watch took its abort listener off the caller's signal: at most the open request's one is left.
+      assert.ok(getEventListeners(controller.signal, 'abort').length <= 1, `${getEventListeners(controller.signal, 'abort').length} abort listeners after ${watches} watches`);
       controller.abort();
       await done;
       assert.deepEqual(events, ['ADDED before', 'ADDED cm-0', 'ADDED cm-1', 'ADDED cm-2', 'ADDED cm-3', 'DELETED cm-0']);

@@ -67,6 +67,9 @@ export async function watchObjects<T extends KubernetesObject>(o: WatchOptions<T
     try {
       if (rv === undefined) rv = await list();
       delay = 200;
+      // One abort listener per watch request, removed when it ends: the signal outlives many re-watches (every
+      // timeoutSeconds), and a listener left per request would pile up on it for as long as the run is followed.
+      let stopRequest: (() => void) | undefined;
       const outcome = await new Promise<'expired' | 'closed'>((resolve, reject) => {
         let expired = false;
         o.onWatchStart?.(rv!);
@@ -100,10 +103,12 @@ export async function watchObjects<T extends KubernetesObject>(o: WatchOptions<T
             } else resolve(expired ? 'expired' : 'closed');
           },
         );
-        started.then(
-          (ac) => o.signal.addEventListener('abort', () => ac.abort(), { once: true }),
-          reject,
-        );
+        started.then((ac) => {
+          stopRequest = () => ac.abort();
+          o.signal.addEventListener('abort', stopRequest, { once: true });
+        }, reject);
+      }).finally(() => {
+        if (stopRequest) o.signal.removeEventListener('abort', stopRequest);
       });
       if (outcome === 'expired') rv = undefined; // too old: list again, replaying differences
     } catch (err) {
