@@ -1,6 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { parse } from 'yaml';
@@ -18,6 +21,22 @@ test('cellpipe compile prints the spec of a corpus notebook and exits 0', async 
   const spec = parse(r.stdout.split('\n---\n')[0]);
   assert.equal(spec.pipelineInfo.name, 'candies-sharing');
   assert.deepEqual(Object.keys(spec.root.dag.tasks).sort(), ['kid1', 'kid2', 'kid3', 'sack']);
+});
+
+test('a plain spec whose run would outgrow Argo\'s Workflow limit is written with a warning naming the limit and the way out', async () => {
+  // candies_sharing's 4 steps each carry the inlined step runtime (~56 KB, 7 copies once run): over Argo's 1 MB.
+  const big = await cli('compile', '../shared/corpus/kale/candies_sharing.ipynb');
+  assert.equal(big.code, 0, big.stderr);
+  assert.ok(big.stdout.includes('pipelineInfo'), 'the spec is still written');
+  assert.match(big.stderr, /warning: .*candies_sharing\.ipynb: this pipeline's run would not fit in Argo: 4 steps .*over Argo's 1 MB limit/);
+  assert.match(big.stderr, /hint: build the step images/);
+  // One step fits: no warning.
+  const dir = await mkdtemp(join(tmpdir(), 'cellpipe-compile-'));
+  const cell = (tags: string[], source: string) => ({ cell_type: 'code', metadata: { tags }, source, outputs: [], execution_count: null });
+  await writeFile(join(dir, 'one.ipynb'), JSON.stringify({ nbformat: 4, nbformat_minor: 5, metadata: {}, cells: [cell(['step:only'], 'x = 1\nprint(x)')] }));
+  const small = await cli('compile', join(dir, 'one.ipynb'));
+  assert.equal(small.code, 0, small.stderr);
+  assert.doesNotMatch(small.stderr, /would not fit in Argo/);
 });
 
 test('cellpipe compile --graph prints steps, edges, parameters, metrics and diagnostics as JSON', async () => {

@@ -10,6 +10,8 @@ import { commandArgs } from '../args.js';
 import { formatDiagnostics } from '../diagnostics.js';
 import { planNotebookFiles, type FilesPlan } from '../../images/files.js';
 import { notebookReader } from '../../runs/notebook-reader.js';
+import { argoSizeProblem } from '../../kfp/argo-size.js';
+import { specDocument } from '../../kfp/parameters.js';
 
 const USAGE = `usage: cellpipe compile NOTEBOOK [-o FILE] [--graph]
 
@@ -44,6 +46,11 @@ const compile: Command = async (argv, io) => {
     io.stderr.write(`note: the steps read ${travelling} file${travelling === 1 ? '' : 's'} of the notebook's folder; they travel in built images only ` +
       `(cellpipe build … -o spec.yaml, cellpipe submit): this spec runs the steps without them\n`);
   }
+  // A plain spec carries the step runtime in every step: past a few steps its run outgrows Argo's Workflow limit and
+  // stops midway on a real Kubeflow. Said here, where the spec is made; the spec is still written (a cluster with
+  // Argo's limit raised can run it), and `cellpipe submit` mounts the runtime from a ConfigMap instead.
+  const tooLarge = argoSizeProblem(specDocument(result.yaml), { runtimeInlined: true });
+  if (tooLarge) io.stderr.write(`warning: ${shown}: ${tooLarge.message}\nhint: ${tooLarge.hint}; or build it with \`cellpipe build … -o spec.yaml\`\n`);
   if (typeof args.flags.output === 'string') await writeFile(resolve(io.cwd, args.flags.output), result.yaml);
   else io.stdout.write(result.yaml);
   return 0;
