@@ -64,8 +64,15 @@ NOTEBOOK_FIRST_LOG_FILE="$work/first-log" E2E_URL=$url E2E_TOKEN= E2E_ROOT="$wor
   npx playwright test -c test/e2e/playwright.config.ts notebook-pod.spec.ts
 rc=$?
 if [ $rc -ne 0 ]; then
+  # 'why: ' lines are repeated in the suite's failure summary (scripts/test.sh), which is all CI shows of a long run.
   echo "--- the notebook pod's log (last 60 lines):" >&2
   node test/notebook-pod/pod.mjs logs "$pod" 2>&1 | tail -60 >&2
+  node test/notebook-pod/pod.mjs logs "$pod" 2>&1 | grep -v -E '" 200 |GET /|^\s*$' | tail -15 | sed 's/^/why: notebook pod log: /' >&2
+  node test/notebook-pod/pod.mjs pods "${pod%%/*}" 2>&1 | sed 's/^/why: pod: /' >&2
+  # What the page showed when it failed (Playwright's ARIA snapshot of it): the sidebar's run and steps.
+  for f in test-results/e2e/notebook-pod-*/error-context.md; do
+    [ -f "$f" ] && grep -i -E 'run|step|load|clean|summarise|pending|waiting|fail|error|build|submit' "$f" | head -25 | sed 's/^/why: page: /' >&2 && break
+  done
   fail "the browser test failed"
 fi
 [ -s "$work/first-log" ] || fail "the browser test did not record when the first step log showed"

@@ -18,9 +18,10 @@ why_failed() {
   local log="$logs/$1.log"
   printf '\n-- why %s failed (failure lines from its output; the full output is above):\n' "$1"
   # '[page …]' lines are what the browser's console said; 'Traceback'/'[E ' what the Jupyter server's log said.
-  # '> 43 |' is the line of a Playwright spec where it failed; 'node-recovery:' the crash-recovery check's verdicts.
-  grep -a -n -E '✘|✖|not ok|[0-9]+\) .*›|Error|error:|FAIL|Timeout|timed out|did not start|missing|not found|Expected|Received|^\[page |Traceback|^\[E | → |^ *> +[0-9]+ \||node-recovery: ' "$log" \
-    | grep -v -E '^[0-9]+:\s*$' | head -70
+  # '> 43 |' is the line of a Playwright spec where it failed; 'node-recovery:' the crash-recovery check's verdicts;
+  # 'why: ' what a group printed to explain its failure (the state of pods, the page, a log's tail).
+  grep -a -n -E '✘|✖|not ok|[0-9]+\) .*›|Error|error:|FAIL|Timeout|timed out|did not start|missing|not found|Expected|Received|^\[page |Traceback|^\[E | → |^ *> +[0-9]+ \||node-recovery: |^why: ' "$log" \
+    | grep -v -E '^[0-9]+:\s*$' | head -100
 }
 # Layers: every import points down the floors (.dependency-cruiser.cjs); a violation prints its arrow.
 group "layers" npm run -s lint:layers

@@ -17,14 +17,20 @@ kc=(kubectl --kubeconfig "$CELLPIPE_K8S_KUBECONFIG" -n "$CELLPIPE_K8S_NAMESPACE"
 before_sysctls=$(cat "$state/node-sysctls" | cut -d= -f2 | tr '\n' ' ')
 pod() { # pod NAME: a busybox pod that sleeps on the real node
   printf '{"apiVersion":"v1","kind":"Pod","metadata":{"name":"%s"},"spec":{"nodeName":"%s","terminationGracePeriodSeconds":1,"containers":[{"name":"main","image":"cellpipe.local/busybox:1","imagePullPolicy":"Never","command":["sleep","600"]}]}}' "$1" "$CELLPIPE_K8S_NODE" |
-    "${kc[@]}" apply -f - >/dev/null && "${kc[@]}" wait --for=condition=Ready "pod/$1" --timeout=60s >/dev/null
+    "${kc[@]}" apply -f - >/dev/null && "${kc[@]}" wait --for=condition=Ready "pod/$1" --timeout=60s >/dev/null && return 0
+  # Why it is not ready, for the failure message: its conditions and container states as the API server has them.
+  "${kc[@]}" get "pod/$1" -o jsonpath='{range .status.conditions[*]}{.type}={.status} {.reason} {.message}{"\n"}{end}{range .status.containerStatuses[*]}{.name}: {.state}{"\n"}{end}' 2>&1 |
+    sed "s/^/node-recovery: pod $1: /" >&2
+  return 1
 }
 pod crash-victim || fail "the pod before the crash did not become ready"
 for f in "$state"/pids/*; do kill -9 "$(cat "$f")" 2>/dev/null; done
 pgrep -f "containerd-shim-runc-v2 .*$state" >/dev/null || fail "expected the pod's shim to outlive the crash (the case cleaned up here)"
 ok "killed every cluster process with SIGKILL; the pod's container still runs"
 
-bash "$here/cluster.sh" start >/dev/null 2>&1 || fail "start after the crash failed"
+restart_log=$(mktemp)
+bash "$here/cluster.sh" start >"$restart_log" 2>&1 || { tail -20 "$restart_log" | sed 's/^/node-recovery: start: /' >&2; rm -f "$restart_log"; fail "start after the crash failed"; }
+rm -f "$restart_log"
 eval "$(bash "$here/cluster.sh" env)"
 kc=(kubectl --kubeconfig "$CELLPIPE_K8S_KUBECONFIG" -n "$CELLPIPE_K8S_NAMESPACE")
 pod after-crash || fail "a pod after the restart did not become ready"
