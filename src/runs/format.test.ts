@@ -66,3 +66,10 @@ test('status names the failing cell as JupyterLab numbers it (record cell 7 is t
   assert.match(text, /eval\s+failed\s+2\.5s\s+2/);
   assert.match(text, /step eval failed at cell 8, line 2 \(y = df\["label"\]\):\n  KeyError: 'label'$/);
 });
+
+test('status shows a float parameter as the notebook writes it (14.0, not 14) when the record keeps its type', () => {
+  const typed = formatStatus(rec({ parameters: { MIN_TEMPERATURE: 14, WINDOW: 7, NAME: 'a b' }, parameterTypes: { MIN_TEMPERATURE: 'float', WINDOW: 'int', NAME: 'str' } }));
+  assert.match(typed, /params\s+MIN_TEMPERATURE=14\.0 WINDOW=7 NAME="a b"\n/);
+  // A record made before types were kept: the JSON value, as before.
+  assert.match(formatStatus(rec({ parameters: { MIN_TEMPERATURE: 14 } })), /params\s+MIN_TEMPERATURE=14\n/);
+});

@@ -5,6 +5,7 @@
 import type { RunRecord, StepRecord } from './types.js';
 import { cellLabel } from '../core/notebook.js';
 import { formatBytes } from '../core/bytes.js';
+import { showValue } from './compare.js';
 
 /** `1.2s`, `3m04s`, `1h02m`. */
 export function formatDuration(ms: number): string {
@@ -72,7 +73,9 @@ export function formatStatus(r: RunRecord, now = Date.now()): string {
   if (r.note) lines.push(`note      ${r.note}`);
   if (r.startedAt) lines.push(`duration  ${elapsed(r.startedAt, r.finishedAt, now)}${r.finishedAt ? '' : ' (running)'}`);
   const params = Object.entries(r.parameters);
-  if (params.length) lines.push(`params    ${params.map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(' ')}`);
+  // Strings quoted (a value with spaces stays one), the rest as the notebook writes them (showValue: 14.0 for a float).
+  const shown = (k: string, v: unknown) => (typeof v === 'string' ? JSON.stringify(v) : showValue(v, r.parameterTypes?.[k]));
+  if (params.length) lines.push(`params    ${params.map(([k, v]) => `${k}=${shown(k, v)}`).join(' ')}`);
   if (r.url) lines.push(`url       ${r.url}`);
   lines.push('');
   const rows = [['STEP', 'STATE', 'DURATION', 'TRIES', 'OUTPUTS', 'METRICS']];

@@ -3,7 +3,7 @@
  * and schedules. Types only, so every layer — the store, the Kubeflow client, the page — can see them; the UI and
  * the CLI read run records only and never need to know which runtime made one.
  */
-import type { JsonValue } from '../core/model.js';
+import type { JsonValue, ParameterType } from '../core/model.js';
 
 export type RunState = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
 export type StepState = 'pending' | 'running' | 'succeeded' | 'failed' | 'cached' | 'skipped' | 'cancelled';
@@ -97,6 +97,11 @@ export interface RunRecord {
   /** Profile name for Kubeflow runs. */
   profile?: string;
   parameters: Record<string, JsonValue>;
+  /**
+   * Each parameter's type as the notebook declares it, so a float the notebook writes 14.0 is shown 14.0, not 14
+   * (JSON has one number type). Absent in records made before it was kept, and for runs a schedule made.
+   */
+  parameterTypes?: Record<string, ParameterType>;
   state: RunState;
   /** Why a run ended as it did, e.g. `interrupted` when its runner died. */
   reason?: string;

@@ -42,6 +42,7 @@ export function kubeflowRunRecord(facts: KubeflowRunFacts, kfp?: KfpRunPlace): R
     runtime: 'kubeflow',
     profile: facts.profile,
     parameters: facts.parameters,
+    parameterTypes: Object.fromEntries(graph.parameters.map((p) => [p.name, p.type])),
     state: 'queued',
     ...(facts.stage ? { stage: facts.stage } : {}),
     createdAt: facts.createdAt ?? new Date().toISOString(),

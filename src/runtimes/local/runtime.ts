@@ -199,6 +199,7 @@ export class LocalRuntime extends EventEmitter<LocalRuntimeEvents> implements Ru
       specHash: request.specHash,
       runtime: 'local',
       parameters,
+      parameterTypes: Object.fromEntries(request.graph.parameters.map((p) => [p.name, p.type])),
       state: 'queued',
       createdAt: new Date().toISOString(),
       steps: request.graph.steps.map((s) => pendingStep(s.name, s.unit)),
