@@ -17,7 +17,7 @@ kc=(kubectl --kubeconfig "$CELLPIPE_K8S_KUBECONFIG" -n "$CELLPIPE_K8S_NAMESPACE"
 before_sysctls=$(cat "$state/node-sysctls" | cut -d= -f2 | tr '\n' ' ')
 pod() { # pod NAME: a busybox pod that sleeps on the real node
   printf '{"apiVersion":"v1","kind":"Pod","metadata":{"name":"%s"},"spec":{"nodeName":"%s","terminationGracePeriodSeconds":1,"containers":[{"name":"main","image":"cellpipe.local/busybox:1","imagePullPolicy":"Never","command":["sleep","600"]}]}}' "$1" "$CELLPIPE_K8S_NODE" |
-    "${kc[@]}" apply -f - >/dev/null && "${kc[@]}" wait --for=condition=Ready "pod/$1" --timeout=60s >/dev/null && return 0
+    "${kc[@]}" apply -f - >/dev/null && "${kc[@]}" wait --for=condition=Ready "pod/$1" --timeout=180s >/dev/null && return 0
   # Why it is not ready, for the failure message: its conditions and container states as the API server has them.
   "${kc[@]}" get "pod/$1" -o jsonpath='{range .status.conditions[*]}{.type}={.status} {.reason} {.message}{"\n"}{end}{range .status.containerStatuses[*]}{.name}: {.state}{"\n"}{end}' 2>&1 |
     sed "s/^/node-recovery: pod $1: /" >&2

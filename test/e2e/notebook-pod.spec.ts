@@ -15,6 +15,9 @@ import { keep, openNotebook, openSidebar, URL } from './lab-helpers.js';
 const EXAMPLES = join(dirname(fileURLToPath(import.meta.url)), '../../examples');
 
 test('in a Kubeflow notebook pod, with no profile written: submit the quickstart and see each step\'s log under its cells', { tag: '@notebookpod' }, async ({ page }) => {
+  // The waits below (a first step log within 10 minutes: the pod builds the step images from its own) need more than
+  // the suite's 4-minute test timeout on a slow machine.
+  test.setTimeout(15 * 60_000);
   const namespace = process.env.NOTEBOOK_NAMESPACE!;
   expect(namespace, 'scripts/test-notebook-pod.sh names the notebook\'s namespace').toBeTruthy();
   // The user's files, uploaded as JupyterLab's file browser does (the contents API, with its XSRF cookie).
