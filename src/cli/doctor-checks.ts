@@ -50,7 +50,7 @@ export async function checkProfile(profileName: string, env: NodeJS.ProcessEnv):
   const { connect } = await import('../kube/connect.js');
   const checks: Check[] = [];
   const report = (): TargetReport => {
-    const ok = checks.every((c) => c.ok);
+    const ok = checks.every((c) => c.ok || c.warning);
     return {
       profile: profileName, ok, checks,
       next: ok
@@ -76,6 +76,18 @@ export async function checkProfile(profileName: string, env: NodeJS.ProcessEnv):
     const ctx = profile.inCluster ? 'in-cluster service account' : `context '${conn.kc.getCurrentContext()}'`;
     checks.push({ name: 'kubeconfig', ok: true, detail: `${ctx}, server ${conn.server}` });
   } catch (err) {
+    const { profileNeedsCluster } = await import('../kfp/endpoint.js');
+    if (!profileNeedsCluster(profile, env)) {
+      // KFP by URL: the run goes without the cluster's API, as the sidebar's picker offers it; what is lost is said.
+      checks.push({
+        ...failure('kubeconfig', err, 'fix the profile\'s kubeconfig / context'),
+        warning: true,
+        detail: `${(err as Error).message} — runs go to KFP by URL without it, but the steps' pod logs and why a pod waits are out of reach`,
+        fix: `to follow them, set 'kubeconfig' (and 'context') of profile '${profileName}' to the cluster's`,
+      });
+      checks.push(...skipped(['API server', 'namespace', 'permissions'], 'no kubeconfig').map((c) => ({ ...c, warning: true })));
+      return report();
+    }
     checks.push(failure('kubeconfig', err, 'fix the profile\'s kubeconfig / context'));
     checks.push(...skipped(['API server', 'namespace', 'permissions'], 'no kubeconfig'));
     return report();

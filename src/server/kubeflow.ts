@@ -77,11 +77,6 @@ export function defaultStateFile(env: NodeJS.ProcessEnv = process.env): string {
   return path.join(base, 'cellpipe', 'backend-kubeflow-runs.json');
 }
 
-/** Whether a profile reaches Kubeflow through the cluster's API (or builds there): then it needs a working kubeconfig. */
-function needsCluster(p: Profile, auth: string): boolean {
-  return auth === 'kube' || p.build === 'kaniko' || p.kubeconfig !== undefined || p.context !== undefined;
-}
-
 /** How long the picker waits for a cluster to answer before listing its profile as unreachable. */
 const CLUSTER_CHECK_MS = 4000;
 
@@ -182,7 +177,7 @@ export class KubeflowTargets {
   /** Every profile, for the target picker, with what is wrong with it; `error` when the profiles file is unreadable. */
   async summaries(): Promise<{ profiles: ProfileSummary[]; file?: string; error?: string }> {
     const c = await this.collect();
-    const { kfpSettings } = await import('../kfp/endpoint.js');
+    const { kfpSettings, profileNeedsCluster } = await import('../kfp/endpoint.js');
     const out: ProfileSummary[] = [];
     const checks: Promise<void>[] = [];
     for (const [name, source] of c.sources) {
@@ -196,7 +191,7 @@ export class KubeflowTargets {
       try {
         const settings = kfpSettings(p, this.env);
         if (settings.uiUrl) s.kfpUi = settings.uiUrl;
-        if (needsCluster(p, settings.auth)) {
+        if (profileNeedsCluster(p, this.env)) {
           checks.push(checkCluster(p, this.env).then((problem) => void (problem && Object.assign(s, problem))));
         }
       } catch (err) {

@@ -123,6 +123,22 @@ test('two profiles: both are checked and reported, each with its own problem and
   assert.deepEqual(body.targets.map((t) => [t.profile, t.ok, t.checks.find((c) => !c.ok)?.name]), [['lab', false, 'API server'], ['prod', false, 'kubeconfig']]);
 });
 
+test('a profile that reaches KFP by URL needs no kubeconfig: its absence is a warning naming what it costs, as the picker offers the profile', async () => {
+  const dir = await home();
+  const profiles = join(dir, 'profiles.yaml');
+  await writeFile(profiles, ['profiles:', '  byurl:', '    namespace: team', '    kfp:', '      host: http://127.0.0.1:9', ''].join('\n'));
+  const r = await cellpipe(['doctor'], { HOME: dir, CELLPIPE_PROFILES: profiles, KUBECONFIG: '' });
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /warn {2}kubeconfig +no kubeconfig found.* — runs go to KFP by URL without it, but the steps' pod logs and why a pod waits are out of reach/);
+  assert.match(r.stdout, /fix: to follow them, set 'kubeconfig' \(and 'context'\) of profile 'byurl'/);
+  assert.doesNotMatch(r.stdout, /FAIL/);
+  // Named on a kubeconfig, the same missing file is a failure: that profile reaches KFP through the cluster.
+  await writeFile(profiles, ['profiles:', '  bykube:', `    kubeconfig: ${join(dir, 'missing')}`, '    namespace: team', ''].join('\n'));
+  const kube = await cellpipe(['doctor'], { HOME: dir, CELLPIPE_PROFILES: profiles, KUBECONFIG: '' });
+  assert.equal(kube.code, 1);
+  assert.match(kube.stdout, /FAIL {2}kubeconfig/);
+});
+
 test('a broken profiles file is reported as such, not replaced by the current context', async () => {
   const dir = await home();
   const profiles = join(dir, 'profiles.yaml');
