@@ -76,13 +76,24 @@ describe('the profile a Kubeflow notebook pod implies', () => {
     assert.equal(await profileNames({ HOME: dir }, pod), undefined);
   });
 
-  test('a profiles file, once written, is all there is', async () => {
+  test('a profiles file adds to it: the pod\'s own profile stays, after the file\'s, unless the file names one \'kubeflow\'', async () => {
     const file = join(dir, 'profiles.yaml');
     writeFileSync(file, 'profiles:\n  prod:\n    namespace: team-a\n');
     const withFile = { ...env, CELLPIPE_PROFILES: file };
     const pod = { serviceAccountDir: sa };
-    assert.deepEqual(await profileNames(withFile, pod), ['prod']);
-    await assert.rejects(loadProfile('kubeflow', withFile, pod), /no profile 'kubeflow' in .*known: prod/);
+    assert.deepEqual(await profileNames(withFile, pod), ['prod', 'kubeflow']);
+    assert.deepEqual([...(await loadProfiles(withFile, pod)).keys()], ['prod', 'kubeflow']);
+    assert.equal((await loadProfile('kubeflow', withFile, pod)).implicit, 'notebook-pod');
+    await assert.rejects(loadProfile('dev', withFile, pod), /no profile 'dev' in .*known: prod, kubeflow/);
+    // The file's own 'kubeflow' is the one used.
+    writeFileSync(file, 'profiles:\n  kubeflow:\n    namespace: team-b\n');
+    assert.deepEqual(await profileNames(withFile, pod), ['kubeflow']);
+    const replaced = await loadProfile('kubeflow', withFile, pod);
+    assert.equal(replaced.namespace, 'team-b');
+    assert.equal(replaced.implicit, undefined);
+    // Outside a pod, the file is all there is.
+    writeFileSync(file, 'profiles:\n  prod:\n    namespace: team-a\n');
+    assert.deepEqual(await profileNames({ HOME: dir, CELLPIPE_PROFILES: file }, pod), ['prod']);
   });
 
   test('the token is read at each request: a rotated token is the next request\'s', async () => {

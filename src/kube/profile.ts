@@ -66,8 +66,9 @@ function implied(err: unknown, env: NodeJS.ProcessEnv, pod: PodFiles): Profile |
 }
 
 /**
- * Reads every profile from the profiles file; throws with the file and field at fault. Without a file, inside a
- * Kubeflow notebook pod: the profile the pod implies.
+ * Reads every profile from the profiles file; throws with the file and field at fault. Inside a Kubeflow notebook
+ * pod, the profile the pod implies comes after the file's (or alone, without a file): adding a profile for another
+ * cluster does not take away this notebook's own; a profile of the same name in the file replaces it.
  */
 export async function loadProfiles(env: NodeJS.ProcessEnv = process.env, pod: PodFiles = {}): Promise<Map<string, Profile>> {
   let raw: Record<string, unknown>;
@@ -80,6 +81,8 @@ export async function loadProfiles(env: NodeJS.ProcessEnv = process.env, pod: Po
   }
   const out = new Map<string, Profile>();
   for (const [name, value] of Object.entries(raw)) out.set(name, checkProfile(name, value, profilesPath(env), env));
+  const own = notebookPodProfile(env, pod);
+  if (own && !out.has(own.name)) out.set(own.name, own);
   return out;
 }
 
@@ -89,7 +92,9 @@ export async function loadProfiles(env: NodeJS.ProcessEnv = process.env, pod: Po
  */
 export async function profileNames(env: NodeJS.ProcessEnv = process.env, pod: PodFiles = {}): Promise<string[] | undefined> {
   try {
-    return Object.keys(await readProfiles(env));
+    const names = Object.keys(await readProfiles(env));
+    const own = notebookPodProfile(env, pod);
+    return own && !names.includes(own.name) ? [...names, own.name] : names;
   } catch (err) {
     const p = implied(err, env, pod);
     if (p) return [p.name];
@@ -137,7 +142,9 @@ export async function loadProfile(name: string, env: NodeJS.ProcessEnv = process
     throw Object.assign(new Error(`no profile '${name}': there is no profiles file at ${profilesPath(env)}, and this Kubeflow notebook pod implies only '${p.name}'`), { noFile: true });
   }
   if (!Object.hasOwn(all, name)) {
-    const known = Object.keys(all);
+    const own = notebookPodProfile(env, pod);
+    if (own?.name === name) return own;
+    const known = [...Object.keys(all), ...(own ? [own.name] : [])];
     throw new Error(`no profile '${name}' in ${profilesPath(env)}${known.length ? ` (known: ${known.join(', ')})` : ''}`);
   }
   return checkProfile(name, all[name], profilesPath(env), env);
