@@ -38,6 +38,16 @@ test('no credentials go into the profile: not in the KFP URL, not in the registr
   assert.match(errors.registry!, /^Registry: no credentials here/);
 });
 
+test("KFP's object store is its S3 endpoint alone: no path, no credentials; it goes under kfp.objectStore", () => {
+  const bad = (kfpObjectStore: string) => profileFormErrors(form({ name: 'a', namespace: 'a', kfpObjectStore })).kfpObjectStore;
+  assert.match(bad('seaweedfs.kubeflow:9000')!, /^KFP object store: .*must be an http:\/\/ or https:\/\/ URL|^KFP object store: .*is not a URL/);
+  assert.match(bad('http://key:secret@seaweedfs.kubeflow:9000')!, /^KFP object store: no credentials in the URL/);
+  assert.match(bad('http://seaweedfs.kubeflow:9000/mlpipeline')!, /^KFP object store: .*without a path \(the bucket comes from the pipeline root\)/);
+  const v = form({ name: 'a', namespace: 'a', kfpObjectStore: 'http://seaweedfs.kubeflow:9000/' });
+  assert.equal(bad(v.kfpObjectStore), undefined);
+  assert.deepEqual(profileSettings(v).settings.kfp, { objectStore: { endpoint: 'http://seaweedfs.kubeflow:9000' } });
+});
+
 test("auth 'kube' takes no host, as the backend's own check says", () => {
   assert.match(profileFormErrors(form({ name: 'a', namespace: 'a', kfpAuth: 'kube', kfpHost: 'https://kf.example.com' })).kfpAuth!, /takes no KFP host/);
 });

@@ -19,6 +19,7 @@ export interface ProfileFormValues {
   kfpAuth: string;
   kfpTokenFile: string;
   kfpTokenEnv: string;
+  kfpObjectStore: string;
 }
 
 export type ProfileField = keyof ProfileFormValues;
@@ -37,11 +38,12 @@ export const PROFILE_FIELDS: { key: ProfileField; label: string; help: string; e
   { key: 'kfpAuth', label: 'KFP auth', help: 'none, token-file, token ($CELLPIPE_KFP_TOKEN or the variable below) or kube (the cluster credentials; no host)', file: 'kfp.auth', choices: ['', 'none', 'token-file', 'token', 'kube'] },
   { key: 'kfpTokenFile', label: 'KFP token file', help: 'the file holding the token (auth token-file); the token itself is never stored', example: '/var/run/secrets/kubeflow/pipelines/token', file: 'kfp.tokenFile' },
   { key: 'kfpTokenEnv', label: 'KFP token variable', help: 'the environment variable holding the token (auth token); its value is never stored', example: 'CELLPIPE_KFP_TOKEN', file: 'kfp.tokenEnv' },
+  { key: 'kfpObjectStore', label: 'KFP object store', help: "optional: KFP's S3 endpoint, to read a step's log back once its pod is gone (the access key comes from the namespace's mlpipeline-minio-artifact Secret)", example: 'http://seaweedfs.kubeflow:9000', file: 'kfp.objectStore.endpoint' },
 ];
 
 export const EMPTY_PROFILE_FORM: ProfileFormValues = {
   name: '', namespace: '', kubeconfig: '', context: '', registry: '', insecureRegistry: false, baseImage: '', build: '',
-  kfpHost: '', kfpAuth: '', kfpTokenFile: '', kfpTokenEnv: '',
+  kfpHost: '', kfpAuth: '', kfpTokenFile: '', kfpTokenEnv: '', kfpObjectStore: '',
 };
 
 /** Target names the picker keeps for itself. */
@@ -90,6 +92,19 @@ function fieldProblem(key: ProfileField, v: ProfileFormValues): string | undefin
     case 'build':
       if (text && !['auto', 'buildah', 'kaniko'].includes(text)) return `'${text}' is not one of auto, buildah, kaniko`;
       return undefined;
+    case 'kfpObjectStore': {
+      if (!text) return undefined;
+      let url: URL;
+      try {
+        url = new URL(text);
+      } catch {
+        return `'${text}' is not a URL (e.g. http://seaweedfs.kubeflow:9000)`;
+      }
+      if (url.protocol !== 'http:' && url.protocol !== 'https:') return `'${text}' must be an http:// or https:// URL`;
+      if (url.username || url.password) return "no credentials in the URL: the access key is read from the namespace's Secret";
+      if (url.pathname.replace(/\/+$/, '') !== '' || url.search) return `'${text}': the S3 endpoint only, without a path (the bucket comes from the pipeline root)`;
+      return undefined;
+    }
     case 'kfpHost': {
       if (!text) return undefined;
       let url: URL;
@@ -134,11 +149,12 @@ export function profileSettings(v: ProfileFormValues): { name: string; settings:
   if (v.insecureRegistry) settings.insecureRegistry = true;
   put('baseImage', v.baseImage);
   put('build', v.build);
-  const kfp: Record<string, string> = {};
+  const kfp: Record<string, unknown> = {};
   if (t(v.kfpHost)) kfp.host = t(v.kfpHost).replace(/\/+$/, '');
   if (t(v.kfpAuth)) kfp.auth = t(v.kfpAuth);
   if (t(v.kfpTokenFile)) kfp.tokenFile = t(v.kfpTokenFile);
   if (t(v.kfpTokenEnv)) kfp.tokenEnv = t(v.kfpTokenEnv);
+  if (t(v.kfpObjectStore)) kfp.objectStore = { endpoint: t(v.kfpObjectStore).replace(/\/+$/, '') };
   if (Object.keys(kfp).length) settings.kfp = kfp;
   return { name: t(v.name), settings };
 }

@@ -20,6 +20,10 @@
  *       serviceAccount: default-editor
  *       insecureSkipTlsVerify: false
  *       caFile: /path/ca.pem
+ *       objectStore:                     # optional: read the steps' logs back from KFP's object store (below)
+ *         endpoint: http://seaweedfs.kubeflow:9000
+ *         secret: mlpipeline-minio-artifact   # the namespace's Secret with keys accesskey, secretkey (KFP's)
+ *         region: minio
  * ```
  * Inside a Kubeflow notebook pod (a Kubernetes pod with the projected KFP token file) without `host`, the API service
  * `http://ml-pipeline.<kfpNamespace>.svc.cluster.local:8888` is used with that token.
@@ -50,6 +54,18 @@ export interface KfpSettings {
   serviceAccount?: string;
   insecureSkipTlsVerify: boolean;
   caFile?: string;
+  /** Where KFP's launcher uploads each step's log; unset: the logs are read from the step pods only. */
+  objectStore?: ObjectStoreSettings;
+}
+
+/**
+ * KFP's object store as cellpipe reads it back (./object-store.ts): its S3 endpoint, and the namespace's Secret
+ * holding the access key KFP's own UI and launcher use. The bucket and prefix are the run's pipeline root.
+ */
+export interface ObjectStoreSettings {
+  endpoint: string;
+  secret: string;
+  region: string;
 }
 
 /** TLS and auth for one request. */
@@ -82,7 +98,7 @@ function settingError(profile: string, key: string, what: string): KfpError {
 /** Reads and checks a profile's `kfp:` section. */
 export function kfpSettings(profile: Pick<Profile, 'name' | 'kfp'>, env: NodeJS.ProcessEnv = process.env): KfpSettings {
   const raw = profile.kfp ?? {};
-  const known = ['host', 'auth', 'tokenFile', 'tokenEnv', 'kfpNamespace', 'service', 'uiUrl', 'experiment', 'pipelineRoot', 'serviceAccount', 'insecureSkipTlsVerify', 'caFile'];
+  const known = ['host', 'auth', 'tokenFile', 'tokenEnv', 'kfpNamespace', 'service', 'uiUrl', 'experiment', 'pipelineRoot', 'serviceAccount', 'insecureSkipTlsVerify', 'caFile', 'objectStore'];
   for (const key of Object.keys(raw)) {
     if (!known.includes(key)) throw settingError(profile.name, key, `is not a known setting (known: ${known.join(', ')})`);
   }
@@ -122,7 +138,32 @@ export function kfpSettings(profile: Pick<Profile, 'name' | 'kfp'>, env: NodeJS.
     serviceAccount: str('serviceAccount'),
     insecureSkipTlsVerify: skip === true,
     caFile: str('caFile'),
+    // Off unless set: no request, no delay for profiles without it.
+    ...(raw.objectStore !== undefined && raw.objectStore !== null ? { objectStore: objectStoreSettings(profile.name, raw.objectStore) } : {}),
   };
+}
+
+/** Reads and checks `kfp.objectStore` (see ObjectStoreSettings). */
+function objectStoreSettings(profile: string, raw: unknown): ObjectStoreSettings {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    throw settingError(profile, 'objectStore', 'must be a mapping, e.g. { endpoint: http://seaweedfs.kubeflow:9000 }');
+  }
+  const m = raw as Record<string, unknown>;
+  const known = ['endpoint', 'secret', 'region'];
+  for (const key of Object.keys(m)) {
+    if (!known.includes(key)) throw settingError(profile, `objectStore.${key}`, `is not a known setting (known: ${known.join(', ')})`);
+  }
+  const str = (key: string): string | undefined => {
+    const v = m[key];
+    if (v === undefined || v === null) return undefined;
+    if (typeof v !== 'string' || !v) throw settingError(profile, `objectStore.${key}`, 'must be a non-empty string');
+    return v;
+  };
+  const endpoint = str('endpoint')?.replace(/\/+$/, '');
+  if (!endpoint) throw settingError(profile, 'objectStore.endpoint', "is missing: set the object store's S3 URL, e.g. http://seaweedfs.kubeflow:9000");
+  if (/^https?:\/\/[^/]*@/.test(endpoint)) throw settingError(profile, 'objectStore.endpoint', "must not hold credentials: they are read from the namespace's Secret ('objectStore.secret')");
+  if (!/^https?:\/\/[^/]+$/.test(endpoint)) throw settingError(profile, 'objectStore.endpoint', `'${endpoint}' must be an http:// or https:// URL of the S3 API, without a path (the bucket comes from the pipeline root)`);
+  return { endpoint, secret: str('secret') ?? 'mlpipeline-minio-artifact', region: str('region') ?? 'minio' };
 }
 
 function readToken(path: string, profile: string): string {
