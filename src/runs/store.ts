@@ -370,6 +370,16 @@ export class RunStore {
     return now.at(-1) === encoded;
   }
 
+  /**
+   * A step's log is complete: write the tail it held back (with the note of what was cut), close the file. A step's
+   * end does this; a log stored after its step ended (read back from where KFP keeps it) is closed with this.
+   */
+  closeLog(runId: string, step: string): void {
+    const file = this.logFile(runId, step);
+    const log = this.logFds.get(file);
+    if (log !== undefined) this.finishLog(file, log, runId, step);
+  }
+
   /** Append `texts` to a step's log; on a full disk end the log with a note (using the run's reserve) and throw. */
   private writeLog(runId: string, file: string, log: LogFile, texts: string[], doing: string): void {
     let progress = { done: 0 };
@@ -495,13 +505,6 @@ export class RunStore {
   }
 
   // --- internals ------------------------------------------------------------------------------------------
-
-  /** A step ended: write the tail its log held back (with the note of what was cut), close the file. */
-  private closeLog(runId: string, step: string): void {
-    const file = this.logFile(runId, step);
-    const log = this.logFds.get(file);
-    if (log !== undefined) this.finishLog(file, log, runId, step);
-  }
 
   private finishLog(file: string, log: LogFile, runId?: string, step?: string): void {
     const rest = log.cap.finish();

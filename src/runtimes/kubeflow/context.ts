@@ -8,6 +8,7 @@ import type { KfpClient } from '../../kfp/client.js';
 import type { KfpSettings } from '../../kfp/endpoint.js';
 import type { RunStore } from '../../runs/store.js';
 import type { LogLine, RunRecord } from '../../runs/types.js';
+import type { ObjectStoreAccess } from './stored-logs.js';
 
 export interface KubeflowRuntimeEvents {
   change: [record: RunRecord];
@@ -28,6 +29,8 @@ export interface KubeflowContext {
   kfp(): Promise<KfpClient>;
   /** The cluster connection for pod logs and builds, made on first use; null when there is none. */
   kubeConnection(runId: string, namespace: string): Promise<KubeConnection | null>;
+  /** What reading KFP's object store in `namespace` needs (its access key, the launcher's pipeline root); throws why not. */
+  objectStoreAccess(runId: string, namespace: string): Promise<ObjectStoreAccess>;
   /** Whether pod logs are switched off (no cluster connection, by choice or because it failed). */
   logsOff(): boolean;
   /** The default base image of a notebook that names none (see KubeflowRuntime.baseImage). */

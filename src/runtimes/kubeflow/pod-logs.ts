@@ -13,7 +13,7 @@ import { podWaiting } from '../../kube/pod-waiting.js';
 import { CellOutputsAssembler, isCellOutputsLine } from '../../runs/cell-outputs-log.js';
 import { stepFailureFromLog } from '../../runs/step-failure-log.js';
 import { CELL_OUTPUTS_FILE } from '../../runs/outputs.js';
-import type { RunRecord } from '../../runs/types.js';
+import type { LogLine, RunRecord } from '../../runs/types.js';
 import type { KubeflowContext } from './context.js';
 const NODE_NAME = 'workflows.argoproj.io/node-name';
 
@@ -128,21 +128,13 @@ export async function startPodLogs(ctx: KubeflowContext, record: RunRecord, kfpR
     containersOf: () => ['main'],
     stopWhenDone: false,
     sink: async (step, line) => {
-      // The Kubernetes log API merges stdout and stderr: the prefix alone tells these lines.
-      if (isCellOutputsLine(line.text)) {
-        await storeCellOutputs(ctx, runId, step, outputs, line.text);
-        return;
-      }
+      // The cell outputs are not log lines (none was counted above): they are written whole again.
       const skip = stored.get(step) ?? 0;
-      if (skip > 0 && line.stream !== 'system') {
+      if (skip > 0 && line.stream !== 'system' && !isCellOutputsLine(line.text)) {
         stored.set(step, skip - 1);
         return;
       }
-      await ctx.store.appendLog(runId, step, line);
-      ctx.logged(runId, step, line);
-      // KFP reports no error text for a failed task: the step runtime's last line says which cell raised what.
-      const failure = stepFailureFromLog(step, line.text);
-      if (failure) ctx.changed(structuredClone(await ctx.store.updateStep(runId, step, { error: failure })));
+      await storeStepLine(ctx, runId, step, outputs, line);
     },
     onWarning: (m) => ctx.warn(runId, m),
     // The pod's ending is recorded before the watcher may take the step's log as complete.
@@ -189,6 +181,23 @@ class StepWaits {
 
 /** `waiting for a node`, `cannot pull the image …`: what a wait is, without the kubelet's changing details. */
 const kindOf = (what: string) => what.split(/ \(|:/)[0];
+
+/**
+ * One line of a step's log (from its pod, or read back from KFP's object store) into the run: a chunk of the cell
+ * outputs the step prints goes where a local step writes them, any other line into the step's stored log — and the
+ * line the step runtime ends a failed step with becomes the step's error (KFP reports no error text).
+ */
+export async function storeStepLine(ctx: KubeflowContext, runId: string, step: string, outputs: Map<string, CellOutputsAssembler>, line: LogLine): Promise<void> {
+  // The Kubernetes log API (and the launcher's log file) merge stdout and stderr: the prefix alone tells these lines.
+  if (isCellOutputsLine(line.text)) {
+    await storeCellOutputs(ctx, runId, step, outputs, line.text);
+    return;
+  }
+  await ctx.store.appendLog(runId, step, line);
+  ctx.logged(runId, step, line);
+  const failure = stepFailureFromLog(step, line.text);
+  if (failure) ctx.changed(structuredClone(await ctx.store.updateStep(runId, step, { error: failure })));
+}
 
 /** A chunk of a step's cell outputs from its log; the whole document goes where a local step writes it. */
 async function storeCellOutputs(ctx: KubeflowContext, runId: string, step: string, outputs: Map<string, CellOutputsAssembler>, text: string): Promise<void> {

@@ -29,6 +29,8 @@ export interface KfpRunPlace {
   namespace: string;
   pipelineId: string;
   pipelineVersionId: string;
+  /** The spec's `pipelineInfo.name`: KFP names the run's folder in its object store by it (kfp/executor-logs.ts). */
+  pipelineName?: string;
 }
 
 /** A `queued` Kubeflow run record, every step pending; with `kfp`, the ids that tie it to its KFP run. */
@@ -56,6 +58,7 @@ export function kubeflowRunRecord(facts: KubeflowRunFacts, kfp?: KfpRunPlace): R
             namespace: kfp.namespace,
             pipelineId: kfp.pipelineId,
             pipelineVersionId: kfp.pipelineVersionId,
+            ...(kfp.pipelineName ? { pipelineName: kfp.pipelineName } : {}),
             tasks: JSON.stringify(Object.fromEntries(graph.steps.map((s) => [s.name, taskName(s.name)]))),
           },
         }

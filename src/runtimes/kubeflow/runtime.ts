@@ -30,6 +30,7 @@ import { TERMINAL_KFP } from '../../kfp/states.js';
 import type { KubeflowContext, KubeflowRuntimeEvents } from './context.js';
 import { preparePipeline, submitNotebook, type PreparedPipeline, type StageRunner, type SubmitOptions, type SubmitResult } from './submit.js';
 import { applyKfpRun, watchLoop } from './watch.js';
+import type { ObjectStoreAccess } from './stored-logs.js';
 
 export type { SubmitStage } from '../../runs/types.js';
 export type { KubeflowRuntimeEvents } from './context.js';
@@ -54,6 +55,8 @@ export interface KubeflowRuntimeOptions {
    * the notebook names one. Default: read from this pod inside Kubernetes (kube/own-image.ts), none elsewhere.
    */
   ownImage?: () => Promise<string | undefined>;
+  /** KFP's object store access (profile `kfp.objectStore`); default: its Secret and ConfigMap, read in the namespace. */
+  objectStoreAccess?: (namespace: string) => Promise<ObjectStoreAccess>;
 }
 
 /**
@@ -81,6 +84,7 @@ export class KubeflowRuntime extends EventEmitter<KubeflowRuntimeEvents> impleme
     if (o.client) this.clientPromise = Promise.resolve(o.client);
     this.kube = o.kube;
     this.ownImageOption = o.ownImage;
+    this.objectStoreAccessOption = o.objectStoreAccess;
     const envPoll = Number(this.env.CELLPIPE_KFP_POLL_MS);
     this.pollMs = o.pollMs ?? (envPoll > 0 ? envPoll : 1000);
     this.maxPollMs = o.maxPollMs ?? 10_000;
@@ -109,6 +113,25 @@ export class KubeflowRuntime extends EventEmitter<KubeflowRuntimeEvents> impleme
 
   logsOff(): boolean {
     return this.kube === null;
+  }
+
+  private readonly objectStoreAccessOption?: (namespace: string) => Promise<ObjectStoreAccess>;
+
+  /**
+   * KFP's object store access in `namespace` (./stored-logs.ts), read through the cluster connection — one is made for
+   * it when pod logs are off (`kube: null`): a quick `cellpipe status` follows no pod, but may read a log back.
+   */
+  async objectStoreAccess(runId: string, namespace: string): Promise<ObjectStoreAccess> {
+    if (this.objectStoreAccessOption) return this.objectStoreAccessOption(namespace);
+    const settings = this.settings.objectStore;
+    if (!settings) throw new Error(`profile '${this.profile.name}' sets no kfp.objectStore`);
+    const { accessFromCluster } = await import('./stored-logs.js');
+    let conn = this.kube === null ? null : await this.kubeConnection(runId, namespace);
+    if (!conn) {
+      const { connect } = await import('../../kube/connect.js');
+      conn = connect({ ...this.profile, namespace }, this.env);
+    }
+    return accessFromCluster(conn.namespace === namespace ? conn : { ...conn, namespace }, settings);
   }
 
   warn(runId: string, message: string): void {

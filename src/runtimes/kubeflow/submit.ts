@@ -250,6 +250,7 @@ export async function submitNotebook(ctx: KubeflowContext, o: SubmitOptions): Pr
     namespace: experiment.namespace || namespace,
     pipelineId: upload.pipelineId,
     pipelineVersionId: upload.pipelineVersionId,
+    pipelineName,
   });
   let stored = record;
   if (made) {

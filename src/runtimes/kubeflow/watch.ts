@@ -15,6 +15,7 @@ import { isTerminalRun, isTerminalStep, type RunStore } from '../../runs/store.j
 import type { LogLine, RunRecord, StepRecord } from '../../runs/types.js';
 import type { KubeflowContext } from './context.js';
 import { PodTracking, startPodLogs, stepTasks } from './pod-logs.js';
+import { readBackStepLogs } from './stored-logs.js';
 /** Emits the lines other processes store for a run's steps, each once (for a watcher that does not stream them). */
 class StoredLogTail {
   private readonly next = new Map<string, number>();
@@ -47,9 +48,16 @@ const RUN_LOGS_WAIT_MS = 120_000;
 /**
  * Writes what KFP says into the record. `logPending(step)`: true while the step's pod log is still being stored;
  * such a step keeps its state until the log is complete (and the run its state until no step waits), so whoever
- * follows a log until its step ends gets every line.
+ * follows a log until its step ends gets every line. When the run ends, a step that ran and has no stored log (and
+ * whose pod log is not being read: `podLogOpen`) gets it from KFP's object store first (./stored-logs.ts).
  */
-export async function applyKfpRun(ctx: KubeflowContext, record: RunRecord, run: KfpRun, logPending: (step: string) => boolean = () => false): Promise<{ record: RunRecord; changed: boolean; held: boolean }> {
+export async function applyKfpRun(
+  ctx: KubeflowContext,
+  record: RunRecord,
+  run: KfpRun,
+  logPending: (step: string) => boolean = () => false,
+  podLogOpen: (step: string) => boolean = () => false,
+): Promise<{ record: RunRecord; changed: boolean; held: boolean }> {
   const terminated = record.cancelRequestedAt !== undefined;
   let changed = false;
   let held = false;
@@ -78,6 +86,9 @@ export async function applyKfpRun(ctx: KubeflowContext, record: RunRecord, run: 
   }
   const kfpState = runState(run.state, terminated);
   const state = held && isTerminalRun(kfpState) ? current.state : kfpState;
+  if (isTerminalRun(state) && !current.finishedAt && (await readBackStepLogs(ctx, current, run, podLogOpen))) {
+    current = (await ctx.store.get(record.id)) ?? current;
+  }
   const runPatch: Partial<RunRecord> = {};
   if (state !== current.state) runPatch.state = state;
   if (!current.startedAt && state !== 'queued') {
@@ -192,7 +203,7 @@ export async function watchLoop(ctx: KubeflowContext, runId: string, signal: Abo
         await awaitRunLogs(ctx, runId, logs, pods, AbortSignal.any([signal, logsEnded.signal]));
         runLogsAwaited = true;
       }
-      const applied = await applyKfpRun(ctx, record, run, logPending);
+      const applied = await applyKfpRun(ctx, record, run, logPending, (step) => pods.logPending(step));
       record = applied.record;
       delay = applied.changed ? ctx.pollMs : Math.min(delay * 1.5, ctx.maxPollMs);
       if (applied.held) delay = ctx.pollMs;
