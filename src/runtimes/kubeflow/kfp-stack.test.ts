@@ -110,6 +110,34 @@ describe('Kubeflow runs on KFP 2.17\'s own stack', { skip: stack, concurrency: f
     console.log(`20-step plain spec: spec ${(r.yaml.length / 1024).toFixed(0)} KB, Workflow ${(JSON.stringify(wf).length / 1024).toFixed(0)} KB${wf?.status?.compressedNodes ? ' (node statuses compressed)' : ''}`);
   });
 
+  test("a run nobody watched: once its pods are deleted, its steps' logs are read back from KFP's object store (SeaweedFS)", async () => {
+    // The stack's SeaweedFS, and the namespace's mlpipeline-minio-artifact Secret its launcher uploads with.
+    const withStore: Profile = { ...profile, kfp: { ...profile.kfp, objectStore: { endpoint: process.env.CELLPIPE_KFP_S3 } } };
+    const reader = new KubeflowRuntime({ store: new RunStore(dir), profile: withStore });
+    const warnings: string[] = [];
+    reader.on('warning', (_id, message) => warnings.push(message));
+    // Cache off: a cached step runs no executor, so KFP would have no log of it.
+    const r = await reader.submitNotebook({ notebookPath: join(NOTEBOOKS, 'kubeflow_values.ipynb'), watch: false, select: { noCache: true } });
+    const kfpRunId = r.record.external!.kfpRunId!;
+    const client = new KfpClient((await reader.kfp()).endpoint);
+    await withLimit((async () => {
+      for (;;) {
+        const state = (await client.getRun(kfpRunId)).state;
+        if (state && ['SUCCEEDED', 'FAILED', 'CANCELED', 'SKIPPED'].includes(state)) return;
+        await new Promise((res) => setTimeout(res, 2000));
+      }
+    })(), 'the unwatched run');
+    const conn = connect({ ...profile, namespace: r.record.external?.namespace ?? profile.namespace });
+    await conn.core.deleteCollectionNamespacedPod({ namespace: conn.namespace, labelSelector: `pipeline/runid=${kfpRunId}` });
+    const done = (await reader.refresh(r.runId)).record;
+    assert.equal(done.state, 'succeeded', JSON.stringify(states(done)));
+    assert.deepEqual(warnings, []);
+    const measure = await logText(reader, r.runId, 'measure');
+    assert.match(measure, /^the step's pod was gone: its log was read back from KFP's object store\n/);
+    assert.match(measure, /measured 5 readings/);
+    assert.match(await logText(reader, r.runId, 'summarise'), /mean reading from measure: 16\.8/);
+  });
+
   test('terminate: a running step is cancelled, the step after it never starts', async () => {
     const r = await runtime.submitNotebook({ notebookPath: join(NOTEBOOKS, 'long_running.ipynb'), watch: false });
     const watching = runtime.watch(r.runId);
