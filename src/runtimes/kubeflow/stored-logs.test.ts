@@ -33,9 +33,16 @@ class S3StandIn {
   readonly requests: { path: string; prefix?: string; authorization?: string }[] = [];
   private server?: http.Server;
   url = '';
+  /** Milliseconds each answer waits: a slow store. */
+  delayMs = 0;
 
   async start(): Promise<void> {
-    this.server = http.createServer((req, res) => {
+    this.server = http.createServer((req, res) => void setTimeout(() => this.answer(req, res), this.delayMs));
+    await new Promise<void>((r) => this.server!.listen(0, '127.0.0.1', r));
+    this.url = `http://127.0.0.1:${(this.server.address() as { port: number }).port}`;
+  }
+
+  private answer(req: http.IncomingMessage, res: http.ServerResponse): void {
       const url = new URL(req.url!, 'http://x');
       const authorization = req.headers.authorization;
       this.requests.push({ path: decodeURIComponent(url.pathname), prefix: url.searchParams.get('prefix') ?? undefined, authorization });
@@ -58,9 +65,6 @@ class S3StandIn {
       const body = this.objects.get(rest.map(decodeURIComponent).join('/'));
       if (body === undefined) res.writeHead(404).end('<Error><Code>NoSuchKey</Code></Error>');
       else res.writeHead(200).end(body);
-    });
-    await new Promise<void>((r) => this.server!.listen(0, '127.0.0.1', r));
-    this.url = `http://127.0.0.1:${(this.server.address() as { port: number }).port}`;
   }
 
   close(): Promise<void> {
@@ -96,12 +100,12 @@ describe('Kubeflow runs: step logs read back from KFP\'s object store', () => {
     await s3.close();
   });
 
-  function setup(kfp: Record<string, unknown> = { objectStore: { endpoint: s3.url } }, access: (ns: string) => Promise<ObjectStoreAccess> = async () => ACCESS) {
+  function setup(kfp: Record<string, unknown> = { objectStore: { endpoint: s3.url } }, access: (ns: string) => Promise<ObjectStoreAccess> = async () => ACCESS, kfpServer = fake) {
     const dir = mkdtempSync(join(tmpdir(), 'cellpipe-kfp-readback-'));
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
     const store = new RunStore(dir);
-    const profile: Profile = { name: 'test', namespace: 'team-a', kfp: { host: fake.url, ...kfp } };
-    const client = new KfpClient(staticEndpoint(fake.url, { namespace: 'team-a', profile: 'test' }), { timeoutMs: 2000 });
+    const profile: Profile = { name: 'test', namespace: 'team-a', kfp: { host: kfpServer.url, ...kfp } };
+    const client = new KfpClient(staticEndpoint(kfpServer.url, { namespace: 'team-a', profile: 'test' }), { timeoutMs: 2000 });
     const runtime = new KubeflowRuntime({ store, profile, client, kube: null, objectStoreAccess: access });
     const warnings: string[] = [];
     runtime.on('warning', (_id, m) => warnings.push(m));
@@ -213,6 +217,27 @@ describe('Kubeflow runs: step logs read back from KFP\'s object store', () => {
     const b = await runUnwatched(noSecret.runtime);
     assert.equal(b.state, 'failed');
     assert.deepEqual(noSecret.warnings, ["the steps' logs could not be read back from KFP's object store: Secret team-a/mlpipeline-minio-artifact: not found — check the name and namespace"]);
+  });
+
+  test('the run\'s end recorded twice at once (the page refreshing while a slow read-back runs): each line is stored once', async () => {
+    const manual = new FakeKfpServer({ validateSpecs: false, progress: 'manual' });
+    await manual.start();
+    try {
+      const { store, runtime, warnings } = setup(undefined, undefined, manual);
+      const { runId, record } = await runtime.submitNotebook({ notebookPath: FAILING, images: IMAGES, watch: false });
+      const kfpRunId = record.external!.kfpRunId!;
+      upload(kfpRunId, record.external!.pipelineName!);
+      manual.setRunState(kfpRunId, 'SUCCEEDED', { load: 'SUCCEEDED', divide: 'SUCCEEDED' });
+      s3.delayMs = 100;
+      const [a, b] = await Promise.all([runtime.refresh(runId), runtime.status(runId)]);
+      assert.equal(a.record.state, 'succeeded');
+      assert.equal(b.state, 'succeeded');
+      assert.deepEqual(warnings, []);
+      assert.deepEqual(await lines(store, runId, 'load'), ["system: the step's pod was gone: its log was read back from KFP's object store", 'stdout: loaded 10']);
+    } finally {
+      s3.delayMs = 0;
+      await manual.close();
+    }
   });
 
   test('a profile without kfp.objectStore reads nothing back: no request, no access asked', async () => {

@@ -27,6 +27,15 @@ export interface ObjectStoreAccess {
 /** Steps whose executor ran, so KFP has their log; a cancelled one only if it had started. */
 const RAN: readonly StepState[] = ['succeeded', 'failed', 'cancelled'];
 
+/** Longest wait for the namespace's Secret and ConfigMap: an API server that does not answer must not hold the run's end. */
+const ACCESS_WAIT_MS = 15_000;
+
+/**
+ * Read-backs under way in this process, by store and run: a second caller (the page refreshing a run while a slow
+ * read-back records its end) waits for the first, then finds the logs stored and reads nothing twice.
+ */
+const underWay = new Map<string, Promise<unknown>>();
+
 /** Reads the access from the cluster, as KFP's launcher does (its Secret, its ConfigMap). */
 export async function accessFromCluster(conn: KubeConnection, settings: ObjectStoreSettings): Promise<ObjectStoreAccess> {
   const { readConfigMapValue, readSecretValues } = await import('../../kube/namespace-objects.js');
@@ -51,6 +60,19 @@ export async function readBackStepLogs(ctx: KubeflowContext, record: RunRecord, 
   const settings = ctx.settings.objectStore;
   const kfpRunId = record.external?.kfpRunId;
   if (!settings || !kfpRunId) return false;
+  const key = `${ctx.store.dir}\n${record.id}`;
+  while (underWay.has(key)) await underWay.get(key)!.catch(() => {});
+  // Set before anything is awaited, so a caller that comes meanwhile waits for this one.
+  const reading = readBack(ctx, settings, kfpRunId, record, run, podLogOpen);
+  underWay.set(key, reading);
+  try {
+    return await reading;
+  } finally {
+    if (underWay.get(key) === reading) underWay.delete(key);
+  }
+}
+
+async function readBack(ctx: KubeflowContext, settings: ObjectStoreSettings, kfpRunId: string, record: RunRecord, run: KfpRun, podLogOpen: (step: string) => boolean): Promise<boolean> {
   const state = new Map(record.steps.map((s) => [s.name, s]));
   const missing: { name: string; task: string }[] = [];
   for (const s of stepTasks(record)) {
@@ -63,7 +85,7 @@ export async function readBackStepLogs(ctx: KubeflowContext, record: RunRecord, 
   let where = 'KFP\'s object store';
   try {
     const namespace = record.external?.namespace ?? ctx.profile.namespace;
-    const access = await ctx.objectStoreAccess(record.id, namespace);
+    const access = await withTimeout(ctx.objectStoreAccess(record.id, namespace), ACCESS_WAIT_MS, `the Secret '${settings.secret}' in namespace ${namespace} was not read within ${ACCESS_WAIT_MS / 1000}s`);
     const rootUri = run.runtime_config?.pipeline_root || access.defaultPipelineRoot || KFP_DEFAULT_PIPELINE_ROOT;
     const root = pipelineRootPlace(rootUri);
     if (!root) throw Object.assign(new Error(`the run's pipeline root ${rootUri} is not an S3 (minio:// or s3://) location`), { hint: "cellpipe reads KFP's object store over the S3 API only" });
@@ -86,6 +108,12 @@ export async function readBackStepLogs(ctx: KubeflowContext, record: RunRecord, 
     ctx.warn(record.id, `the steps' logs could not be read back from ${where}: ${(err as Error).message}${hint ? ` — ${hint}` : ''}`);
   }
   return stored;
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(what)), ms)));
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
 }
 
 /** The pipeline's name as KFP knows it: recorded at submission; asked of KFP for records made before that. */
