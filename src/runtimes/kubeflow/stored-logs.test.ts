@@ -144,7 +144,7 @@ describe('Kubeflow runs: step logs read back from KFP\'s object store', () => {
     const done = await runUnwatched(runtime, async (r) => void (outputs = upload(r.external!.kfpRunId, r.external!.pipelineName!)));
     assert.equal(done.state, 'failed', 'the run ends as KFP says, with its logs');
     assert.deepEqual(warnings, []);
-    const readBack = 'system: the step\'s pod was gone: its log was read back from KFP\'s object store';
+    const readBack = "system: this log was read back from KFP's object store: the step's pod log was not followed";
     assert.deepEqual(await lines(store, done.id, 'load'), [readBack, 'stdout: loaded 10'], 'the cell outputs are not log lines');
     assert.deepEqual(readStepCellOutputs(store, done, 'load')?.cells, (outputs as { cells: unknown }).cells, 'the outputs are where a local step writes them');
     assert.match((await lines(store, done.id, 'divide')).join('\n'), /stdout: dividing\n.*\nstdout: ZeroDivisionError: division by zero/);
@@ -233,7 +233,7 @@ describe('Kubeflow runs: step logs read back from KFP\'s object store', () => {
       assert.equal(a.record.state, 'succeeded');
       assert.equal(b.state, 'succeeded');
       assert.deepEqual(warnings, []);
-      assert.deepEqual(await lines(store, runId, 'load'), ["system: the step's pod was gone: its log was read back from KFP's object store", 'stdout: loaded 10']);
+      assert.deepEqual(await lines(store, runId, 'load'), ["system: this log was read back from KFP's object store: the step's pod log was not followed", 'stdout: loaded 10']);
     } finally {
       s3.delayMs = 0;
       await manual.close();

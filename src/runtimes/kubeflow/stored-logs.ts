@@ -134,15 +134,17 @@ async function pipelineName(ctx: KubeflowContext, record: RunRecord): Promise<st
 async function storeExecutorLog(ctx: KubeflowContext, runId: string, step: string, log: ExecutorLog, outputs: Map<string, CellOutputsAssembler>): Promise<void> {
   // The file has no times of its own: each line gets the time it was uploaded, about when the step ended.
   const time = log.lastModified && !Number.isNaN(Date.parse(log.lastModified)) ? new Date(log.lastModified).toISOString() : new Date().toISOString();
+  const lines = log.text.split('\n');
+  if (lines.at(-1) === '') lines.pop();
+  // A step that printed nothing has nothing to show (its pod may well have been followed).
+  if (!lines.length && !log.skippedBytes) return;
   const say = async (text: string) => {
     const line = { time, stream: 'system' as const, text };
     await ctx.store.appendLog(runId, step, line);
     ctx.logged(runId, step, line);
   };
-  await say('the step\'s pod was gone: its log was read back from KFP\'s object store');
+  await say("this log was read back from KFP's object store: the step's pod log was not followed");
   if (log.skippedBytes > 0) await say(`the first ${formatBytes(log.skippedBytes)} of the log were not read; its last lines follow`);
-  const lines = log.text.split('\n');
-  if (lines.at(-1) === '') lines.pop();
   for (const text of lines) await storeStepLine(ctx, runId, step, outputs, { time, stream: 'stdout', text });
   ctx.store.closeLog(runId, step);
 }
