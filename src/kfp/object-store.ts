@@ -48,6 +48,11 @@ export interface ExecutorLog {
   skippedBytes: number;
 }
 
+/** RFC 3986 percent-encoding, as SigV4 canonicalises: also `!'()*`, which encodeURIComponent leaves. */
+function encodeRfc3986(text: string): string {
+  return encodeURIComponent(text).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+}
+
 /** Pages of a listing read at most: a task has a handful of objects; more means a wrong prefix, not a long log. */
 const MAX_PAGES = 20;
 
@@ -80,11 +85,12 @@ export class ObjectStore {
     const objects: StoredObject[] = [];
     let token: string | undefined;
     for (let page = 0; page < MAX_PAGES; page++) {
-      const url = new URL(`${this.base}/${encodeURIComponent(this.root.bucket)}`);
-      url.searchParams.set('list-type', '2');
-      url.searchParams.set('prefix', prefix);
-      if (this.pageSize) url.searchParams.set('max-keys', String(this.pageSize));
-      if (token) url.searchParams.set('continuation-token', token);
+      const query: [string, string][] = [['list-type', '2'], ['prefix', prefix]];
+      if (this.pageSize) query.push(['max-keys', String(this.pageSize)]);
+      if (token) query.push(['continuation-token', token]);
+      // Percent-encoded as SigV4 encodes (a space is %20, never `+`): what is sent is what was signed.
+      const search = query.map(([k, v]) => `${k}=${encodeRfc3986(v)}`).join('&');
+      const url = new URL(`${this.base}/${encodeURIComponent(this.root.bucket)}?${search}`);
       const res = await this.request(url, {}, `listing ${prefix}`);
       const listing = parseListObjects(await res.text());
       objects.push(...listing.objects);
@@ -96,7 +102,7 @@ export class ObjectStore {
 
   /** An object's text (UTF-8); of an object over `maxBytes` (its listed `size`), only the last `maxBytes`. */
   async getText(key: string, size?: number): Promise<{ text: string; skippedBytes: number }> {
-    const url = new URL(`${this.base}/${encodeURIComponent(this.root.bucket)}/${key.split('/').map(encodeURIComponent).join('/')}`);
+    const url = new URL(`${this.base}/${encodeURIComponent(this.root.bucket)}/${key.split('/').map(encodeRfc3986).join('/')}`);
     const tail = size !== undefined && size > this.maxBytes;
     const res = await this.request(url, tail ? { range: `bytes=-${this.maxBytes}` } : {}, `reading ${key}`);
     const text = await res.text();
