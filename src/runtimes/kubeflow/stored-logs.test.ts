@@ -209,7 +209,7 @@ describe('Kubeflow runs: step logs read back from KFP\'s object store', () => {
     assert.equal(a.state, 'failed', 'as KFP says (divide failed), not because of the logs');
     assert.ok(Date.now() - t0 < 20_000, `no long wait: ${Date.now() - t0} ms`);
     assert.equal(down.warnings.length, 1, down.warnings.join('\n'));
-    assert.match(down.warnings[0], new RegExp(`^the steps' logs could not be read back from the object store http://127\\.0\\.0\\.1:${port} \\(bucket mlpipeline\\): listing .*: ECONNREFUSED — check 'kfp\\.objectStore\\.endpoint'`));
+    assert.match(down.warnings[0], new RegExp(`^the steps' logs could not be read back from KFP's object store: listing v2/artifacts/\\S+ in the object store http://127\\.0\\.0\\.1:${port} \\(bucket mlpipeline\\): ECONNREFUSED — check 'kfp\\.objectStore\\.endpoint'`));
 
     const noSecret = setup(undefined, async () => {
       throw Object.assign(new Error('Secret team-a/mlpipeline-minio-artifact: not found'), { hint: 'check the name and namespace' });

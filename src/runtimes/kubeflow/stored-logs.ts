@@ -82,7 +82,6 @@ async function readBack(ctx: KubeflowContext, settings: ObjectStoreSettings, kfp
   }
   if (!missing.length) return false;
   let stored = false;
-  let where = 'KFP\'s object store';
   try {
     const namespace = record.external?.namespace ?? ctx.profile.namespace;
     const access = await withTimeout(ctx.objectStoreAccess(record.id, namespace), ACCESS_WAIT_MS, `the Secret '${settings.secret}' in namespace ${namespace} was not read within ${ACCESS_WAIT_MS / 1000}s`);
@@ -91,7 +90,6 @@ async function readBack(ctx: KubeflowContext, settings: ObjectStoreSettings, kfp
     if (!root) throw Object.assign(new Error(`the run's pipeline root ${rootUri} is not an S3 (minio:// or s3://) location`), { hint: "cellpipe reads KFP's object store over the S3 API only" });
     const { ObjectStore, findExecutorLog } = await import('../../kfp/object-store.js');
     const store = new ObjectStore({ endpoint: settings.endpoint, region: settings.region, root, credentials: access.credentials });
-    where = store.describe();
     const pipeline = await pipelineName(ctx, record);
     const notFound: string[] = [];
     const outputs = new Map<string, CellOutputsAssembler>();
@@ -102,10 +100,11 @@ async function readBack(ctx: KubeflowContext, settings: ObjectStoreSettings, kfp
         stored = true;
       } else if (state.get(s.name)!.state !== 'cancelled') notFound.push(`${s.name} (under ${taskPrefix(root, { pipeline, runId: kfpRunId, task: s.task })})`);
     }
-    if (notFound.length) ctx.warn(record.id, `no log in ${where} for ${notFound.join(', ')}: KFP uploads each step's log there unless its API server sets PUBLISH_LOGS=false`);
+    if (notFound.length) ctx.warn(record.id, `no log in ${store.describe()} for ${notFound.join(', ')}: KFP uploads each step's log there unless its API server sets PUBLISH_LOGS=false`);
   } catch (err) {
     const hint = hintOf(err);
-    ctx.warn(record.id, `the steps' logs could not be read back from ${where}: ${(err as Error).message}${hint ? ` — ${hint}` : ''}`);
+    // The store's errors say which store (and request) themselves.
+    ctx.warn(record.id, `the steps' logs could not be read back from KFP's object store: ${(err as Error).message}${hint ? ` — ${hint}` : ''}`);
   }
   return stored;
 }
