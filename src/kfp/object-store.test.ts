@@ -7,6 +7,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server, type Socket } from 'node:net';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { KFP_DEFAULT_PIPELINE_ROOT, pipelineRootPlace } from './executor-logs.js';
 import { ObjectStore, ObjectStoreError, findExecutorLog } from './object-store.js';
 import { seaweedSkip, startSeaweedFs, type SeaweedFs } from './testing/seaweedfs.js';
@@ -127,11 +129,19 @@ describe('an object store that does not answer costs the reader a bounded wait',
     assert.match(err.hint ?? '', /kfp\.objectStore\.endpoint/);
   });
 
-  test('connected but silent: unreachable after the request timeout', async () => {
+  test('connected but silent: unreachable after the request timeout, also when garbage is collected meanwhile', async () => {
     const port = (silent.address() as { port: number }).port;
     const store = new ObjectStore({ endpoint: `http://127.0.0.1:${port}`, root: ROOT, credentials: { accessKey: 'a', secretKey: 'b' }, timeoutMs: 300 });
+    // A timeout signal Node holds only weakly is collected before it fires (the request then waited 300 s).
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const collecting = setInterval(gc, 20);
     const t0 = Date.now();
-    await rejectsWith(store.list('v2/'), 'unreachable', /no answer within 0\.3s/);
+    try {
+      await rejectsWith(store.list('v2/'), 'unreachable', /no answer within 0\.3s/);
+    } finally {
+      clearInterval(collecting);
+    }
     assert.ok(Date.now() - t0 < 5000, `bounded: ${Date.now() - t0} ms`);
   });
 });

@@ -92,7 +92,7 @@ export class ObjectStore {
       const search = query.map(([k, v]) => `${k}=${encodeRfc3986(v)}`).join('&');
       const url = new URL(`${this.base}/${encodeURIComponent(this.root.bucket)}?${search}`);
       const res = await this.request(url, {}, `listing ${prefix}`);
-      const listing = parseListObjects(await res.text());
+      const listing = parseListObjects(res.text);
       objects.push(...listing.objects);
       if (!listing.next) return objects;
       token = listing.next;
@@ -105,7 +105,7 @@ export class ObjectStore {
     const url = new URL(`${this.base}/${encodeURIComponent(this.root.bucket)}/${key.split('/').map(encodeRfc3986).join('/')}`);
     const tail = size !== undefined && size > this.maxBytes;
     const res = await this.request(url, tail ? { range: `bytes=-${this.maxBytes}` } : {}, `reading ${key}`);
-    const text = await res.text();
+    const text = res.text;
     // A store that ignores Range answers 200 with the whole object.
     if (!tail || res.status !== 206) return { text, skippedBytes: 0 };
     // Cut at a line start: the first, partial line of the tail would read as a line of its own.
@@ -113,22 +113,33 @@ export class ObjectStore {
     return { text: nl >= 0 ? text.slice(nl + 1) : text, skippedBytes: size - this.maxBytes + (nl >= 0 ? Buffer.byteLength(text.slice(0, nl + 1)) : 0) };
   }
 
-  private async request(url: URL, headers: Record<string, string>, doing: string): Promise<Response> {
-    let res: Response;
+  /** One signed GET, its answer read whole within the timeout. */
+  private async request(url: URL, headers: Record<string, string>, doing: string): Promise<{ status: number; text: string }> {
+    // Signed here, sent by Node's fetch with a signal of our own: a signal handed through aws4fetch's fetch reaches the
+    // request only through signals Node holds weakly, and once those are garbage-collected the timeout never fires
+    // (a silent store then held the caller for undici's 300 s). The timer's closure keeps the controller alive.
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), this.timeoutMs);
+    let status: number;
+    let text: string;
     try {
-      res = await this.client.fetch(url.toString(), { headers, signal: AbortSignal.timeout(this.timeoutMs) });
+      const signed = await this.client.sign(url.toString(), { headers });
+      const res = await fetch(signed.url, { method: signed.method, headers: signed.headers, signal: controller.signal });
+      status = res.status;
+      text = await res.text();
     } catch (err) {
       const e = err as Error & { cause?: { code?: string; message?: string } };
-      const why = e.name === 'TimeoutError' ? `no answer within ${this.timeoutMs / 1000}s` : (e.cause?.code ?? e.cause?.message ?? e.message);
+      const why = controller.signal.aborted ? `no answer within ${this.timeoutMs / 1000}s` : (e.cause?.code ?? e.cause?.message ?? e.message);
       throw new ObjectStoreError('unreachable', `${doing} in ${this.describe()}: ${why}`, "check 'kfp.objectStore.endpoint' in the profile: this machine must reach it");
+    } finally {
+      clearTimeout(timer);
     }
-    if (res.ok) return res;
-    const body = await res.text().catch(() => '');
-    const s3 = parseS3Error(body);
-    const what = s3?.code ? `${s3.code}${s3.message ? `: ${s3.message}` : ''}` : `HTTP ${res.status}`;
+    if (status >= 200 && status < 300) return { status, text };
+    const s3 = parseS3Error(text);
+    const what = s3?.code ? `${s3.code}${s3.message ? `: ${s3.message}` : ''}` : `HTTP ${status}`;
     const message = `${doing} in ${this.describe()}: ${what}`;
-    if (res.status === 404) throw new ObjectStoreError('not-found', message, s3?.code === 'NoSuchBucket' ? "check the pipeline root's bucket ('kfp.pipelineRoot' in the profile)" : undefined);
-    if (res.status === 401 || res.status === 403) {
+    if (status === 404) throw new ObjectStoreError('not-found', message, s3?.code === 'NoSuchBucket' ? "check the pipeline root's bucket ('kfp.pipelineRoot' in the profile)" : undefined);
+    if (status === 401 || status === 403) {
       throw new ObjectStoreError('denied', message, "the access key in the namespace's object store Secret ('kfp.objectStore.secret', default mlpipeline-minio-artifact) is not accepted there");
     }
     throw new ObjectStoreError('api', message);

@@ -107,7 +107,11 @@ export async function startSeaweedFs(o: { readyMs?: number } = {}): Promise<Seaw
       throw new Error(`weed mini exited before its S3 API answered:\n${out.slice(-3000)}`);
     }
     // The S3 API is up once it answers a signed ListBuckets (before that: refused, or 5xx while the filer starts).
-    const up = await admin.fetch(`${endpoint}/`, { signal: AbortSignal.timeout(2000) }).then((r) => r.ok, () => false);
+    // Signed, then sent with a signal held here: one passed through aws4fetch's fetch may be collected before it fires.
+    const signed = await admin.sign(`${endpoint}/`);
+    const ac = new AbortController();
+    const timer = setTimeout(() => ac.abort(), 2000);
+    const up = await fetch(signed.url, { headers: signed.headers, signal: ac.signal }).then(async (r) => (await r.text(), r.ok), () => false).finally(() => clearTimeout(timer));
     if (up) break;
     if (Date.now() > deadline) {
       await stop();
