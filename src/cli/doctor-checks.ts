@@ -65,6 +65,13 @@ export async function checkProfile(profileName: string, env: NodeJS.ProcessEnv):
     const { describeNotebookPodProfile } = await import('../kube/notebook-pod.js');
     const from = profile.implicit ? describeNotebookPodProfile(profile) : profilesPath(env);
     checks.push({ name: 'profile', ok: true, detail: `'${profileName}' from ${from}` });
+    // A mistake in the profile's kfp: section (a misspelt key, an auth without its token) is named with its field.
+    const { kfpSettings } = await import('../kfp/endpoint.js');
+    try {
+      kfpSettings(profile, env);
+    } catch (err) {
+      checks.push(failure('KFP settings', err, `fix the 'kfp:' section of profile '${profileName}' in ${profilesPath(env)}`));
+    }
   } catch (err) {
     checks.push(failure('profile', err, `add a profile '${profileName}' to ${profilesPath(env)} (cellpipe doctor --help shows the format)`));
     return report();

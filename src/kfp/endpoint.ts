@@ -263,7 +263,14 @@ export function staticEndpoint(baseUrl: string, options: { token?: string; names
  * Whether a profile reaches Kubeflow through the cluster's API (KFP through the API server's service proxy, or
  * builds in the cluster): then it needs a working kubeconfig. A profile that reaches KFP by URL runs without one —
  * only the steps' pod logs and why a pod waits are then out of reach. The picker and `cellpipe doctor` both ask this.
+ * A `kfp:` section with a mistake is said where the settings are read (kfpSettings); here the cluster is assumed.
  */
 export function profileNeedsCluster(profile: Profile, env: NodeJS.ProcessEnv = process.env): boolean {
-  return kfpSettings(profile, env).auth === 'kube' || profile.build === 'kaniko' || profile.kubeconfig !== undefined || profile.context !== undefined;
+  let auth: string;
+  try {
+    auth = kfpSettings(profile, env).auth;
+  } catch {
+    return true;
+  }
+  return auth === 'kube' || profile.build === 'kaniko' || profile.kubeconfig !== undefined || profile.context !== undefined;
 }

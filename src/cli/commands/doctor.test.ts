@@ -139,6 +139,17 @@ test('a profile that reaches KFP by URL needs no kubeconfig: its absence is a wa
   assert.match(kube.stdout, /FAIL {2}kubeconfig/);
 });
 
+test('a misspelt kfp: setting is a failed check naming the field, beside the cluster\'s checks, never a crash', async () => {
+  const dir = await home();
+  const profiles = join(dir, 'profiles.yaml');
+  await writeFile(profiles, ['profiles:', '  broken:', '    namespace: team', '    kfp:', '      hots: http://127.0.0.1:9', ''].join('\n'));
+  const r = await cellpipe(['doctor'], { HOME: dir, CELLPIPE_PROFILES: profiles, KUBECONFIG: '' });
+  assert.equal(r.code, 1, r.stdout + r.stderr);
+  assert.match(r.stdout, /FAIL {2}KFP settings +.*kfp\.hots is not a known setting \(known: host, /);
+  assert.match(r.stdout, /FAIL {2}kubeconfig +no kubeconfig found/);
+  assert.doesNotMatch(r.stdout + r.stderr, /bug in cellpipe|^\s+at /m);
+});
+
 test('a broken profiles file is reported as such, not replaced by the current context', async () => {
   const dir = await home();
   const profiles = join(dir, 'profiles.yaml');
