@@ -18,9 +18,21 @@ export function executedRun(store: RunStore, rec: RunRecord, notebookBytes: Buff
     throw new Error(`${notebookPath} is not valid JSON (${(err as Error).message})`);
   }
   const steps = readRunCellOutputs(store, rec);
-  if (!steps.length) throw new Error(`run ${rec.id} recorded no cell outputs (its steps did not run, or it was made before cellpipe kept them)`);
+  if (!steps.length) throw new Error(noOutputsMessage(rec));
   const changed = createHash('sha256').update(notebookBytes).digest('hex') !== rec.notebookHash;
   return executedNotebook(json, steps, { runId: rec.id, state: rec.state, notebookChanged: changed, notebook: path.basename(notebookPath) });
+}
+
+/** Why a run has nothing to export, and what to do about it. */
+export function noOutputsMessage(rec: RunRecord): string {
+  const ran = rec.steps.some((s) => ['succeeded', 'failed', 'cancelled'].includes(s.state));
+  if (rec.runtime === 'kubeflow' && ran) {
+    // Outputs of a Kubeflow step travel in its log: followed from the pod, or read back from KFP's object store.
+    return `run ${rec.id} ran on Kubeflow, and no step's log reached this store: a step's cell outputs come from its pod's log, ` +
+      'followed while the run goes on (JupyterLab, `cellpipe submit --watch`, `cellpipe logs --follow`), or read back from ' +
+      `KFP's object store once the run ends — set kfp.objectStore in profile '${rec.profile ?? '(unnamed)'}' for that (README, Configuration)`;
+  }
+  return `run ${rec.id} recorded no cell outputs (its steps did not run, or it was made before cellpipe kept them)`;
 }
 
 /** `<notebook name>.<run id>.ipynb`, beside the notebook. */

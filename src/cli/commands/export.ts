@@ -1,7 +1,8 @@
 /**
  * `cellpipe export RUN [-o FILE] [--notebook PATH] [--store DIR]`: the run's executed notebook — the notebook with,
  * under each code cell, what that cell showed in the run (core/executed.ts) — openable in any Jupyter. The notebook
- * file itself is never written.
+ * file itself is never written. An unfinished Kubeflow run is refreshed from Kubeflow Pipelines first (../kubeflow-refresh.ts),
+ * so a run nobody watched exports what it showed once it ended.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -10,6 +11,7 @@ import { commandArgs } from '../args.js';
 import { openRun } from '../../runs/locate.js';
 import { executedFileName, executedRun, executedText } from '../../runs/executed.js';
 import type { RunRecord } from '../../runs/types.js';
+import { refreshedRecord } from '../kubeflow-refresh.js';
 
 const USAGE = `usage: cellpipe export RUN [-o FILE] [--notebook PATH] [--store DIR]
 
@@ -34,7 +36,9 @@ const exportCommand: Command = async (argv, io) => {
   if (typeof args === 'number') return args;
   const opened = await openRun('export', args.flags.store, args.positionals[0], io);
   if (typeof opened === 'number') return opened;
-  const { store, rec } = opened;
+  const { store } = opened;
+  const { record: rec, stale } = await refreshedRecord(opened.rec, store, io.env);
+  if (stale) io.stderr.write(`cellpipe export: exporting the stored record, which may be stale — could not refresh it from Kubeflow: ${stale}\n`);
 
   const tried = typeof args.flags.notebook === 'string' ? [path.resolve(io.cwd, args.flags.notebook)] : notebookCandidates(rec, store.dir, io.cwd);
   const nbPath = tried.find((p) => fs.existsSync(p));

@@ -10,6 +10,7 @@ import { commandArgs } from '../args.js';
 import { isTerminalRun } from '../../runs/store.js';
 import { openRun } from '../../runs/locate.js';
 import { formatStatus } from '../../runs/format.js';
+import { refreshedRecord } from '../kubeflow-refresh.js';
 
 const USAGE = `usage: cellpipe status RUN [--json] [--store DIR]
 
@@ -23,21 +24,7 @@ const status: Command = async (argv, io) => {
   const opened = await openRun('status', args.flags.store, args.positionals[0], io);
   if (typeof opened === 'number') return opened;
   const { store, rec } = opened;
-  let shown = rec;
-  let stale: string | undefined;
-  if (rec.runtime === 'kubeflow' && !isTerminalRun(rec.state)) {
-    try {
-      const { runtimeForRecord } = await import('../../runtimes/kubeflow/records.js');
-      // A quick look: a KFP that does not answer within 10 s (or $CELLPIPE_KFP_TIMEOUT_MS) is reported as such.
-      const timeout = Number(io.env.CELLPIPE_KFP_TIMEOUT_MS);
-      const runtime = await runtimeForRecord(rec, store, io.env, { kube: null, timeoutMs: timeout > 0 ? timeout : 10_000 });
-      const r = await runtime.refresh(rec.id);
-      shown = r.record;
-      if (!r.fresh) stale = r.error;
-    } catch (err) {
-      stale = (err as Error).message;
-    }
-  }
+  const { record: shown, stale } = await refreshedRecord(rec, store, io.env);
   let text = args.flags.json ? JSON.stringify(shown, null, 2) : formatStatus(shown);
   if (!args.flags.json && shown.stage && !shown.external?.kfpRunId && !isTerminalRun(shown.state)) {
     // Being submitted to Kubeflow by another process (JupyterLab): how far it got.

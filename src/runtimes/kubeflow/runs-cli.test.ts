@@ -1,5 +1,5 @@
 /**
- * `cellpipe status / logs --follow / cancel / runs` on Kubeflow runs, as a user runs them: the real CLI process,
+ * `cellpipe status / logs --follow / cancel / export / runs` on Kubeflow runs, as a user runs them: the real CLI process,
  * a profiles file, a run store, and the swagger-checked fake KFP API server in manual mode (the test moves the
  * runs along). The runs are submitted by the KubeflowRuntime itself (no watcher), as another process would.
  */
@@ -145,6 +145,29 @@ describe('cellpipe runs/status/logs/cancel on Kubeflow runs', () => {
     assert.equal(final.reason, 'terminated');
     const again = await cellpipe(['cancel', id], env);
     assert.match(again.stdout, /already cancelled \(terminated\); nothing to cancel/);
+  });
+
+  test('export of a run that ended while nobody watched it asks KFP first, and says where the outputs of a Kubeflow step come from', async () => {
+    const { id, kfp } = await submit();
+    for (let i = 0; i < 50 && fake.runs.get(kfp)!.run.state !== 'SUCCEEDED'; i++) fake.advance(kfp);
+    assert.equal((await store.get(id))!.state, 'queued', 'nobody has told the store yet');
+    // No pod log was followed and the profile names no object store (kfp/object-store.ts reads one; stored-logs.test.ts).
+    const r = await cellpipe(['export', id, '-o', join(dir, 'exported.ipynb')], env);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, new RegExp(`run ${id} ran on Kubeflow, and no step's log reached this store: .* set kfp\\.objectStore in profile 'kf'`));
+    assert.equal((await store.get(id))!.state, 'succeeded', 'the refresh was written to the store');
+  });
+
+  test('export with KFP unreachable uses the stored record and says it may be stale', async () => {
+    const { id } = await submit();
+    await fake.stop();
+    try {
+      const r = await cellpipe(['export', id, '-o', join(dir, 'stale.ipynb')], env);
+      assert.match(r.stderr, /exporting the stored record, which may be stale — could not refresh it from Kubeflow: .*127\.0\.0\.1/);
+      assert.match(r.stderr, /recorded no cell outputs \(its steps did not run/, 'the stored record is still queued');
+    } finally {
+      await fake.start();
+    }
   });
 
   test('runs lists Kubeflow runs with the local ones; --json carries runtime and profile', async () => {
