@@ -59,16 +59,17 @@ export async function checkProfile(profileName: string, env: NodeJS.ProcessEnv):
     };
   };
 
+  const { kfpSettings, profileNeedsCluster } = await import('../kfp/endpoint.js');
   let profile;
+  let settings: ReturnType<typeof kfpSettings> | undefined;
   try {
     profile = await loadProfile(profileName, env);
     const { describeNotebookPodProfile } = await import('../kube/notebook-pod.js');
     const from = profile.implicit ? describeNotebookPodProfile(profile) : profilesPath(env);
     checks.push({ name: 'profile', ok: true, detail: `'${profileName}' from ${from}` });
     // A mistake in the profile's kfp: section (a misspelt key, an auth without its token) is named with its field.
-    const { kfpSettings } = await import('../kfp/endpoint.js');
     try {
-      kfpSettings(profile, env);
+      settings = kfpSettings(profile, env);
     } catch (err) {
       checks.push(failure('KFP settings', err, `fix the 'kfp:' section of profile '${profileName}' in ${profilesPath(env)}`));
     }
@@ -83,11 +84,12 @@ export async function checkProfile(profileName: string, env: NodeJS.ProcessEnv):
     const ctx = profile.inCluster ? 'in-cluster service account' : `context '${conn.kc.getCurrentContext()}'`;
     checks.push({ name: 'kubeconfig', ok: true, detail: `${ctx}, server ${conn.server}` });
   } catch (err) {
-    const { profileNeedsCluster } = await import('../kfp/endpoint.js');
-    if (!profileNeedsCluster(profile, env)) {
+    // Settings with a mistake were named above; the cluster is then assumed needed.
+    if (settings && !profileNeedsCluster(profile, env, settings)) {
       // KFP by URL: the run goes without the cluster's API, as the sidebar's picker offers it; what is lost is said.
       checks.push({
-        ...failure('kubeconfig', err, 'fix the profile\'s kubeconfig / context'),
+        name: 'kubeconfig',
+        ok: false,
         warning: true,
         detail: `${(err as Error).message} — runs go to KFP by URL without it, but the steps' pod logs and why a pod waits are out of reach`,
         fix: `to follow them, set 'kubeconfig' (and 'context') of profile '${profileName}' to the cluster's`,

@@ -265,10 +265,11 @@ export function staticEndpoint(baseUrl: string, options: { token?: string; names
  * only the steps' pod logs and why a pod waits are then out of reach. The picker and `cellpipe doctor` both ask this.
  * A `kfp:` section with a mistake is said where the settings are read (kfpSettings); here the cluster is assumed.
  */
-export function profileNeedsCluster(profile: Profile, env: NodeJS.ProcessEnv = process.env): boolean {
+export function profileNeedsCluster(profile: Profile, env: NodeJS.ProcessEnv = process.env, settings?: Pick<KfpSettings, 'auth'>): boolean {
   let auth: string;
   try {
-    auth = kfpSettings(profile, env).auth;
+    // The caller that has just read the settings passes them; they are read here otherwise.
+    auth = (settings ?? kfpSettings(profile, env)).auth;
   } catch {
     return true;
   }

@@ -191,7 +191,7 @@ export class KubeflowTargets {
       try {
         const settings = kfpSettings(p, this.env);
         if (settings.uiUrl) s.kfpUi = settings.uiUrl;
-        if (profileNeedsCluster(p, this.env)) {
+        if (profileNeedsCluster(p, this.env, settings)) {
           checks.push(checkCluster(p, this.env).then((problem) => void (problem && Object.assign(s, problem))));
         }
       } catch (err) {
