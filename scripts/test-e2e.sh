@@ -38,9 +38,9 @@ cp -r examples/composing "$root/composing"
 
 # CELLPIPE_E2E_NO_KUBEFLOW=1 (for quick iterations on the page): no cluster and no Kubeflow services, and the tests
 # tagged @kubeflow are left out. CI never sets it.
-left_out='@quickstart|@wheel|@notebookpod'
+left_out='@quickstart|@wheel|@notebookpod|@kfpstack'
 if [ -n "${CELLPIPE_E2E_NO_KUBEFLOW:-}" ]; then
-  left_out='@quickstart|@wheel|@notebookpod|@kubeflow'
+  left_out='@quickstart|@wheel|@notebookpod|@kfpstack|@kubeflow'
   echo "e2e: CELLPIPE_E2E_NO_KUBEFLOW is set: the @kubeflow tests are left out"
   # A profiles file of this run only (none at first): "Add a Kubeflow profile…" writes it, never the user's own.
   export CELLPIPE_PROFILES="$services/profiles.yaml" XDG_STATE_HOME="$services/state"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Kubeflow runs on KFP 2.17.0's own stack: starts the test cluster with `--kfp` (scripts/k8s/cluster.sh; the first
 # run on a machine builds the cluster and the stack: build.sh, kfp-build.sh), runs the tests that need it
-# (lib/**/*kfp-stack.test.js), checks that stop leaves nothing behind, and stops the cluster.
+# (lib/**/*kfp-stack.test.js) and the page's Build & Submit on it in a real JupyterLab and Chromium
+# (test/e2e/kfp-stack.spec.ts), checks that stop leaves nothing behind, and stops the cluster.
 # Called by scripts/test.sh (and so by .ci/run), which runs it only with CELLPIPE_KFP_STACK=1 (see below).
 # Set CELLPIPE_SKIP_KFP=1 (or CELLPIPE_SKIP_K8S=1) to skip.
 set -uo pipefail
@@ -17,7 +18,9 @@ if [ -z "${CELLPIPE_KFP_STACK:-}" ]; then
 fi
 [ -f lib/runtimes/kubeflow/kfp-stack.test.js ] || npx tsc -b || exit 1
 export CELLPIPE_K8S_STATE=${CELLPIPE_K8S_STATE:-${TMPDIR:-/tmp}/cellpipe-k8s-kfp-$$}
-cleanup() { bash scripts/k8s/cluster.sh stop >/dev/null 2>&1 || true; }
+. test/e2e/jupyter.sh
+lab_root=$(mktemp -d)
+cleanup() { jupyter_stop; rm -rf "$lab_root"; bash scripts/k8s/cluster.sh stop >/dev/null 2>&1 || true; }
 trap cleanup EXIT INT TERM
 # Build first (cached after the first run), so the start below measures start-up only.
 t0=$(date +%s)
@@ -32,6 +35,17 @@ rc=0
 # A bounded wait: a test stuck on the stack (a run that never ends) fails the group, never hangs CI.
 timeout --kill-after=30 1200 node --test --test-concurrency=1 --test-reporter=spec $(find lib -name '*kfp-stack.test.js' | sort) || rc=1
 [ $rc -eq 0 ] || echo "test-kfp: the tests failed (or ran over 20 minutes)"
+# The sidebar's Build & Submit on the stack: JupyterLab's backend reads the stack's profiles file (profile `test`).
+mkdir -p "$lab_root/notebooks" "$lab_root/state"
+cp test/e2e/notebooks/kubeflow_values.ipynb test/e2e/notebooks/failing.ipynb "$lab_root/notebooks/"
+if XDG_STATE_HOME="$lab_root/state" jupyter_start "$lab_root/notebooks"; then
+  E2E_URL=$JUPYTER_URL E2E_TOKEN=$JUPYTER_TOKEN E2E_ROOT=$lab_root/notebooks \
+    timeout --kill-after=30 1500 npx playwright test -c test/e2e/playwright.config.ts --grep @kfpstack \
+    || { rc=1; echo "test-kfp: the page's Build & Submit on the stack failed; JupyterLab's log (last 60 lines):"; tail -60 "$JUPYTER_LOG"; }
+  jupyter_stop
+else
+  echo "test-kfp: JupyterLab did not start"; rc=1
+fi
 if [ $rc -ne 0 ]; then
   echo "test-kfp: last lines of the stack's logs:"
   for f in "$CELLPIPE_K8S_STATE"/logs/kfp-*.log; do echo "--- $f"; tail -15 "$f"; done
