@@ -29,6 +29,11 @@
 #   CELLPIPE_PROFILES                   a profiles file whose profile `test` is this cluster's KFP and registry
 #   CELLPIPE_KFP_HOST                   KFP's REST API (http://127.0.0.1:8888), single-user, namespace kubeflow
 #   CELLPIPE_KFP_NAMESPACE, CELLPIPE_KFP_REGISTRY, CELLPIPE_KFP_S3 (SeaweedFS's S3 endpoint), KFP_*_IMAGE
+#   CELLPIPE_KFP_MU_HOST                a second KFP API server, multi-user (MULTIUSER=true: identity from a bearer
+#                                       token through TokenReview, then SubjectAccessReview), its own database
+#   CELLPIPE_KFP_MU_NAMESPACES          its user namespaces (team-a team-b): each has service account default-editor
+#                                       bound to KFP's edit rules there; ask the TokenRequest API for its tokens
+#                                       (audience pipelines.kubeflow.org)
 # CELLPIPE_K8S_REAL_NODE=0 leaves the real node out (KWOK only; e.g. without root).
 # State lives in $CELLPIPE_K8S_STATE (default ${TMPDIR:-/tmp}/cellpipe-k8s-$UID); needs openssl, curl, node.
 set -euo pipefail

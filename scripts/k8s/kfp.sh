@@ -7,6 +7,9 @@
 #   SeaweedFS `weed mini`        $NODE_IP:9000 (S3)            the object store, bucket mlpipeline
 #   ML Metadata (mlmd-server.py) $NODE_IP:8080                 the wheel's store behind our gRPC server
 #   KFP API server               :8887 (gRPC), 127.0.0.1:8888  (HTTP)
+#   KFP API server, multi-user   :<free port> (gRPC), 127.0.0.1:<free port> (HTTP); database mlpipeline_mu; identity
+#                                from a bearer token (TokenReview, audience pipelines.kubeflow.org) or kubeflow-userid,
+#                                then SubjectAccessReview on pipelines.kubeflow.org in namespaces team-a, team-b
 #   persistence agent, scheduled-workflow controller, Argo's workflow controller (v4.0.5)
 #   docker-registry (Debian)     127.0.0.1:<free port>         the test registry (profile `test`)
 # Pods (on the real node, images built by cellpipe's image builder and pushed to that registry): KFP's driver, the
@@ -29,9 +32,11 @@ KFP_GRPC_PORT=8887
 KFP_HTTP_PORT=8888
 KFP_S3_PORT=9000
 KFP_MLMD_PORT=8080
+# Multi-user mode's namespaces (as Kubeflow profiles make them: service account default-editor, KFP's edit role).
+KFP_MU_NAMESPACES=(team-a team-b)
 KFP_HOSTS=(ml-pipeline.kubeflow.svc.cluster.local ml-pipeline.kubeflow metadata-grpc-service.kubeflow.svc.cluster.local
   seaweedfs.kubeflow seaweedfs.kubeflow.svc seaweedfs.kubeflow.svc.cluster.local minio-service.kubeflow)
-KFP_PROCS=(kfp-workflow-controller kfp-scheduledworkflow kfp-persistence-agent kfp-apiserver kfp-mlmd kfp-seaweedfs kfp-mariadb kfp-registry)
+KFP_PROCS=(kfp-workflow-controller kfp-scheduledworkflow kfp-persistence-agent kfp-apiserver-mu kfp-apiserver kfp-mlmd kfp-seaweedfs kfp-mariadb kfp-registry)
 
 kfp_prerequisites() {
   local missing=()
@@ -61,7 +66,7 @@ kfp_start() {
   t0=$(date +%s.%N)
   mkdir -p "$k"/{mysql,weed,home/.kube,registry,tokens}
   echo "$kc" >"$k/cache-dir"
-  for p in kfp-mysql kfp-registry; do free_port >"$state/ports/$p"; done
+  for p in kfp-mysql kfp-registry kfp-mu-http kfp-mu-grpc; do free_port >"$state/ports/$p"; done
 
   kfp_drop_stale_rules
   # --- Kubernetes: the route to the `kubernetes` Service --------------------------------------------------------
@@ -168,20 +173,14 @@ EOF
   wait_for 60 "MariaDB" mariadb-admin --no-defaults --socket="$k/mysql.sock" -uroot ping
   wait_for 60 "SeaweedFS" curl -s -o /dev/null "http://$NODE_IP:$KFP_S3_PORT/"
   wait_for 60 "ML Metadata" grep -q ready "$state/logs/kfp-mlmd.log"
-  local hosts patch
-  hosts=$(printf '"%s",' "${KFP_HOSTS[@]}")
-  patch="{\"hostAliases\":[{\"ip\":\"$NODE_IP\",\"hostnames\":[${hosts%,}]}]}"
-  launch kfp-apiserver env -i PATH="$PATH" HOME="$k/home" KUBECONFIG="$state/admin.kubeconfig" \
-    POD_NAMESPACE=$KFP_NS MULTIUSER=false CLUSTER_DOMAIN=cluster.local LOG_LEVEL=info PUBLISH_LOGS=true \
-    DB_DRIVER_NAME=mysql DBCONFIG_MYSQLCONFIG_HOST=127.0.0.1 DBCONFIG_MYSQLCONFIG_PORT="$(cat "$state/ports/kfp-mysql")" \
-    DBCONFIG_MYSQLCONFIG_USER=root DBCONFIG_MYSQLCONFIG_PASSWORD= DBCONFIG_MYSQLCONFIG_DBNAME=mlpipeline \
-    OBJECTSTORECONFIG_HOST="$NODE_IP" OBJECTSTORECONFIG_PORT=$KFP_S3_PORT OBJECTSTORECONFIG_SECURE=false \
-    OBJECTSTORECONFIG_ACCESSKEY=kfp-test OBJECTSTORECONFIG_SECRETACCESSKEY="$(cat "$k/s3.secret")" OBJECTSTORECONFIG_BUCKETNAME=mlpipeline \
-    V2_DRIVER_IMAGE="$KFP_DRIVER_IMAGE" V2_LAUNCHER_IMAGE="$KFP_LAUNCHER_IMAGE" \
-    ML_PIPELINE_VISUALIZATIONSERVER_SERVICE_HOST=127.0.0.1 ML_PIPELINE_VISUALIZATIONSERVER_SERVICE_PORT=8889 \
-    COMPILED_PIPELINE_SPEC_PATCH="$patch" \
-    "$kc/bin/apiserver" --config="$kc/config" --rpcPortFlag=":$KFP_GRPC_PORT" --httpPortFlag="127.0.0.1:$KFP_HTTP_PORT" \
-    --logtostderr=true
+  kfp_apiserver kfp-apiserver mlpipeline ":$KFP_GRPC_PORT" "127.0.0.1:$KFP_HTTP_PORT" MULTIUSER=false
+  # Multi-user mode, as KFP's multi-user manifests set it (params.env, deployment-patch.yaml, pipeline-install-config:
+  # USERID_HEADER kubeflow-userid, USERID_PREFIX empty; TOKEN_REVIEW_AUDIENCE left at its default,
+  # pipelines.kubeflow.org). Its TokenReview and SubjectAccessReview clients, like the Argo and core clients, take
+  # in-cluster config, else KUBECONFIG (client/util.go → util.GetKubernetesConfig): the admin kubeconfig here. Started
+  # beside the single-user one and awaited last, so `start --kfp` takes about as long as before.
+  kfp_apiserver kfp-apiserver-mu mlpipeline_mu ":$(cat "$state/ports/kfp-mu-grpc")" "127.0.0.1:$(cat "$state/ports/kfp-mu-http")" \
+    MULTIUSER=true KUBEFLOW_USERID_HEADER=kubeflow-userid KUBEFLOW_USERID_PREFIX= DEFAULTPIPELINERUNNERSERVICEACCOUNT=default-editor
   wait_for 120 "KFP's API server" curl -sf "http://127.0.0.1:$KFP_HTTP_PORT/apis/v2beta1/healthz"
   # The agent reads its token from a fixed path: a private mount namespace puts it there without touching the host.
   launch kfp-persistence-agent env KUBECONFIG="$state/admin.kubeconfig" unshare --mount --propagation private sh -c '
@@ -203,8 +202,72 @@ EOF
   for p in kfp-persistence-agent kfp-scheduledworkflow kfp-workflow-controller; do
     running "$p" || { tail -20 "$state/logs/$p.log" >&2; kfp_die "$p exited at start"; }
   done
+  kfp_multi_user_namespaces
+  wait_for 120 "KFP's multi-user API server" curl -sf "http://127.0.0.1:$(cat "$state/ports/kfp-mu-http")/apis/v2beta1/healthz"
   kfp_profiles >"$k/profiles.yaml"
   log "Kubeflow Pipelines 2.17.0 ready after $(node -e "console.log((Date.now()/1000-$t0).toFixed(1))")s (API http://127.0.0.1:$KFP_HTTP_PORT)"
+}
+
+# kfp_apiserver NAME DATABASE RPC_FLAG HTTP_FLAG ENV…: one KFP API server on this stack's database (its own, made on
+# first start), object store and images; the rest of its settings (MULTIUSER, …) come from ENV.
+kfp_apiserver() {
+  local name=$1 db=$2 rpc=$3 http=$4 k=$state/kfp kc hosts patch; shift 4
+  kc=$(cat "$k/cache-dir")
+  hosts=$(printf '"%s",' "${KFP_HOSTS[@]}")
+  patch="{\"hostAliases\":[{\"ip\":\"$NODE_IP\",\"hostnames\":[${hosts%,}]}]}"
+  launch "$name" env -i PATH="$PATH" HOME="$k/home" KUBECONFIG="$state/admin.kubeconfig" \
+    POD_NAMESPACE=$KFP_NS CLUSTER_DOMAIN=cluster.local LOG_LEVEL=info PUBLISH_LOGS=true \
+    DB_DRIVER_NAME=mysql DBCONFIG_MYSQLCONFIG_HOST=127.0.0.1 DBCONFIG_MYSQLCONFIG_PORT="$(cat "$state/ports/kfp-mysql")" \
+    DBCONFIG_MYSQLCONFIG_USER=root DBCONFIG_MYSQLCONFIG_PASSWORD= DBCONFIG_MYSQLCONFIG_DBNAME="$db" \
+    OBJECTSTORECONFIG_HOST="$NODE_IP" OBJECTSTORECONFIG_PORT=$KFP_S3_PORT OBJECTSTORECONFIG_SECURE=false \
+    OBJECTSTORECONFIG_ACCESSKEY=kfp-test OBJECTSTORECONFIG_SECRETACCESSKEY="$(cat "$k/s3.secret")" OBJECTSTORECONFIG_BUCKETNAME=mlpipeline \
+    V2_DRIVER_IMAGE="$KFP_DRIVER_IMAGE" V2_LAUNCHER_IMAGE="$KFP_LAUNCHER_IMAGE" \
+    ML_PIPELINE_VISUALIZATIONSERVER_SERVICE_HOST=127.0.0.1 ML_PIPELINE_VISUALIZATIONSERVER_SERVICE_PORT=8889 \
+    COMPILED_PIPELINE_SPEC_PATCH="$patch" "$@" \
+    "$kc/bin/apiserver" --config="$kc/config" --rpcPortFlag="$rpc" --httpPortFlag="$http" --logtostderr=true
+}
+
+# What a Kubeflow profile makes of a namespace, for the multi-user API server: the namespace, its service account
+# default-editor, and a RoleBinding of it to KFP's edit rules (manifests/kustomize/base/installs/multi-user/
+# view-edit-cluster-roles.yaml: kubeflow-pipelines-edit aggregates the edit and the view rules; here one ClusterRole
+# holds both, so nothing waits for the aggregation controller). Tokens are asked for by the tests (TokenRequest,
+# audience pipelines.kubeflow.org), never written here.
+kfp_multi_user_namespaces() {
+  create_yaml /apis/rbac.authorization.k8s.io/v1/clusterroles <<EOF
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: cellpipe-test-pipelines-edit}
+rules:
+- {apiGroups: [pipelines.kubeflow.org], resources: [pipelines, pipelineversions], verbs: [create, delete, update, get, list]}
+- {apiGroups: [pipelines.kubeflow.org], resources: [experiments], verbs: [archive, create, delete, unarchive, get, list]}
+- {apiGroups: [pipelines.kubeflow.org], resources: [runs], verbs: [archive, create, delete, retry, terminate, unarchive, reportMetrics, readArtifact, get, list]}
+- {apiGroups: [pipelines.kubeflow.org], resources: [jobs], verbs: [create, delete, disable, enable, get, list]}
+- {apiGroups: [pipelines.kubeflow.org], resources: [visualizations], verbs: [create]}
+- {apiGroups: [kubeflow.org], resources: [scheduledworkflows], verbs: ["*"]}
+- {apiGroups: [kubeflow.org], resources: [viewers], verbs: [create, get, delete]}
+- {apiGroups: [argoproj.io], resources: [cronworkflows, cronworkflows/finalizers, workflows, workflows/finalizers, workfloweventbindings, workflowtemplates, workflowtaskresults], verbs: ["*"]}
+EOF
+  local ns
+  for ns in "${KFP_MU_NAMESPACES[@]}"; do
+    create_yaml /api/v1/namespaces <<EOF
+apiVersion: v1
+kind: Namespace
+metadata: {name: $ns}
+EOF
+    create_yaml "/api/v1/namespaces/$ns/serviceaccounts" <<EOF
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: default-editor}
+EOF
+    create_yaml "/apis/rbac.authorization.k8s.io/v1/namespaces/$ns/rolebindings" <<EOF
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: default-editor-pipelines-edit}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: cellpipe-test-pipelines-edit}
+subjects:
+- {kind: ServiceAccount, name: default-editor, namespace: $ns}
+EOF
+  done
 }
 
 # The profile `test`: this cluster's KFP (single-user: runs and their pods in namespace kubeflow) and registry.
@@ -241,6 +304,8 @@ export CELLPIPE_KFP_HOST=http://127.0.0.1:$KFP_HTTP_PORT
 export CELLPIPE_KFP_NAMESPACE=$KFP_NS
 export CELLPIPE_KFP_S3=http://$NODE_IP:$KFP_S3_PORT
 export CELLPIPE_KFP_REGISTRY=127.0.0.1:$(cat "$state/ports/kfp-registry")
+export CELLPIPE_KFP_MU_HOST=http://127.0.0.1:$(cat "$state/ports/kfp-mu-http")
+export CELLPIPE_KFP_MU_NAMESPACES="${KFP_MU_NAMESPACES[*]}"
 EOF
   cat "$state/kfp/images.env"
 }
