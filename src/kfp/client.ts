@@ -10,7 +10,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { randomBytes } from 'node:crypto';
 import type { JsonValue } from '../core/model.js';
-import { KfpError, httpError, unreachable, type KfpRequestContext } from './errors.js';
+import { KfpError, errorMessageOf, httpError, unreachable, type KfpRequestContext } from './errors.js';
 import type { KfpEndpoint } from './endpoint.js';
 import { parseAllDocuments } from 'yaml';
 
@@ -350,20 +350,49 @@ export class KfpClient {
 
   /** Multipart upload of a new pipeline (KFP creates its first version from the same file). */
   async uploadPipeline(yaml: string, opts: { name: string; description: string; namespace?: string }): Promise<KfpPipeline> {
-    checkUploadable(yaml, `upload pipeline '${opts.name}'`);
-    return this.request('POST', `${API}/pipelines/upload`, this.ctx(`upload pipeline '${opts.name}'`, opts.namespace), {
+    const action = `upload pipeline '${opts.name}'`;
+    checkUploadable(yaml, action);
+    return this.request<KfpPipeline>('POST', `${API}/pipelines/upload`, this.ctx(action, opts.namespace), {
       query: { name: opts.name, display_name: opts.name, description: opts.description, namespace: opts.namespace },
       multipart: { field: 'uploadfile', filename: 'pipeline.yaml', data: Buffer.from(yaml) },
-    });
+    }).catch((err: unknown) => this.uploadRefused(err, 'Failed to create a pipeline', action, opts.namespace));
   }
 
-  /** Multipart upload of a new version of an existing pipeline. */
-  async uploadPipelineVersion(pipelineId: string, yaml: string, opts: { name: string; description: string }): Promise<KfpPipelineVersion> {
-    checkUploadable(yaml, `upload version '${opts.name}' of pipeline ${pipelineId}`);
-    return this.request('POST', `${API}/pipelines/upload_version`, this.ctx(`upload version '${opts.name}' of pipeline ${pipelineId}`), {
+  /** Multipart upload of a new version of an existing pipeline (`namespace`: the pipeline's, for messages). */
+  async uploadPipelineVersion(pipelineId: string, yaml: string, opts: { name: string; description: string; namespace?: string }): Promise<KfpPipelineVersion> {
+    const action = `upload version '${opts.name}' of pipeline ${pipelineId}`;
+    checkUploadable(yaml, action);
+    return this.request<KfpPipelineVersion>('POST', `${API}/pipelines/upload_version`, this.ctx(action, opts.namespace), {
       query: { pipelineid: pipelineId, name: opts.name, display_name: opts.name, description: opts.description },
       multipart: { field: 'uploadfile', filename: 'pipeline.yaml', data: Buffer.from(yaml) },
-    });
+    }).catch((err: unknown) => this.uploadRefused(err, 'Failed to create a pipeline version', action, opts.namespace));
+  }
+
+  /**
+   * KFP 2.17's upload handler answers an upload it does not authorise (no identity, or no right to create pipelines in
+   * the namespace) with a bare `400 Failed to create a pipeline[ version]`, its reason dropped (pipeline_upload_server.go).
+   * Then KFP's verdict on this caller in the namespace is read by listing pipelines there: its 401 or 403 says who is
+   * refused and why; if the caller may list, it may read but not create pipelines there.
+   */
+  private async uploadRefused(err: unknown, bare: string, action: string, namespace?: string): Promise<never> {
+    if (!(err instanceof KfpError && err.status === 400 && namespace && errorMessageOf(err.bodyText ?? '') === bare)) throw err;
+    await this.request('GET', `${API}/pipelines`, this.ctx(action, namespace), { query: { namespace, page_size: 1 } });
+    if (bare.endsWith('version')) {
+      // A version's bare 400 also means its pipeline is gone (KFP reads the pipeline's namespace first).
+      throw new KfpError(
+        'invalid',
+        `Kubeflow Pipelines refused to ${action} with a bare '${bare}' (400), its answer when the pipeline is gone or the account may not add versions to it; this account (${this.endpoint.authLabel}) may list pipelines in namespace '${namespace}'`,
+        `submit again (a pipeline deleted meanwhile is uploaded anew); if it persists, ask the owner of '${namespace}' for edit access to pipelines there (KFP's kubeflow-pipelines-edit role)`,
+        { status: 400, cause: err },
+      );
+    }
+    throw new KfpError(
+      'forbidden',
+      `permission denied by Kubeflow Pipelines: this account (${this.endpoint.authLabel}) may read pipelines in namespace '${namespace}' but not create them ` +
+        `(KFP answered '${bare}', 400, as it answers an upload it does not authorise, while trying to ${action})`,
+      `ask the owner of '${namespace}' for edit access to pipelines there (a contributor, KFP's kubeflow-pipelines-edit role), or use a token of an account that has it`,
+      { status: 400, cause: err },
+    );
   }
 
   /**
@@ -391,7 +420,7 @@ export class KfpClient {
     const existing = await carries(pipeline.pipeline_id);
     if (existing) return { pipelineId: pipeline.pipeline_id, pipelineVersionId: existing.pipeline_version_id, action: 'reused' };
     try {
-      const v = await this.uploadPipelineVersion(pipeline.pipeline_id, yaml, { name: vname, description });
+      const v = await this.uploadPipelineVersion(pipeline.pipeline_id, yaml, { name: vname, description, namespace: opts.namespace });
       return { pipelineId: pipeline.pipeline_id, pipelineVersionId: v.pipeline_version_id, action: 'version' };
     } catch (err) {
       if (err instanceof KfpError && err.kind === 'conflict') {

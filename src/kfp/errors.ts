@@ -20,13 +20,16 @@ export class KfpError extends CellpipeError {
   readonly hint: string;
   /** HTTP status, when KFP (or the Kubernetes API proxy) answered. */
   readonly status?: number;
+  /** The body of KFP's error answer (never holds credentials), for callers that read more into it. */
+  readonly bodyText?: string;
 
-  constructor(kind: KfpErrorKind, message: string, hint: string, extra: { status?: number; cause?: unknown } = {}) {
+  constructor(kind: KfpErrorKind, message: string, hint: string, extra: { status?: number; cause?: unknown; body?: string } = {}) {
     super(message, hint, extra.cause === undefined ? undefined : { cause: extra.cause });
     this.name = 'KfpError';
     this.kind = kind;
     this.hint = hint;
     this.status = extra.status;
+    this.bodyText = extra.body;
   }
 
   /** Message and hint on two lines, as the CLI prints them. */
@@ -110,31 +113,8 @@ export function httpError(status: number, body: string, ctx: KfpRequestContext):
   const message = errorMessageOf(body);
   const profile = ctx.profile ? `profile '${ctx.profile}'` : 'the cellpipe profile';
   const ns = ctx.namespace ? ` in namespace '${ctx.namespace}'` : '';
-  if (status === 401) {
-    return new KfpError(
-      'unauthorized',
-      `Kubeflow Pipelines at ${ctx.endpoint} rejected the credentials (401 Unauthorized) while trying to ${ctx.action} (auth: ${ctx.auth})`,
-      ctx.viaKube
-        ? `the kubeconfig credentials of ${profile} are missing or expired: log in to the cluster again`
-        : `give a valid token: set 'kfp.auth' of ${profile} (token-file, or a token in $CELLPIPE_KFP_TOKEN / 'kfp.tokenFile'); tokens expire, get a fresh one`,
-      { status },
-    );
-  }
-  if (status === 403) {
-    // KFP multi-user: "... is not authorized with reason: ... (request: &ResourceAttributes{Namespace:team-a,Verb:create,...,Resource:experiments,...})"
-    const verb = /Verb:([a-z]+)/.exec(message)?.[1];
-    const resource = /Resource:([a-z]+)/.exec(message)?.[1];
-    const namespace = /Namespace:([a-z0-9-]*)/.exec(message)?.[1] || ctx.namespace;
-    const denied = verb && resource ? `may not ${verb} ${resource}` : `may not ${ctx.action}`;
-    return new KfpError(
-      'forbidden',
-      `permission denied by Kubeflow Pipelines: this account ${denied}${namespace ? ` in namespace '${namespace}'` : ''} (403: ${message})`,
-      namespace
-        ? `check 'namespace' of ${profile} is your Kubeflow profile namespace, or ask its owner to add you as a contributor (edit access to ${resource ?? 'pipelines, experiments and runs'})`
-        : `use an account with access to Kubeflow Pipelines, or set 'namespace' of ${profile}`,
-      { status },
-    );
-  }
+  if (status === 401) return unauthorized(message, ctx, profile);
+  if (status === 403) return forbidden(message, ctx, profile);
   if ((status === 400 || status === 404) && /namespace/i.test(message) && !/with name/i.test(message) && /(not found|does not exist|invalid|required|empty|cannot be|must)/i.test(message)) {
     return new KfpError(
       'namespace',
@@ -166,7 +146,87 @@ export function httpError(status: number, body: string, ctx: KfpRequestContext):
     return new KfpError('conflict', `${ctx.action}: ${message}`, 'it already exists or changed meanwhile; retry', { status });
   }
   if (status === 400 || status === 422) {
-    return new KfpError('invalid', `Kubeflow Pipelines rejected the request to ${ctx.action}: ${message}`, 'fix what the message names; if cellpipe made the request, please report it', { status });
+    return new KfpError('invalid', `Kubeflow Pipelines rejected the request to ${ctx.action}: ${message}`, 'fix what the message names; if cellpipe made the request, please report it', { status, body });
   }
   return new KfpError('api', `${ctx.action} failed (HTTP ${status}): ${message}`, 'retry; if it persists, check the Kubeflow Pipelines API server logs', { status });
+}
+
+/** The audience KFP's TokenReview asks for (its `TOKEN_REVIEW_AUDIENCE`, which installs leave at this default). */
+export const KFP_TOKEN_AUDIENCE = 'pipelines.kubeflow.org';
+
+/** How to get a token KFP accepts, for hints. */
+function tokenHowTo(namespace?: string): string {
+  return `a service account's token needs the audience ${KFP_TOKEN_AUDIENCE} (kubectl -n ${namespace ?? 'NAMESPACE'} create token default-editor --audience ${KFP_TOKEN_AUDIENCE})`;
+}
+
+/** 401: no identity, or a token KFP's TokenReview did not accept (expired, another audience, another cluster's). */
+function unauthorized(message: string, ctx: KfpRequestContext, profile: string): KfpError {
+  const status = 401;
+  if (ctx.viaKube) {
+    return new KfpError(
+      'unauthorized',
+      `Kubeflow Pipelines at ${ctx.endpoint} rejected the credentials (401 Unauthorized) while trying to ${ctx.action} (auth: ${ctx.auth})`,
+      `the kubeconfig credentials of ${profile} are missing or expired: log in to the cluster again`,
+      { status },
+    );
+  }
+  if (ctx.auth === 'none') {
+    // Multi-user KFP identifies every call (a bearer token through TokenReview, or a trusted user-id header).
+    return new KfpError(
+      'unauthorized',
+      `Kubeflow Pipelines at ${ctx.endpoint} needs to know who is calling (401 Unauthorized): it runs multi-user and the request carried no token (auth: none of ${profile}) while trying to ${ctx.action}`,
+      `give ${profile} a token: 'kfp.auth: token-file' with 'kfp.tokenFile' (inside a Kubeflow notebook the projected token is found without settings), or 'kfp.auth: token' with $CELLPIPE_KFP_TOKEN; ${tokenHowTo(ctx.namespace)}`,
+      { status },
+    );
+  }
+  const audience = /audience/i.test(message);
+  return new KfpError(
+    'unauthorized',
+    `Kubeflow Pipelines at ${ctx.endpoint} rejected the credentials (401 Unauthorized${audience ? `: the token is not for its audience ${KFP_TOKEN_AUDIENCE}` : ''}) while trying to ${ctx.action} (auth: ${ctx.auth})`,
+    audience
+      ? `get a token for the audience ${KFP_TOKEN_AUDIENCE} (kubectl -n ${ctx.namespace ?? 'NAMESPACE'} create token default-editor --audience ${KFP_TOKEN_AUDIENCE}; a Kubeflow notebook's projected token has it) and put it where 'kfp.auth' of ${profile} reads it`
+      : `give a valid token: set 'kfp.auth' of ${profile} (token-file, or a token in $CELLPIPE_KFP_TOKEN / 'kfp.tokenFile'); tokens expire, get a fresh one; ${tokenHowTo(ctx.namespace)}`,
+    { status },
+  );
+}
+
+/** Who KFP says was denied (`User 'system:serviceaccount:team-b:default-editor' is not authorized …`), in words. */
+export function deniedAccount(message: string): { who: string; serviceAccount?: { namespace: string; name: string } } | undefined {
+  const user = /User '([^']+)' is not authorized/.exec(message)?.[1];
+  if (!user) return undefined;
+  const sa = /^system:serviceaccount:([^:]+):([^:]+)$/.exec(user);
+  return sa ? { who: `service account '${sa[2]}' of namespace '${sa[1]}' (${user})`, serviceAccount: { namespace: sa[1], name: sa[2] } } : { who: `user '${user}'` };
+}
+
+/**
+ * 403: KFP's SubjectAccessReview said no. Its message names the user, the reason (RBAC gives none when it denies) and
+ * the request: `… User 'U' is not authorized with reason: R (request: &ResourceAttributes{Namespace:N,Verb:V,…,
+ * Resource:RES,…})`.
+ */
+function forbidden(message: string, ctx: KfpRequestContext, profile: string): KfpError {
+  const verb = /Verb:([A-Za-z]+)/.exec(message)?.[1];
+  const resource = /Resource:([a-z]+)/.exec(message)?.[1];
+  const namespace = /Namespace:([a-z0-9-]*)/.exec(message)?.[1] || ctx.namespace;
+  const reason = /not authorized with reason: (.*?) \(request: /.exec(message)?.[1]?.trim();
+  const account = deniedAccount(message);
+  const parsed = Boolean(verb && resource && account);
+  const denied = verb && resource ? `may not ${verb} ${resource}` : `may not ${ctx.action}`;
+  const inNs = namespace ? ` in namespace '${namespace}'` : '';
+  const sa = account?.serviceAccount;
+  let hint: string;
+  if (!namespace) hint = `use an account with access to Kubeflow Pipelines, or set 'namespace' of ${profile}`;
+  else if (sa && sa.namespace !== namespace) {
+    hint = `the token (${ctx.auth}) is of namespace '${sa.namespace}', not '${namespace}': use a token of a service account of '${namespace}' ` +
+      `(kubectl -n ${namespace} create token default-editor --audience ${KFP_TOKEN_AUDIENCE}), or set 'namespace' of ${profile} to '${sa.namespace}', ` +
+      `the Kubeflow profile namespace the token is of; or ask the owner of '${namespace}' to add ${sa.namespace}/${sa.name} as a contributor ` +
+      `(a RoleBinding to kubeflow-pipelines-edit in '${namespace}')`;
+  } else {
+    hint = `check 'namespace' of ${profile} is your Kubeflow profile namespace, or ask the owner of '${namespace}' to add ${account ? account.who : 'you'} as a contributor (edit access to ${resource ?? 'pipelines, experiments and runs'})`;
+  }
+  return new KfpError(
+    'forbidden',
+    `permission denied by Kubeflow Pipelines: ${account ? account.who : 'this account'} ${denied}${inNs} (403 while trying to ${ctx.action}${reason ? `; reason: ${reason}` : ''}${parsed ? '' : `: ${message}`})`,
+    hint,
+    { status: 403 },
+  );
 }
