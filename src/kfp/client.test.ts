@@ -123,6 +123,10 @@ describe('KFP client against the swagger-checked fake (multi-user, token auth)',
       assert.match(e.message, /may not list experiments in namespace 'team-b'/);
       assert.match(e.hint, /Kubeflow profile namespace|contributor/);
     });
+    // An upload there gets KFP 2.17's bare 400; the client reads KFP's verdict by listing pipelines in team-b.
+    const yaml = compileNotebook(readFileSync(CANDIES, 'utf8'), { path: 'nb.ipynb' }).yaml!;
+    await rejectsKfp(client.uploadPipeline(yaml, { name: 'not-mine', description: 'd', namespace: 'team-b' }), 'forbidden', (e) =>
+      assert.match(e.message, /may not list pipelines in namespace 'team-b' \(403 while trying to upload pipeline 'not-mine'\)/));
   });
 
   test('multi-user KFP without a namespace: the message says to set the profile namespace', async () => {

@@ -265,14 +265,21 @@ export class FakeKfpServer {
     if (this.options.tokens && match.op.operationId !== 'HealthzService_GetHealthz') {
       const m = /^Bearer (.+)$/.exec(req.headers.authorization ?? '');
       allowed = m ? this.options.tokens[m[1]] : undefined;
+      // KFP 2.17's upload handler answers any refusal with a bare 400, its reason dropped (seen on its own server).
+      if (!allowed && isUpload) return fail(400, 3, uploadRefusal(match.op.operationId));
       if (!allowed) return fail(401, 16, 'Unauthenticated: Request header error: there is no user identity header.: Failed to authenticate token review');
     }
     const authorize = (namespace: string | undefined, verb: string, resource: string): boolean => {
       if (!allowed || !namespace) return true;
       if (allowed.includes(namespace)) return true;
+      if (isUpload) {
+        fail(400, 3, uploadRefusal(match.op.operationId));
+        return false;
+      }
+      // As KFP 2.17's own server words it (RBAC gives no reason).
       fail(403, 7,
-        `Failed to authorize with API: PermissionDenied: User 'system:serviceaccount:x:y' is not authorized with reason:  ` +
-          `(request: &ResourceAttributes{Namespace:${namespace},Verb:${verb},Group:pipelines.kubeflow.org,Version:v1beta1,Resource:${resource},Subresource:,Name:,})`);
+        `Failed to authorize with API: Failed to authorize with API: PermissionDenied: User 'system:serviceaccount:x:y' is not authorized with reason:  ` +
+          `(request: &ResourceAttributes{Namespace:${namespace},Verb:${verb},Group:pipelines.kubeflow.org,Version:v1beta1,Resource:${resource},Subresource:,Name:,FieldSelector:nil,LabelSelector:nil,}): Unauthorized access`);
       return false;
     };
     const q = url.searchParams;
@@ -312,6 +319,14 @@ export class FakeKfpServer {
         // KFP 2.17: without a namespace the first pipeline of that name in any namespace is found.
         const found = [...this.pipelines.values()].find((x) => x.pipeline.name === p.name && (!ns || (x.pipeline.namespace ?? '') === ns));
         return found ? send(200, found.pipeline) : fail(404, 5, `Not found: Pipeline with name ${p.name} and namespace '${ns}' not found`);
+      }
+      case 'PipelineService_ListPipelines': {
+        // Only what the client asks (its access to a namespace after a refused upload): one page, no filter.
+        const ns = multi ? q.get('namespace') ?? '' : '';
+        if (!authorize(ns, 'list', 'pipelines')) return;
+        const found = [...this.pipelines.values()].filter((x) => (x.pipeline.namespace ?? '') === ns).map((x) => x.pipeline);
+        const size = Number(q.get('page_size') ?? '20') || 20;
+        return send(200, { ...(found.length ? { pipelines: found.slice(0, size) } : {}), total_size: found.length });
       }
       case 'PipelineService_GetPipeline': {
         const x = this.pipelines.get(p.pipeline_id);
@@ -753,3 +768,8 @@ export const UNSET_TIME = '1970-01-01T00:00:00Z';
 const FAKE_STACK = 'github.com/kubeflow/pipelines/backend/src/apiserver/server.(*PipelineUploadServer).uploadPipeline\n\tfake-server.ts:0';
 
 export { here as fakeDir };
+
+/** KFP 2.17's answer to an upload it does not authenticate or authorise (pipeline_upload_server.go). */
+function uploadRefusal(operationId: string): string {
+  return operationId === 'UploadPipelineVersion' ? 'Failed to create a pipeline version' : 'Failed to create a pipeline';
+}
