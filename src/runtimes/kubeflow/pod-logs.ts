@@ -230,6 +230,10 @@ async function recordPodOutcome(ctx: KubeflowContext, conn: KubeConnection, runI
     const r = await ctx.store.updateStep(runId, step, { exitCode: outcome.exitCode, ...(outcome.error ? { error: outcome.error } : {}) });
     ctx.changed(structuredClone(r));
   } catch (err) {
-    ctx.warn(runId, `reading how pod ${podName} ended: ${(err as Error).message}`);
+    const { toKubeError } = await import('../../kube/errors.js');
+    const e = toKubeError(err, { verb: 'get', resource: 'pods', namespace: conn.namespace, name: podName });
+    // Deleted before it was read (a terminated run's pod that never started, a pod cleaned up): nothing to record.
+    if (e.kind === 'not-found') return;
+    ctx.warn(runId, `reading how pod ${podName} ended: ${e.message}`);
   }
 }
