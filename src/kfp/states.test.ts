@@ -1,8 +1,9 @@
 /**
  * KFP states → cellpipe step states, read from `run_details` as KFP 2.17.0's own persistence agent wrote them on the
- * real stack (recorded with scripts/test-kfp.sh's cluster: `GET /apis/v2beta1/runs/<id>` of finished runs, kept
- * as they came in src/kfp/testing/real-runs/): the values notebook run, the same run re-submitted (all cache
- * hits) and the failing notebook. The documented shape (with `parent_task_id`) is in parameters.test.ts.
+ * real stack (recorded with scripts/test-kfp.sh's cluster: `GET /apis/v2beta1/runs/<id>`, kept as they came in
+ * src/kfp/testing/real-runs/; kfp-stack.test.ts writes them with CELLPIPE_KFP_RECORD_RUNS=DIR): the values notebook
+ * run, the same run re-submitted (all cache hits), the failing notebook, a terminated run, a step waiting for a GPU
+ * (while it waits, and terminated) and a step OOM-killed at its memory limit. The documented shape (with `parent_task_id`) is in parameters.test.ts.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -59,4 +60,37 @@ test('a failing step fails, the one before it succeeded; KFP gives no error text
   assert.equal(p.divide.state, 'failed');
   assert.equal(p.divide.attempts, 1);
   assert.equal(p.divide.error, undefined);
+});
+
+test('a step after a failed one never started: KFP lists it with no state but with times; it is skipped, with none', () => {
+  const run = real('oom');
+  assert.equal(runState(run.state), 'failed');
+  const p = stepPatches(run, [{ name: 'hog', task: 'hog' }, { name: 'after', task: 'after' }]);
+  assert.equal(p.hog.state, 'failed');
+  // An OOM kill at the memory limit: KFP has no word of it anywhere (only the pod says OOMKilled, see pod-outcome.ts).
+  assert.equal(p.hog.error, undefined);
+  assert.ok(!JSON.stringify(run).includes('OOM'));
+  const after = run.run_details!.task_details!.find((d) => d.display_name === 'after')!;
+  assert.equal(after.state, undefined);
+  assert.ok(after.start_time && after.end_time, 'KFP gives it times');
+  assert.deepEqual(p.after, { state: 'skipped' });
+});
+
+test('a step whose pod waits for a GPU: KFP may not list the step yet (its driver PENDING), so it is pending', () => {
+  const run = real('gpu-pending');
+  assert.equal(runState(run.state), 'running');
+  assert.ok(!run.run_details!.task_details!.some((d) => d.display_name === 'train'), 'KFP lags the pod');
+  assert.deepEqual(stepPatches(run, [{ name: 'train', task: 'train' }]), { train: { state: 'pending' } });
+});
+
+test('a terminated run ends FAILED in KFP, and so do its stopped steps (even one whose pod never started): cancelled', () => {
+  for (const [name, step] of [['terminated', 'slow'], ['gpu-terminated', 'train']] as const) {
+    const run = real(name);
+    assert.equal(run.state, 'FAILED', name);
+    assert.equal(runState(run.state, true), 'cancelled', name);
+    assert.equal(runState(run.state), 'failed', `${name}: not terminated by cellpipe, a failure`);
+    // The step's own state: FAILED as KFP has it; the watcher makes it cancelled (runtimes/kubeflow/real-states.test.ts).
+    assert.equal(stepPatches(run, [{ name: step, task: step }], true)[step].state, 'failed', name);
+  }
+  assert.equal(stepPatches(real('terminated'), [{ name: 'slow', task: 'slow' }, { name: 'after', task: 'after' }], true).after.state, 'skipped');
 });

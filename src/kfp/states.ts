@@ -9,7 +9,10 @@
  * no entry has `parent_task_id` or `pod_name`; each lists its Argo children by node id in `child_tasks[].pod_name`,
  * never its own id. On a cache hit the step's DAG node is `SUCCEEDED` and only its `executor` is `SKIPPED`. So the
  * tree is rebuilt from Argo's node ids, which are `<workflow>-<FNV-1a of the node's name>`, names being the
- * parent's name + `.display` (or + `(N)` for an attempt).
+ * parent's name + `.display` (or + `(N)` for an attempt). A step that never started because a step before it failed
+ * is listed with no state at all, yet with start and end times (Argo's Omitted node). A terminated run ends `FAILED`,
+ * and so does each step it stopped, even one whose pod never left Pending. While a step's pod waits, KFP may not list
+ * the step yet (the persistence agent lags the pods): the pod says why it waits (kube/pod-waiting.ts), not KFP.
  */
 import type { RunState, StepRecord, StepState } from '../runs/types.js';
 import type { KfpRun, KfpRuntimeState, KfpTaskDetail } from './client.js';
@@ -137,14 +140,16 @@ export function stepPatches(
     let state = stepState(node?.state);
     // A cache hit: KFP 2.17 marks the executor SKIPPED under a SUCCEEDED step node.
     if (state === 'succeeded' && executors.some((e) => e.state === 'SKIPPED') && !executors.some((e) => e.state === 'SUCCEEDED')) state = 'cached';
-    if (node) {
+    // KFP lists a step that never started (its upstream failed: Argo's Omitted node) with no state but with start
+    // and end times: it gets none.
+    if (node && state !== 'pending') {
       patch.startedAt = time(node.start_time) ?? time(node.create_time);
       patch.finishedAt = time(node.end_time);
       if (node.error?.message && state === 'failed') patch.error = { message: node.error.message };
       // Attempts are the executor's pods: `executor(N)` under Argo v4's retry node, else the executor nodes.
       const pods = names.size ? executors.filter((e) => /\(\d+\)$/.test(e.display_name ?? '')) : executors;
       if (pods.length && state !== 'cached') patch.attempts = pods.length;
-      else if (state !== 'pending' && state !== 'cached') patch.attempts = 1;
+      else if (state !== 'cached') patch.attempts = 1;
     }
     if (finalRun) {
       if (state === 'pending') state = 'skipped';

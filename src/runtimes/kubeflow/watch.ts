@@ -66,8 +66,9 @@ export async function applyKfpRun(
   for (const s of record.steps) {
     const patch = patches[s.name];
     if (!patch) continue;
-    // A step that was running when the user cancelled fails in KFP because it was terminated.
-    if (terminated && patch.state === 'failed' && s.state === 'running') patch.state = 'cancelled';
+    // A step not over when the user cancelled fails in KFP because it was terminated — also one the record still
+    // had pending (KFP lists a step whose pod waits late, and may end it FAILED before it ever showed it running).
+    if (terminated && patch.state === 'failed' && !isTerminalStep(s.state)) patch.state = 'cancelled';
     if (patch.state && isTerminalStep(patch.state) && !isTerminalStep(s.state) && logPending(s.name)) {
       delete patch.state;
       delete patch.finishedAt;
