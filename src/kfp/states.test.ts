@@ -94,3 +94,14 @@ test('a terminated run ends FAILED in KFP, and so do its stopped steps (even one
   }
   assert.equal(stepPatches(real('terminated'), [{ name: 'slow', task: 'slow' }, { name: 'after', task: 'after' }], true).after.state, 'skipped');
 });
+
+test('a run KFP\'s scheduled-workflow controller made: its workflow is named after the schedule, not the pipeline; its steps read as any run\'s', () => {
+  const run = real('scheduled');
+  assert.ok(run.recurring_run_id, 'the run names its schedule');
+  assert.match(run.display_name ?? '', /^kubeflow-values\w+-1-\d+$/, 'the display name is the Workflow\'s');
+  assert.equal(runState(run.state), 'succeeded');
+  const p = stepPatches(run, VALUES);
+  assert.equal(p.measure.state, 'succeeded');
+  assert.equal(p.summarise.state, 'succeeded');
+  assert.equal(p.measure.attempts, 1);
+});
