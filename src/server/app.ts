@@ -620,7 +620,8 @@ export class Backend {
     const client = await this.kubeflow.client(profile);
     try {
       if (action === 'delete') {
-        await client.deleteRecurringRun(id);
+        const { deleteSchedule } = await import('../runtimes/kubeflow/schedule.js');
+        await deleteSchedule(client, id, (await client.healthz()).multi_user === false ? undefined : profile.namespace);
         sendJson(res, 200, { deleted: id });
         return;
       }

@@ -90,6 +90,8 @@ describe('backend: schedules on a Kubeflow profile (kfp-real serve)', () => {
     return r.json as { schedules: ScheduleView[]; recorded: string[] };
   };
   let made: ScheduleView;
+  /** The run KFP made for `made` (then cancelled: it stays CANCELING, as nothing runs it here). */
+  let firedRunId = '';
 
   test('POST /api/schedules: images built, the version uploaded, the recurring run pinned to it with KFP\'s 6-field cron and the parameters', async () => {
     const r = await call(socket, 'POST', '/api/schedules', { path: NB, profile: 'kf', cron: '0 6 * * *', parameters: { CANDIES: 7 } });
@@ -164,6 +166,7 @@ describe('backend: schedules on a Kubeflow profile (kfp-real serve)', () => {
     assert.equal(fired.status, 200);
     const kfpRun = (await fired.json()) as { run_id: string; recurring_run_id: string };
     assert.equal(kfpRun.recurring_run_id, made.id, 'KFP keeps the schedule on the run');
+    firedRunId = kfpRun.run_id;
 
     const first = await list();
     assert.equal(first.recorded.length, 1, JSON.stringify(first) + warnings.join('\n'));
@@ -205,13 +208,13 @@ describe('backend: schedules on a Kubeflow profile (kfp-real serve)', () => {
     assert.equal(resumed.json.schedule.paused, false);
     assert.equal(resumed.json.schedule.next.length, 3);
     assert.equal((await client.getRecurringRun(made.id)).status, 'ENABLED');
-    const del = await call(socket, 'DELETE', `/api/schedules/${made.id}?profile=kf`);
-    assert.equal(del.status, 200, del.text);
-    assert.deepEqual(del.json, { deleted: made.id });
-    assert.deepEqual((await list()).schedules, []);
-    const again = await call(socket, 'DELETE', `/api/schedules/${made.id}?profile=kf`);
-    assert.equal(again.status, 404);
-    assert.match(again.json.error.message, /not found/);
+    // Its run (fired above, then cancelled) is still CANCELING: deleting the schedule would have Kubernetes delete
+    // that run's workflow with it (KFP's stack showed such a run RUNNING for ever), so the delete is refused.
+    const refused = await call(socket, 'DELETE', `/api/schedules/${made.id}?profile=kf`);
+    assert.equal(refused.status, 400, refused.text);
+    assert.match(refused.json.error.message, new RegExp(`schedule ${made.id} has a run under way \\(Kubeflow run ${firedRunId}\\)`));
+    assert.match(refused.json.error.hint, /pause the schedule now and delete it once the run has ended/);
+    assert.equal((await client.getRecurringRun(made.id)).status, 'ENABLED', 'still there');
     const noProfile = await call(socket, 'POST', `/api/schedules/${made.id}/pause`);
     assert.equal(noProfile.status, 400);
   });
@@ -231,6 +234,15 @@ describe('backend: schedules on a Kubeflow profile (kfp-real serve)', () => {
     assert.equal(last.state, 'succeeded', JSON.stringify(last));
     assert.equal(last.external?.kfpRunId, fired.run_id);
     assert.deepEqual(last.steps.map((x) => [x.name, x.state]).sort(), [['kid1', 'succeeded'], ['kid2', 'succeeded'], ['kid3', 'succeeded'], ['sack', 'succeeded']]);
+    // Its run over, the schedule can go.
+    const del = await call(socket, 'DELETE', `/api/schedules/${id}?profile=fake`);
+    assert.equal(del.status, 200, del.text);
+    assert.deepEqual(del.json, { deleted: id });
+    const gone = await call(socket, 'GET', `/api/schedules?notebook=${encodeURIComponent(NB)}&profile=fake`);
+    assert.deepEqual(gone.json.schedules, []);
+    const again = await call(socket, 'DELETE', `/api/schedules/${id}?profile=fake`);
+    assert.equal(again.status, 404);
+    assert.match(again.json.error.message, /not found/);
     assert.deepEqual(fake.violations, []);
   });
 });

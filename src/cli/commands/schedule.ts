@@ -14,7 +14,7 @@ import { pickProfile } from '../kubeflow-notebook.js';
 import { KfpClient } from '../../kfp/client.js';
 import { kfpEndpoint } from '../../kfp/endpoint.js';
 import type { SubmitProgress } from '../../runtimes/kubeflow/runtime.js';
-import { checkScheduleOptions, scheduleNotebook } from '../../runtimes/kubeflow/schedule.js';
+import { checkScheduleOptions, deleteSchedule, scheduleNotebook } from '../../runtimes/kubeflow/schedule.js';
 
 const USAGE = `usage: cellpipe schedule NOTEBOOK --profile NAME --cron "MIN HOUR DOM MON DOW" [options]
        cellpipe schedule pause|resume|delete ID [--profile NAME]
@@ -48,8 +48,10 @@ function parseTime(flag: string, value: unknown): Date | undefined {
 async function change(action: 'pause' | 'resume' | 'delete', id: string, profileFlag: unknown, io: CommandIO): Promise<number> {
   const profile = await pickProfile(profileFlag, io.env);
   const client = new KfpClient(await kfpEndpoint(profile, io.env));
-  if (action === 'delete') await client.deleteRecurringRun(id);
-  else await client.setRecurringRunEnabled(id, action === 'resume');
+  if (action === 'delete') {
+    const namespace = (await client.healthz()).multi_user === false ? undefined : profile.namespace;
+    await deleteSchedule(client, id, namespace);
+  } else await client.setRecurringRunEnabled(id, action === 'resume');
   io.stdout.write(`${{ pause: 'paused', resume: 'resumed', delete: 'deleted' }[action]} schedule ${id} (profile ${profile.name})\n`);
   return 0;
 }

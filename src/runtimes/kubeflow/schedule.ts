@@ -12,6 +12,7 @@ import { pendingStep } from '../../runs/store.js';
 import type { RunRecord, SubmitStage } from '../../runs/types.js';
 import type { KubeflowRuntime, PreparedPipeline, SubmitOptions, SubmitProgress } from './runtime.js';
 import { CellpipeError } from '../../core/errors.js';
+import { TERMINAL_KFP } from '../../kfp/states.js';
 
 export interface ScheduleOptions extends Omit<SubmitOptions, 'runId' | 'watch'> {
   cron: CronSchedule;
@@ -82,6 +83,31 @@ export async function scheduleNotebook(runtime: KubeflowRuntime, o: ScheduleOpti
     }),
   (r) => r.recurring_run_id);
   return { recurringRun, prepared, next, url: client.recurringRunUrl(recurringRun.recurring_run_id) };
+}
+
+/**
+ * Deletes a schedule, unless a run of it is under way: KFP's runs of a schedule are Argo Workflows owned by its
+ * ScheduledWorkflow, so Kubernetes deletes a running one along with the schedule, and KFP then shows that run as
+ * running for ever (seen on KFP 2.17's own stack). `namespace`: the runs' namespace (undefined on a single-user KFP).
+ */
+export async function deleteSchedule(client: KfpClient, id: string, namespace: string | undefined): Promise<void> {
+  const active: string[] = [];
+  let token: string | undefined;
+  // Newest first: a run under way is among the recent ones.
+  for (let page = 0; page < 2; page++) {
+    const got = await client.listRuns({ namespace, pageSize: 100, pageToken: token });
+    for (const r of got.runs) if (r.recurring_run_id === id && !(r.state && TERMINAL_KFP.includes(r.state))) active.push(r.run_id);
+    token = got.nextPageToken;
+    if (!token) break;
+  }
+  if (active.length) {
+    const one = active.length === 1;
+    throw new ScheduleError(
+      `schedule ${id} has ${one ? 'a run' : `${active.length} runs`} under way (Kubeflow run ${active.join(', ')}): deleting the schedule now would stop ${one ? 'it' : 'them'} — Kubernetes deletes the workflows a schedule owns — and Kubeflow would show ${one ? 'it' : 'them'} as running for ever`,
+      'pause the schedule now and delete it once the run has ended, or cancel the run first',
+    );
+  }
+  await client.deleteRecurringRun(id);
 }
 
 /** A time KFP leaves unset comes as the Unix epoch. */
