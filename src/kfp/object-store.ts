@@ -4,6 +4,10 @@
  * reads: cellpipe never writes into KFP's store. Credentials are held in memory for the requests and never appear
  * in a message. What the keys mean is in ./executor-logs.ts.
  */
+import { createWriteStream } from 'node:fs';
+import { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { AwsClient } from 'aws4fetch';
 import { CellpipeError } from '../core/errors.js';
 import { lastExecutorLog, taskPrefix, type BucketPlace, type StoredObject, type TaskRef } from './executor-logs.js';
@@ -113,6 +117,47 @@ export class ObjectStore {
     return { text: nl >= 0 ? text.slice(nl + 1) : text, skippedBytes: size - this.maxBytes + (nl >= 0 ? Buffer.byteLength(text.slice(0, nl + 1)) : 0) };
   }
 
+  /**
+   * An object's bytes, streamed into the file `file` (created or replaced). The timeout is per wait, not for the whole
+   * object: an artifact of gigabytes takes what it takes while bytes keep coming; a store that stops sending fails it.
+   */
+  async download(key: string, file: string): Promise<number> {
+    const url = new URL(`${this.base}/${encodeURIComponent(this.root.bucket)}/${key.split('/').map(encodeRfc3986).join('/')}`);
+    const doing = `reading ${key}`;
+    const controller = new AbortController();
+    let timer = setTimeout(() => controller.abort(), this.timeoutMs);
+    const idle = () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => controller.abort(), this.timeoutMs);
+    };
+    let bytes = 0;
+    try {
+      const signed = await this.client.sign(url.toString(), {});
+      const res = await fetch(signed.url, { method: signed.method, headers: signed.headers, signal: controller.signal });
+      if (res.status < 200 || res.status >= 300 || !res.body) {
+        const text = await res.text();
+        throw this.failure(res.status, text, doing);
+      }
+      const count = new Transform({
+        transform(chunk: Buffer, _enc, done) {
+          bytes += chunk.length;
+          idle();
+          done(null, chunk);
+        },
+      });
+      await pipeline(Readable.fromWeb(res.body as WebReadableStream<Uint8Array>), count, createWriteStream(file));
+      return bytes;
+    } catch (err) {
+      if (err instanceof ObjectStoreError) throw err;
+      const e = err as Error & { cause?: { code?: string; message?: string }; code?: string };
+      if (!controller.signal.aborted && e.code && /^E(NOSPC|ACCES|ROFS|DQUOT|NOENT)$/.test(e.code)) throw err;
+      const why = controller.signal.aborted ? `no answer within ${this.timeoutMs / 1000}s` : (e.cause?.code ?? e.cause?.message ?? e.message);
+      throw new ObjectStoreError('unreachable', `${doing} in ${this.describe()}: ${why}`, "check 'kfp.objectStore.endpoint' in the profile: this machine must reach it");
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   /** One signed GET, its answer read whole within the timeout. */
   private async request(url: URL, headers: Record<string, string>, doing: string): Promise<{ status: number; text: string }> {
     // Signed here, sent by Node's fetch with a signal of our own: a signal handed through aws4fetch's fetch reaches the
@@ -135,14 +180,19 @@ export class ObjectStore {
       clearTimeout(timer);
     }
     if (status >= 200 && status < 300) return { status, text };
+    throw this.failure(status, text, doing);
+  }
+
+  /** The error for a store's answer that is not a success, from its S3 error document. */
+  private failure(status: number, text: string, doing: string): ObjectStoreError {
     const s3 = parseS3Error(text);
     const what = s3?.code ? `${s3.code}${s3.message ? `: ${s3.message}` : ''}` : `HTTP ${status}`;
     const message = `${doing} in ${this.describe()}: ${what}`;
-    if (status === 404) throw new ObjectStoreError('not-found', message, s3?.code === 'NoSuchBucket' ? "check the pipeline root's bucket ('kfp.pipelineRoot' in the profile)" : undefined);
+    if (status === 404) return new ObjectStoreError('not-found', message, s3?.code === 'NoSuchBucket' ? "check the pipeline root's bucket ('kfp.pipelineRoot' in the profile)" : undefined);
     if (status === 401 || status === 403) {
-      throw new ObjectStoreError('denied', message, "the access key in the namespace's object store Secret ('kfp.objectStore.secret', default mlpipeline-minio-artifact) is not accepted there");
+      return new ObjectStoreError('denied', message, "the access key in the namespace's object store Secret ('kfp.objectStore.secret', default mlpipeline-minio-artifact) is not accepted there");
     }
-    throw new ObjectStoreError('api', message);
+    return new ObjectStoreError('api', message);
   }
 }
 

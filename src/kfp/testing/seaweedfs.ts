@@ -58,7 +58,7 @@ export interface SeaweedFs {
   /** Creates a bucket (S3 CreateBucket). */
   createBucket(bucket: string): Promise<void>;
   /** Puts an object (S3 PutObject), as KFP's launcher uploads an artifact. */
-  put(bucket: string, key: string, body: string): Promise<void>;
+  put(bucket: string, key: string, body: string | Uint8Array): Promise<void>;
   /** What weed printed, for a failing test's message. */
   output(): string;
   stop(): Promise<void>;
@@ -95,8 +95,8 @@ export async function startSeaweedFs(o: { readyMs?: number } = {}): Promise<Seaw
   };
   const endpoint = `http://127.0.0.1:${s3}`;
   const admin = new AwsClient({ accessKeyId: accessKey, secretAccessKey: secretKey, service: 's3', region: 'minio', retries: 0 });
-  const send = async (method: string, path: string, body?: string) => {
-    const res = await admin.fetch(`${endpoint}${path}`, { method, body });
+  const send = async (method: string, path: string, body?: string | Uint8Array) => {
+    const res = await admin.fetch(`${endpoint}${path}`, { method, body: body as BodyInit | undefined });
     const text = await res.text();
     if (!res.ok) throw new Error(`${method} ${path}: HTTP ${res.status} ${text}`);
   };

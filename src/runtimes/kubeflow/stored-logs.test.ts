@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { deflateSync } from 'node:zlib';
 import { FakeKfpServer } from '../../kfp/testing/fake-server.js';
+import { S3StandIn } from '../../kfp/testing/s3-stand-in.js';
 import { KfpClient } from '../../kfp/client.js';
 import { staticEndpoint } from '../../kfp/endpoint.js';
 import { RunStore, isTerminalRun } from '../../runs/store.js';
@@ -26,51 +27,6 @@ const FAILING = new URL('../../../test/e2e/notebooks/failing.ipynb', import.meta
 /** Step images as built ones are named (nothing here pulls them): the spec stays small, no runtime inlined. */
 const IMAGES = { load: `registry.example.com/steps@sha256:${'1'.repeat(64)}`, divide: `registry.example.com/steps@sha256:${'2'.repeat(64)}` };
 const ACCESS: ObjectStoreAccess = { credentials: { accessKey: 'team-a-key', secretKey: 'team-a-secret' } };
-
-/** Objects by bucket-relative key; every request seen. Answers ListObjectsV2 and GetObject, path-style. */
-class S3StandIn {
-  readonly objects = new Map<string, string>();
-  readonly requests: { path: string; prefix?: string; authorization?: string }[] = [];
-  private server?: http.Server;
-  url = '';
-  /** Milliseconds each answer waits: a slow store. */
-  delayMs = 0;
-
-  async start(): Promise<void> {
-    this.server = http.createServer((req, res) => void setTimeout(() => this.answer(req, res), this.delayMs));
-    await new Promise<void>((r) => this.server!.listen(0, '127.0.0.1', r));
-    this.url = `http://127.0.0.1:${(this.server.address() as { port: number }).port}`;
-  }
-
-  private answer(req: http.IncomingMessage, res: http.ServerResponse): void {
-      const url = new URL(req.url!, 'http://x');
-      const authorization = req.headers.authorization;
-      this.requests.push({ path: decodeURIComponent(url.pathname), prefix: url.searchParams.get('prefix') ?? undefined, authorization });
-      if (!authorization?.startsWith(`AWS4-HMAC-SHA256 Credential=${ACCESS.credentials.accessKey}/`)) {
-        res.writeHead(403).end('<Error><Code>InvalidAccessKeyId</Code><Message>unknown key</Message></Error>');
-        return;
-      }
-      const [, bucket, ...rest] = url.pathname.split('/');
-      if (bucket !== 'mlpipeline') {
-        res.writeHead(404).end('<Error><Code>NoSuchBucket</Code></Error>');
-        return;
-      }
-      if (!rest.length && url.searchParams.get('list-type') === '2') {
-        const prefix = url.searchParams.get('prefix') ?? '';
-        const keys = [...this.objects.keys()].filter((k) => k.startsWith(prefix)).sort();
-        const contents = keys.map((k) => `<Contents><Key>${k.replace(/&/g, '&amp;').replace(/</g, '&lt;')}</Key><LastModified>2026-12-07T10:00:00.000Z</LastModified><Size>${Buffer.byteLength(this.objects.get(k)!)}</Size></Contents>`);
-        res.writeHead(200, { 'content-type': 'application/xml' }).end(`<ListBucketResult><IsTruncated>false</IsTruncated>${contents.join('')}</ListBucketResult>`);
-        return;
-      }
-      const body = this.objects.get(rest.map(decodeURIComponent).join('/'));
-      if (body === undefined) res.writeHead(404).end('<Error><Code>NoSuchKey</Code></Error>');
-      else res.writeHead(200).end(body);
-  }
-
-  close(): Promise<void> {
-    return new Promise((r) => this.server?.close(() => r()) ?? r());
-  }
-}
 
 /** The lines the step runtime writes for a step's cell outputs (`--cell-outputs-log`): zlib + base64 chunks. */
 function cellOutputLines(doc: unknown): string[] {
@@ -91,7 +47,7 @@ describe('Kubeflow runs: step logs read back from KFP\'s object store', () => {
   before(async () => {
     fake = new FakeKfpServer({ validateSpecs: false, failTasks: ['divide'] });
     await fake.start();
-    s3 = new S3StandIn();
+    s3 = new S3StandIn(ACCESS.credentials.accessKey);
     await s3.start();
   });
   after(async () => {
