@@ -25,6 +25,7 @@ const COMMANDS: Record<string, [what: string, load: Loader]> = {
   status: ['show a run', () => import('./commands/status.js')],
   logs: ['print (or --follow) a step\'s log', () => import('./commands/logs.js')],
   cancel: ['cancel a run', () => import('./commands/cancel.js')],
+  fetch: ['fetch a Kubeflow run\'s step inputs (or --outputs) from KFP\'s object store, for cellpipe.load', () => import('./commands/fetch.js')],
   export: ['write a run\'s executed notebook: each cell with its outputs from that run', () => import('./commands/export.js')],
   compare: ['runs side by side: parameters, metrics, each step\'s state and duration, differences marked', () => import('./commands/compare.js')],
   build: ['build and push every step\'s image', () => import('./commands/build.js')],
