@@ -2,7 +2,9 @@
 
 Reads the run store the CLI writes (``src/runs/store.ts``): ``<store>/runs/<id>/run.jsonl`` is a ``create`` line
 then run- and step-level patches, folded here the same way; each step's folder has ``inputs.json`` (input name →
-producing step and artifact folder) and ``program.json``. Values are read with the step runtime's own
+producing step and artifact folder) and ``program.json``. A Kubeflow run's artifacts are in KFP's object store: the
+backend's ``cellpipe fetch`` brings a step's into its folder (``fetched/<inputs|outputs>/``, with ``fetched.json``)
+first, once. Values are read with the step runtime's own
 deserialisers (``cellpipe_runtime.artifacts``), so a value comes back as the next step would have seen it.
 
 Standard library only at import time: the kernel imports this, not the Jupyter server.
@@ -169,11 +171,7 @@ def load(step: str, run: str = "latest", what: str = "inputs", notebook: Optiona
         raise LoadError("run %s has no step '%s'; its steps are: %s"
                         % (rec["id"], step, ", ".join(s["name"] for s in rec["steps"])))
     if rec.get("runtime") == "kubeflow":
-        # Its artifacts are in the cluster's artifact store (the run record keeps only their names): not here.
-        raise LoadError("run %s ran on Kubeflow%s: its artifacts are in the cluster's artifact store, which cellpipe.load "
-                        "cannot read from this kernel; run the step here to load it: `cellpipe run NOTEBOOK --only %s` "
-                        "(or Run this step in the sidebar, target Local), then load it from that run"
-                        % (rec["id"], " (profile %s)" % rec["profile"] if rec.get("profile") else "", step))
+        return _load_kubeflow(store_dir, rec, rstep, what, into)
     if rstep.get("reused") and rstep.get("cachedFrom") and rstep["cachedFrom"] != rec["id"]:
         # A partial run took this step's outputs from another run without running it: that run has its inputs.
         return load(step, run=rstep["cachedFrom"], what=what, notebook=notebook, store=store_dir, into=into)
@@ -204,6 +202,70 @@ def load(step: str, run: str = "latest", what: str = "inputs", notebook: Optiona
                 values[name] = rec["parameters"][name]
     loaded = _load_all(sources, into)
     values.update(loaded)
+    if into is not None:
+        into.update(values)
+    return values
+
+
+def _fetched(store: str, run_id: str, step: str, what: str) -> Optional[Dict[str, Any]]:
+    """What ``cellpipe fetch`` put in the run store for the step (a folder that exists is whole: it is renamed into
+    place once complete)."""
+    directory = os.path.join(_step_dir(store, run_id, step), "fetched", what)
+    manifest = _read_json(os.path.join(directory, "fetched.json"))
+    if not isinstance(manifest, dict) or manifest.get("format") != "cellpipe.fetched/v1":
+        return None
+    return {"dir": directory, "manifest": manifest}
+
+
+def _fetch(store: str, run_id: str, step: str, what: str) -> Dict[str, Any]:
+    """Has the backend's ``cellpipe fetch`` bring the step's artifacts from KFP's object store into the run store (an
+    argv list: nothing here goes through a shell), unless it did before."""
+    done = _fetched(store, run_id, step, what)
+    if done is not None:
+        return done
+    import subprocess
+
+    from .node import SetupError, find_backend, find_node
+
+    try:
+        argv = [find_node().path, str(find_backend()), "fetch", run_id, step, "--store", store, "--json"]
+    except SetupError as err:
+        raise LoadError("run %s ran on Kubeflow: its artifacts are fetched by cellpipe's backend, which cannot start "
+                        "here: %s — %s" % (run_id, err, err.hint)) from None
+    if what == "outputs":
+        argv.append("--outputs")
+    try:
+        out = subprocess.run(argv, capture_output=True, text=True, timeout=_FETCH_TIMEOUT_S, check=False)
+    except subprocess.TimeoutExpired:
+        raise LoadError("fetching the %s of step '%s' of run %s from KFP's object store took longer than %d minutes; "
+                        "run `cellpipe fetch %s %s%s` in a terminal to see it through, then load again"
+                        % (what, step, run_id, _FETCH_TIMEOUT_S // 60, run_id, step,
+                           " --outputs" if what == "outputs" else "")) from None
+    if out.returncode != 0:
+        said = (out.stderr or out.stdout).strip().replace("cellpipe fetch: ", "", 1)
+        raise LoadError(said or "cellpipe fetch failed (exit %d)" % out.returncode)
+    try:
+        return json.loads(out.stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        raise LoadError("cellpipe fetch said something that is not its answer: %s" % out.stdout[-300:]) from None
+
+
+# Fetching is bounded per request by the backend (an unreachable store fails in seconds); this bounds a large one.
+_FETCH_TIMEOUT_S = 30 * 60
+
+
+def _load_kubeflow(store: str, rec: Dict[str, Any], rstep: Dict[str, Any], what: str,
+                   into: Optional[Dict[str, Any]]) -> Dict[str, Any]:
+    """A Kubeflow step's variables: fetched from KFP's object store into the run store, then read as a local run's."""
+    step = rstep["name"]
+    if what == "outputs" and rstep.get("state") not in ("succeeded", "cached"):
+        raise LoadError("step '%s' has no outputs in run %s: %s; load its inputs instead (what='inputs', or "
+                        "%%cellpipe load without --outputs) to rerun it" % (step, rec["id"], _why_not_run(rec, rstep)))
+    got = _fetch(store, rec["id"], step, what)
+    directory, manifest = got["dir"], got["manifest"]
+    sources = {name: os.path.join(directory, v.get("path") or name) for name, v in sorted(manifest.get("values", {}).items())}
+    values: Dict[str, Any] = dict(manifest.get("parameters") or {}) if what == "inputs" else {}
+    values.update(_load_all(sources, into))
     if into is not None:
         into.update(values)
     return values

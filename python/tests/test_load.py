@@ -161,17 +161,82 @@ def test_a_step_a_partial_run_reused_is_loaded_from_the_run_that_ran_it(tmp_path
     assert values == {"base": 10, "DIVISOR": 2}
 
 
-def test_a_kubeflow_run_says_its_artifacts_are_not_reachable_and_what_to_do(tmp_path):
+def _kubeflow_run(store, steps, profile="team-a"):
+    """A Kubeflow run record as the backend keeps it (debug.ipynb's steps)."""
+    run_dir = store / "runs" / "kf1"
+    run_dir.mkdir(parents=True)
+    record = {"id": "kf1", "notebook": "debug.ipynb", "createdAt": "2026-01-01T00:00:00Z", "parameters": {"DIVISOR": 4},
+              "runtime": "kubeflow", "profile": profile, "state": "failed",
+              "external": {"kfpRunId": "9b2f4c1e-7d0a-4e55-8f3c-2a6b1d0e5f77", "pipelineId": "p", "pipelineVersionId": "v",
+                           "pipelineName": "debug", "namespace": "team-a"},
+              "steps": [{"name": n, "state": st, "attempts": 1, "outputs": [], "metrics": {}} for n, st in steps]}
+    (run_dir / "run.jsonl").write_text(json.dumps({"t": "create", "record": record}) + "\n")
+    return run_dir
+
+
+def _fetched(run_dir, step, what, values, parameters):
+    """What ``cellpipe fetch`` leaves in the run store: each variable's artifact folder as the step runtime wrote it in
+    the pod (KFP's launcher uploaded it file by file), and fetched.json."""
+    from cellpipe_runtime import artifacts
+
+    folder = run_dir / "steps" / step / "fetched" / what
+    for name, value in values.items():
+        artifacts.save(name, value, str(folder / name))
+    manifest = {"format": "cellpipe.fetched/v1", "run": "kf1", "step": step, "what": what, "kfpRunId": "k",
+                "values": {n: {"path": n, "step": "load", "source": "v2/artifacts/debug/k/load/u/%s/" % n, "bytes": 1}
+                           for n in values},
+                "parameters": parameters, "fetchedAt": "2026-01-01T00:00:00Z"}
+    (folder / "fetched.json").write_text(json.dumps(manifest))
+
+
+def test_a_kubeflow_steps_inputs_and_outputs_load_from_what_cellpipe_fetch_put_in_the_run_store(tmp_path):
+    """The debug loop on Kubeflow: divide failed; its inputs (load's outputs, fetched from KFP's object store) and the
+    parameter it read come into the kernel as the pod saw them; load's outputs too. The backend's ``cellpipe fetch``
+    answers with the same folder (what was fetched once is read without the cluster)."""
     import cellpipe as api
 
     store = tmp_path / ".cellpipe"
-    run_dir = store / "runs" / "kf1"
-    run_dir.mkdir(parents=True)
-    record = {"id": "kf1", "notebook": "nb.ipynb", "createdAt": "2026-01-01T00:00:00Z", "parameters": {}, "runtime": "kubeflow",
-              "profile": "team-a", "state": "succeeded",
-              "steps": [{"name": "train", "state": "succeeded", "attempts": 1, "outputs": [{"name": "model", "bytes": 0}], "metrics": {}}]}
-    (run_dir / "run.jsonl").write_text(json.dumps({"t": "create", "record": record}) + "\n")
-    for what in ("inputs", "outputs"):
-        with pytest.raises(api.LoadError, match=r"run kf1 ran on Kubeflow \(profile team-a\): its artifacts are in the cluster's "
-                                                r"artifact store.*cellpipe run NOTEBOOK --only train"):
-            api.load("train", run="kf1", what=what, store=str(store))
+    run_dir = _kubeflow_run(store, [("load", "succeeded"), ("divide", "failed"), ("report", "skipped")])
+    _fetched(run_dir, "divide", "inputs", {"total": 10, "unit": "kg"}, {"DIVISOR": 4})
+    _fetched(run_dir, "load", "outputs", {"total": 10, "unit": "kg"}, {})
+    ns = {}
+    assert api.load("divide", run="kf1", store=str(store), into=ns) == {"total": 10, "unit": "kg", "DIVISOR": 4}
+    assert ns["total"] == 10 and ns["DIVISOR"] == 4
+    assert api.load("load", run="kf1", what="outputs", store=str(store)) == {"total": 10, "unit": "kg"}
+
+    r = cellpipe(["fetch", "kf1", "divide", "--json", "--store", str(store)], str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    answer = json.loads(r.stdout)
+    assert answer["dir"] == str(run_dir / "steps" / "divide" / "fetched" / "inputs")
+    assert answer["manifest"]["parameters"] == {"DIVISOR": 4}
+    r = cellpipe(["fetch", "kf1", "divide", "--store", str(store)], str(tmp_path))
+    assert "inputs of step 'divide' of run kf1 (fetched before) into" in r.stdout
+    assert "total: 1 B from step 'load'" in r.stdout
+
+    with pytest.raises(api.LoadError, match=r"step 'divide' has no outputs in run kf1: it failed"):
+        api.load("divide", run="kf1", what="outputs", store=str(store))
+
+
+def test_a_kubeflow_step_not_fetched_yet_is_fetched_by_the_backend_which_says_what_to_do(tmp_path):
+    """Nothing fetched: ``load`` runs the real ``cellpipe fetch`` (node, the checkout's CLI, an argv list); a profile
+    without kfp.objectStore is the backend's answer, naming the profiles file and what to add."""
+    import cellpipe as api
+
+    store = tmp_path / ".cellpipe"
+    _kubeflow_run(store, [("load", "succeeded"), ("divide", "failed")])
+    profiles = tmp_path / "profiles.yaml"
+    profiles.write_text("profiles:\n  team-a:\n    namespace: team-a\n    kfp:\n      host: http://127.0.0.1:9\n")
+    old = os.environ.get("CELLPIPE_PROFILES")
+    os.environ["CELLPIPE_PROFILES"] = str(profiles)
+    try:
+        with pytest.raises(api.LoadError) as err:
+            api.load("divide", run="kf1", store=str(store))
+    finally:
+        if old is None:
+            del os.environ["CELLPIPE_PROFILES"]
+        else:
+            os.environ["CELLPIPE_PROFILES"] = old
+    said = str(err.value)
+    assert "profile 'team-a' does not say where that store is (no 'kfp.objectStore')" in said, said
+    assert "add it to profile 'team-a' in %s" % profiles in said
+    assert not (store / "runs" / "kf1" / "steps" / "divide" / "fetched" / "inputs").exists()
