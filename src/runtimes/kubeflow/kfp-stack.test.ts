@@ -189,6 +189,34 @@ describe('Kubeflow runs on KFP 2.17\'s own stack', { skip: stack, concurrency: f
     assert.match(await logText(reader, r.runId, 'summarise'), /mean reading from measure: 16\.8/);
   });
 
+  test("a step's inputs and outputs come into a kernel from the stack's SeaweedFS (cellpipe fetch, then cellpipe.load), as the pods saw them", async () => {
+    const withStore: Profile = { ...profile, kfp: { ...profile.kfp, objectStore: { endpoint: process.env.CELLPIPE_KFP_S3 } } };
+    const reader = new KubeflowRuntime({ store: new RunStore(dir), profile: withStore });
+    reader.on('warning', (runId, message) => console.log(`warning (run ${runId}): ${message}`));
+    // Cache off: both steps execute in this KFP run, so their artifacts are under its own folder.
+    const r = await reader.submitNotebook({ notebookPath: join(NOTEBOOKS, 'kubeflow_values.ipynb'), watch: false, select: { noCache: true } });
+    const done = await withLimit(reader.watch(r.runId), 'the run whose values are loaded');
+    assert.equal(done.state, 'succeeded', JSON.stringify(states(done)));
+    const { fetchStepArtifacts } = await import('./step-artifacts.js');
+    const inputs = await fetchStepArtifacts(reader, done, 'summarise', 'inputs');
+    assert.deepEqual(Object.keys(inputs.manifest.values), ['readings']);
+    assert.equal(inputs.manifest.values.readings.step, 'measure');
+    assert.match(inputs.manifest.values.readings.source, new RegExp(`/${done.external!.kfpRunId}/measure/[^/]+/readings/$`));
+    const outputs = await fetchStepArtifacts(reader, done, 'measure', 'outputs');
+    assert.deepEqual(Object.keys(outputs.manifest.values), ['readings']);
+    assert.deepEqual(outputs.manifest.parameters, {});
+    const first = await fetchStepArtifacts(reader, done, 'measure', 'inputs');
+    assert.deepEqual(first.manifest, { ...first.manifest, values: {}, parameters: { SCALE: 3 } }, 'a first step reads only its parameter');
+    // The kernel's side, as %cellpipe load runs it: what was fetched is read without the cluster.
+    const py = join(REPO, '.venv/bin/python');
+    const code = `import cellpipe, json\nprint(json.dumps([cellpipe.load('summarise', run=${JSON.stringify(done.id)}, store=${JSON.stringify(dir)}), cellpipe.load('measure', run=${JSON.stringify(done.id)}, what='outputs', store=${JSON.stringify(dir)}), cellpipe.load('measure', run=${JSON.stringify(done.id)}, store=${JSON.stringify(dir)})]))`;
+    const { execFileSync } = await import('node:child_process');
+    const [loadedInputs, loadedOutputs, measureInputs] = JSON.parse(execFileSync(py, ['-c', code], { encoding: 'utf8' }).trim().split('\n').at(-1)!);
+    assert.deepEqual(loadedInputs, { readings: [6, 9, 15, 21, 33] }, 'what summarise read: measure\'s list (summarise reads no parameter)');
+    assert.deepEqual(loadedOutputs, { readings: [6, 9, 15, 21, 33] });
+    assert.deepEqual(measureInputs, { SCALE: 3 });
+  });
+
   test('terminate: a running step is cancelled, the step after it never starts', async () => {
     const r = await runtime.submitNotebook({ notebookPath: join(NOTEBOOKS, 'long_running.ipynb'), watch: false });
     const watching = runtime.watch(r.runId);
