@@ -8,6 +8,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -37,6 +38,8 @@ function artifact(name: string, value: unknown): Record<string, string | Buffer>
 }
 /** Bytes no UTF-8 decoder would keep: a value that is not text (a pickle, an npy) must come back identical. */
 const BINARY = Buffer.from([0x80, 0x05, 0x95, 0xff, 0xfe, 0x00, 0x0a, 0x0d, 0xc3, 0x28]);
+/** A value of some megabytes: it arrives in many chunks, streamed into its file. */
+const BIG = randomBytes(3 * 1024 * 1024 + 7);
 
 interface Backend {
   endpoint: string;
@@ -89,7 +92,7 @@ function suite(name: string, skip: string | undefined, makeBackend: () => Promis
       const { runtime, store } = setup();
       const r = await run(runtime);
       assert.equal(r.state, 'succeeded');
-      await upload(r, 'load', '2d6f0a8e-1b7c-4c55-9e1d-5a3f7b9c0d21', { total: { ...artifact('total', 10), 'extra/raw.bin': BINARY }, unit: artifact('unit', 'kg') });
+      await upload(r, 'load', '2d6f0a8e-1b7c-4c55-9e1d-5a3f7b9c0d21', { total: { ...artifact('total', 10), 'extra/raw.bin': BINARY, 'extra/big.bin': BIG }, unit: artifact('unit', 'kg') });
       await backend.put(`${ROOT}/${r.external!.pipelineName}/${r.external!.kfpRunId}/load/2d6f0a8e-1b7c-4c55-9e1d-5a3f7b9c0d21/executor-logs-0`, 'loaded\n');
       const got = await fetchStepArtifacts(runtime, r, 'divide', 'inputs');
       assert.equal(got.fetched, true);
@@ -101,6 +104,8 @@ function suite(name: string, skip: string | undefined, makeBackend: () => Promis
       assert.deepEqual(m.parameters, { DIVISOR: 0 }, "the pipeline's default: the run set none");
       assert.equal(readFileSync(join(got.dir, 'total', 'data.json'), 'utf8'), '10');
       assert.deepEqual(readFileSync(join(got.dir, 'total', 'extra', 'raw.bin')), BINARY, 'a file in a sub-folder, its bytes as uploaded');
+      assert.ok(readFileSync(join(got.dir, 'total', 'extra', 'big.bin')).equals(BIG), 'megabytes, byte for byte');
+      assert.equal(m.values.total.bytes, Buffer.byteLength(artifact('total', 10)['cellpipe.json']) + 2 + BINARY.length + BIG.length);
       assert.equal(readFileSync(join(got.dir, 'unit', 'data.json'), 'utf8'), '"kg"');
       assert.ok(!existsSync(join(got.dir, 'executor-logs-0')) && !existsSync(join(got.dir, 'total', 'executor-logs-0')));
       if (backend.standIn) {
@@ -211,6 +216,7 @@ function suite(name: string, skip: string | undefined, makeBackend: () => Promis
         });
         const { runtime: away } = setup({ objectStore: { endpoint: `http://127.0.0.1:${closed}` } }, store.dir);
         await assert.rejects(fetchStepArtifacts(away, r, 'divide', 'inputs'), (err: FetchError) => {
+          assert.match(err.message, /^fetching the inputs of step 'divide' of run /);
           assert.match(err.message, new RegExp(`in the object store http://127\\.0\\.0\\.1:${closed} \\(bucket mlpipeline\\): ECONNREFUSED`));
           assert.match(err.hint ?? '', /kfp\.objectStore\.endpoint/);
           return true;

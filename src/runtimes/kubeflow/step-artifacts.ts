@@ -86,7 +86,7 @@ export async function fetchStepArtifacts(ctx: KubeflowContext, record: RunRecord
   if (!settings) {
     const { profilesPath } = await import('../../kube/profile.js');
     throw new FetchError(
-      `run ${record.id} ran on Kubeflow and its step '${step}''s variables are in KFP's object store, but profile '${ctx.profile.name}' does not say where that store is (no 'kfp.objectStore')`,
+      `run ${record.id} ran on Kubeflow: the variables of its step '${step}' are in KFP's object store, but profile '${ctx.profile.name}' does not say where that store is (no 'kfp.objectStore')`,
       `add it to profile '${ctx.profile.name}' in ${profilesPath(ctx.env)}: under 'kfp:', 'objectStore: { endpoint: http://seaweedfs.kubeflow:9000 }' — the S3 API of KFP's store as this machine reaches it (KFP's manifests: service seaweedfs, or minio-service, port 9000, in namespace kubeflow; 'kubectl port-forward' one from outside the cluster)`,
     );
   }
@@ -140,9 +140,10 @@ export async function fetchStepArtifacts(ctx: KubeflowContext, record: RunRecord
     return l;
   };
   const found: { source: ArtifactSource; objects: ArtifactObjects; fromRun?: string }[] = [];
+  const doing = `fetching the ${what} of step '${step}' of run ${record.id}`;
   for (const source of plan.artifacts) {
     const prefix = taskPrefix(root, { pipeline, runId: kfpRunId, task: source.task });
-    const objects = artifactObjects(await list(prefix), prefix, source.key);
+    const objects = artifactObjects(await inContext(doing, list(prefix)), prefix, source.key);
     if (objects) {
       found.push({ source, objects });
       continue;
@@ -150,7 +151,7 @@ export async function fetchStepArtifacts(ctx: KubeflowContext, record: RunRecord
     // Only a step KFP took from its cache has its outputs elsewhere: one that executed here and left none lost them.
     const producer = record.steps.find((s) => s.name === source.step);
     if (producer?.state === 'cached') {
-      const cached = await fromEarlierRun(ctx, record, spec, source, { pipeline, root, list });
+      const cached = await inContext(doing, fromEarlierRun(ctx, record, spec, source, { pipeline, root, list }));
       if (cached) {
         found.push({ source, ...cached });
         continue;
@@ -177,7 +178,7 @@ export async function fetchStepArtifacts(ctx: KubeflowContext, record: RunRecord
       for (const file of f.objects.files) {
         const target = path.join(partial, f.source.name, ...file.path.split('/'));
         await mkdir(path.dirname(target), { recursive: true });
-        bytes += await store.download(file.key, target);
+        bytes += await inContext(doing, store.download(file.key, target));
       }
       values[f.source.name] = { path: f.source.name, step: f.source.step, source: f.objects.prefix, bytes, ...(f.fromRun ? { fromRun: f.fromRun } : {}) };
     }
@@ -221,6 +222,16 @@ async function fromEarlierRun(
     if (objects) return { objects, fromRun: r.id };
   }
   return undefined;
+}
+
+/** What the store says when it fails, prefixed with what was being fetched (its own message names the store and key). */
+async function inContext<T>(doing: string, p: Promise<T>): Promise<T> {
+  try {
+    return await p;
+  } catch (err) {
+    if (err instanceof CellpipeError) throw new FetchError(`${doing}: ${err.message}`, hintOf(err));
+    throw err;
+  }
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
