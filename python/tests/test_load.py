@@ -240,3 +240,15 @@ def test_a_kubeflow_step_not_fetched_yet_is_fetched_by_the_backend_which_says_wh
     assert "profile 'team-a' does not say where that store is (no 'kfp.objectStore')" in said, said
     assert "add it to profile 'team-a' in %s" % profiles in said
     assert not (store / "runs" / "kf1" / "steps" / "divide" / "fetched" / "inputs").exists()
+
+def test_the_magic_loads_a_kubeflow_steps_inputs_into_the_kernel(kernel, tmp_path):
+    """What the sidebar's Load inputs into kernel runs, for a step that failed on Kubeflow."""
+    store = tmp_path / ".cellpipe"
+    run_dir = _kubeflow_run(store, [("load", "succeeded"), ("divide", "failed")])
+    _fetched(run_dir, "divide", "inputs", {"total": 10, "unit": "kg"}, {"DIVISOR": 4})
+    execute(kernel, "%load_ext cellpipe")
+    reply, out, err = execute(kernel, "%%cellpipe load divide --run kf1 --store %s" % store)
+    assert reply["status"] == "ok", err
+    assert "inputs of step 'divide' loaded: DIVISOR (int), total (int), unit (str)" in out, out
+    reply, out, _ = execute(kernel, "print(total, unit, DIVISOR)")
+    assert out.strip() == "10 kg 4"
