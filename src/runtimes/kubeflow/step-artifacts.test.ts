@@ -7,7 +7,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -206,6 +206,10 @@ function suite(name: string, skip: string | undefined, makeBackend: () => Promis
         }
         const fetched = join(store.stepDir(r.id, 'divide'), 'fetched');
         assert.deepEqual(existsSync(fetched) ? readdirSync(fetched) : [], [], 'nothing left behind');
+        // What a fetch that crashed (its process gone) left is cleared by the next one.
+        mkdirSync(join(fetched, '.partial-inputs-999999999-deadbeef', 'total'), { recursive: true });
+        await fetchStepArtifacts(runtime, r, 'divide', 'inputs');
+        assert.deepEqual(readdirSync(fetched), ['inputs']);
 
         // A port nobody listens on: one just given back.
         const closed = await new Promise<number>((res) => {
@@ -215,12 +219,13 @@ function suite(name: string, skip: string | undefined, makeBackend: () => Promis
           });
         });
         const { runtime: away } = setup({ objectStore: { endpoint: `http://127.0.0.1:${closed}` } }, store.dir);
-        await assert.rejects(fetchStepArtifacts(away, r, 'divide', 'inputs'), (err: FetchError) => {
+        await assert.rejects(fetchStepArtifacts(away, r, 'divide', 'inputs', { refresh: true }), (err: FetchError) => {
           assert.match(err.message, /^fetching the inputs of step 'divide' of run /);
           assert.match(err.message, new RegExp(`in the object store http://127\\.0\\.0\\.1:${closed} \\(bucket mlpipeline\\): ECONNREFUSED`));
           assert.match(err.hint ?? '', /kfp\.objectStore\.endpoint/);
           return true;
         });
+        assert.ok(existsSync(join(fetched, 'inputs', FETCHED_MANIFEST)), 'a refresh that failed keeps what was fetched before');
       });
     }
   });

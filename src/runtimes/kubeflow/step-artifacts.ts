@@ -7,7 +7,7 @@
  * that looks complete. What to fetch is kfp/step-artifacts.ts's; the spec is the run's pipeline version, asked of KFP.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { JsonValue } from '../../core/model.js';
 import { CellpipeError, hintOf } from '../../core/errors.js';
@@ -99,7 +99,7 @@ export async function fetchStepArtifacts(ctx: KubeflowContext, record: RunRecord
   const client = await ctx.kfp();
   const { pipelineId, pipelineVersionId } = record.external ?? {};
   if (!pipelineId || !pipelineVersionId) throw new FetchError(`run ${record.id} does not name its pipeline version in Kubeflow Pipelines, so which steps feed '${step}' is not known`);
-  const [run, version] = await Promise.all([client.getRun(kfpRunId), client.getPipelineVersion(pipelineId, pipelineVersionId)]);
+  const [run, version] = await inContext(`reading run ${record.id}'s pipeline from Kubeflow Pipelines (which steps feed '${step}')`, Promise.all([client.getRun(kfpRunId), client.getPipelineVersion(pipelineId, pipelineVersionId)]));
   const spec = pipelineSpecOf(version.pipeline_spec);
   const plan = stepArtifactPlan(spec, step, what, { ...(run.runtime_config?.parameters ?? {}), ...record.parameters });
   if (what === 'inputs') {
@@ -170,6 +170,7 @@ export async function fetchStepArtifacts(ctx: KubeflowContext, record: RunRecord
   // Filled under a name of its own, then renamed into place: a crash leaves a '.partial-' folder, never a whole-looking one.
   const parent = path.dirname(dir);
   await mkdir(parent, { recursive: true });
+  await removeAbandoned(parent);
   const partial = path.join(parent, `.partial-${what}-${process.pid}-${randomBytes(4).toString('hex')}`);
   const values: Record<string, FetchedValue> = {};
   try {
@@ -222,6 +223,19 @@ async function fromEarlierRun(
     if (objects) return { objects, fromRun: r.id };
   }
   return undefined;
+}
+
+/** Folders a fetch that crashed left half-filled (its process is gone): removed, as nothing reads them. */
+async function removeAbandoned(parent: string): Promise<void> {
+  for (const name of await readdir(parent).catch(() => [] as string[])) {
+    const m = /^\.partial-(?:inputs|outputs)-(\d+)-/.exec(name);
+    if (!m || Number(m[1]) === process.pid) continue;
+    try {
+      process.kill(Number(m[1]), 0);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ESRCH') await rm(path.join(parent, name), { recursive: true, force: true }).catch(() => {});
+    }
+  }
 }
 
 /** What the store says when it fails, prefixed with what was being fetched (its own message names the store and key). */
