@@ -131,6 +131,15 @@ function suite(name: string, skip: string | undefined, makeBackend: () => Promis
       assert.equal(readFileSync(join(got.dir, 'share', 'data.json'), 'utf8'), '5');
     });
 
+    test("a first step reads no step's values: nothing is downloaded, and its fetched folder still says what it read", async () => {
+      const { runtime } = setup();
+      const r = await run(runtime);
+      const got = await fetchStepArtifacts(runtime, r, 'load', 'inputs');
+      assert.equal(got.fetched, true);
+      assert.deepEqual(got.manifest.values, {});
+      assert.deepEqual(JSON.parse(readFileSync(join(got.dir, FETCHED_MANIFEST), 'utf8')).values, {});
+    });
+
     test("a step KFP took from its cache: its outputs are found under the earlier run's folder that executed it", async () => {
       const { runtime, store } = setup();
       const first = await run(runtime);

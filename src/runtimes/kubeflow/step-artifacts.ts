@@ -174,6 +174,8 @@ export async function fetchStepArtifacts(ctx: KubeflowContext, record: RunRecord
   const partial = path.join(parent, `.partial-${what}-${process.pid}-${randomBytes(4).toString('hex')}`);
   const values: Record<string, FetchedValue> = {};
   try {
+    // Made first: a step that reads no step's values (a first step) has only its parameters to write.
+    await mkdir(partial);
     for (const f of found) {
       let bytes = 0;
       for (const file of f.objects.files) {
