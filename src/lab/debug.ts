@@ -135,6 +135,12 @@ export async function loadStepIntoKernel(model: PipelineModel, step: string, sel
     return;
   }
   const id = Notification.emit(`Loading the inputs of step '${step}' (run ${run.id}) into the kernel…`, 'in-progress', { autoClose: false });
+  // The outcome is a notification of its own: an update made right after the emit can leave the toast on screen
+  // stuck on its first text (jupyterlab/jupyterlab#15558; seen in CI: "Loading…" shown while the load had ended).
+  const end = (type: 'success' | 'error', message: string) => {
+    Notification.dismiss(id);
+    Notification.emit(message, type, { autoClose: type === 'success' ? 8000 : 12000 });
+  };
   try {
     const graph = model.result?.graph;
     const cells = model.panel.content.model?.cells;
@@ -145,15 +151,15 @@ export async function loadStepIntoKernel(model: PipelineModel, step: string, sel
     const store = await storeOf(model, run.id).catch(() => undefined);
     const result = await executeInKernel(model.panel, loadCode({ step, runId: run.id, store, prelude }), stage);
     if (!result.ok) {
-      Notification.update({ id, type: 'error', message: `Could not load the inputs of step '${step}': ${result.error ?? 'the kernel reported an error'}`, autoClose: 12000 });
+      end('error', `Could not load the inputs of step '${step}': ${result.error ?? 'the kernel reported an error'}`);
       return;
     }
     const said = result.stdout.trim().split('\n').filter(Boolean).pop() ?? `cellpipe: inputs of step '${step}' loaded`;
-    Notification.update({ id, type: 'success', message: `${said.replace(/^cellpipe: /, '')} (run ${run.id})`, autoClose: 8000 });
+    end('success', `${said.replace(/^cellpipe: /, '')} (run ${run.id})`);
     const cell = cellToSelect(step, run, graph);
     if (cell !== undefined) select(cell);
   } catch (err) {
-    Notification.update({ id, type: 'error', message: `Could not load the inputs of step '${step}': ${err instanceof Error ? err.message : String(err)}`, autoClose: 12000 });
+    end('error', `Could not load the inputs of step '${step}': ${err instanceof Error ? err.message : String(err)}`);
   }
 }
 
